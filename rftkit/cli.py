@@ -1,0 +1,41 @@
+"""The ``rftkit`` command: one sub-command group per concept, each registered by its own module.
+
+argparse (standard library) rather than a CLI framework: the surface is small and every group
+module stays importable without extra dependencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from rftkit import demo, world_cli
+
+Registrar = Callable[[argparse._SubParsersAction], None]
+
+GROUPS: tuple[Registrar, ...] = (
+    demo.register,
+    world_cli.register,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rftkit",
+        description="Agent RFT kit: data, tools, graders, rollouts, training, analysis.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in GROUPS:
+        register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command; its return value is the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

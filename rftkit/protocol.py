@@ -1,0 +1,270 @@
+"""The Agent RFT wire format: the one place its JSON is declared.
+
+The trainer POSTs each tool call as a Responses-API ``function_call`` carrying the rollout's
+``trace_id`` and the dataset line (``item``); the tool endpoint answers a
+``function_call_output`` whose ``output`` is a string. An endpoint grader receives
+``{sample, item, trace_id}`` and answers ``{"score": float}``. The tool service, the rollout
+engine, the graders and the tests all import these models; nobody re-declares the JSON.
+Sources: OpenAI build-hours ``20-agent-rft`` and Microsoft's ``Agentic_RFT_PrivatePreview``
+samples (see ``shared/reference/openai-agent-rft-api.md`` §4).
+
+Example — what a tool endpoint receives and answers::
+
+    >>> call = FunctionCall.model_validate({"type": "function_call", "id": "fc_1",
+    ...     "call_id": "call_1", "name": "search", "arguments": {"query": "revenue"},
+    ...     "trace_id": "trace_abc", "item": {}})
+    >>> call.arguments                      # objects are normalised to the JSON string
+    '{"query": "revenue"}'
+    >>> FunctionCallOutput.answering(call, "3 matches").model_dump()["type"]
+    'function_call_output'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_PAYLOAD_BYTES = 1_000_000
+"""Request and response bodies above this are refused by the trainer (413 shown to the model)."""
+
+TraceId = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class _Wire(BaseModel):
+    """Unknown keys are kept: the service adds fields without notice (``parallel_tool_calls``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class FunctionCall(_Wire):
+    """One tool call as the trainer POSTs it to a tool endpoint."""
+
+    type: Literal["function_call"] = "function_call"
+    id: str | None = None
+    call_id: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=128)
+    arguments: str = Field(description="JSON object encoded as a string.")
+    trace_id: TraceId
+    item: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _arguments_as_json_string(cls, value: Any) -> str:
+        """Accept an object too (BH20's server does) and normalise it to the JSON string."""
+        if isinstance(value, dict):
+            return json.dumps(value)
+        if not isinstance(value, str):
+            raise ValueError("must be a JSON object or a string holding one")
+        try:
+            decoded = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"is not valid JSON ({exc.msg} at position {exc.pos})") from None
+        if not isinstance(decoded, dict):
+            raise ValueError(f"must encode a JSON object, got {type(decoded).__name__}")
+        return value
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        """The arguments as a dict (validation guarantees they decode to an object)."""
+        return json.loads(self.arguments) if self.arguments.strip() else {}
+
+
+class FunctionCallOutput(_Wire):
+    """A tool endpoint's answer; ``output`` is exactly what the model will read."""
+
+    type: Literal["function_call_output"] = "function_call_output"
+    call_id: str
+    id: str | None = None
+    output: str
+
+    @classmethod
+    def answering(cls, call: FunctionCall, output: str) -> FunctionCallOutput:
+        """The reply to ``call`` with the ids echoed back."""
+        return cls(call_id=call.call_id, id=call.id, output=output)
+
+
+class ToolErrorDetail(BaseModel):
+    """Why a call was refused: for the model to act on (4xx) or the trainer to retry (5xx)."""
+
+    code: str
+    message: str
+    param: str | None = None
+    retryable: bool = False
+
+
+class ToolError(BaseModel):
+    """Body of a tool endpoint's error reply. The trainer shows 4xx bodies to the model."""
+
+    error: ToolErrorDetail
+
+
+class FunctionSpec(BaseModel):
+    """The ``function`` part of a chat-completions tool call."""
+
+    name: str
+    arguments: str = "{}"
+
+
+class ToolCall(_Wire):
+    """One entry of ``sample.output_tools``: the chat-completions ``message.tool_calls`` shape."""
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionSpec
+
+
+class Sample(_Wire):
+    """The model's output as graders see it (``{{sample.*}}`` in templates)."""
+
+    output_text: str = ""
+    output_json: dict[str, Any] | None = None
+    output_tools: list[ToolCall] = Field(default_factory=list)
+    choices: list[dict[str, Any]] = Field(default_factory=list)
+    output_reasoning_summary: str | None = None
+
+    @classmethod
+    def from_text(cls, text: str, tools: list[ToolCall] | None = None) -> Sample:
+        """A sample as ``graders.run`` builds it: ``output_json`` set when the text is JSON."""
+        try:
+            decoded = json.loads(text)
+        except (json.JSONDecodeError, TypeError):
+            decoded = None
+        return cls(
+            output_text=text,
+            output_json=decoded if isinstance(decoded, dict) else None,
+            output_tools=tools or [],
+            choices=[{"index": 0, "message": {"role": "assistant", "content": text}}],
+        )
+
+
+class GraderRequest(_Wire):
+    """What an endpoint grader receives: the final sample, the dataset line and the rollout id."""
+
+    sample: Sample
+    item: dict[str, Any] = Field(default_factory=dict)
+    trace_id: TraceId
+
+
+class GraderResponse(_Wire):
+    """What an endpoint grader answers."""
+
+    score: float
+
+    @field_validator("score")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class JobTool(BaseModel):
+    """One entry of ``method.reinforcement.tools``: where the trainer sends calls for ``name``.
+
+    ``headers`` usually carry a bearer token, so they are left out of the repr; ``model_dump()``
+    still returns them for the job request, and :meth:`redacted` gives a copy safe to print.
+    """
+
+    name: str = Field(min_length=1)
+    server_url: str = Field(pattern=r"^https?://")
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    def redacted(self) -> dict[str, Any]:
+        """The config with header values masked, as the service echoes them back."""
+        return {**self.model_dump(), "headers": {k: "**********" for k in self.headers}}
+
+
+class Usage(BaseModel):
+    """Token counts of one generation; ``reasoning_tokens`` where the API reports them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+class GenerationSpanData(BaseModel):
+    """A model turn: its text and the tool calls it asked for."""
+
+    type: Literal["generation"] = "generation"
+    model: str | None = None
+    output_text: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+
+
+class FunctionSpanData(BaseModel):
+    """A tool call over HTTP: what was sent, what came back, and how it went."""
+
+    type: Literal["function"] = "function"
+    name: str
+    call_id: str | None = None
+    input: str
+    output: str | None = None
+    status_code: int | None = None
+    attempts: int = 1
+    error: str | None = None
+
+
+class Span(BaseModel):
+    """One timed step of a rollout, like the spans of OpenAI's eval output items."""
+
+    trace_id: TraceId
+    span_id: str
+    started_at: float
+    ended_at: float
+    span_data: Annotated[GenerationSpanData | FunctionSpanData, Field(discriminator="type")]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_openai_casing(cls, data: Any) -> Any:
+        """OpenAI's eval items write ``GENERATION``/``FUNCTION``; accept them."""
+        if isinstance(data, dict) and isinstance(data.get("span_data"), dict):
+            kind = data["span_data"].get("type")
+            if isinstance(kind, str) and kind.lower() != kind:
+                data = {**data, "span_data": {**data["span_data"], "type": kind.lower()}}
+        return data
+
+    @property
+    def duration(self) -> float:
+        return self.ended_at - self.started_at
+
+
+RolloutStatus = Literal["completed", "max_steps", "discarded", "timeout"]
+
+
+class Trace(BaseModel):
+    """The record of one rollout: spans in order, the graded sample and the reward.
+
+    A ``discarded`` rollout (a tool kept answering 5xx) has no reward: the trainer drops it rather
+    than scoring it 0, and so does every summary built on these records.
+    """
+
+    object: Literal["trace"] = "trace"
+    trace_id: TraceId
+    item_id: str | None = None
+    repeat: int = 0
+    policy: str
+    status: RolloutStatus
+    started_at: float
+    ended_at: float
+    spans: list[Span] = Field(default_factory=list)
+    sample: Sample | None = None
+    reward: float | None = None
+    grader_result: dict[str, Any] | None = None
+    error: str | None = None
+
+    @model_validator(mode="after")
+    def _discarded_has_no_reward(self) -> Trace:
+        if self.status == "discarded" and self.reward is not None:
+            raise ValueError("a discarded rollout carries no reward")
+        return self
+
+    @property
+    def function_spans(self) -> list[Span]:
+        return [s for s in self.spans if s.span_data.type == "function"]
+
+    @property
+    def tool_calls(self) -> int:
+        return len(self.function_spans)

@@ -1,0 +1,188 @@
+"""The wire format against the documented payloads (reference §4.2–§4.4, §5.1, §6.5)."""
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from rftkit.protocol import (
+    FunctionCall,
+    FunctionCallOutput,
+    GraderRequest,
+    GraderResponse,
+    JobTool,
+    Sample,
+    Span,
+    Trace,
+)
+
+# Verbatim from MSFT-TC §4.1 / BH20 (reference §4.2), with a dataset line as `item`.
+TOOL_CALL = {
+    "type": "function_call",
+    "id": "fc_123",
+    "call_id": "call_123",
+    "name": "search_catalog",
+    "arguments": '{"query":"Urban Puffer","top_k":3}',
+    "trace_id": "trace_abc",
+    "item": {
+        "messages": [{"role": "user", "content": "Find 'Urban Puffer'. Return ONLY the SKU."}],
+        "reference_answer": "JKT-URB-009",
+    },
+}
+TOOL_REPLY = {
+    "type": "function_call_output",
+    "call_id": "call_123",
+    "id": "fc_123",
+    "output": "<string shown to the model>",
+}
+GRADER_REQUEST = {
+    "sample": {
+        "output_text": "JKT-URB-009",
+        "output_json": None,
+        "output_tools": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "search_catalog", "arguments": '{"query": "Urban Puffer"}'},
+            }
+        ],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "JKT-URB-009"}}],
+        "output_reasoning_summary": None,
+    },
+    "item": {"reference_answer": "JKT-URB-009", "tools": None, "parallel_tool_calls": True},
+    "trace_id": "trace_abc",
+}
+
+
+@pytest.mark.parametrize(
+    ("model", "payload"),
+    [(FunctionCall, TOOL_CALL), (FunctionCallOutput, TOOL_REPLY), (GraderRequest, GRADER_REQUEST)],
+)
+def test_documented_payloads_round_trip(model, payload):
+    parsed = model.model_validate_json(json.dumps(payload))
+    assert json.loads(parsed.model_dump_json()) == payload
+
+
+def test_object_arguments_are_normalised_to_a_json_string():
+    call = FunctionCall.model_validate({**TOOL_CALL, "arguments": {"query": "Urban Puffer"}})
+    assert call.arguments == '{"query": "Urban Puffer"}'
+    assert call.parsed_arguments() == {"query": "Urban Puffer"}
+
+
+def test_unknown_fields_from_the_service_are_kept():
+    call = FunctionCall.model_validate({**TOOL_CALL, "parallel_tool_calls": True})
+    assert call.model_dump()["parallel_tool_calls"] is True
+
+
+def test_bh20_reply_without_type_gets_the_documented_type():
+    reply = FunctionCallOutput.model_validate({"output": "x", "call_id": "c", "id": "fc"})
+    assert reply.type == "function_call_output"
+
+
+def _error_fields(exc: ValidationError) -> set[str]:
+    return {".".join(str(p) for p in err["loc"]) for err in exc.errors()}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"trace_id": 42}, "trace_id", "valid string"),
+        ({"trace_id": ""}, "trace_id", "at least 1"),
+        ({"arguments": "{not json"}, "arguments", "not valid JSON"),
+        ({"arguments": "[1, 2]"}, "arguments", "JSON object"),
+        ({"arguments": 7}, "arguments", "JSON object"),
+        ({"type": "message"}, "type", "function_call"),
+        ({"call_id": ""}, "call_id", "at least 1"),
+    ],
+)
+def test_invalid_tool_calls_name_the_field(change, field, words):
+    payload = {**TOOL_CALL, **change}
+    with pytest.raises(ValidationError) as info:
+        FunctionCall.model_validate(payload)
+    assert field in _error_fields(info.value)
+    assert words in str(info.value)
+
+
+def test_missing_trace_id_is_rejected():
+    payload = {k: v for k, v in TOOL_CALL.items() if k != "trace_id"}
+    with pytest.raises(ValidationError) as info:
+        FunctionCall.model_validate(payload)
+    assert _error_fields(info.value) == {"trace_id"}
+
+
+def test_function_call_output_must_be_a_string():
+    with pytest.raises(ValidationError) as info:
+        FunctionCallOutput.model_validate({**TOOL_REPLY, "output": {"rows": 3}})
+    assert _error_fields(info.value) == {"output"}
+
+
+def test_grader_response_takes_a_finite_score():
+    assert GraderResponse.model_validate_json('{"score": 0.5}').score == 0.5
+    for bad in ('{"score": "high"}', '{"score": NaN}', "{}"):
+        with pytest.raises(ValidationError):
+            GraderResponse.model_validate_json(bad)
+
+
+def test_sample_from_text_fills_output_json_only_for_json_objects():
+    assert Sample.from_text('{"answer": "12.5"}').output_json == {"answer": "12.5"}
+    assert Sample.from_text("12.5").output_json is None
+    assert Sample.from_text("plain").choices[0]["message"]["content"] == "plain"
+
+
+def test_job_tool_keeps_headers_out_of_repr_and_masks_on_request():
+    tool = JobTool(
+        name="search",
+        server_url="https://ws--rft-tools.modal.run/search",
+        headers={"Authorization": "Bearer s3cret-token"},
+    )
+    assert "s3cret" not in repr(tool) and "s3cret" not in str(tool)
+    assert tool.model_dump()["headers"] == {"Authorization": "Bearer s3cret-token"}
+    assert tool.redacted()["headers"] == {"Authorization": "**********"}
+    with pytest.raises(ValidationError):
+        JobTool(name="search", server_url="ftp://host/x")
+
+
+def test_spans_accept_openai_eval_casing_and_trace_counts_tool_calls():
+    spans = [
+        {
+            "trace_id": "trace_abc",
+            "span_id": "s1",
+            "started_at": 1.0,
+            "ended_at": 1.5,
+            "span_data": {
+                "type": "GENERATION",
+                "output_text": "",
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "search", "arguments": "{}"},
+                    }
+                ],
+            },
+        },
+        {
+            "trace_id": "trace_abc",
+            "span_id": "s2",
+            "started_at": 1.5,
+            "ended_at": 1.75,
+            "span_data": {"type": "FUNCTION", "name": "search", "input": "{}", "output": "3 hits"},
+        },
+    ]
+    trace = Trace(
+        trace_id="trace_abc",
+        policy="scripted:efficient",
+        status="completed",
+        started_at=1.0,
+        ended_at=2.0,
+        spans=[Span.model_validate(s) for s in spans],
+        reward=1.0,
+    )
+    assert trace.tool_calls == 1
+    assert trace.spans[1].duration == pytest.approx(0.25)
+    assert Trace.model_validate_json(trace.model_dump_json()) == trace
+
+
+def test_a_discarded_rollout_cannot_carry_a_reward():
+    with pytest.raises(ValidationError, match="discarded"):
+        Trace(trace_id="t", policy="p", status="discarded", started_at=0, ended_at=1, reward=0.0)

@@ -1,0 +1,160 @@
+"""The course's tools, called in-process (the HTTP service is tested on top of these)."""
+
+import os
+
+import pytest
+
+from rftkit.world import generate_tasks, generate_world, write_corpus
+from tools_service.corpus import Corpus
+from tools_service.registry import Toolbox, ToolContext, ToolInputError
+from tools_service.tools import READ_BUDGET, toolbox
+
+
+@pytest.fixture(scope="module")
+def compact(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compact")
+    write_corpus(generate_world(seed=0), root, style="compact")
+    return Corpus.load(root)
+
+
+def call(corpus, name, trace_id="trace_t", state=None, **arguments):
+    ctx = ToolContext(corpus=corpus, trace_id=trace_id, state={} if state is None else state)
+    return toolbox[name](ctx, arguments)
+
+
+def test_schemas_come_from_signatures_and_docstrings():
+    specs = {s["function"]["name"]: s["function"] for s in toolbox.specs()}
+    assert list(specs) == ["search", "list_files", "read_file", "calculator"]
+    search = specs["search"]["parameters"]
+    assert search["required"] == ["query"] and search["additionalProperties"] is False
+    assert search["properties"]["top_k"] == {
+        "default": 5,
+        "description": "How many lines to return, 1 to 20.",
+        "type": "integer",
+    }
+    assert specs["read_file"]["description"].startswith("Read one report in full.")
+    assert toolbox["search"].responses_spec()["name"] == "search"
+
+
+def test_a_lookup_task_is_answerable_with_one_search(compact):
+    world = generate_world(seed=0)
+    task = next(t for t in generate_tasks(world, seed=0) if t.task_type == "lookup")
+    company, quarter = task.company_ids[0], task.quarters[0]
+    slug = world.company(company).slug
+    metric = next(
+        m
+        for m in ("operating_income", "net_income", "revenue", "headcount")
+        if m.replace("_", " ") in task.question.lower()
+    )
+    hits = call(compact, "search", query=f"{slug} {quarter} {metric}", top_k=1)
+    assert hits.endswith(f" {task.answer}")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"query": 3}, "argument 'query'"),
+        ({"q": "x"}, "unknown argument 'q'; search takes: query, top_k"),
+        ({}, "missing required argument 'query'"),
+        ({"query": "x", "top_k": 0}, "top_k must be between 1 and 20"),
+        ({"query": "x", "top_k": "3"}, "argument 'top_k'"),
+        ({"query": "!!"}, "no words"),
+    ],
+)
+def test_bad_arguments_explain_themselves(compact, arguments, message):
+    with pytest.raises(ToolInputError, match=message):
+        call(compact, "search", **arguments)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../etc/passwd",
+        "/etc/passwd",
+        "reports/../../x",
+        "reports/%2e%2e/x",
+        "reports/\x00x",
+        "reports\\..\\x",
+        "nope.md",
+    ],
+)
+def test_read_file_cannot_leave_the_corpus(compact, path):
+    with pytest.raises(ToolInputError) as info:
+        call(compact, "read_file", path=path)
+    assert info.value.param == "path"
+
+
+def test_symlinks_are_never_served(tmp_path):
+    (tmp_path / "secret.txt").write_text("token")
+    root = tmp_path / "corpus"
+    (root / "reports").mkdir(parents=True)
+    (root / "reports" / "a.md").write_text("a 2024-Q1 revenue 1.0")
+    os.symlink(tmp_path / "secret.txt", root / "reports" / "link.md")
+    os.symlink(tmp_path, root / "escape")
+    corpus = Corpus.load(root)
+    assert list(corpus.files) == ["reports/a.md"]
+    with pytest.raises(ToolInputError):
+        call(corpus, "read_file", path="reports/link.md")
+
+
+def test_read_budget_is_per_rollout(compact):
+    path = next(iter(compact.files))
+    state: dict = {}
+    for _ in range(READ_BUDGET):
+        call(compact, "read_file", state=state, path=path)
+    with pytest.raises(ToolInputError, match="budget") as info:
+        call(compact, "read_file", state=state, path=path)
+    assert info.value.code == "read_budget_exhausted"
+    assert call(compact, "read_file", state={}, path=path) == compact.files[path]
+
+
+def test_list_files(compact):
+    assert call(compact, "list_files") == "reports/"
+    assert call(compact, "list_files", directory="reports/").count("/") == 20
+    with pytest.raises(ToolInputError, match="no directory"):
+        call(compact, "list_files", directory="nope")
+
+
+@pytest.mark.parametrize(
+    ("expression", "result"),
+    [
+        ("4134.9 - 4043.9", "91.0"),
+        ("round((4134.9 - 4043.9) * 100 / 4043.9, 1)", "2.3"),
+        ("round(0.25, 1)", "0.2"),
+        ("round(0.35, 1)", "0.4"),
+        ("-(2 - 2)", "0"),
+        ("1 / 4", "0.25"),
+    ],
+)
+def test_calculator_is_exact(compact, expression, result):
+    assert call(compact, "calculator", expression=expression) == result
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "__import__('os').system('id')",
+        "2 ** 99999",
+        "1 / 0",
+        "4,043.9 - 1",
+        "x + 1",
+        "round(1.5, 99)",
+        "1" * 300,
+    ],
+)
+def test_calculator_refuses_anything_else(compact, expression):
+    with pytest.raises(ToolInputError):
+        call(compact, "calculator", expression=expression)
+
+
+def test_registry_refuses_undocumented_or_untyped_tools():
+    box = Toolbox()
+    with pytest.raises(TypeError, match="docstring"):
+        box.tool(lambda x: x)
+
+    def untyped(x) -> str:
+        """No hints."""
+        return x
+
+    with pytest.raises(TypeError, match="type hint"):
+        box.tool(untyped)
