@@ -1,0 +1,495 @@
+"""Check an RFT JSONL file against the rules OpenAI and Azure enforce or recommend.
+
+The rules (``shared/reference/openai-agent-rft-api.md`` §3, §5.1):
+
+- ``messages`` is required; roles are developer, user, assistant, tool (``system`` is not
+  accepted); the last message is from the user (or developer); content is text (or images) only.
+- ``tools`` is optional, in chat-completions function format with a valid JSON schema; for Agent
+  RFT every tool name must be one the job's tool service serves.
+- Every other key is kept for the grader: each ``{{item.…}}`` the grader reads must resolve on
+  every line.
+- A training file holds at most 50,000 lines, a validation file at most 1,000; at least 10 each.
+
+Each problem is a Finding at its line and field; nothing is dropped or rewritten. Schemas are
+checked with ``jsonschema`` (the metaschema of the schema's own draft) rather than by hand.
+
+Example::
+
+    report = validate_file("train.jsonl", grader="grader.json", tool_names=toolbox.names)
+    report.to_frame()          # one row per finding
+    report.raise_for_errors()  # or stop here, listing them all
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from rftkit.data.curate import find_leakage, question_of
+from rftkit.data.findings import Finding, Severity, ValidationReport
+from rftkit.data.jsonl import Line, read_lines
+from rftkit.templates import TemplateError, parse_path, resolve, variables
+
+ROLES = ("developer", "user", "assistant", "tool")
+FINAL_ROLES = ("user", "developer")
+CONTENT_PART_TYPES = ("text", "input_text", "image_url", "input_image")
+RESERVED_KEYS = ("messages", "tools")
+LINE_LIMITS = {"train": 50_000, "validation": 1_000}
+MIN_LINES = 10
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The service adds these to the item the grader sees (reference §3.3), so templates may read them.
+ITEM_DEFAULTS = {"tools": None, "parallel_tool_calls": True}
+
+Grader = Mapping[str, Any] | str | os.PathLike[str]
+
+
+def validate_file(
+    path: str | os.PathLike[str],
+    *,
+    split: str = "train",
+    grader: Grader | None = None,
+    tool_names: Iterable[str] | None = None,
+    other_split: str | os.PathLike[str] | None = None,
+) -> ValidationReport:
+    """Every finding for the JSONL file at ``path``.
+
+    ``split`` picks the line limit (``train`` or ``validation``); ``grader`` (a config dict or a
+    JSON file) adds the template check; ``tool_names`` (the tool service's) adds the tool-name
+    check; ``other_split`` (the other split's file) adds the train/validation leakage check.
+    """
+    lines, findings = read_lines(path)
+    other = None
+    if other_split is not None:
+        other_lines, _ = read_lines(other_split)
+        other = (str(other_split), other_lines)
+    findings += _check_lines(str(path), lines, split, grader, tool_names, other)
+    return ValidationReport(str(path), len(lines), _in_file_order(findings))
+
+
+def validate_records(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    name: str = "<records>",
+    split: str = "train",
+    grader: Grader | None = None,
+    tool_names: Iterable[str] | None = None,
+) -> ValidationReport:
+    """The same checks on lines already in memory; line ``n`` is the ``n``-th record."""
+    lines = [Line(n, dict(r)) for n, r in enumerate(records, start=1)]
+    findings = _check_lines(name, lines, split, grader, tool_names, None)
+    return ValidationReport(name, len(lines), _in_file_order(findings))
+
+
+def grader_item_variables(grader: Grader) -> list[tuple[str, str]]:
+    """``(field path in the config, variable)`` for every ``{{item.…}}`` the grader reads.
+
+    Walks every string of the config (``input``, ``reference``, model graders' ``input[].content``,
+    a multi grader's sub-graders) except ``source``, which is Python code, not a template.
+    """
+    found = []
+    for field, text in _strings(_load_grader(grader), "grader"):
+        for variable in variables(text):
+            if parse_path(variable)[0] == "item":
+                found.append((field, variable))
+    return found
+
+
+def _load_grader(grader: Grader) -> Mapping[str, Any]:
+    if isinstance(grader, Mapping):
+        return grader
+    return json.loads(Path(grader).read_text(encoding="utf-8"))
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key != "source":
+                yield from _strings(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+    elif isinstance(value, str):
+        yield path, value
+
+
+def _in_file_order(findings: list[Finding]) -> list[Finding]:
+    """File-wide findings first, then by line (stable, so each line keeps its check order)."""
+    return sorted(findings, key=lambda f: -1 if f.line is None else f.line)
+
+
+def _check_lines(
+    name: str,
+    lines: list[Line],
+    split: str,
+    grader: Grader | None,
+    tool_names: Iterable[str] | None,
+    other: tuple[str, list[Line]] | None,
+) -> list[Finding]:
+    if split not in LINE_LIMITS:
+        raise ValueError(f"split must be one of {', '.join(LINE_LIMITS)}, not {split!r}")
+    findings: list[Finding] = []
+    grader_vars: list[tuple[str, str]] = []
+    if grader is not None:
+        grader_name = "<grader>" if isinstance(grader, Mapping) else str(grader)
+        try:
+            grader_vars = grader_item_variables(grader)
+        except TemplateError as exc:
+            findings.append(
+                Finding(
+                    grader_name,
+                    None,
+                    "grader",
+                    Severity.ERROR,
+                    "grader_template_invalid",
+                    str(exc),
+                    "templates look like {{item.key}} or {{sample.output_text}}",
+                )
+            )
+    served = sorted(set(tool_names)) if tool_names is not None else None
+    for line in lines:
+        if line.record is not None:
+            findings += _LineChecker(name, line.number).check(line.record, grader_vars, served)
+    findings += _check_size(name, len(lines), split)
+    findings += _check_duplicates(name, lines)
+    if other is not None:
+        findings += _check_leakage(name, lines, *other)
+    return findings
+
+
+def _check_size(name: str, count: int, split: str) -> list[Finding]:
+    limit = LINE_LIMITS[split]
+    if count > limit:
+        return [
+            Finding(
+                name,
+                None,
+                "<file>",
+                Severity.ERROR,
+                "too_many_lines",
+                f"{count} lines; a {split} file may hold at most {limit:,}",
+                "sample the file down, or use it as the other split",
+            )
+        ]
+    if count < MIN_LINES:
+        return [
+            Finding(
+                name,
+                None,
+                "<file>",
+                Severity.ERROR,
+                "too_few_lines",
+                f"{count} lines; a file needs at least {MIN_LINES}",
+                "add tasks; several dozen to a few hundred good ones is the usual start",
+            )
+        ]
+    return []
+
+
+def _check_duplicates(name: str, lines: list[Line]) -> list[Finding]:
+    """Exact duplicate lines, and lines asking the same question as an earlier one."""
+    findings = []
+    first_line: dict[str, int] = {}
+    first_question: dict[str, int] = {}
+    for line in lines:
+        if line.record is None:
+            continue
+        key = json.dumps(line.record, sort_keys=True)
+        question = question_of(line.record)
+        if key in first_line:
+            findings.append(
+                Finding(
+                    name,
+                    line.number,
+                    "<line>",
+                    Severity.WARNING,
+                    "duplicate_line",
+                    f"identical to line {first_line[key]}",
+                    "remove one copy; duplicates weigh a task twice",
+                )
+            )
+        elif question and question in first_question:
+            findings.append(
+                Finding(
+                    name,
+                    line.number,
+                    "messages",
+                    Severity.WARNING,
+                    "duplicate_question",
+                    f"asks the same question as line {first_question[question]}",
+                    "keep one line per question, or make the questions differ",
+                )
+            )
+        first_line.setdefault(key, line.number)
+        if question:
+            first_question.setdefault(question, line.number)
+    return findings
+
+
+def _check_leakage(
+    name: str, lines: list[Line], other_name: str, other_lines: list[Line]
+) -> list[Finding]:
+    here = [line for line in lines if line.record is not None]
+    there = [line for line in other_lines if line.record is not None]
+    leaks = find_leakage([ln.record for ln in there], [ln.record for ln in here])
+    leaks = leaks.drop_duplicates("valid_index")  # one finding per line: its strongest match
+    return [
+        Finding(
+            name,
+            here[row.valid_index].number,
+            "messages",
+            Severity.ERROR,
+            "leakage",
+            f"{row.reason} line {there[row.train_index].number} of {other_name}"
+            f" (similarity {row.score:.0f})",
+            "move or drop one of the two lines so the splits share no task",
+        )
+        for row in leaks.itertuples()
+    ]
+
+
+@cache
+def _schema_problem(schema_json: str) -> tuple[str, str] | None:
+    """Where and what is wrong with a JSON schema (cached: every line repeats the same specs)."""
+    schema = json.loads(schema_json)
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.path)
+        return where, exc.message
+    return None
+
+
+class _LineChecker:
+    """The checks for one parsed line; each problem becomes a Finding at this line."""
+
+    def __init__(self, file: str, number: int) -> None:
+        self.file = file
+        self.number = number
+        self.findings: list[Finding] = []
+
+    def error(self, field: str, code: str, message: str, hint: str) -> None:
+        self.findings.append(
+            Finding(self.file, self.number, field, Severity.ERROR, code, message, hint)
+        )
+
+    def warning(self, field: str, code: str, message: str, hint: str) -> None:
+        self.findings.append(
+            Finding(self.file, self.number, field, Severity.WARNING, code, message, hint)
+        )
+
+    def check(
+        self,
+        record: dict[str, Any],
+        grader_vars: list[tuple[str, str]],
+        served: list[str] | None,
+    ) -> list[Finding]:
+        self.messages(record)
+        self.tools(record, served)
+        self.references(record, grader_vars)
+        return self.findings
+
+    def messages(self, record: dict[str, Any]) -> None:
+        if "messages" not in record:
+            self.error(
+                "messages",
+                "missing_messages",
+                "the line has no 'messages'",
+                'add "messages": [{"role": "user", "content": "..."}]',
+            )
+            return
+        messages = record["messages"]
+        if not isinstance(messages, list) or not messages:
+            self.error(
+                "messages",
+                "bad_messages",
+                "'messages' must be a non-empty list",
+                "give at least one user message",
+            )
+            return
+        for index, message in enumerate(messages):
+            self.message(f"messages[{index}]", message)
+        last = messages[-1]
+        role = last.get("role") if isinstance(last, dict) else None
+        if role in ROLES and role not in FINAL_ROLES:
+            self.error(
+                f"messages[{len(messages) - 1}].role",
+                "last_message_role",
+                f"the last message is from {role!r}; the model answers the last user "
+                "(or developer) message",
+                "end the line with the question; keep reference answers in other keys",
+            )
+
+    def message(self, field: str, message: Any) -> None:
+        if not isinstance(message, dict):
+            self.error(
+                field,
+                "bad_message",
+                "a message must be an object with role and content",
+                '{"role": "user", "content": "..."}',
+            )
+            return
+        role = message.get("role")
+        if role == "system":
+            self.error(
+                f"{field}.role",
+                "system_role",
+                "role 'system' is not accepted in RFT data",
+                "use role 'developer' for instructions",
+            )
+        elif role not in ROLES:
+            self.error(
+                f"{field}.role",
+                "unknown_role",
+                f"role {role!r} is not one of {', '.join(ROLES)}",
+                "use developer, user, assistant or tool",
+            )
+        if role == "tool" and not isinstance(message.get("tool_call_id"), str):
+            self.error(
+                f"{field}.tool_call_id",
+                "missing_tool_call_id",
+                "a tool message needs the tool_call_id it answers",
+                "copy the id from the assistant message's tool_calls",
+            )
+        content = message.get("content")
+        if content is None and role == "assistant" and message.get("tool_calls"):
+            return
+        self.content(f"{field}.content", content)
+
+    def content(self, field: str, content: Any) -> None:
+        if isinstance(content, str):
+            return
+        if not isinstance(content, list):
+            self.error(
+                field,
+                "bad_content",
+                f"content is {type(content).__name__}, not text",
+                "give content as a string (or a list of text parts)",
+            )
+            return
+        for index, part in enumerate(content):
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind not in CONTENT_PART_TYPES:
+                self.error(
+                    f"{field}[{index}]",
+                    "non_text_content",
+                    f"content part of type {kind!r}; only text and images are accepted",
+                    "replace audio/file parts with text",
+                )
+
+    def tools(self, record: dict[str, Any], served: list[str] | None) -> None:
+        if "tools" not in record:
+            if served is not None:
+                self.warning(
+                    "tools",
+                    "no_tools",
+                    "the line declares no tools, so the model cannot call the service's",
+                    "add the service's tool specs",
+                )
+            return
+        tools = record["tools"]
+        if not isinstance(tools, list):
+            self.error(
+                "tools",
+                "bad_tools",
+                "'tools' must be a list of function tools",
+                '[{"type": "function", "function": {...}}]',
+            )
+            return
+        seen: set[str] = set()
+        for index, tool in enumerate(tools):
+            name = self.tool(f"tools[{index}]", tool)
+            if name is None:
+                continue
+            if name in seen:
+                self.error(
+                    f"tools[{index}].function.name",
+                    "duplicate_tool",
+                    f"tool {name!r} is declared twice",
+                    "declare each tool once",
+                )
+            seen.add(name)
+            if served is not None and name not in served:
+                self.error(
+                    f"tools[{index}].function.name",
+                    "unknown_tool",
+                    f"tool {name!r} is not served by the tool service (it serves: "
+                    f"{', '.join(served)})",
+                    "rename it to the service's tool, or add the tool to the service",
+                )
+
+    def tool(self, field: str, tool: Any) -> str | None:
+        """Check one tool spec; its name when it has a usable one."""
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict) or tool.get("type") != "function":
+            flat = isinstance(tool, dict) and "name" in tool
+            self.error(
+                field,
+                "tool_format",
+                "not a chat-completions function tool"
+                + (" (this is the Responses-API flat format)" if flat else ""),
+                '{"type": "function", "function": {"name", "description", "parameters"}}',
+            )
+            return None
+        name = function.get("name")
+        if not isinstance(name, str) or not TOOL_NAME.match(name):
+            self.error(
+                f"{field}.function.name",
+                "tool_name_invalid",
+                f"tool name {name!r} must be 1-64 letters, digits, '_' or '-'",
+                "rename the tool",
+            )
+            name = None
+        if "parameters" in function:
+            self.schema(f"{field}.function.parameters", function["parameters"])
+        return name
+
+    def schema(self, field: str, schema: Any) -> None:
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            self.error(
+                field,
+                "tool_schema",
+                "parameters must be a JSON schema of type 'object'",
+                '{"type": "object", "properties": {...}, "required": [...]}',
+            )
+            return
+        problem = _schema_problem(json.dumps(schema, sort_keys=True))
+        if problem is not None:
+            where, message = problem
+            self.error(
+                f"{field}{where}",
+                "tool_schema",
+                f"invalid JSON schema: {message}",
+                "fix the schema; jsonschema's check_schema must accept it",
+            )
+
+    def references(self, record: dict[str, Any], grader_vars: list[tuple[str, str]]) -> None:
+        if not set(record) - set(RESERVED_KEYS):
+            self.warning(
+                "<line>",
+                "no_reference_fields",
+                "the line carries nothing but "
+                "messages and tools, so a grader has no reference to compare with",
+                'add e.g. "reference_answer": "..."',
+            )
+        item = {**ITEM_DEFAULTS, **record}
+        reported: set[str] = set()
+        for where, variable in grader_vars:
+            if variable in reported:
+                continue
+            try:
+                resolve(variable, {"item": item})
+            except TemplateError as exc:
+                reported.add(variable)
+                self.error(
+                    variable,
+                    "template_variable_missing",
+                    f"{where} reads {{{{{variable}}}}}, but {exc.reason}",
+                    "add the field to every line, or change the grader template",
+                )
