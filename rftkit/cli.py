@@ -11,12 +11,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from rftkit import demo, world_cli
+from rftkit.data import cli as data_cli
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
 GROUPS: tuple[Registrar, ...] = (
     demo.register,
     world_cli.register,
+    data_cli.register,
 )
 
 

@@ -1,0 +1,142 @@
+"""``rftkit data``: validate, build and split RFT JSONL files from the shell.
+
+Exit status: 0 when the file is fine (warnings allowed), 1 when it has errors, 2 when the command
+could not run (a missing file, an unreachable tool service).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from rftkit.data.build import build_dataset, course_dataset
+from rftkit.data.curate import find_leakage
+from rftkit.data.findings import DatasetValidationError
+from rftkit.data.jsonl import load_jsonl, write_jsonl
+from rftkit.data.split import stratified_split
+from rftkit.data.toolspecs import fetch_tool_specs, tool_names
+from rftkit.data.validate import validate_file
+from rftkit.world import STYLES
+
+
+class _CannotRun(Exception):
+    """Raised for what stops a command before it starts (exit status 2)."""
+
+
+def _specs(url: str | None) -> list[dict] | None:
+    if url is None:
+        return None
+    try:
+        return fetch_tool_specs(url)
+    except (httpx.HTTPError, ValueError) as exc:
+        raise _CannotRun(f"cannot get the tool specs from {url}/tools: {exc}") from None
+
+
+def _exit_status(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """Run ``command``; a _CannotRun becomes one line on stderr and exit status 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except _CannotRun as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    for path in (args.file, args.grader, args.against):
+        if path is not None and not path.exists():
+            raise _CannotRun(f"no such file: {path}")
+    specs = _specs(args.tools)
+    report = validate_file(
+        args.file,
+        split=args.split,
+        grader=args.grader,
+        tool_names=tool_names(specs) if specs is not None else None,
+        other_split=args.against,
+    )
+    for finding in report.findings:
+        print(finding)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    specs = _specs(args.tools)
+    if args.tasks is None:
+        lines = course_dataset(seed=args.seed, style=args.style, n=args.n)
+        if specs is not None:  # the same tasks, with the specs the given service serves
+            for line in lines:
+                line["tools"] = specs
+    else:
+        try:
+            tasks = load_jsonl(args.tasks)
+        except DatasetValidationError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        lines = build_dataset(tasks, instructions=args.instructions, tools=specs)
+    write_jsonl(lines, args.out)
+    print(f"wrote {len(lines)} lines to {args.out}")
+    return 0
+
+
+def _run_split(args: argparse.Namespace) -> int:
+    try:
+        lines = load_jsonl(args.file)
+    except DatasetValidationError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    try:
+        train, valid = stratified_split(lines, args.valid_fraction, args.seed, by=args.by)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    write_jsonl(train, args.train)
+    write_jsonl(valid, args.valid)
+    leaks = find_leakage(train, valid)
+    print(f"wrote {len(train)} lines to {args.train} and {len(valid)} to {args.valid}")
+    if not leaks.empty:
+        print(f"{len(leaks)} leakage pair(s) between the splits:")
+        print(leaks.to_string(index=False))
+        return 1
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    data = commands.add_parser("data", help="RFT datasets: validate, build, split")
+    actions = data.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    validate = actions.add_parser("validate", help="list every problem with file, line and field")
+    validate.add_argument("file", type=Path)
+    validate.add_argument("--grader", type=Path, help="grader config JSON whose templates to check")
+    validate.add_argument("--tools", metavar="URL", help="tool service whose names must match")
+    validate.add_argument("--split", choices=("train", "validation"), default="train")
+    validate.add_argument("--against", type=Path, help="the other split's file (leakage check)")
+    validate.set_defaults(run=_exit_status(_run_validate))
+
+    build = actions.add_parser("build", help="write a dataset from the world or your own tasks")
+    build.add_argument("out", type=Path)
+    build.add_argument("--seed", type=int, default=0, help="world and task seed")
+    build.add_argument("--style", choices=STYLES, default="full")
+    build.add_argument("--n", type=int, default=None, help="number of world tasks")
+    build.add_argument("--tasks", type=Path, help="JSONL of your own {question, answer, ...}")
+    build.add_argument("--instructions", help="developer message for your own tasks")
+    build.add_argument("--tools", metavar="URL", help="take the tool specs from this service")
+    build.set_defaults(run=_exit_status(_run_build))
+
+    split = actions.add_parser("split", help="stratified train/validation split")
+    split.add_argument("file", type=Path)
+    split.add_argument("--train", type=Path, required=True)
+    split.add_argument("--valid", type=Path, required=True)
+    split.add_argument("--valid-fraction", type=float, default=0.2)
+    split.add_argument("--seed", type=int, default=0)
+    split.add_argument(
+        "--by", type=lambda text: tuple(text.split(",")), default=("task_type", "tier")
+    )
+    split.set_defaults(run=_exit_status(_run_split))
