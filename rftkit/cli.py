@@ -10,8 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from rftkit import demo, world_cli
-from rftkit.data import cli as data_cli
+from rftkit import data_cli, demo, world_cli
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 

@@ -1,7 +1,8 @@
 """``rftkit data``: validate, build and split RFT JSONL files from the shell.
 
 Exit status: 0 when the file is fine (warnings allowed), 1 when it has errors, 2 when the command
-could not run (a missing file, an unreachable tool service).
+could not run (a missing file, an unreachable tool service). ``rftkit.data`` (pandas, scikit-learn,
+jsonschema) is imported when a data command runs, so other commands do not wait for it.
 """
 
 from __future__ import annotations
@@ -11,15 +12,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
-from rftkit.data.build import build_dataset, course_dataset
-from rftkit.data.curate import find_leakage
-from rftkit.data.findings import DatasetValidationError
-from rftkit.data.jsonl import load_jsonl, write_jsonl
-from rftkit.data.split import stratified_split
-from rftkit.data.toolspecs import fetch_tool_specs, tool_names
-from rftkit.data.validate import validate_file
 from rftkit.world import STYLES
 
 
@@ -28,6 +20,10 @@ class _CannotRun(Exception):
 
 
 def _specs(url: str | None) -> list[dict] | None:
+    import httpx
+
+    from rftkit.data import fetch_tool_specs
+
     if url is None:
         return None
     try:
@@ -50,6 +46,8 @@ def _exit_status(command: Callable[[argparse.Namespace], int]) -> Callable[..., 
 
 
 def _run_validate(args: argparse.Namespace) -> int:
+    from rftkit.data import tool_names, validate_file
+
     for path in (args.file, args.grader, args.against):
         if path is not None and not path.exists():
             raise _CannotRun(f"no such file: {path}")
@@ -68,6 +66,14 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 
 def _run_build(args: argparse.Namespace) -> int:
+    from rftkit.data import (
+        DatasetValidationError,
+        build_dataset,
+        course_dataset,
+        load_jsonl,
+        write_jsonl,
+    )
+
     specs = _specs(args.tools)
     if args.tasks is None:
         lines = course_dataset(seed=args.seed, style=args.style, n=args.n)
@@ -87,6 +93,14 @@ def _run_build(args: argparse.Namespace) -> int:
 
 
 def _run_split(args: argparse.Namespace) -> int:
+    from rftkit.data import (
+        DatasetValidationError,
+        find_leakage,
+        load_jsonl,
+        stratified_split,
+        write_jsonl,
+    )
+
     try:
         lines = load_jsonl(args.file)
     except DatasetValidationError as exc:
