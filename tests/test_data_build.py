@@ -1,5 +1,7 @@
 """Dataset lines from the world and from a team's own tasks."""
 
+from pathlib import Path
+
 import pytest
 from fastapi import FastAPI
 
@@ -11,7 +13,9 @@ from rftkit.data import (
     fetch_tool_specs,
     load_jsonl,
     tool_names,
+    validate_file,
     validate_records,
+    write_course_files,
     write_jsonl,
 )
 from rftkit.serving import serve_in_background
@@ -123,3 +127,18 @@ def test_tool_specs_come_from_the_service_over_http():
         specs = fetch_tool_specs(base_url)
     assert specs == toolbox.specs()
     assert tool_names(specs) == ["search", "list_files", "read_file", "calculator"]
+
+
+def test_the_committed_course_files_are_what_the_builder_writes(tmp_path):
+    """notebooks/data/*.jsonl (read by later notebooks) are reproducible byte for byte."""
+    committed = Path(__file__).resolve().parents[1] / "notebooks" / "data"
+    written = write_course_files(tmp_path)
+    for name, path in written.items():
+        assert path.read_bytes() == (committed / f"{name}.jsonl").read_bytes(), name
+    ids = {name: [line["task_id"] for line in load_jsonl(path)] for name, path in written.items()}
+    assert ids["train"] == ids["train_compact"] and ids["valid"] == ids["valid_compact"]
+    assert (len(ids["train"]), len(ids["valid"])) == (80, 20)
+    report = validate_file(
+        written["valid"], split="validation", tool_names=toolbox.names, other_split=written["train"]
+    )
+    assert report.findings == []

@@ -9,7 +9,12 @@ Typical use::
     validate_file("train.jsonl", grader="grader.json", tool_names=["search", ...]).to_frame()
 """
 
-from rftkit.data.build import COURSE_INSTRUCTIONS, build_dataset, course_dataset
+from rftkit.data.build import (
+    COURSE_INSTRUCTIONS,
+    build_dataset,
+    course_dataset,
+    write_course_files,
+)
 from rftkit.data.curate import find_leakage, near_duplicates, question_of
 from rftkit.data.findings import DatasetValidationError, Finding, Severity, ValidationReport
 from rftkit.data.jsonl import load_jsonl, read_lines, write_jsonl
@@ -46,5 +51,6 @@ __all__ = [
     "triage",
     "validate_file",
     "validate_records",
+    "write_course_files",
     "write_jsonl",
 ]

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from rftkit.data.jsonl import write_jsonl
+from rftkit.data.split import stratified_split
 from rftkit.data.toolspecs import course_tool_specs
 from rftkit.world import STYLES, Task, generate_tasks, generate_world
 
@@ -111,3 +114,26 @@ def course_dataset(
     """The course dataset: the world and tasks of ``seed`` (default 100 tasks) as lines."""
     world = generate_world(seed=seed)
     return build_dataset(generate_tasks(world, seed=seed, n=n), style=style, world_seed=seed)
+
+
+def write_course_files(
+    directory: str | Path, seed: int = 0, valid_fraction: float = 0.2
+) -> dict[str, Path]:
+    """The course's train/validation files for both corpus styles, split once by task.
+
+    ``train.jsonl``/``valid.jsonl`` refer to the full corpus, ``train_compact.jsonl``/
+    ``valid_compact.jsonl`` to the compact one; both pairs hold the same task ids.
+    """
+    full = course_dataset(seed=seed, style="full")
+    train, valid = stratified_split(full, valid_fraction, seed=seed)
+    valid_ids = {line["task_id"] for line in valid}
+    compact = course_dataset(seed=seed, style="compact")
+    parts = {
+        "train": train,
+        "valid": valid,
+        "train_compact": [line for line in compact if line["task_id"] not in valid_ids],
+        "valid_compact": [line for line in compact if line["task_id"] in valid_ids],
+    }
+    return {
+        name: write_jsonl(lines, Path(directory) / f"{name}.jsonl") for name, lines in parts.items()
+    }

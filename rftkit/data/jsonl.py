@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
-import tempfile
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,13 +127,14 @@ def write_jsonl(lines: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]
     """Write one JSON object per line (UTF-8, no BOM), atomically, so readers never see half."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    # A private name next to the target, opened normally so the file gets the usual permissions.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+        with tmp.open("x", encoding="utf-8", newline="\n") as out:
             for line in lines:
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target
