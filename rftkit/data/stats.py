@@ -60,7 +60,7 @@ def plot_stats(stats: pd.DataFrame, title: str = "") -> Figure:
     mix.set(title="lines per task type and tier", xlabel="", ylabel="lines")
     numeric = stats.dropna(subset=["reference_value"])
     sign = numeric["reference_value"].lt(0).map({True: "negative", False: "zero or positive"})
-    sign = sign.where(numeric["unit"] != "company", "figure of winner")
+    sign = sign.where(numeric["unit"] != "company", "a company name")
     numeric.assign(sign=sign).groupby(["unit", "sign"]).size().unstack(fill_value=0).plot.bar(
         ax=answers, stacked=True, rot=0
     )
