@@ -252,6 +252,14 @@ def test_an_unparseable_grader_template_is_reported_on_the_grader(tmp_path):
     assert codes_at(report) == {("grader_template_invalid", None)}
 
 
+def test_an_unreadable_grader_file_is_a_finding(tmp_path):
+    grader = tmp_path / "grader.json"
+    grader.write_text('{"type": "string_check",\n "name": }')
+    report = validate_file(write(tmp_path, good_lines()), grader=grader)
+    assert codes_at(report) == {("grader_unreadable", 2)}
+    assert report.findings[0].file == str(grader)
+
+
 def test_too_few_lines(tmp_path):
     report = validate_file(write(tmp_path, good_lines(5)))
     assert codes_at(report) == {("too_few_lines", None)}

@@ -70,7 +70,7 @@ def validate_file(
         other_lines, _ = read_lines(other_split)
         other = (str(other_split), other_lines)
     findings += _check_lines(str(path), lines, split, grader, tool_names, other)
-    return ValidationReport(str(path), len(lines), _in_file_order(findings))
+    return ValidationReport(str(path), len(lines), _in_file_order(str(path), findings))
 
 
 def validate_records(
@@ -84,7 +84,7 @@ def validate_records(
     """The same checks on lines already in memory; line ``n`` is the ``n``-th record."""
     lines = [Line(n, dict(r)) for n, r in enumerate(records, start=1)]
     findings = _check_lines(name, lines, split, grader, tool_names, None)
-    return ValidationReport(name, len(lines), _in_file_order(findings))
+    return ValidationReport(name, len(lines), _in_file_order(name, findings))
 
 
 def grader_item_variables(grader: Grader) -> list[tuple[str, str]]:
@@ -119,9 +119,10 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
         yield path, value
 
 
-def _in_file_order(findings: list[Finding]) -> list[Finding]:
-    """File-wide findings first, then by line (stable, so each line keeps its check order)."""
-    return sorted(findings, key=lambda f: -1 if f.line is None else f.line)
+def _in_file_order(name: str, findings: list[Finding]) -> list[Finding]:
+    """The grader's findings first, then this file's: file-wide, then by line (stable, so each
+    line keeps its checks' order)."""
+    return sorted(findings, key=lambda f: (f.file == name, -1 if f.line is None else f.line))
 
 
 def _check_lines(
@@ -150,6 +151,18 @@ def _check_lines(
                     "grader_template_invalid",
                     str(exc),
                     "templates look like {{item.key}} or {{sample.output_text}}",
+                )
+            )
+        except (OSError, ValueError) as exc:  # a missing file, bad UTF-8 or invalid JSON
+            findings.append(
+                Finding(
+                    grader_name,
+                    getattr(exc, "lineno", None),
+                    "grader",
+                    Severity.ERROR,
+                    "grader_unreadable",
+                    f"cannot read the grader config: {exc}",
+                    "give a JSON file holding one grader object",
                 )
             )
     served = sorted(set(tool_names)) if tool_names is not None else None
