@@ -34,9 +34,10 @@ def test_custom_reward_range():
     assert frame["verdict"].tolist() == ["always_0", "always_1", "learnable"]
 
 
-def test_one_rollout_is_not_enough():
-    with pytest.raises(ValueError, match="item 'x' has 1 reward"):
-        triage({"x": [1.0]})
+def test_fewer_than_two_rewards_is_unscored():
+    frame = triage({"one": [1.0], "none": [], "two": [0.0, 1.0]})
+    assert frame["verdict"].tolist() == ["unscored", "unscored", "learnable"]
+    assert frame.loc[1, "k"] == 0 and np.isnan(frame.loc[1, "mean"])
 
 
 def test_nan_rewards_are_refused():

@@ -126,6 +126,9 @@ def test_a_blank_line_is_a_warning_and_counts_nothing(tmp_path):
         ),
         (lambda r: r.pop("messages"), "missing_messages", "messages"),
         (lambda r: r.update(messages=[]), "bad_messages", "messages"),
+        (lambda r: r["messages"].insert(0, "be brief"), "bad_message", "messages[0]"),
+        (lambda r: r["messages"][1].update(content=42), "bad_content", "messages[1].content"),
+        (lambda r: r.update(tools={"search": {}}), "bad_tools", "tools"),
         (
             lambda r: r["messages"][1].update(
                 content=[{"type": "input_audio", "input_audio": {"data": "", "format": "wav"}}]
@@ -180,6 +183,25 @@ def test_each_broken_line_is_found_at_its_line_and_field(tmp_path, mutate, code,
     errors = [(f.code, f.line, f.field) for f in report.errors]
     assert errors == [(code, 7, field)]
     assert report.findings[0].hint
+
+
+def test_a_line_with_nothing_for_the_grader_is_a_warning(tmp_path):
+    lines = good_lines()
+    lines[4] = {"messages": lines[4]["messages"]}
+    report = validate_file(write(tmp_path, lines))
+    assert report.ok and codes_at(report) == {("no_reference_fields", 5)}
+
+
+def test_an_assistant_tool_call_without_content_is_fine(tmp_path):
+    lines = good_lines()
+    call = {"id": "c1", "type": "function", "function": {"name": "calculator", "arguments": "{}"}}
+    lines[0]["messages"][1:1] = [
+        {"role": "user", "content": "Earlier question"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "2"},
+        {"role": "assistant", "content": [{"type": "text", "text": "It is 2."}]},
+    ]
+    assert validate_file(write(tmp_path, lines), tool_names=SERVED).findings == []
 
 
 def test_tool_names_are_only_checked_against_a_service_when_given(tmp_path):

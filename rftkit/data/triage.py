@@ -4,8 +4,10 @@ RL learns from differences between rollouts of the same item. An item the baseli
 fails (every reward 0) or always solves (every reward 1) gives every rollout the same reward, so
 its advantage is zero and it only costs compute (reference §3.4). Given k baseline rewards per
 item, ``triage`` marks each item ``always_0``, ``always_1``, ``constant`` (all rewards equal
-somewhere in between, e.g. partial credit) or ``learnable``; ``filter_learnable`` keeps the lines
-worth training on. Notebook 04 feeds it real baseline rollouts.
+somewhere in between, e.g. partial credit), ``learnable``, or ``unscored`` (fewer than two rewards:
+one rollout cannot show whether the outcome varies); ``filter_learnable`` keeps the lines worth
+training on. The names match ``rftkit.baseline``'s buckets; notebook 04 feeds it real baseline
+rollouts (``Baseline.rewards_by_item()``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-VERDICTS = ("always_0", "always_1", "constant", "learnable")
+VERDICTS = ("always_0", "always_1", "constant", "learnable", "unscored")
 
 
 def triage(
@@ -28,17 +30,17 @@ def triage(
 ) -> pd.DataFrame:
     """One row per item: ``item, k, mean, std, min, max, verdict``, in the input's order.
 
-    ``low``/``high`` are the grader's worst and best reward. Each item needs at least two
-    rewards: one rollout cannot show whether the outcome varies.
+    ``low``/``high`` are the grader's worst and best reward. Spread is the population standard
+    deviation (``ddof=0``); an item with fewer than two rewards is ``unscored``.
     """
     rows = []
     for item, rewards in rewards_by_item.items():
         values = np.asarray(list(rewards), dtype=float)
-        if len(values) < 2:
-            raise ValueError(f"item {item!r} has {len(values)} reward(s); triage needs k >= 2")
         if np.isnan(values).any():
-            raise ValueError(f"item {item!r} has a NaN reward; fix the rollouts first")
-        if values.max() <= low + tolerance:
+            raise ValueError(f"item {item!r} has a NaN reward; pass scored rewards only")
+        if len(values) < 2:
+            verdict = "unscored"
+        elif values.max() <= low + tolerance:
             verdict = "always_0"
         elif values.min() >= high - tolerance:
             verdict = "always_1"
@@ -50,10 +52,10 @@ def triage(
             {
                 "item": item,
                 "k": len(values),
-                "mean": values.mean(),
-                "std": values.std(),
-                "min": values.min(),
-                "max": values.max(),
+                "mean": values.mean() if len(values) else np.nan,
+                "std": values.std() if len(values) else np.nan,
+                "min": values.min() if len(values) else np.nan,
+                "max": values.max() if len(values) else np.nan,
                 "verdict": verdict,
             }
         )
