@@ -120,3 +120,9 @@ def test_plot_stats_draws_three_panels(course):
         "tokens per line (o200k)", "lines per task type and tier", "answers by unit",
     ]  # fmt: skip
     assert sum(p.get_height() for p in figure.axes[0].patches) == 100
+
+
+def test_plot_stats_draws_a_teams_own_lines_without_types():
+    lines = build_dataset([{"question": f"q{i}", "answer": str(i)} for i in range(12)])
+    figure = plot_stats(dataset_stats(lines))
+    assert [t.get_text() for t in figure.axes[1].get_xticklabels()] == ["(none)"]

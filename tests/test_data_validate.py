@@ -92,6 +92,15 @@ def test_a_bom_before_broken_json_says_so(tmp_path):
     assert ("truncated_line", 1) in codes_at(report)
 
 
+def test_unicode_line_separators_inside_strings_do_not_split_lines(tmp_path):
+    lines = good_lines()
+    lines[3]["messages"][1]["content"] = "first\u2028second\x85third"
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
+    report = validate_file(path)
+    assert report.findings == [] and report.lines_read == 12
+
+
 def test_non_utf8_bytes(tmp_path):
     lines: list = good_lines()
     lines[2] = json.dumps(lines[2]).replace("What", "Caf\u00e9").encode("latin-1")

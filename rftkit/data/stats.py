@@ -50,18 +50,28 @@ def dataset_stats(lines: Sequence[Record]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _answer_kind(row: pd.Series) -> str:
+    if row["unit"] == "company":
+        return "a company name"
+    if pd.isna(row["reference_value"]):
+        return "no reference_value"
+    return "negative" if row["reference_value"] < 0 else "zero or positive"
+
+
 def plot_stats(stats: pd.DataFrame, title: str = "") -> Figure:
-    """Three panels: tokens per line, lines per task type and tier, answers by unit and sign."""
+    """Three panels: tokens per line, lines per task type and tier, answers by unit and sign.
+
+    Lines without a task type, tier or unit (a team's own data may have none) show as '(none)'.
+    """
+    stats = stats.fillna({"task_type": "(none)", "tier": "(none)", "unit": "(none)"})
     figure, (tokens, mix, answers) = plt.subplots(1, 3, figsize=(13, 3.6))
     tokens.hist(stats["tokens"], bins=20, color="tab:blue")
     tokens.set(title="tokens per line (o200k)", xlabel="tokens", ylabel="lines")
     mix_counts = stats.groupby(["task_type", "tier"]).size().unstack(fill_value=0)
     mix_counts.plot.bar(ax=mix, stacked=True, rot=30)
     mix.set(title="lines per task type and tier", xlabel="", ylabel="lines")
-    numeric = stats.dropna(subset=["reference_value"])
-    sign = numeric["reference_value"].lt(0).map({True: "negative", False: "zero or positive"})
-    sign = sign.where(numeric["unit"] != "company", "a company name")
-    numeric.assign(sign=sign).groupby(["unit", "sign"]).size().unstack(fill_value=0).plot.bar(
+    kinds = stats.assign(answer=stats.apply(_answer_kind, axis=1))
+    kinds.groupby(["unit", "answer"]).size().unstack(fill_value=0).plot.bar(
         ax=answers, stacked=True, rot=0
     )
     answers.set(title="answers by unit", xlabel="", ylabel="lines")
