@@ -143,3 +143,80 @@ class TurnsPolicy:
 def _turns_done(conversation: list[dict]) -> int:
     ids = {c["call_id"].split("_")[1] for c in conversation if c.get("type") == "function_call"}
     return len(ids)
+
+
+def course_items(tasks, style: str = "full", world_seed: int = 0) -> list[dict]:
+    """Course dataset lines from world tasks, shaped like ``rftkit.data.build_dataset``'s."""
+    from tools_service.tools import toolbox
+
+    compact = style == "compact"
+    return [
+        {
+            "messages": [
+                {"role": "developer", "content": "Answer from the reports, using the tools."},
+                {"role": "user", "content": task.question},
+            ],
+            "tools": toolbox.specs(),
+            "task_id": task.id,
+            "reference_answer": task.answer,
+            "reference_value": task.answer_value,
+            "unit": task.unit,
+            "task_type": task.task_type,
+            "tier": task.tier,
+            "min_tool_calls": task.compact_min_tool_calls if compact else task.min_tool_calls,
+            "evidence": list(task.compact_evidence if compact else task.evidence),
+            "world_seed": world_seed,
+            "corpus_style": style,
+        }
+        for task in tasks
+    ]
+
+
+class Unreliable:
+    """ASGI wrapper around a real app: fails or delays tool calls before they reach it.
+
+    ``fail_first`` answers 503 to the first n attempts of every call; ``always_fail`` answers 503
+    to every call of the named tools; ``delay`` holds every call that long first.
+    """
+
+    def __init__(self, app, *, fail_first: int = 0, always_fail=(), delay: float = 0.0):
+        self.app = app
+        self.fail_first = fail_first
+        self.always_fail = set(always_fail)
+        self.delay = delay
+        self.attempts: Counter = Counter()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != "/call":
+            return await self.app(scope, receive, send)
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        call = json.loads(body)
+        key = (call["trace_id"], call["call_id"])
+        self.attempts[key] += 1
+        if self.delay:  # hold the call, but let go as soon as the caller hangs up
+            try:
+                message = await asyncio.wait_for(receive(), timeout=self.delay)
+            except TimeoutError:
+                pass
+            else:
+                if message["type"] == "http.disconnect":
+                    return None
+        if call["name"] in self.always_fail or self.attempts[key] <= self.fail_first:
+            response = _error(503, "unavailable", "deliberately flaky", retryable=True)
+            return await response(scope, receive, send)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
