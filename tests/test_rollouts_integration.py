@@ -191,3 +191,38 @@ def test_cancelling_a_run_against_the_service_leaves_no_tasks(world_dir, items):
 
     with serve_in_background(slow) as base_url:
         assert asyncio.run(scenario()) == set()
+
+
+def test_course_grader_scores_rollouts_through_the_local_grader_engine(service, items):
+    from rftkit.graders.course import course_grader
+
+    scored = {}
+    for style in ("efficient", "wasteful"):
+        traces = run_rollouts_sync(
+            items,
+            ScriptedPolicy(items, style),
+            tools=job_tools(service),
+            grader=course_grader(),
+            **FAST,
+        )
+        scored[style] = traces_frame(traces)["reward"]
+        assert all(t.grader_result["metadata"]["name"] == "course_grader" for t in traces)
+    assert scored["efficient"].eq(1.0).all()
+    # Same right answers, more calls: the efficiency factor min/calls lowers every reward.
+    assert (scored["wasteful"] < 1.0).all() and (scored["wasteful"] > 0.5).all()
+
+
+def test_grader_config_with_an_unresponsive_endpoint_discards(service, items):
+    grader = {
+        "type": "multi",
+        "name": "with_endpoint",
+        "calculate_output": "judge",
+        "graders": {
+            "judge": {"type": "endpoint", "name": "judge", "url": "http://127.0.0.1:9/grade"}
+        },
+    }
+    [trace] = run_rollouts_sync(
+        items[:1], ScriptedPolicy(items), tools=job_tools(service), grader=grader, **FAST
+    )
+    assert trace.status == "discarded" and trace.reward is None
+    assert trace.error.startswith("grader with_endpoint:")

@@ -4,7 +4,8 @@
   ``{"score": float}``; any failure is retried ``RETRIES`` times, then the rollout is discarded
   (the trainer's rule for endpoint graders).
 - any other mapping: an OpenAI grader config, run by rftkit's local grader engine
-  (``rftkit.graders.run_grader_async``), with the same result shape as ``graders.run``.
+  (``rftkit.graders.run_grader_async``), with the same result shape as ``graders.run``; if an
+  endpoint grader inside it stays unresponsive the rollout is discarded, not scored 0.
 - a callable ``(sample, item, trace_id) -> float`` (or an awaitable of one): for tests and quick
   experiments.
 """
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from rftkit.graders import run_grader_async
 from rftkit.protocol import GraderRequest, GraderResponse, Sample
 
 from .toolcalls import RETRIES
@@ -66,15 +68,14 @@ async def grade(
 async def _grade_locally(
     grader: Mapping[str, Any], sample: Sample, item: dict[str, Any], trace_id: str
 ) -> GradeOutcome:
-    try:
-        from rftkit.graders import run_grader_async
-    except ImportError as exc:  # the grader engine lives on its own branch until merged
-        raise RuntimeError(
-            "grading a grader config needs rftkit.graders (the local grader engine); "
-            "pass a function or an endpoint grader instead"
-        ) from exc
+    """The local engine scores failures 0 with a flag; an unresponsive endpoint inside a
+    ``multi`` is the exception: like the trainer, the rollout is discarded instead."""
     result = await run_grader_async(dict(grader), sample, item, trace_id=trace_id)
-    return GradeOutcome(float(result.reward), result.model_dump(mode="json"))
+    dumped = result.model_dump(mode="json")
+    if result.errors.unresponsive_reward_error:
+        details = "; ".join(result.metadata.error_details) or "no score"
+        return GradeOutcome(None, dumped, f"grader {result.metadata.name}: {details}")
+    return GradeOutcome(float(result.reward), dumped)
 
 
 async def _grade_at_endpoint(
