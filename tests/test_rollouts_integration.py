@@ -226,3 +226,20 @@ def test_grader_config_with_an_unresponsive_endpoint_discards(service, items):
     )
     assert trace.status == "discarded" and trace.reward is None
     assert trace.error.startswith("grader with_endpoint:")
+
+
+def test_baseline_of_the_guessing_policy_over_the_real_service(service, items):
+    from rftkit.baseline import bucket_of, run_baseline_sync
+
+    policy = ScriptedPolicy(items, "guessing", seed=1)
+    baseline = run_baseline_sync(
+        items, policy, tools=job_tools(service), grader=exact_match, k=4, **FAST
+    )
+    assert baseline.policy == "scripted-guessing" and len(baseline.traces) == 40
+    for item_id, rewards in baseline.rewards_by_item().items():
+        row = baseline.per_item.set_index("item_id").loc[item_id]
+        assert row["bucket"] == bucket_of(rewards) and row["mean"] == sum(rewards) / 4
+    buckets = baseline.buckets()
+    assert set(buckets["always_0"]) >= {i["task_id"] for i in items if i["tier"] == 3}
+    kept = baseline.select(items)
+    assert [line["task_id"] for line in kept] == buckets["learnable"]

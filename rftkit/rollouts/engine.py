@@ -23,9 +23,9 @@ import asyncio
 import concurrent.futures
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import ValidationError
@@ -49,6 +49,7 @@ from .policy import Policy, PolicyTurn, ToolCallRequest
 from .toolcalls import CallOutcome, ToolRouter, error_body
 
 MESSAGE_KEYS = ("role", "content")
+T = TypeVar("T")
 
 
 def new_trace_id() -> str:
@@ -342,9 +343,15 @@ def run_rollouts_sync(
     items: Sequence[dict[str, Any]], policy: Policy, **options: Any
 ) -> list[Trace]:
     """:func:`run_rollouts` from synchronous code, including a notebook whose loop is running."""
+    return run_blocking(run_rollouts(items, policy, **options))
+
+
+def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to the end; in a thread of its own when this thread's loop is running
+    (Jupyter), since a running loop cannot be re-entered."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(run_rollouts(items, policy, **options))
+        return asyncio.run(coroutine)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, run_rollouts(items, policy, **options)).result()
+        return pool.submit(asyncio.run, coroutine).result()
