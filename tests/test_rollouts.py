@@ -362,3 +362,19 @@ def test_load_traces_names_file_line_and_field(tmp_path):
     )
     with pytest.raises(ValueError, match=r"traces.jsonl, line 2, field policy: Field required"):
         load_traces(path)
+
+
+def test_sync_wrapper_works_where_a_loop_is_already_running(endpoint):
+    base_url, _ = endpoint
+
+    async def notebook_cell():  # Jupyter runs cells inside a running event loop
+        return run_rollouts_sync(
+            [item()],
+            TurnsPolicy([[("echo", {"text": "nb"})]]),
+            tools=job_tools(base_url),
+            grader=reward_if_echo,
+            **FAST,
+        )
+
+    [trace] = asyncio.run(notebook_cell())
+    assert trace.sample.output_text == "echo: nb"

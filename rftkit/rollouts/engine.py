@@ -20,7 +20,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import threading
 import time
 import uuid
 from collections.abc import Coroutine, Mapping, Sequence
@@ -346,12 +346,27 @@ def run_rollouts_sync(
     return run_blocking(run_rollouts(items, policy, **options))
 
 
+_background_loop: asyncio.AbstractEventLoop | None = None
+_background_lock = threading.Lock()
+
+
 def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to the end; in a thread of its own when this thread's loop is running
-    (Jupyter), since a running loop cannot be re-entered."""
+    """Run ``coroutine`` to the end on one long-lived background event loop.
+
+    One loop for every call, rather than ``asyncio.run`` each time: async clients a policy holds
+    (``openai.AsyncOpenAI``'s connection pool) stay bound to a live loop across calls, and it works
+    where this thread's loop is already running (Jupyter). Ctrl-C cancels the run.
+    """
+    global _background_loop
+    with _background_lock:
+        if _background_loop is None or _background_loop.is_closed():
+            _background_loop = asyncio.new_event_loop()
+            threading.Thread(
+                target=_background_loop.run_forever, name="rftkit-rollouts", daemon=True
+            ).start()
+    future = asyncio.run_coroutine_threadsafe(coroutine, _background_loop)
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+        return future.result()
+    except BaseException:
+        future.cancel()
+        raise
