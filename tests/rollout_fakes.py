@@ -145,33 +145,6 @@ def _turns_done(conversation: list[dict]) -> int:
     return len(ids)
 
 
-def course_items(tasks, style: str = "full", world_seed: int = 0) -> list[dict]:
-    """Course dataset lines from world tasks, shaped like ``rftkit.data.build_dataset``'s."""
-    from tools_service.tools import toolbox
-
-    compact = style == "compact"
-    return [
-        {
-            "messages": [
-                {"role": "developer", "content": "Answer from the reports, using the tools."},
-                {"role": "user", "content": task.question},
-            ],
-            "tools": toolbox.specs(),
-            "task_id": task.id,
-            "reference_answer": task.answer,
-            "reference_value": task.answer_value,
-            "unit": task.unit,
-            "task_type": task.task_type,
-            "tier": task.tier,
-            "min_tool_calls": task.compact_min_tool_calls if compact else task.min_tool_calls,
-            "evidence": list(task.compact_evidence if compact else task.evidence),
-            "world_seed": world_seed,
-            "corpus_style": style,
-        }
-        for task in tasks
-    ]
-
-
 class Unreliable:
     """ASGI wrapper around a real app: fails or delays tool calls before they reach it.
 

@@ -4,8 +4,9 @@ import asyncio
 
 import httpx
 import pytest
-from rollout_fakes import TOKEN, Unreliable, course_items
+from rollout_fakes import TOKEN, Unreliable
 
+from rftkit.course_session import course_line
 from rftkit.rollouts import run_rollouts, run_rollouts_sync, traces_frame
 from rftkit.rollouts.scripted import ScriptedPolicy
 from rftkit.serving import serve_in_background
@@ -28,7 +29,7 @@ def world_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def items():
-    return course_items(generate_tasks(generate_world(seed=0), seed=0, n=10))
+    return [course_line(t) for t in generate_tasks(generate_world(seed=0), seed=0, n=10)]
 
 
 def job_tools(base_url):
@@ -243,3 +244,30 @@ def test_baseline_of_the_guessing_policy_over_the_real_service(service, items):
     assert set(buckets["always_0"]) >= {i["task_id"] for i in items if i["tier"] == 3}
     kept = baseline.select(items)
     assert [line["task_id"] for line in kept] == buckets["learnable"]
+
+
+def test_course_session_serves_the_world_with_a_token_no_repr_shows():
+    from rftkit.course_session import course_session
+
+    with course_session(seed=0, style="compact", n=5) as course:
+        token = course.job_tools[0].headers["Authorization"]
+        assert [t.name for t in course.job_tools] == [
+            "search",
+            "list_files",
+            "read_file",
+            "calculator",
+        ]
+        assert token not in repr(course) and token not in repr(course.job_tools)
+        assert httpx.get(f"{course.base_url}/tools").status_code == 401
+        assert [line["corpus_style"] for line in course.items] == ["compact"] * 5
+        traces = run_rollouts_sync(
+            course.items,
+            ScriptedPolicy(course.items),
+            tools=course.job_tools,
+            grader=exact_match,
+            **FAST,
+        )
+        assert [t.reward for t in traces] == [1.0] * 5
+        assert [t.tool_calls for t in traces] == [i["min_tool_calls"] for i in course.items]
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{course.base_url}/healthz", timeout=1)

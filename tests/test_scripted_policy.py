@@ -3,12 +3,12 @@
 import asyncio
 
 import pytest
-from rollout_fakes import course_items
 
+from rftkit.course_session import course_line
 from rftkit.rollouts.scripted import ScriptedPolicy
 from rftkit.world import generate_tasks, generate_world
 
-ITEMS = course_items(generate_tasks(generate_world(seed=0), seed=0, n=5))
+ITEMS = [course_line(t) for t in generate_tasks(generate_world(seed=0), seed=0, n=5)]
 
 
 def test_name_says_scripted_and_bad_style_is_refused():
