@@ -155,8 +155,9 @@ class Baseline:
             raise ValueError(f"{len(missing)} line(s) not in this baseline, e.g. {missing[0]!r}")
         return [line for line, i in zip(items, ids, strict=True) if verdicts[i] in buckets]
 
-    def summary(self) -> pd.DataFrame:
-        """The run in one table (``metric``, ``value``): rewards, buckets, calls, tokens, time."""
+    def summary(self, timings: bool = True) -> pd.DataFrame:
+        """The run in one table (``metric``, ``value``): rewards, buckets, calls, tokens and, with
+        ``timings``, latency (leave it out where output must be reproducible)."""
         r, items = self.rollouts, self.per_item
         scored = r["reward"].notna()
         counts = items["bucket"].value_counts()
@@ -179,10 +180,39 @@ class Baseline:
             ("input tokens per rollout", _round(r["input_tokens"].mean(), 1)),
             ("output tokens per rollout", _round(r["output_tokens"].mean(), 1)),
             ("reasoning tokens per rollout", _round(r["reasoning_tokens"].mean(), 1)),
-            ("latency p50 (s)", _round(r["latency_s"].median())),
-            ("latency p95 (s)", _round(r["latency_s"].quantile(0.95))),
         ]
+        if timings:
+            rows += [
+                ("latency p50 (s)", _round(r["latency_s"].median())),
+                ("latency p95 (s)", _round(r["latency_s"].quantile(0.95))),
+            ]
         return pd.DataFrame(rows, columns=["metric", "value"]).set_index("metric")
+
+    def outlook(self, *, min_learnable: float = 0.1, saturated: float = 0.95) -> str:
+        """What the numbers say about RFT on this data, by OpenAI's task-selection rules: the
+        policy must sometimes succeed (non-zero baseline), leave headroom, and enough items must
+        vary between rollouts to give the trainer signal."""
+        items = self.per_item
+        scored = items["scored"] >= 2
+        mean = float(self.rollouts["reward"].mean())
+        solved = float((items.loc[scored, "max"] > 0).mean()) if scored.any() else 0.0
+        learnable = float((items["bucket"] == "learnable").mean())
+        facts = (
+            f"mean reward {mean:.3f} (headroom {1 - mean:.3f}); {solved:.0%} of items solved at "
+            f"least once in {self.k}; {learnable:.0%} learnable"
+        )
+        if not scored.any():
+            return f"No item has two scored rollouts: fix the endpoints first. ({facts})"
+        if solved == 0:
+            verdict = "RFT has nothing to reinforce: the policy never succeeds. Make the tasks or "
+            verdict += "tools easier, or start from a stronger model."
+        elif mean >= saturated:
+            verdict = "Little headroom: the policy already succeeds almost always."
+        elif learnable < min_learnable:
+            verdict = "Too few items vary between rollouts: most would teach the trainer nothing."
+        else:
+            verdict = "RFT can help: a non-zero baseline, headroom, and items with signal."
+        return f"{verdict} ({facts})"
 
     def plot_variance(self, ax: plt.Axes | None = None) -> Figure:
         """Per-item mean reward ± std, items sorted by mean, coloured by bucket."""

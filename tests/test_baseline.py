@@ -165,3 +165,23 @@ def test_one_policy_per_baseline():
     mixed = [_trace("A", 0, 1), _trace("A", 1, 0).model_copy(update={"policy": "other"})]
     with pytest.raises(ValueError, match="exactly one policy"):
         baseline_from_traces(mixed)
+
+
+def test_summary_without_timings_leaves_latency_out(baseline):
+    assert "latency p50 (s)" not in baseline.summary(timings=False).index
+    assert "latency p50 (s)" in baseline.summary().index
+
+
+def test_outlook_follows_the_task_selection_rules(baseline):
+    text = baseline.outlook()
+    # 20 scored rewards summing to 0+4+2+2+1+1.5 = 10.5; items with 2+ scored: A,B,C,D,F, of
+    # which B,C,D,F were solved at least once; learnable: C and F of 6.
+    assert text.startswith("RFT can help")
+    assert "mean reward 0.525 (headroom 0.475); 80% of items solved at least once in 4" in text
+    assert "33% learnable" in text
+    never = baseline_from_traces([_trace("A", r, 0) for r in range(3)])
+    assert never.outlook().startswith("RFT has nothing to reinforce")
+    always = baseline_from_traces([_trace("A", r, 1) for r in range(3)])
+    assert always.outlook().startswith("Little headroom")
+    flat = baseline_from_traces([_trace(i, r, 0.5) for i in "AB" for r in range(3)])
+    assert flat.outlook().startswith("Too few items vary")
