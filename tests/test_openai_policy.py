@@ -97,3 +97,18 @@ def test_a_failing_model_server_discards_the_rollout():
     assert trace.status == "discarded" and trace.reward is None
     assert trace.error.startswith("policy some-model failed: InternalServerError")
     assert API_KEY not in trace.error
+
+
+def test_policy_from_env_picks_the_configured_service_and_hides_keys():
+    from rftkit.rollouts.openai_policy import policy_from_env
+
+    assert policy_from_env({}) is None
+    local = policy_from_env({"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1", "RFTKIT_MODEL": "qwen"})
+    assert local.model == "qwen" and str(local.client.base_url) == "http://127.0.0.1:8000/v1/"
+    hosted = policy_from_env({"OPENAI_API_KEY": API_KEY})
+    assert hosted.model == "gpt-5-mini" and hosted.reasoning_effort == "low"
+    assert API_KEY not in repr(hosted)
+    azure = policy_from_env(
+        {"AZURE_OPENAI_API_KEY": API_KEY, "AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com"}
+    )
+    assert isinstance(azure.client, openai.AsyncAzureOpenAI)

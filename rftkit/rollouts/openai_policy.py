@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,8 @@ from openai.types.responses import Response
 from rftkit.protocol import Usage
 
 from .policy import PolicyTurn, ToolCallRequest
+
+AZURE_API_VERSION = "2025-04-01-preview"
 
 
 def responses_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -109,3 +112,34 @@ def turn_from_response(response: Response) -> PolicyTurn:
     return PolicyTurn(
         text=response.output_text, tool_calls=calls, usage=usage, model=response.model
     )
+
+
+def policy_from_env(
+    env: Mapping[str, str] | None = None,
+    *,
+    default_model: str = "gpt-5-mini",
+    reasoning_effort: str | None = "low",
+) -> OpenAICompatiblePolicy | None:
+    """A policy for whatever the environment configures, or None when nothing is.
+
+    Azure: ``AZURE_OPENAI_API_KEY`` + ``AZURE_OPENAI_ENDPOINT`` (+ ``OPENAI_API_VERSION``);
+    OpenAI: ``OPENAI_API_KEY``; vLLM or Ollama: ``OPENAI_BASE_URL`` (the key may be anything).
+    ``RFTKIT_MODEL`` picks the model (default ``default_model``).
+    """
+    env = os.environ if env is None else env
+    model = env.get("RFTKIT_MODEL", default_model)
+    client: openai.AsyncOpenAI
+    if env.get("AZURE_OPENAI_API_KEY") and env.get("AZURE_OPENAI_ENDPOINT"):
+        client = openai.AsyncAzureOpenAI(
+            api_key=env["AZURE_OPENAI_API_KEY"],
+            azure_endpoint=env["AZURE_OPENAI_ENDPOINT"],
+            api_version=env.get("OPENAI_API_VERSION", AZURE_API_VERSION),
+        )
+    elif env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL"):
+        client = openai.AsyncOpenAI(
+            api_key=env.get("OPENAI_API_KEY") or "unused-by-local-servers",
+            base_url=env.get("OPENAI_BASE_URL") or None,
+        )
+    else:
+        return None
+    return OpenAICompatiblePolicy(client, model, reasoning_effort=reasoning_effort)
