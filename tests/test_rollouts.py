@@ -319,6 +319,14 @@ def test_bad_items_are_refused_before_any_request(endpoint):
             grader=reward_if_echo,
             **FAST,
         )
+    with pytest.raises(ValueError, match=r"items\[0\]: item 't9': messages\[1\] needs 'role'"):
+        run_rollouts_sync(
+            [{"task_id": "t9", "messages": [{"role": "user", "content": "q"}, {"role": "user"}]}],
+            TurnsPolicy([]),
+            tools=job_tools(base_url),
+            grader=reward_if_echo,
+            **FAST,
+        )
     assert log.calls == []
 
 

@@ -64,10 +64,16 @@ def initial_conversation(item: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise ValueError(
             f"item {item_id_of(item, None)!r}: 'messages' must be a non-empty list of messages"
         )
+    for position, message in enumerate(messages):
+        if not isinstance(message, Mapping) or any(key not in message for key in MESSAGE_KEYS):
+            raise ValueError(
+                f"item {item_id_of(item, None)!r}: messages[{position}] needs 'role' and 'content'"
+            )
     return [{key: message[key] for key in MESSAGE_KEYS} for message in messages]
 
 
 def item_id_of(item: Mapping[str, Any], index: int | None) -> str | None:
+    """The line's ``task_id`` (or ``id``), else its position: what traces and tables call it."""
     for key in ("task_id", "id"):
         if isinstance(item.get(key), str):
             return item[key]
