@@ -30,17 +30,15 @@ Example::
 import json
 import logging
 import os
-import secrets
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rftkit.protocol import (
@@ -52,7 +50,7 @@ from rftkit.protocol import (
 )
 from tools_service import tools
 from tools_service.corpus import Corpus
-from tools_service.limits import BodyLimitMiddleware, too_large_body
+from tools_service.guards import BearerAuthMiddleware, BodyLimitMiddleware, too_large_body
 from tools_service.registry import Toolbox, ToolContext, ToolInputError
 from tools_service.state import InMemoryStateStore, StateStore, TraceRecord
 
@@ -134,20 +132,6 @@ def create_app(
     corpus = corpus_dir if isinstance(corpus_dir, Corpus) else Corpus.load(corpus_dir)
     expected_token = _resolve_token(token, allow_no_auth)
     store = store if store is not None else InMemoryStateStore()
-    bearer = HTTPBearer(auto_error=False)
-
-    async def require_token(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> None:
-        if expected_token is None:
-            return
-        given = credentials.credentials.encode() if credentials else b""
-        if not secrets.compare_digest(given, expected_token.encode()):
-            raise ToolServiceError(
-                401,
-                "unauthorized",
-                "missing or wrong bearer token; send 'Authorization: Bearer <token>'",
-            )
 
     app = FastAPI(
         title="rftkit tool service",
@@ -155,9 +139,12 @@ def create_app(
         strict_content_type=False,
     )
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
+    if expected_token is not None:  # outermost: an unauthenticated body is never read
+        app.add_middleware(
+            BearerAuthMiddleware, token=expected_token, open_paths=frozenset({"/healthz"})
+        )
     app.state.store = store
     app.state.toolbox = toolbox
-    authorised = [Depends(require_token)]
 
     def run_tool(record: TraceRecord, call: FunctionCall, name: str) -> tuple[int, dict]:
         """Execute one call (in a worker thread); the reply's status and body."""
@@ -233,29 +220,29 @@ def create_app(
                 retryable=True,
             ) from None
         finally:
-            entry = {
-                "trace_id": call.trace_id,
-                "call_id": call.call_id,
-                "tool": name,
-                "status": status,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-                "replayed": replayed,
-            }
-            access_log.info(json.dumps(entry), extra={"tool_call": entry})
+            if access_log.isEnabledFor(logging.INFO):
+                entry = {
+                    "trace_id": call.trace_id,
+                    "call_id": call.call_id,
+                    "tool": name,
+                    "status": status,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "replayed": replayed,
+                }
+                access_log.info(json.dumps(entry), extra={"tool_call": entry})
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         """Liveness: answers without auth and without touching state."""
         return {"status": "ok", "tools": toolbox.names, "files": len(corpus.files)}
 
-    @app.get("/tools", dependencies=authorised)
+    @app.get("/tools")
     async def list_tools() -> list[dict[str, Any]]:
         """The function specs the model sees: a dataset line's ``tools`` array."""
         return toolbox.specs()
 
     @app.post(
         "/call",
-        dependencies=authorised,
         response_model=FunctionCallOutput,
         responses={code: {"model": ToolError} for code in (400, 401, 404, 409, 413, 422, 500)},
     )
@@ -265,7 +252,6 @@ def create_app(
 
     @app.post(
         "/tools/{name}",
-        dependencies=authorised,
         response_model=FunctionCallOutput,
         responses={code: {"model": ToolError} for code in (400, 401, 404, 409, 413, 422, 500)},
     )
@@ -281,7 +267,7 @@ def create_app(
             )
         return await dispatch(call, name)
 
-    @app.get("/traces/{trace_id}", dependencies=authorised)
+    @app.get("/traces/{trace_id}")
     async def trace(
         trace_id: Annotated[str, PathParam(min_length=1, max_length=256)],
     ) -> dict[str, Any]:
