@@ -10,9 +10,9 @@ echoed or kept anywhere but in the middleware instance.
 
 Body limit: FastAPI's own ``max_body_size`` answers a plain-text ``Content Too Large`` and, when
 the request declares its length, replaces any other reply with it; the trainer shows 4xx bodies
-to the model, so the service needs the same ToolError JSON here too. This middleware answers a declared oversize body before reading it, and stops a streamed
-(chunked) one as soon as it crosses the limit by raising an ``HTTPException(413)`` that the
-app's exception handler renders.
+to the model, so the service needs the same ToolError JSON here too. This middleware answers a
+declared oversize body before reading it, and stops a streamed (chunked) one as soon as it
+crosses the limit by raising an ``HTTPException(413)`` that the app's exception handler renders.
 """
 
 from __future__ import annotations
