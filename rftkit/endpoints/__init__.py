@@ -54,12 +54,13 @@ def check_endpoint(
     p99_budget_ms: float = 1000.0,
     timeout: float = 10.0,
     max_retries: int = 3,
+    retry_backoff: float = 0.05,
     call_path: str = "/call",
 ) -> ReadinessReport:
     """Contract check, then a burst of ``rollouts`` simultaneous rollouts; the verdict.
 
     ``rollouts=0`` runs the contract check only. ``timeout`` is per request; a timed-out request
-    is retried like a 5xx, as the trainer does.
+    is retried like a 5xx, as the trainer does, after ``retry_backoff`` × 2**attempt seconds.
     """
     endpoint = Endpoint(base_url, token=token, call_path=call_path, timeout=timeout)
 
@@ -69,7 +70,9 @@ def check_endpoint(
             contract = await check_contract(client, endpoint, probe)
         burst = None
         if rollouts > 0:
-            burst = await run_burst(endpoint, probe, rollouts, calls, parallel, max_retries)
+            burst = await run_burst(
+                endpoint, probe, rollouts, calls, parallel, max_retries, retry_backoff
+            )
         return ReadinessReport(contract, burst, p99_budget_ms)
 
     return run_coroutine(run())
