@@ -125,7 +125,7 @@ def test_it_finds_5xx_under_a_burst_and_counts_discarded_rollouts(corpus):
 
 
 def test_it_finds_a_slow_tool_by_latency_and_by_timeouts(corpus):
-    app = create_app(corpus, token=TOKEN, toolbox=slow_toolbox(0.3))
+    app = create_app(corpus, token=TOKEN, toolbox=slow_toolbox(0.3), run_tools_in_threads=True)
     with serve_in_background(app) as url:
         slow = check_endpoint(url, TOKEN, rollouts=4, calls=2, p99_budget_ms=150)
         # Every attempt times out before the first one finishes, so the cache cannot save it.
