@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from rftkit import demo, tools_cli, world_cli
+from rftkit.endpoints import cli as endpoints_cli
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
@@ -18,6 +19,7 @@ GROUPS: tuple[Registrar, ...] = (
     demo.register,
     world_cli.register,
     tools_cli.register,
+    endpoints_cli.register,
 )
 
 

@@ -30,17 +30,16 @@ Example::
 import json
 import logging
 import os
-import secrets
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rftkit.protocol import (
@@ -52,7 +51,7 @@ from rftkit.protocol import (
 )
 from tools_service import tools
 from tools_service.corpus import Corpus
-from tools_service.limits import BodyLimitMiddleware, too_large_body
+from tools_service.guards import BearerAuthMiddleware, BodyLimitMiddleware, too_large_body
 from tools_service.registry import Toolbox, ToolContext, ToolInputError
 from tools_service.state import InMemoryStateStore, StateStore, TraceRecord
 
@@ -129,25 +128,18 @@ def create_app(
     allow_no_auth: bool = False,
     max_body_bytes: int = MAX_PAYLOAD_BYTES,
     max_output_bytes: int = MAX_OUTPUT_BYTES,
+    run_tools_in_threads: bool = False,
 ) -> FastAPI:
-    """Build the tool service over ``corpus_dir`` (a directory, or an already loaded Corpus)."""
+    """Build the tool service over ``corpus_dir`` (a directory, or an already loaded Corpus).
+
+    Tools run on the event loop by default: the course's tools are pure CPU and take
+    microseconds, and under the GIL a thread hop adds cost without adding parallelism (the
+    benchmark measured it). Pass ``run_tools_in_threads=True`` when a tool blocks on I/O or may
+    run long, so that other rollouts' calls and ``/healthz`` keep being answered meanwhile.
+    """
     corpus = corpus_dir if isinstance(corpus_dir, Corpus) else Corpus.load(corpus_dir)
     expected_token = _resolve_token(token, allow_no_auth)
     store = store if store is not None else InMemoryStateStore()
-    bearer = HTTPBearer(auto_error=False)
-
-    async def require_token(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> None:
-        if expected_token is None:
-            return
-        given = credentials.credentials.encode() if credentials else b""
-        if not secrets.compare_digest(given, expected_token.encode()):
-            raise ToolServiceError(
-                401,
-                "unauthorized",
-                "missing or wrong bearer token; send 'Authorization: Bearer <token>'",
-            )
 
     app = FastAPI(
         title="rftkit tool service",
@@ -155,12 +147,15 @@ def create_app(
         strict_content_type=False,
     )
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
+    if expected_token is not None:  # outermost: an unauthenticated body is never read
+        app.add_middleware(
+            BearerAuthMiddleware, token=expected_token, open_paths=frozenset({"/healthz"})
+        )
     app.state.store = store
     app.state.toolbox = toolbox
-    authorised = [Depends(require_token)]
 
     def run_tool(record: TraceRecord, call: FunctionCall, name: str) -> tuple[int, dict]:
-        """Execute one call (in a worker thread); the reply's status and body."""
+        """Execute one call; the reply's status and body."""
         if name not in toolbox:
             raise ToolServiceError(
                 404,
@@ -201,7 +196,11 @@ def create_app(
                     status, body, replayed = cached["status"], cached["body"], True
                 else:
                     try:
-                        status, body = await anyio.to_thread.run_sync(run_tool, record, call, name)
+                        status, body = (
+                            await anyio.to_thread.run_sync(run_tool, record, call, name)
+                            if run_tools_in_threads
+                            else run_tool(record, call, name)
+                        )
                     except ToolServiceError as error:
                         status, body = error.status, error.body()
                     record.replies[call.call_id] = {
@@ -233,44 +232,55 @@ def create_app(
                 retryable=True,
             ) from None
         finally:
-            entry = {
-                "trace_id": call.trace_id,
-                "call_id": call.call_id,
-                "tool": name,
-                "status": status,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-                "replayed": replayed,
-            }
-            access_log.info(json.dumps(entry), extra={"tool_call": entry})
+            if access_log.isEnabledFor(logging.INFO):
+                entry = {
+                    "trace_id": call.trace_id,
+                    "call_id": call.call_id,
+                    "tool": name,
+                    "status": status,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "replayed": replayed,
+                }
+                access_log.info(json.dumps(entry), extra={"tool_call": entry})
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         """Liveness: answers without auth and without touching state."""
         return {"status": "ok", "tools": toolbox.names, "files": len(corpus.files)}
 
-    @app.get("/tools", dependencies=authorised)
+    @app.get("/tools")
     async def list_tools() -> list[dict[str, Any]]:
         """The function specs the model sees: a dataset line's ``tools`` array."""
         return toolbox.specs()
 
-    @app.post(
-        "/call",
-        dependencies=authorised,
-        response_model=FunctionCallOutput,
-        responses={code: {"model": ToolError} for code in (400, 401, 404, 409, 413, 422, 500)},
-    )
-    async def call_any(call: FunctionCall) -> JSONResponse:
+    async def read_call(request: Request) -> FunctionCall:
+        """The body parsed straight into the wire model by pydantic-core (one pass, no dict)."""
+        try:
+            return FunctionCall.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from None
+
+    call_route = {
+        "response_model": FunctionCallOutput,
+        "responses": {code: {"model": ToolError} for code in (400, 401, 404, 409, 413, 422, 500)},
+        "openapi_extra": {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": FunctionCall.model_json_schema()}},
+            }
+        },
+    }
+
+    @app.post("/call", **call_route)
+    async def call_any(request: Request) -> JSONResponse:
         """One tool call, dispatched on its ``name``."""
+        call = await read_call(request)
         return await dispatch(call, call.name)
 
-    @app.post(
-        "/tools/{name}",
-        dependencies=authorised,
-        response_model=FunctionCallOutput,
-        responses={code: {"model": ToolError} for code in (400, 401, 404, 409, 413, 422, 500)},
-    )
-    async def call_named(name: str, call: FunctionCall) -> JSONResponse:
+    @app.post("/tools/{name}", **call_route)
+    async def call_named(name: str, request: Request) -> JSONResponse:
         """One tool call on the tool's own URL; the body's ``name`` must match the URL."""
+        call = await read_call(request)
         if call.name != name:
             raise ToolServiceError(
                 400,
@@ -281,7 +291,7 @@ def create_app(
             )
         return await dispatch(call, name)
 
-    @app.get("/traces/{trace_id}", dependencies=authorised)
+    @app.get("/traces/{trace_id}")
     async def trace(
         trace_id: Annotated[str, PathParam(min_length=1, max_length=256)],
     ) -> dict[str, Any]:
