@@ -68,6 +68,8 @@ SCHEMAS: dict[str, Any] = {
     "multi": _MultiShape,
 }
 TEMPLATED_FIELDS = ("input", "reference")
+_LAZY_FIELDS = {"score_model", "label_model"}
+"""Types whose SDK params have ``Iterable`` fields, which pydantic validates only when walked."""
 
 
 class GraderValidationError(ValueError):
@@ -118,7 +120,8 @@ def _check_schema(grader: Any, path: str) -> None:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise GraderValidationError(first["msg"], _join(path, *first["loc"])) from None
-    _materialise(validated, path)
+    if kind in _LAZY_FIELDS:
+        _materialise(validated, path)
     if kind == "multi":
         if not grader["graders"]:
             raise GraderValidationError("needs at least one sub-grader", _join(path, "graders"))
