@@ -51,6 +51,9 @@ _FORBIDDEN = (
     "ctypes.dlsym",
     "ctypes.call_function",
     "webbrowser.open",
+    "resource.setrlimit",
+    "resource.prlimit",
+    "signal.pthread_kill",
 )
 _PATH_EVENTS = {  # event: how many leading arguments are paths
     "os.remove": 1,
