@@ -386,3 +386,12 @@ def test_sync_wrapper_works_where_a_loop_is_already_running(endpoint):
 
     [trace] = asyncio.run(notebook_cell())
     assert trace.sample.output_text == "echo: nb"
+
+
+def test_a_bad_tools_entry_is_named_without_echoing_its_token():
+    bad = [
+        {"server_url": "http://127.0.0.1:9/call", "headers": {"Authorization": f"Bearer {TOKEN}"}}
+    ]
+    with pytest.raises(ValueError, match=r"tools\[0\]: name: Field required") as caught:
+        run_rollouts_sync([item()], TurnsPolicy([]), tools=bad, grader=reward_if_echo, **FAST)
+    assert TOKEN not in str(caught.value) and caught.value.__cause__ is None

@@ -64,8 +64,7 @@ class ToolRouter:
         call_timeout: float,
         retry_backoff: float = 0.1,
     ) -> None:
-        parsed = [t if isinstance(t, JobTool) else JobTool.model_validate(t) for t in tools]
-        self.tools = {t.name: t for t in parsed}
+        self.tools = {t.name: t for t in map(_job_tool, range(len(tools)), tools)}
         self.client = client
         self.call_timeout = call_timeout
         self.retry_backoff = retry_backoff
@@ -114,6 +113,17 @@ class ToolRouter:
                 continue
             return CallOutcome(output, status, attempt)
         return CallOutcome(None, status, RETRIES + 1, f"{failure} after {RETRIES} retries", True)
+
+
+def _job_tool(index: int, tool: JobTool | Mapping[str, Any]) -> JobTool:
+    """Validate one tools entry; the error names the entry and field but never echoes values
+    (pydantic would print the whole dict, headers and bearer token included)."""
+    if isinstance(tool, JobTool):
+        return tool
+    try:
+        return JobTool.model_validate(tool)
+    except ValidationError as exc:
+        raise ValueError(f"tools[{index}]: {_first_error(exc)}") from None
 
 
 def _first_error(exc: ValidationError) -> str:
