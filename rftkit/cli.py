@@ -10,7 +10,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from rftkit import data_cli, demo, world_cli
+from rftkit import data_cli, demo, tools_cli, world_cli
+from rftkit.endpoints import cli as endpoints_cli
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
@@ -18,6 +19,8 @@ GROUPS: tuple[Registrar, ...] = (
     demo.register,
     world_cli.register,
     data_cli.register,
+    tools_cli.register,
+    endpoints_cli.register,
 )
 
 

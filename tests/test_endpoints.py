@@ -1,0 +1,191 @@
+"""The readiness tester passes a healthy service and finds each fault of a broken one."""
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from rftkit.cli import main
+from rftkit.endpoints import check_endpoint
+from rftkit.endpoints.burst import call_steps
+from rftkit.serving import serve_in_background
+from rftkit.world import generate_world, write_corpus
+from tools_service.app import create_app
+from tools_service.corpus import Corpus
+from tools_service.registry import Toolbox, ToolContext
+from tools_service.state import InMemoryStateStore
+from tools_service.tools import calculator, toolbox
+
+TOKEN = "endpoint-test-token-42"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compact")
+    write_corpus(generate_world(seed=0), root, style="compact")
+    return Corpus.load(root)
+
+
+class LeakyStore(InMemoryStateStore):
+    """A classic bug: state keyed by something other than the rollout (here, one shared key)."""
+
+    def lock(self, trace_id):
+        return super().lock("shared")
+
+    async def load(self, trace_id):
+        return await super().load("shared")
+
+    async def peek(self, trace_id):
+        return await super().peek("shared")
+
+
+class FailUnderBurst:
+    """ASGI wrapper answering 503 while more than ``capacity`` requests are in flight."""
+
+    def __init__(self, app, capacity: int = 2, hold_seconds: float = 0.03):
+        self.app, self.capacity, self.hold, self.in_flight = app, capacity, hold_seconds, 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != "/call":
+            return await self.app(scope, receive, send)
+        self.in_flight += 1
+        try:
+            if self.in_flight > self.capacity:
+                await send({"type": "http.response.start", "status": 503, "headers": []})
+                await send({"type": "http.response.body", "body": b"overloaded"})
+                return
+            await asyncio.sleep(self.hold)
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+def slow_toolbox(seconds: float) -> Toolbox:
+    """The course's tools with a calculator that takes ``seconds`` to answer."""
+    box = Toolbox()
+    for tool in toolbox:
+        if tool.name != "calculator":
+            box.tool(tool.function)
+
+    @box.tool
+    def calculator(expression: str) -> str:  # noqa: F811 - the slow twin, same name and schema
+        """Evaluate arithmetic exactly, slowly.
+
+        Args:
+            expression: The arithmetic to evaluate, e.g. '4134.9 - 4043.9'.
+        """
+        time.sleep(seconds)
+        return _calculator(expression)
+
+    return box
+
+
+_calculator = calculator
+
+
+def test_call_steps_start_alone_then_go_parallel():
+    assert call_steps(5, 2) == [[0], [1, 2], [3, 4]]
+    assert call_steps(1, 3) == [[0]]
+
+
+def test_a_healthy_service_is_ready(corpus):
+    with serve_in_background(create_app(corpus, token=TOKEN)) as url:
+        report = check_endpoint(url, TOKEN, rollouts=20, calls=4)
+    assert [c.passed for c in report.contract] == [True] * len(report.contract)
+    summary = report.burst_summary()
+    assert summary["requests"] == 80 and summary["status counts"] == "200: 80"
+    assert summary["rollouts discarded"] == summary["isolation violations"] == 0
+    assert summary["trace logs checked"] == 20
+    assert report.passed and report.text().splitlines()[-1] == "READY"
+    assert TOKEN not in report.text() and TOKEN not in repr(report)
+
+
+def test_it_finds_a_state_store_that_leaks_between_rollouts(corpus):
+    app = create_app(corpus, token=TOKEN, store=LeakyStore())
+    with serve_in_background(app) as url:
+        report = check_endpoint(url, TOKEN, rollouts=10, calls=3)
+    assert report.burst_summary()["isolation violations"] == 10
+    assert "foreign call" in report.burst.violations[0]
+    assert not report.passed
+    assert any(f.startswith("isolation:") for f in report.failures())
+    # The contract sees it too: the replay check's trace log holds other checks' calls.
+    assert "contract: replay not re-executed" in report.failures()[0]
+
+
+def test_it_finds_5xx_under_a_burst_and_counts_discarded_rollouts(corpus):
+    app = FailUnderBurst(create_app(corpus, token=TOKEN))
+    with serve_in_background(app) as url:
+        report = check_endpoint(url, TOKEN, rollouts=30, calls=4, parallel=2)
+    summary = report.burst_summary()
+    assert "503" in summary["status counts"] and summary["calls retried"] > 0
+    assert summary["rollouts discarded"] > 0
+    assert "HTTP 503 on 4 attempts" in " ".join(report.failures())
+    assert not report.passed
+
+
+def test_it_finds_a_slow_tool_by_latency_and_by_timeouts(corpus):
+    app = create_app(corpus, token=TOKEN, toolbox=slow_toolbox(0.3), run_tools_in_threads=True)
+    with serve_in_background(app) as url:
+        slow = check_endpoint(url, TOKEN, rollouts=4, calls=2, p99_budget_ms=150)
+        # Every attempt times out before the first one finishes, so the cache cannot save it.
+        timing_out = check_endpoint(
+            url, TOKEN, rollouts=2, calls=1, timeout=0.02, retry_backoff=0.01
+        )
+    assert slow.burst_summary()["rollouts discarded"] == 0
+    assert any(f.startswith("latency: p99") for f in slow.failures())
+    assert timing_out.burst_summary()["rollouts discarded"] == 2
+    assert "timeout on 4 attempts" in " ".join(timing_out.failures())
+    assert "no response: ReadTimeout" in timing_out.contract_table()["got"].tolist()
+
+
+def test_the_plot_shows_latency_and_status(corpus):
+    with serve_in_background(create_app(corpus, allow_no_auth=True)) as url:
+        report = check_endpoint(url, rollouts=5, calls=2)
+    figure = report.plot()
+    assert [ax.get_title() for ax in figure.axes] == [
+        "latency per request",
+        "latency during the burst",
+    ]
+    skipped = report.contract_table().query("result == 'skip'")["check"].tolist()
+    assert skipped == ["missing token", "wrong token"]
+
+
+def test_cli_exit_status_and_no_token_in_output(corpus, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MY_TOOL_TOKEN", TOKEN)
+    with serve_in_background(create_app(corpus, token=TOKEN)) as url:
+        ready = main(
+            [
+                "endpoints",
+                "check",
+                url,
+                "--token-env",
+                "MY_TOOL_TOKEN",
+                "--rollouts",
+                "5",
+                "--calls",
+                "2",
+                "--plot",
+                str(tmp_path / "p.png"),
+            ]
+        )
+        out = capsys.readouterr().out
+        not_ready = main(
+            ["endpoints", "check", url, "--token-env", "UNSET_VAR_X", "--rollouts", "0"]
+        )
+        refused = capsys.readouterr().out
+    assert ready == 0 and "READY" in out and "token: from $MY_TOOL_TOKEN" in out
+    assert (tmp_path / "p.png").stat().st_size > 0
+    assert TOKEN not in out
+    assert not_ready == 1 and "NOT READY" in refused and "401" in refused
+
+
+def test_probe_bodies_are_valid_trainer_requests():
+    from rftkit.endpoints import CALCULATOR_PROBE
+    from rftkit.protocol import FunctionCall
+
+    body = CALCULATOR_PROBE.call(41, "trace_abc", call_id="call_x")
+    parsed = FunctionCall.model_validate(body)
+    assert json.loads(parsed.arguments) == {"expression": "41 + 1"}
+    assert CALCULATOR_PROBE.expected(41) == "42"
+    assert isinstance(ToolContext, type)
