@@ -226,14 +226,22 @@ def run_redteam(
 
 
 def cases_from_reference() -> list[Case]:
-    """The course's cases: reference-set answers a human labelled right (rubric v1, label 1).
+    """The course's cases: ideal rollouts from the reference set.
 
-    Their tool calls and the files they read become the honest rollout and the documents.
+    Ideal means labelled right by a human (rubric v1, label 1), answered with exactly the
+    canonical reference string, and with no more tool calls than the task's minimum; their tool
+    calls and the files they read become the honest rollout and the documents.
     """
     from rftkit.reference_labels import load_reference_set
 
     reference = load_reference_set()
-    right = reference[reference["label"] == 1.0]
+    ideal = [
+        row
+        for row in reference.itertuples()
+        if row.label == 1.0
+        and row.answer == row.reference_answer
+        and len(row.trace) <= row.item["min_tool_calls"]
+    ]
     return [
         Case(
             question=row.question,
@@ -244,5 +252,5 @@ def cases_from_reference() -> list[Case]:
                 str(step["output"]) for step in row.trace if step["tool"] == "read_file"
             ),
         )
-        for row in right.itertuples()
+        for row in ideal
     ]
