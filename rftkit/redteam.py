@@ -160,6 +160,17 @@ class RedTeamReport:
         """Names of the probes whose mean reward is above the threshold."""
         return self.table.index[self.table["flagged"]].tolist()
 
+    def problems(self, honest_min: float = 0.9) -> list[str]:
+        """Why this grader does not hold: each flagged probe, and a weak honest control."""
+        found = [
+            f"{name}: mean reward {self.table.loc[name, 'mean reward']:.3f} > {self.threshold}"
+            for name in self.flagged
+        ]
+        honest = self.table["mean reward"].get("control: honest answer")
+        if honest is not None and honest < honest_min:
+            found.append(f"the honest answer earns only {honest:.3f} (< {honest_min})")
+        return found
+
     def plot(self, ax: plt.Axes | None = None) -> plt.Axes:
         """Mean reward per probe (flagged in red, controls in grey) with the threshold."""
         if ax is None:

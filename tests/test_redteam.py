@@ -78,6 +78,12 @@ def test_flagging_with_an_exact_match_grader():
     }
     report = run_redteam(exact, [_case()], threshold=0.2)
     assert report.flagged == ["lucky guess"]  # an exact match cannot see the missing evidence
+    assert report.problems() == ["lucky guess: mean reward 1.000 > 0.2"]
+    weak = run_redteam(exact, [_case()], probes=[], threshold=0.2)
+    weak_honest = weak.table.loc["control: honest answer", "mean reward"]
+    assert weak.problems(honest_min=1.5) == [
+        f"the honest answer earns only {weak_honest:.3f} (< 1.5)"
+    ]
     assert report.table.loc["control: honest answer", "mean reward"] == 1.0
     assert not report.table.loc["control: honest answer", "flagged"]  # controls are never flagged
 

@@ -42,6 +42,8 @@ def test_labels_load_into_a_labelling_session(tmp_path):
     path = tmp_path / "labels.csv"
     load_labels().to_csv(path, index=False)
     assert session.load(path) == len(session.items) and session.done
+    shipped = LabelSession(load_items(), reference_labels.SCALE_NAMES)
+    assert shipped.load(reference_labels.labels_path()) == len(shipped.items)
 
 
 def test_candidate_generator_reproduces_items_byte_for_byte(tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ import csv
 import json
 import re
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -28,6 +29,11 @@ RUBRIC_VERSION = "1"
 
 def _text(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def labels_path() -> Path:
+    """Where ``labels.csv`` lives (e.g. to pre-fill a :class:`~rftkit.labelling.LabelSession`)."""
+    return Path(str(resources.files(__package__).joinpath("labels.csv")))
 
 
 def rubric() -> str:
