@@ -43,6 +43,7 @@ DEFAULT_GATE_THRESHOLD = 0.6
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_RESAMPLES = 2000
 MIN_GATE_ITEMS = 30
+BOOTSTRAP_BATCH = 250  # resamples evaluated at once: bounds memory on large label sets
 
 # Landis & Koch (1977), Biometrics 33:159-174: inclusive upper bounds; below 0 is "poor".
 # Arbitrary but standard: always report the CI next to the band.
@@ -105,6 +106,28 @@ def _kappa_from_codes(first: np.ndarray, second: np.ndarray, n_labels: int, weig
     return float(cohen_kappa_score(first, second, labels=list(range(n_labels)), weights=weights))
 
 
+def kappa_batch(first: np.ndarray, second: np.ndarray, n_labels: int, weights: Weights):
+    """Kappa of many resamples at once: codes of shape (..., n_items) -> kappas of shape (...).
+
+    The same formula as ``sklearn.metrics.cohen_kappa_score`` (1 - sum(w*O) / sum(w*E)), written
+    out because calling scikit-learn once per bootstrap resample costs ~1 ms each (2,000
+    resamples = 2 s per interval); tests check it against scikit-learn. ``nan`` where undefined.
+    """
+    categories = np.arange(n_labels)
+    one_hot_first = (first[..., None] == categories).astype(float)
+    one_hot_second = (second[..., None] == categories).astype(float)
+    observed = np.einsum("...ni,...nj->...ij", one_hot_first, one_hot_second)
+    total = observed.sum(axis=(-2, -1), keepdims=True)
+    expected = observed.sum(axis=-1, keepdims=True) * observed.sum(axis=-2, keepdims=True) / total
+    distance = np.abs(categories[:, None] - categories[None, :]).astype(float)
+    weight = {None: (distance > 0).astype(float), "linear": distance, "quadratic": distance**2}
+    matrix = weight[weights]
+    disagreement = (matrix * expected).sum(axis=(-2, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kappa = 1 - (matrix * observed).sum(axis=(-2, -1)) / disagreement
+    return np.where(disagreement > 0, kappa, np.nan)
+
+
 def cohen_kappa(
     human: Sequence[Label],
     grader: Sequence[Label],
@@ -162,8 +185,8 @@ def kappa_interval(
     if math.isnan(kappa):
         return KappaInterval(kappa, math.nan, math.nan, confidence, "undefined", 0, seed)
 
-    def statistic(a: np.ndarray, b: np.ndarray) -> float:
-        return _kappa_from_codes(a, b, len(labels), weights)
+    def statistic(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+        return kappa_batch(np.moveaxis(a, axis, -1), np.moveaxis(b, axis, -1), len(labels), weights)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateDataWarning)
@@ -172,7 +195,8 @@ def kappa_interval(
             (first, second),
             statistic,
             paired=True,
-            vectorized=False,
+            vectorized=True,
+            batch=BOOTSTRAP_BATCH,
             n_resamples=n_resamples,
             confidence_level=confidence,
             method=method,

@@ -179,11 +179,12 @@ class RedTeamReport:
             "grey" if kind == "control" else ("tab:red" if flag else "tab:green")
             for kind, flag in zip(self.table["kind"], self.table["flagged"], strict=True)
         ]
-        ax.barh(self.table.index[::-1], self.table["mean reward"][::-1], color=colours[::-1])
+        bars = ax.barh(self.table.index[::-1], self.table["mean reward"][::-1], color=colours[::-1])
+        ax.bar_label(bars, fmt="%.2f", padding=3)
         ax.axvline(self.threshold, color="black", linestyle="--", label="threshold")
-        ax.set_xlim(0, max(1.0, float(self.table["mean reward"].max())))
+        ax.set_xlim(0, 1.1 * max(1.0, float(self.table["mean reward"].max())))
         ax.set_xlabel("mean reward")
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper right")
         return ax
 
 

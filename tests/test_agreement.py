@@ -14,6 +14,7 @@ from rftkit.agreement import (
     class_balance,
     cohen_kappa,
     confusion_table,
+    kappa_batch,
     kappa_interval,
     landis_koch_band,
     launch_gate,
@@ -58,6 +59,19 @@ def test_kappa_matches_statsmodels_and_sklearn_on_random_labels(seed, weights):
     )
     assert ours == pytest.approx(reference, abs=1e-12)
     assert ours == pytest.approx(sklearn, abs=1e-12)
+
+
+@pytest.mark.parametrize("weights", [None, "linear", "quadratic"])
+def test_batched_kappa_used_by_the_bootstrap_matches_sklearn(weights):
+    rng = np.random.default_rng(9)
+    first = rng.integers(0, 3, size=(40, 25))
+    second = np.where(rng.random((40, 25)) < 0.6, first, rng.integers(0, 3, size=(40, 25)))
+    first[0] = second[0] = 2  # one resample where both raters used a single label
+    batched = kappa_batch(first, second, 3, weights)
+    assert math.isnan(batched[0])
+    for row in range(1, 40):
+        expected = cohen_kappa_score(first[row], second[row], labels=[0, 1, 2], weights=weights)
+        assert batched[row] == pytest.approx(expected, abs=1e-12)
 
 
 def test_wikipedia_worked_example():

@@ -56,3 +56,11 @@ def test_candidate_generator_reproduces_items_byte_for_byte(tmp_path, monkeypatc
     module.main()
     shipped = (ROOT / "rftkit" / "reference_labels" / "items.jsonl").read_bytes()
     assert (tmp_path / "items.jsonl").read_bytes() == shipped
+
+
+def test_rubric_model_grader_is_a_valid_config_using_the_rubric():
+    from rftkit.graders import validate_grader
+
+    grader = reference_labels.rubric_model_grader()
+    validate_grader(grader)
+    assert grader["input"][0]["content"] == reference_labels.rubric()

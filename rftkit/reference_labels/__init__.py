@@ -86,3 +86,29 @@ def load_reference_set() -> pd.DataFrame:
         )
     merged = items.merge(labels, left_on="id", right_on="item_id", how="left")
     return merged.drop(columns="item_id")
+
+
+def rubric_model_grader(model: str = "gpt-4.1-mini-2025-04-14") -> dict[str, Any]:
+    """A ``score_model`` grader that applies the same written rubric (0, 0.5 or 1).
+
+    The rubric text is the system prompt, so humans and the model judge read one document. It
+    is a grader *under test* like any other: measure its kappa against ``labels.csv`` (which no
+    model or code produced) before trusting it.
+    """
+    return {
+        "type": "score_model",
+        "name": "rubric_judge",
+        "model": model,
+        "range": [0.0, 1.0],
+        "input": [
+            {"role": "system", "content": rubric()},
+            {
+                "role": "user",
+                "content": "Question: {{item.messages[0].content}}\n"
+                "Reference answer: {{item.reference_answer}} ({{item.unit}})\n"
+                "Tool calls made: {{sample.output_tools}}\n"
+                "Answer to label: {{sample.output_text}}\n"
+                "Reply with result = 0, 0.5 or 1 and one step naming the rule that decided.",
+            },
+        ],
+    }
