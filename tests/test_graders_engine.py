@@ -165,3 +165,27 @@ def test_multi_with_a_failing_sub_grader_scores_zero_and_says_which():
 def test_multi_cannot_nest():
     with pytest.raises(GraderValidationError, match="graders.inner"):
         run_grader(_multi("inner", inner=_multi("exact", exact=EXACT)), "x", ITEM)
+
+
+def test_sync_run_grader_works_inside_a_running_event_loop():
+    import asyncio
+
+    async def notebook_cell():  # Jupyter runs cells inside a loop
+        return run_grader(QUARTER, "x", {}), run_grader(EXACT, "911.4", ITEM)
+
+    python_result, local_result = asyncio.run(notebook_cell())
+    assert python_result.reward == 0.25 and local_result.reward == 1.0
+
+
+def test_async_python_graders_run_side_by_side():
+    import asyncio
+
+    from rftkit.graders import run_grader_async
+
+    source = "def grade(s, i):\n    return len(s['output_text']) / 10"
+
+    async def many():
+        grader = {"type": "python", "name": "len", "source": source}
+        return await asyncio.gather(*(run_grader_async(grader, "x" * n, {}) for n in range(8)))
+
+    assert [r.reward for r in asyncio.run(many())] == [n / 10 for n in range(8)]

@@ -46,7 +46,8 @@ class GraderMetadata(BaseModel):
     type: str
     execution_time: float = 0.0
     scores: dict[str, Any] = Field(default_factory=dict)
-    token_usage: int | None = None
+    token_usage: int | dict[str, Any] | None = None
+    """An int in the SDK; the OpenAPI example shows an object (reference §10): both accepted."""
     sampled_model_name: str | None = None
     errors: GraderErrors = Field(default_factory=GraderErrors)
     error_details: list[str] = Field(default_factory=list)

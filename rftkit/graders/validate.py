@@ -36,6 +36,7 @@ from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from rftkit.graders.formula import Formula, FormulaError
+from rftkit.graders.similarity import EVALS_ONLY
 from rftkit.templates import TemplateError, parse_path, variables
 
 
@@ -67,6 +68,8 @@ SCHEMAS: dict[str, Any] = {
     "multi": _MultiShape,
 }
 TEMPLATED_FIELDS = ("input", "reference")
+_LAZY_FIELDS = {"score_model", "label_model"}
+"""Types whose SDK params have ``Iterable`` fields, which pydantic validates only when walked."""
 
 
 class GraderValidationError(ValueError):
@@ -117,7 +120,8 @@ def _check_schema(grader: Any, path: str) -> None:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise GraderValidationError(first["msg"], _join(path, *first["loc"])) from None
-    _materialise(validated, path)
+    if kind in _LAZY_FIELDS:
+        _materialise(validated, path)
     if kind == "multi":
         if not grader["graders"]:
             raise GraderValidationError("needs at least one sub-grader", _join(path, "graders"))
@@ -192,6 +196,18 @@ def _check_semantics(grader: Mapping[str, Any], path: str) -> None:
         raise GraderValidationError("must be an http(s) URL", _join(path, "url"))
 
 
+def _check_rft_only(grader: Mapping[str, Any], path: str) -> None:
+    if grader["type"] == "multi":
+        for key, sub in grader["graders"].items():
+            _check_rft_only(sub, _join(path, "graders", key))
+    elif grader["type"] == "text_similarity" and grader["evaluation_metric"] in EVALS_ONLY:
+        raise GraderValidationError(
+            f"{grader['evaluation_metric']!r} is evals-only: OpenAI refuses it in RFT jobs "
+            "(validate with purpose='evals' for an eval)",
+            _join(path, "evaluation_metric"),
+        )
+
+
 def _check_python(source: str, path: str) -> None:
     from rftkit.graders.sandbox import MAX_SOURCE_BYTES
 
@@ -207,13 +223,18 @@ def _check_python(source: str, path: str) -> None:
         raise GraderValidationError("must define grade(sample, item) at top level", path)
 
 
-def validate_grader(grader: Mapping[str, Any]) -> dict[str, Any]:
+def validate_grader(
+    grader: Mapping[str, Any], *, purpose: Literal["rft", "evals"] = "rft"
+) -> dict[str, Any]:
     """The grader, normalised (``score_model`` gets its default ``range``); or the first error.
 
     Raises GraderValidationError whose ``path`` names the field (``graders.correct.operation``).
+    ``purpose="rft"`` (the default) also refuses what OpenAI accepts only in Evals (``cosine``).
     """
     _check_schema(grader, "")
     _check_semantics(grader, "")
+    if purpose == "rft":
+        _check_rft_only(grader, "")
     normalised = copy.deepcopy(dict(grader))
     _fill_defaults(normalised)
     return normalised
