@@ -103,15 +103,19 @@ def undefined_kappa_reason(human: Sequence[Label], grader: Sequence[Label]) -> s
 def _kappa_from_codes(first: np.ndarray, second: np.ndarray, n_labels: int, weights: Weights):
     if len(set(first.tolist()) | set(second.tolist())) == 1:
         return math.nan
-    return float(cohen_kappa_score(first, second, labels=list(range(n_labels)), weights=weights))
+    kappa = cohen_kappa_score(
+        first, second, labels=list(range(n_labels)), weights=weights, replace_undefined_by=math.nan
+    )
+    return float(kappa)
 
 
 def kappa_batch(first: np.ndarray, second: np.ndarray, n_labels: int, weights: Weights):
     """Kappa of many resamples at once: codes of shape (..., n_items) -> kappas of shape (...).
 
     The same formula as ``sklearn.metrics.cohen_kappa_score`` (1 - sum(w*O) / sum(w*E)), written
-    out because calling scikit-learn once per bootstrap resample costs ~1 ms each (2,000
-    resamples = 2 s per interval); tests check it against scikit-learn. ``nan`` where undefined.
+    out because calling scikit-learn once per bootstrap resample is two orders of magnitude
+    slower (``benchmarks/agreement.py`` prints both, with equal intervals); tests check it
+    against scikit-learn. ``nan`` where undefined.
     """
     categories = np.arange(n_labels)
     one_hot_first = (first[..., None] == categories).astype(float)
