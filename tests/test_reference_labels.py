@@ -64,3 +64,11 @@ def test_rubric_model_grader_is_a_valid_config_using_the_rubric():
     grader = reference_labels.rubric_model_grader()
     validate_grader(grader)
     assert grader["input"][0]["content"] == reference_labels.rubric()
+
+
+def test_trace_summary_is_the_labellers_view():
+    items = {item["id"]: item for item in load_items()}
+    assert reference_labels.trace_summary(items["r012"]) == "(no tool calls)"
+    summary = reference_labels.trace_summary(items["r002"])
+    assert summary.startswith("read reports/eskorix-media/2024-Q2.md; read ")
+    assert summary.endswith("calculator -> 57.8")

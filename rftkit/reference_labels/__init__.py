@@ -60,6 +60,19 @@ def load_items() -> list[dict[str, Any]]:
     return items
 
 
+def trace_summary(item: dict[str, Any]) -> str:
+    """The trace as the labeller read it: files read, calculator results, other tools by name."""
+    steps = []
+    for step in item["trace"]:
+        if step["tool"] == "read_file":
+            steps.append(f"read {step['arguments']['path']}")
+        elif step["tool"] == "calculator":
+            steps.append(f"calculator -> {step['output']}")
+        else:
+            steps.append(str(step["tool"]))
+    return "; ".join(steps) or "(no tool calls)"
+
+
 def load_labels() -> pd.DataFrame:
     """The hand-made labels: ``item_id``, ``label``, ``labeller``, ``rubric_version``, ``note``."""
     rows = list(csv.DictReader(_text("labels.csv").splitlines()))
