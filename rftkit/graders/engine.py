@@ -195,9 +195,10 @@ async def _grade(
     run: _Run,
 ) -> GraderRunResult:
     started = time.perf_counter()
-    run.sub_rewards = {}
     reward = 0.0
     try:
+        if item is not None and not isinstance(item, Mapping):
+            raise GraderFailure("other_error", f"item must be an object, not {type(item).__name__}")
         parsed = coerce_sample(sample)
         context = {"item": dict(item or {}), "sample": parsed.model_dump(mode="json")}
         reward = await _score(grader, context, run)
