@@ -96,3 +96,23 @@ def test_every_world_answer_scores_one_on_its_own_reference():
         sample = Sample.from_text(task.answer, tools=calls(task.min_tool_calls))
         result = run_grader(course_grader(), sample, item)
         assert result.reward == 1.0, (task.id, task.answer, result.sub_rewards)
+
+
+@pytest.mark.parametrize(
+    ("needed", "made", "credit"),
+    [(2, 0, 0.0), (2, 1, 0.25), (2, 2, 1.0), (2, 4, 0.5), (0, 0, 1.0), (0, 1, 0.5), (3, 6, 0.5)],
+)
+def test_tool_efficiency(needed, made, credit):
+    sample = {"output_tools": [{"id": str(k)} for k in range(made)]}
+    assert tool_efficiency.grade(sample, {"min_tool_calls": needed}) == credit
+
+
+def test_readme_example():
+    item = {
+        "reference_answer": "911.4",
+        "reference_value": 911.4,
+        "unit": "USD millions",
+        "min_tool_calls": 0,
+    }
+    result = run_grader(validate_grader(course_grader()), "911.4", item)
+    assert result.reward == 1.0 and result.sub_rewards == {"correct": 1.0, "tools": 1.0}

@@ -71,6 +71,11 @@ ESCAPES = {
         "import os\ndef grade(s, i):\n    os.remove('/tmp/nothing-here')\n    return 1.0",
         "os.remove",
     ),
+    "raising its own limits": (
+        "import resource\ndef grade(s, i):\n"
+        "    resource.setrlimit(resource.RLIMIT_AS, (-1, -1))\n    return 1.0",
+        "resource.setrlimit",
+    ),
     "ctypes": (
         "import ctypes\ndef grade(s, i):\n    ctypes.CDLL(None).getpid()\n    return 1.0",
         "ctypes.",
