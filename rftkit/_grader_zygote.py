@@ -73,7 +73,7 @@ _PATH_EVENTS = {  # event: how many leading arguments are paths
 
 
 def _write_result(fd: int, kind: str, payload: Any) -> None:
-    data = json.dumps({"kind": kind, "payload": payload}).encode()
+    data = json.dumps({"kind": kind, "payload": payload}).encode() + b"\n"  # one line
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]

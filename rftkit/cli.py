@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from rftkit import data_cli, demo, tools_cli, world_cli
+from rftkit import data_cli, demo, graders_cli, tools_cli, world_cli
 from rftkit.endpoints import cli as endpoints_cli
 
 Registrar = Callable[[argparse._SubParsersAction], None]
@@ -21,6 +21,7 @@ GROUPS: tuple[Registrar, ...] = (
     data_cli.register,
     tools_cli.register,
     endpoints_cli.register,
+    graders_cli.register,
 )
 
 

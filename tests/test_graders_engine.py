@@ -106,6 +106,12 @@ def test_bad_samples_never_raise(sample):
     assert result.reward == 0.0 and result.metadata.errors.sample_parse_error
 
 
+def test_an_item_that_is_not_an_object_is_flagged_not_raised():
+    result = run_grader(check("eq", "{{sample.output_text}}", "x"), "x", ["not", "a", "dict"])
+    assert result.reward == 0.0 and result.metadata.errors.other_error
+    assert "item must be an object" in result.metadata.error_details[0]
+
+
 def test_malformed_config_raises_naming_the_field():
     with pytest.raises(GraderValidationError, match="operation"):
         run_grader(check("neq", "a", "b"), "a")

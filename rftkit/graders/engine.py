@@ -23,7 +23,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import threading
 import time
 import uuid
 from collections.abc import Coroutine, Mapping
@@ -195,9 +195,10 @@ async def _grade(
     run: _Run,
 ) -> GraderRunResult:
     started = time.perf_counter()
-    run.sub_rewards = {}
     reward = 0.0
     try:
+        if item is not None and not isinstance(item, Mapping):
+            raise GraderFailure("other_error", f"item must be an object, not {type(item).__name__}")
         parsed = coerce_sample(sample)
         context = {"item": dict(item or {}), "sample": parsed.model_dump(mode="json")}
         reward = await _score(grader, context, run)
@@ -239,14 +240,27 @@ def _drive(coroutine: Coroutine[Any, Any, GraderRunResult]) -> GraderRunResult:
     raise RuntimeError("a local grader suspended; this is a bug in rftkit.graders")
 
 
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """One event loop in a daemon thread, shared by every sync call that needs I/O.
+
+    Cheaper than ``asyncio.run`` per call (no new loop and thread pool each time), and it works
+    from code that already runs inside a loop (Jupyter).
+    """
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="rftkit-graders", daemon=True).start()
+        return _loop
+
+
 def _run_blocking(coroutine: Coroutine[Any, Any, GraderRunResult]) -> GraderRunResult:
-    """Run to completion from sync code, even inside a running loop (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+    """Run to completion from sync code on the background loop."""
+    return asyncio.run_coroutine_threadsafe(coroutine, _background_loop()).result()
 
 
 def _new_run(trace_id, model_client, limits) -> _Run:

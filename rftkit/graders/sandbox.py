@@ -134,7 +134,7 @@ class PythonSandbox:
                     raise GraderFailure("python_grader_server_error", type(exc).__name__) from None
                 finally:
                     os.close(write_fd)
-                raw = _read_all(read_fd, limits.timeout_s + _GRACE_S)
+                raw = _read_line(read_fd, limits.timeout_s + _GRACE_S)
                 elapsed = time.monotonic() - started
             finally:
                 os.close(read_fd)
@@ -171,10 +171,15 @@ class PythonSandbox:
             self.close_locked()
 
 
-def _read_all(fd: int, timeout_s: float) -> bytes:
+def _read_line(fd: int, timeout_s: float) -> bytes:
+    """One newline-terminated message, or what came before EOF or the deadline.
+
+    Stopping at the newline, not at EOF, keeps the child's exit (unmapping its memory) off the
+    caller's critical path.
+    """
     deadline = time.monotonic() + timeout_s
-    chunks: list[bytes] = []
-    while True:
+    received = bytearray()
+    while not received.endswith(b"\n"):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return b""
@@ -183,8 +188,9 @@ def _read_all(fd: int, timeout_s: float) -> bytes:
             return b""
         chunk = os.read(fd, 65536)
         if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+            break
+        received.extend(chunk)
+    return bytes(received)
 
 
 _default: PythonSandbox | None = None

@@ -1,0 +1,53 @@
+"""``rftkit graders``: course, validate, run (serve is create_grader_app, tested over HTTP)."""
+
+import json
+
+from rftkit.cli import main
+from rftkit.graders.course import course_grader
+
+
+def test_course_prints_the_config(capsys):
+    assert main(["graders", "course"]) == 0
+    assert json.loads(capsys.readouterr().out) == course_grader()
+
+
+def test_validate_names_file_and_field(tmp_path, capsys):
+    good, bad, broken = tmp_path / "good.json", tmp_path / "bad.json", tmp_path / "broken.json"
+    good.write_text(json.dumps(course_grader()))
+    bad.write_text(json.dumps({**course_grader(), "calculate_output": "correct * speed"}))
+    broken.write_text('{"type": "multi",\n "name": }')
+    assert main(["graders", "validate", str(good)]) == 0
+    assert main(["graders", "validate", str(bad)]) == 1
+    assert f"{bad}: calculate_output: uses speed" in capsys.readouterr().err
+    try:
+        main(["graders", "validate", str(broken)])
+    except SystemExit as exc:
+        assert str(exc).startswith(f"{broken}:2:")
+    else:
+        raise AssertionError("invalid JSON must stop the command")
+
+
+def test_run_prints_the_result(tmp_path, capsys):
+    grader, item = tmp_path / "g.json", tmp_path / "item.json"
+    grader.write_text(json.dumps(course_grader()))
+    item.write_text(
+        json.dumps(
+            {
+                "reference_answer": "911.4",
+                "reference_value": 911.4,
+                "unit": "USD millions",
+                "min_tool_calls": 0,
+            }
+        )
+    )
+    assert main(["graders", "run", str(grader), "--sample", "912", "--item", str(item)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["reward"] == 0.5 and result["sub_rewards"] == {"correct": 0.5, "tools": 1.0}
+
+
+def test_serve_refuses_to_start_without_a_token(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("GRADER_TOKEN", raising=False)
+    grader = tmp_path / "g.json"
+    grader.write_text(json.dumps(course_grader()))
+    assert main(["graders", "serve", str(grader)]) == 2
+    assert "GRADER_TOKEN" in capsys.readouterr().err
