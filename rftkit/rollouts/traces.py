@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from rftkit.protocol import Trace
 
 TRACE_COLUMNS = [
-    "trace_id", "item_id", "repeat", "policy", "status", "reward", "tool_calls", "tool_errors",
-    "turns", "input_tokens", "output_tokens", "reasoning_tokens", "latency_s", "tool_latency_s",
-    "output_text", "error",
+    "trace_id", "item_id", "repeat", "policy", "status", "reward", "correct", "tool_calls",
+    "tool_errors", "tool_sequence", "turns", "input_tokens", "output_tokens", "reasoning_tokens",
+    "latency_s", "tool_latency_s", "output_text", "error",
 ]  # fmt: skip
 SPAN_COLUMNS = [
     "trace_id", "span_id", "type", "name", "started_at", "duration_s", "status_code", "attempts",
@@ -52,8 +52,20 @@ def load_traces(path: str | Path) -> list[Trace]:
     return traces
 
 
-def traces_frame(traces: Iterable[Trace]) -> pd.DataFrame:
-    """One row per rollout (columns ``TRACE_COLUMNS``)."""
+def _correct(trace: Trace, correct_key: str) -> bool | None:
+    """Correctness from the grader's sub-reward ``correct_key`` if it has one, else reward == 1."""
+    sub_rewards = (trace.grader_result or {}).get("sub_rewards") or {}
+    value = sub_rewards.get(correct_key, trace.reward)
+    return None if value is None else float(value) >= 1.0
+
+
+def traces_frame(traces: Iterable[Trace], correct_key: str = "correct") -> pd.DataFrame:
+    """One row per rollout (columns ``TRACE_COLUMNS``).
+
+    ``correct`` reads the grader's sub-reward named ``correct_key`` (a multi grader's
+    correctness term, as in the course grader) and falls back to ``reward == 1``; it is empty for
+    rollouts without a reward. ``tool_sequence`` is the tools called, in order.
+    """
     rows = []
     for trace in traces:
         generations = [s.span_data for s in trace.spans if s.span_data.type == "generation"]
@@ -66,8 +78,10 @@ def traces_frame(traces: Iterable[Trace]) -> pd.DataFrame:
                 "policy": trace.policy,
                 "status": trace.status,
                 "reward": trace.reward,
+                "correct": _correct(trace, correct_key),
                 "tool_calls": len(calls),
                 "tool_errors": sum(s.span_data.error is not None for s in calls),
+                "tool_sequence": tuple(s.span_data.name for s in calls),
                 "turns": len(generations),
                 "input_tokens": sum(g.usage.input_tokens for g in generations),
                 "output_tokens": sum(g.usage.output_tokens for g in generations),

@@ -1,0 +1,81 @@
+"""Metrics events (``fine_tuning.job.event`` with ``type == "metrics"``) into tidy frames.
+
+Every backend — OpenAI's, Azure's, the local engine — reports progress in the RFT metrics layout
+(reference §6.3), so one reader serves them all. Events may be SDK objects, dicts or a JSONL file;
+keys a backend does not report are simply absent columns, never invented zeros.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+STEP_COLUMNS = {
+    "train_reward_mean": ("scores.train_reward_mean", "train_mean_reward"),
+    "valid_reward_mean": ("scores.valid_reward_mean", "full_valid_mean_reward"),
+}
+
+
+def load_events(source: str | Path | Iterable[Any]) -> list[dict[str, Any]]:
+    """Events as plain dicts, from a JSONL path or an iterable of dicts / SDK event objects."""
+    if isinstance(source, str | Path):
+        events = []
+        with Path(source).open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    events.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{source}:{number}: not a JSON event ({exc.msg})") from None
+        return events
+    return [e.model_dump() if hasattr(e, "model_dump") else dict(e) for e in source]
+
+
+def _metrics_data(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    rows = [dict(e["data"]) for e in events if e.get("type") == "metrics" and e.get("data")]
+    return sorted(rows, key=lambda d: d.get("step", 0))
+
+
+def metrics_frame(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per step; nested metrics flattened to dotted columns, graders left to grader_frame.
+
+    ``train_reward_mean`` and ``valid_reward_mean`` are filled from whichever of the documented
+    spellings the backend used.
+    """
+    rows = [
+        {**d, "scores": {k: v for k, v in d["scores"].items() if k != "graders"}}
+        if isinstance(d.get("scores"), dict)
+        else d
+        for d in _metrics_data(events)
+    ]
+    if not rows:
+        return pd.DataFrame(columns=["step", *STEP_COLUMNS])
+    frame = pd.json_normalize(rows, sep=".")
+    for name, spellings in STEP_COLUMNS.items():
+        present = [s for s in spellings if s in frame.columns]
+        frame[name] = frame[present].bfill(axis=1).iloc[:, 0] if present else float("nan")
+    return frame.set_index("step", drop=False).rename_axis(None)
+
+
+def grader_frame(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Per-grader rewards, long format: step, grader, split ('train'/'valid'), reward_mean."""
+    records = []
+    for data in _metrics_data(events):
+        for grader in (data.get("scores") or {}).get("graders", []) or []:
+            for split in ("train", "valid"):
+                value = grader.get(f"{split}_reward_mean")
+                if value is not None:
+                    records.append(
+                        {
+                            "step": data.get("step"),
+                            "grader": grader.get("name"),
+                            "split": split,
+                            "reward_mean": value,
+                        }
+                    )
+    return pd.DataFrame.from_records(records, columns=["step", "grader", "split", "reward_mean"])

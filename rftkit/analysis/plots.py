@@ -1,0 +1,103 @@
+"""The plots people look at instead of reading logs. Each returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from rftkit.analysis.traces import tool_counts
+
+BEFORE, AFTER = "#8c8c8c", "#1f77b4"
+
+
+def reward_curves(metrics: pd.DataFrame, graders: pd.DataFrame | None = None) -> Figure:
+    """Train and validation reward per step; per-grader validation reward beside it if given."""
+    panels = 2 if graders is not None and not graders.empty else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.2), squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(
+        metrics["step"],
+        metrics["train_reward_mean"],
+        label="train (noisy: new batch per step)",
+        color="#ff7f0e",
+        alpha=0.8,
+    )
+    valid = metrics.dropna(subset=["valid_reward_mean"])
+    ax.plot(valid["step"], valid["valid_reward_mean"], "o-", label="validation", color=AFTER)
+    ax.set(xlabel="step", ylabel="mean reward", title="Reward")
+    ax.legend(fontsize=8)
+    if panels == 2:
+        ax = axes[0, 1]
+        for name, rows in graders[graders["split"] == "valid"].groupby("grader"):
+            ax.plot(rows["step"], rows["reward_mean"], "o-", label=name)
+        ax.set(xlabel="step", ylabel="mean reward", title="Validation reward per grader")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def tool_calls(before: pd.DataFrame, after: pd.DataFrame) -> Figure:
+    """Distribution of tool calls per rollout, and mean calls per tool, before vs after."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2))
+    top = int(max(before["tool_calls"].max(), after["tool_calls"].max())) + 1
+    bins = [x - 0.5 for x in range(top + 1)]
+    left.hist(before["tool_calls"], bins=bins, alpha=0.6, color=BEFORE, label="before")
+    left.hist(after["tool_calls"], bins=bins, alpha=0.6, color=AFTER, label="after")
+    left.set(xlabel="tool calls in the rollout", ylabel="rollouts", title="Tool calls per rollout")
+    left.legend(fontsize=8)
+    per_tool = pd.DataFrame(
+        {"before": tool_counts(before).mean(), "after": tool_counts(after).mean()}
+    ).fillna(0)
+    per_tool.plot.barh(ax=right, color=[BEFORE, AFTER])
+    right.set(xlabel="mean calls per rollout", title="Calls per tool")
+    fig.tight_layout()
+    return fig
+
+
+def tokens_and_latency(before: pd.DataFrame, after: pd.DataFrame) -> Figure:
+    """Completion and reasoning tokens, and tool latency, per rollout, before vs after."""
+    columns = [
+        ("output_tokens", "completion tokens"),
+        ("reasoning_tokens", "reasoning tokens"),
+        ("tool_latency_s", "tool time per rollout (s)"),
+    ]
+    fig, axes = plt.subplots(1, len(columns), figsize=(11, 3))
+    for ax, (column, label) in zip(axes, columns, strict=True):
+        ax.boxplot([before[column], after[column]], tick_labels=["before", "after"])
+        ax.set(title=label)
+    fig.tight_layout()
+    return fig
+
+
+def error_rates(runs: dict[str, pd.DataFrame]) -> Figure:
+    """Share of rollouts discarded, with tool errors, and without a reward, per run."""
+    rates = pd.DataFrame(
+        {
+            name: {
+                "discarded": (frame["status"] == "discarded").mean(),
+                "≥1 tool error": (frame["tool_errors"] > 0).mean(),
+                "timed out": (frame["status"] == "timeout").mean(),
+            }
+            for name, frame in runs.items()
+        }
+    )
+    ax = rates.plot.bar(figsize=(6, 3), rot=0, color=[BEFORE, AFTER][: len(runs)])
+    ax.set(ylabel="share of rollouts", title="Errors", ylim=(0, max(0.05, rates.max().max() * 1.2)))
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def quadrant(comparison: pd.DataFrame) -> Figure:
+    """Per item: change in reward against change in tool calls (top-left = better and cheaper)."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.axhline(0, color="black", lw=0.8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.scatter(comparison["delta_tool_calls"], comparison["delta_reward"], alpha=0.6, color=AFTER)
+    ax.set(
+        xlabel="Δ tool calls per rollout", ylabel="Δ mean reward", title="Per item, after − before"
+    )
+    ax.text(0.02, 0.97, "better & cheaper", transform=ax.transAxes, va="top", fontsize=8)
+    ax.text(0.98, 0.03, "worse & costlier", transform=ax.transAxes, ha="right", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,98 @@
+"""Comparisons over rollout frames (``rftkit.rollouts.traces_frame``): per item, loops, regressions.
+
+Discarded rollouts (a tool kept failing with 5xx) keep their row, with no reward: they count in
+error rates and never in reward means, exactly as the trainer treats them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import pandas as pd
+
+from rftkit.protocol import FunctionSpanData, Trace
+
+QUADRANTS = {
+    (True, True): "better & cheaper",
+    (True, False): "better, more calls",
+    (False, True): "worse, fewer calls",
+    (False, False): "worse & more calls",
+}
+
+
+def tool_counts(rollouts: pd.DataFrame) -> pd.DataFrame:
+    """Calls per rollout of each tool (columns are tool names), indexed like ``rollouts``."""
+    counts = [Counter(seq) for seq in rollouts["tool_sequence"]]
+    return pd.DataFrame.from_records(counts, index=rollouts.index).fillna(0).astype(int)
+
+
+def tool_bigrams(rollouts: pd.DataFrame) -> pd.DataFrame:
+    """Consecutive tool-call pairs and how often they occur; ``repeat`` marks loops (a→a)."""
+    pairs = Counter(
+        pair for seq in rollouts["tool_sequence"] for pair in zip(seq, seq[1:], strict=False)
+    )
+    frame = pd.DataFrame(
+        [{"first": a, "then": b, "count": n, "repeat": a == b} for (a, b), n in pairs.items()],
+        columns=["first", "then", "count", "repeat"],
+    )
+    return frame.sort_values(["count", "first", "then"], ascending=[False, True, True]).reset_index(
+        drop=True
+    )
+
+
+def per_item(rollouts: pd.DataFrame) -> pd.DataFrame:
+    """Mean reward, accuracy and tool calls per item over its scored rollouts."""
+    scored = rollouts[rollouts["reward"].notna()]
+    return scored.groupby("item_id").agg(
+        reward=("reward", "mean"),
+        accuracy=("correct", "mean"),
+        tool_calls=("tool_calls", "mean"),
+        rollouts=("reward", "size"),
+    )
+
+
+def compare_runs(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Per item: reward and tool calls before and after, their deltas, and the quadrant."""
+    joined = per_item(before).merge(
+        per_item(after), left_index=True, right_index=True, suffixes=("_before", "_after")
+    )
+    joined["delta_reward"] = joined["reward_after"] - joined["reward_before"]
+    joined["delta_tool_calls"] = joined["tool_calls_after"] - joined["tool_calls_before"]
+    joined["quadrant"] = [
+        "unchanged" if dr == 0 and dc == 0 else QUADRANTS[(dr >= 0, dc <= 0)]
+        for dr, dc in zip(joined["delta_reward"], joined["delta_tool_calls"], strict=True)
+    ]
+    return joined
+
+
+def regressions(comparison: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The ``n`` items whose reward fell the most."""
+    worse = comparison[comparison["delta_reward"] < 0]
+    return worse.sort_values(["delta_reward", "delta_tool_calls"]).head(n)
+
+
+def transcript(trace: Trace, max_chars: int = 160) -> list[str]:
+    """A rollout as short lines (calls, outputs, final answer) for side-by-side reading."""
+    lines = []
+    for span in trace.spans:
+        data = span.span_data
+        if isinstance(data, FunctionSpanData):
+            output = (data.output or data.error or "").replace("\n", " ⏎ ")
+            lines.append(f"→ {data.name}({data.input})"[:max_chars])
+            lines.append(f"  ← {output}"[:max_chars])
+    final = trace.sample.output_text if trace.sample else f"[{trace.status}]"
+    lines.append(f"answer: {final}"[:max_chars])
+    lines.append(f"reward: {trace.reward}")
+    return lines
+
+
+def side_by_side(before: Sequence[Trace], after: Sequence[Trace], item_id: str) -> pd.DataFrame:
+    """The first rollout of ``item_id`` from each run, line by line."""
+    left = next(t for t in before if t.item_id == item_id)
+    right = next(t for t in after if t.item_id == item_id)
+    a, b = transcript(left), transcript(right)
+    width = max(len(a), len(b))
+    return pd.DataFrame(
+        {"before": a + [""] * (width - len(a)), "after": b + [""] * (width - len(b))}
+    )

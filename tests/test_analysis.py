@@ -1,0 +1,162 @@
+"""Analysis frames, plots and the HTML report on real rollouts.
+
+The two runs are real rollouts through the real tool service and the course grader, acted out by
+the scripted policies (wasteful = "before", guessing = "after"): they exercise every path of the
+analysis with known shapes, and are labelled as scripted, not as model outputs.
+"""
+
+import json
+import re
+
+import matplotlib
+import pytest
+
+from rftkit.analysis import plots
+from rftkit.analysis.events import grader_frame, load_events, metrics_frame
+from rftkit.analysis.report import summary_table, write_html_report
+from rftkit.analysis.traces import (
+    compare_runs,
+    per_item,
+    regressions,
+    side_by_side,
+    tool_bigrams,
+    tool_counts,
+)
+from rftkit.course_session import course_session
+from rftkit.graders.course import course_grader
+from rftkit.rollouts import run_rollouts_sync, traces_frame
+from rftkit.rollouts.scripted import ScriptedPolicy
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def runs():
+    with course_session(seed=0, style="compact", n=12) as course:
+        common = dict(tools=course.job_tools, grader=course_grader(), repeats=2, progress=False)
+        before = run_rollouts_sync(course.items, ScriptedPolicy(course.items, "wasteful"), **common)
+        after = run_rollouts_sync(course.items, ScriptedPolicy(course.items, "guessing"), **common)
+    return before, after
+
+
+def test_frames_carry_correctness_and_tool_sequences(runs):
+    before, after = (traces_frame(t) for t in runs)
+    assert len(before) == len(after) == 24
+    assert before["correct"].all()  # the wasteful script always ends on the right answer
+    assert set(before["tool_sequence"].iloc[0]) <= {
+        "search",
+        "list_files",
+        "read_file",
+        "calculator",
+    }
+    assert (before["tool_calls"] == before["tool_sequence"].map(len)).all()
+    counts = tool_counts(before)
+    assert (counts.sum(axis=1) == before["tool_calls"]).all()
+
+
+def test_bigrams_find_the_wasteful_loops(runs):
+    bigrams = tool_bigrams(traces_frame(runs[0]))
+    assert bigrams["repeat"].any()
+    top = bigrams.iloc[0]
+    assert top["count"] == bigrams["count"].max()
+
+
+def test_compare_runs_quadrants_match_the_deltas(runs):
+    before, after = (traces_frame(t) for t in runs)
+    comparison = compare_runs(before, after)
+    assert len(comparison) == 12
+    assert (comparison["delta_tool_calls"] < 0).all()  # guessing makes one call, wasteful many
+    for _, row in comparison.iterrows():
+        if row["delta_reward"] < 0:
+            assert row["quadrant"] == "worse, fewer calls"
+        elif row["delta_reward"] > 0:
+            assert row["quadrant"] == "better & cheaper"
+    worst = regressions(comparison, n=3)
+    assert list(worst["delta_reward"]) == sorted(worst["delta_reward"])
+    assert (worst["delta_reward"] < 0).all()
+    item = per_item(before)
+    assert item.loc[comparison.index[0], "reward"] == comparison.iloc[0]["reward_before"]
+
+
+def test_side_by_side_shows_both_rollouts(runs):
+    frame = traces_frame(runs[1])
+    item_id = frame["item_id"].iloc[0]
+    table = side_by_side(runs[0], runs[1], item_id)
+    assert list(table.columns) == ["before", "after"]
+    assert table["before"].str.startswith("→ ").any()
+    assert table["after"].str.startswith("answer: ").any()
+
+
+def test_summary_table_and_plots(runs):
+    before, after = (traces_frame(t) for t in runs)
+    summary = summary_table(before, after)
+    assert summary.loc["accuracy", "before"] == 1.0
+    assert summary.loc["tool calls per rollout", "change"] < 0
+    assert summary.loc["rollouts scored", "after"] == 24
+    for fig in (
+        plots.tool_calls(before, after),
+        plots.tokens_and_latency(before, after),
+        plots.error_rates({"before": before, "after": after}),
+        plots.quadrant(compare_runs(before, after)),
+    ):
+        assert fig.axes and all(ax.has_data() or ax.patches for ax in fig.axes)
+
+
+def test_html_report_is_self_contained(runs, tmp_path):
+    before, after = (traces_frame(t) for t in runs)
+    path = write_html_report(
+        tmp_path / "report.html", title="scripted runs", before=before, after=after
+    )
+    html = path.read_text()
+    assert html.count("data:image/png;base64,") == 4
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert "Items that regressed" in html
+
+
+def test_events_are_read_from_either_spelling(tmp_path):
+    events = [
+        {
+            "object": "fine_tuning.job.event",
+            "type": "metrics",
+            "data": {"step": 2, "train_mean_reward": 0.5, "full_valid_mean_reward": 0.6},
+        },
+        {"object": "fine_tuning.job.event", "type": "message", "message": "Step 1/2"},
+        {
+            "object": "fine_tuning.job.event",
+            "type": "metrics",
+            "data": {
+                "step": 1,
+                "scores": {
+                    "train_reward_mean": 0.25,
+                    "valid_reward_mean": None,
+                    "graders": [
+                        {
+                            "name": "correct",
+                            "type": "python",
+                            "train_reward_mean": 0.3,
+                            "valid_reward_mean": 0.4,
+                        }
+                    ],
+                },
+            },
+        },
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    metrics = metrics_frame(load_events(path))
+    assert list(metrics["step"]) == [1, 2]
+    assert list(metrics["train_reward_mean"]) == [0.25, 0.5]
+    assert metrics["valid_reward_mean"].iloc[1] == 0.6
+    graders = grader_frame(events)
+    assert graders.to_dict("records") == [
+        {"step": 1, "grader": "correct", "split": "train", "reward_mean": 0.3},
+        {"step": 1, "grader": "correct", "split": "valid", "reward_mean": 0.4},
+    ]
+    assert plots.reward_curves(metrics, graders).axes[1].has_data()
+
+
+def test_a_broken_events_file_names_the_line(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"type": "metrics", "data": {"step": 1}}\n{not json\n')
+    with pytest.raises(ValueError, match=r"events.jsonl:2"):
+        load_events(path)
