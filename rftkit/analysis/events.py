@@ -7,12 +7,13 @@ keys a backend does not report are simply absent columns, never invented zeros.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from rftkit.data.jsonl import load_jsonl
 
 STEP_COLUMNS = {
     "train_reward_mean": ("scores.train_reward_mean", "train_mean_reward"),
@@ -23,16 +24,7 @@ STEP_COLUMNS = {
 def load_events(source: str | Path | Iterable[Any]) -> list[dict[str, Any]]:
     """Events as plain dicts, from a JSONL path or an iterable of dicts / SDK event objects."""
     if isinstance(source, str | Path):
-        events = []
-        with Path(source).open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    events.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{source}:{number}: not a JSON event ({exc.msg})") from None
-        return events
+        return load_jsonl(source)
     return [e.model_dump() if hasattr(e, "model_dump") else dict(e) for e in source]
 
 
