@@ -198,6 +198,28 @@ def test_hostile_input_gets_its_documented_status_and_body(
     assert "outside the corpus" not in response.text
 
 
+def test_the_token_is_in_no_repr_of_the_app(corpus):
+    app = create_app(corpus, token=TOKEN)
+    app.build_middleware_stack()
+    shown = repr(app.user_middleware) + repr(app.middleware_stack) + repr(vars(app.state))
+    assert TOKEN not in shown and "**********" in repr(app.user_middleware)
+
+
+@pytest.mark.parametrize("route", ["/tools/%2e%2e%2fread_file", "/tools/..", "/tools/a%00b"])
+def test_hostile_tool_urls_are_refused(client, route):
+    response = client.post(route, json=body(name="read_file", path=REPORT))
+    assert response.status_code in (400, 404)
+    assert error_of(response)["code"] in ("unknown_tool", "name_mismatch", "not_found")
+
+
+def test_a_hostile_trace_id_stays_one_log_line(client, caplog):
+    trace = 'trace_x\n{"status": 200}'
+    with caplog.at_level(logging.INFO, logger="tools_service.access"):
+        assert client.post("/call", json=body(trace_id=trace)).status_code == 200
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "tools_service.access"]
+    assert "\n" not in line and json.loads(line)["trace_id"] == trace
+
+
 def test_unknown_tool_lists_the_tools(client):
     error = error_of(client.post("/call", json=body(name="rm_rf")))
     assert "search, list_files, read_file, calculator" in error["message"]

@@ -39,7 +39,7 @@ from fastapi import FastAPI, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rftkit.protocol import (
@@ -149,7 +149,9 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
     if expected_token is not None:  # outermost: an unauthenticated body is never read
         app.add_middleware(
-            BearerAuthMiddleware, token=expected_token, open_paths=frozenset({"/healthz"})
+            BearerAuthMiddleware,
+            token=SecretStr(expected_token),
+            open_paths=frozenset({"/healthz"}),
         )
     app.state.store = store
     app.state.toolbox = toolbox
