@@ -374,8 +374,26 @@ def test_a_broken_tool_is_a_500_without_internals(corpus, caplog):
     with serve_in_background(app) as base:
         response = httpx.post(f"{base}/call", headers=AUTH, json=body("explode", path="p"))
     assert response.status_code == 500
-    assert error_of(response)["code"] == "internal_error" and error_of(response)["retryable"]
+    assert error_of(response)["code"] == "tool_failed" and not error_of(response)["retryable"]
     assert "internal detail" not in response.text
+
+
+class UnreachableStore(InMemoryStateStore):
+    async def load(self, trace_id):
+        raise ConnectionError("modal.Dict unreachable")
+
+
+def test_a_state_store_outage_is_a_retryable_503(corpus):
+    app = create_app(corpus, token=TOKEN, store=UnreachableStore())
+    with serve_in_background(app) as base:
+        response = httpx.post(f"{base}/call", headers=AUTH, json=body())
+    assert response.status_code == 503
+    assert error_of(response) == {
+        "code": "state_unavailable",
+        "message": "the service could not reach its state store; retry the call",
+        "param": None,
+        "retryable": True,
+    }
 
 
 def test_access_log_has_one_structured_line_per_call_and_no_secrets(corpus, caplog):
