@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 
 import httpx
 import pytest
@@ -311,10 +312,7 @@ def _counting_toolbox():
     def bump(ctx: ToolContext) -> str:
         """Add one to this rollout's counter and return it."""
         value = ctx.state.get("count", 0)
-        # Without the per-trace lock, parallel calls would read the same value here.
-        import time
-
-        time.sleep(0.002)
+        time.sleep(0.002)  # without the per-trace lock, parallel calls would interleave here
         ctx.state["count"] = value + 1
         return str(value + 1)
 
