@@ -189,3 +189,11 @@ def test_probe_bodies_are_valid_trainer_requests():
     assert json.loads(parsed.arguments) == {"expression": "41 + 1"}
     assert CALCULATOR_PROBE.expected(41) == "42"
     assert isinstance(ToolContext, type)
+
+
+def test_the_per_tool_url_template_is_followed(corpus):
+    with serve_in_background(create_app(corpus, token=TOKEN)) as url:
+        report = check_endpoint(url, TOKEN, rollouts=0, tool_path="/{name}")
+    failed = report.contract_table().query("result == 'FAIL'")
+    assert failed["check"].tolist() == ["per-tool URL"]
+    assert failed["got"].iloc[0].startswith("404")

@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 
 import httpx
 import pytest
@@ -198,6 +199,28 @@ def test_hostile_input_gets_its_documented_status_and_body(
     assert "outside the corpus" not in response.text
 
 
+def test_the_token_is_in_no_repr_of_the_app(corpus):
+    app = create_app(corpus, token=TOKEN)
+    app.build_middleware_stack()
+    shown = repr(app.user_middleware) + repr(app.middleware_stack) + repr(vars(app.state))
+    assert TOKEN not in shown and "**********" in repr(app.user_middleware)
+
+
+@pytest.mark.parametrize("route", ["/tools/%2e%2e%2fread_file", "/tools/..", "/tools/a%00b"])
+def test_hostile_tool_urls_are_refused(client, route):
+    response = client.post(route, json=body(name="read_file", path=REPORT))
+    assert response.status_code in (400, 404)
+    assert error_of(response)["code"] in ("unknown_tool", "name_mismatch", "not_found")
+
+
+def test_a_hostile_trace_id_stays_one_log_line(client, caplog):
+    trace = 'trace_x\n{"status": 200}'
+    with caplog.at_level(logging.INFO, logger="tools_service.access"):
+        assert client.post("/call", json=body(trace_id=trace)).status_code == 200
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "tools_service.access"]
+    assert "\n" not in line and json.loads(line)["trace_id"] == trace
+
+
 def test_unknown_tool_lists_the_tools(client):
     error = error_of(client.post("/call", json=body(name="rm_rf")))
     assert "search, list_files, read_file, calculator" in error["message"]
@@ -289,10 +312,7 @@ def _counting_toolbox():
     def bump(ctx: ToolContext) -> str:
         """Add one to this rollout's counter and return it."""
         value = ctx.state.get("count", 0)
-        # Without the per-trace lock, parallel calls would read the same value here.
-        import time
-
-        time.sleep(0.002)
+        time.sleep(0.002)  # without the per-trace lock, parallel calls would interleave here
         ctx.state["count"] = value + 1
         return str(value + 1)
 
@@ -352,8 +372,26 @@ def test_a_broken_tool_is_a_500_without_internals(corpus, caplog):
     with serve_in_background(app) as base:
         response = httpx.post(f"{base}/call", headers=AUTH, json=body("explode", path="p"))
     assert response.status_code == 500
-    assert error_of(response)["code"] == "internal_error" and error_of(response)["retryable"]
+    assert error_of(response)["code"] == "tool_failed" and not error_of(response)["retryable"]
     assert "internal detail" not in response.text
+
+
+class UnreachableStore(InMemoryStateStore):
+    async def load(self, trace_id):
+        raise ConnectionError("modal.Dict unreachable")
+
+
+def test_a_state_store_outage_is_a_retryable_503(corpus):
+    app = create_app(corpus, token=TOKEN, store=UnreachableStore())
+    with serve_in_background(app) as base:
+        response = httpx.post(f"{base}/call", headers=AUTH, json=body())
+    assert response.status_code == 503
+    assert error_of(response) == {
+        "code": "state_unavailable",
+        "message": "the service could not reach its state store; retry the call",
+        "param": None,
+        "retryable": True,
+    }
 
 
 def test_access_log_has_one_structured_line_per_call_and_no_secrets(corpus, caplog):

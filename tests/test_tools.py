@@ -158,3 +158,20 @@ def test_registry_refuses_undocumented_or_untyped_tools():
 
     with pytest.raises(TypeError, match="type hint"):
         box.tool(untyped)
+
+
+def test_extended_toolbox_adds_tools_and_leaves_the_original_alone():
+    def percent_change(old: float, new: float) -> str:
+        """Percentage change from old to new.
+
+        Args:
+            old: The earlier value.
+            new: The later value.
+        """
+        return str(round((new - old) * 100 / old, 1))
+
+    bigger = toolbox.extended(percent_change)
+    assert bigger.names == [*toolbox.names, "percent_change"]
+    assert "percent_change" not in toolbox
+    with pytest.raises(ValueError, match="already registered"):
+        bigger.extended(percent_change)

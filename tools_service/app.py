@@ -12,7 +12,8 @@ Routes (all but ``/healthz`` need ``Authorization: Bearer <token>``):
 Replies are :class:`~rftkit.protocol.FunctionCallOutput`. Failures answer a
 :class:`~rftkit.protocol.ToolError` body: 4xx when the model can fix the call (the trainer
 shows the body to the model), 5xx only when retrying could help or the service itself is broken
-(the trainer retries 3 times, then discards the whole rollout rather than scoring it 0).
+(the trainer retries 3 times, then discards the whole rollout rather than scoring it 0): 503
+``state_unavailable`` when the state store cannot be reached, 500 ``tool_failed`` for a bug.
 
 Authentication: the token comes from ``token=`` or the ``RFTKIT_TOOL_TOKEN`` environment
 variable. With neither, :func:`create_app` refuses to build an open service unless the caller
@@ -39,7 +40,7 @@ from fastapi import FastAPI, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rftkit.protocol import (
@@ -59,10 +60,17 @@ TOKEN_ENV = "RFTKIT_TOOL_TOKEN"
 MAX_OUTPUT_BYTES = MAX_PAYLOAD_BYTES - 4_096
 """Largest ``output`` (JSON-encoded) that still leaves room for the reply's envelope under 1 MB."""
 
+ERROR_STATUSES = (400, 401, 404, 409, 413, 422, 500, 503)
+"""Every status a call can be refused with; each answers a ToolError body."""
+
 access_log = logging.getLogger("tools_service.access")
 """One JSON line per tool call: trace_id, call_id, tool, status, latency. Never headers."""
 
 _log = logging.getLogger(__name__)
+
+
+class _ToolCrashed(Exception):
+    """A tool raised something other than ToolInputError, or returned a non-string: a bug."""
 
 
 class ToolServiceError(Exception):
@@ -149,7 +157,9 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
     if expected_token is not None:  # outermost: an unauthenticated body is never read
         app.add_middleware(
-            BearerAuthMiddleware, token=expected_token, open_paths=frozenset({"/healthz"})
+            BearerAuthMiddleware,
+            token=SecretStr(expected_token),
+            open_paths=frozenset({"/healthz"}),
         )
     app.state.store = store
     app.state.toolbox = toolbox
@@ -169,8 +179,10 @@ def create_app(
         except ToolInputError as exc:
             status = 404 if exc.code == "not_found" else 400
             raise ToolServiceError(status, exc.code, str(exc), param=exc.param) from None
+        except Exception as exc:
+            raise _ToolCrashed(f"tool {name!r} raised {type(exc).__name__}") from exc
         if not isinstance(output, str):
-            raise TypeError(f"tool {name!r} returned {type(output).__name__}, not str")
+            raise _ToolCrashed(f"tool {name!r} returned {type(output).__name__}, not str")
         reply = FunctionCallOutput.answering(call, truncate_output(output, max_output_bytes))
         return 200, reply.model_dump()
 
@@ -220,15 +232,24 @@ def create_app(
                 )
                 await store.save(record)
             return JSONResponse(body, status_code=status)
-        except Exception:
-            # A bug in a tool or a store failure: the trainer retries, then discards the rollout,
-            # which is right — a rollout must not be scored on a broken service.
-            _log.exception("tool call failed inside the service (tool %r)", name)
+        except _ToolCrashed:
+            # A bug: retrying will not help, but a 5xx is still right — the trainer retries, then
+            # discards the rollout instead of training the model on the service's failure.
+            _log.exception("tool call crashed (tool %r)", name)
             status = 500
             raise ToolServiceError(
                 500,
-                "internal_error",
-                "the tool service failed on this call; this is not a problem with the call",
+                "tool_failed",
+                "the tool failed on this call; this is a bug in the service, not in the call",
+            ) from None
+        except Exception:
+            # The state store failed (e.g. modal.Dict unreachable): transient, worth a retry.
+            _log.exception("state store failed (tool %r)", name)
+            status = 503
+            raise ToolServiceError(
+                503,
+                "state_unavailable",
+                "the service could not reach its state store; retry the call",
                 retryable=True,
             ) from None
         finally:
@@ -262,7 +283,9 @@ def create_app(
 
     call_route = {
         "response_model": FunctionCallOutput,
-        "responses": {code: {"model": ToolError} for code in (400, 401, 404, 409, 413, 422, 500)},
+        "responses": {
+            code: {"model": ToolError} for code in (400, 401, 404, 409, 413, 422, 500, 503)
+        },
         "openapi_extra": {
             "requestBody": {
                 "required": True,

@@ -5,8 +5,9 @@ with the same :class:`~rftkit.protocol.ToolError` JSON as every other refusal. (
 ``Depends(HTTPBearer())`` on each route cost about a third of a request in a cProfile of the
 service.)
 
-The token is compared with :func:`secrets.compare_digest` (constant time) and never logged,
-echoed or kept anywhere but in the middleware instance.
+The token is compared with :func:`secrets.compare_digest` (constant time) and never logged or
+echoed; it reaches the middleware as a ``SecretStr``, so even the app's middleware list, which
+Starlette prints with its arguments, shows it masked.
 
 Body limit: FastAPI's own ``max_body_size`` answers a plain-text ``Content Too Large`` and, when
 the request declares its length, replaces any other reply with it; the trainer shows 4xx bodies
@@ -20,6 +21,7 @@ from __future__ import annotations
 import secrets
 
 from fastapi import HTTPException
+from pydantic import SecretStr
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,9 +42,9 @@ UNAUTHORIZED = error_body(
 class BearerAuthMiddleware:
     """401 unless ``Authorization: Bearer <token>`` matches; ``open_paths`` need no token."""
 
-    def __init__(self, app: ASGIApp, token: str, open_paths: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, token: SecretStr, open_paths: frozenset[str]) -> None:
         self.app = app
-        self._expected = token.encode()
+        self._expected = token.get_secret_value().encode()
         self._open_paths = open_paths
 
     def __repr__(self) -> str:

@@ -181,6 +181,17 @@ class Toolbox:
         self._tools[built.name] = built
         return function
 
+    def extended(self, *functions: Callable[..., str]) -> Toolbox:
+        """A new toolbox with these tools and ``functions`` added; this one is left as it is.
+
+        Example: ``create_app(corpus, toolbox=tools.toolbox.extended(percent_change))``.
+        """
+        box = Toolbox()
+        box._tools = dict(self._tools)
+        for function in functions:
+            box.tool(function)
+        return box
+
     def __getitem__(self, name: str) -> Tool:
         return self._tools[name]
 

@@ -56,13 +56,14 @@ def check_endpoint(
     max_retries: int = 3,
     retry_backoff: float = 0.05,
     call_path: str = "/call",
+    tool_path: str = "/tools/{name}",
 ) -> ReadinessReport:
     """Contract check, then a burst of ``rollouts`` simultaneous rollouts; the verdict.
 
     ``rollouts=0`` runs the contract check only. ``timeout`` is per request; a timed-out request
     is retried like a 5xx, as the trainer does, after ``retry_backoff`` × 2**attempt seconds.
     """
-    endpoint = Endpoint(base_url, token=token, call_path=call_path, timeout=timeout)
+    endpoint = Endpoint(base_url, token, call_path, tool_path, timeout)
 
     async def run() -> ReadinessReport:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)

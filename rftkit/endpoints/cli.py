@@ -30,6 +30,7 @@ def _run_check(args: argparse.Namespace) -> int:
         p99_budget_ms=args.p99_ms,
         timeout=args.timeout,
         call_path=args.call_path,
+        tool_path=args.tool_path,
     )
     print(report.text())
     if args.plot and report.burst is not None:
@@ -53,5 +54,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--p99-ms", type=float, default=1000.0, help="p99 latency budget")
     check.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     check.add_argument("--call-path", default="/call", help="path that dispatches on name")
+    check.add_argument("--tool-path", default="/tools/{name}", help="per-tool URL template")
     check.add_argument("--plot", type=Path, help="save the latency plot here")
     check.set_defaults(run=_run_check)

@@ -93,7 +93,7 @@ async def check_contract(
         "per-tool URL",
         "200 + right output",
         _reply_ok(
-            await post(per_tool, url=f"{endpoint.url}/tools/{probe.name}"),
+            await post(per_tool, url=endpoint.url + endpoint.tool_path.format(name=probe.name)),
             per_tool,
             probe.expected(3),
         ),

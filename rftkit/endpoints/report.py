@@ -123,17 +123,12 @@ class ReadinessReport:
         latencies = np.array([a.latency_ms for a in attempts])
         if latencies.size:
             left.hist(latencies, bins=40, color="#4c72b0")
+            styles = {"p50_ms": ":", "p95_ms": "--", "p99_ms": "-."}
             for name, value in latency_percentiles(list(latencies)).items():
-                left.axvline(value, linestyle="--", color="#333333", linewidth=1)
-                left.annotate(
-                    name.removesuffix("_ms"),
-                    (value, left.get_ylim()[1] * 0.9),
-                    rotation=90,
-                    fontsize=8,
-                    ha="right",
-                )
+                label = f"{name.removesuffix('_ms')} {value:.0f} ms"
+                left.axvline(value, linestyle=styles[name], color="#333333", label=label)
             left.axvline(self.p99_budget_ms, color="#c44e52", linewidth=1.5, label="p99 budget")
-            left.legend(loc="upper right", fontsize=8)
+            left.legend(loc="best", fontsize=8)
             by_status: dict[str, list[Attempt]] = {}
             for a in attempts:
                 by_status.setdefault(str(a.status or a.error), []).append(a)

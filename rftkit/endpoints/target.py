@@ -18,7 +18,10 @@ from rftkit.protocol import FunctionCall
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A tool endpoint: ``base_url`` serves ``POST {call_path}`` and ``POST /tools/{name}``.
+    """A tool endpoint: ``base_url`` serves ``POST {call_path}`` and a URL per tool.
+
+    ``tool_path`` is the per-tool URL's template (``/tools/{name}`` for rftkit's service,
+    ``/{name}`` for servers that expose ``/search`` and the like directly).
 
     The token is kept out of the repr so a printed report never shows it.
     """
@@ -26,6 +29,7 @@ class Endpoint:
     base_url: str
     token: str | None = field(default=None, repr=False)
     call_path: str = "/call"
+    tool_path: str = "/tools/{name}"
     timeout: float = 10.0
 
     def headers(self, token: str | None | bool = True) -> dict[str, str]:
