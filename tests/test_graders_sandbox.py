@@ -137,3 +137,22 @@ def test_run_grader_reports_the_flag_and_keeps_going():
     assert "TimeoutError" in result.metadata.errors.python_grader_runtime_error_details
     ok = run_grader(_python("def grade(s, i):\n    return 0.25"), "x", {})
     assert ok.reward == 0.25 and ok.ok
+
+
+def test_a_sample_that_is_not_json_is_a_server_error_not_a_crash(sandbox):
+    import datetime
+
+    with pytest.raises(GraderFailure) as info:
+        sandbox.run("def grade(s, i):\n    return 1.0", {}, {"when": datetime.date(2025, 1, 1)})
+    assert info.value.flag == "python_grader_server_error"
+    assert "not JSON serializable" in info.value.details
+
+
+def test_grader_output_and_prints_stay_in_the_child(sandbox, capfd):
+    source = (
+        "import sys\ndef grade(s, i):\n"
+        "    print('noise')\n    sys.stderr.write('err')\n    return 1"
+    )
+    assert sandbox.run(source, {}, {}) == 1.0
+    captured = capfd.readouterr()
+    assert "noise" not in captured.out and "err" not in captured.err

@@ -99,7 +99,7 @@ class PythonSandbox:
                     control.sendall(body)
                     return
                 except OSError:
-                    self.close_locked()
+                    self._close_locked()
                     if attempt == 2:
                         raise
 
@@ -131,7 +131,9 @@ class PythonSandbox:
                 try:
                     self._send(task, write_fd)
                 except (OSError, TypeError, ValueError) as exc:
-                    raise GraderFailure("python_grader_server_error", type(exc).__name__) from None
+                    raise GraderFailure(
+                        "python_grader_server_error", f"{type(exc).__name__}: {exc}"
+                    ) from None
                 finally:
                     os.close(write_fd)
                 raw = _read_line(read_fd, limits.timeout_s + _GRACE_S)
@@ -139,21 +141,21 @@ class PythonSandbox:
             finally:
                 os.close(read_fd)
                 shutil.rmtree(root, ignore_errors=True)
-        if not raw:
+        if not raw.endswith(b"\n"):  # no complete message: the child was stopped
             if elapsed >= limits.timeout_s:
                 reason = f"TimeoutError: stopped after the {limits.timeout_s:g} s limit"
             else:
                 reason = "the grader process was killed (CPU or memory limit)"
             raise GraderFailure("python_grader_runtime_error", reason)
-        result = json.loads(raw)
-        if result["kind"] != "ok":
-            raise GraderFailure("python_grader_runtime_error", result["payload"])
-        score = float(result["payload"])
+        kind, payload = _parse_result(raw)
+        if kind != "ok":
+            raise GraderFailure("python_grader_runtime_error", str(payload))
+        score = float(payload)
         if not math.isfinite(score):
             raise GraderFailure("python_grader_runtime_error", f"grade() returned {score}")
         return score
 
-    def close_locked(self) -> None:
+    def _close_locked(self) -> None:
         if self._control is not None:
             self._control.close()
             self._control = None
@@ -168,7 +170,17 @@ class PythonSandbox:
     def close(self) -> None:
         """Stop the fork server (it also stops by itself when this process exits)."""
         with self._lock:
-            self.close_locked()
+            self._close_locked()
+
+
+def _parse_result(raw: bytes) -> tuple[str, Any]:
+    try:
+        result = json.loads(raw)
+        return result["kind"], result["payload"]
+    except (ValueError, TypeError, KeyError):
+        raise GraderFailure(
+            "python_grader_runtime_error", f"unreadable result {raw[:200]!r}"
+        ) from None
 
 
 def _read_line(fd: int, timeout_s: float) -> bytes:
