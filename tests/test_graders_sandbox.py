@@ -156,3 +156,35 @@ def test_grader_output_and_prints_stay_in_the_child(sandbox, capfd):
     assert sandbox.run(source, {}, {}) == 1.0
     captured = capfd.readouterr()
     assert "noise" not in captured.out and "err" not in captured.err
+
+
+def test_run_many_grades_in_order_and_survives_bad_cases(sandbox):
+    source = (
+        "import socket, time\n"
+        "def grade(sample, item):\n"
+        "    what = item['do']\n"
+        "    if what == 'loop':\n"
+        "        while True:\n"
+        "            pass\n"
+        "    if what == 'socket':\n"
+        "        socket.socket()\n"
+        "    if what == 'raise':\n"
+        "        raise ValueError('bad item')\n"
+        "    return float(len(sample['output_text']))\n"
+    )
+    plan = ["ok", "ok", "raise", "ok", "loop", "ok", "socket", "ok"]
+    cases = [({"output_text": "x" * i}, {"do": what}) for i, what in enumerate(plan)]
+    results = sandbox.run_many(source, cases)
+    for i, (what, result) in enumerate(zip(plan, results, strict=True)):
+        if what == "ok":
+            assert result == float(i)
+        else:
+            assert isinstance(result, GraderFailure), (i, what, result)
+    assert "ValueError: bad item" in results[2].details
+    assert "TimeoutError" in results[4].details
+    assert "socket.__new__" in results[6].details
+
+
+def test_run_many_with_a_broken_source_fails_every_case(sandbox):
+    results = sandbox.run_many("def grade(s, i) return 1", [({}, {})] * 3)
+    assert all(isinstance(r, GraderFailure) and "SyntaxError" in r.details for r in results)
