@@ -13,6 +13,10 @@ fork, not an interpreter start, and no call leaves state behind for the next. In
   socket, subprocess, ``os.system``/``exec``/``fork``, ``ctypes`` call, or file write, rename or
   delete outside the temp dir, and reports it, even if the grader would have caught the error.
 
+The grader sees this environment's packages, not the service's image (``image_tag`` is accepted
+and ignored; the image pins numpy, scipy, rapidfuzz, nltk, rouge-score and others, reference
+§5.3). ``run_many`` grades many cases with one source in one child, each case still limited.
+
 This stops accidents and reward-hacking graders; it is not a boundary against a determined
 attacker with native code (audit hooks do not see C extensions). For untrusted graders run the
 engine in a container or VM, as the service does.
