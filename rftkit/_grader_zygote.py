@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
 import numbers
 import os
 import resource
@@ -123,10 +122,10 @@ def _install_guard(root: str, result_fd: int, current: list[int]) -> None:
 
 
 def _set_limits(limits: dict[str, Any]) -> None:
-    cpu = math.ceil(limits["timeout_s"]) + 1
+    """Memory and file size; time is wall-clock, enforced per case by the caller's SIGKILL (a
+    CPU rlimit would count a whole batch of cases against one case's budget)."""
     wanted = {
         resource.RLIMIT_AS: (limits["memory_bytes"], limits["memory_bytes"]),
-        resource.RLIMIT_CPU: (cpu, cpu + 1),  # the hard limit is a SIGKILL nobody can catch
         resource.RLIMIT_FSIZE: (limits["disk_bytes"], limits["disk_bytes"]),
         resource.RLIMIT_CORE: (0, 0),
     }

@@ -5,8 +5,9 @@ The service runs python graders in a sandbox: no network, 2 minutes, 2 GB, 1 GB 
 (:mod:`rftkit._grader_zygote`, with numpy and rapidfuzz already imported), so a call costs a
 fork, not an interpreter start, and no call leaves state behind for the next. In the child:
 
-- ``resource.setrlimit``: address space (memory), CPU seconds, file size, no core dumps;
-- the fork server kills the child when the wall-clock limit passes;
+- ``resource.setrlimit``: address space (memory), file size, no core dumps;
+- the caller kills the child (SIGKILL) when a case passes the wall-clock limit, and the fork
+  server kills children that outlive a backstop or a caller that went away;
 - the working directory is a fresh temp dir, and the environment holds no secrets (the fork
   server itself is started with a filtered environment);
 - a ``sys.addaudithook`` hook (which Python code cannot remove) stops the child at the first
@@ -184,7 +185,7 @@ class PythonSandbox:
                     reason = (
                         f"TimeoutError: stopped after the {limits.timeout_s:g} s limit"
                         if overran
-                        else "the grader process was killed (CPU or memory limit)"
+                        else "the grader process was killed (out of memory, or by a signal)"
                     )
                     results[index] = GraderFailure("python_grader_runtime_error", reason)
                     return index + 1
