@@ -188,3 +188,15 @@ def test_run_many_grades_in_order_and_survives_bad_cases(sandbox):
 def test_run_many_with_a_broken_source_fails_every_case(sandbox):
     results = sandbox.run_many("def grade(s, i) return 1", [({}, {})] * 3)
     assert all(isinstance(r, GraderFailure) and "SyntaxError" in r.details for r in results)
+
+
+def test_the_time_limit_is_per_case_not_per_batch(sandbox):
+    source = (
+        "import time\ndef grade(s, i):\n"
+        "    end = time.monotonic() + 0.3\n"
+        "    while time.monotonic() < end:\n"
+        "        pass\n"
+        "    return 1.0\n"
+    )
+    limits = SandboxLimits(timeout_s=1.0, memory_bytes=FAST.memory_bytes)
+    assert sandbox.run_many(source, [({}, {})] * 5, limits) == [1.0] * 5
