@@ -31,6 +31,7 @@ from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import openai
 from pydantic import ValidationError
 
 from rftkit.graders.formula import Formula, FormulaError, FormulaEvaluationError
@@ -40,6 +41,9 @@ from rftkit.graders.similarity import MetricUnavailable, similarity
 from rftkit.graders.validate import GraderValidationError, check_structure
 from rftkit.protocol import Sample
 from rftkit.templates import TemplateError, render
+
+ModelClient = openai.OpenAI | openai.AsyncOpenAI
+"""Any OpenAI-compatible endpoint: ``openai.OpenAI(base_url=..., api_key=...)``."""
 
 LOCAL_TYPES = frozenset({"string_check", "text_similarity"})
 """Grader types that need no process, network or model: scored inline."""
@@ -276,7 +280,9 @@ def _run_blocking(coroutine: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run_coroutine_threadsafe(coroutine, _background_loop()).result()
 
 
-def _new_run(trace_id, model_client, limits) -> _Run:
+def _new_run(
+    trace_id: str | None, model_client: ModelClient | None, limits: SandboxLimits | None
+) -> _Run:
     return _Run(
         trace_id=trace_id or f"trace_{uuid.uuid4().hex}", model_client=model_client, limits=limits
     )
@@ -288,7 +294,7 @@ def run_grader(
     item: Mapping[str, Any] | None = None,
     *,
     trace_id: str | None = None,
-    model_client: Any = None,
+    model_client: ModelClient | None = None,
     limits: SandboxLimits | None = None,
 ) -> GraderRunResult:
     """Grade ``sample`` against ``item`` with ``grader`` (an OpenAI grader config dict).
@@ -308,7 +314,7 @@ async def run_grader_async(
     item: Mapping[str, Any] | None = None,
     *,
     trace_id: str | None = None,
-    model_client: Any = None,
+    model_client: ModelClient | None = None,
     limits: SandboxLimits | None = None,
 ) -> GraderRunResult:
     """:func:`run_grader` for event loops: python graders in a thread, HTTP awaited."""
@@ -328,7 +334,7 @@ async def run_grader_many_async(
     grader: Mapping[str, Any],
     cases: Sequence[tuple[Sample | str | Mapping[str, Any], Mapping[str, Any] | None]],
     *,
-    model_client: Any = None,
+    model_client: ModelClient | None = None,
     limits: SandboxLimits | None = None,
     concurrency: int = 16,
 ) -> list[GraderRunResult]:
@@ -366,7 +372,7 @@ def run_grader_many(
     grader: Mapping[str, Any],
     cases: Sequence[tuple[Sample | str | Mapping[str, Any], Mapping[str, Any] | None]],
     *,
-    model_client: Any = None,
+    model_client: ModelClient | None = None,
     limits: SandboxLimits | None = None,
     concurrency: int = 16,
 ) -> list[GraderRunResult]:
