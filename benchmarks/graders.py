@@ -21,7 +21,7 @@ from nltk.translate.gleu_score import sentence_gleu
 from rapidfuzz import fuzz
 from rouge_score.rouge_scorer import RougeScorer
 
-from rftkit.graders import run_grader, run_grader_async
+from rftkit.graders import run_grader, run_grader_async, run_grader_many
 from rftkit.graders.course import course_grader
 from rftkit.graders.sources import answer_closeness, tool_efficiency
 from rftkit.protocol import Sample, ToolCall
@@ -144,12 +144,16 @@ def bench_course(n: int) -> list[tuple[str, int, float, float]]:
     concurrent = [r.reward for r in asyncio.run(concurrently())]
     in_parallel = time.perf_counter() - started
     started = time.perf_counter()
+    batched = [r.reward for r in run_grader_many(grader, cases)]
+    in_batch = time.perf_counter() - started
+    started = time.perf_counter()
     expected = [direct_course(sample, item) for sample, item in cases]
     direct = time.perf_counter() - started
-    assert rewards == expected == concurrent
+    assert rewards == expected == concurrent == batched
     return [
         ("course multi (2 python, sequential)", n, rate(n, sequential), rate(n, direct)),
         ("course multi (2 python, async gather)", n, rate(n, in_parallel), rate(n, direct)),
+        ("course multi (2 python, run_grader_many)", n, rate(n, in_batch), rate(n, direct)),
     ]
 
 

@@ -3,11 +3,12 @@
 Started by :class:`rftkit.graders.sandbox.PythonSandbox` as ``python -m rftkit._grader_zygote``
 with a filtered environment (no API keys) and its control socket's fd as the argument. Each task
 arrives as a 4-byte length plus the write end of a result pipe (``SCM_RIGHTS``), then the JSON
-task. The child applies the limits and the audit guard, runs ``grade``, writes one JSON result to
-the pipe and exits; the server kills children that pass their deadline. Forking here rather than
-in the caller keeps ``fork`` away from the caller's threads and makes a call cost a fork, not an
-interpreter start. ``multiprocessing``'s fork server was not used because its children re-run
-the caller's ``__main__`` script.
+task: one grader source and the cases to grade with it. The child writes its pid, applies the
+limits and the audit guard, loads the source once, and writes one JSON line per case; the caller
+kills it when a case overruns, and the server kills children past a generous backstop.
+Forking here rather than in the caller keeps ``fork`` away from the caller's threads and makes a
+call cost a fork, not an interpreter start. ``multiprocessing``'s fork server was not used
+because its children re-run the caller's ``__main__`` script.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
 import numbers
 import os
 import resource
@@ -34,6 +34,7 @@ PRELOADED = ("json", "math", "re", "numpy", "rapidfuzz")
 """Imported once here so graders that use them start fast."""
 
 _DETAILS_LIMIT = 4000
+_GRACE_S = 5.0
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _FORBIDDEN = (
     "socket.",
@@ -72,9 +73,9 @@ _PATH_EVENTS = {  # event: how many leading arguments are paths
 }
 
 
-def _write_result(fd: int, kind: str, payload: Any) -> None:
-    data = json.dumps({"kind": kind, "payload": payload}).encode() + b"\n"  # one line
-    view = memoryview(data)
+def _write_line(fd: int, message: dict[str, Any]) -> None:
+    """One JSON message per line; the child is the only writer, so lines never interleave."""
+    view = memoryview(json.dumps(message).encode() + b"\n")
     while view:
         view = view[os.write(fd, view) :]
 
@@ -89,16 +90,17 @@ def _inside(path: Any, root: str) -> bool:
     return resolved == root or resolved.startswith(root + os.sep) or resolved == os.devnull
 
 
-def _install_guard(root: str, result_fd: int) -> None:
+def _install_guard(root: str, result_fd: int, current: list[int]) -> None:
     """Stop the process at the first forbidden operation, after reporting why.
 
     Reporting and exiting (rather than raising) means a grader cannot catch the error and go on
-    to return a score.
+    to return a score. ``current[0]`` is the index of the case being graded.
     """
 
     def deny(what: str) -> None:
         with contextlib.suppress(Exception):
-            _write_result(result_fd, "violation", f"sandbox: {what}")
+            message = {"index": current[0], "kind": "violation", "payload": f"sandbox: {what}"}
+            _write_line(result_fd, message)
         os._exit(3)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
@@ -120,10 +122,10 @@ def _install_guard(root: str, result_fd: int) -> None:
 
 
 def _set_limits(limits: dict[str, Any]) -> None:
-    cpu = math.ceil(limits["timeout_s"]) + 1
+    """Memory and file size; time is wall-clock, enforced per case by the caller's SIGKILL (a
+    CPU rlimit would count a whole batch of cases against one case's budget)."""
     wanted = {
         resource.RLIMIT_AS: (limits["memory_bytes"], limits["memory_bytes"]),
-        resource.RLIMIT_CPU: (cpu, cpu + 1),  # the hard limit is a SIGKILL nobody can catch
         resource.RLIMIT_FSIZE: (limits["disk_bytes"], limits["disk_bytes"]),
         resource.RLIMIT_CORE: (0, 0),
     }
@@ -134,8 +136,24 @@ def _set_limits(limits: dict[str, Any]) -> None:
         resource.setrlimit(kind, (soft, hard))
 
 
+def _outcome(grade: Any, sample: Any, item: Any, limits: dict[str, Any]) -> tuple[str, Any]:
+    try:
+        value = grade(sample, item)
+    except MemoryError:
+        return "error", f"MemoryError: over the memory limit ({limits['memory_bytes']} bytes)"
+    except BaseException:  # the grader's own failure, reported with its traceback
+        return "error", traceback.format_exc()[-_DETAILS_LIMIT:]
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return "ok", float(value)
+    return "error", f"grade() returned {value!r:.200}, not a number"
+
+
 def _child(task: dict[str, Any], result_fd: int) -> None:
-    """Run one grader call; never returns."""
+    """Grade every case of the task in order, one result line each; never returns.
+
+    The first line is the child's pid, so the caller can stop it when a case overruns.
+    """
+    _write_line(result_fd, {"pid": os.getpid()})
     root = os.path.realpath(task["root"])
     os.chdir(root)
     os.environ.clear()
@@ -143,25 +161,25 @@ def _child(task: dict[str, Any], result_fd: int) -> None:
     tempfile.tempdir = root
     sys.dont_write_bytecode = True
     _set_limits(task["limits"])
-    _install_guard(root, result_fd)
+    current = [0]
+    _install_guard(root, result_fd, current)
     captured = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+        try:
             namespace: dict[str, Any] = {"__name__": "grader"}
             exec(compile(task["source"], "<python grader>", "exec"), namespace)
             grade = namespace.get("grade")
             if not callable(grade):
                 raise NameError("the source defines no function grade(sample, item)")
-            value = grade(task["sample"], task["item"])
-        if isinstance(value, numbers.Real) and not isinstance(value, bool):
-            _write_result(result_fd, "ok", float(value))
-        else:
-            _write_result(result_fd, "error", f"grade() returned {value!r:.200}, not a number")
-    except MemoryError:
-        limit = task["limits"]["memory_bytes"]
-        _write_result(result_fd, "error", f"MemoryError: over the memory limit ({limit} bytes)")
-    except BaseException:  # the grader's own failure, reported with its traceback
-        _write_result(result_fd, "error", traceback.format_exc()[-_DETAILS_LIMIT:])
+            loaded: tuple[str, Any] | None = None
+        except BaseException:
+            loaded = ("error", traceback.format_exc()[-_DETAILS_LIMIT:])
+        for index, (sample, item) in enumerate(task["cases"]):
+            current[0] = index
+            kind, payload = loaded or _outcome(grade, sample, item, task["limits"])
+            _write_line(result_fd, {"index": index, "kind": kind, "payload": payload})
+            captured.seek(0)
+            captured.truncate()
     os._exit(0)
 
 
@@ -207,7 +225,9 @@ def serve(control: socket.socket) -> None:
             control.close()
             _child(task, result_fd)
         os.close(result_fd)
-        deadlines[pid] = time.monotonic() + task["limits"]["timeout_s"]
+        # A backstop: the caller stops a child whose current case overruns its limit.
+        budget = task["limits"]["timeout_s"] * len(task["cases"])
+        deadlines[pid] = time.monotonic() + budget + _GRACE_S
     for pid in deadlines:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

@@ -195,3 +195,52 @@ def test_async_python_graders_run_side_by_side():
         return await asyncio.gather(*(run_grader_async(grader, "x" * n, {}) for n in range(8)))
 
     assert [r.reward for r in asyncio.run(many())] == [n / 10 for n in range(8)]
+
+
+def test_run_grader_many_equals_run_grader_case_by_case():
+    from rftkit.graders import run_grader_many
+    from rftkit.graders.course import course_grader
+
+    grader = course_grader()
+    base = {
+        "reference_answer": "911.4",
+        "reference_value": 911.4,
+        "unit": "USD millions",
+        "min_tool_calls": 1,
+    }
+    cases = [
+        (Sample.from_text("911.4", tools=TOOLS), base),
+        ("912", base),
+        ("either 911.4 or 912", base),
+        ({"output_tools": "broken"}, base),  # a bad sample: flagged, the rest unaffected
+        ("911.4", {**base, "reference_value": "not a number"}),  # the python grader fails
+        (Sample.from_text("9114", tools=TOOLS * 3), base),
+    ]
+    many = run_grader_many(grader, cases)
+    one_by_one = [run_grader(grader, sample, item) for sample, item in cases]
+    assert (
+        [r.reward for r in many]
+        == [r.reward for r in one_by_one]
+        == [1.0, 0.25, 0.0, 0.0, 0.0, 0.25 * (0.5 + 0.5 / 3)]
+    )
+    assert [r.metadata.errors for r in many] == [r.metadata.errors for r in one_by_one]
+    assert many[3].metadata.errors.sample_parse_error
+    assert many[4].metadata.errors.python_grader_runtime_error
+    assert many[1].sub_rewards == {"correct": 0.5, "tools": 0.0}
+
+
+def test_run_grader_many_keeps_per_case_time_limits():
+    from rftkit.graders import SandboxLimits, run_grader_many
+
+    grader = {
+        "type": "python",
+        "name": "p",
+        "source": (
+            "def grade(s, i):\n    while s['output_text'] == 'loop':\n        pass\n    return 1.0"
+        ),
+    }
+    results = run_grader_many(
+        grader, [("a", {}), ("loop", {}), ("b", {})], limits=SandboxLimits(timeout_s=1.0)
+    )
+    assert [r.reward for r in results] == [1.0, 0.0, 1.0]
+    assert "TimeoutError" in results[1].metadata.errors.python_grader_runtime_error_details

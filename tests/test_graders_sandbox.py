@@ -137,3 +137,66 @@ def test_run_grader_reports_the_flag_and_keeps_going():
     assert "TimeoutError" in result.metadata.errors.python_grader_runtime_error_details
     ok = run_grader(_python("def grade(s, i):\n    return 0.25"), "x", {})
     assert ok.reward == 0.25 and ok.ok
+
+
+def test_a_sample_that_is_not_json_is_a_server_error_not_a_crash(sandbox):
+    import datetime
+
+    with pytest.raises(GraderFailure) as info:
+        sandbox.run("def grade(s, i):\n    return 1.0", {}, {"when": datetime.date(2025, 1, 1)})
+    assert info.value.flag == "python_grader_server_error"
+    assert "not JSON serializable" in info.value.details
+
+
+def test_grader_output_and_prints_stay_in_the_child(sandbox, capfd):
+    source = (
+        "import sys\ndef grade(s, i):\n"
+        "    print('noise')\n    sys.stderr.write('err')\n    return 1"
+    )
+    assert sandbox.run(source, {}, {}) == 1.0
+    captured = capfd.readouterr()
+    assert "noise" not in captured.out and "err" not in captured.err
+
+
+def test_run_many_grades_in_order_and_survives_bad_cases(sandbox):
+    source = (
+        "import socket, time\n"
+        "def grade(sample, item):\n"
+        "    what = item['do']\n"
+        "    if what == 'loop':\n"
+        "        while True:\n"
+        "            pass\n"
+        "    if what == 'socket':\n"
+        "        socket.socket()\n"
+        "    if what == 'raise':\n"
+        "        raise ValueError('bad item')\n"
+        "    return float(len(sample['output_text']))\n"
+    )
+    plan = ["ok", "ok", "raise", "ok", "loop", "ok", "socket", "ok"]
+    cases = [({"output_text": "x" * i}, {"do": what}) for i, what in enumerate(plan)]
+    results = sandbox.run_many(source, cases)
+    for i, (what, result) in enumerate(zip(plan, results, strict=True)):
+        if what == "ok":
+            assert result == float(i)
+        else:
+            assert isinstance(result, GraderFailure), (i, what, result)
+    assert "ValueError: bad item" in results[2].details
+    assert "TimeoutError" in results[4].details
+    assert "socket.__new__" in results[6].details
+
+
+def test_run_many_with_a_broken_source_fails_every_case(sandbox):
+    results = sandbox.run_many("def grade(s, i) return 1", [({}, {})] * 3)
+    assert all(isinstance(r, GraderFailure) and "SyntaxError" in r.details for r in results)
+
+
+def test_the_time_limit_is_per_case_not_per_batch(sandbox):
+    source = (
+        "import time\ndef grade(s, i):\n"
+        "    end = time.monotonic() + 0.3\n"
+        "    while time.monotonic() < end:\n"
+        "        pass\n"
+        "    return 1.0\n"
+    )
+    limits = SandboxLimits(timeout_s=1.0, memory_bytes=FAST.memory_bytes)
+    assert sandbox.run_many(source, [({}, {})] * 5, limits) == [1.0] * 5

@@ -3,12 +3,18 @@
 Public surface (see each module for the why):
 
 - :func:`run_grader` / :func:`run_grader_async` — grade one sample (``graders.run``);
+- :func:`run_grader_many` / :func:`run_grader_many_async` — grade many, python graders batched;
 - :func:`validate_grader` / :class:`GraderValidationError` — check a config (``graders.validate``);
 - :class:`GraderRunResult` — the ``graders.run`` response shape;
 - :class:`SandboxLimits` — time, memory and disk limits for ``python`` graders.
 """
 
-from rftkit.graders.engine import run_grader, run_grader_async
+from rftkit.graders.engine import (
+    run_grader,
+    run_grader_async,
+    run_grader_many,
+    run_grader_many_async,
+)
 from rftkit.graders.result import GraderErrors, GraderRunResult
 from rftkit.graders.sandbox import SandboxLimits
 from rftkit.graders.validate import GraderValidationError, validate_grader
@@ -20,5 +26,7 @@ __all__ = [
     "SandboxLimits",
     "run_grader",
     "run_grader_async",
+    "run_grader_many",
+    "run_grader_many_async",
     "validate_grader",
 ]

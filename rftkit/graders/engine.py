@@ -23,13 +23,15 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import openai
 from pydantic import ValidationError
 
 from rftkit.graders.formula import Formula, FormulaError, FormulaEvaluationError
@@ -39,6 +41,9 @@ from rftkit.graders.similarity import MetricUnavailable, similarity
 from rftkit.graders.validate import GraderValidationError, check_structure
 from rftkit.protocol import Sample
 from rftkit.templates import TemplateError, render
+
+ModelClient = openai.OpenAI | openai.AsyncOpenAI
+"""Any OpenAI-compatible endpoint: ``openai.OpenAI(base_url=..., api_key=...)``."""
 
 LOCAL_TYPES = frozenset({"string_check", "text_similarity"})
 """Grader types that need no process, network or model: scored inline."""
@@ -56,6 +61,8 @@ class _Run:
     usage: dict[str, dict[str, int]] = field(default_factory=dict)
     sampled_model_name: str | None = None
     sub_rewards: dict[str, float] = field(default_factory=dict)
+    precomputed: dict[int, float | GraderFailure] = field(default_factory=dict)
+    """Python grader outcomes already computed in a batch, by ``id()`` of the grader dict."""
 
     def fail(self, failure: GraderFailure, where: str) -> None:
         self.errors.merge(failure.as_errors())
@@ -122,6 +129,11 @@ async def _score(grader: Mapping[str, Any], context: Mapping[str, Any], run: _Ru
         except MetricUnavailable as exc:
             raise GraderFailure("other_error", str(exc)) from None
     if kind == "python":
+        if id(grader) in run.precomputed:
+            outcome = run.precomputed[id(grader)]
+            if isinstance(outcome, GraderFailure):
+                raise outcome
+            return outcome
         sandbox = default_sandbox()
         return await asyncio.to_thread(
             sandbox.run, grader["source"], context["sample"], context["item"], run.limits
@@ -188,6 +200,15 @@ async def _multi(grader: Mapping[str, Any], context: Mapping[str, Any], run: _Ru
         raise GraderFailure("formula_parse_error", str(exc)) from None
 
 
+def _context(
+    sample: Sample | str | Mapping[str, Any], item: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The template namespaces; GraderFailure for a bad sample or item."""
+    if item is not None and not isinstance(item, Mapping):
+        raise GraderFailure("other_error", f"item must be an object, not {type(item).__name__}")
+    return {"item": dict(item or {}), "sample": coerce_sample(sample).model_dump(mode="json")}
+
+
 async def _grade(
     grader: Mapping[str, Any],
     sample: Sample | str | Mapping[str, Any],
@@ -197,11 +218,7 @@ async def _grade(
     started = time.perf_counter()
     reward = 0.0
     try:
-        if item is not None and not isinstance(item, Mapping):
-            raise GraderFailure("other_error", f"item must be an object, not {type(item).__name__}")
-        parsed = coerce_sample(sample)
-        context = {"item": dict(item or {}), "sample": parsed.model_dump(mode="json")}
-        reward = await _score(grader, context, run)
+        reward = await _score(grader, _context(sample, item), run)
     except GraderFailure as failure:
         run.fail(failure, str(grader.get("name", grader["type"])))
         reward = 0.0
@@ -258,12 +275,14 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def _run_blocking(coroutine: Coroutine[Any, Any, GraderRunResult]) -> GraderRunResult:
+def _run_blocking(coroutine: Coroutine[Any, Any, Any]) -> Any:
     """Run to completion from sync code on the background loop."""
     return asyncio.run_coroutine_threadsafe(coroutine, _background_loop()).result()
 
 
-def _new_run(trace_id, model_client, limits) -> _Run:
+def _new_run(
+    trace_id: str | None, model_client: ModelClient | None, limits: SandboxLimits | None
+) -> _Run:
     return _Run(
         trace_id=trace_id or f"trace_{uuid.uuid4().hex}", model_client=model_client, limits=limits
     )
@@ -275,7 +294,7 @@ def run_grader(
     item: Mapping[str, Any] | None = None,
     *,
     trace_id: str | None = None,
-    model_client: Any = None,
+    model_client: ModelClient | None = None,
     limits: SandboxLimits | None = None,
 ) -> GraderRunResult:
     """Grade ``sample`` against ``item`` with ``grader`` (an OpenAI grader config dict).
@@ -295,9 +314,72 @@ async def run_grader_async(
     item: Mapping[str, Any] | None = None,
     *,
     trace_id: str | None = None,
-    model_client: Any = None,
+    model_client: ModelClient | None = None,
     limits: SandboxLimits | None = None,
 ) -> GraderRunResult:
     """:func:`run_grader` for event loops: python graders in a thread, HTTP awaited."""
     check_structure(grader)
     return await _grade(grader, sample, item, _new_run(trace_id, model_client, limits))
+
+
+def _python_graders(grader: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    if grader["type"] == "python":
+        return [grader]
+    if grader["type"] == "multi":
+        return [sub for sub in grader["graders"].values() if sub["type"] == "python"]
+    return []
+
+
+async def run_grader_many_async(
+    grader: Mapping[str, Any],
+    cases: Sequence[tuple[Sample | str | Mapping[str, Any], Mapping[str, Any] | None]],
+    *,
+    model_client: ModelClient | None = None,
+    limits: SandboxLimits | None = None,
+    concurrency: int = 16,
+) -> list[GraderRunResult]:
+    """Grade many ``(sample, item)`` pairs with one grader; results in the same order.
+
+    Each python grader in the config runs once for all cases in one sandboxed child (its source
+    loads once; each case keeps its own time limit and failure), which is what makes red-team
+    sweeps and evaluation sets cheap. Endpoint and model graders run ``concurrency`` at a time.
+    Each case's trace id is fresh.
+    """
+    check_structure(grader)
+    runs = [_new_run(None, model_client, limits) for _ in cases]
+    contexts: dict[int, dict[str, Any]] = {}
+    for index, (sample, item) in enumerate(cases):
+        with contextlib.suppress(GraderFailure):  # reported again, with its flag, by _grade
+            contexts[index] = _context(sample, item)
+    sandbox = default_sandbox()
+    for python in _python_graders(grader):
+        indices = list(contexts)
+        inputs = [(contexts[i]["sample"], contexts[i]["item"]) for i in indices]
+        outcomes = await asyncio.to_thread(sandbox.run_many, python["source"], inputs, limits)
+        for index, outcome in zip(indices, outcomes, strict=True):
+            runs[index].precomputed[id(python)] = outcome
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(index: int) -> GraderRunResult:
+        async with slots:
+            sample, item = cases[index]
+            return await _grade(grader, sample, item, runs[index])
+
+    return list(await asyncio.gather(*(one(i) for i in range(len(cases)))))
+
+
+def run_grader_many(
+    grader: Mapping[str, Any],
+    cases: Sequence[tuple[Sample | str | Mapping[str, Any], Mapping[str, Any] | None]],
+    *,
+    model_client: ModelClient | None = None,
+    limits: SandboxLimits | None = None,
+    concurrency: int = 16,
+) -> list[GraderRunResult]:
+    """:func:`run_grader_many_async` from sync code (a notebook, a script)."""
+    check_structure(grader)
+    return _run_blocking(
+        run_grader_many_async(
+            grader, cases, model_client=model_client, limits=limits, concurrency=concurrency
+        )
+    )

@@ -5,13 +5,18 @@ The service runs python graders in a sandbox: no network, 2 minutes, 2 GB, 1 GB 
 (:mod:`rftkit._grader_zygote`, with numpy and rapidfuzz already imported), so a call costs a
 fork, not an interpreter start, and no call leaves state behind for the next. In the child:
 
-- ``resource.setrlimit``: address space (memory), CPU seconds, file size, no core dumps;
-- the fork server kills the child when the wall-clock limit passes;
+- ``resource.setrlimit``: address space (memory), file size, no core dumps;
+- the caller kills the child (SIGKILL) when a case passes the wall-clock limit, and the fork
+  server kills children that outlive a backstop or a caller that went away;
 - the working directory is a fresh temp dir, and the environment holds no secrets (the fork
   server itself is started with a filtered environment);
 - a ``sys.addaudithook`` hook (which Python code cannot remove) stops the child at the first
   socket, subprocess, ``os.system``/``exec``/``fork``, ``ctypes`` call, or file write, rename or
   delete outside the temp dir, and reports it, even if the grader would have caught the error.
+
+The grader sees this environment's packages, not the service's image (``image_tag`` is accepted
+and ignored; the image pins numpy, scipy, rapidfuzz, nltk, rouge-score and others, reference
+§5.3). ``run_many`` grades many cases with one source in one child, each case still limited.
 
 This stops accidents and reward-hacking graders; it is not a boundary against a determined
 attacker with native code (audit hooks do not see C extensions). For untrusted graders run the
@@ -33,12 +38,14 @@ import os
 import re
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -99,7 +106,7 @@ class PythonSandbox:
                     control.sendall(body)
                     return
                 except OSError:
-                    self.close_locked()
+                    self._close_locked()
                     if attempt == 2:
                         raise
 
@@ -110,50 +117,100 @@ class PythonSandbox:
         self, source: str, sample: dict, item: dict, limits: SandboxLimits | None = None
     ) -> float:
         """``grade(sample, item)`` as a float; GraderFailure when it fails or is stopped."""
-        limits = limits or self.limits
-        if len(source.encode()) > MAX_SOURCE_BYTES:
-            raise GraderFailure(
-                "python_grader_runtime_error",
-                f"the source is {len(source.encode())} bytes; the limit is {MAX_SOURCE_BYTES}",
-            )
-        with self._slots:
-            root = tempfile.mkdtemp(prefix="rftkit-grader-")
-            read_fd, write_fd = os.pipe()
-            try:
-                task = {
-                    "source": source,
-                    "sample": sample,
-                    "item": item,
-                    "root": root,
-                    "limits": asdict(limits),
-                }
-                started = time.monotonic()
-                try:
-                    self._send(task, write_fd)
-                except (OSError, TypeError, ValueError) as exc:
-                    raise GraderFailure("python_grader_server_error", type(exc).__name__) from None
-                finally:
-                    os.close(write_fd)
-                raw = _read_line(read_fd, limits.timeout_s + _GRACE_S)
-                elapsed = time.monotonic() - started
-            finally:
-                os.close(read_fd)
-                shutil.rmtree(root, ignore_errors=True)
-        if not raw:
-            if elapsed >= limits.timeout_s:
-                reason = f"TimeoutError: stopped after the {limits.timeout_s:g} s limit"
-            else:
-                reason = "the grader process was killed (CPU or memory limit)"
-            raise GraderFailure("python_grader_runtime_error", reason)
-        result = json.loads(raw)
-        if result["kind"] != "ok":
-            raise GraderFailure("python_grader_runtime_error", result["payload"])
-        score = float(result["payload"])
-        if not math.isfinite(score):
-            raise GraderFailure("python_grader_runtime_error", f"grade() returned {score}")
-        return score
+        (outcome,) = self.run_many(source, [(sample, item)], limits)
+        if isinstance(outcome, GraderFailure):
+            raise outcome
+        return outcome
 
-    def close_locked(self) -> None:
+    def run_many(
+        self,
+        source: str,
+        cases: Sequence[tuple[dict, dict]],
+        limits: SandboxLimits | None = None,
+    ) -> list[float | GraderFailure]:
+        """Grade every ``(sample, item)`` with one source: a score or a failure per case.
+
+        The cases run in order in one child (the source loads once), each within the time
+        limit; a case that overruns, is killed or trips the guard is reported and the rest
+        continue in a fresh child. Cases of one call share the child's temp dir.
+        """
+        limits = limits or self.limits
+        size = len(source.encode())
+        if size > MAX_SOURCE_BYTES:
+            too_big = f"the source is {size} bytes; the limit is {MAX_SOURCE_BYTES}"
+            return [GraderFailure("python_grader_runtime_error", too_big) for _ in cases]
+        results: list[float | GraderFailure | None] = [None] * len(cases)
+        start = 0
+        while start < len(cases):
+            with self._slots:
+                start = self._run_batch(source, cases, start, results, limits)
+        return results  # type: ignore[return-value]  # every slot is filled by now
+
+    def _run_batch(
+        self,
+        source: str,
+        cases: Sequence[tuple[dict, dict]],
+        start: int,
+        results: list[float | GraderFailure | None],
+        limits: SandboxLimits,
+    ) -> int:
+        """Run ``cases[start:]`` in one child, filling ``results``; the index to go on from."""
+        root = tempfile.mkdtemp(prefix="rftkit-grader-")
+        read_fd, write_fd = os.pipe()
+        lines = _LineReader(read_fd)
+        pid: int | None = None
+        index = start
+        try:
+            task = {
+                "source": source,
+                "cases": [list(case) for case in cases[start:]],
+                "root": root,
+                "limits": asdict(limits),
+            }
+            try:
+                self._send(task, write_fd)
+            except (OSError, TypeError, ValueError) as exc:
+                failure = GraderFailure(
+                    "python_grader_server_error", f"{type(exc).__name__}: {exc}"
+                )
+                results[start:] = [failure] * (len(cases) - start)
+                return len(cases)
+            finally:
+                os.close(write_fd)
+            while index < len(cases):
+                waited = time.monotonic()
+                line = lines.next(limits.timeout_s + (_GRACE_S if pid is None else 0))
+                if line is None or not line:
+                    overran = line is None or time.monotonic() - waited >= limits.timeout_s
+                    reason = (
+                        f"TimeoutError: stopped after the {limits.timeout_s:g} s limit"
+                        if overran
+                        else "the grader process was killed (out of memory, or by a signal)"
+                    )
+                    results[index] = GraderFailure("python_grader_runtime_error", reason)
+                    return index + 1
+                try:
+                    message = _parse_line(line)
+                except GraderFailure as failure:
+                    results[index] = failure
+                    return index + 1
+                if "pid" in message:
+                    pid = int(message["pid"])
+                    continue
+                index = start + int(message["index"])
+                results[index] = _outcome(message["kind"], message["payload"])
+                index += 1
+                if message["kind"] == "violation":
+                    return index
+            return index
+        finally:
+            if pid is not None and index < len(cases):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            os.close(read_fd)
+            shutil.rmtree(root, ignore_errors=True)
+
+    def _close_locked(self) -> None:
         if self._control is not None:
             self._control.close()
             self._control = None
@@ -168,29 +225,52 @@ class PythonSandbox:
     def close(self) -> None:
         """Stop the fork server (it also stops by itself when this process exits)."""
         with self._lock:
-            self.close_locked()
+            self._close_locked()
 
 
-def _read_line(fd: int, timeout_s: float) -> bytes:
-    """One newline-terminated message, or what came before EOF or the deadline.
+def _parse_line(line: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(line)
+        if "pid" in message or {"index", "kind", "payload"} <= set(message):
+            return message
+    except (ValueError, TypeError):
+        pass
+    raise GraderFailure("python_grader_server_error", f"unreadable result {line[:200]!r}")
 
-    Stopping at the newline, not at EOF, keeps the child's exit (unmapping its memory) off the
-    caller's critical path.
-    """
-    deadline = time.monotonic() + timeout_s
-    received = bytearray()
-    while not received.endswith(b"\n"):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return b""
-        readable, _, _ = select.select([fd], [], [], remaining)
-        if not readable:
-            return b""
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        received.extend(chunk)
-    return bytes(received)
+
+def _outcome(kind: str, payload: Any) -> float | GraderFailure:
+    if kind != "ok":
+        return GraderFailure("python_grader_runtime_error", str(payload))
+    score = float(payload)
+    if not math.isfinite(score):
+        return GraderFailure("python_grader_runtime_error", f"grade() returned {score}")
+    return score
+
+
+class _LineReader:
+    """Newline-terminated messages from a pipe, each awaited with its own deadline."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+
+    def next(self, timeout_s: float) -> bytes | None:
+        """The next line; ``b""`` at EOF, None when ``timeout_s`` passes first."""
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            readable, _, _ = select.select([self.fd], [], [], remaining)
+            if not readable:
+                return None
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                return b""
+            self.buffer.extend(chunk)
+        line, _, rest = self.buffer.partition(b"\n")
+        self.buffer = bytearray(rest)
+        return bytes(line)
 
 
 _default: PythonSandbox | None = None
