@@ -36,8 +36,8 @@ def embedding_model():
 
 def cosine_similarity(text: str, reference: str) -> float:
     """Cosine of the two embeddings, floored at 0 (the metric's documented range is 0–1)."""
+    model = embedding_model()  # refuses, naming the extra, when it is not installed
     from sentence_transformers import util
 
-    model = embedding_model()
     vectors = model.encode([text, reference], convert_to_tensor=True, show_progress_bar=False)
     return max(0.0, float(util.cos_sim(vectors[0], vectors[1])))
