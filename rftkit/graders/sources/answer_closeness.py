@@ -165,13 +165,15 @@ def company_credit(text, reference, question):
 
 
 def grade(sample, item):
+    unit, reference = item["unit"], str(item["reference_answer"])
+    if unit != "company" and unit not in UNIT_BASE:
+        raise ValueError(f"item.unit: {unit!r} is not 'company' or one of {sorted(UNIT_BASE)}")
     if addresses_grader(sample):
         return 0.0
-    text, unit = answer_text(sample), item.get("unit")
-    question = question_of(item)
+    text, question = answer_text(sample), question_of(item)
     if unit == "company":
-        return company_credit(text, str(item["reference_answer"]), question)
-    if unit not in UNIT_BASE or other_unit_named(text, unit):
+        return company_credit(text, reference, question)
+    if other_unit_named(text, unit):
         return 0.0
     figures = set(figures_in(committed_text(text, question), unit))
     if len(figures) != 1:
@@ -179,4 +181,4 @@ def grade(sample, item):
     (value,) = figures
     if DECREASE.search(text) and value > 0:
         value = -value
-    return numeric_credit(value, str(item["reference_answer"]))
+    return numeric_credit(value, reference)
