@@ -4,10 +4,12 @@ import inspect
 
 import pytest
 
-from rftkit.graders import run_grader, validate_grader
-from rftkit.graders.course import course_grader, naive_grader
+from rftkit.agreement import bin_scores, launch_gate
+from rftkit.graders import run_grader, run_grader_many, validate_grader
+from rftkit.graders.course import course_grader, course_grader_draft, naive_grader
 from rftkit.graders.sources import answer_closeness, evidence_lookup, tool_efficiency
 from rftkit.protocol import Sample, ToolCall
+from rftkit.reference_labels import SCALE, load_reference_set
 from rftkit.world import generate_tasks, generate_world
 
 MONEY = {
@@ -188,3 +190,14 @@ def test_readme_example():
         "evidence": 1.0,
         "tools": 1.0,
     }
+
+
+def test_the_course_grader_passes_the_launch_gate_and_its_draft_does_not():
+    reference = load_reference_set()
+    cases = [(row.sample, row.item) for row in reference.itertuples()]
+    decisions = {}
+    for name, grader in [("draft", course_grader_draft()), ("course", course_grader())]:
+        graded = bin_scores([r.reward for r in run_grader_many(grader, cases)], SCALE)
+        decisions[name] = launch_gate(reference["label"], graded, labels=SCALE)
+    assert not decisions["draft"].passed, decisions["draft"]
+    assert decisions["course"].passed, decisions["course"]

@@ -17,7 +17,12 @@ import inspect
 from types import ModuleType
 from typing import Any
 
-from rftkit.graders.sources import answer_closeness, evidence_lookup, tool_efficiency
+from rftkit.graders.sources import (
+    answer_closeness,
+    answer_closeness_draft,
+    evidence_lookup,
+    tool_efficiency,
+)
 
 
 def python_grader(name: str, module: ModuleType) -> dict[str, Any]:
@@ -38,6 +43,24 @@ def naive_grader() -> dict[str, Any]:
         "operation": "like",
         "input": "{{sample.output_text}}",
         "reference": "{{item.reference_answer}}",
+    }
+
+
+def course_grader_draft() -> dict[str, Any]:
+    """The first multi grader, which notebook 03 measures and replaces: it fails the launch gate.
+
+    ``correct`` gives 1 for the exact value, 0.5 within 1 %, 0.25 for the right digits at the
+    wrong scale; ``correct * (0.5 + 0.5 * tools)`` halves a lucky guess, but also pulls right
+    answers made with extra tool calls below the "right" label, which the rubric does not do.
+    """
+    return {
+        "type": "multi",
+        "name": "course_grader_draft",
+        "graders": {
+            "correct": python_grader("answer_closeness_draft", answer_closeness_draft),
+            "tools": python_grader("tool_efficiency", tool_efficiency),
+        },
+        "calculate_output": "correct * (0.5 + 0.5 * tools)",
     }
 
 
