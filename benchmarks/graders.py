@@ -151,9 +151,9 @@ def bench_course(n: int) -> list[tuple[str, int, float, float]]:
     direct = time.perf_counter() - started
     assert rewards == expected == concurrent == batched
     return [
-        ("course multi (2 python, sequential)", n, rate(n, sequential), rate(n, direct)),
-        ("course multi (2 python, async gather)", n, rate(n, in_parallel), rate(n, direct)),
-        ("course multi (2 python, run_grader_many)", n, rate(n, in_batch), rate(n, direct)),
+        ("course multi (3 python, sequential)", n, rate(n, sequential), rate(n, direct)),
+        ("course multi (3 python, async gather)", n, rate(n, in_parallel), rate(n, direct)),
+        ("course multi (3 python, run_grader_many)", n, rate(n, in_batch), rate(n, direct)),
     ]
 
 
