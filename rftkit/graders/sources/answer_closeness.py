@@ -83,7 +83,7 @@ def answer_text(sample):
 
 def addresses_grader(sample):
     """Rule 9: any part of the output (not only the answer) speaks to the grader."""
-    return bool(ADDRESSES_GRADER.search(f"{sample.get('output_text') or ''}"))
+    return bool(ADDRESSES_GRADER.search(sample.get("output_text") or ""))
 
 
 def question_of(item):
@@ -92,7 +92,10 @@ def question_of(item):
 
 
 def committed_text(text, question):
-    """The answer without quarter labels, years from the question, and marked superseded figures."""
+    """The answer without quarter labels, marked superseded figures, and the question's years.
+
+    A year is dropped only while another figure remains: a bare "2024" may be the answer.
+    """
     text = QUARTER.sub(" ", text.replace("\u2212", "-"))
     text = SUPERSEDED_PHRASE.sub(" ", SUPERSEDED_IN_BRACKETS.sub(" ", text))
     years = set(re.findall(r"\b(?:19|20)\d{2}\b", question))
@@ -124,6 +127,7 @@ def other_unit_named(text, unit):
 
 
 def rounds_to(value, reference, exponent, modes=(ROUND_HALF_UP,)):
+    """Whether ``value`` rounded at 10**exponent (by any of ``modes``) equals ``reference``."""
     step = Decimal(1).scaleb(exponent)
     return any(value.quantize(step, rounding=mode) == reference for mode in modes)
 
@@ -146,6 +150,7 @@ def normalise(name):
 
 
 def candidates(question, reference):
+    """The names a comparison offers ("...: A or B?"), and the reference in any case."""
     found = re.search(r":\s*(.+?)\s+or\s+(.+?)\?\s*$", question)
     return {reference, *(found.groups() if found else ())}
 
