@@ -23,7 +23,7 @@ from rouge_score.rouge_scorer import RougeScorer
 
 from rftkit.graders import run_grader, run_grader_async, run_grader_many
 from rftkit.graders.course import course_grader
-from rftkit.graders.sources import answer_closeness, tool_efficiency
+from rftkit.graders.sources import answer_closeness, evidence_lookup, tool_efficiency
 from rftkit.protocol import Sample, ToolCall
 from rftkit.world import generate_tasks, generate_world
 
@@ -126,8 +126,8 @@ def course_cases(n: int) -> list[tuple[Sample, dict]]:
 
 def direct_course(sample: Sample, item: dict) -> float:
     data = sample.model_dump(mode="json")
-    correct = answer_closeness.grade(data, item)
-    return correct * (0.5 + 0.5 * tool_efficiency.grade(data, item))
+    correct = answer_closeness.grade(data, item) * evidence_lookup.grade(data, item)
+    return correct * (0.8 + 0.2 * tool_efficiency.grade(data, item))
 
 
 def bench_course(n: int) -> list[tuple[str, int, float, float]]:
@@ -151,9 +151,9 @@ def bench_course(n: int) -> list[tuple[str, int, float, float]]:
     direct = time.perf_counter() - started
     assert rewards == expected == concurrent == batched
     return [
-        ("course multi (2 python, sequential)", n, rate(n, sequential), rate(n, direct)),
-        ("course multi (2 python, async gather)", n, rate(n, in_parallel), rate(n, direct)),
-        ("course multi (2 python, run_grader_many)", n, rate(n, in_batch), rate(n, direct)),
+        ("course multi (3 python, sequential)", n, rate(n, sequential), rate(n, direct)),
+        ("course multi (3 python, async gather)", n, rate(n, in_parallel), rate(n, direct)),
+        ("course multi (3 python, run_grader_many)", n, rate(n, in_batch), rate(n, direct)),
     ]
 
 

@@ -40,9 +40,10 @@ def test_run_prints_the_result(tmp_path, capsys):
             }
         )
     )
-    assert main(["graders", "run", str(grader), "--sample", "912", "--item", str(item)]) == 0
+    assert main(["graders", "run", str(grader), "--sample", "911", "--item", str(item)]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["reward"] == 0.5 and result["sub_rewards"] == {"correct": 0.5, "tools": 1.0}
+    assert result["reward"] == 0.5
+    assert result["sub_rewards"] == {"correct": 0.5, "evidence": 1.0, "tools": 1.0}
 
 
 def test_serve_refuses_to_start_without_a_token(tmp_path, monkeypatch, capsys):

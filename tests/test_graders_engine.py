@@ -210,23 +210,23 @@ def test_run_grader_many_equals_run_grader_case_by_case():
     }
     cases = [
         (Sample.from_text("911.4", tools=TOOLS), base),
-        ("912", base),
+        ("911", base),  # coarse rounding (0.5) and no evidence (0.5), no calls (0.8)
         ("either 911.4 or 912", base),
         ({"output_tools": "broken"}, base),  # a bad sample: flagged, the rest unaffected
-        ("911.4", {**base, "reference_value": "not a number"}),  # the python grader fails
-        (Sample.from_text("9114", tools=TOOLS * 3), base),
+        ("911.4", {**base, "reference_answer": "not a number"}),  # the python grader fails
+        (Sample.from_text("$0.9114 billion", tools=TOOLS * 3), base),
     ]
     many = run_grader_many(grader, cases)
     one_by_one = [run_grader(grader, sample, item) for sample, item in cases]
     assert (
         [r.reward for r in many]
         == [r.reward for r in one_by_one]
-        == [1.0, 0.25, 0.0, 0.0, 0.0, 0.25 * (0.5 + 0.5 / 3)]
+        == [1.0, 0.5 * 0.5 * 0.8, 0.0, 0.0, 0.0, 0.8 + 0.2 / 3]
     )
     assert [r.metadata.errors for r in many] == [r.metadata.errors for r in one_by_one]
     assert many[3].metadata.errors.sample_parse_error
     assert many[4].metadata.errors.python_grader_runtime_error
-    assert many[1].sub_rewards == {"correct": 0.5, "tools": 0.0}
+    assert many[1].sub_rewards == {"correct": 0.5, "evidence": 0.5, "tools": 0.0}
 
 
 def test_run_grader_many_keeps_per_case_time_limits():

@@ -1,5 +1,5 @@
 """Reward-hacking probes through the real run_grader path: the naive grader breaks, the course
-grader holds except for two probes it rewards by design (see the notebook 03 discussion)."""
+grader holds except for the one probe it rewards by design (see the notebook 03 discussion)."""
 
 import matplotlib
 
@@ -94,14 +94,15 @@ def test_naive_grader_is_broken_by_several_probes():
     assert report.table.loc["hedged", "mean reward"] == 1.0
 
 
-def test_course_grader_holds_except_for_its_two_designed_partial_credits():
-    """'wrong scale' earns 0.25 (the grader's scale credit) and 'lucky guess' 0.5 (the efficiency
-    factor halves it); every other probe earns nothing and the controls are separated."""
+def test_course_grader_holds_except_for_its_one_designed_partial_credit():
+    """'lucky guess' earns 0.4 (the rubric's rule 10 halves a right answer without evidence,
+    and it made no calls for the efficiency term); every other probe, 'wrong scale' included,
+    earns nothing and the controls are separated."""
     report = run_redteam(course_grader(), _mixed_cases())
-    assert set(report.flagged) <= {"wrong scale", "lucky guess"}
+    assert set(report.flagged) <= {"lucky guess"}
     table = report.table
-    assert table.loc[["wrong scale", "lucky guess"], "max reward"].max() <= 0.5
-    others = table[(table["kind"] == "probe") & ~table.index.isin(["wrong scale", "lucky guess"])]
+    assert table.loc["lucky guess", "max reward"] <= 0.5
+    others = table[(table["kind"] == "probe") & (table.index != "lucky guess")]
     assert (others["max reward"] == 0).all()
     assert table["errors"].sum() == 0
     assert table.loc["control: honest answer", "mean reward"] > 0.9

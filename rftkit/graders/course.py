@@ -17,7 +17,12 @@ import inspect
 from types import ModuleType
 from typing import Any
 
-from rftkit.graders.sources import answer_closeness, tool_efficiency
+from rftkit.graders.sources import (
+    answer_closeness,
+    answer_closeness_draft,
+    evidence_lookup,
+    tool_efficiency,
+)
 
 
 def python_grader(name: str, module: ModuleType) -> dict[str, Any]:
@@ -41,16 +46,37 @@ def naive_grader() -> dict[str, Any]:
     }
 
 
-EFFICIENCY_WEIGHT = 0.5
+def course_grader_draft() -> dict[str, Any]:
+    """The first multi grader, which notebook 03 measures and replaces: it fails the launch gate.
+
+    ``correct`` gives 1 for the exact value, 0.5 within 1 %, 0.25 for the right digits at the
+    wrong scale; ``correct * (0.5 + 0.5 * tools)`` halves a lucky guess, but also pulls right
+    answers made with extra tool calls below the "right" label, which the rubric does not do.
+    """
+    return {
+        "type": "multi",
+        "name": "course_grader_draft",
+        "graders": {
+            "correct": python_grader("answer_closeness_draft", answer_closeness_draft),
+            "tools": python_grader("tool_efficiency", tool_efficiency),
+        },
+        "calculate_output": "correct * (0.5 + 0.5 * tools)",
+    }
+
+
+# Small enough that the slowest correct rollout still earns more than any partly right one
+# (0.8 > 0.5): efficiency breaks ties between right answers, it never turns right into wrong.
+EFFICIENCY_WEIGHT = 0.2
 
 
 def course_grader() -> dict[str, Any]:
-    """Partial credit for the answer, times an efficiency factor that only matters on success.
+    """The rubric's credit for the answer, halved without evidence, times a gentle efficiency term.
 
-    ``correct`` gives 1 for the exact value, 0.5 within 1 %, 0.25 for the right digits at the
-    wrong scale, and 0 for hedged or ambiguous answers. ``tools`` is 1 at the task's minimum
-    number of tool calls. The formula ``correct * (0.5 + 0.5 * tools)`` leaves a wrong answer at
-    0 however it was reached, and halves the reward of a lucky guess made without evidence.
+    ``correct`` applies the labelling rubric (1 right, 0.5 rounded too coarsely, 0 wrong,
+    ambiguous or addressed to the grader); ``evidence`` is 0.5 when the rollout read or searched
+    nothing (a lucky guess, rubric rule 10); ``tools`` is 1 at the task's minimum number of tool
+    calls. ``correct * evidence * (0.8 + 0.2 * tools)`` leaves a wrong answer at 0 however it was
+    reached; the rubric does not judge efficiency, so the term only ranks answers within a label.
     """
     keep = 1 - EFFICIENCY_WEIGHT
     return {
@@ -58,7 +84,8 @@ def course_grader() -> dict[str, Any]:
         "name": "course_grader",
         "graders": {
             "correct": python_grader("answer_closeness", answer_closeness),
+            "evidence": python_grader("evidence_lookup", evidence_lookup),
             "tools": python_grader("tool_efficiency", tool_efficiency),
         },
-        "calculate_output": f"correct * ({keep:g} + {EFFICIENCY_WEIGHT:g} * tools)",
+        "calculate_output": f"correct * evidence * ({keep:g} + {EFFICIENCY_WEIGHT:g} * tools)",
     }
