@@ -61,8 +61,13 @@ def test_placeholders_are_filled(project):
 def test_the_new_project_passes_its_own_tests(project):
     # This checkout's rftkit first, as the project would find it installed from a checkout.
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path}
-    env.pop("RFTKIT_TOOL_TOKEN", None)
+    # Nothing of this run's pytest or tool-service settings may leak into the project's run.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PYTEST_") and key != "RFTKIT_TOOL_TOKEN"
+    }
+    env["PYTHONPATH"] = path
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q"],
         cwd=project,
