@@ -116,7 +116,9 @@ def create_project(directory: str | Path, *, package: str | None = None) -> Crea
     project = root.name
     package = package or package_name_for(project)
     check_names(project, package)
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+    if root.exists() and not root.is_dir():
+        raise ScaffoldError(f"{root} is a file; choose a new directory")
+    if root.exists() and any(root.iterdir()):
         raise ScaffoldError(f"{root} already exists and is not empty; choose a new directory")
     values = {"project": project, "package": package, "rftkit_version": _rftkit_version()}
     rendered: dict[str, str] = {}

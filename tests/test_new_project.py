@@ -115,6 +115,14 @@ def test_a_non_empty_directory_is_left_alone(tmp_path, capsys):
     assert [p.name for p in target.iterdir()] == ["notes.txt"]
 
 
+def test_a_file_in_the_way_is_left_alone(tmp_path):
+    target = tmp_path / "agent"
+    target.write_text("mine")
+    with pytest.raises(ScaffoldError, match="is a file"):
+        create_project(target)
+    assert target.read_text() == "mine"
+
+
 def test_an_empty_directory_and_an_explicit_package_are_accepted(tmp_path):
     target = tmp_path / "Team-Agent"
     target.mkdir()
