@@ -1,0 +1,151 @@
+"""``rftkit new``: the scaffold is created whole, refuses bad names and non-empty folders, and the
+project it makes passes its own tests (run in a subprocess with this interpreter) from birth."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rftkit.cli import main
+from rftkit.scaffold import (
+    ScaffoldError,
+    check_names,
+    create_project,
+    render_template,
+    template_root,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("projects") / "support-agent"
+    assert main(["new", str(root)]) == 0
+    return root
+
+
+def test_the_project_has_the_course_structure(project):
+    files = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+    assert {
+        "README.md",
+        "pyproject.toml",
+        "data/tasks.jsonl",
+        "data/example_labels.csv",
+        "support_agent/tools.py",
+        "support_agent/dataset.py",
+        "support_agent/grader.py",
+        "support_agent/checks.py",
+        "support_agent/modal_app.py",
+        "notebooks/01_tools_and_data.ipynb",
+        "notebooks/02_grader_checks.ipynb",
+        "tests/test_project.py",
+    } <= files
+    assert not any(name.endswith(".tmpl") for name in files)
+    assert len(project.joinpath("data/tasks.jsonl").read_text().splitlines()) == 24
+
+
+def test_placeholders_are_filled(project):
+    for path in project.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            assert "$package" not in text and "$project" not in text, path
+    assert 'name = "support-agent"' in (project / "pyproject.toml").read_text()
+    assert "from support_agent import" in (project / "support_agent/tools.py").read_text()
+
+
+def test_the_new_project_passes_its_own_tests(project):
+    # This checkout's rftkit first, as the project would find it installed from a checkout.
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    # Nothing of this run's pytest or tool-service settings may leak into the project's run.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PYTEST_") and key != "RFTKIT_TOOL_TOKEN"
+    }
+    env["PYTHONPATH"] = path
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout
+
+
+def test_the_new_project_is_ruff_clean(project):
+    pytest.importorskip("ruff")
+    for command in (["check", "."], ["format", "--check", "."]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *command], cwd=project, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("project_name", "package", "message"),
+    [
+        ("my agent", "my_agent", "project name 'my agent'"),
+        ("2fast", "fast2", "project name '2fast'"),
+        ("Agent", "Agent", "not a lower-case Python identifier"),
+        ("class", "class", "is a Python keyword"),
+        ("json", "json", "would shadow the module or folder 'json'"),
+        ("data", "data", "would shadow the module or folder 'data'"),
+        ("rftkit", "rftkit", "would shadow the module or folder 'rftkit'"),
+    ],
+)
+def test_bad_names_are_refused_with_the_reason(project_name, package, message):
+    with pytest.raises(ScaffoldError, match=message):
+        check_names(project_name, package)
+
+
+def test_a_non_empty_directory_is_left_alone(tmp_path, capsys):
+    target = tmp_path / "existing"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    assert main(["new", str(target)]) == 2
+    assert "already exists and is not empty" in capsys.readouterr().err
+    assert [p.name for p in target.iterdir()] == ["notes.txt"]
+
+
+def test_a_file_in_the_way_is_left_alone(tmp_path):
+    target = tmp_path / "agent"
+    target.write_text("mine")
+    with pytest.raises(ScaffoldError, match="is a file"):
+        create_project(target)
+    assert target.read_text() == "mine"
+
+
+def test_an_empty_directory_and_an_explicit_package_are_accepted(tmp_path):
+    target = tmp_path / "Team-Agent"
+    target.mkdir()
+    created = create_project(target, package="team_agent")
+    assert created.package == "team_agent"
+    assert (target / "team_agent" / "grader.py").is_file()
+
+
+def test_a_bad_placeholder_names_the_template():
+    with pytest.raises(ScaffoldError, match=r"template x.py.tmpl: bad placeholder.*\$\$"):
+        render_template("cost = $5", {"package": "p"}, "x.py.tmpl")
+
+
+def test_every_template_file_renders():
+    values = {"project": "p-q", "package": "p_q", "rftkit_version": "0"}
+    stack = [template_root()]
+    rendered = 0
+    while stack:
+        node = stack.pop()
+        for child in node.iterdir():
+            if child.is_dir():
+                stack.append(child)
+            elif child.name.endswith(".tmpl"):
+                render_template(child.read_text(encoding="utf-8"), values, child.name)
+                rendered += 1
+    assert rendered >= 18
