@@ -30,8 +30,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from rftkit.data.curate import find_leakage, question_of
 from rftkit.data.findings import Finding, Severity, ValidationReport
 from rftkit.data.jsonl import Line, read_lines
@@ -270,6 +268,8 @@ def _check_leakage(
 @cache
 def _schema_problem(schema_json: str) -> tuple[str, str] | None:
     """Where and what is wrong with a JSON schema (cached: every line repeats the same specs)."""
+    import jsonschema  # imported here: it takes 1-2 s to load and only tool schemas need it
+
     schema = json.loads(schema_json)
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
