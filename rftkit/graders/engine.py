@@ -1,0 +1,289 @@
+"""Run an OpenAI grader config on one sample, locally, with the service's semantics.
+
+``run_grader`` takes the same grader dict a job submits, a sample (a :class:`Sample`, its dict,
+or a plain string built the way ``graders.run`` builds ``model_sample``) and the dataset line, and
+returns a :class:`GraderRunResult` shaped like the ``graders.run`` response. A bad sample or a
+grader that fails at run time never raises: the reward is 0 and the matching error flag is set,
+with the reason in ``metadata.error_details``. A malformed config (unknown type, missing field)
+raises :class:`GraderValidationError`, as the service answers 400.
+
+One coroutine core serves both entry points. ``run_grader_async`` is for the rollout engine
+(python graders run in a subprocess, endpoint and model graders over HTTP, and the sub-graders of
+a ``multi`` run concurrently); ``run_grader`` drives graders that do no I/O
+(``string_check``, ``text_similarity``) without an event loop, so they cost microseconds.
+
+Example::
+
+    >>> grader = {"type": "string_check", "name": "exact", "operation": "eq",
+    ...           "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}
+    >>> run_grader(grader, "42", {"answer": "42"}).reward
+    1.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+import uuid
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from rftkit.graders.formula import Formula, FormulaError, FormulaEvaluationError
+from rftkit.graders.result import GraderErrors, GraderFailure, GraderMetadata, GraderRunResult
+from rftkit.graders.sandbox import SandboxLimits, default_sandbox
+from rftkit.graders.similarity import MetricUnavailable, similarity
+from rftkit.graders.validate import GraderValidationError, check_structure
+from rftkit.protocol import Sample
+from rftkit.templates import TemplateError, render
+
+LOCAL_TYPES = frozenset({"string_check", "text_similarity"})
+"""Grader types that need no process, network or model: scored inline."""
+
+
+@dataclass
+class _Run:
+    """What one grading needs beyond the grader and the context, and what it accumulates."""
+
+    trace_id: str
+    model_client: Any
+    limits: SandboxLimits | None
+    errors: GraderErrors = field(default_factory=GraderErrors)
+    details: list[str] = field(default_factory=list)
+    usage: dict[str, dict[str, int]] = field(default_factory=dict)
+    sampled_model_name: str | None = None
+    sub_rewards: dict[str, float] = field(default_factory=dict)
+
+    def fail(self, failure: GraderFailure, where: str) -> None:
+        self.errors.merge(failure.as_errors())
+        self.details.append(f"{where}: {failure}")
+
+
+def coerce_sample(sample: Sample | str | Mapping[str, Any]) -> Sample:
+    """A :class:`Sample` from any accepted form; GraderFailure(sample_parse_error) otherwise."""
+    if isinstance(sample, Sample):
+        return sample
+    if isinstance(sample, str):
+        return Sample.from_text(sample)
+    if isinstance(sample, Mapping):
+        try:
+            return Sample.model_validate(dict(sample))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "sample"
+            raise GraderFailure("sample_parse_error", f"sample.{where}: {first['msg']}") from None
+    raise GraderFailure(
+        "sample_parse_error", f"a sample must be a Sample, str or dict, not {type(sample).__name__}"
+    )
+
+
+def _render(text: str, context: Mapping[str, Any]) -> str:
+    try:
+        return render(text, context)
+    except TemplateError as exc:
+        sample = context.get("sample") or {}
+        if exc.variable.startswith("sample.output_json") and sample.get("output_json") is None:
+            raise GraderFailure(
+                "sample_parse_error", f"{exc} (the sample's output is not a JSON object)"
+            ) from None
+        raise GraderFailure("invalid_variable_error", str(exc)) from None
+
+
+def string_check(operation: str, text: str, reference: str) -> float:
+    """``eq``/``ne`` compare exactly; ``like`` is "input contains reference", ``ilike`` ignoring
+    case (reference §5.2)."""
+    if operation == "eq":
+        return float(text == reference)
+    if operation == "ne":
+        return float(text != reference)
+    if operation == "like":
+        return float(reference in text)
+    if operation == "ilike":
+        return float(reference.lower() in text.lower())
+    raise ValueError(f"unknown operation {operation!r}")
+
+
+async def _score(grader: Mapping[str, Any], context: Mapping[str, Any], run: _Run) -> float:
+    """The grader's score; raises GraderFailure for any run-time failure."""
+    kind = grader["type"]
+    if kind == "string_check":
+        return string_check(
+            grader["operation"],
+            _render(grader["input"], context),
+            _render(grader["reference"], context),
+        )
+    if kind == "text_similarity":
+        text, reference = _render(grader["input"], context), _render(grader["reference"], context)
+        try:
+            return similarity(grader["evaluation_metric"], text, reference)
+        except MetricUnavailable as exc:
+            raise GraderFailure("other_error", str(exc)) from None
+    if kind == "python":
+        sandbox = default_sandbox()
+        return await asyncio.to_thread(
+            sandbox.run, grader["source"], context["sample"], context["item"], run.limits
+        )
+    if kind == "multi":
+        return await _multi(grader, context, run)
+    if kind in ("score_model", "label_model"):
+        from rftkit.graders.model_graders import score_with_model
+
+        return await score_with_model(grader, context, run)
+    if kind == "endpoint":
+        from rftkit.graders.endpoint import score_with_endpoint
+
+        return await score_with_endpoint(grader, context, run)
+    raise GraderValidationError(f"unknown grader type {kind!r}", "type")
+
+
+class _SubGraderFailed(Exception):
+    """A ``multi`` whose sub-grader failed: flags are already recorded; the reward is 0."""
+
+
+async def _outcome(
+    grader: Mapping[str, Any], context: Mapping[str, Any], run: _Run
+) -> float | GraderFailure:
+    try:
+        return await _score(grader, context, run)
+    except GraderFailure as failure:
+        return failure
+
+
+async def _multi(grader: Mapping[str, Any], context: Mapping[str, Any], run: _Run) -> float:
+    try:
+        formula = Formula.parse(grader["calculate_output"])
+    except FormulaError as exc:
+        raise GraderFailure("formula_parse_error", str(exc)) from None
+    graders: Mapping[str, Mapping[str, Any]] = grader["graders"]
+    missing = formula.variables - set(graders)
+    if missing:
+        raise GraderFailure(
+            "invalid_variable_error",
+            f"calculate_output uses {sorted(missing)}, which are not keys of graders "
+            f"({sorted(graders)})",
+        )
+    keys = list(graders)
+    if _is_local(grader):  # no I/O: score inline, no event loop needed
+        outcomes = [await _outcome(graders[key], context, run) for key in keys]
+    else:
+        outcomes = await asyncio.gather(*(_outcome(graders[key], context, run) for key in keys))
+    scores: dict[str, float] = {}
+    failed = False
+    for key, outcome in zip(keys, outcomes, strict=True):
+        if isinstance(outcome, GraderFailure):
+            run.fail(outcome, f"graders.{key}")
+            scores[key] = 0.0
+            failed = True
+        else:
+            scores[key] = outcome
+    run.sub_rewards = scores
+    if failed:
+        raise _SubGraderFailed
+    try:
+        return formula.evaluate(scores)
+    except FormulaEvaluationError as exc:
+        raise GraderFailure("formula_parse_error", str(exc)) from None
+
+
+async def _grade(
+    grader: Mapping[str, Any],
+    sample: Sample | str | Mapping[str, Any],
+    item: Mapping[str, Any] | None,
+    run: _Run,
+) -> GraderRunResult:
+    started = time.perf_counter()
+    run.sub_rewards = {}
+    reward = 0.0
+    try:
+        parsed = coerce_sample(sample)
+        context = {"item": dict(item or {}), "sample": parsed.model_dump(mode="json")}
+        reward = await _score(grader, context, run)
+    except GraderFailure as failure:
+        run.fail(failure, str(grader.get("name", grader["type"])))
+        reward = 0.0
+    except _SubGraderFailed:
+        reward = 0.0
+    return GraderRunResult(
+        reward=reward,
+        sub_rewards=dict(run.sub_rewards),
+        metadata=GraderMetadata(
+            name=str(grader.get("name", "")),
+            type=grader["type"],
+            execution_time=time.perf_counter() - started,
+            scores=dict(run.sub_rewards),
+            token_usage=sum(u.get("total_tokens", 0) for u in run.usage.values()) or None,
+            sampled_model_name=run.sampled_model_name,
+            errors=run.errors,
+            error_details=run.details,
+        ),
+        model_grader_token_usage_per_model={k: dict(v) for k, v in run.usage.items()},
+    )
+
+
+def _is_local(grader: Mapping[str, Any]) -> bool:
+    if grader["type"] == "multi":
+        return all(_is_local(sub) for sub in grader["graders"].values())
+    return grader["type"] in LOCAL_TYPES
+
+
+def _drive(coroutine: Coroutine[Any, Any, GraderRunResult]) -> GraderRunResult:
+    """Finish a coroutine that never suspends (local graders) without an event loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("a local grader suspended; this is a bug in rftkit.graders")
+
+
+def _run_blocking(coroutine: Coroutine[Any, Any, GraderRunResult]) -> GraderRunResult:
+    """Run to completion from sync code, even inside a running loop (Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def _new_run(trace_id, model_client, limits) -> _Run:
+    return _Run(
+        trace_id=trace_id or f"trace_{uuid.uuid4().hex}", model_client=model_client, limits=limits
+    )
+
+
+def run_grader(
+    grader: Mapping[str, Any],
+    sample: Sample | str | Mapping[str, Any],
+    item: Mapping[str, Any] | None = None,
+    *,
+    trace_id: str | None = None,
+    model_client: Any = None,
+    limits: SandboxLimits | None = None,
+) -> GraderRunResult:
+    """Grade ``sample`` against ``item`` with ``grader`` (an OpenAI grader config dict).
+
+    ``trace_id`` is forwarded to endpoint graders (a fresh ``trace_<hex>`` when absent);
+    ``model_client`` is the ``openai.OpenAI`` client for model graders (default: one built
+    from ``OPENAI_API_KEY`` if set); ``limits`` bound python graders.
+    """
+    check_structure(grader)
+    coroutine = _grade(grader, sample, item, _new_run(trace_id, model_client, limits))
+    return _drive(coroutine) if _is_local(grader) else _run_blocking(coroutine)
+
+
+async def run_grader_async(
+    grader: Mapping[str, Any],
+    sample: Sample | str | Mapping[str, Any],
+    item: Mapping[str, Any] | None = None,
+    *,
+    trace_id: str | None = None,
+    model_client: Any = None,
+    limits: SandboxLimits | None = None,
+) -> GraderRunResult:
+    """:func:`run_grader` for event loops: python graders in a thread, HTTP awaited."""
+    check_structure(grader)
+    return await _grade(grader, sample, item, _new_run(trace_id, model_client, limits))

@@ -1,0 +1,227 @@
+"""Check a grader config the way ``graders.validate`` does, with errors that name the field.
+
+Each grader type is checked against the ``openai`` SDK's own TypedDict
+(``openai.types.graders.*Param``) through pydantic, so field names, required fields and enums
+come from the SDK, not from a copy. On top of that: ``multi`` holds a dict of sub-graders (the
+SDK types it wrongly as one grader, reference §5.4) and no nested ``multi``; ``calculate_output``
+parses and uses only sub-grader keys; every template names ``item`` or ``sample``;
+``passing_labels`` ⊆ ``labels``; ``range`` is two increasing numbers; a python grader compiles,
+defines ``grade`` and fits in 256 kB. The ``endpoint`` type has no SDK type yet; its fields come
+from Microsoft's and OpenAI's samples (reference §4.4).
+
+Example::
+
+    >>> validate_grader({"type": "string_check", "name": "x", "input": "{{sample.output_text}}",
+    ...                  "reference": "{{item.answer}}", "operation": "neq"})
+    Traceback (most recent call last):
+    GraderValidationError: operation: Input should be 'eq', 'ne', 'like' or 'ilike'
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any, Literal, Required
+
+from openai.types.graders import (
+    LabelModelGraderParam,
+    PythonGraderParam,
+    ScoreModelGraderParam,
+    StringCheckGraderParam,
+    TextSimilarityGraderParam,
+)
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict
+
+from rftkit.graders.formula import Formula, FormulaError
+from rftkit.templates import TemplateError, parse_path, variables
+
+
+class EndpointGraderParam(TypedDict, total=False):
+    """``type: "endpoint"``: POST ``{sample, item, trace_id}`` to ``url``, read ``{score}``."""
+
+    type: Required[Literal["endpoint"]]
+    name: str
+    url: Required[str]
+    headers: dict[str, str]
+    rate_limit: float
+    pass_threshold: float
+
+
+class _MultiShape(TypedDict, total=False):
+    type: Required[Literal["multi"]]
+    name: Required[str]
+    graders: Required[dict[str, dict[str, Any]]]
+    calculate_output: Required[str]
+
+
+SCHEMAS: dict[str, Any] = {
+    "string_check": StringCheckGraderParam,
+    "text_similarity": TextSimilarityGraderParam,
+    "python": PythonGraderParam,
+    "score_model": ScoreModelGraderParam,
+    "label_model": LabelModelGraderParam,
+    "endpoint": EndpointGraderParam,
+    "multi": _MultiShape,
+}
+TEMPLATED_FIELDS = ("input", "reference")
+
+
+class GraderValidationError(ValueError):
+    """An invalid grader config; ``path`` is the field, e.g. ``graders.correct.operation``."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.reason = message
+
+
+@cache
+def _adapter(kind: str) -> TypeAdapter:
+    return TypeAdapter(SCHEMAS[kind])
+
+
+def _join(prefix: str, *parts: object) -> str:
+    return ".".join(p for p in (prefix, *(str(x) for x in parts)) if p)
+
+
+def _materialise(value: Any, path: str) -> Any:
+    """pydantic validates ``Iterable`` fields lazily; walk them so errors surface here."""
+    if isinstance(value, dict):
+        return {k: _materialise(v, _join(path, k)) for k, v in value.items()}
+    if isinstance(value, (str, bytes, list, tuple, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Iterable):
+        try:
+            return [_materialise(v, _join(path, i)) for i, v in enumerate(value)]
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise GraderValidationError(first["msg"], _join(path, *first["loc"])) from None
+    return value
+
+
+def _check_schema(grader: Any, path: str) -> None:
+    if not isinstance(grader, Mapping):
+        raise GraderValidationError(
+            f"a grader must be an object, not {type(grader).__name__}", path
+        )
+    kind = grader.get("type")
+    if kind not in SCHEMAS:
+        raise GraderValidationError(
+            f"unknown grader type {kind!r}; one of {', '.join(SCHEMAS)}", _join(path, "type")
+        )
+    try:
+        validated = _adapter(kind).validate_python(dict(grader))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise GraderValidationError(first["msg"], _join(path, *first["loc"])) from None
+    _materialise(validated, path)
+    if kind == "multi":
+        if not grader["graders"]:
+            raise GraderValidationError("needs at least one sub-grader", _join(path, "graders"))
+        for key, sub in grader["graders"].items():
+            if isinstance(sub, Mapping) and sub.get("type") == "multi":
+                raise GraderValidationError(
+                    "a multi grader cannot contain another multi", _join(path, "graders", key)
+                )
+            _check_schema(sub, _join(path, "graders", key))
+
+
+def check_structure(grader: Any) -> None:
+    """The checks without which a grader cannot even start (type and required fields)."""
+    _check_schema(grader, "")
+
+
+def _check_templates(text: Any, path: str) -> None:
+    if isinstance(text, str):
+        for variable in variables(text):
+            try:
+                parse_path(variable)
+            except TemplateError as exc:
+                raise GraderValidationError(str(exc), path) from None
+    elif isinstance(text, Mapping):
+        for key, value in text.items():
+            _check_templates(value, _join(path, key))
+    elif isinstance(text, list):
+        for index, value in enumerate(text):
+            _check_templates(value, _join(path, index))
+
+
+def _check_semantics(grader: Mapping[str, Any], path: str) -> None:
+    kind = grader["type"]
+    for name in TEMPLATED_FIELDS:
+        if name in grader:
+            _check_templates(grader[name], _join(path, name))
+    if kind == "multi":
+        try:
+            formula = Formula.parse(grader["calculate_output"])
+        except FormulaError as exc:
+            raise GraderValidationError(str(exc), _join(path, "calculate_output")) from None
+        unknown = formula.variables - set(grader["graders"])
+        if unknown:
+            raise GraderValidationError(
+                f"uses {', '.join(sorted(unknown))}, not keys of graders "
+                f"({', '.join(sorted(grader['graders']))})",
+                _join(path, "calculate_output"),
+            )
+        for key, sub in grader["graders"].items():
+            if not key.isidentifier():
+                raise GraderValidationError(
+                    "sub-grader keys must be identifiers to appear in calculate_output",
+                    _join(path, "graders", key),
+                )
+            _check_semantics(sub, _join(path, "graders", key))
+    elif kind == "label_model":
+        extra = [label for label in grader["passing_labels"] if label not in grader["labels"]]
+        if extra:
+            raise GraderValidationError(
+                f"{extra} are not among labels {list(grader['labels'])}",
+                _join(path, "passing_labels"),
+            )
+    elif kind == "score_model" and "range" in grader:
+        bounds = list(grader["range"])
+        if len(bounds) != 2 or not bounds[0] < bounds[1]:
+            raise GraderValidationError(
+                f"must be two increasing numbers, got {bounds}", _join(path, "range")
+            )
+    elif kind == "python":
+        _check_python(grader["source"], _join(path, "source"))
+    elif kind == "endpoint" and not str(grader["url"]).startswith(("http://", "https://")):
+        raise GraderValidationError("must be an http(s) URL", _join(path, "url"))
+
+
+def _check_python(source: str, path: str) -> None:
+    from rftkit.graders.sandbox import MAX_SOURCE_BYTES
+
+    size = len(source.encode())
+    if size > MAX_SOURCE_BYTES:
+        raise GraderValidationError(f"{size} bytes; the limit is {MAX_SOURCE_BYTES}", path)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise GraderValidationError(f"line {exc.lineno}: {exc.msg}", path) from None
+    defines = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    if "grade" not in defines:
+        raise GraderValidationError("must define grade(sample, item) at top level", path)
+
+
+def validate_grader(grader: Mapping[str, Any]) -> dict[str, Any]:
+    """The grader, normalised (``score_model`` gets its default ``range``); or the first error.
+
+    Raises GraderValidationError whose ``path`` names the field (``graders.correct.operation``).
+    """
+    _check_schema(grader, "")
+    _check_semantics(grader, "")
+    normalised = copy.deepcopy(dict(grader))
+    _fill_defaults(normalised)
+    return normalised
+
+
+def _fill_defaults(grader: dict[str, Any]) -> None:
+    if grader["type"] == "score_model":
+        grader.setdefault("range", [0.0, 1.0])
+    if grader["type"] == "multi":
+        for sub in grader["graders"].values():
+            _fill_defaults(sub)

@@ -1,0 +1,167 @@
+"""run_grader: documented string_check/template cases, result shape, flags, multi."""
+
+import pytest
+from openai.types.fine_tuning.alpha import GraderRunResponse
+
+from rftkit.graders import GraderValidationError, run_grader
+from rftkit.protocol import Sample, ToolCall
+
+TOOLS = [
+    ToolCall.model_validate(
+        {"id": "c1", "type": "function", "function": {"name": "read_file", "arguments": "{}"}}
+    )
+]
+ITEM = {"reference_answer": "911.4", "ground_truth": {"date": "2025-03-31"}, "unit": "USD millions"}
+
+
+def check(operation, input_, reference):
+    return {
+        "type": "string_check",
+        "name": "check",
+        "operation": operation,
+        "input": input_,
+        "reference": reference,
+    }
+
+
+# Cases from the graders guide (reference §5.1–§5.2): eq/ne exact and case-sensitive, like is
+# "input contains reference" case-sensitive, ilike the same ignoring case.
+STRING_CHECK_CASES = [
+    ("eq", "911.4", "911.4", 1.0),
+    ("eq", "911.4 ", "911.4", 0.0),
+    ("eq", "Paris", "paris", 0.0),
+    ("ne", "Paris", "paris", 1.0),
+    ("ne", "911.4", "911.4", 0.0),
+    ("like", "The answer is 911.4 million", "911.4", 1.0),
+    ("like", "the answer is PARIS", "Paris", 0.0),
+    ("like", "911", "911.4", 0.0),  # the reference must be inside the input, not vice versa
+    ("ilike", "the answer is PARIS", "Paris", 1.0),
+    ("ilike", "Lyon", "Paris", 0.0),
+    ("eq", "", "", 1.0),
+]
+
+
+@pytest.mark.parametrize(("operation", "text", "reference", "expected"), STRING_CHECK_CASES)
+def test_string_check_documented_cases(operation, text, reference, expected):
+    grader = check(operation, "{{sample.output_text}}", reference)
+    assert run_grader(grader, text).reward == expected
+
+
+TEMPLATE_CASES = [
+    ("{{item.reference_answer}}", "911.4"),
+    ("{{ item.reference_answer }}", "911.4"),
+    ("{{item.ground_truth.date}}", "2025-03-31"),
+    ("{{sample.output_text}}", '{"answer": {"value": "911.4"}}'),
+    ("{{sample.output_json.answer.value}}", "911.4"),
+    ("{{sample.output_tools[0].function.name}}", "read_file"),
+    ("{{item.unit}}: {{sample.output_json.answer.value}}", "USD millions: 911.4"),
+]
+
+
+@pytest.mark.parametrize(("template", "rendered"), TEMPLATE_CASES)
+def test_templates_render_as_documented(template, rendered):
+    sample = Sample.from_text('{"answer": {"value": "911.4"}}', tools=TOOLS)
+    assert run_grader(check("eq", template, rendered), sample, ITEM).reward == 1.0
+
+
+def test_str_sample_is_built_like_graders_run():
+    grader = check("eq", "{{sample.output_json.x}}", "1")
+    assert run_grader(grader, '{"x": "1"}').reward == 1.0
+
+
+def test_result_validates_as_the_sdk_response():
+    result = run_grader(
+        check("eq", "{{sample.output_text}}", "{{item.reference_answer}}"), "911.4", ITEM
+    )
+    response = GraderRunResponse.model_validate(result.model_dump())
+    assert response.reward == 1.0
+    assert response.metadata.type == "string_check" and response.metadata.name == "check"
+    assert response.metadata.errors.formula_parse_error is False
+    assert response.metadata.execution_time >= 0
+
+
+@pytest.mark.parametrize(
+    ("template", "sample", "flag"),
+    [
+        ("{{item.missing}}", "x", "invalid_variable_error"),
+        ("{{sample.output_tools[0].function.name}}", "x", "invalid_variable_error"),
+        ("{{sample.output_json.answer}}", "not json", "sample_parse_error"),
+    ],
+)
+def test_unfillable_templates_score_zero_with_the_flag(template, sample, flag):
+    result = run_grader(check("eq", template, "x"), sample, ITEM)
+    assert result.reward == 0.0
+    assert getattr(result.metadata.errors, flag) is True
+    assert (
+        result.metadata.error_details and template.strip("{}") in result.metadata.error_details[0]
+    )
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [{"output_text": 3.5, "output_tools": "nope"}, {"output_tools": [{"id": 1}]}, 42, None],
+)
+def test_bad_samples_never_raise(sample):
+    result = run_grader(check("eq", "{{sample.output_text}}", "x"), sample)
+    assert result.reward == 0.0 and result.metadata.errors.sample_parse_error
+
+
+def test_malformed_config_raises_naming_the_field():
+    with pytest.raises(GraderValidationError, match="operation"):
+        run_grader(check("neq", "a", "b"), "a")
+    with pytest.raises(GraderValidationError, match="type"):
+        run_grader({"type": "regex", "name": "x"}, "a")
+
+
+def _multi(formula, **graders):
+    return {"type": "multi", "name": "combo", "graders": graders, "calculate_output": formula}
+
+
+EXACT = check("eq", "{{sample.output_text}}", "{{item.reference_answer}}")
+FUZZY = {
+    "type": "text_similarity",
+    "name": "fuzzy",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.reference_answer}}",
+    "evaluation_metric": "fuzzy_match",
+}
+QUARTER = {"type": "python", "name": "quarter", "source": "def grade(s, i):\n    return 0.25"}
+
+
+def test_multi_combines_sub_rewards_with_the_formula():
+    grader = _multi(
+        "0.5 * exact + 0.5 * fuzzy + quarter ^ 2", exact=EXACT, fuzzy=FUZZY, quarter=QUARTER
+    )
+    result = run_grader(grader, "911.5", ITEM)
+    assert result.sub_rewards == {"exact": 0.0, "fuzzy": pytest.approx(0.8), "quarter": 0.25}
+    assert result.reward == pytest.approx(0.5 * 0.8 + 0.0625)
+    assert result.ok and result.metadata.type == "multi"
+    GraderRunResponse.model_validate(result.model_dump())
+
+
+def test_multi_formula_errors_are_flags():
+    bad = run_grader(_multi("exact +", exact=EXACT), "911.4", ITEM)
+    assert bad.reward == 0.0 and bad.metadata.errors.formula_parse_error
+    unknown = run_grader(_multi("exact + nope", exact=EXACT), "911.4", ITEM)
+    assert unknown.reward == 0.0 and unknown.metadata.errors.invalid_variable_error
+    zero = run_grader(_multi("exact / 0", exact=EXACT), "911.4", ITEM)
+    assert zero.reward == 0.0 and zero.metadata.errors.formula_parse_error
+
+
+def test_multi_with_a_failing_sub_grader_scores_zero_and_says_which():
+    crash = {
+        "type": "python",
+        "name": "crash",
+        "source": "def grade(s, i):\n    raise KeyError('k')",
+    }
+    result = run_grader(_multi("exact + crash", exact=EXACT, crash=crash), "911.4", ITEM)
+    assert result.reward == 0.0
+    assert result.sub_rewards == {"exact": 1.0, "crash": 0.0}
+    assert result.metadata.errors.python_grader_runtime_error
+    assert "KeyError" in result.metadata.errors.python_grader_runtime_error_details
+    assert result.metadata.error_details[0].startswith("graders.crash")
+
+
+def test_multi_cannot_nest():
+    with pytest.raises(GraderValidationError, match="graders.inner"):
+        run_grader(_multi("inner", inner=_multi("exact", exact=EXACT)), "x", ITEM)
