@@ -10,13 +10,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from rftkit import demo, local_cli, world_cli
+from rftkit import demo, local_cli, tools_cli, world_cli
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
 GROUPS: tuple[Registrar, ...] = (
     demo.register,
     world_cli.register,
+    tools_cli.register,
     local_cli.register,
 )
 

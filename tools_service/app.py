@@ -1,0 +1,328 @@
+"""The tool service: the course's tools behind the HTTP contract the Agent RFT trainer calls.
+
+Routes (all but ``/healthz`` need ``Authorization: Bearer <token>``):
+
+- ``GET /healthz`` — liveness, for load balancers and pre-warming; no auth, no secrets.
+- ``GET /tools`` — the chat-completions function specs (a dataset line's ``tools`` array).
+- ``POST /call`` — a :class:`~rftkit.protocol.FunctionCall`, dispatched on its ``name``.
+- ``POST /tools/{name}`` — the same, one URL per tool (the job's ``server_url`` per tool).
+- ``GET /traces/{trace_id}`` — the rollout's call log and tool state, so an endpoint grader
+  that receives the ``trace_id`` can score the whole trajectory (e.g. tool-call efficiency).
+
+Replies are :class:`~rftkit.protocol.FunctionCallOutput`. Failures answer a
+:class:`~rftkit.protocol.ToolError` body: 4xx when the model can fix the call (the trainer
+shows the body to the model), 5xx only when retrying could help or the service itself is broken
+(the trainer retries 3 times, then discards the whole rollout rather than scoring it 0).
+
+Authentication: the token comes from ``token=`` or the ``RFTKIT_TOOL_TOKEN`` environment
+variable. With neither, :func:`create_app` refuses to build an open service unless the caller
+passes ``allow_no_auth=True`` explicitly (tests and the loopback demo do).
+
+Example::
+
+    app = create_app("world/compact", token="s3cret")
+    with serve_in_background(app) as url:
+        httpx.post(f"{url}/call", headers={"Authorization": "Bearer s3cret"}, json={
+            "type": "function_call", "call_id": "call_1", "name": "calculator",
+            "arguments": '{"expression": "2 + 3"}', "trace_id": "trace_1"})
+"""
+
+import json
+import logging
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+from fastapi import Depends, FastAPI, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rftkit.protocol import (
+    MAX_PAYLOAD_BYTES,
+    FunctionCall,
+    FunctionCallOutput,
+    ToolError,
+    ToolErrorDetail,
+)
+from tools_service import tools
+from tools_service.corpus import Corpus
+from tools_service.limits import BodyLimitMiddleware, too_large_body
+from tools_service.registry import Toolbox, ToolContext, ToolInputError
+from tools_service.state import InMemoryStateStore, StateStore, TraceRecord
+
+TOKEN_ENV = "RFTKIT_TOOL_TOKEN"
+MAX_OUTPUT_BYTES = MAX_PAYLOAD_BYTES - 4_096
+"""Largest ``output`` (JSON-encoded) that still leaves room for the reply's envelope under 1 MB."""
+
+access_log = logging.getLogger("tools_service.access")
+"""One JSON line per tool call: trace_id, call_id, tool, status, latency. Never headers."""
+
+_log = logging.getLogger(__name__)
+
+
+class ToolServiceError(Exception):
+    """A refusal with its HTTP status; rendered as a ToolError body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        param: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = ToolErrorDetail(code=code, message=message, param=param, retryable=retryable)
+
+    def body(self) -> dict[str, Any]:
+        return ToolError(error=self.detail).model_dump()
+
+
+def _error_response(error: ToolServiceError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+
+
+def truncate_output(text: str, max_bytes: int = MAX_OUTPUT_BYTES) -> str:
+    """``text``, or its head plus a visible marker, so that its JSON encoding fits ``max_bytes``."""
+    size = _encoded_size(text)
+    keep = len(text)
+    while size > max_bytes and keep > 0:
+        keep = max(0, min(keep - 1, int(keep * max_bytes / size * 0.95)))
+        candidate = (
+            f"{text[:keep]}\n[output truncated by the tool service: showing {keep} of "
+            f"{len(text)} characters; ask for less, e.g. a smaller top_k or a narrower query]"
+        )
+        size = _encoded_size(candidate)
+        text = candidate if size <= max_bytes else text
+    return text
+
+
+def _encoded_size(text: str) -> int:
+    return len(json.dumps(text, ensure_ascii=False).encode())
+
+
+def _resolve_token(token: str | None, allow_no_auth: bool) -> str | None:
+    token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+    if token is None and not allow_no_auth:
+        raise RuntimeError(
+            f"no bearer token: set {TOKEN_ENV} or pass token=...; pass allow_no_auth=True "
+            "only for a service on loopback (tests, the local demo)"
+        )
+    return token
+
+
+def create_app(
+    corpus_dir: str | Path | Corpus,
+    *,
+    token: str | None = None,
+    store: StateStore | None = None,
+    toolbox: Toolbox = tools.toolbox,
+    allow_no_auth: bool = False,
+    max_body_bytes: int = MAX_PAYLOAD_BYTES,
+    max_output_bytes: int = MAX_OUTPUT_BYTES,
+) -> FastAPI:
+    """Build the tool service over ``corpus_dir`` (a directory, or an already loaded Corpus)."""
+    corpus = corpus_dir if isinstance(corpus_dir, Corpus) else Corpus.load(corpus_dir)
+    expected_token = _resolve_token(token, allow_no_auth)
+    store = store if store is not None else InMemoryStateStore()
+    bearer = HTTPBearer(auto_error=False)
+
+    async def require_token(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        if expected_token is None:
+            return
+        given = credentials.credentials.encode() if credentials else b""
+        if not secrets.compare_digest(given, expected_token.encode()):
+            raise ToolServiceError(
+                401,
+                "unauthorized",
+                "missing or wrong bearer token; send 'Authorization: Bearer <token>'",
+            )
+
+    app = FastAPI(
+        title="rftkit tool service",
+        summary="Agent RFT tool endpoints over the course's corpus.",
+        strict_content_type=False,
+    )
+    app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
+    app.state.store = store
+    app.state.toolbox = toolbox
+    authorised = [Depends(require_token)]
+
+    def run_tool(record: TraceRecord, call: FunctionCall, name: str) -> tuple[int, dict]:
+        """Execute one call (in a worker thread); the reply's status and body."""
+        if name not in toolbox:
+            raise ToolServiceError(
+                404,
+                "unknown_tool",
+                f"unknown tool {name!r}; this endpoint serves: {', '.join(toolbox.names)}",
+                param="name",
+            )
+        ctx = ToolContext(corpus=corpus, trace_id=call.trace_id, state=record.state, item=call.item)
+        try:
+            output = toolbox[name](ctx, call.parsed_arguments())
+        except ToolInputError as exc:
+            status = 404 if exc.code == "not_found" else 400
+            raise ToolServiceError(status, exc.code, str(exc), param=exc.param) from None
+        if not isinstance(output, str):
+            raise TypeError(f"tool {name!r} returned {type(output).__name__}, not str")
+        reply = FunctionCallOutput.answering(call, truncate_output(output, max_output_bytes))
+        return 200, reply.model_dump()
+
+    async def dispatch(call: FunctionCall, name: str) -> JSONResponse:
+        started = time.perf_counter()
+        status, replayed = 500, False
+        try:
+            async with store.lock(call.trace_id):
+                record = await store.load(call.trace_id)
+                arguments = call.parsed_arguments()
+                fingerprint = {"name": name, "arguments": arguments}
+                cached = record.replies.get(call.call_id)
+                if cached is not None and cached["fingerprint"] != fingerprint:
+                    error = ToolServiceError(
+                        409,
+                        "call_id_reused",
+                        f"call_id {call.call_id!r} was already used in this rollout for a "
+                        "different call; each call needs its own call_id",
+                        param="call_id",
+                    )
+                    status, body = error.status, error.body()
+                elif cached is not None:
+                    status, body, replayed = cached["status"], cached["body"], True
+                else:
+                    try:
+                        status, body = await anyio.to_thread.run_sync(run_tool, record, call, name)
+                    except ToolServiceError as error:
+                        status, body = error.status, error.body()
+                    record.replies[call.call_id] = {
+                        "fingerprint": fingerprint,
+                        "status": status,
+                        "body": body,
+                    }
+                record.calls.append(
+                    {
+                        "call_id": call.call_id,
+                        "tool": name,
+                        "arguments": arguments,
+                        "status": status,
+                        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "replayed": replayed,
+                    }
+                )
+                await store.save(record)
+            return JSONResponse(body, status_code=status)
+        except Exception:
+            # A bug in a tool or a store failure: the trainer retries, then discards the rollout,
+            # which is right — a rollout must not be scored on a broken service.
+            _log.exception("tool call failed inside the service (tool %r)", name)
+            status = 500
+            raise ToolServiceError(
+                500,
+                "internal_error",
+                "the tool service failed on this call; this is not a problem with the call",
+                retryable=True,
+            ) from None
+        finally:
+            entry = {
+                "trace_id": call.trace_id,
+                "call_id": call.call_id,
+                "tool": name,
+                "status": status,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                "replayed": replayed,
+            }
+            access_log.info(json.dumps(entry), extra={"tool_call": entry})
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        """Liveness: answers without auth and without touching state."""
+        return {"status": "ok", "tools": toolbox.names, "files": len(corpus.files)}
+
+    @app.get("/tools", dependencies=authorised)
+    async def list_tools() -> list[dict[str, Any]]:
+        """The function specs the model sees: a dataset line's ``tools`` array."""
+        return toolbox.specs()
+
+    @app.post(
+        "/call",
+        dependencies=authorised,
+        response_model=FunctionCallOutput,
+        responses={code: {"model": ToolError} for code in (400, 401, 404, 409, 413, 422, 500)},
+    )
+    async def call_any(call: FunctionCall) -> JSONResponse:
+        """One tool call, dispatched on its ``name``."""
+        return await dispatch(call, call.name)
+
+    @app.post(
+        "/tools/{name}",
+        dependencies=authorised,
+        response_model=FunctionCallOutput,
+        responses={code: {"model": ToolError} for code in (400, 401, 404, 409, 413, 422, 500)},
+    )
+    async def call_named(name: str, call: FunctionCall) -> JSONResponse:
+        """One tool call on the tool's own URL; the body's ``name`` must match the URL."""
+        if call.name != name:
+            raise ToolServiceError(
+                400,
+                "name_mismatch",
+                f"this URL serves {name!r} but the call names {call.name!r}; check the job's "
+                "tools config",
+                param="name",
+            )
+        return await dispatch(call, name)
+
+    @app.get("/traces/{trace_id}", dependencies=authorised)
+    async def trace(
+        trace_id: Annotated[str, PathParam(min_length=1, max_length=256)],
+    ) -> dict[str, Any]:
+        """The rollout's call log (in arrival order) and tool state, for trajectory graders."""
+        async with store.lock(trace_id):
+            record = await store.peek(trace_id)
+            if record is None:
+                raise ToolServiceError(
+                    404, "unknown_trace", "no live rollout with this trace_id", param="trace_id"
+                )
+            return {
+                "trace_id": record.trace_id,
+                "calls": list(record.calls),
+                "state": json.loads(json.dumps(record.state, default=repr)),
+            }
+
+    @app.exception_handler(ToolServiceError)
+    async def on_tool_service_error(request: Request, error: ToolServiceError) -> JSONResponse:
+        return _error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0]
+        where = [str(p) for p in first["loc"] if p != "body"]
+        param = ".".join(where) or None
+        # Bad ``arguments`` JSON is the model's mistake; any other field is the caller's.
+        if where[:1] == ["arguments"]:
+            refusal = ToolServiceError(
+                400, "invalid_arguments", f"arguments {first['msg']}", param="arguments"
+            )
+        else:
+            refusal = ToolServiceError(
+                422, "invalid_request", f"{param or 'body'}: {first['msg']}", param=param
+            )
+        return _error_response(refusal)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 413:
+            return JSONResponse(too_large_body(max_body_bytes), status_code=413)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return _error_response(ToolServiceError(error.status_code, code, str(error.detail)))
+
+    return app
