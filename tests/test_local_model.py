@@ -17,7 +17,9 @@ from rftkit.local.tokenizer import (
 )
 
 QUESTION = "What was the revenue of Norvale Systems Group in 2025-Q1 (USD millions)?"
-OUTPUT = "norvale-systems-group 2025-Q1 revenue 1234.5\nnorvale-systems-group 2025-Q1 net_income -12.3\n"
+OUTPUT = (
+    "norvale-systems-group 2025-Q1 revenue 1234.5\nnorvale-systems-group 2025-Q1 net_income -12.3\n"
+)
 CONVERSATION = [
     {"role": "user", "content": QUESTION},
     {

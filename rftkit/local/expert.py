@@ -152,7 +152,8 @@ class ScriptedExpert:
         twins = [
             c
             for c in self.world.companies
-            if c is not company and (c.name.startswith(company.name) or company.name.startswith(c.name))
+            if c is not company
+            and (c.name.startswith(company.name) or company.name.startswith(c.name))
         ]
         if twins and self.rng.random() < 0.6:
             return report_path(self.rng.choice(twins), quarter)

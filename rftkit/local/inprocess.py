@@ -42,10 +42,21 @@ async def _episode(
             return EpisodeResult(task, turn.text, calls)
         for call in turn.tool_calls:
             calls += 1
-            items.append({"type": "function_call", "call_id": call.call_id, "name": call.name,
-                          "arguments": call.arguments})
-            items.append({"type": "function_call_output", "call_id": call.call_id,
-                          "output": _run_tool(ctx, call.name, call.arguments)})
+            items.append(
+                {
+                    "type": "function_call",
+                    "call_id": call.call_id,
+                    "name": call.name,
+                    "arguments": call.arguments,
+                }
+            )
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": call.call_id,
+                    "output": _run_tool(ctx, call.name, call.arguments),
+                }
+            )
     policy.records.pop(trace_id, None)
     return EpisodeResult(task, "", calls)
 

@@ -120,7 +120,8 @@ class TinyLM(nn.Module):
         """Logits (B, T, vocab) for ``ids`` (B, T).
 
         Without ``padding`` attention is plain causal (right padding needs nothing: no real token
-        sees a later pad). ``padding`` (B, T) is True at left-pad positions, never attended to. With ``caches`` the call continues earlier ones: ``past_padding`` is the padding of
+        sees a later pad). ``padding`` (B, T) is True at left-pad positions, never attended to.
+        With ``caches`` the call continues earlier ones: ``past_padding`` is the padding of
         the cached positions and ``positions`` the rotary positions of the new tokens.
         """
         B, T = ids.shape
@@ -202,9 +203,10 @@ class TinyLM(nn.Module):
         torch.save({"config": asdict(self.config), "state": self.state_dict(), **extra}, path)
 
 
-def sequence_logprobs(model: TinyLM, ids: torch.Tensor) -> torch.Tensor:
-    """log p(ids[:, t] | ids[:, :t]) for t >= 1, shape (B, T-1); right padding is fine here."""
-    logits = model(ids[:, :-1])
+def sequence_logprobs(model: TinyLM, ids: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """log p(ids[:, t] | ids[:, :t]) for t >= 1 at ``temperature``, shape (B, T-1); right
+    padding is fine here (no real token attends to a later pad)."""
+    logits = model(ids[:, :-1]) / max(temperature, 1e-6)
     return torch.gather(F.log_softmax(logits, -1), 2, ids[:, 1:, None])[..., 0]
 
 

@@ -18,7 +18,14 @@ from typing import Any
 import torch
 
 from rftkit.local.model import TinyLM
-from rftkit.local.tokenizer import Rendered, SlotTable, Tokenizer, append_item, parse_turn
+from rftkit.local.tokenizer import (
+    N_SLOTS,
+    Rendered,
+    SlotTable,
+    Tokenizer,
+    append_item,
+    parse_turn,
+)
 from rftkit.protocol import Usage
 from rftkit.rollouts.policy import PolicyTurn, ToolCallRequest
 
@@ -111,7 +118,9 @@ class LocalModelPolicy:
             record = TraceRecord(Rendered([self.tokenizer.id("<bos>")], [False], SlotTable()))
             self.records[trace_id] = record
         for item in conversation[record.seen_items :]:
-            own_call = item.get("type") == "function_call" and item["call_id"] in record.own_call_ids
+            own_call = (
+                item.get("type") == "function_call" and item["call_id"] in record.own_call_ids
+            )
             if own_call or item.get("role") == "assistant":
                 continue
             append_item(self.tokenizer, record.rendered, item)
@@ -122,7 +131,7 @@ class LocalModelPolicy:
         """Slots with no string yet, padding and input-only markers may never be sampled."""
         banned = torch.zeros(len(self.tokenizer), dtype=torch.bool)
         first = self.tokenizer.first_slot + len(slots.strings)
-        banned[first : self.tokenizer.first_slot + 96] = True
+        banned[first : self.tokenizer.first_slot + N_SLOTS] = True
         for special in ("<pad>", "<bos>", "<user>", "<out>", "<eoo>", "<unk>"):
             banned[self.tokenizer.id(special)] = True
         return banned

@@ -108,8 +108,9 @@ def pretrain(config: PretrainConfig, out: Path, progress: bool = True) -> dict[s
     )
     batches = length_buckets(rows, config.batch_tokens)
     model = TinyLM(model_config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.95),
-                                  weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=config.weight_decay
+    )
     data_seconds = time.perf_counter() - started
     losses = []
     bar = tqdm(range(config.steps), desc="pretrain", disable=not progress)
