@@ -256,7 +256,7 @@ class GRPOTrainer:
         self.step = 0
         self.cpu_seconds = 0.0  # this process's CPU time in triage and steps (all threads)
         self._cpu_start = 0.0
-        self.train_items: list[dict[str, Any]] = []
+        self.train_items: list[tuple[int, dict[str, Any]]] = []  # (world seed, item)
 
     # events in the fine_tuning.job.event shape
     def emit(self, message: str, data: dict[str, Any] | None = None, level: str = "info") -> None:
@@ -286,7 +286,8 @@ class GRPOTrainer:
                 serve_worlds(train_seeds, directory) as train,
                 serve_worlds(valid_seeds, directory) as valid,
             ):
-                self.triage(train)
+                if not self.train_items:  # a resumed run keeps its tasks
+                    self.triage(train)
                 bar = tqdm(total=cfg.steps, initial=self.step, desc="grpo", disable=not progress)
                 while self.step < cfg.steps and not self.should_stop():
                     self.train_step(train, valid)
@@ -313,7 +314,7 @@ class GRPOTrainer:
             if trace.reward is not None:
                 rewards.setdefault(trace.item_id, []).append(trace.reward)
         buckets = {item_id: bucket_of(r) for item_id, r in rewards.items()}
-        by_id = {item["task_id"]: (world, item) for world, items in work for item in items}
+        by_id = {item["task_id"]: (world.seed, item) for world, items in work for item in items}
         self.train_items = [by_id[i] for i, b in buckets.items() if b == "learnable"]
         if not self.train_items:  # nothing varies: fall back to every task tried
             self.train_items = list(by_id.values())
@@ -329,7 +330,7 @@ class GRPOTrainer:
         rng = torch.Generator().manual_seed(cfg.seed * 100_003 + self.step)
         picks = torch.randperm(len(self.train_items), generator=rng)[: cfg.tasks_per_step]
         chosen = [self.train_items[int(i)] for i in picks]
-        work = [(w, [item for cw, item in chosen if cw is w]) for w in train]
+        work = [(w, [item for seed, item in chosen if seed == w.seed]) for w in train]
         # 1. rollouts through the real tool services, 2. rewards from the grader config
         self.model.eval()
         traces = asyncio.run(
