@@ -6,13 +6,35 @@ import argparse
 import json
 from pathlib import Path
 
-from rftkit.local.pretrain import BASE_CHECKPOINT, PretrainConfig, pretrain
+from rftkit.local.grpo import GRPOConfig, GRPOTrainer
+from rftkit.local.pretrain import BASE_CHECKPOINT, PretrainConfig, load_model, pretrain
 
 
 def _run_pretrain(args: argparse.Namespace) -> int:
     config = PretrainConfig(seed=args.seed, worlds=args.worlds, steps=args.steps)
     summary = pretrain(config, args.out)
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _run_grpo(args: argparse.Namespace) -> int:
+    model, tokenizer = load_model(args.model)
+    config = GRPOConfig(steps=args.steps, reward=args.reward, seed=args.seed)
+    trainer = GRPOTrainer(config, model, tokenizer, args.out)
+    events = trainer.run()
+    with (args.out / "events.jsonl").open("w", encoding="utf-8") as out:
+        out.writelines(json.dumps(event) + "\n" for event in events)
+    print(
+        json.dumps(
+            {
+                "steps": trainer.step,
+                "cpu_seconds": round(trainer.cpu_seconds, 1),
+                "last": events[-1]["message"],
+                "checkpoints": trainer.checkpoints,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -25,3 +47,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     pre.add_argument("--steps", type=int, default=PretrainConfig.steps)
     pre.add_argument("--out", type=Path, default=BASE_CHECKPOINT)
     pre.set_defaults(run=_run_pretrain)
+    grpo = actions.add_parser("grpo", help="reinforcement-fine-tune a checkpoint with GRPO")
+    grpo.add_argument("--model", type=Path, default=BASE_CHECKPOINT)
+    grpo.add_argument("--steps", type=int, default=GRPOConfig.steps)
+    grpo.add_argument("--reward", choices=("course", "flat_cost"), default="course")
+    grpo.add_argument("--seed", type=int, default=0)
+    grpo.add_argument("--out", type=Path, default=Path("runs/grpo"))
+    grpo.set_defaults(run=_run_grpo)

@@ -13,6 +13,7 @@ import dataclasses
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,19 @@ class LocalJob:
             ids = [e["id"] for e in events]
             events = events[ids.index(after) + 1 :] if after in ids else events
         return events
+
+    def stream(self, poll: float = 0.2) -> Iterator[dict[str, Any]]:
+        """Yield events as they arrive until the job stops running."""
+        seen = 0
+        while True:
+            running = self._thread is not None and self._thread.is_alive()
+            events = self.trainer.events
+            while seen < len(events):
+                yield events[seen]
+                seen += 1
+            if not running:
+                return
+            time.sleep(poll)
 
     def checkpoints(self) -> list[dict[str, Any]]:
         return list(self.trainer.checkpoints)
