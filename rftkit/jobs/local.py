@@ -56,6 +56,7 @@ class LocalJob:
         base, tokenizer = load_model(model)
         self.out_dir = Path(out_dir or Path("runs") / self.id)
         self._stop = threading.Event()
+        self._pause_at: int | None = None
         self._cancelled = False
         self.error: str | None = None
         self.trainer = GRPOTrainer(
@@ -63,7 +64,7 @@ class LocalJob:
             base,
             tokenizer,
             self.out_dir / "checkpoints",
-            should_stop=self._stop.is_set,
+            should_stop=self._should_stop,
             grader=grader,
         )
         self._thread: threading.Thread | None = None
@@ -89,9 +90,9 @@ class LocalJob:
             events = events[ids.index(after) + 1 :] if after in ids else events
         return events
 
-    def stream(self, poll: float = 0.2) -> Iterator[dict[str, Any]]:
-        """Yield events as they arrive until the job stops running."""
-        seen = 0
+    def stream(self, start: int = 0, poll: float = 0.2) -> Iterator[dict[str, Any]]:
+        """Yield events from number ``start`` on, as they arrive, until the job stops running."""
+        seen = start
         while True:
             running = self._thread is not None and self._thread.is_alive()
             events = self.trainer.events
@@ -105,12 +106,22 @@ class LocalJob:
     def checkpoints(self) -> list[dict[str, Any]]:
         return list(self.trainer.checkpoints)
 
-    def pause(self) -> LocalJob:
-        """Stop after the current step; ``resume`` continues with the same trainer."""
-        if self.status == "running":
+    def pause(self, at_step: int | None = None) -> LocalJob:
+        """Stop after the current step (or once ``at_step`` steps are done); ``resume`` continues
+        with the same trainer: weights, optimizer state and chosen tasks."""
+        if at_step is not None:
+            self._pause_at = at_step
+        elif self.status == "running":
             self.status = "pausing"
             self._stop.set()
         return self
+
+    def _should_stop(self) -> bool:
+        if self._pause_at is not None and self.trainer.step >= self._pause_at:
+            self._pause_at = None
+            self.status = "pausing"
+            return True
+        return self._stop.is_set()
 
     def resume(self, progress: bool = False) -> LocalJob:
         self.wait()

@@ -5,7 +5,7 @@ validation or held-out ones), fix the vocabulary, then minimise cross-entropy on
 expert wrote (its calls and answers), never on the question or tool outputs. Deterministic for a
 given config: same seed, same checkpoint (on the same torch build and thread count).
 
-    rftkit local pretrain --seed 0 --steps 450 --out rftkit/local/checkpoints/base.pt
+    rftkit local pretrain --seed 0 --steps 380 --out rftkit/local/checkpoints/base.pt
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from tqdm.auto import tqdm
 
 from rftkit.local.expert import Habits, ScriptedExpert
 from rftkit.local.model import ModelConfig, TinyLM, cosine_lr
-from rftkit.local.tokenizer import Rendered, Tokenizer, pieces, render
+from rftkit.local.tokenizer import Rendered, Tokenizer, render
 from rftkit.local.worlds import PRETRAIN_SEEDS, build_world, world_seeds
+from rftkit.world.facts import SECTORS
+from rftkit.world.names import TWIN_SUFFIXES
 
 BASE_CHECKPOINT = Path(__file__).parent / "checkpoints" / "base.pt"
 
@@ -32,7 +34,7 @@ BASE_CHECKPOINT = Path(__file__).parent / "checkpoints" / "base.pt"
 class PretrainConfig:
     seed: int = 0
     worlds: int = 40
-    steps: int = 450
+    steps: int = 380
     batch_tokens: int = 6144
     lr: float = 2e-3
     warmup: int = 30
@@ -59,12 +61,17 @@ def scripted_transcripts(
 
 
 def build_tokenizer(conversations: list[list[dict]], names: set[str]) -> Tokenizer:
+    """Vocabulary of the transcripts without any word of a company's name or segments: those are
+    copied from the question, and copying works through slots (a first model with sector words
+    in its vocabulary wrote its favourite sector into every path instead of the question's)."""
     texts = []
     for items in conversations:
         for item in items:
             texts += [str(item.get(k, "")) for k in ("content", "name", "arguments", "output")]
     texts += ["no file 'reports/x.md'; list_files('reports') shows what exists"]
-    return Tokenizer.build(texts, exclude=names | {p for n in names for p in pieces(n)})
+    name_words = {w for sector in SECTORS for w in (*sector.words, *sector.segments)}
+    name_words |= set(TWIN_SUFFIXES) | names
+    return Tokenizer.build(texts, exclude=name_words)
 
 
 def length_buckets(rows: list[Rendered], batch_tokens: int) -> list[list[Rendered]]:
