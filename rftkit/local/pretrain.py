@@ -24,7 +24,7 @@ from rftkit.local.expert import Habits, ScriptedExpert
 from rftkit.local.model import ModelConfig, TinyLM, cosine_lr
 from rftkit.local.tokenizer import Rendered, Tokenizer, render
 from rftkit.local.worlds import PRETRAIN_SEEDS, build_world, world_seeds
-from rftkit.world.facts import SECTORS
+from rftkit.world.facts import SECTORS, quarter_label
 from rftkit.world.names import TWIN_SUFFIXES
 
 BASE_CHECKPOINT = Path(__file__).parent / "checkpoints" / "base.pt"
@@ -61,16 +61,16 @@ def scripted_transcripts(
 
 
 def build_tokenizer(conversations: list[list[dict]], names: set[str]) -> Tokenizer:
-    """Vocabulary of the transcripts without any word of a company's name or segments: those are
-    copied from the question, and copying works through slots (a first model with sector words
-    in its vocabulary wrote its favourite sector into every path instead of the question's)."""
+    """Vocabulary of the transcripts without company-name words, segment names and quarters: those
+    are copied from the question, and copying works through slots (a first model with them in its
+    vocabulary wrote its favourite sector and quarter into every path instead of the question's)."""
     texts = []
     for items in conversations:
         for item in items:
             texts += [str(item.get(k, "")) for k in ("content", "name", "arguments", "output")]
     texts += ["no file 'reports/x.md'; list_files('reports') shows what exists"]
     name_words = {w for sector in SECTORS for w in (*sector.words, *sector.segments)}
-    name_words |= set(TWIN_SUFFIXES) | names
+    name_words |= set(TWIN_SUFFIXES) | names | {quarter_label(i) for i in range(40)}
     return Tokenizer.build(texts, exclude=name_words)
 
 
