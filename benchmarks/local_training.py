@@ -16,15 +16,21 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import math
 import resource
+import sys
 import tempfile
 import time
+from dataclasses import asdict
+from pathlib import Path
 
 from rftkit.local.evaluate import evaluate, summarise
 from rftkit.local.grpo import GRPOConfig, GRPOTrainer
 from rftkit.local.pretrain import BASE_CHECKPOINT, load_model
 from rftkit.local.worlds import HELDOUT_SEEDS, world_seeds
+
+RESULTS = Path(__file__).parent / "results" / "local_training.json"
 
 
 def train(base, tokenizer, reward: str, steps: int | None, directory: str) -> GRPOTrainer:
@@ -138,6 +144,22 @@ def main() -> None:
         )
         for (step, r1, a1, c1), (_, r2, a2, c2) in zip(curve(trainer), curve(hacked), strict=False):
             print(f"| {step} | {r1:.3f} | {a1:.1%} | {c1:.2f} | {r2:.3f} | {a2:.1%} | {c2:.2f} |")
+    results = {
+        "command": "PYTHONPATH=$PWD python benchmarks/local_training.py " + " ".join(sys.argv[1:]),
+        "heldout_world_seeds": seeds,
+        "base": base_summary,
+        "trained": trained_summary,
+        "reward_gain": gain,
+        "reward_gain_se": se,
+        "tool_call_cut": cut,
+        "grpo_cpu_seconds": trainer.cpu_seconds,
+        "peak_rss_gb": peak_gb,
+        "grpo_config": asdict(trainer.config),
+        "events": {"course": trainer.events, "flat_cost": hacked.events if hacked else []},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"\nwrote {RESULTS}")
     print(
         f"\nGRPO run: {trainer.step} steps, {trainer.cpu_seconds:.0f} CPU-s (trainer process, all"
         " threads; the grader sandbox's processes are not included)"

@@ -11,8 +11,8 @@ from rftkit.local.pretrain import BASE_CHECKPOINT, PretrainConfig, load_model, p
 
 
 def _run_pretrain(args: argparse.Namespace) -> int:
-    config = PretrainConfig(seed=args.seed, worlds=args.worlds, steps=args.steps)
-    summary = pretrain(config, args.out)
+    config = PretrainConfig(seed=args.seed, worlds=args.worlds, cycles=tuple(args.cycles))
+    summary = pretrain(config, args.out, resume_from=args.resume_from, done_cycles=args.done_cycles)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -44,7 +44,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     pre = actions.add_parser("pretrain", help="train the base model on scripted transcripts")
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--worlds", type=int, default=PretrainConfig.worlds)
-    pre.add_argument("--steps", type=int, default=PretrainConfig.steps)
+    pre.add_argument("--cycles", type=int, nargs="+", default=list(PretrainConfig.cycles))
+    pre.add_argument("--resume-from", type=Path, help="weights after the first cycles")
+    pre.add_argument("--done-cycles", type=int, default=0, help="cycles resume-from has done")
     pre.add_argument("--out", type=Path, default=BASE_CHECKPOINT)
     pre.set_defaults(run=_run_pretrain)
     grpo = actions.add_parser("grpo", help="reinforcement-fine-tune a checkpoint with GRPO")

@@ -54,17 +54,17 @@ TOOL_NAMES = ("search", "list_files", "read_file", "calculator")
 
 @dataclass
 class GRPOConfig:
-    steps: int = 24
+    steps: int = 16
     tasks_per_step: int = 8
     group_size: int = 6  # rollouts per task: the counterpart of compute_multiplier
-    lr: float = 1e-4
+    lr: float = 3e-4
     kl_coef: float = 0.04
     temperature: float = 1.0
     max_episode_steps: int = 12
     reward: str = "course"  # or "flat_cost" for the reward-hacking lesson
     train_worlds: int = 3
     triage_tasks: int = 48
-    triage_repeats: int = 4
+    triage_repeats: int = 3
     valid_worlds: int = 2
     valid_tasks_per_world: int = 20
     eval_interval: int = 8

@@ -5,7 +5,11 @@ validation or held-out ones), fix the vocabulary, then minimise cross-entropy on
 expert wrote (its calls and answers), never on the question or tool outputs. Deterministic for a
 given config: same seed, same checkpoint (on the same torch build and thread count).
 
-    rftkit local pretrain --seed 0 --steps 380 --out rftkit/local/checkpoints/base.pt
+    rftkit local pretrain --seed 0 --out rftkit/local/checkpoints/base.pt
+
+Training runs in cosine cycles with warm restarts (a fresh optimizer each cycle). ``resume_from``
+continues a run whose first cycles are done: it replays the batch draws of those cycles so the
+rest sees the batches a single run would have seen.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ BASE_CHECKPOINT = Path(__file__).parent / "checkpoints" / "base.pt"
 class PretrainConfig:
     seed: int = 0
     worlds: int = 40
-    steps: int = 380
+    cycles: tuple[int, ...] = (380, 240)  # cosine cycles with warm restarts (fresh optimizer)
     batch_tokens: int = 6144
     lr: float = 2e-3
     warmup: int = 30
@@ -98,7 +102,13 @@ def batch_tensors(rows: list[Rendered]) -> tuple[torch.Tensor, torch.Tensor, tor
     return ids, padding, trained
 
 
-def pretrain(config: PretrainConfig, out: Path, progress: bool = True) -> dict[str, object]:
+def pretrain(
+    config: PretrainConfig,
+    out: Path,
+    progress: bool = True,
+    resume_from: Path | None = None,
+    done_cycles: int = 0,
+) -> dict[str, object]:
     """Train the base model and save it to ``out``; return a summary with timings."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
@@ -115,29 +125,14 @@ def pretrain(config: PretrainConfig, out: Path, progress: bool = True) -> dict[s
     )
     batches = length_buckets(rows, config.batch_tokens)
     model = TinyLM(model_config)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=config.weight_decay
-    )
+    if resume_from is not None:
+        model.load_state_dict(torch.load(resume_from, weights_only=False)["state"])
+        for _ in range(sum(config.cycles[:done_cycles])):
+            rng.choice(batches)  # the draws the finished cycles made
     data_seconds = time.perf_counter() - started
-    losses = []
-    bar = tqdm(range(config.steps), desc="pretrain", disable=not progress)
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(step, config.steps, config.lr, config.warmup)
-        ids, _, trained = batch_tensors(rng.choice(batches))
-        logits = model(ids[:, :-1])
-        loss = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none"
-        )
-        target = trained[:, 1:].reshape(-1).float()
-        loss = (loss * target).sum() / target.sum()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.item())
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}")
+    losses: list[float] = []
+    for cycle, steps in enumerate(config.cycles[done_cycles:], start=done_cycles + 1):
+        losses += train_cycle(model, batches, rng, config, steps, f"pretrain {cycle}", progress)
     seconds = time.perf_counter() - started
     summary = {
         "transcripts": len(rows),
@@ -152,6 +147,41 @@ def pretrain(config: PretrainConfig, out: Path, progress: bool = True) -> dict[s
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out, tokenizer=tokenizer.state_dict(), pretrain=asdict(config), summary=summary)
     return summary
+
+
+def train_cycle(
+    model: TinyLM,
+    batches: list[list[Rendered]],
+    rng: random.Random,
+    config: PretrainConfig,
+    steps: int,
+    label: str,
+    progress: bool,
+) -> list[float]:
+    """One cosine cycle with a fresh AdamW: cross-entropy on the expert's own tokens only."""
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=config.weight_decay
+    )
+    losses = []
+    bar = tqdm(range(steps), desc=label, disable=not progress)
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = cosine_lr(step, steps, config.lr, config.warmup)
+        ids, _, trained = batch_tensors(rng.choice(batches))
+        logits = model(ids[:, :-1])
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none"
+        )
+        target = trained[:, 1:].reshape(-1).float()
+        loss = (loss * target).sum() / target.sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}")
+    return losses
 
 
 def load_model(path: str | Path = BASE_CHECKPOINT) -> tuple[TinyLM, Tokenizer]:
