@@ -59,7 +59,7 @@ class GRPOConfig:
     group_size: int = 6  # rollouts per task: the counterpart of compute_multiplier
     lr: float = 3e-4
     kl_coef: float = 0.04
-    temperature: float = 1.0
+    temperature: float = 0.5  # chosen on validation worlds: the base is weak at 1.0
     max_episode_steps: int = 12
     reward: str = "course"  # or "flat_cost" for the reward-hacking lesson
     train_worlds: int = 3
