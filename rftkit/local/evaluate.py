@@ -22,6 +22,8 @@ from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.rewards import REWARDS
 from rftkit.local.tokenizer import Tokenizer
 
+WORLDS_AT_ONCE = 4
+
 
 def evaluate(
     model: TinyLM,
@@ -38,10 +40,15 @@ def evaluate(
     policy = LocalModelPolicy(model, tokenizer, temperature=temperature, seed=seed)
     grader = REWARDS[reward]()
     model.eval()
+    traces = []
     with tempfile.TemporaryDirectory() as directory, serve_worlds(seeds, directory) as worlds:
         work = [(w, w.items[:tasks_per_world]) for w in worlds]
-        with torch.no_grad():
-            traces = asyncio.run(rollout_worlds(policy, work, grader, 1, max_episode_steps))
+        # A few worlds at a time: every rollout in flight holds sockets and grader pipes, and the
+        # grader sandbox's select() cannot watch file descriptors above 1023.
+        for start in range(0, len(work), WORLDS_AT_ONCE):
+            chunk = work[start : start + WORLDS_AT_ONCE]
+            with torch.no_grad():
+                traces += asyncio.run(rollout_worlds(policy, chunk, grader, 1, max_episode_steps))
     items = {item["task_id"]: item for _, chosen in work for item in chosen}
     rows = []
     for trace in traces:
