@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from rftkit import data_cli, demo, graders_cli, new_cli, tools_cli, world_cli
+from rftkit import data_cli, demo, graders_cli, local_cli, new_cli, tools_cli, world_cli
 from rftkit.endpoints import cli as endpoints_cli
 
 Registrar = Callable[[argparse._SubParsersAction], None]
@@ -23,6 +23,7 @@ GROUPS: tuple[Registrar, ...] = (
     endpoints_cli.register,
     graders_cli.register,
     new_cli.register,
+    local_cli.register,
 )
 
 

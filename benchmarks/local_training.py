@@ -1,0 +1,170 @@
+"""Benchmark of the local training engine against issue 7's targets (prints a table; not a test).
+
+    PYTHONPATH=$PWD python benchmarks/local_training.py            # full run, ~15-30 min on 2 cores
+
+1. the committed base model on held-out tasks from unseen worlds (seeds 100+), one rollout per
+   task at the rollout temperature, over HTTP, graded by the course grader;
+2. GRPO with the demo's default settings (``GRPOConfig()``), its CPU time and peak memory;
+3. the trained model on the same held-out tasks: reward gain in standard errors (paired by task),
+   tool-call cut, accuracy;
+4. the reward-hacking lesson: the same GRPO run with the flat per-call cost reward, its validation
+   curve beside the course reward's.
+Held-out worlds are only ever evaluated here, never used to choose settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from rftkit.local.evaluate import evaluate, summarise
+from rftkit.local.grpo import GRPOConfig, GRPOTrainer
+from rftkit.local.pretrain import BASE_CHECKPOINT, load_model
+from rftkit.local.worlds import HELDOUT_SEEDS, world_seeds
+
+RESULTS = Path(__file__).parent / "results" / "local_training.json"
+
+
+def train(base, tokenizer, reward: str, steps: int | None, directory: str) -> GRPOTrainer:
+    config = GRPOConfig(reward=reward, **({"steps": steps} if steps else {}))
+    trainer = GRPOTrainer(config, copy.deepcopy(base), tokenizer, directory)
+    trainer.run(progress=True)
+    return trainer
+
+
+def paired_gain(before, after) -> tuple[float, float]:
+    """Mean per-task reward change and its standard error (same tasks, paired)."""
+    merged = before.merge(after, on="task_id", suffixes=("_before", "_after")).dropna(
+        subset=["reward_before", "reward_after"]
+    )
+    diff = merged["reward_after"] - merged["reward_before"]
+    return float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(len(diff)))
+
+
+def curve(trainer: GRPOTrainer) -> list[tuple[int, float, float, float]]:
+    rows = []
+    for event in trainer.events:
+        data = event["data"]
+        if event["type"] == "metrics" and data.get("full_valid_mean_reward") is not None:
+            rows.append(
+                (
+                    data["step"],
+                    data["full_valid_mean_reward"],
+                    data["valid_accuracy"],
+                    data["valid_tool_calls_per_rollout"],
+                )
+            )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--heldout-worlds", type=int, default=20)
+    parser.add_argument("--tasks-per-world", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=None, help="GRPO steps (default: demo's)")
+    parser.add_argument("--skip-hacking", action="store_true")
+    args = parser.parse_args()
+    base, tokenizer = load_model(BASE_CHECKPOINT)
+    seeds = world_seeds(HELDOUT_SEEDS, args.heldout_worlds)
+    options = {"tasks_per_world": args.tasks_per_world}
+    temperature = GRPOConfig().temperature
+
+    started = time.perf_counter()
+    before = evaluate(base, tokenizer, seeds, temperature=temperature, **options)
+    base_summary = summarise(before)
+    print("base (held-out):", base_summary, f"[{time.perf_counter() - started:.0f} s]")
+
+    with tempfile.TemporaryDirectory() as directory:
+        trainer = train(base, tokenizer, "course", args.steps, directory)
+        after = evaluate(trainer.model, tokenizer, seeds, temperature=temperature, **options)
+        hacked = (
+            None
+            if args.skip_hacking
+            else train(base, tokenizer, "flat_cost", args.steps, directory + "/flat")
+        )
+    trained_summary = summarise(after)
+    print("trained (held-out):", trained_summary)
+    gain, se = paired_gain(before, after)
+    cut = 1 - trained_summary["tool_calls_mean"] / base_summary["tool_calls_mean"]
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    cpu_minutes = trainer.cpu_seconds / 60
+    acc_before, acc_after = base_summary["accuracy"], trained_summary["accuracy"]
+
+    rows = [
+        (
+            f"base accuracy at T={temperature:g}",
+            f"{acc_before:.1%}",
+            "20%-80%",
+            0.2 <= acc_before <= 0.8,
+        ),
+        (
+            "base tool calls / task minimum",
+            f"{base_summary['tool_calls_ratio']:.2f}x",
+            ">= 1.3x",
+            base_summary["tool_calls_ratio"] >= 1.3,
+        ),
+        ("GRPO CPU-minutes (process CPU time)", f"{cpu_minutes:.2f}", "<= 5", cpu_minutes <= 5),
+        (
+            "held-out reward gain (paired)",
+            f"{gain:+.4f} = {gain / se:+.1f} SE (n={len(after)})",
+            ">= 3 SE",
+            gain / se >= 3,
+        ),
+        (
+            "tool calls per rollout cut",
+            f"{cut:.1%} ({base_summary['tool_calls_mean']:.2f} -> "
+            f"{trained_summary['tool_calls_mean']:.2f})",
+            ">= 20%",
+            cut >= 0.2,
+        ),
+        (
+            "accuracy after vs before",
+            f"{acc_after:.1%} vs {acc_before:.1%}",
+            "equal or better",
+            acc_after >= acc_before,
+        ),
+        ("peak memory (max RSS)", f"{peak_gb:.2f} GB", "<= 3 GB", peak_gb <= 3),
+    ]
+    print("\n| target | measured | wanted | met |\n| --- | --- | --- | --- |")
+    for name, measured, wanted, met in rows:
+        print(f"| {name} | {measured} | {wanted} | {'yes' if met else 'NO'} |")
+    if hacked is not None:
+        print("\nReward hacking (validation worlds, each run graded by its own reward):")
+        print(
+            "| step | course reward | course acc | course calls | flat-cost reward | "
+            "flat-cost acc | flat-cost calls |\n| --- | --- | --- | --- | --- | --- | --- |"
+        )
+        for (step, r1, a1, c1), (_, r2, a2, c2) in zip(curve(trainer), curve(hacked), strict=False):
+            print(f"| {step} | {r1:.3f} | {a1:.1%} | {c1:.2f} | {r2:.3f} | {a2:.1%} | {c2:.2f} |")
+    results = {
+        "command": "PYTHONPATH=$PWD python benchmarks/local_training.py " + " ".join(sys.argv[1:]),
+        "heldout_world_seeds": seeds,
+        "base": base_summary,
+        "trained": trained_summary,
+        "reward_gain": gain,
+        "reward_gain_se": se,
+        "tool_call_cut": cut,
+        "grpo_cpu_seconds": trainer.cpu_seconds,
+        "peak_rss_gb": peak_gb,
+        "grpo_config": asdict(trainer.config),
+        "events": {"course": trainer.events, "flat_cost": hacked.events if hacked else []},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"\nwrote {RESULTS}")
+    print(
+        f"\nGRPO run: {trainer.step} steps, {trainer.cpu_seconds:.0f} CPU-s (trainer process, all"
+        " threads; the grader sandbox's processes are not included)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""A small decoder-only transformer with rotary positions (read it like nanoGPT's model.py).
+
+Pre-norm blocks of causal self-attention and an MLP; rotary position embeddings, so the model
+matches "the number after *this* key" by relative position wherever a tool output lands. About
+1M parameters with the defaults. ``generate`` samples a batch of left-padded prompts with a
+key/value cache, which is what makes GRPO rollouts on two CPU cores cheap.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int
+    block_size: int = 768
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+
+
+def rotary_tables(head_dim: int, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables for integer ``positions`` of shape (B, T): each (B, 1, T, head_dim/2)."""
+    inv_freq = 1.0 / (10000 ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    angles = positions.float()[..., None] * inv_freq
+    return angles.cos()[:, None], angles.sin()[:, None]
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs of channels of ``x`` (B, H, T, D) by the position's angles."""
+    first, second = x[..., ::2], x[..., 1::2]
+    rotated = torch.stack((first * cos - second * sin, first * sin + second * cos), dim=-1)
+    return rotated.flatten(-2)
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.n_head = config.n_head
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=False)
+        self.proj = nn.Linear(config.n_embd, config.n_embd, bias=False)
+        self.dropout = config.dropout
+
+    def forward(self, x, cos, sin, mask, cache=None):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if cache is not None:  # append to this layer's cached keys and values
+            if "k" in cache:
+                k = torch.cat((cache["k"], k), dim=2)
+                v = torch.cat((cache["v"], v), dim=2)
+            cache["k"], cache["v"] = k, v
+        dropout = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=mask is None
+        )
+        return self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.up = nn.Linear(config.n_embd, 4 * config.n_embd, bias=False)
+        self.down = nn.Linear(4 * config.n_embd, config.n_embd, bias=False)
+
+    def forward(self, x):
+        return self.down(F.gelu(self.up(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(config.n_embd)
+        self.attn = CausalSelfAttention(config)
+        self.ln2 = nn.LayerNorm(config.n_embd)
+        self.mlp = MLP(config)
+
+    def forward(self, x, cos, sin, mask, cache=None):
+        x = x + self.attn(self.ln1(x), cos, sin, mask, cache)
+        return x + self.mlp(self.ln2(x))
+
+
+class TinyLM(nn.Module):
+    """Token embedding -> n_layer blocks -> layer norm -> tied output head."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.n_embd)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd)
+        self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.head.weight = self.embed.weight  # weight tying, as in GPT-2
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(
+        self,
+        ids: torch.Tensor,
+        padding: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
+        caches: list[dict] | None = None,
+        past_padding: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits (B, T, vocab) for ``ids`` (B, T).
+
+        Without ``padding`` attention is plain causal (right padding needs nothing: no real token
+        sees a later pad). ``padding`` (B, T) is True at left-pad positions, never attended to.
+        With ``caches`` the call continues earlier ones: ``past_padding`` is the padding of
+        the cached positions and ``positions`` the rotary positions of the new tokens.
+        """
+        B, T = ids.shape
+        if padding is None:  # no left padding: plain causal attention, the fast kernel
+            mask = None
+            positions = torch.arange(T)[None] if positions is None else positions
+        else:
+            if positions is None:
+                positions = (~padding).long().cumsum(1) - 1
+            mask = self._attention_mask(padding, past_padding)
+        cos, sin = rotary_tables(self.config.n_embd // self.config.n_head, positions.clamp(min=0))
+        x = self.embed(ids)
+        for number, block in enumerate(self.blocks):
+            x = block(x, cos, sin, mask, None if caches is None else caches[number])
+        return self.head(self.ln_f(x))
+
+    @staticmethod
+    def _attention_mask(padding: torch.Tensor, past_padding: torch.Tensor | None) -> torch.Tensor:
+        """(B, 1, T, past+T): causal, never a pad key, and every query sees at least itself."""
+        T = padding.shape[1]
+        past = 0 if past_padding is None else past_padding.shape[1]
+        key_padding = padding if past_padding is None else torch.cat((past_padding, padding), 1)
+        causal = torch.ones(T, past + T, dtype=torch.bool).tril(diagonal=past)
+        itself = torch.zeros(T, past + T, dtype=torch.bool)
+        itself[torch.arange(T), past + torch.arange(T)] = True
+        return (causal[None, None] & ~key_padding[:, None, None, :]) | itself[None, None]
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: list[list[int]],
+        *,
+        max_new_tokens: int,
+        stop_ids: set[int],
+        temperature: float = 1.0,
+        banned: list[torch.Tensor] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> list[list[int]]:
+        """Sample a continuation of each prompt until a stop token (included) or the limit.
+
+        ``banned`` holds, per prompt, a boolean mask over the vocabulary of tokens that may not be
+        sampled (e.g. slots no figure has been assigned to). Temperature 0 means greedy.
+        """
+        B = len(prompts)
+        width = max(len(p) for p in prompts)
+        ids = torch.zeros(B, width, dtype=torch.long)
+        padding = torch.ones(B, width, dtype=torch.bool)
+        for row, prompt in enumerate(prompts):
+            ids[row, width - len(prompt) :] = torch.tensor(prompt)
+            padding[row, width - len(prompt) :] = False
+        caches: list[dict] = [{} for _ in self.blocks]
+        logits = self(ids, padding, caches=caches)[:, -1]
+        positions = torch.tensor([len(p) for p in prompts])[:, None]
+        past_padding = padding
+        outputs: list[list[int]] = [[] for _ in range(B)]
+        done = torch.zeros(B, dtype=torch.bool)
+        ban = torch.stack(banned) if banned is not None else None
+        for _ in range(max_new_tokens):
+            if ban is not None:
+                logits = logits.masked_fill(ban, float("-inf"))
+            if temperature <= 0:
+                token = logits.argmax(-1)
+            else:
+                probs = F.softmax(logits / temperature, dim=-1)
+                token = torch.multinomial(probs, 1, generator=generator)[:, 0]
+            for row in range(B):
+                if not done[row]:
+                    outputs[row].append(int(token[row]))
+                    done[row] = int(token[row]) in stop_ids
+            if bool(done.all()) or int(positions.max()) + 1 >= self.config.block_size:
+                break
+            step_padding = torch.zeros(B, 1, dtype=torch.bool)
+            logits = self(token[:, None], step_padding, positions, caches, past_padding)[:, -1]
+            past_padding = torch.cat((past_padding, step_padding), 1)
+            positions = positions + 1
+        return outputs
+
+    def save(self, path, **extra) -> None:
+        torch.save({"config": asdict(self.config), "state": self.state_dict(), **extra}, path)
+
+
+def sequence_logprobs(model: TinyLM, ids: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """log p(ids[:, t] | ids[:, :t]) for t >= 1 at ``temperature``, shape (B, T-1); right
+    padding is fine here (no real token attends to a later pad)."""
+    logits = model(ids[:, :-1]) / max(temperature, 1e-6)
+    return torch.gather(F.log_softmax(logits, -1), 2, ids[:, 1:, None])[..., 0]
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` where ``mask`` is True (0 when nothing is selected)."""
+    mask = mask.to(values.dtype)
+    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def cosine_lr(step: int, total: int, peak: float, warmup: int) -> float:
+    """Linear warm-up then cosine decay to 10% of ``peak``."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))

@@ -1,0 +1,165 @@
+"""The local model behind the rollouts ``Policy`` interface, so it is evaluated like any model.
+
+Concurrent rollouts ask for turns at the same time; ``next_turn`` queues each request and one
+batcher runs them through ``TinyLM.generate`` together (one batched forward per token instead of
+one per rollout), which is what makes GRPO rollouts cheap on two CPU cores.
+
+For the trainer, the policy keeps per ``trace_id`` the exact token ids the model saw and sampled
+(``record(trace_id)``): re-encoding the conversation text afterwards could differ from what was
+sampled, and the policy gradient must be taken on the sampled tokens themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from rftkit.local.model import TinyLM
+from rftkit.local.tokenizer import (
+    N_SLOTS,
+    Rendered,
+    SlotTable,
+    Tokenizer,
+    append_item,
+    parse_turn,
+)
+from rftkit.protocol import Usage
+from rftkit.rollouts.policy import PolicyTurn, ToolCallRequest
+
+MAX_TURN_TOKENS = 64
+
+
+@dataclass
+class TraceRecord:
+    """What the model saw and wrote in one rollout; ``trained`` marks sampled tokens."""
+
+    rendered: Rendered
+    seen_items: int = 0
+    own_call_ids: set[str] = field(default_factory=set)
+    truncated: bool = False
+
+
+@dataclass
+class _Request:
+    prompt: list[int]
+    banned: torch.Tensor
+    future: asyncio.Future
+
+
+class LocalModelPolicy:
+    """``Policy`` for a ``TinyLM``: temperature sampling, one tool call or an answer per turn.
+
+    Example::
+
+        policy = LocalModelPolicy(model, tokenizer, temperature=1.0)
+        traces = await run_rollouts(items, policy, tools=..., grader=..., repeats=4, ...)
+        policy.record(traces[0].trace_id).rendered.ids   # what the trainer differentiates
+    """
+
+    def __init__(
+        self,
+        model: TinyLM,
+        tokenizer: Tokenizer,
+        *,
+        temperature: float = 1.0,
+        name: str = "rftkit-local-tinylm",
+        seed: int = 0,
+        max_turn_tokens: int = MAX_TURN_TOKENS,
+    ):
+        self.model, self.tokenizer, self.temperature = model, tokenizer, temperature
+        self.name = name
+        self.max_turn_tokens = max_turn_tokens
+        self.generator = torch.Generator().manual_seed(seed)
+        self.records: dict[str, TraceRecord] = {}
+        self._queue: list[_Request] = []
+        self._batcher: asyncio.Task | None = None
+        self._stop_ids = {tokenizer.id("<eoc>"), tokenizer.id("<eot>")}
+
+    def record(self, trace_id: str) -> TraceRecord:
+        return self.records[trace_id]
+
+    def pop_record(self, trace_id: str) -> TraceRecord:
+        return self.records.pop(trace_id)
+
+    async def next_turn(
+        self, conversation: list[dict[str, Any]], tools: list[dict[str, Any]], *, trace_id: str
+    ) -> PolicyTurn:
+        record = self._extend_record(conversation, trace_id)
+        prompt = record.rendered.ids
+        room = self.model.config.block_size - len(prompt) - 1
+        if room < 8:  # the context is full: stop the rollout with an empty answer
+            record.truncated = True
+            return PolicyTurn(text="", model=self.name, usage=Usage(input_tokens=len(prompt)))
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append(_Request(prompt, self._banned(record.rendered.slots), future))
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.create_task(self._run_batches())
+        sampled: list[int] = await future
+        record.rendered.ids += sampled
+        record.rendered.trained += [True] * len(sampled)
+        usage = Usage(input_tokens=len(prompt), output_tokens=len(sampled))
+        parsed = parse_turn(self.tokenizer, sampled, record.rendered.slots)
+        record.seen_items = len(conversation)
+        if isinstance(parsed, str):
+            return PolicyTurn(text=parsed, usage=usage, model=self.name)
+        name, arguments = parsed
+        call_id = f"call_{trace_id[-8:]}_{len(conversation)}"
+        record.own_call_ids.add(call_id)
+        call = ToolCallRequest(call_id=call_id, name=name, arguments=arguments)
+        return PolicyTurn(tool_calls=[call], usage=usage, model=self.name)
+
+    def _extend_record(self, conversation: list[dict[str, Any]], trace_id: str) -> TraceRecord:
+        """Append the items that arrived since the last turn (our own calls are already in)."""
+        record = self.records.get(trace_id)
+        if record is None:
+            record = TraceRecord(Rendered([self.tokenizer.id("<bos>")], [False], SlotTable()))
+            self.records[trace_id] = record
+        for item in conversation[record.seen_items :]:
+            own_call = (
+                item.get("type") == "function_call" and item["call_id"] in record.own_call_ids
+            )
+            if own_call or item.get("role") == "assistant":
+                continue
+            append_item(self.tokenizer, record.rendered, item)
+        record.seen_items = len(conversation)
+        return record
+
+    def _banned(self, slots: SlotTable) -> torch.Tensor:
+        """Slots with no string yet, padding and input-only markers may never be sampled."""
+        banned = torch.zeros(len(self.tokenizer), dtype=torch.bool)
+        first = self.tokenizer.first_slot + len(slots.strings)
+        banned[first : self.tokenizer.first_slot + N_SLOTS] = True
+        for special in ("<pad>", "<bos>", "<user>", "<out>", "<eoo>", "<unk>"):
+            banned[self.tokenizer.id(special)] = True
+        return banned
+
+    async def _run_batches(self) -> None:
+        """Drain the queue: let concurrent rollouts enqueue, then generate for all of them."""
+        while self._queue:
+            await asyncio.sleep(0)  # other rollouts reach next_turn in this tick
+            await asyncio.sleep(0.002)
+            batch, self._queue = self._queue, []
+            try:
+                outputs = await asyncio.to_thread(self._generate, batch)
+            except Exception as exc:  # hand the failure to every waiting rollout
+                for request in batch:
+                    request.future.set_exception(exc)
+                continue
+            for request, output in zip(batch, outputs, strict=True):
+                request.future.set_result(output)
+
+    def _generate(self, batch: list[_Request]) -> list[list[int]]:
+        longest = max(len(r.prompt) for r in batch)
+        limit = min(self.max_turn_tokens, self.model.config.block_size - longest - 1)
+        self.model.eval()
+        return self.model.generate(
+            [r.prompt for r in batch],
+            max_new_tokens=limit,
+            stop_ids=self._stop_ids,
+            temperature=self.temperature,
+            banned=[r.banned for r in batch],
+            generator=self.generator,
+        )

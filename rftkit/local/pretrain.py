@@ -1,0 +1,193 @@
+"""Supervised pre-training of the base model on the scripted expert's transcripts.
+
+The whole loop is here, top to bottom: build transcripts from pre-training worlds (never the
+validation or held-out ones), fix the vocabulary, then minimise cross-entropy on the tokens the
+expert wrote (its calls and answers), never on the question or tool outputs. Deterministic for a
+given config: same seed, same checkpoint (on the same torch build and thread count).
+
+    rftkit local pretrain --seed 0 --out rftkit/local/checkpoints/base.pt
+
+Training runs in cosine cycles with warm restarts (a fresh optimizer each cycle). ``resume_from``
+continues a run whose first cycles are done: it replays the batch draws of those cycles so the
+rest sees the batches a single run would have seen.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from rftkit.local.expert import Habits, ScriptedExpert
+from rftkit.local.model import ModelConfig, TinyLM, cosine_lr
+from rftkit.local.tokenizer import Rendered, Tokenizer, render
+from rftkit.local.worlds import PRETRAIN_SEEDS, build_world, world_seeds
+from rftkit.world.facts import SECTORS, quarter_label
+from rftkit.world.names import TWIN_SUFFIXES
+
+BASE_CHECKPOINT = Path(__file__).parent / "checkpoints" / "base.pt"
+
+
+@dataclass
+class PretrainConfig:
+    seed: int = 0
+    worlds: int = 40
+    cycles: tuple[int, ...] = (380, 240)  # cosine cycles with warm restarts (fresh optimizer)
+    batch_tokens: int = 6144
+    lr: float = 2e-3
+    warmup: int = 30
+    weight_decay: float = 0.05
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    block_size: int = 768
+    threads: int = 2
+
+
+def scripted_transcripts(
+    seeds: list[int], directory: Path, habits: Habits, rng: random.Random
+) -> tuple[list[list[dict]], set[str]]:
+    """The expert's conversations on every task of these worlds, and the worlds' invented names
+    (which must stay out of the vocabulary: unseen worlds have other ones)."""
+    conversations, names = [], set()
+    for seed in seeds:
+        local = build_world(seed, directory)
+        expert = ScriptedExpert(local.world, local.corpus(), habits, rng)
+        conversations += [expert.solve(task).items for task in local.tasks]
+        names |= {company.name.split()[0] for company in local.world.companies}
+    return conversations, names
+
+
+def build_tokenizer(conversations: list[list[dict]], names: set[str]) -> Tokenizer:
+    """Vocabulary of the transcripts without company-name words, segment names and quarters: those
+    are copied from the question, and copying works through slots (a first model with them in its
+    vocabulary wrote its favourite sector and quarter into every path instead of the question's)."""
+    texts = []
+    for items in conversations:
+        for item in items:
+            texts += [str(item.get(k, "")) for k in ("content", "name", "arguments", "output")]
+    texts += ["no file 'reports/x.md'; list_files('reports') shows what exists"]
+    name_words = {w for sector in SECTORS for w in (*sector.words, *sector.segments)}
+    name_words |= set(TWIN_SUFFIXES) | names | {quarter_label(i) for i in range(40)}
+    return Tokenizer.build(texts, exclude=name_words)
+
+
+def length_buckets(rows: list[Rendered], batch_tokens: int) -> list[list[Rendered]]:
+    """Batches of similar length (little padding) of about ``batch_tokens`` padded tokens."""
+    batches, current = [], []
+    for row in sorted(rows, key=lambda r: len(r.ids)):
+        if current and len(row.ids) * (len(current) + 1) > batch_tokens:
+            batches.append(current)
+            current = []
+        current.append(row)
+    return [*batches, current] if current else batches
+
+
+def batch_tensors(rows: list[Rendered]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded ids, padding mask, and the mask of target tokens the loss may use."""
+    width = max(len(r.ids) for r in rows)
+    ids = torch.zeros(len(rows), width, dtype=torch.long)
+    padding = torch.ones(len(rows), width, dtype=torch.bool)
+    trained = torch.zeros(len(rows), width, dtype=torch.bool)
+    for i, row in enumerate(rows):
+        ids[i, : len(row.ids)] = torch.tensor(row.ids)
+        padding[i, : len(row.ids)] = False
+        trained[i, : len(row.ids)] = torch.tensor(row.trained)
+    return ids, padding, trained
+
+
+def pretrain(
+    config: PretrainConfig,
+    out: Path,
+    progress: bool = True,
+    resume_from: Path | None = None,
+    done_cycles: int = 0,
+) -> dict[str, object]:
+    """Train the base model and save it to ``out``; return a summary with timings."""
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    rng = random.Random(config.seed)
+    started = time.perf_counter()
+    seeds = world_seeds(PRETRAIN_SEEDS, config.worlds)
+    with tempfile.TemporaryDirectory() as directory:
+        conversations, names = scripted_transcripts(seeds, Path(directory), Habits(), rng)
+    tokenizer = build_tokenizer(conversations, names)
+    rows = [render(tokenizer, items) for items in conversations]
+    rows = [row for row in rows if len(row.ids) <= config.block_size]
+    model_config = ModelConfig(
+        len(tokenizer), config.block_size, config.n_layer, config.n_head, config.n_embd
+    )
+    batches = length_buckets(rows, config.batch_tokens)
+    model = TinyLM(model_config)
+    if resume_from is not None:
+        model.load_state_dict(torch.load(resume_from, weights_only=False)["state"])
+        for _ in range(sum(config.cycles[:done_cycles])):
+            rng.choice(batches)  # the draws the finished cycles made
+    data_seconds = time.perf_counter() - started
+    losses: list[float] = []
+    for cycle, steps in enumerate(config.cycles[done_cycles:], start=done_cycles + 1):
+        losses += train_cycle(model, batches, rng, config, steps, f"pretrain {cycle}", progress)
+    seconds = time.perf_counter() - started
+    summary = {
+        "transcripts": len(rows),
+        "transcripts_label": "scripted expert transcripts (not model outputs)",
+        "world_seeds": [seeds[0], seeds[-1]],
+        "parameters": model.num_parameters(),
+        "vocab": len(tokenizer),
+        "final_loss": round(sum(losses[-100:]) / len(losses[-100:]), 4),
+        "data_seconds": round(data_seconds, 1),
+        "total_seconds": round(seconds, 1),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out, tokenizer=tokenizer.state_dict(), pretrain=asdict(config), summary=summary)
+    return summary
+
+
+def train_cycle(
+    model: TinyLM,
+    batches: list[list[Rendered]],
+    rng: random.Random,
+    config: PretrainConfig,
+    steps: int,
+    label: str,
+    progress: bool,
+) -> list[float]:
+    """One cosine cycle with a fresh AdamW: cross-entropy on the expert's own tokens only."""
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=config.weight_decay
+    )
+    losses = []
+    bar = tqdm(range(steps), desc=label, disable=not progress)
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = cosine_lr(step, steps, config.lr, config.warmup)
+        ids, _, trained = batch_tensors(rng.choice(batches))
+        logits = model(ids[:, :-1])
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none"
+        )
+        target = trained[:, 1:].reshape(-1).float()
+        loss = (loss * target).sum() / target.sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}")
+    return losses
+
+
+def load_model(path: str | Path = BASE_CHECKPOINT) -> tuple[TinyLM, Tokenizer]:
+    """A checkpoint written by ``pretrain`` or the GRPO trainer -> (model, tokenizer)."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model = TinyLM(ModelConfig(**state["config"]))
+    model.load_state_dict(state["state"])
+    model.eval()
+    return model, Tokenizer.from_state_dict(state["tokenizer"])

@@ -1,0 +1,38 @@
+"""The two rewards of the reward-hacking lesson, both plain OpenAI grader configs.
+
+- ``course_grader()`` (from ``rftkit.graders.course``): correctness times an efficiency factor,
+  so a tool call costs something only when the answer is right. A wrong answer scores 0 however
+  few calls it made, so dropping the tools never pays.
+- ``flat_cost_grader()``: correctness minus a flat cost per call. It looks sensible, but on
+  questions the model cannot solve yet the only way up is fewer calls, and the policy learns to
+  stop calling tools altogether: reward drifts up towards 0 while accuracy collapses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rftkit.graders.course import course_grader, python_grader
+from rftkit.graders.sources import answer_closeness
+
+CALL_COUNT_SOURCE = '''def grade(sample, item):
+    """The number of tool calls the rollout made."""
+    return float(len(sample.get("output_tools") or []))
+'''
+FLAT_COST = 0.1
+
+
+def flat_cost_grader(cost: float = FLAT_COST) -> dict[str, Any]:
+    """Naive reward: ``correct - cost * calls`` (the one that gets hacked)."""
+    return {
+        "type": "multi",
+        "name": "flat_cost_grader",
+        "graders": {
+            "correct": python_grader("answer_closeness", answer_closeness),
+            "calls": {"type": "python", "name": "tool_calls", "source": CALL_COUNT_SOURCE},
+        },
+        "calculate_output": f"correct - {cost:g} * calls",
+    }
+
+
+REWARDS = {"course": course_grader, "flat_cost": flat_cost_grader}

@@ -1,0 +1,110 @@
+"""GRPO maths and a few real steps against the tool service under uvicorn (tiny model)."""
+
+import random
+
+import pytest
+import torch
+
+from rftkit.local.expert import Habits
+from rftkit.local.grpo import (
+    GRPOConfig,
+    GRPOTrainer,
+    group_advantages,
+    grpo_loss,
+    kl_to_reference,
+)
+from rftkit.local.model import ModelConfig, TinyLM
+from rftkit.local.pretrain import build_tokenizer, scripted_transcripts
+from rftkit.local.tokenizer import render
+
+
+def test_advantages_are_normalised_within_each_group():
+    adv = group_advantages([1.0, 0.0, 0.5, 0.5, 2.0, 4.0], ["a", "a", "b", "b", "c", "c"])
+    assert adv[0] == pytest.approx(1.0, abs=1e-3) and adv[1] == pytest.approx(-1.0, abs=1e-3)
+    assert adv[2] == adv[3] == 0.0  # equal rewards teach nothing
+    assert adv[4] == pytest.approx(-1.0, abs=1e-3) and adv[5] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_kl_estimate_is_zero_at_the_reference_and_positive_elsewhere():
+    logp = torch.log(torch.tensor([0.5, 0.2, 0.9]))
+    assert torch.allclose(kl_to_reference(logp, logp), torch.zeros(3))
+    assert (kl_to_reference(logp, torch.log(torch.tensor([0.4, 0.3, 0.8]))) > 0).all()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    conversations, names = scripted_transcripts(
+        [1001], tmp_path_factory.mktemp("w"), Habits(), random.Random(0)
+    )
+    tokenizer = build_tokenizer(conversations, names)
+    torch.manual_seed(0)
+    config = ModelConfig(len(tokenizer), block_size=512, n_layer=2, n_head=2, n_embd=32)
+    return TinyLM(config), tokenizer, conversations
+
+
+def test_tool_outputs_and_the_question_never_get_gradient(tiny):
+    model, tokenizer, conversations = tiny
+    row = render(tokenizer, conversations[0])
+    reference = TinyLM(model.config)
+    reference.load_state_dict(model.state_dict())
+    captured = []
+
+    def keep_logits(_module, _inputs, logits):
+        logits.retain_grad()
+        captured.append(logits)
+
+    hook = model.head.register_forward_hook(keep_logits)
+    try:
+        loss, info = grpo_loss(model, reference, [row], torch.tensor([1.5]), 0.1, 1.0)
+        loss.backward()
+    finally:
+        hook.remove()
+    model.zero_grad()
+    # logits at position t predict token t+1: only positions predicting sampled tokens get grad
+    per_position = captured[0].grad[0].abs().sum(-1)
+    predicts_trained = torch.tensor(row.trained[1:])
+    assert info["tokens"] == int(predicts_trained.sum()) > 0
+    assert per_position[~predicts_trained].max() == 0
+    assert (per_position[predicts_trained] > 0).all()
+
+
+def test_a_few_grpo_steps_over_http_change_weights_and_emit_events(tiny, tmp_path):
+    model, tokenizer, _ = tiny
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    config = GRPOConfig(
+        steps=2,
+        tasks_per_step=2,
+        group_size=3,
+        lr=1e-2,
+        max_episode_steps=2,
+        train_worlds=1,
+        triage_tasks=3,
+        triage_repeats=2,
+        valid_worlds=1,
+        valid_tasks_per_world=2,
+        eval_interval=2,
+    )
+    # A graded config with variance even for an untrained model's text (the real engine runs it).
+    grader = {
+        "type": "text_similarity",
+        "name": "similarity",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.reference_answer}}",
+        "evaluation_metric": "fuzzy_match",
+    }
+    events = []
+    trainer = GRPOTrainer(config, model, tokenizer, tmp_path, on_event=events.append, grader=grader)
+    trainer.policy.max_turn_tokens = 12
+    trainer.run(progress=False)
+    metrics = [e for e in events if e["type"] == "metrics"]
+    assert [e["data"]["step"] for e in metrics] == [1, 2]
+    assert all(e["object"] == "fine_tuning.job.event" for e in events)
+    last = metrics[-1]["data"]
+    assert last["full_valid_mean_reward"] is not None and last["rollouts"] == 6
+    assert set(last["timing"]["step"]) == {"sampling", "training", "eval", "full_iteration"}
+    assert trainer.checkpoints[-1]["step_number"] == 2
+    assert (tmp_path / "step-2.pt").exists()
+    changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
+    assert changed, "GRPO steps left every weight unchanged"
+    reference = trainer.reference.state_dict()
+    assert all(torch.equal(reference[k], before[k]) for k in before)  # the base stays frozen
