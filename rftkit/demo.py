@@ -1,61 +1,189 @@
-"""``rftkit demo``: the main job on the embedded default (offline, no key, two CPU cores).
+"""``rftkit demo``: the whole Agent RFT loop on the embedded default (offline, no key, two cores).
 
-Today it builds the course world and exercises every tool on a real task; each later stage of the
-loop (dataset validation, tool service over HTTP, baseline, training, report) joins it as it lands.
+Seven stages, in the order a team runs them before and during a real job:
+
+1. build and validate the evaluation dataset (held-out worlds the model never trained on);
+2. serve each world's tools over HTTP on loopback (the real tool service, a bearer token each);
+3. check the grader (schema, red team) and the endpoints (contract + a burst, as the trainer would);
+4. baseline the committed base model: k rollouts per item over HTTP, graded by the course grader;
+5. train it with GRPO on the local jobs backend (its own training worlds, through real tool calls);
+6. evaluate the trained model on the same items with the same rollouts;
+7. write traces, events, a before/after table and a self-contained HTML report.
+
+Everything it starts (tool services, the training thread) is stopped before it returns.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from rftkit.world import generate_tasks, generate_world
-from rftkit.world_cli import write_world
-from tools_service.corpus import Corpus
-from tools_service.registry import ToolContext
+import pandas as pd
+
+from rftkit.analysis.report import summary_table, write_html_report
+from rftkit.course_session import CourseSession, course_session
+from rftkit.data import validate_records
+from rftkit.endpoints import check_endpoint
+from rftkit.graders import validate_grader
+from rftkit.graders.course import course_grader
+from rftkit.jobs.local import launch
+from rftkit.local.grpo import GRPOConfig
+from rftkit.local.policy import LocalModelPolicy
+from rftkit.local.pretrain import load_model
+from rftkit.local.worlds import HELDOUT_SEEDS, world_seeds
+from rftkit.protocol import Trace
+from rftkit.redteam import cases_from_reference, run_redteam
+from rftkit.rollouts import run_rollouts, save_traces, traces_frame
+from rftkit.rollouts.engine import run_blocking
 from tools_service.tools import toolbox
 
 
-def run_demo(out_dir: Path, seed: int = 0) -> dict[str, object]:
-    """Write the world under ``out_dir`` and answer one task with the tools; return a summary."""
-    summary = write_world(out_dir / "world", seed=seed)
-    world = generate_world(seed=seed)
-    task = next(t for t in generate_tasks(world, seed=seed) if t.task_type == "growth")
-    corpus = Corpus.load(out_dir / "world" / "compact")
-    ctx = ToolContext(corpus=corpus, trace_id="trace_demo")
-    slug = world.company(task.company_ids[0]).slug
-    metric = next(
-        m
-        for m in ("revenue", "headcount", "operating income", "net income")
-        if m in task.question.lower()
-    )
-    figures = []
-    for quarter in task.quarters:
-        hit = toolbox["search"](ctx, {"query": f"{slug} {quarter} {metric}", "top_k": 1})
-        figures.append(hit.rsplit(" ", 1)[-1])
-    old, new = figures
-    answer = toolbox["calculator"](ctx, {"expression": f"round(({new} - {old}) * 100 / {old}, 1)"})
-    return {
-        **summary,
-        "tool_smoke_run": {
-            "question": task.question,
-            "figures_found": figures,
-            "answer": answer,
-            "expected": task.answer,
-            "correct": answer == task.answer,
-        },
-    }
+@dataclass
+class DemoConfig:
+    """The demo's knobs; the defaults finish in minutes on two cores."""
+
+    eval_worlds: int = 2
+    tasks_per_world: int = 20
+    k: int = 2
+    readiness_rollouts: int = 50
+    seed: int = 0
+    grpo: dict[str, Any] = field(default_factory=dict)  # overrides of GRPOConfig's defaults
+
+
+@dataclass
+class DemoResult:
+    summary: pd.DataFrame
+    report: Path
+    stages: dict[str, float]
+
+
+@contextmanager
+def _stage(name: str, timings: dict[str, float]) -> Iterator[None]:
+    print(f"▶ {name} …", flush=True)
+    start = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - start
+    print(f"  done in {timings[name]:.1f} s", flush=True)
+
+
+def _evaluate(
+    model: Any, tokenizer: Any, worlds: list[CourseSession], config: DemoConfig, temperature: float
+) -> list[Trace]:
+    """k rollouts of every item, all worlds at once so the local policy batches its generation."""
+    policy = LocalModelPolicy(model, tokenizer, temperature=temperature, seed=config.seed)
+
+    async def run() -> list[Trace]:
+        import asyncio
+
+        runs = [
+            run_rollouts(
+                w.items,
+                policy,
+                tools=w.job_tools,
+                grader=course_grader(),
+                repeats=config.k,
+                max_episode_steps=GRPOConfig().max_episode_steps,
+                progress=False,
+            )
+            for w in worlds
+        ]
+        return [t for traces in await asyncio.gather(*runs) for t in traces]
+
+    return run_blocking(run())
+
+
+def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
+    """Run the seven stages, writing everything under ``out_dir``."""
+    config = config or DemoConfig()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    grpo = GRPOConfig(**config.grpo)
+    grader = course_grader()
+    with ExitStack() as stack:
+        with _stage("1/7 dataset: held-out worlds, validated", timings):
+            seeds = world_seeds(HELDOUT_SEEDS, config.eval_worlds)
+            worlds = [
+                stack.enter_context(
+                    course_session(
+                        seed,
+                        style="compact",
+                        n=config.tasks_per_world,
+                        directory=out_dir / "worlds",
+                    )
+                )
+                for seed in seeds
+            ]
+            items = [item for w in worlds for item in w.items]
+            report = validate_records(items, grader=grader, tool_names=toolbox.names)
+            report.raise_for_errors()
+            print(f"  {len(items)} items from worlds {seeds}: {report.summary()}")
+        with _stage("2/7 tools served over HTTP on loopback", timings):
+            for w in worlds:
+                print(f"  {w.base_url}  ({len(toolbox)} tools, bearer token)")
+        with _stage("3/7 checks: grader and endpoints", timings):
+            validate_grader(grader)
+            redteam = run_redteam(grader, cases_from_reference())
+            print(
+                f"  red team: {len(redteam.flagged)} probe(s) paid above the threshold"
+                f" ({', '.join(redteam.flagged) or 'none'})"
+            )
+            token = worlds[0].job_tools[0].headers["Authorization"].removeprefix("Bearer ")
+            readiness = check_endpoint(
+                worlds[0].base_url, token, rollouts=config.readiness_rollouts, calls=3
+            )
+            print(f"  endpoint readiness: {'ready' if readiness.passed else 'NOT READY'}")
+            if not readiness.passed:
+                raise RuntimeError(f"the tool endpoint is not ready: {readiness.failures()}")
+        model, tokenizer = load_model()
+        with _stage(f"4/7 baseline: base model, {config.k} rollouts per item", timings):
+            before = _evaluate(model, tokenizer, worlds, config, grpo.temperature)
+        with _stage(f"5/7 training: GRPO, {grpo.steps} steps on the local backend", timings):
+            job = launch(
+                "local", hyperparameters=config.grpo, out_dir=out_dir / "job", progress=True
+            )
+            status = job.wait()
+            if status != "succeeded":
+                raise RuntimeError(f"training job {job.id} ended {status}: {job.error}")
+        with _stage("6/7 evaluation: trained model, same items and rollouts", timings):
+            after = _evaluate(job.trainer.model, tokenizer, worlds, config, grpo.temperature)
+    with _stage("7/7 report", timings):
+        save_traces(before, out_dir / "traces_before.jsonl")
+        save_traces(after, out_dir / "traces_after.jsonl")
+        events = job.events()
+        with (out_dir / "events.jsonl").open("w", encoding="utf-8") as out:
+            out.writelines(json.dumps(e) + "\n" for e in events)
+        before_frame, after_frame = traces_frame(before), traces_frame(after)
+        summary = summary_table(before_frame, after_frame)
+        report = write_html_report(
+            out_dir / "report.html",
+            title="rftkit demo: local GRPO through real tool calls",
+            before=before_frame,
+            after=after_frame,
+            events=events,
+            notes=f"Held-out worlds {seeds}; base model vs after {grpo.steps} GRPO steps.",
+        )
+    return DemoResult(summary, report, timings)
 
 
 def _run(args: argparse.Namespace) -> int:
-    summary = run_demo(args.out, seed=args.seed)
-    print(json.dumps(summary, indent=2))
-    return 0 if summary["tool_smoke_run"]["correct"] else 1
+    config = DemoConfig(grpo={"steps": args.steps} if args.steps else {})
+    started = time.perf_counter()
+    result = run_demo(args.out, config)
+    print()
+    print(result.summary.round(3).to_string())
+    print(f"\nreport: {result.report}")
+    print(f"wall time: {time.perf_counter() - started:.0f} s")
+    return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    demo = commands.add_parser("demo", help="run the main job offline on the embedded default")
+    demo = commands.add_parser("demo", help="run the whole loop offline on the embedded default")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"))
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--steps", type=int, help="GRPO steps (default: the engine's own)")
     demo.set_defaults(run=_run)
