@@ -234,6 +234,9 @@ def serve(control: socket.socket) -> None:
 
 
 def main() -> None:
+    # Ctrl-C or a notebook kernel's shutdown reaches the whole process group; the server ends
+    # when its parent closes the control socket, so the interrupt is not its business.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for module in PRELOADED:
         with contextlib.suppress(ImportError):
             __import__(module)

@@ -55,6 +55,16 @@ class DemoConfig:
     seed: int = 0
     grpo: dict[str, Any] = field(default_factory=dict)  # overrides of GRPOConfig's defaults
 
+    @classmethod
+    def quick(cls) -> DemoConfig:
+        """Every stage for real but small (about half a minute): for tests and notebook 00."""
+        return cls(
+            eval_worlds=1, tasks_per_world=10, k=2, readiness_rollouts=10,
+            grpo={"steps": 2, "tasks_per_step": 2, "group_size": 2, "triage_tasks": 4,
+                  "triage_repeats": 2, "valid_worlds": 1, "valid_tasks_per_world": 3,
+                  "eval_interval": 1},
+        )  # fmt: skip
+
 
 @dataclass
 class DemoResult:

@@ -12,17 +12,11 @@ from rftkit.rollouts import load_traces
 
 matplotlib.use("Agg")
 
-TINY = DemoConfig(
-    eval_worlds=1, tasks_per_world=10, k=2, readiness_rollouts=10,
-    grpo={"steps": 2, "tasks_per_step": 2, "group_size": 2, "triage_tasks": 4,
-          "triage_repeats": 2, "valid_worlds": 1, "valid_tasks_per_world": 3, "eval_interval": 1},
-)  # fmt: skip
-
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    return out, run_demo(out, TINY)
+    return out, run_demo(out, DemoConfig.quick())
 
 
 def test_every_stage_ran_and_wrote_its_outputs(demo):
