@@ -30,6 +30,7 @@ from rftkit.protocol import Usage
 from rftkit.rollouts.policy import PolicyTurn, ToolCallRequest
 
 MAX_TURN_TOKENS = 64
+GENERATE_CHUNK = 16
 
 
 @dataclass
@@ -152,14 +153,21 @@ class LocalModelPolicy:
                 request.future.set_result(output)
 
     def _generate(self, batch: list[_Request]) -> list[list[int]]:
-        longest = max(len(r.prompt) for r in batch)
-        limit = min(self.max_turn_tokens, self.model.config.block_size - longest - 1)
+        """Generate in chunks: a padded prefill materialises (B, heads, T, T) attention scores,
+        so one chunk of ``GENERATE_CHUNK`` prompts bounds memory however many rollouts wait."""
         self.model.eval()
-        return self.model.generate(
-            [r.prompt for r in batch],
-            max_new_tokens=limit,
-            stop_ids=self._stop_ids,
-            temperature=self.temperature,
-            banned=[r.banned for r in batch],
-            generator=self.generator,
-        )
+        outputs: list[list[int]] = []
+        for start in range(0, len(batch), GENERATE_CHUNK):
+            chunk = batch[start : start + GENERATE_CHUNK]
+            longest = max(len(r.prompt) for r in chunk)
+            outputs += self.model.generate(
+                [r.prompt for r in chunk],
+                max_new_tokens=min(
+                    self.max_turn_tokens, self.model.config.block_size - longest - 1
+                ),
+                stop_ids=self._stop_ids,
+                temperature=self.temperature,
+                banned=[r.banned for r in chunk],
+                generator=self.generator,
+            )
+        return outputs
