@@ -36,6 +36,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rftkit.baseline import bucket_of
+from rftkit.data import build_dataset
 from rftkit.local.model import TinyLM, masked_mean, sequence_logprobs
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.pretrain import batch_tensors, length_buckets
@@ -47,7 +48,6 @@ from rftkit.rollouts import run_rollouts
 from rftkit.serving import serve_in_background
 from rftkit.world import Task
 from tools_service.app import create_app
-from tools_service.tools import toolbox
 
 TOOL_NAMES = ("search", "list_files", "read_file", "calculator")
 
@@ -75,23 +75,10 @@ class GRPOConfig:
 
 # -- the environment: worlds behind real tool services -------------------------------------------
 def task_item(task: Task, world_seed: int) -> dict[str, Any]:
-    """A course dataset line for a compact-world task (``min_tool_calls`` of the compact corpus)."""
-    return {
-        "messages": [
-            {"role": "developer", "content": "Answer from the reports, using the tools."},
-            {"role": "user", "content": task.question},
-        ],
-        "tools": toolbox.specs(),
-        "task_id": f"w{world_seed}-{task.id}",
-        "reference_answer": task.answer,
-        "reference_value": task.answer_value,
-        "unit": task.unit,
-        "task_type": task.task_type,
-        "tier": task.tier,
-        "min_tool_calls": task.compact_min_tool_calls,
-        "world_seed": world_seed,
-        "corpus_style": "compact",
-    }
+    """The course dataset line of a compact-world task, its id prefixed with the world's seed
+    (GRPO groups rollouts by task id, and several worlds share ids like ``t0001``)."""
+    (line,) = build_dataset([task], style="compact", world_seed=world_seed)
+    return {**line, "task_id": f"w{world_seed}-{task.id}"}
 
 
 @dataclass
