@@ -213,8 +213,9 @@ def serve(control: socket.socket) -> None:
                     break
                 deadlines.pop(pid, None)
         wait = min([d - now for d in deadlines.values()] + [0.5])
-        readable, _, _ = select.select([control], [], [], max(wait, 0.01))
-        if not readable:
+        poller = select.poll()  # not select(): the inherited fd may be above 1023
+        poller.register(control, select.POLLIN)
+        if not poller.poll(max(wait, 0.01) * 1000):
             continue
         received = _receive(control)
         if received is None:

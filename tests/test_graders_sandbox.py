@@ -1,6 +1,8 @@
 """Python graders run in a limited child: each escape attempt is stopped, reported, survived."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -200,3 +202,22 @@ def test_the_time_limit_is_per_case_not_per_batch(sandbox):
     )
     limits = SandboxLimits(timeout_s=1.0, memory_bytes=FAST.memory_bytes)
     assert sandbox.run_many(source, [({}, {})] * 5, limits) == [1.0] * 5
+
+
+def test_python_graders_work_in_a_process_with_fds_above_1023():
+    """The rollout engine holds hundreds of sockets; select() would fail past fd 1023."""
+    script = """
+import os, resource
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+assert max(held) > 1023
+from rftkit.graders import run_grader
+grader = {"type": "python", "name": "g", "source": "def grade(sample, item):\\n    return 0.75\\n"}
+print(run_grader(grader, "x", {}).reward)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0.75"

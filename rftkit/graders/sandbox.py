@@ -261,8 +261,10 @@ class _LineReader:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            readable, _, _ = select.select([self.fd], [], [], remaining)
-            if not readable:
+            # poll, not select: select fails once a busy process has fds above 1023.
+            poller = select.poll()
+            poller.register(self.fd, select.POLLIN)
+            if not poller.poll(remaining * 1000):
                 return None
             chunk = os.read(self.fd, 65536)
             if not chunk:
