@@ -129,6 +129,8 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
                 )
                 for seed in seeds
             ]
+            for seed, w in zip(seeds, worlds, strict=True):  # ids unique across worlds
+                w.items = [{**i, "task_id": f"w{seed}-{i['task_id']}"} for i in w.items]
             items = [item for w in worlds for item in w.items]
             report = validate_records(items, grader=grader, tool_names=toolbox.names)
             report.raise_for_errors()
