@@ -9,7 +9,7 @@ from rftkit.rollouts import run_rollouts_sync
 from rftkit.rollouts.openai_policy import OpenAICompatiblePolicy, responses_tools
 from rftkit.serving import serve_in_background
 
-API_KEY = "sk-test-never-logged-0123456789"
+API_KEY = "fake-test-key-never-logged-0123"
 ECHO_SPEC = {
     "type": "function",
     "function": {
