@@ -8,6 +8,7 @@ import pytest
 from rftkit.analysis import plots
 from rftkit.analysis.events import grader_frame, load_events, metrics_frame
 from rftkit.demo import DemoConfig, run_demo
+from rftkit.local.plots import plot_runs, validation_curves
 from rftkit.rollouts import load_traces
 
 matplotlib.use("Agg")
@@ -53,3 +54,12 @@ def test_training_events_follow_the_rft_metrics_layout(demo):
     fig = plots.reward_curves(metrics, grader_frame(events))
     assert fig.axes[0].has_data()
     json.dumps(events)  # the file round-trips as plain JSON
+
+
+def test_local_validation_curves_plot_the_demo_run(demo):
+    out, _ = demo
+    events = load_events(out / "events.jsonl")
+    curves = validation_curves(events)
+    assert curves["step"] == [1, 2]  # eval_interval=1 in the quick config
+    fig = plot_runs({"demo": events})
+    assert all(ax.has_data() for ax in fig.axes)
