@@ -15,13 +15,12 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import httpx
 
+from rftkit.background import BackgroundLoop
 from rftkit.endpoints.burst import Attempt, BurstResult, run_burst
 from rftkit.endpoints.contract import CheckResult, check_contract
 from rftkit.endpoints.report import ReadinessReport
@@ -41,6 +40,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+_loop = BackgroundLoop("rftkit-endpoints")
 
 
 def check_endpoint(
@@ -80,22 +82,5 @@ def check_endpoint(
 
 
 def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run``, also from inside a running loop (Jupyter) by using a worker thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coroutine)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    worker = threading.Thread(target=target, name="rftkit-endpoints")
-    worker.start()
-    worker.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    """Run ``coroutine`` from sync code, also inside a running loop (Jupyter)."""
+    return _loop.run(coroutine)

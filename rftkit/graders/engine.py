@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 import uuid
 from collections.abc import Coroutine, Mapping, Sequence
@@ -34,6 +33,7 @@ from typing import Any
 import openai
 from pydantic import ValidationError
 
+from rftkit.background import BackgroundLoop
 from rftkit.graders.formula import Formula, FormulaError, FormulaEvaluationError
 from rftkit.graders.result import GraderErrors, GraderFailure, GraderMetadata, GraderRunResult
 from rftkit.graders.sandbox import SandboxLimits, default_sandbox
@@ -257,27 +257,12 @@ def _drive(coroutine: Coroutine[Any, Any, GraderRunResult]) -> GraderRunResult:
     raise RuntimeError("a local grader suspended; this is a bug in rftkit.graders")
 
 
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_lock = threading.Lock()
-
-
-def _background_loop() -> asyncio.AbstractEventLoop:
-    """One event loop in a daemon thread, shared by every sync call that needs I/O.
-
-    Cheaper than ``asyncio.run`` per call (no new loop and thread pool each time), and it works
-    from code that already runs inside a loop (Jupyter).
-    """
-    global _loop
-    with _loop_lock:
-        if _loop is None:
-            _loop = asyncio.new_event_loop()
-            threading.Thread(target=_loop.run_forever, name="rftkit-graders", daemon=True).start()
-        return _loop
+_loop = BackgroundLoop("rftkit-graders")  # its own, so graders may run inside rollouts' loop
 
 
 def _run_blocking(coroutine: Coroutine[Any, Any, Any]) -> Any:
     """Run to completion from sync code on the background loop."""
-    return asyncio.run_coroutine_threadsafe(coroutine, _background_loop()).result()
+    return _loop.run(coroutine)
 
 
 def _new_run(

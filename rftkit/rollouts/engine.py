@@ -20,7 +20,6 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
 from collections.abc import Coroutine, Mapping, Sequence
@@ -31,6 +30,7 @@ import httpx
 from pydantic import ValidationError
 from tqdm.auto import tqdm
 
+from rftkit.background import BackgroundLoop
 from rftkit.protocol import (
     FunctionCall,
     FunctionSpanData,
@@ -352,27 +352,9 @@ def run_rollouts_sync(
     return run_blocking(run_rollouts(items, policy, **options))
 
 
-_background_loop: asyncio.AbstractEventLoop | None = None
-_background_lock = threading.Lock()
+_loop = BackgroundLoop("rftkit-rollouts")
 
 
 def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to the end on one long-lived background event loop.
-
-    One loop for every call, rather than ``asyncio.run`` each time: async clients a policy holds
-    (``openai.AsyncOpenAI``'s connection pool) stay bound to a live loop across calls, and it works
-    where this thread's loop is already running (Jupyter). Ctrl-C cancels the run.
-    """
-    global _background_loop
-    with _background_lock:
-        if _background_loop is None or _background_loop.is_closed():
-            _background_loop = asyncio.new_event_loop()
-            threading.Thread(
-                target=_background_loop.run_forever, name="rftkit-rollouts", daemon=True
-            ).start()
-    future = asyncio.run_coroutine_threadsafe(coroutine, _background_loop)
-    try:
-        return future.result()
-    except BaseException:
-        future.cancel()
-        raise
+    """Run ``coroutine`` to the end on the rollouts' long-lived background event loop."""
+    return _loop.run(coroutine)
