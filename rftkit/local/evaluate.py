@@ -16,11 +16,12 @@ from typing import Any
 import pandas as pd
 import torch
 
-from rftkit.local.grpo import _correct, rollout_worlds, serve_worlds
+from rftkit.local.grpo import rollout_worlds, serve_worlds
 from rftkit.local.model import TinyLM
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.rewards import REWARDS
 from rftkit.local.tokenizer import Tokenizer
+from rftkit.rollouts.traces import is_correct
 
 WORLDS_AT_ONCE = 4
 
@@ -59,7 +60,7 @@ def evaluate(
                 "task_type": item["task_type"],
                 "status": trace.status,
                 "reward": trace.reward,
-                "correct": _correct(trace) if trace.reward is not None else math.nan,
+                "correct": float(is_correct(trace)) if trace.reward is not None else math.nan,
                 "tool_calls": trace.tool_calls,
                 "min_tool_calls": item["min_tool_calls"],
                 "answer": trace.sample.output_text if trace.sample else "",

@@ -45,6 +45,7 @@ from rftkit.local.tokenizer import Rendered, Tokenizer
 from rftkit.local.worlds import GRPO_SEEDS, VALID_SEEDS, build_world, world_seeds
 from rftkit.protocol import Trace
 from rftkit.rollouts import run_rollouts
+from rftkit.rollouts.traces import is_correct
 from rftkit.serving import serve_in_background
 from rftkit.world import Task
 from tools_service.app import create_app
@@ -180,7 +181,7 @@ def metric_means(traces: list[Trace]) -> dict[str, float]:
     means = {
         "reward": statistics.fmean(t.reward for t in scored),
         "tool_calls": statistics.fmean(t.tool_calls for t in scored),
-        "accuracy": statistics.fmean(_correct(t) for t in scored),
+        "accuracy": statistics.fmean(float(is_correct(t)) for t in scored),
         "completion_tokens": statistics.fmean(_output_tokens(t) for t in scored),
     }
     for name in (scored[0].grader_result or {}).get("sub_rewards", {}):
@@ -188,11 +189,6 @@ def metric_means(traces: list[Trace]) -> dict[str, float]:
             float(t.grader_result["sub_rewards"][name]) for t in scored
         )
     return means
-
-
-def _correct(trace: Trace) -> float:
-    subs = (trace.grader_result or {}).get("sub_rewards", {})
-    return float(float(subs.get("correct", trace.reward or 0.0)) >= 1.0)
 
 
 def _output_tokens(trace: Trace) -> int:

@@ -52,7 +52,7 @@ def load_traces(path: str | Path) -> list[Trace]:
     return traces
 
 
-def _correct(trace: Trace, correct_key: str) -> bool | None:
+def is_correct(trace: Trace, correct_key: str = "correct") -> bool | None:
     """Correctness from the grader's sub-reward ``correct_key`` if it has one, else reward == 1."""
     sub_rewards = (trace.grader_result or {}).get("sub_rewards") or {}
     value = sub_rewards.get(correct_key, trace.reward)
@@ -78,7 +78,7 @@ def traces_frame(traces: Iterable[Trace], correct_key: str = "correct") -> pd.Da
                 "policy": trace.policy,
                 "status": trace.status,
                 "reward": trace.reward,
-                "correct": _correct(trace, correct_key),
+                "correct": is_correct(trace, correct_key),
                 "tool_calls": len(calls),
                 "tool_errors": sum(s.span_data.error is not None for s in calls),
                 "tool_sequence": tuple(s.span_data.name for s in calls),
