@@ -158,12 +158,14 @@ class TinyLM(nn.Module):
         stop_ids: set[int],
         temperature: float = 1.0,
         banned: list[torch.Tensor] | None = None,
-        generator: torch.Generator | None = None,
+        generators: list[torch.Generator] | None = None,
     ) -> list[list[int]]:
         """Sample a continuation of each prompt until a stop token (included) or the limit.
 
         ``banned`` holds, per prompt, a boolean mask over the vocabulary of tokens that may not be
         sampled (e.g. slots no figure has been assigned to). Temperature 0 means greedy.
+        ``generators`` holds one random stream per prompt, drawn from only while that prompt is
+        still generating, so a prompt's sample does not depend on what it was batched with.
         """
         B = len(prompts)
         width = max(len(p) for p in prompts)
@@ -185,8 +187,7 @@ class TinyLM(nn.Module):
             if temperature <= 0:
                 token = logits.argmax(-1)
             else:
-                probs = F.softmax(logits / temperature, dim=-1)
-                token = torch.multinomial(probs, 1, generator=generator)[:, 0]
+                token = self._sample(F.softmax(logits / temperature, dim=-1), done, generators)
             for row in range(B):
                 if not done[row]:
                     outputs[row].append(int(token[row]))
@@ -198,6 +199,18 @@ class TinyLM(nn.Module):
             past_padding = torch.cat((past_padding, step_padding), 1)
             positions = positions + 1
         return outputs
+
+    @staticmethod
+    def _sample(
+        probs: torch.Tensor, done: torch.Tensor, generators: list[torch.Generator] | None
+    ) -> torch.Tensor:
+        """One token per row; finished rows get 0 and leave their stream untouched."""
+        if generators is None:
+            return torch.multinomial(probs, 1)[:, 0]
+        token = torch.zeros(probs.shape[0], dtype=torch.long)
+        for row in (~done).nonzero()[:, 0].tolist():
+            token[row] = torch.multinomial(probs[row], 1, generator=generators[row])[0]
+        return token
 
     def save(self, path, **extra) -> None:
         torch.save({"config": asdict(self.config), "state": self.state_dict(), **extra}, path)

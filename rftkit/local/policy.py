@@ -4,6 +4,12 @@ Concurrent rollouts ask for turns at the same time; ``next_turn`` queues each re
 batcher runs them through ``TinyLM.generate`` together (one batched forward per token instead of
 one per rollout), which is what makes GRPO rollouts cheap on two CPU cores.
 
+Each rollout samples from its own random stream, seeded from the policy's seed, the question and
+how many rollouts of that question this policy has started: a rollout's tokens then do not depend
+on which other rollouts happened to share its batch, so a run is reproducible however the tool
+calls' timing interleaves the rollouts (up to float rounding), and evaluating two checkpoints
+with fresh policies of the same seed uses the same streams (common random numbers).
+
 For the trainer, the policy keeps per ``trace_id`` the exact token ids the model saw and sampled
 (``record(trace_id)``): re-encoding the conversation text afterwards could differ from what was
 sampled, and the policy gradient must be taken on the sampled tokens themselves.
@@ -12,6 +18,8 @@ sampled, and the policy gradient must be taken on the sampled tokens themselves.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +46,7 @@ class TraceRecord:
     """What the model saw and wrote in one rollout; ``trained`` marks sampled tokens."""
 
     rendered: Rendered
+    generator: torch.Generator
     seen_items: int = 0
     own_call_ids: set[str] = field(default_factory=set)
     truncated: bool = False
@@ -47,6 +56,7 @@ class TraceRecord:
 class _Request:
     prompt: list[int]
     banned: torch.Tensor
+    generator: torch.Generator
     future: asyncio.Future
 
 
@@ -73,7 +83,8 @@ class LocalModelPolicy:
         self.model, self.tokenizer, self.temperature = model, tokenizer, temperature
         self.name = name
         self.max_turn_tokens = max_turn_tokens
-        self.generator = torch.Generator().manual_seed(seed)
+        self.seed = seed
+        self._started: Counter[str] = Counter()  # rollouts started per question
         self.records: dict[str, TraceRecord] = {}
         self._queue: list[_Request] = []
         self._batcher: asyncio.Task | None = None
@@ -95,7 +106,8 @@ class LocalModelPolicy:
             record.truncated = True
             return PolicyTurn(text="", model=self.name, usage=Usage(input_tokens=len(prompt)))
         future = asyncio.get_running_loop().create_future()
-        self._queue.append(_Request(prompt, self._banned(record.rendered.slots), future))
+        banned = self._banned(record.rendered.slots)
+        self._queue.append(_Request(prompt, banned, record.generator, future))
         if self._batcher is None or self._batcher.done():
             self._batcher = asyncio.create_task(self._run_batches())
         sampled: list[int] = await future
@@ -116,7 +128,8 @@ class LocalModelPolicy:
         """Append the items that arrived since the last turn (our own calls are already in)."""
         record = self.records.get(trace_id)
         if record is None:
-            record = TraceRecord(Rendered([self.tokenizer.id("<bos>")], [False], SlotTable()))
+            rendered = Rendered([self.tokenizer.id("<bos>")], [False], SlotTable())
+            record = TraceRecord(rendered, self._new_stream(conversation))
             self.records[trace_id] = record
         for item in conversation[record.seen_items :]:
             own_call = (
@@ -127,6 +140,14 @@ class LocalModelPolicy:
             append_item(self.tokenizer, record.rendered, item)
         record.seen_items = len(conversation)
         return record
+
+    def _new_stream(self, conversation: list[dict[str, Any]]) -> torch.Generator:
+        """The random stream of a new rollout: (policy seed, prompt, n-th rollout of it)."""
+        question = repr(conversation)  # a rollout's first turn: the item's messages
+        key = f"{self.seed}|{self._started[question]}|{question}".encode()
+        self._started[question] += 1
+        seed = int.from_bytes(hashlib.sha256(key).digest()[:8], "little") >> 1
+        return torch.Generator().manual_seed(seed)
 
     def _banned(self, slots: SlotTable) -> torch.Tensor:
         """Slots with no string yet, padding and input-only markers may never be sampled."""
@@ -168,6 +189,6 @@ class LocalModelPolicy:
                 stop_ids=self._stop_ids,
                 temperature=self.temperature,
                 banned=[r.banned for r in chunk],
-                generator=self.generator,
+                generators=[r.generator for r in chunk],
             )
         return outputs
