@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +88,9 @@ class LocalModelPolicy:
         self._started: Counter[str] = Counter()  # rollouts started per question
         self.records: dict[str, TraceRecord] = {}
         self._queue: list[_Request] = []
+        # One long-lived generation thread: each new thread gets its own malloc arena, and a
+        # fresh thread per event loop (asyncio.to_thread) fragmented memory to ~1.8 GB in GRPO.
+        self._generation_thread = ThreadPoolExecutor(1, thread_name_prefix="tinylm-generate")
         self._batcher: asyncio.Task | None = None
         self._stop_ids = {tokenizer.id("<eoc>"), tokenizer.id("<eot>")}
 
@@ -165,7 +169,9 @@ class LocalModelPolicy:
             await asyncio.sleep(0.002)
             batch, self._queue = self._queue, []
             try:
-                outputs = await asyncio.to_thread(self._generate, batch)
+                outputs = await asyncio.get_running_loop().run_in_executor(
+                    self._generation_thread, self._generate, batch
+                )
             except Exception as exc:  # hand the failure to every waiting rollout
                 for request in batch:
                     request.future.set_exception(exc)
