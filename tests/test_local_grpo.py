@@ -10,6 +10,7 @@ from rftkit.local.grpo import (
     GRPOConfig,
     GRPOTrainer,
     group_advantages,
+    group_varies,
     grpo_loss,
     kl_to_reference,
 )
@@ -23,6 +24,13 @@ def test_advantages_are_normalised_within_each_group():
     assert adv[0] == pytest.approx(1.0, abs=1e-3) and adv[1] == pytest.approx(-1.0, abs=1e-3)
     assert adv[2] == adv[3] == 0.0  # equal rewards teach nothing
     assert adv[4] == pytest.approx(-1.0, abs=1e-3) and adv[5] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_triage_keeps_any_task_whose_rewards_differ():
+    assert group_varies([0.0, 0.9, 0.0])
+    assert group_varies([-0.5, -0.2])  # the flat cost on a task never solved: calls still vary
+    assert not group_varies([0.0, 0.0, 0.0]) and not group_varies([0.9, 0.9])
+    assert not group_varies([1.0])  # one rollout says nothing about variance
 
 
 def test_kl_estimate_is_zero_at_the_reference_and_positive_elsewhere():

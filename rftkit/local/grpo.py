@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from rftkit.baseline import bucket_of
+from rftkit.baseline import TOLERANCE, bucket_of
 from rftkit.data import build_dataset
 from rftkit.local.model import TinyLM, masked_mean, sequence_logprobs
 from rftkit.local.policy import LocalModelPolicy
@@ -60,7 +60,7 @@ class GRPOConfig:
     group_size: int = 6  # rollouts per task: the counterpart of compute_multiplier
     lr: float = 3e-4
     kl_coef: float = 0.04
-    temperature: float = 0.5  # chosen on validation worlds: the base is weak at 1.0
+    temperature: float = 1.0
     max_episode_steps: int = 12
     reward: str = "course"  # or "flat_cost" for the reward-hacking lesson
     train_worlds: int = 3
@@ -143,6 +143,11 @@ def group_advantages(rewards: list[float], groups: list[str]) -> torch.Tensor:
     return torch.tensor(
         [(r - stats[g][0]) / (stats[g][1] + 1e-4) for r, g in zip(rewards, groups, strict=True)]
     )
+
+
+def group_varies(rewards: list[float]) -> bool:
+    """True when a task's rollouts got different rewards: only then is its advantage non-zero."""
+    return len(rewards) > 1 and max(rewards) - min(rewards) > TOLERANCE
 
 
 def kl_to_reference(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
@@ -298,13 +303,16 @@ class GRPOTrainer:
                 rewards.setdefault(trace.item_id, []).append(trace.reward)
         buckets = {item_id: bucket_of(r) for item_id, r in rewards.items()}
         by_id = {item["task_id"]: (world.seed, item) for world, items in work for item in items}
-        self.train_items = [by_id[i] for i, b in buckets.items() if b == "learnable"]
+        # A group teaches GRPO something when its rewards differ. For a [0, 1] reward that is the
+        # "learnable" bucket; a reward that can go negative (the flat per-call cost) also varies
+        # on tasks the model always gets wrong, which bucket_of counts as "always_0".
+        self.train_items = [by_id[i] for i, r in rewards.items() if group_varies(r)]
         if not self.train_items:  # nothing varies: fall back to every task tried
             self.train_items = list(by_id.values())
         counts = {b: list(buckets.values()).count(b) for b in sorted(set(buckets.values()))}
         self.emit(
-            f"Learnability triage: {len(self.train_items)} of {len(buckets)} tasks kept "
-            f"({counts}) in {time.perf_counter() - started:.1f} s"
+            f"Learnability triage: {len(self.train_items)} of {len(buckets)} tasks kept (rewards"
+            f" differ between rollouts; buckets {counts}) in {time.perf_counter() - started:.1f} s"
         )
 
     def train_step(self, train: list[ServedWorld], valid: list[ServedWorld]) -> None:
