@@ -11,7 +11,12 @@ from rftkit.local.pretrain import BASE_CHECKPOINT, PretrainConfig, load_model, p
 
 
 def _run_pretrain(args: argparse.Namespace) -> int:
-    config = PretrainConfig(seed=args.seed, worlds=args.worlds, cycles=tuple(args.cycles))
+    config = PretrainConfig(
+        seed=args.seed,
+        worlds=args.worlds,
+        cycles=tuple(args.cycles),
+        slot_weights=tuple(args.slot_weights),
+    )
     summary = pretrain(config, args.out, resume_from=args.resume_from, done_cycles=args.done_cycles)
     print(json.dumps(summary, indent=2))
     return 0
@@ -45,6 +50,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--worlds", type=int, default=PretrainConfig.worlds)
     pre.add_argument("--cycles", type=int, nargs="+", default=list(PretrainConfig.cycles))
+    pre.add_argument(
+        "--slot-weights",
+        type=float,
+        nargs="+",
+        default=list(PretrainConfig.slot_weights),
+        help="loss weight of copied figures/identifiers, one per cycle",
+    )
     pre.add_argument("--resume-from", type=Path, help="weights after the first cycles")
     pre.add_argument("--done-cycles", type=int, default=0, help="cycles resume-from has done")
     pre.add_argument("--out", type=Path, default=BASE_CHECKPOINT)

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from rftkit.local.expert import Habits, ScriptedExpert
 from rftkit.local.model import ModelConfig, TinyLM, cosine_lr
-from rftkit.local.tokenizer import Rendered, Tokenizer, render
+from rftkit.local.tokenizer import N_SLOTS, SPECIALS, Rendered, Tokenizer, render
 from rftkit.local.worlds import PRETRAIN_SEEDS, build_world, world_seeds
 from rftkit.world.facts import SECTORS, quarter_label
 from rftkit.world.names import TWIN_SUFFIXES
@@ -38,7 +38,11 @@ BASE_CHECKPOINT = Path(__file__).parent / "checkpoints" / "base.pt"
 class PretrainConfig:
     seed: int = 0
     worlds: int = 40
-    cycles: tuple[int, ...] = (380, 240)  # cosine cycles with warm restarts (fresh optimizer)
+    cycles: tuple[int, ...] = (380, 240, 1500)  # cosine cycles, warm restarts (fresh optimizer)
+    # Loss weight of figure/identifier (slot) tokens per cycle: after two plain cycles the model
+    # wrote calls well but copied the wrong figure into half its answers, so the last cycle
+    # weights the copying tokens up.
+    slot_weights: tuple[float, ...] = (1.0, 1.0, 4.0)
     batch_tokens: int = 6144
     lr: float = 2e-3
     warmup: int = 30
@@ -48,6 +52,12 @@ class PretrainConfig:
     n_embd: int = 128
     block_size: int = 768
     threads: int = 2
+
+    def __post_init__(self) -> None:
+        if len(self.slot_weights) != len(self.cycles):
+            raise ValueError(
+                f"slot_weights {self.slot_weights} needs one weight per cycle {self.cycles}"
+            )
 
 
 def scripted_transcripts(
@@ -132,7 +142,10 @@ def pretrain(
     data_seconds = time.perf_counter() - started
     losses: list[float] = []
     for cycle, steps in enumerate(config.cycles[done_cycles:], start=done_cycles + 1):
-        losses += train_cycle(model, batches, rng, config, steps, f"pretrain {cycle}", progress)
+        slot_weight = config.slot_weights[cycle - 1]
+        losses += train_cycle(
+            model, batches, rng, config, steps, f"pretrain {cycle}", progress, slot_weight
+        )
     seconds = time.perf_counter() - started
     summary = {
         "transcripts": len(rows),
@@ -157,8 +170,11 @@ def train_cycle(
     steps: int,
     label: str,
     progress: bool,
+    slot_weight: float = 1.0,
 ) -> list[float]:
-    """One cosine cycle with a fresh AdamW: cross-entropy on the expert's own tokens only."""
+    """One cosine cycle with a fresh AdamW: cross-entropy on the expert's own tokens only, slot
+    tokens (copied figures and identifiers) weighted by ``slot_weight``."""
+    first_slot = len(SPECIALS)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=config.weight_decay
     )
@@ -172,7 +188,9 @@ def train_cycle(
         loss = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none"
         )
-        target = trained[:, 1:].reshape(-1).float()
+        targets = ids[:, 1:].reshape(-1)
+        is_slot = (targets >= first_slot) & (targets < first_slot + N_SLOTS)
+        target = trained[:, 1:].reshape(-1).float() * (1 + (slot_weight - 1) * is_slot.float())
         loss = (loss * target).sum() / target.sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
