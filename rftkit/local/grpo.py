@@ -55,7 +55,11 @@ TOOL_NAMES = ("search", "list_files", "read_file", "calculator")
 
 @dataclass
 class GRPOConfig:
-    steps: int = 16
+    """The demo's defaults, chosen on tuning worlds (seeds 2500+), never on the held-out ones:
+    24 steps fit the 5-CPU-minute budget, 96 triaged tasks keep the policy from over-fitting a
+    handful, and temperature 1 samples the model's own distribution (accuracy 33% there)."""
+
+    steps: int = 24
     tasks_per_step: int = 8
     group_size: int = 6  # rollouts per task: the counterpart of compute_multiplier
     lr: float = 3e-4
@@ -64,11 +68,11 @@ class GRPOConfig:
     max_episode_steps: int = 12
     reward: str = "course"  # or "flat_cost" for the reward-hacking lesson
     train_worlds: int = 3
-    triage_tasks: int = 48
+    triage_tasks: int = 96
     triage_repeats: int = 3
     valid_worlds: int = 2
     valid_tasks_per_world: int = 20
-    eval_interval: int = 8
+    eval_interval: int = 12
     seed: int = 0
     threads: int = 1
     batch_tokens: int = 8192
