@@ -8,7 +8,7 @@
 3. the trained model on the same held-out tasks: reward gain in standard errors (paired by task),
    tool-call cut, accuracy;
 4. the reward-hacking lesson: the same GRPO run with the flat per-call cost reward, its validation
-   curve beside the course reward's.
+   curve beside the course reward's, and both trained models on the same held-out tasks.
 Held-out worlds are only ever evaluated here, never used to choose settings.
 """
 
@@ -90,6 +90,11 @@ def main() -> None:
             if args.skip_hacking
             else train(base, tokenizer, "flat_cost", args.steps, directory + "/flat")
         )
+        hacked_after = (
+            None
+            if hacked is None
+            else evaluate(hacked.model, tokenizer, seeds, temperature=temperature, **options)
+        )
     trained_summary = summarise(after)
     print("trained (held-out):", trained_summary)
     gain, se = paired_gain(before, after)
@@ -144,11 +149,27 @@ def main() -> None:
         )
         for (step, r1, a1, c1), (_, r2, a2, c2) in zip(curve(trainer), curve(hacked), strict=False):
             print(f"| {step} | {r1:.3f} | {a1:.1%} | {c1:.2f} | {r2:.3f} | {a2:.1%} | {c2:.2f} |")
+        hacked_summary = summarise(hacked_after)
+        print(
+            "\nThe same held-out tasks, graded by the course grader:\n"
+            "| model | accuracy | tool calls | calls / task minimum | course reward |\n"
+            "| --- | --- | --- | --- | --- |"
+        )
+        for name, summary in (
+            ("base", base_summary),
+            ("GRPO, course reward", trained_summary),
+            ("GRPO, flat per-call cost", hacked_summary),
+        ):
+            print(
+                f"| {name} | {summary['accuracy']:.1%} | {summary['tool_calls_mean']:.2f} | "
+                f"{summary['tool_calls_ratio']:.2f}x | {summary['reward_mean']:.3f} |"
+            )
     results = {
         "command": "PYTHONPATH=$PWD python benchmarks/local_training.py " + " ".join(sys.argv[1:]),
         "heldout_world_seeds": seeds,
         "base": base_summary,
         "trained": trained_summary,
+        "flat_cost_trained": summarise(hacked_after) if hacked_after is not None else None,
         "reward_gain": gain,
         "reward_gain_se": se,
         "tool_call_cut": cut,
