@@ -72,7 +72,7 @@ class GRPOConfig:
     triage_repeats: int = 3
     valid_worlds: int = 2
     valid_tasks_per_world: int = 20
-    eval_interval: int = 12
+    eval_interval: int = 8
     seed: int = 0
     threads: int = 1
     batch_tokens: int = 8192

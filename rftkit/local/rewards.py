@@ -4,8 +4,9 @@
   so a tool call costs something only when the answer is right. A wrong answer scores 0 however
   few calls it made, so dropping the tools never pays.
 - ``flat_cost_grader()``: correctness minus a flat cost per call. It looks sensible, but on
-  questions the model cannot solve yet the only way up is fewer calls, and the policy learns to
-  stop calling tools altogether: reward drifts up towards 0 while accuracy collapses.
+  questions the model cannot solve yet the only way up is fewer calls. In the benchmark's 24 steps
+  (``benchmarks/local_training.py``) its own reward rose while tool calls fell to half of what
+  the tasks need and held-out accuracy fell below the base model's.
 """
 
 from __future__ import annotations
