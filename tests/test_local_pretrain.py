@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from rftkit.local.evaluate import teacher_forced_accuracy
 from rftkit.local.pretrain import PretrainConfig, load_model, pretrain
 
 TINY = {"worlds": 1, "batch_tokens": 2048, "n_layer": 1, "n_head": 2, "n_embd": 16, "warmup": 1}
@@ -42,3 +43,24 @@ def test_the_slot_weight_changes_what_is_learned(tmp_path):
 def test_every_cycle_needs_its_slot_weight():
     with pytest.raises(ValueError, match="one weight per cycle"):
         PretrainConfig(cycles=(3, 2), slot_weights=(1.0,))
+
+
+def test_teacher_forced_accuracy_counts_every_token_the_expert_wrote(tmp_path):
+    import random
+
+    from rftkit.local.expert import Habits, ScriptedExpert
+    from rftkit.local.tokenizer import render
+    from rftkit.local.worlds import build_world, world_seeds
+
+    config = PretrainConfig(cycles=(2,), slot_weights=(1.0,), **TINY)
+    pretrain(config, tmp_path / "tiny.pt", progress=False)
+    model, tokenizer = load_model(tmp_path / "tiny.pt")
+    seed = world_seeds(300, 1)[0]
+    table = teacher_forced_accuracy(model, tokenizer, [seed], tasks_per_world=3)
+    assert set(table["tokens"]) <= {"call slot", "call word", "answer slot", "answer word"}
+    assert {"call word", "answer word"} <= set(table["tokens"])
+    assert table["accuracy"].between(0, 1).all()
+    local = build_world(seed, tmp_path / "w")
+    expert = ScriptedExpert(local.world, local.corpus(), Habits(), random.Random(seed))
+    written = sum(sum(render(tokenizer, expert.solve(t).items).trained) for t in local.tasks[:3])
+    assert table["count"].sum() == written

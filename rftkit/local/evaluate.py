@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import statistics
 import tempfile
 from typing import Any
@@ -16,11 +17,13 @@ from typing import Any
 import pandas as pd
 import torch
 
+from rftkit.local.expert import Habits, ScriptedExpert
 from rftkit.local.grpo import rollout_worlds, serve_worlds
 from rftkit.local.model import TinyLM
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.rewards import REWARDS
-from rftkit.local.tokenizer import Tokenizer
+from rftkit.local.tokenizer import Tokenizer, render
+from rftkit.local.worlds import build_world
 from rftkit.rollouts.traces import is_correct
 
 WORLDS_AT_ONCE = 4
@@ -85,3 +88,43 @@ def summarise(frame: pd.DataFrame) -> dict[str, Any]:
             float(scored["tool_calls"].sum() / scored["min_tool_calls"].sum()), 3
         ),
     }
+
+
+def teacher_forced_accuracy(
+    model: TinyLM, tokenizer: Tokenizer, seeds: list[int], *, tasks_per_world: int = 40
+) -> pd.DataFrame:
+    """How often the model's top token is the scripted expert's, by what the token is.
+
+    Kinds: ``call`` / ``answer`` (tokens of a tool call or of the answer) crossed with ``slot``
+    (a copied figure or identifier) or ``word``. A base model that writes calls well but copies
+    the wrong figure into its answers shows it as a low ``answer slot`` row.
+    """
+    counts: dict[str, list[int]] = {}
+    call, answer = tokenizer.id("<call>"), tokenizer.id("<answer>")
+    model.eval()
+    with tempfile.TemporaryDirectory() as directory:
+        for seed in seeds:
+            local = build_world(seed, directory)
+            expert = ScriptedExpert(local.world, local.corpus(), Habits(), random.Random(seed))
+            for task in local.tasks[:tasks_per_world]:
+                row = render(tokenizer, expert.solve(task).items)
+                if len(row.ids) > model.config.block_size:
+                    continue
+                with torch.no_grad():
+                    predicted = model(torch.tensor([row.ids[:-1]])).argmax(-1)[0].tolist()
+                turn = "call"
+                for position, token in enumerate(row.ids):
+                    if token in (call, answer):
+                        turn = "call" if token == call else "answer"
+                    if position == 0 or not row.trained[position]:
+                        continue
+                    kind = f"{turn} {'slot' if tokenizer.is_slot(token) else 'word'}"
+                    hit = counts.setdefault(kind, [0, 0])
+                    hit[0] += predicted[position - 1] == token
+                    hit[1] += 1
+    return pd.DataFrame(
+        [
+            {"tokens": kind, "count": n, "accuracy": round(ok / n, 3)}
+            for kind, (ok, n) in counts.items()
+        ]
+    ).sort_values("tokens", ignore_index=True)
