@@ -30,11 +30,13 @@ from rftkit.local.grpo import GRPOConfig, GRPOTrainer
 from rftkit.local.pretrain import BASE_CHECKPOINT, load_model
 from rftkit.local.worlds import HELDOUT_SEEDS, world_seeds
 
-RESULTS = Path(__file__).parent / "results" / "local_training.json"
+RESULTS = Path(__file__).parent / "results"
 
 
-def train(base, tokenizer, reward: str, steps: int | None, directory: str) -> GRPOTrainer:
-    config = GRPOConfig(reward=reward, **({"steps": steps} if steps else {}))
+def train(
+    base, tokenizer, reward: str, steps: int | None, seed: int, directory: str
+) -> GRPOTrainer:
+    config = GRPOConfig(reward=reward, seed=seed, **({"steps": steps} if steps else {}))
     trainer = GRPOTrainer(config, copy.deepcopy(base), tokenizer, directory)
     trainer.run(progress=True)
     return trainer
@@ -70,6 +72,7 @@ def main() -> None:
     parser.add_argument("--heldout-worlds", type=int, default=20)
     parser.add_argument("--tasks-per-world", type=int, default=20)
     parser.add_argument("--steps", type=int, default=None, help="GRPO steps (default: demo's)")
+    parser.add_argument("--seed", type=int, default=0, help="GRPO's seed (task picks, sampling)")
     parser.add_argument("--skip-hacking", action="store_true")
     args = parser.parse_args()
     base, tokenizer = load_model(BASE_CHECKPOINT)
@@ -83,12 +86,12 @@ def main() -> None:
     print("base (held-out):", base_summary, f"[{time.perf_counter() - started:.0f} s]")
 
     with tempfile.TemporaryDirectory() as directory:
-        trainer = train(base, tokenizer, "course", args.steps, directory)
+        trainer = train(base, tokenizer, "course", args.steps, args.seed, directory)
         after = evaluate(trainer.model, tokenizer, seeds, temperature=temperature, **options)
         hacked = (
             None
             if args.skip_hacking
-            else train(base, tokenizer, "flat_cost", args.steps, directory + "/flat")
+            else train(base, tokenizer, "flat_cost", args.steps, args.seed, directory + "/flat")
         )
         hacked_after = (
             None
@@ -178,9 +181,10 @@ def main() -> None:
         "grpo_config": asdict(trainer.config),
         "events": {"course": trainer.events, "flat_cost": hacked.events if hacked else []},
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"\nwrote {RESULTS}")
+    name = "local_training.json" if args.seed == 0 else f"local_training_seed{args.seed}.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / name).write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"\nwrote {RESULTS / name}")
     print(
         f"\nGRPO run: {trainer.step} steps, {trainer.cpu_seconds:.0f} CPU-s (trainer process, all"
         " threads; the grader sandbox's processes are not included)"
