@@ -99,6 +99,7 @@ def main() -> None:
             else evaluate(hacked.model, tokenizer, seeds, temperature=temperature, **options)
         )
     trained_summary = summarise(after)
+    hacked_summary = summarise(hacked_after) if hacked_after is not None else None
     print("trained (held-out):", trained_summary)
     gain, se = paired_gain(before, after)
     cut = 1 - trained_summary["tool_calls_mean"] / base_summary["tool_calls_mean"]
@@ -152,7 +153,6 @@ def main() -> None:
         )
         for (step, r1, a1, c1), (_, r2, a2, c2) in zip(curve(trainer), curve(hacked), strict=False):
             print(f"| {step} | {r1:.3f} | {a1:.1%} | {c1:.2f} | {r2:.3f} | {a2:.1%} | {c2:.2f} |")
-        hacked_summary = summarise(hacked_after)
         print(
             "\nThe same held-out tasks, graded by the course grader:\n"
             "| model | accuracy | tool calls | calls / task minimum | course reward |\n"
@@ -172,7 +172,7 @@ def main() -> None:
         "heldout_world_seeds": seeds,
         "base": base_summary,
         "trained": trained_summary,
-        "flat_cost_trained": summarise(hacked_after) if hacked_after is not None else None,
+        "flat_cost_trained": hacked_summary,
         "reward_gain": gain,
         "reward_gain_se": se,
         "tool_call_cut": cut,

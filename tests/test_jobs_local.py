@@ -1,14 +1,10 @@
 """The jobs interface's ``local`` backend: launch, events, pause/resume, checkpoints, cancel."""
 
-import random
-
 import pytest
 import torch
 
 from rftkit.jobs import LocalJob, launch
-from rftkit.local.expert import Habits
 from rftkit.local.model import ModelConfig, TinyLM
-from rftkit.local.pretrain import build_tokenizer, scripted_transcripts
 
 TINY_RUN = {
     "steps": 2,
@@ -25,10 +21,9 @@ TINY_RUN = {
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
+def checkpoint(tmp_path_factory, scripted_world):
     directory = tmp_path_factory.mktemp("ckpt")
-    conversations, names = scripted_transcripts([1001], directory, Habits(), random.Random(0))
-    tokenizer = build_tokenizer(conversations, names)
+    tokenizer, _ = scripted_world
     torch.manual_seed(0)
     model = TinyLM(ModelConfig(len(tokenizer), block_size=256, n_layer=1, n_head=2, n_embd=16))
     path = directory / "tiny.pt"

@@ -1,11 +1,8 @@
 """GRPO maths and a few real steps against the tool service under uvicorn (tiny model)."""
 
-import random
-
 import pytest
 import torch
 
-from rftkit.local.expert import Habits
 from rftkit.local.grpo import (
     GRPOConfig,
     GRPOTrainer,
@@ -15,7 +12,6 @@ from rftkit.local.grpo import (
     kl_to_reference,
 )
 from rftkit.local.model import ModelConfig, TinyLM
-from rftkit.local.pretrain import build_tokenizer, scripted_transcripts
 from rftkit.local.tokenizer import render
 
 
@@ -40,11 +36,8 @@ def test_kl_estimate_is_zero_at_the_reference_and_positive_elsewhere():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    conversations, names = scripted_transcripts(
-        [1001], tmp_path_factory.mktemp("w"), Habits(), random.Random(0)
-    )
-    tokenizer = build_tokenizer(conversations, names)
+def tiny(scripted_world):
+    tokenizer, conversations = scripted_world
     torch.manual_seed(0)
     config = ModelConfig(len(tokenizer), block_size=512, n_layer=2, n_head=2, n_embd=32)
     return TinyLM(config), tokenizer, conversations

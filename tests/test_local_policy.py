@@ -1,23 +1,17 @@
 """The local policy samples each rollout from its own random stream (reproducible runs)."""
 
 import asyncio
-import random
 
 import pytest
 import torch
 
-from rftkit.local.expert import Habits
 from rftkit.local.model import ModelConfig, TinyLM
 from rftkit.local.policy import LocalModelPolicy
-from rftkit.local.pretrain import build_tokenizer, scripted_transcripts
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    conversations, names = scripted_transcripts(
-        [1001], tmp_path_factory.mktemp("w"), Habits(), random.Random(0)
-    )
-    tokenizer = build_tokenizer(conversations, names)
+def tiny(scripted_world):
+    tokenizer, conversations = scripted_world
     torch.manual_seed(0)
     config = ModelConfig(len(tokenizer), block_size=256, n_layer=2, n_head=2, n_embd=32)
     prompts = [[conversation[0]] for conversation in conversations[:3]]

@@ -99,7 +99,7 @@ def teacher_forced_accuracy(
     (a copied figure or identifier) or ``word``. A base model that writes calls well but copies
     the wrong figure into its answers shows it as a low ``answer slot`` row.
     """
-    counts: dict[str, list[int]] = {}
+    hits: list[tuple[str, bool]] = []
     call, answer = tokenizer.id("<call>"), tokenizer.id("<answer>")
     model.eval()
     with tempfile.TemporaryDirectory() as directory:
@@ -119,12 +119,7 @@ def teacher_forced_accuracy(
                     if position == 0 or not row.trained[position]:
                         continue
                     kind = f"{turn} {'slot' if tokenizer.is_slot(token) else 'word'}"
-                    hit = counts.setdefault(kind, [0, 0])
-                    hit[0] += predicted[position - 1] == token
-                    hit[1] += 1
-    return pd.DataFrame(
-        [
-            {"tokens": kind, "count": n, "accuracy": round(ok / n, 3)}
-            for kind, (ok, n) in counts.items()
-        ]
-    ).sort_values("tokens", ignore_index=True)
+                    hits.append((kind, predicted[position - 1] == token))
+    frame = pd.DataFrame(hits, columns=["tokens", "hit"])
+    table = frame.groupby("tokens")["hit"].agg(count="size", accuracy="mean").reset_index()
+    return table.round({"accuracy": 3})

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from rftkit.local.expert import Habits, ScriptedExpert
 from rftkit.local.model import ModelConfig, TinyLM, cosine_lr
-from rftkit.local.tokenizer import N_SLOTS, SPECIALS, Rendered, Tokenizer, render
+from rftkit.local.tokenizer import Rendered, Tokenizer, render
 from rftkit.local.worlds import PRETRAIN_SEEDS, build_world, world_seeds
 from rftkit.world.facts import SECTORS, quarter_label
 from rftkit.world.names import TWIN_SUFFIXES
@@ -174,7 +174,6 @@ def train_cycle(
 ) -> list[float]:
     """One cosine cycle with a fresh AdamW: cross-entropy on the expert's own tokens only, slot
     tokens (copied figures and identifiers) weighted by ``slot_weight``."""
-    first_slot = len(SPECIALS)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=config.weight_decay
     )
@@ -188,9 +187,8 @@ def train_cycle(
         loss = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none"
         )
-        targets = ids[:, 1:].reshape(-1)
-        is_slot = (targets >= first_slot) & (targets < first_slot + N_SLOTS)
-        target = trained[:, 1:].reshape(-1).float() * (1 + (slot_weight - 1) * is_slot.float())
+        is_slot = Tokenizer.is_slot(ids[:, 1:].reshape(-1)).float()
+        target = trained[:, 1:].reshape(-1).float() * (1 + (slot_weight - 1) * is_slot)
         loss = (loss * target).sum() / target.sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

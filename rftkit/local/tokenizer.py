@@ -39,6 +39,7 @@ SPECIALS = (
     "<unk>",
 )
 N_SLOTS = 96
+FIRST_SLOT = len(SPECIALS)  # slot k is token id FIRST_SLOT + k in every vocabulary
 CONSTANTS = tuple(str(n) for n in range(21)) + ("100",)
 JSON_JOINTS = ('{"', '": "', '", "', '"}', '": ', ', "')
 _PIECE = re.compile(
@@ -98,7 +99,7 @@ class Tokenizer:
         self.vocab: list[str] = [*SPECIALS, *(f"<s{k}>" for k in range(N_SLOTS))]
         self.vocab += [*CONSTANTS, *known]
         self.index = {piece: i for i, piece in enumerate(self.vocab)}
-        self.first_slot = len(SPECIALS)
+        self.first_slot = FIRST_SLOT
 
     @classmethod
     def build(cls, texts: Iterable[str], exclude: Iterable[str] = ()) -> Tokenizer:
@@ -120,8 +121,10 @@ class Tokenizer:
     def id(self, special: str) -> int:
         return self.index[special]
 
-    def is_slot(self, token_id: int) -> bool:
-        return self.first_slot <= token_id < self.first_slot + N_SLOTS
+    @staticmethod
+    def is_slot(token_id):
+        """True where ``token_id`` (an int or a tensor of ids) is a slot."""
+        return (token_id >= FIRST_SLOT) & (token_id < FIRST_SLOT + N_SLOTS)
 
     def encode(self, text: str, slots: SlotTable) -> list[int]:
         """Token ids of ``text``; figures and unknown words take slots from ``slots``."""
