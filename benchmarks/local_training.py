@@ -4,7 +4,8 @@
 
 1. the committed base model on held-out tasks from unseen worlds (seeds 100+), one rollout per
    task at the rollout temperature, over HTTP, graded by the course grader;
-2. GRPO with the demo's default settings (``GRPOConfig()``), its CPU time and peak memory;
+2. GRPO on the course task (``rftkit.course_task``) through the local jobs backend, with the
+   task's hosted hyperparameters mapped to GRPO settings; its CPU time and peak memory;
 3. the trained model on the same held-out tasks: reward gain in standard errors (paired by task),
    tool-call cut, accuracy;
 4. the reward-hacking lesson: the same GRPO run with the flat per-call cost reward, its validation
@@ -15,7 +16,6 @@ Held-out worlds are only ever evaluated here, never used to choose settings.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import resource
@@ -25,21 +25,26 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from rftkit.course_task import serve_course_task
+from rftkit.jobs.local import LocalJob
 from rftkit.local.evaluate import evaluate, summarise
 from rftkit.local.grpo import GRPOConfig, GRPOTrainer
 from rftkit.local.pretrain import BASE_CHECKPOINT, load_model
+from rftkit.local.rewards import REWARDS
 from rftkit.local.worlds import HELDOUT_SEEDS, world_seeds
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def train(
-    base, tokenizer, reward: str, steps: int | None, seed: int, directory: str
-) -> GRPOTrainer:
-    config = GRPOConfig(reward=reward, seed=seed, **({"steps": steps} if steps else {}))
-    trainer = GRPOTrainer(config, copy.deepcopy(base), tokenizer, directory)
-    trainer.run(progress=True)
-    return trainer
+def train(reward: str, steps: int | None, seed: int, directory: str) -> GRPOTrainer:
+    """The course task (the demo's) on the local jobs backend, graded by ``reward``."""
+    with serve_course_task(directory + "/task", grader=REWARDS[reward]()) as course:
+        task = course.task.model_copy(update={"seed": seed})
+        grpo = {"steps": steps} if steps else {}
+        job = LocalJob(task, env=course.env, grpo=grpo, out_dir=directory + "/job")
+        if job.start(progress=True).wait() != "succeeded":
+            raise SystemExit(f"GRPO job {job.status}: {job.error}")
+    return job.trainer
 
 
 def paired_gain(before, after) -> tuple[float, float]:
@@ -86,12 +91,12 @@ def main() -> None:
     print("base (held-out):", base_summary, f"[{time.perf_counter() - started:.0f} s]")
 
     with tempfile.TemporaryDirectory() as directory:
-        trainer = train(base, tokenizer, "course", args.steps, args.seed, directory)
+        trainer = train("course", args.steps, args.seed, directory)
         after = evaluate(trainer.model, tokenizer, seeds, temperature=temperature, **options)
         hacked = (
             None
             if args.skip_hacking
-            else train(base, tokenizer, "flat_cost", args.steps, args.seed, directory + "/flat")
+            else train("flat_cost", args.steps, args.seed, directory + "/flat")
         )
         hacked_after = (
             None

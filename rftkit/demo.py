@@ -28,11 +28,12 @@ import pandas as pd
 
 from rftkit.analysis.report import summary_table, write_html_report
 from rftkit.course_session import CourseSession, course_session
+from rftkit.course_task import CourseTaskSize, serve_course_task
 from rftkit.data import validate_records
 from rftkit.endpoints import check_endpoint
 from rftkit.graders import validate_grader
 from rftkit.graders.course import course_grader
-from rftkit.jobs.local import launch
+from rftkit.jobs import launch
 from rftkit.local.grpo import GRPOConfig
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.pretrain import load_model
@@ -53,15 +54,17 @@ class DemoConfig:
     k: int = 2
     readiness_rollouts: int = 50
     seed: int = 0
-    grpo: dict[str, Any] = field(default_factory=dict)  # overrides of GRPOConfig's defaults
+    course: CourseTaskSize = field(default_factory=CourseTaskSize)  # the training task's size
+    grpo: dict[str, Any] = field(default_factory=dict)  # overrides of the mapped GRPO settings
 
     @classmethod
     def quick(cls) -> DemoConfig:
         """Every stage for real but small (about half a minute): for tests and notebook 00."""
         return cls(
             eval_worlds=1, tasks_per_world=10, k=2, readiness_rollouts=10,
-            grpo={"steps": 2, "tasks_per_step": 2, "group_size": 2, "triage_tasks": 4,
-                  "triage_repeats": 2, "valid_worlds": 1, "valid_tasks_per_world": 3,
+            course=CourseTaskSize(train_worlds=1, train_per_world=4, valid_worlds=1,
+                                  valid_per_world=3),
+            grpo={"steps": 2, "tasks_per_step": 2, "group_size": 2, "triage_repeats": 2,
                   "eval_interval": 1},
         )  # fmt: skip
 
@@ -113,7 +116,7 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
     config = config or DemoConfig()
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-    grpo = GRPOConfig(**config.grpo)
+    temperature = GRPOConfig(**config.grpo).temperature
     grader = course_grader()
     with ExitStack() as stack:
         with _stage("1/7 dataset: held-out worlds, validated", timings):
@@ -154,16 +157,25 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
                 raise RuntimeError(f"the tool endpoint is not ready: {readiness.failures()}")
         model, tokenizer = load_model()
         with _stage(f"4/7 baseline: base model, {config.k} rollouts per item", timings):
-            before = _evaluate(model, tokenizer, worlds, config, grpo.temperature)
-        with _stage(f"5/7 training: GRPO, {grpo.steps} steps on the local backend", timings):
-            job = launch(
-                "local", hyperparameters=config.grpo, out_dir=out_dir / "job", progress=True
+            before = _evaluate(model, tokenizer, worlds, config, temperature)
+        with _stage("5/7 training: GRPO on the local backend, the course task", timings):
+            course = stack.enter_context(
+                serve_course_task(out_dir / "task", config.course, grader=grader)
             )
+            job = launch(
+                "local",
+                course.task,
+                env=course.env,
+                grpo=config.grpo,
+                out_dir=out_dir / "job",
+                progress=True,
+            )
+            print(f"  {job.config.steps} steps; task {course.task.content_hash()[:12]}")
             status = job.wait()
             if status != "succeeded":
                 raise RuntimeError(f"training job {job.id} ended {status}: {job.error}")
         with _stage("6/7 evaluation: trained model, same items and rollouts", timings):
-            after = _evaluate(job.trainer.model, tokenizer, worlds, config, grpo.temperature)
+            after = _evaluate(job.trainer.model, tokenizer, worlds, config, temperature)
     with _stage("7/7 report", timings):
         save_traces(before, out_dir / "traces_before.jsonl")
         save_traces(after, out_dir / "traces_after.jsonl")
@@ -178,7 +190,7 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
             before=before_frame,
             after=after_frame,
             events=events,
-            notes=f"Held-out worlds {seeds}; base model vs after {grpo.steps} GRPO steps.",
+            notes=f"Held-out worlds {seeds}; base model vs after {job.trainer.step} GRPO steps.",
         )
     return DemoResult(summary, report, timings)
 

@@ -6,8 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from rftkit.local.grpo import GRPOConfig, GRPOTrainer
-from rftkit.local.pretrain import BASE_CHECKPOINT, PretrainConfig, load_model, pretrain
+from rftkit.course_task import serve_course_task
+from rftkit.jobs.local import LocalJob
+from rftkit.local.pretrain import BASE_CHECKPOINT, PretrainConfig, pretrain
+from rftkit.local.rewards import REWARDS
 
 
 def _run_pretrain(args: argparse.Namespace) -> int:
@@ -23,15 +25,20 @@ def _run_pretrain(args: argparse.Namespace) -> int:
 
 
 def _run_grpo(args: argparse.Namespace) -> int:
-    model, tokenizer = load_model(args.model)
-    config = GRPOConfig(steps=args.steps, reward=args.reward, seed=args.seed)
-    trainer = GRPOTrainer(config, model, tokenizer, args.out)
-    events = trainer.run()
+    grader = REWARDS[args.reward]()
+    with serve_course_task(args.out / "task", grader=grader) as course:
+        task = course.task.model_copy(update={"model": str(args.model), "seed": args.seed})
+        grpo = {"steps": args.steps} if args.steps else {}
+        job = LocalJob(task, env=course.env, grpo=grpo, out_dir=args.out)
+        job.start(progress=True).wait()
+    trainer, events = job.trainer, job.events()
     with (args.out / "events.jsonl").open("w", encoding="utf-8") as out:
         out.writelines(json.dumps(event) + "\n" for event in events)
     print(
         json.dumps(
             {
+                "status": job.status,
+                "error": job.error,
                 "steps": trainer.step,
                 "cpu_seconds": round(trainer.cpu_seconds, 1),
                 "last": events[-1]["message"],
@@ -40,7 +47,7 @@ def _run_grpo(args: argparse.Namespace) -> int:
             indent=2,
         )
     )
-    return 0
+    return 0 if job.status == "succeeded" else 1
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -63,7 +70,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     pre.set_defaults(run=_run_pretrain)
     grpo = actions.add_parser("grpo", help="reinforcement-fine-tune a checkpoint with GRPO")
     grpo.add_argument("--model", type=Path, default=BASE_CHECKPOINT)
-    grpo.add_argument("--steps", type=int, default=GRPOConfig.steps)
+    grpo.add_argument("--steps", type=int, help="GRPO steps (default: from the task's n_epochs)")
     grpo.add_argument("--reward", choices=("course", "flat_cost"), default="course")
     grpo.add_argument("--seed", type=int, default=0)
     grpo.add_argument("--out", type=Path, default=Path("runs/grpo"))

@@ -27,7 +27,7 @@ def test_every_stage_ran_and_wrote_its_outputs(demo):
         "2/7 tools served over HTTP on loopback",
         "3/7 checks: grader and endpoints",
         "4/7 baseline: base model, 2 rollouts per item",
-        "5/7 training: GRPO, 2 steps on the local backend",
+        "5/7 training: GRPO on the local backend, the course task",
         "6/7 evaluation: trained model, same items and rollouts",
         "7/7 report",
     ]

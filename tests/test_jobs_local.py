@@ -1,22 +1,28 @@
-"""The jobs interface's ``local`` backend: launch, events, pause/resume, checkpoints, cancel."""
+"""The jobs interface's ``local`` backend on a task: launch, events, pause/resume, checkpoints,
+cancel, a team's own task and service, and a run that cannot learn failing with its reason."""
+
+import json
 
 import pytest
 import torch
+from fastapi import FastAPI, Request
 
+from rftkit.data import build_dataset, write_jsonl
 from rftkit.jobs import LocalJob, launch
 from rftkit.local.model import ModelConfig, TinyLM
+from rftkit.local.pretrain import BASE_MODEL
+from rftkit.protocol import FunctionCall, FunctionCallOutput
+from rftkit.serving import serve_in_background
+from rftkit.task import RFTTask, TaskTool
 
-TINY_RUN = {
-    "steps": 2,
-    "tasks_per_step": 2,
-    "group_size": 2,
-    "max_episode_steps": 2,
-    "train_worlds": 1,
-    "triage_tasks": 2,
-    "triage_repeats": 2,
-    "valid_worlds": 1,
-    "valid_tasks_per_world": 2,
-    "eval_interval": 1,
+TINY_RUN = {"steps": 2, "tasks_per_step": 2, "group_size": 2, "max_episode_steps": 2,
+            "triage_repeats": 2, "eval_interval": 1}  # fmt: skip
+SIMILARITY = {
+    "type": "text_similarity",
+    "name": "similarity",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.reference_answer}}",
+    "evaluation_metric": "fuzzy_match",
 }
 
 
@@ -31,16 +37,27 @@ def checkpoint(tmp_path_factory, scripted_world):
     return path
 
 
-def test_a_paused_job_resumes_and_finishes_with_events_and_checkpoints(checkpoint, tmp_path):
-    job = LocalJob(model=checkpoint, hyperparameters=TINY_RUN, out_dir=tmp_path)
+@pytest.fixture
+def task(tiny_course_task, checkpoint):
+    return tiny_course_task.task.model_copy(
+        update={"model": str(checkpoint), "grader": SIMILARITY}
+    )
+
+
+def test_a_paused_job_resumes_and_finishes_with_events_and_checkpoints(
+    task, tiny_course_task, tmp_path
+):
+    job = LocalJob(task, env=tiny_course_task.env, grpo=TINY_RUN, out_dir=tmp_path)
     assert job.status == "queued" and job.id.startswith("ftjob-local-")
+    assert job.metadata == {"rftkit_task_hash": task.content_hash()}
     job.start().pause()
     assert job.wait(timeout=120) == "paused" and job.trainer.step == 0
     job.resume()
-    assert job.wait(timeout=120) == "succeeded"
+    assert job.wait(timeout=120) == "succeeded", job.error
+    assert job.as_job()["fine_tuned_model"].startswith(f"ft:{BASE_MODEL}:local:")
     streamed = list(job.stream())
     assert streamed == job.events()
-    assert streamed[0]["message"].startswith("Learnability triage")
+    assert streamed[1]["message"].startswith("Learnability triage")
     metrics = [e for e in streamed if e["type"] == "metrics"]
     assert [e["data"]["step"] for e in metrics] == [1, 2]
     assert job.events(after=metrics[0]["id"]) == [metrics[1]]
@@ -48,12 +65,94 @@ def test_a_paused_job_resumes_and_finishes_with_events_and_checkpoints(checkpoin
     assert all((tmp_path / "checkpoints" / f"step-{n}.pt").exists() for n in (1, 2))
 
 
-def test_cancel_before_start_and_bad_specs(checkpoint, tmp_path):
-    job = LocalJob(model=checkpoint, hyperparameters=TINY_RUN, out_dir=tmp_path)
+def test_cancel_before_start_and_bad_specs(task, tiny_course_task, tmp_path):
+    job = LocalJob(task, env=tiny_course_task.env, grpo=TINY_RUN, out_dir=tmp_path)
     assert job.cancel().status == "cancelled"
     with pytest.raises(RuntimeError, match="cancelled"):
         job.start()
     with pytest.raises(ValueError, match="unknown learning_rate"):
-        LocalJob(model=checkpoint, hyperparameters={"learning_rate": 1.0})
+        LocalJob(task, env=tiny_course_task.env, grpo={"learning_rate": 1.0})
     with pytest.raises(ValueError, match="known backends: local"):
-        launch("openai", model=checkpoint)
+        launch("openai", task)
+
+
+def test_the_hosted_hyperparameters_map_to_grpo_settings(tiny_course_task, tmp_path):
+    task = tiny_course_task.task.model_copy(
+        update={
+            "hyperparameters": {"n_epochs": 3, "batch_size": 2, "compute_multiplier": 0.5,
+                                "eval_samples": 2, "learning_rate_multiplier": 2,
+                                "reasoning_effort": "high"},
+        }
+    )  # fmt: skip
+    job = LocalJob(task, env=tiny_course_task.env, out_dir=tmp_path)
+    config = job.config
+    assert (config.steps, config.tasks_per_step, config.group_size) == (5, 2, 3)  # 3 x 3 lines / 2
+    assert (config.valid_repeats, config.lr, config.max_episode_steps) == (2, 6e-4, 12)
+    assert any("reasoning_effort=high" in e["message"] for e in job.events())
+    assert not any("not a course-world task" in e["message"] for e in job.events())
+
+
+def test_a_run_in_which_nothing_is_learnable_fails_with_the_reason(
+    task, tiny_course_task, tmp_path
+):
+    always_one = {"type": "string_check", "name": "always", "input": "x", "reference": "x",
+                  "operation": "eq"}  # fmt: skip
+    flat = task.model_copy(update={"grader": always_one})
+    job = launch("local", flat, env=tiny_course_task.env, grpo=TINY_RUN, out_dir=tmp_path)
+    assert job.wait(timeout=120) == "failed"
+    assert "every task's rollouts got equal rewards" in job.error
+    assert "always_1 3" in job.events()[0]["message"] or "always_1 3" in job.error
+    assert job.as_job()["fine_tuned_model"] is None
+
+
+def orders_service(received: list[FunctionCall]) -> FastAPI:
+    """A team's own tool service in the wire format (not the course's): one ``search`` tool over
+    an order table, answering whatever the model asks."""
+    app = FastAPI()
+    orders = {"A-100": "shipped", "B-200": "delayed"}
+
+    @app.post("/call")
+    async def call(request: Request) -> dict:
+        assert request.headers["authorization"] == "Bearer orders-token"
+        function_call = FunctionCall.model_validate(await request.json())
+        received.append(function_call)
+        query = json.loads(function_call.arguments).get("query", "")
+        found = [f"{k}: {v}" for k, v in orders.items() if k in str(query)] or ["no order found"]
+        return FunctionCallOutput.answering(function_call, "\n".join(found)).model_dump()
+
+    return app
+
+
+def test_a_teams_own_task_trains_locally_with_real_calls_to_its_service(tmp_path, monkeypatch):
+    received: list[FunctionCall] = []
+    lines = [{"question": f"What is the status of order {o}?", "answer": s}
+             for o, s in (("A-100", "shipped"), ("B-200", "delayed"))]  # fmt: skip
+    write_jsonl(build_dataset(lines), tmp_path / "train.jsonl")
+    write_jsonl(build_dataset(lines[:1]), tmp_path / "valid.jsonl")
+    monkeypatch.setenv("ORDERS_TOKEN", "orders-token")
+    with serve_in_background(orders_service(received)) as url:
+        task = RFTTask(
+            name="orders",
+            training_file="train.jsonl",
+            validation_file="valid.jsonl",
+            grader=SIMILARITY,
+            tools=[TaskTool(name="search", server_url=f"{url}/call",
+                            headers={"Authorization": "Bearer ${ORDERS_TOKEN}"})],
+            max_episode_steps=3,
+            model="o4-mini-2025-04-16",
+        ).with_root(tmp_path)  # fmt: skip
+        task.save(tmp_path / "task.json")
+        task = RFTTask.load(tmp_path / "task.json")
+        job = launch("local", task, grpo={"steps": 1, "group_size": 4, "triage_repeats": 4},
+                     out_dir=tmp_path / "job")  # fmt: skip
+        status = job.wait(timeout=300)
+    messages = [e["message"] for e in job.events()]
+    assert "not a course-world task" in messages[0]
+    assert "trains rftkit-tinylm-base in its place" in messages[1]
+    assert any(f"search -> {url}/call" in m for m in messages)
+    assert received, "no tool call reached the team's service"
+    assert len({c.trace_id for c in received}) > 1  # one trace_id per rollout
+    assert all(c.item.get("reference_answer") in ("shipped", "delayed") for c in received)
+    # the base model cannot learn this task: either it ran, or it failed saying why
+    assert status == "succeeded" or "nothing to learn" in job.error
+    assert "orders-token" not in json.dumps(job.events()) + repr(task) + repr(job.as_job())

@@ -69,7 +69,9 @@ def test_tool_outputs_and_the_question_never_get_gradient(tiny):
     assert (per_position[predicts_trained] > 0).all()
 
 
-def test_a_few_grpo_steps_over_http_change_weights_and_emit_events(tiny, tmp_path):
+def test_a_few_grpo_steps_over_http_change_weights_and_emit_events(
+    tiny, tiny_course_task, tmp_path
+):
     model, tokenizer, _ = tiny
     before = {k: v.clone() for k, v in model.state_dict().items()}
     config = GRPOConfig(
@@ -78,13 +80,10 @@ def test_a_few_grpo_steps_over_http_change_weights_and_emit_events(tiny, tmp_pat
         group_size=3,
         lr=1e-2,
         max_episode_steps=2,
-        train_worlds=1,
-        triage_tasks=3,
         triage_repeats=2,
-        valid_worlds=1,
-        valid_tasks_per_world=2,
         eval_interval=2,
     )
+    task, env = tiny_course_task.task, tiny_course_task.env
     # A graded config with variance even for an untrained model's text (the real engine runs it).
     grader = {
         "type": "text_similarity",
@@ -94,7 +93,17 @@ def test_a_few_grpo_steps_over_http_change_weights_and_emit_events(tiny, tmp_pat
         "evaluation_metric": "fuzzy_match",
     }
     events = []
-    trainer = GRPOTrainer(config, model, tokenizer, tmp_path, on_event=events.append, grader=grader)
+    trainer = GRPOTrainer(
+        config,
+        model,
+        tokenizer,
+        tmp_path,
+        train_items=task.items("train"),
+        valid_items=task.items("validation"),
+        tools=task.job_tools(env),
+        grader=grader,
+        on_event=events.append,
+    )
     trainer.policy.max_turn_tokens = 12
     trainer.run(progress=False)
     metrics = [e for e in events if e["type"] == "metrics"]

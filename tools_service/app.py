@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -127,8 +128,33 @@ def _resolve_token(token: str | None, allow_no_auth: bool) -> str | None:
     return token
 
 
+def _corpus_router(
+    corpus_dir: str | Path | Corpus | Mapping[int, Corpus],
+) -> tuple[Callable[[dict[str, Any]], Corpus], int]:
+    """The corpus a call reads (the one corpus, or its item's world's among several), and how
+    many files they hold in all."""
+    if isinstance(corpus_dir, Mapping):
+        corpora = dict(corpus_dir)
+
+        def by_world(item: dict[str, Any]) -> Corpus:
+            seed = item.get("world_seed")
+            if isinstance(seed, int) and not isinstance(seed, bool) and seed in corpora:
+                return corpora[seed]
+            raise ToolServiceError(
+                400,
+                "unknown_world",
+                f"this service serves worlds {sorted(corpora)}; the call's item.world_seed is "
+                f"{seed!r}",
+                param="item.world_seed",
+            )
+
+        return by_world, sum(len(c.files) for c in corpora.values())
+    corpus = corpus_dir if isinstance(corpus_dir, Corpus) else Corpus.load(corpus_dir)
+    return (lambda item: corpus), len(corpus.files)
+
+
 def create_app(
-    corpus_dir: str | Path | Corpus,
+    corpus_dir: str | Path | Corpus | Mapping[int, Corpus],
     *,
     token: str | None = None,
     store: StateStore | None = None,
@@ -140,12 +166,16 @@ def create_app(
 ) -> FastAPI:
     """Build the tool service over ``corpus_dir`` (a directory, or an already loaded Corpus).
 
+    A mapping ``{world_seed: Corpus}`` serves several worlds from one URL: each call reads the
+    corpus of its dataset line's ``world_seed`` (the trainer sends the line as ``item``), so one
+    job-level tools config serves a task whose lines come from several worlds.
+
     Tools run on the event loop by default: the course's tools are pure CPU and take
     microseconds, and under the GIL a thread hop adds cost without adding parallelism (the
     benchmark measured it). Pass ``run_tools_in_threads=True`` when a tool blocks on I/O or may
     run long, so that other rollouts' calls and ``/healthz`` keep being answered meanwhile.
     """
-    corpus = corpus_dir if isinstance(corpus_dir, Corpus) else Corpus.load(corpus_dir)
+    corpus_for, corpus_files = _corpus_router(corpus_dir)
     expected_token = _resolve_token(token, allow_no_auth)
     store = store if store is not None else InMemoryStateStore()
 
@@ -173,7 +203,9 @@ def create_app(
                 f"unknown tool {name!r}; this endpoint serves: {', '.join(toolbox.names)}",
                 param="name",
             )
-        ctx = ToolContext(corpus=corpus, trace_id=call.trace_id, state=record.state, item=call.item)
+        ctx = ToolContext(
+            corpus=corpus_for(call.item), trace_id=call.trace_id, state=record.state, item=call.item
+        )
         try:
             output = toolbox[name](ctx, call.parsed_arguments())
         except ToolInputError as exc:
@@ -267,7 +299,7 @@ def create_app(
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         """Liveness: answers without auth and without touching state."""
-        return {"status": "ok", "tools": toolbox.names, "files": len(corpus.files)}
+        return {"status": "ok", "tools": toolbox.names, "files": corpus_files}
 
     @app.get("/tools")
     async def list_tools() -> list[dict[str, Any]]:

@@ -1,15 +1,33 @@
-"""Training jobs behind one small interface: launch, status, events, checkpoints, cancel.
+"""Training jobs behind one small interface: launch a task, then status, events, checkpoints,
+pause, resume, cancel.
 
-Backends: ``local`` (the CPU engine in ``rftkit.local``, the embedded default). Hosted backends
-(OpenAI/Azure RFT, open-weights trainers) implement the same methods when they land.
+Every backend takes the same :class:`~rftkit.task.RFTTask`. ``local`` is the CPU engine in
+``rftkit.local`` (the embedded default).
 
 Example::
 
-    job = launch("local", hyperparameters={"steps": 8})
-    job.wait()
-    job.status, job.events()[-1]["message"], job.checkpoints()
+    with serve_course_task() as course:
+        job = launch("local", course.task, env=course.env, grpo={"steps": 8})
+        job.wait()
+        job.status, job.events()[-1]["message"], job.checkpoints()
 """
 
-from rftkit.jobs.local import JOB_STATUSES, LocalJob, launch
+from __future__ import annotations
 
-__all__ = ["JOB_STATUSES", "LocalJob", "launch"]
+from typing import Any
+
+from rftkit.jobs.local import JOB_STATUSES, LocalJob
+from rftkit.task import RFTTask
+
+BACKENDS = ("local",)
+
+__all__ = ["BACKENDS", "JOB_STATUSES", "LocalJob", "launch"]
+
+
+def launch(backend: str, task: RFTTask, *, progress: bool = False, **options: Any) -> LocalJob:
+    """Create and start a job for ``task`` on ``backend``."""
+    if backend != "local":
+        raise ValueError(
+            f"backend {backend!r} is not available here; known backends: {', '.join(BACKENDS)}"
+        )
+    return LocalJob(task, **options).start(progress)

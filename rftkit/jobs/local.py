@@ -9,16 +9,17 @@ dicts with the validation metrics, so ``rftkit.analysis`` reads them like a host
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from rftkit.local.grpo import GRPOConfig, GRPOTrainer
-from rftkit.local.pretrain import BASE_CHECKPOINT, load_model
+from rftkit.local.grpo import GRPOTrainer, NothingToLearn
+from rftkit.local.hyperparameters import grpo_config
+from rftkit.local.pretrain import BASE_CHECKPOINT, BASE_MODEL, load_model
+from rftkit.task import RFTTask
 
 JOB_STATUSES = (
     "validating_files",
@@ -30,30 +31,65 @@ JOB_STATUSES = (
     "failed",
     "cancelled",
 )
+COURSE_TOOLS = frozenset({"search", "list_files", "read_file", "calculator"})
+
+
+def local_checkpoint(model: str) -> tuple[Path, str | None]:
+    """The checkpoint a task's ``model`` names locally, and a note when it stands in for another.
+
+    ``rftkit-tinylm-base`` is the committed base model; a path to a ``.pt`` file is used as it
+    is; any other id (a hosted model such as ``o4-mini-2025-04-16``) is trained as the base model.
+    """
+    if model == BASE_MODEL:
+        return BASE_CHECKPOINT, None
+    if model.endswith(".pt") and Path(model).is_file():
+        return Path(model), None
+    return BASE_CHECKPOINT, (
+        f"model {model!r} is not available on the local engine; it trains {BASE_MODEL} in its"
+        " place"
+    )
+
+
+def course_world_note(items: list[dict[str, Any]], tool_names: set[str]) -> str | None:
+    """Why the local model cannot be expected to learn this task (None for a course-world task)."""
+    if tool_names == COURSE_TOOLS and all(
+        isinstance(i.get("world_seed"), int) and i.get("corpus_style") == "compact" for i in items
+    ):
+        return None
+    return (
+        "This is not a course-world task: the local model was pre-trained only on the course's"
+        " compact worlds and its four tools, so this job runs the whole loop for real (rollouts"
+        " through the task's tool URLs, its grader, GRPO updates) but will not learn the task."
+        " Train it on the azure/openai or an open-weights backend."
+    )
 
 
 class LocalJob:
-    """One local training job; create it with :func:`launch`."""
+    """One local training job on a task; create it with :func:`launch`.
+
+    ``env`` resolves the task's header references (default: the process environment); ``grpo``
+    overrides GRPO settings after the hosted hyperparameters are mapped
+    (``rftkit.local.hyperparameters``).
+    """
 
     def __init__(
         self,
+        task: RFTTask,
         *,
-        model: str | Path = BASE_CHECKPOINT,
-        hyperparameters: dict[str, Any] | None = None,
-        grader: dict[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        grpo: dict[str, Any] | None = None,
         out_dir: str | Path | None = None,
     ):
         self.id = f"ftjob-local-{uuid.uuid4().hex[:12]}"
         self.created_at = int(time.time())
+        self.finished_at: int | None = None
         self.status = "validating_files"
-        known = {f.name for f in dataclasses.fields(GRPOConfig)}
-        unknown = sorted(set(hyperparameters or {}) - known)
-        if unknown:
-            raise ValueError(
-                f"hyperparameters: unknown {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
-        self.config = GRPOConfig(**(hyperparameters or {}))
-        base, tokenizer = load_model(model)
+        self.task = task
+        self.metadata = {"rftkit_task_hash": task.content_hash()}
+        train, valid = task.items("train"), task.items("validation")
+        self.config, notes = grpo_config(task, len(train), grpo)
+        checkpoint, stand_in = local_checkpoint(task.model)
+        base, tokenizer = load_model(checkpoint)
         self.out_dir = Path(out_dir or Path("runs") / self.id)
         self._stop = threading.Event()
         self._pause_at: int | None = None
@@ -64,11 +100,45 @@ class LocalJob:
             base,
             tokenizer,
             self.out_dir / "checkpoints",
+            train_items=train,
+            valid_items=valid,
+            tools=task.job_tools(env),
+            grader=task.resolved_grader(env),
             should_stop=self._should_stop,
-            grader=grader,
         )
+        world_note = course_world_note(train + valid, {t.name for t in task.tools})
+        for note in (world_note, stand_in, *notes):
+            if note:
+                self.trainer.emit(note, level="warn")
+        routes = ", ".join(f"{t.name} -> {t.server_url}" for t in task.tools) or "none"
+        self.trainer.emit(f"Rollouts call the task's tools: {routes}")
         self._thread: threading.Thread | None = None
         self.status = "queued"
+
+    @property
+    def fine_tuned_model(self) -> str | None:
+        """The trained model's id once the job succeeded (its last checkpoint)."""
+        if self.status != "succeeded":
+            return None
+        suffix = f":{self.task.suffix}" if self.task.suffix else ""
+        return f"ft:{BASE_MODEL}:local{suffix}:{self.id.removeprefix('ftjob-local-')}"
+
+    def as_job(self) -> dict[str, Any]:
+        """The job in the ``fine_tuning.job`` shape the hosted API returns."""
+        error = {"code": "job_failed", "message": self.error, "param": None} if self.error else None
+        return {
+            "id": self.id,
+            "object": "fine_tuning.job",
+            "model": self.task.model,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+            "status": self.status,
+            "fine_tuned_model": self.fine_tuned_model,
+            "seed": self.config.seed,
+            "metadata": dict(self.metadata),
+            "error": error,
+            "method": {"type": "reinforcement"},
+        }
 
     # -- the interface ---------------------------------------------------------------------
     def start(self, progress: bool = False) -> LocalJob:
@@ -144,21 +214,24 @@ class LocalJob:
     def _run(self, progress: bool) -> None:
         try:
             self.trainer.run(progress=progress)
+        except NothingToLearn as exc:  # a run that cannot learn never reports success
+            self._fail(str(exc))
+            return
         except Exception as exc:  # the job fails; the reason is kept and emitted, not raised
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.trainer.emit(f"Job failed: {self.error}", level="error")
-            self.status = "failed"
+            self._fail(f"{type(exc).__name__}: {exc}")
             return
         if self._cancelled:
-            self.status = "cancelled"
+            self._finish("cancelled")
         elif self.trainer.step >= self.config.steps:
-            self.status = "succeeded"
+            self._finish("succeeded")
         else:
             self.status = "paused"
 
+    def _fail(self, reason: str) -> None:
+        self.error = reason
+        self.trainer.emit(f"Job failed: {reason}", level="error")
+        self._finish("failed")
 
-def launch(backend: str = "local", *, progress: bool = False, **spec: Any) -> LocalJob:
-    """Create and start a job on ``backend`` (today: ``local``)."""
-    if backend != "local":
-        raise ValueError(f"backend {backend!r} is not available here; known backends: local")
-    return LocalJob(**spec).start(progress)
+    def _finish(self, status: str) -> None:
+        self.finished_at = int(time.time())
+        self.status = status

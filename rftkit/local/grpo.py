@@ -2,8 +2,8 @@
 
 One step:
 1. **rollouts** — ``tasks_per_step`` training tasks, ``group_size`` rollouts each (the counterpart
-   of ``compute_multiplier``), run by ``rftkit.rollouts.run_rollouts`` against the tool service
-   under uvicorn, each rollout with its own ``trace_id``;
+   of ``compute_multiplier``), run by ``rftkit.rollouts.run_rollouts`` against the task's tool
+   URLs (any service in the wire format), each rollout with its own ``trace_id``;
 2. **reward** — the grader config (``rftkit.graders``) scores each rollout's final sample;
 3. **advantage** — each reward minus its group's mean, over the group's standard deviation;
 4. **loss** — token-level policy gradient on the tokens the model sampled (tool outputs and the
@@ -12,8 +12,9 @@ One step:
 
 Before training, *learnability triage* keeps the tasks whose rewards differ between rollouts of
 the base model (``rftkit.baseline.bucket_of``): a group of equal rewards has zero advantage and
-teaches nothing. Every ``eval_interval`` steps the policy is validated on tasks from worlds it
-never trained on, a checkpoint is written, and each step emits a ``fine_tuning.job.event`` in the
+teaches nothing; when no task varies, the run stops with :class:`NothingToLearn` rather than
+train on nothing. Every ``eval_interval`` steps the policy is validated on the task's validation
+lines, a checkpoint is written, and each step emits a ``fine_tuning.job.event`` in the
 RFT metrics layout (reference §6.3), so the same analysis code reads local and hosted jobs.
 """
 
@@ -22,13 +23,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import math
-import secrets
 import statistics
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,28 +34,22 @@ import torch
 from tqdm.auto import tqdm
 
 from rftkit.baseline import TOLERANCE, bucket_of
-from rftkit.data import build_dataset
 from rftkit.local.model import TinyLM, masked_mean, sequence_logprobs
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.pretrain import batch_tensors, length_buckets
-from rftkit.local.rewards import REWARDS
 from rftkit.local.tokenizer import Rendered, Tokenizer
-from rftkit.local.worlds import GRPO_SEEDS, VALID_SEEDS, build_world, world_seeds
-from rftkit.protocol import Trace
+from rftkit.protocol import JobTool, Trace
 from rftkit.rollouts import run_rollouts
+from rftkit.rollouts.engine import item_id_of
 from rftkit.rollouts.traces import is_correct
-from rftkit.serving import serve_in_background
-from rftkit.world import Task
-from tools_service.app import create_app
-
-TOOL_NAMES = ("search", "list_files", "read_file", "calculator")
 
 
 @dataclass
 class GRPOConfig:
-    """The demo's defaults, chosen on tuning worlds (seeds 2500+), never on the held-out ones:
-    24 steps fit the 5-CPU-minute budget, 96 triaged tasks keep the policy from over-fitting a
-    handful, and temperature 1 samples the model's own distribution (accuracy 33% there)."""
+    """The local engine's settings. The defaults were chosen on tuning worlds (seeds 2500+), never
+    on the held-out ones: 24 steps fit the 5-CPU-minute budget, and temperature 1 samples the
+    model's own distribution. A task's hosted hyperparameters map onto these in
+    ``rftkit.local.hyperparameters``; the rest (KL, temperature, triage) are GRPO-only."""
 
     steps: int = 24
     tasks_per_step: int = 8
@@ -66,75 +58,40 @@ class GRPOConfig:
     kl_coef: float = 0.04
     temperature: float = 1.0
     max_episode_steps: int = 12
-    reward: str = "course"  # or "flat_cost" for the reward-hacking lesson
-    train_worlds: int = 3
-    triage_tasks: int = 96
+    triage_tasks: int | None = None  # how many training lines triage tries (None: all)
     triage_repeats: int = 3
-    valid_worlds: int = 2
-    valid_tasks_per_world: int = 20
     eval_interval: int = 8
+    valid_repeats: int = 1  # rollouts per validation line: the counterpart of eval_samples
     seed: int = 0
     threads: int = 1
     batch_tokens: int = 8192
 
 
-# -- the environment: worlds behind real tool services -------------------------------------------
-def task_item(task: Task, world_seed: int) -> dict[str, Any]:
-    """The course dataset line of a compact-world task, its id prefixed with the world's seed
-    (GRPO groups rollouts by task id, and several worlds share ids like ``t0001``)."""
-    (line,) = build_dataset([task], style="compact", world_seed=world_seed)
-    return {**line, "task_id": f"w{world_seed}-{task.id}"}
+class NothingToLearn(RuntimeError):
+    """Triage found no task whose rollouts got different rewards: GRPO would have no signal."""
 
 
-@dataclass
-class ServedWorld:
-    """One world's items and the job ``tools`` config pointing at its running tool service."""
-
-    seed: int
-    items: list[dict[str, Any]]
-    tools: list[dict[str, Any]] = field(repr=False)
-
-
-@contextmanager
-def serve_worlds(seeds: list[int], directory: str | Path) -> Iterator[list[ServedWorld]]:
-    """Each world's compact corpus behind its own tool service on loopback, with a fresh token."""
-    with ExitStack() as stack:
-        served = []
-        for seed in seeds:
-            local = build_world(seed, directory)
-            token = secrets.token_urlsafe(16)
-            url = stack.enter_context(serve_in_background(create_app(local.root, token=token)))
-            headers = {"Authorization": f"Bearer {token}"}
-            tools = [
-                {"name": n, "server_url": f"{url}/call", "headers": headers} for n in TOOL_NAMES
-            ]
-            served.append(ServedWorld(seed, [task_item(t, seed) for t in local.tasks], tools))
-        yield served
-
-
-async def rollout_worlds(
+async def rollout_items(
     policy: LocalModelPolicy,
-    work: list[tuple[ServedWorld, list[dict[str, Any]]]],
+    items: list[dict[str, Any]],
+    tools: list[JobTool],
     grader: dict[str, Any],
     repeats: int,
     max_episode_steps: int,
 ) -> list[Trace]:
-    """Rollouts of several worlds at once (one tool service each), so the policy batches them."""
-    runs = [
-        run_rollouts(
-            items,
-            policy,
-            tools=world.tools,
-            grader=grader,
-            repeats=repeats,
-            max_episode_steps=max_episode_steps,
-            concurrency=256,
-            progress=False,
-        )
-        for world, items in work
-        if items
-    ]
-    return [trace for traces in await asyncio.gather(*runs) for trace in traces]
+    """``repeats`` rollouts of each line through the task's tool URLs, graded by its grader."""
+    if not items:
+        return []
+    return await run_rollouts(
+        items,
+        policy,
+        tools=tools,
+        grader=grader,
+        repeats=repeats,
+        max_episode_steps=max_episode_steps,
+        concurrency=256,
+        progress=False,
+    )
 
 
 # -- the maths -----------------------------------------------------------------------------------
@@ -209,11 +166,12 @@ def _output_tokens(trace: Trace) -> int:
 
 
 class GRPOTrainer:
-    """Runs GRPO from a base model; ``run`` yields nothing, ``events`` fills as it goes.
+    """Runs GRPO from a base model on a task's lines, tools and grader; ``events`` fills as it goes.
 
     Example::
 
-        trainer = GRPOTrainer(GRPOConfig(steps=8), model, tokenizer, out_dir="runs/grpo")
+        trainer = GRPOTrainer(GRPOConfig(steps=8), model, tokenizer, "runs/grpo",
+                              train_items=items, valid_items=valid, tools=job_tools, grader=g)
         trainer.run()
         trainer.events[-1]["data"]["scores"]["valid_reward_mean"]
     """
@@ -224,10 +182,16 @@ class GRPOTrainer:
         model: TinyLM,
         tokenizer: Tokenizer,
         out_dir: str | Path,
+        *,
+        train_items: list[dict[str, Any]],
+        valid_items: list[dict[str, Any]],
+        tools: list[JobTool],
+        grader: dict[str, Any],
         on_event: Callable[[dict[str, Any]], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
-        grader: dict[str, Any] | None = None,
     ):
+        if not train_items:
+            raise ValueError("no training lines: GRPO needs at least one task to roll out")
         self.config, self.model, self.tokenizer = config, model, tokenizer
         self.reference = copy.deepcopy(model).eval()
         for parameter in self.reference.parameters():
@@ -235,7 +199,8 @@ class GRPOTrainer:
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=0.0
         )
-        self.grader = grader if grader is not None else REWARDS[config.reward]()
+        self.grader, self.tools = grader, tools
+        self.items, self.valid_items = train_items, valid_items
         self.policy = LocalModelPolicy(
             model, tokenizer, temperature=config.temperature, seed=config.seed
         )
@@ -248,7 +213,7 @@ class GRPOTrainer:
         self.step = 0
         self.cpu_seconds = 0.0  # this process's CPU time in triage and steps (all threads)
         self._cpu_start = 0.0
-        self.train_items: list[tuple[int, dict[str, Any]]] = []  # (world seed, item)
+        self.train_items: list[dict[str, Any]] = []  # the lines triage kept
 
     # events in the fine_tuning.job.event shape
     def emit(self, message: str, data: dict[str, Any] | None = None, level: str = "info") -> None:
@@ -266,71 +231,77 @@ class GRPOTrainer:
             self.on_event(event)
 
     def run(self, progress: bool = True) -> list[dict[str, Any]]:
-        """Triage, then ``steps`` GRPO steps with validation; returns the events."""
+        """Triage, then ``steps`` GRPO steps with validation; returns the events.
+
+        Raises NothingToLearn when no task's rollouts got different rewards."""
         torch.manual_seed(self.config.seed)
         torch.set_num_threads(self.config.threads)
         cfg = self.config
         self._cpu_start = time.process_time() - self.cpu_seconds
-        with tempfile.TemporaryDirectory() as directory:
-            train_seeds = world_seeds(GRPO_SEEDS, cfg.train_worlds)
-            valid_seeds = world_seeds(VALID_SEEDS, cfg.valid_worlds)
-            with (
-                serve_worlds(train_seeds, directory) as train,
-                serve_worlds(valid_seeds, directory) as valid,
-            ):
-                if not self.train_items:  # a resumed run keeps its tasks
-                    self.triage(train)
-                bar = tqdm(total=cfg.steps, initial=self.step, desc="grpo", disable=not progress)
-                while self.step < cfg.steps and not self.should_stop():
-                    self.train_step(train, valid)
-                    bar.update(1)
-                    last = self.events[-1]["data"]
-                    bar.set_postfix(reward=f"{last['train_mean_reward']:.3f}", refresh=False)
-                bar.close()
+        if not self.train_items:  # a resumed run keeps its tasks
+            self.triage()
+        bar = tqdm(total=cfg.steps, initial=self.step, desc="grpo", disable=not progress)
+        while self.step < cfg.steps and not self.should_stop():
+            self.train_step()
+            bar.update(1)
+            last = self.events[-1]["data"]
+            bar.set_postfix(reward=f"{last['train_mean_reward']:.3f}", refresh=False)
+        bar.close()
         return self.events
 
-    def triage(self, worlds: list[ServedWorld]) -> None:
-        """Keep the tasks whose base-model rewards differ between rollouts (learnable)."""
+    def _rollouts(self, items: list[dict[str, Any]], repeats: int) -> list[Trace]:
         cfg = self.config
-        per_world = max(1, cfg.triage_tasks // len(worlds))
-        work = [(w, w.items[:per_world]) for w in worlds]
-        started = time.perf_counter()
-        traces = asyncio.run(
-            rollout_worlds(
-                self.policy, work, self.grader, cfg.triage_repeats, cfg.max_episode_steps
+        return asyncio.run(
+            rollout_items(
+                self.policy, items, self.tools, self.grader, repeats, cfg.max_episode_steps
             )
         )
+
+    def triage(self) -> None:
+        """Keep the tasks whose base-model rewards differ between rollouts (learnable)."""
+        cfg = self.config
+        tried = self.items[: cfg.triage_tasks] if cfg.triage_tasks else self.items
+        started = time.perf_counter()
+        traces = self._rollouts(tried, cfg.triage_repeats)
         self.policy.records.clear()
-        rewards: dict[str, list[float]] = {}
+        ids = [item_id_of(item, n) for n, item in enumerate(tried)]
+        rewards: dict[str, list[float]] = {i: [] for i in ids}
         for trace in traces:
             if trace.reward is not None:
-                rewards.setdefault(trace.item_id, []).append(trace.reward)
-        buckets = {item_id: bucket_of(r) for item_id, r in rewards.items()}
-        by_id = {item["task_id"]: (world.seed, item) for world, items in work for item in items}
+                rewards[trace.item_id].append(trace.reward)
         # A group teaches GRPO something when its rewards differ. For a [0, 1] reward that is the
         # "learnable" bucket; a reward that can go negative (the flat per-call cost) also varies
         # on tasks the model always gets wrong, which bucket_of counts as "always_0".
-        self.train_items = [by_id[i] for i, r in rewards.items() if group_varies(r)]
-        if not self.train_items:  # nothing varies: fall back to every task tried
-            self.train_items = list(by_id.values())
-        counts = {b: list(buckets.values()).count(b) for b in sorted(set(buckets.values()))}
+        kept = {i for i, r in rewards.items() if group_varies(r)}
+        self.train_items = [item for i, item in zip(ids, tried, strict=True) if i in kept]
+        dropped = [bucket_of(r) for i, r in rewards.items() if i not in kept]
+        counts = {b: dropped.count(b) for b in sorted(set(dropped))}
+        scored = sum(len(r) for r in rewards.values())
+        detail = ", ".join(f"{b} {n}" for b, n in counts.items()) or "none"
         self.emit(
-            f"Learnability triage: {len(self.train_items)} of {len(buckets)} tasks kept (rewards"
-            f" differ between rollouts; buckets {counts}) in {time.perf_counter() - started:.1f} s"
+            f"Learnability triage: {len(self.train_items)} of {len(tried)} tasks kept, those whose"
+            f" {cfg.triage_repeats} rollouts got different rewards; {scored} of {len(traces)}"
+            f" rollouts were scored; not kept: {detail}"
+            f" ({time.perf_counter() - started:.1f} s)"
         )
+        if not self.train_items:
+            reason = (
+                "no rollout was scored (every one was discarded or timed out: check the tool URLs "
+                "and the grader)"
+                if scored == 0
+                else f"every task's rollouts got equal rewards ({detail}), so every advantage is 0"
+            )
+            raise NothingToLearn(f"nothing to learn: {reason}")
 
-    def train_step(self, train: list[ServedWorld], valid: list[ServedWorld]) -> None:
+    def train_step(self) -> None:
         cfg = self.config
         started = time.perf_counter()
         rng = torch.Generator().manual_seed(cfg.seed * 100_003 + self.step)
         picks = torch.randperm(len(self.train_items), generator=rng)[: cfg.tasks_per_step]
         chosen = [self.train_items[int(i)] for i in picks]
-        work = [(w, [item for seed, item in chosen if seed == w.seed]) for w in train]
         # 1. rollouts through the real tool services, 2. rewards from the grader config
         self.model.eval()
-        traces = asyncio.run(
-            rollout_worlds(self.policy, work, self.grader, cfg.group_size, cfg.max_episode_steps)
-        )
+        traces = self._rollouts(chosen, cfg.group_size)
         sampled = time.perf_counter()
         usable = [t for t in traces if t.reward is not None and t.trace_id in self.policy.records]
         rows = [self.policy.pop_record(t.trace_id).rendered for t in usable]
@@ -359,19 +330,16 @@ class GRPOTrainer:
         trained = time.perf_counter()
         valid_means = None
         if self.step % cfg.eval_interval == 0 or self.step == cfg.steps:
-            valid_means = self.validate(valid)
+            valid_means = self.validate()
         done = time.perf_counter()
         self.cpu_seconds = time.process_time() - self._cpu_start
         self._emit_step(traces, stats, valid_means, (started, sampled, trained, done))
 
-    def validate(self, valid: list[ServedWorld]) -> dict[str, float]:
-        """Held-out-world tasks once each at the rollout temperature; then a checkpoint."""
+    def validate(self) -> dict[str, float]:
+        """Each validation line ``valid_repeats`` times at the rollout temperature; a checkpoint."""
         cfg = self.config
-        work = [(w, w.items[: cfg.valid_tasks_per_world]) for w in valid]
         self.model.eval()
-        traces = asyncio.run(
-            rollout_worlds(self.policy, work, self.grader, 1, cfg.max_episode_steps)
-        )
+        traces = self._rollouts(self.valid_items, cfg.valid_repeats)
         self.policy.records.clear()
         means = metric_means(traces)
         path = self.out_dir / f"step-{self.step}.pt"

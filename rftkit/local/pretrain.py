@@ -32,6 +32,8 @@ from rftkit.world.facts import SECTORS, quarter_label
 from rftkit.world.names import TWIN_SUFFIXES
 
 BASE_CHECKPOINT = Path(__file__).parent / "checkpoints" / "base.pt"
+BASE_MODEL = "rftkit-tinylm-base"
+"""The committed base checkpoint's model id, as a task or the local fine-tuning API names it."""
 
 
 @dataclass

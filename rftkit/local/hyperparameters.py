@@ -1,0 +1,78 @@
+"""How a task's hosted hyperparameters become the local engine's GRPO settings: one table.
+
+The hosted API names what a job spends (reference §2.3); GRPO has its own knobs. The mapping:
+
+| hosted | local GRPO setting | rule | "auto" |
+|---|---|---|---|
+| ``n_epochs`` | ``steps`` | ceil(n_epochs × training lines ÷ batch_size) | 2 epochs |
+| ``batch_size`` | ``tasks_per_step`` | the same number | 8 |
+| ``compute_multiplier`` | ``group_size`` (rollouts per task) | max(2, round(6 × multiplier)) | 6 |
+| ``eval_interval`` | ``eval_interval`` | the same number | 8 |
+| ``eval_samples`` | ``valid_repeats`` (rollouts per validation line) | the same number | 1 |
+| ``learning_rate_multiplier`` | ``lr`` | 3e-4 × multiplier | 3e-4 |
+| ``reasoning_effort`` | none | the local model has no reasoning segment | ignored |
+| task ``max_episode_steps`` | ``max_episode_steps`` | the same number | 12 |
+| task ``seed`` | ``seed`` | the same number | 0 |
+
+GRPO-only settings (``kl_coef``, ``temperature``, ``triage_repeats``, ``triage_tasks``, ``threads``,
+``batch_tokens``) keep their defaults unless given as overrides, which win over the mapping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from rftkit.local.grpo import GRPOConfig
+from rftkit.task import RFTTask
+
+BASE_LR = GRPOConfig.lr
+BASE_GROUP = GRPOConfig.group_size
+AUTO = {
+    "n_epochs": 2,
+    "batch_size": GRPOConfig.tasks_per_step,
+    "compute_multiplier": 1.0,
+    "eval_interval": GRPOConfig.eval_interval,
+    "eval_samples": GRPOConfig.valid_repeats,
+    "learning_rate_multiplier": 1.0,
+}
+"""What "auto" (or leaving a hyperparameter out) means on the local engine."""
+
+
+def _setting(task: RFTTask, name: str) -> Any:
+    value = task.hyperparameters.get(name, "auto")
+    return AUTO[name] if value == "auto" else value
+
+
+def grpo_config(
+    task: RFTTask, training_lines: int, overrides: dict[str, Any] | None = None
+) -> tuple[GRPOConfig, list[str]]:
+    """The GRPO settings for ``task`` (see the table) and notes on what did not map."""
+    overrides = dict(overrides or {})
+    known = {f.name for f in dataclasses.fields(GRPOConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(
+            f"GRPO settings: unknown {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    batch = int(_setting(task, "batch_size"))
+    mapped = {
+        "steps": max(1, math.ceil(_setting(task, "n_epochs") * training_lines / batch)),
+        "tasks_per_step": batch,
+        "group_size": max(2, round(BASE_GROUP * _setting(task, "compute_multiplier"))),
+        "eval_interval": int(_setting(task, "eval_interval")),
+        "valid_repeats": int(_setting(task, "eval_samples")),
+        "lr": BASE_LR * _setting(task, "learning_rate_multiplier"),
+    }
+    if task.max_episode_steps is not None:
+        mapped["max_episode_steps"] = task.max_episode_steps
+    if task.seed is not None:
+        mapped["seed"] = task.seed
+    notes = []
+    if task.hyperparameters.get("reasoning_effort", "default") != "default":
+        notes.append(
+            f"reasoning_effort={task.hyperparameters['reasoning_effort']} has no local counterpart"
+            " (the local model has no reasoning segment)"
+        )
+    return GRPOConfig(**(mapped | overrides)), notes

@@ -1,0 +1,306 @@
+"""The task: the one thing every training backend takes and every check reads.
+
+A team's Agent RFT work is one :class:`RFTTask`: the training and validation files (RFT JSONL), the
+grader config, the job-level tools (``{name, server_url, headers}``), ``max_episode_steps``, the
+base model and the hyperparameters **in the hosted API's names** (reference §2.3), ``suffix`` and
+``seed``. It lives in one small JSON file beside the data (``task.json``), so the CLI, the
+notebooks and an ``rftkit new`` project share it.
+
+Secrets never go in the file. A header value is a template that names environment variables,
+``"Bearer ${RFTKIT_TOOL_TOKEN}"``; :meth:`RFTTask.job_tools` resolves them when a request is
+actually sent, and a missing variable is named in the error (its value never is). Headers whose
+names look secret (``Authorization``, ``*key*``, ``*token*``, ``*secret*``, ``Cookie``) must use a
+reference, so a pasted token cannot be saved by accident. The same applies to the ``headers`` of an
+``endpoint`` grader.
+
+:meth:`RFTTask.content_hash` covers the data bytes, grader, tools (as written: references, never
+their values), ``max_episode_steps``, model, hyperparameters, suffix and seed; a backend puts it in
+the job's metadata so launching the same task twice finds the first job.
+
+Example::
+
+    task = RFTTask(
+        name="orders",
+        training_file="data/train.jsonl",
+        validation_file="data/valid.jsonl",
+        grader=my_grader,
+        tools=[TaskTool(name="lookup_order", server_url="https://tools.example/call",
+                        headers={"Authorization": "Bearer ${ORDERS_TOOL_TOKEN}"})],
+        hyperparameters={"n_epochs": 2, "batch_size": 8},
+    )
+    task.save("task.json")               # paths are stored relative to the file
+    task = RFTTask.load("task.json")
+    task.job_tools()                     # JobTool list with the token filled in from the env
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from rftkit.data.jsonl import load_jsonl
+from rftkit.protocol import JobTool
+
+TASK_FILE = "task.json"
+DEFAULT_MODEL = "o4-mini-2025-04-16"
+HYPERPARAMETERS = (
+    "n_epochs",
+    "batch_size",
+    "compute_multiplier",
+    "eval_interval",
+    "eval_samples",
+    "learning_rate_multiplier",
+    "reasoning_effort",
+)
+"""``method.reinforcement.hyperparameters`` in the hosted API (reference §2.3); each may be auto."""
+REASONING_EFFORTS = ("default", "low", "medium", "high")
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET_HEADER = re.compile(r"authorization|key|token|secret|cookie|password", re.IGNORECASE)
+
+
+class TaskSecretError(LookupError):
+    """A header references an environment variable that is not set; names it, never a value."""
+
+
+def references(value: str) -> list[str]:
+    """The environment variables a header template names, in order."""
+    return _REFERENCE.findall(value)
+
+
+def resolve_header(value: str, env: Mapping[str, str], where: str) -> str:
+    """``value`` with each ``${NAME}`` filled in from ``env``; TaskSecretError names a gap."""
+    missing = [name for name in references(value) if not env.get(name)]
+    if missing:
+        raise TaskSecretError(
+            f"{where} needs the environment variable {', '.join(missing)}, which is not set "
+            "(export it, or pass env={...} to the call)"
+        )
+    return _REFERENCE.sub(lambda m: env[m.group(1)], value)
+
+
+def _check_headers(headers: Mapping[str, str], where: str) -> None:
+    for key, value in headers.items():
+        if not isinstance(value, str):
+            raise ValueError(f"{where}.{key} must be a string, not {type(value).__name__}")
+        if _SECRET_HEADER.search(key) and not references(value):
+            raise ValueError(
+                f"{where}.{key} holds a literal value; a task file stores only references to "
+                "environment variables, e.g. 'Bearer ${MY_TOOL_TOKEN}'"
+            )
+
+
+class TaskTool(BaseModel):
+    """One job-level tool: where the trainer sends calls for ``name``, headers as references."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+    server_url: str = Field(pattern=r"^https?://")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _no_literal_secrets(self) -> TaskTool:
+        _check_headers(self.headers, f"tools[{self.name}].headers")
+        return self
+
+    def resolve(self, env: Mapping[str, str] | None = None) -> JobTool:
+        """The :class:`JobTool` a request carries, its header values filled in from ``env``."""
+        env = os.environ if env is None else env
+        headers = {
+            k: resolve_header(v, env, f"tools[{self.name}].headers.{k}")
+            for k, v in self.headers.items()
+        }
+        return JobTool(name=self.name, server_url=self.server_url, headers=headers)
+
+
+class RFTTask(BaseModel):
+    """A team's Agent RFT task; see the module docstring. Paths are relative to ``root``."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    name: str = Field(min_length=1, max_length=128)
+    training_file: Path
+    validation_file: Path | None = None
+    grader: dict[str, Any]
+    tools: list[TaskTool] = Field(default_factory=list)
+    max_episode_steps: int | None = Field(default=10, ge=1, le=1000)
+    model: str = DEFAULT_MODEL
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    suffix: str | None = Field(default=None, max_length=64)
+    seed: int | None = Field(default=None, ge=0, le=2_147_483_647)
+    platform: Literal["openai", "azure"] | None = None
+    """The validation profile: platform-specific dataset rules apply as errors only when named."""
+
+    _root: Path = PrivateAttr(default_factory=Path.cwd)
+
+    # -- validation -------------------------------------------------------------------------
+    @field_validator("hyperparameters")
+    @classmethod
+    def _hosted_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(HYPERPARAMETERS))
+        if unknown:
+            raise ValueError(
+                f"unknown {', '.join(unknown)}; the hosted API's names are "
+                f"{', '.join(HYPERPARAMETERS)} (backend-only settings go to the backend)"
+            )
+        for key, setting in value.items():
+            if key == "reasoning_effort":
+                if setting not in REASONING_EFFORTS:
+                    raise ValueError(f"reasoning_effort must be one of {REASONING_EFFORTS}")
+            elif setting != "auto" and (
+                isinstance(setting, bool) or not isinstance(setting, int | float) or setting <= 0
+            ):
+                raise ValueError(f"{key} must be 'auto' or a positive number, not {setting!r}")
+        return value
+
+    @field_validator("grader")
+    @classmethod
+    def _grader_headers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for path, headers in _grader_headers(value, "grader"):
+            _check_headers(headers, path)
+        return value
+
+    @model_validator(mode="after")
+    def _unique_tools(self) -> RFTTask:
+        names = [t.name for t in self.tools]
+        doubled = sorted({n for n in names if names.count(n) > 1})
+        if doubled:
+            raise ValueError(f"tools: {', '.join(doubled)} listed more than once")
+        return self
+
+    # -- files --------------------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        """The folder relative paths are read from (the task file's folder once loaded)."""
+        return self._root
+
+    def with_root(self, root: str | os.PathLike[str]) -> RFTTask:
+        """This task reading its relative paths from ``root``."""
+        self._root = Path(root).resolve()
+        return self
+
+    def path(self, split: Literal["train", "validation"]) -> Path | None:
+        """The absolute path of a split's file (None for a missing validation file)."""
+        name = self.training_file if split == "train" else self.validation_file
+        return None if name is None else (self._root / name)
+
+    def items(self, split: Literal["train", "validation"] = "train") -> list[dict[str, Any]]:
+        """The split's dataset lines; DatasetValidationError lists every unreadable line."""
+        path = self.path(split)
+        return [] if path is None else load_jsonl(path)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the task as JSON; data paths are stored relative to the file's folder."""
+        target = Path(path).resolve()
+        body = self.model_dump(mode="json", exclude_none=True)
+        for key in ("training_file", "validation_file"):
+            absolute = self.path("train" if key == "training_file" else "validation")
+            if absolute is not None:
+                body[key] = os.path.relpath(absolute.resolve(), target.parent)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        self._root = target.parent
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> RFTTask:
+        """Read a task file; errors name the file and the field, and missing data files."""
+        source = Path(path)
+        try:
+            text = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{source}: cannot read the task file ({exc})") from None
+        try:
+            body = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{source}: not JSON ({exc.msg}, line {exc.lineno})") from None
+        if not isinstance(body, dict):
+            raise ValueError(f"{source}: a task file holds one JSON object")
+        try:
+            task = cls.model_validate(body)
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
+        task.with_root(source.resolve().parent)
+        for split in ("train", "validation"):
+            file = task.path(split)
+            if file is not None and not file.is_file():
+                raise ValueError(f"{source}: the {split} file {file} does not exist")
+        return task
+
+    # -- what backends send --------------------------------------------------------------------
+    def job_tools(self, env: Mapping[str, str] | None = None) -> list[JobTool]:
+        """The job's ``tools`` with header values resolved (TaskSecretError names a missing one)."""
+        return [tool.resolve(env) for tool in self.tools]
+
+    def resolved_grader(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The grader config with any endpoint grader's header references resolved."""
+        env = os.environ if env is None else env
+        grader = json.loads(json.dumps(self.grader))
+        for path, headers in _grader_headers(grader, "grader"):
+            for key, value in headers.items():
+                headers[key] = resolve_header(value, env, f"{path}.{key}")
+        return grader
+
+    def reinforcement_method(
+        self, env: Mapping[str, str] | None = None, *, redact: bool = False
+    ) -> dict[str, Any]:
+        """``method`` of the create request as OpenAI and Microsoft publish it (reference §2.2).
+
+        ``redact=True`` masks every header value the way the service echoes them (``**********``),
+        for showing the request without resolving anything.
+        """
+        if redact:
+            grader = json.loads(json.dumps(self.grader))
+            for _, headers in _grader_headers(grader, "grader"):
+                headers.update(dict.fromkeys(headers, "**********"))
+            tools = [
+                {**t.model_dump(), "headers": dict.fromkeys(t.headers, "**********")}
+                for t in self.tools
+            ]
+        else:
+            grader = self.resolved_grader(env)
+            tools = [t.model_dump() for t in self.job_tools(env)]
+        body: dict[str, Any] = {"grader": grader}
+        if tools:
+            body["tools"] = tools
+        if self.max_episode_steps is not None:
+            body["max_episode_steps"] = self.max_episode_steps
+        if self.hyperparameters:
+            body["hyperparameters"] = dict(self.hyperparameters)
+        return {"type": "reinforcement", "reinforcement": body}
+
+    def content_hash(self) -> str:
+        """sha256 (hex) over the data bytes and everything that shapes the job, secrets excluded."""
+        digest = hashlib.sha256()
+        for split in ("train", "validation"):
+            file = self.path(split)
+            digest.update(split.encode())
+            digest.update(b"-" if file is None else hashlib.sha256(file.read_bytes()).digest())
+        shape = self.model_dump(
+            mode="json", exclude={"name", "platform", "training_file", "validation_file"}
+        )
+        digest.update(json.dumps(shape, sort_keys=True, ensure_ascii=False).encode())
+        return digest.hexdigest()
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The grader dict can be long (python sources); the repr names it by type.
+        for key, value in super().__repr_args__():
+            yield (key, f"<{value.get('type')} grader>" if key == "grader" else value)
+
+
+def _grader_headers(grader: Any, path: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """Every ``headers`` dict inside a grader config (endpoint graders, nested in ``multi``)."""
+    if not isinstance(grader, dict):
+        return
+    if isinstance(grader.get("headers"), dict):
+        yield f"{path}.headers", grader["headers"]
+    for name, sub in (grader.get("graders") or {}).items() if grader.get("type") == "multi" else ():
+        yield from _grader_headers(sub, f"{path}.graders.{name}")
