@@ -1,4 +1,4 @@
-"""Trajectory grading from the tool service's call log, against the dict grader on the same rollouts."""
+"""Trajectory grading from the call log, beside the dict grader on the same rollouts."""
 
 import asyncio
 
