@@ -1,21 +1,38 @@
-"""Is a tool endpoint ready for a training job? A contract check and a burst load test.
+"""Are a job's tool endpoints ready for training? A contract check and a burst load test.
 
-Works on any endpoint that speaks the Agent RFT wire format — local, on Modal, anywhere — because
-it only needs a URL, a token and one probe call whose answer it can compute. Run it before paying
-for a job: a 5xx under a burst, a leak between rollouts or a slow tool costs discarded or
-zero-reward rollouts, which collapse training.
+Works on any endpoint that speaks the Agent RFT wire format — the course's service, OpenAI's
+build-hours server, a team's own on Modal or Azure — because the probes come from the endpoint's
+own tools: example arguments generated from each tool's JSON schema, or example calls you give.
+Run it before paying for a job: a 5xx under a burst, a leak between rollouts or refused headers
+cost discarded or zero-reward rollouts, which collapse training.
 
-Example::
+The verdict has **blockers** (what makes the trainer discard rollouts or a tool unusable) and
+**notes** (conventions the model still sees through); *ready* means no blocker. Header values and
+URL credentials are masked in everything the report holds or prints, even when a server echoes
+them back.
 
-    report = check_endpoint("http://127.0.0.1:8000", token=os.environ["RFTKIT_TOOL_TOKEN"],
-                            rollouts=100, calls=5)
-    print(report.text()); report.plot()
-    assert report.passed
+Two entry points:
+
+- :func:`check_tools` — for a task's preflight: the job's ``tools`` config as the trainer will
+  use it, each ``{name, server_url, headers}`` with header values already resolved from their
+  environment references (a tool may have its own URL, ``{url}/tools/{name}`` or build-hours'
+  ``{url}/search``, or share ``{url}/call``), and the dataset's ``tools`` specs::
+
+      report = check_tools(task_tools, specs=dataset_line["tools"], rollouts=20, calls=4)
+      report.ready, report.blockers, report.notes
+      report.findings_table(); report.contract_table(); print(report.text())
+
+- :func:`check_endpoint` — one service by its base URL, as ``rftkit endpoints check`` does: the
+  specs come from ``GET {url}/tools`` unless given, each tool at ``{url}{tool_path}``::
+
+      report = check_endpoint("http://127.0.0.1:8000",
+                              headers={"Authorization": f"Bearer {token}"},
+                              examples={"read_file": {"path": "reports/acme/2025-Q1.md"}})
 """
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -23,18 +40,23 @@ import httpx
 from rftkit.background import BackgroundLoop
 from rftkit.endpoints.burst import Attempt, BurstResult, run_burst
 from rftkit.endpoints.contract import CheckResult, check_contract
+from rftkit.endpoints.examples import SpecError, build_probes, example_arguments
+from rftkit.endpoints.redact import Redactor, secrets_of
 from rftkit.endpoints.report import ReadinessReport
-from rftkit.endpoints.target import CALCULATOR_PROBE, Endpoint, Probe
+from rftkit.endpoints.target import CALCULATOR_PROBE, Probe, ToolTarget
 
 __all__ = [
     "CALCULATOR_PROBE",
     "Attempt",
     "BurstResult",
     "CheckResult",
-    "Endpoint",
     "Probe",
     "ReadinessReport",
+    "SpecError",
+    "ToolTarget",
     "check_endpoint",
+    "check_tools",
+    "example_arguments",
     "run_burst",
     "run_coroutine",
 ]
@@ -45,11 +67,89 @@ T = TypeVar("T")
 _loop = BackgroundLoop("rftkit-endpoints")
 
 
+def _targets(job_tools: Sequence[Mapping[str, Any]]) -> list[ToolTarget]:
+    targets = []
+    for index, tool in enumerate(job_tools):
+        name, url = tool.get("name"), tool.get("server_url")
+        if not isinstance(name, str) or not name or not isinstance(url, str):
+            raise ValueError(f"job tool #{index} needs a 'name' and a 'server_url' string")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"job tool {name!r}: server_url must start with http:// or https://")
+        headers = tool.get("headers") or {}
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+            raise ValueError(f"job tool {name!r}: headers must map strings to resolved strings")
+        targets.append(ToolTarget(name, url, dict(headers)))
+    return targets
+
+
+def check_tools(
+    job_tools: Sequence[Mapping[str, Any]],
+    specs: Iterable[Mapping[str, Any]] = (),
+    *,
+    examples: Mapping[str, Mapping[str, Any]] | None = None,
+    probes: Iterable[Probe] = (),
+    rollouts: int = 20,
+    calls: int = 4,
+    parallel: int = 2,
+    p99_budget_ms: float = 1000.0,
+    timeout: float = 10.0,
+    max_retries: int = 3,
+    retry_backoff: float = 0.05,
+    setup: Sequence[tuple[str, str]] = (),
+) -> ReadinessReport:
+    """Contract check of every tool in ``job_tools``, then a burst of ``rollouts`` rollouts.
+
+    ``job_tools``: the job's tools config, ``[{"name", "server_url", "headers"}]``, headers
+    resolved. ``specs``: chat-completions function specs (a dataset line's ``tools``) from which
+    example arguments are generated. ``examples`` (``{tool: arguments}``) and ``probes`` override
+    them per tool. The burst makes ``calls`` calls per rollout going round the tools, ``parallel``
+    at a time; ``rollouts=0`` runs the contract check only. ``timeout`` is per request; a
+    timed-out request is retried like a 5xx, as the trainer does, after ``retry_backoff`` ×
+    2**attempt seconds. ``setup`` adds ``(severity, text)`` findings made by the caller.
+    """
+    targets = _targets(job_tools)
+    secrets: set[str] = set()
+    for target in targets:
+        secrets |= secrets_of(target.headers, [target.server_url])
+    redact = Redactor(secrets)
+    built, probe_notes = build_probes([t.name for t in targets], specs, examples, probes)
+    findings = [*setup, *(("note", note) for note in probe_notes)]
+    if not targets:
+        findings.append(("blocker", "no tools to check"))
+        return ReadinessReport([], None, p99_budget_ms, findings, redact)
+
+    async def run() -> ReadinessReport:
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+            contract = await check_contract(client, targets, built, redact)
+        burst = None
+        if rollouts > 0:
+            burst = await run_burst(
+                targets,
+                built,
+                rollouts,
+                calls,
+                parallel,
+                max_retries,
+                retry_backoff,
+                timeout,
+                redact,
+            )
+        return ReadinessReport(contract, burst, p99_budget_ms, findings, redact)
+
+    return run_coroutine(run())
+
+
 def check_endpoint(
     base_url: str,
     token: str | None = None,
     *,
-    probe: Probe = CALCULATOR_PROBE,
+    headers: Mapping[str, str] | None = None,
+    tools: Iterable[Mapping[str, Any]] | None = None,
+    examples: Mapping[str, Mapping[str, Any]] | None = None,
+    probe: Probe | None = None,
+    probes: Iterable[Probe] = (),
+    tool_path: str = "/tools/{name}",
     rollouts: int = 100,
     calls: int = 5,
     parallel: int = 2,
@@ -57,28 +157,59 @@ def check_endpoint(
     timeout: float = 10.0,
     max_retries: int = 3,
     retry_backoff: float = 0.05,
-    call_path: str = "/call",
-    tool_path: str = "/tools/{name}",
 ) -> ReadinessReport:
-    """Contract check, then a burst of ``rollouts`` simultaneous rollouts; the verdict.
+    """Check the service at ``base_url``: every tool it serves (or ``tools``), at ``tool_path``.
 
-    ``rollouts=0`` runs the contract check only. ``timeout`` is per request; a timed-out request
-    is retried like a 5xx, as the trainer does, after ``retry_backoff`` × 2**attempt seconds.
+    ``token`` adds ``Authorization: Bearer <token>`` to ``headers``. The tool specs are ``tools``
+    if given, else ``GET {base_url}/tools`` (sent with the headers); a service without that route
+    needs ``tools``, ``examples`` or ``probes``. ``tool_path`` is each tool's URL under
+    ``base_url``: ``/tools/{name}`` (the course's service), ``/{name}`` (build-hours), or a path
+    without ``{name}`` for one URL that dispatches on the call's name (``/call``). ``probe`` is one
+    more probe (kept for notebook 02). The rest is as in :func:`check_tools`.
     """
-    endpoint = Endpoint(base_url, token, call_path, tool_path, timeout)
+    from rftkit.data.toolspecs import fetch_tool_specs
 
-    async def run() -> ReadinessReport:
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
-            contract = await check_contract(client, endpoint, probe)
-        burst = None
-        if rollouts > 0:
-            burst = await run_burst(
-                endpoint, probe, rollouts, calls, parallel, max_retries, retry_backoff
+    headers = dict(headers or {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    given = [*probes, *([probe] if probe else [])]
+    setup: list[tuple[str, str]] = []
+    if tools is None:
+        try:
+            tools = fetch_tool_specs(base_url, headers=headers, timeout=timeout)
+        except (httpx.HTTPError, ValueError) as exc:
+            tools = []
+            severity = "note" if given or examples else "blocker"
+            setup.append(
+                (
+                    severity,
+                    f"no tool specs: {exc}; pass them (--tools-from) or give "
+                    "example calls (--probe NAME='{...}')",
+                )
             )
-        return ReadinessReport(contract, burst, p99_budget_ms)
-
-    return run_coroutine(run())
+    tools = list(tools)
+    names = [spec.get("function", spec).get("name") for spec in tools if isinstance(spec, Mapping)]
+    names = list(dict.fromkeys([*names, *(p.name for p in given), *(examples or {})]))
+    root = base_url.rstrip("/")
+    job_tools = [
+        {"name": name, "server_url": root + tool_path.replace("{name}", name), "headers": headers}
+        for name in names
+        if isinstance(name, str)
+    ]
+    return check_tools(
+        job_tools,
+        tools,
+        examples=examples,
+        probes=given,
+        rollouts=rollouts,
+        calls=calls,
+        parallel=parallel,
+        p99_budget_ms=p99_budget_ms,
+        timeout=timeout,
+        max_retries=max_retries,
+        retry_backoff=retry_backoff,
+        setup=setup,
+    )
 
 
 def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
