@@ -168,6 +168,15 @@ def _judge_mistake(
         problem = _shape_problem(reply, call_id)
         if problem:
             return "blocker", f"{status}: {problem}", "a 200 must be a function_call_output"
+        if must_mention:
+            return (
+                "note",
+                got,
+                (
+                    "the URL ran its own tool whatever the call's name (build-hours' servers do); "
+                    "the model gets an output, not an error"
+                ),
+            )
         return "note", got, MISTAKE_200
     return "note", got, f"HTTP {status}: what the model sees is up to the trainer"
 
