@@ -32,8 +32,10 @@ Two entry points:
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -75,11 +77,34 @@ def _targets(job_tools: Sequence[Mapping[str, Any]]) -> list[ToolTarget]:
             raise ValueError(f"job tool #{index} needs a 'name' and a 'server_url' string")
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"job tool {name!r}: server_url must start with http:// or https://")
-        headers = tool.get("headers") or {}
+        headers = dict(tool.get("headers") or {})
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
             raise ValueError(f"job tool {name!r}: headers must map strings to resolved strings")
-        targets.append(ToolTarget(name, url, dict(headers)))
+        url, headers = _credentials_as_header(name, url, headers)
+        targets.append(ToolTarget(name, url, headers))
     return targets
+
+
+def _credentials_as_header(
+    name: str, url: str, headers: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    """``https://user:pass@host`` → the URL without them and ``Authorization: Basic …``.
+
+    That is what HTTP clients send for URL credentials; doing it here means no client sees
+    credentials in a URL (aiohttp refuses them next to an Authorization header).
+    """
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, headers
+    if any(key.lower() == "authorization" for key in headers):
+        raise ValueError(
+            f"job tool {name!r}: server_url has credentials and there is an Authorization "
+            "header too; give one of them"
+        )
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = (unquote(part) for part in userinfo.partition(":"))
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return urlunsplit(parts._replace(netloc=host)), {**headers, "Authorization": f"Basic {basic}"}
 
 
 def check_tools(
@@ -107,11 +132,11 @@ def check_tools(
     timed-out request is retried like a 5xx, as the trainer does, after ``retry_backoff`` ×
     2**attempt seconds. ``setup`` adds ``(severity, text)`` findings made by the caller.
     """
-    targets = _targets(job_tools)
     secrets: set[str] = set()
-    for target in targets:
-        secrets |= secrets_of(target.headers, [target.server_url])
+    for tool in job_tools:
+        secrets |= secrets_of(tool.get("headers") or {}, [str(tool.get("server_url", ""))])
     redact = Redactor(secrets)
+    targets = _targets(job_tools)
     built, probe_notes = build_probes([t.name for t in targets], specs, examples, probes)
     findings = [*setup, *(("note", note) for note in probe_notes)]
     if not targets:

@@ -108,18 +108,22 @@ def _run_check(args: argparse.Namespace) -> int:
     if "Authorization" in headers and "Authorization" not in given:
         sources.append(f"Authorization (bearer token from ${args.token_env})")
     print(f"headers: {', '.join(sources) or 'none ($' + args.token_env + ' unset)'}")
-    report = check_endpoint(
-        args.url,
-        headers=headers,
-        tools=specs,
-        examples=examples,
-        tool_path=args.tool_path,
-        rollouts=args.rollouts,
-        calls=args.calls,
-        parallel=args.parallel,
-        p99_budget_ms=args.p99_ms,
-        timeout=args.timeout,
-    )
+    try:
+        report = check_endpoint(
+            args.url,
+            headers=headers,
+            tools=specs,
+            examples=examples,
+            tool_path=args.tool_path,
+            rollouts=args.rollouts,
+            calls=args.calls,
+            parallel=args.parallel,
+            p99_budget_ms=args.p99_ms,
+            timeout=args.timeout,
+        )
+    except ValueError as exc:  # a job tool or spec that cannot be checked; names what and where
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        return 2
     print(report.text())
     if args.plot and report.burst is not None:
         args.plot.parent.mkdir(parents=True, exist_ok=True)
