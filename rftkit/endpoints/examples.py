@@ -74,17 +74,23 @@ def schema_mismatch(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> 
 
 
 def _resolve(node: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
-    ref = node.get("$ref")
-    if not isinstance(ref, str):
-        return node
-    if not ref.startswith("#/"):
-        raise SpecError(f"only local $ref are followed, not {ref!r}")
-    target: Any = root
-    for part in ref[2:].split("/"):
-        if not isinstance(target, Mapping) or part not in target:
-            raise SpecError(f"$ref {ref!r} points nowhere")
-        target = target[part]
-    return target
+    """Follow local ``$ref`` (``#``, ``#/$defs/X``), a chain of them at most MAX_DEPTH long."""
+    for _ in range(MAX_DEPTH):
+        ref = node.get("$ref")
+        if not isinstance(ref, str):
+            return node
+        if ref != "#" and not ref.startswith("#/"):
+            raise SpecError(f"only local $ref are followed, not {ref[:80]!r}")
+        target: Any = root
+        for part in ref[2:].split("/") if ref != "#" else []:
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, Mapping) or part not in target:
+                raise SpecError(f"$ref {ref[:80]!r} points nowhere")
+            target = target[part]
+        if not isinstance(target, Mapping):
+            raise SpecError(f"$ref {ref[:80]!r} is not a schema")
+        node = target
+    raise SpecError(f"$ref chain longer than {MAX_DEPTH}")
 
 
 def _example(node: Any, root: Mapping[str, Any], depth: int) -> Any:
