@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rftkit.cli import main
 from rftkit.endpoints import check_endpoint, check_tools
+from rftkit.protocol import JobTool
 from rftkit.serving import serve_in_background
 
 TOKEN = "bh-style-token-7f3a9c"
@@ -123,8 +124,11 @@ def test_check_tools_takes_a_jobs_tools_config_with_a_url_per_tool():
         report = check_tools(
             job_tools, SPECS, examples={"cat": {"path": "reports/zen/2025.txt"}}, rollouts=6
         )
-        refused = check_tools(
-            [{**tool, "headers": {"Authorization": "Bearer not-the-token"}} for tool in job_tools],
+        refused = check_tools(  # the lead's task may hold JobTool models rather than dicts
+            [
+                JobTool(**{**tool, "headers": {"Authorization": "Bearer not-the-token"}})
+                for tool in job_tools
+            ],
             SPECS,
             rollouts=3,
         )

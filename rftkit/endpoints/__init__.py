@@ -46,6 +46,7 @@ from rftkit.endpoints.examples import SpecError, build_probes, example_arguments
 from rftkit.endpoints.redact import Redactor, secrets_of
 from rftkit.endpoints.report import ReadinessReport
 from rftkit.endpoints.target import CALCULATOR_PROBE, Probe, ToolTarget
+from rftkit.protocol import JobTool
 
 __all__ = [
     "CALCULATOR_PROBE",
@@ -69,9 +70,19 @@ T = TypeVar("T")
 _loop = BackgroundLoop("rftkit-endpoints")
 
 
+JobToolLike = Mapping[str, Any] | JobTool
+"""A job tool as a dict ``{name, server_url, headers}`` or :class:`rftkit.protocol.JobTool`."""
+
+
+def _as_dicts(job_tools: Sequence[JobToolLike]) -> list[Mapping[str, Any]]:
+    return [t.model_dump() if isinstance(t, JobTool) else t for t in job_tools]
+
+
 def _targets(job_tools: Sequence[Mapping[str, Any]]) -> list[ToolTarget]:
     targets = []
     for index, tool in enumerate(job_tools):
+        if not isinstance(tool, Mapping):
+            raise ValueError(f"job tool #{index} is {type(tool).__name__}, not a mapping")
         name, url = tool.get("name"), tool.get("server_url")
         if not isinstance(name, str) or not name or not isinstance(url, str):
             raise ValueError(f"job tool #{index} needs a 'name' and a 'server_url' string")
@@ -108,7 +119,7 @@ def _credentials_as_header(
 
 
 def check_tools(
-    job_tools: Sequence[Mapping[str, Any]],
+    job_tools: Sequence[JobToolLike],
     specs: Iterable[Mapping[str, Any]] = (),
     *,
     examples: Mapping[str, Mapping[str, Any]] | None = None,
@@ -124,16 +135,21 @@ def check_tools(
 ) -> ReadinessReport:
     """Contract check of every tool in ``job_tools``, then a burst of ``rollouts`` rollouts.
 
-    ``job_tools``: the job's tools config, ``[{"name", "server_url", "headers"}]``, headers
-    resolved. ``specs``: chat-completions function specs (a dataset line's ``tools``) from which
-    example arguments are generated. ``examples`` (``{tool: arguments}``) and ``probes`` override
-    them per tool. The burst makes ``calls`` calls per rollout going round the tools, ``parallel``
-    at a time; ``rollouts=0`` runs the contract check only. ``timeout`` is per request; a
-    timed-out request is retried like a 5xx, as the trainer does, after ``retry_backoff`` ×
-    2**attempt seconds. ``setup`` adds ``(severity, text)`` findings made by the caller.
+    ``job_tools``: the job's tools config, ``[{"name", "server_url", "headers"}]`` (dicts or
+    :class:`~rftkit.protocol.JobTool`), header values resolved. ``specs``: chat-completions
+    function specs (a dataset line's ``tools``) from which example arguments are generated.
+    ``examples`` (``{tool: arguments}``) and ``probes`` override them per tool. The burst makes
+    ``calls`` calls per rollout going round the tools, ``parallel`` at a time; ``rollouts=0``
+    runs the contract check only. ``timeout`` is per request; a timed-out request is retried like
+    a 5xx, as the trainer does, after ``retry_backoff`` × 2**attempt seconds. ``setup`` adds
+    ``(severity, text)`` findings made by the caller. Raises ValueError for a job tool without a
+    name or an http(s) URL, or with URL credentials beside an Authorization header.
     """
+    job_tools = _as_dicts(job_tools)
     secrets: set[str] = set()
     for tool in job_tools:
+        if not isinstance(tool, Mapping):
+            continue  # _targets names it
         secrets |= secrets_of(tool.get("headers") or {}, [str(tool.get("server_url", ""))])
     redact = Redactor(secrets)
     targets = _targets(job_tools)
