@@ -195,7 +195,7 @@ async def _check_tool(ctx: _Context, target: ToolTarget, probe: Probe, n: int) -
     body = probe.call(n, new_trace_id())
     expected = probe.expected(n) if probe.expected else None
     outcome, got, why = _judge_valid_call(ctx, await ctx.post(target, body), body, probe, expected)
-    shown = describe(probe) + (f" → {expected!r}" if expected is not None else "")
+    shown = describe(probe, n) + (f" → {expected!r}" if expected is not None else "")
     ctx.record("valid call", target.name, outcome, f"200 function_call_output: {shown}", got, why)
     return outcome == "pass" or (outcome == "note" and got.startswith("2"))
 

@@ -211,6 +211,6 @@ def build_probes(
     return built, notes
 
 
-def describe(probe: Probe) -> str:
-    """``search({"query": "example"})`` for tables (arguments of call 0)."""
-    return f"{probe.name}({json.dumps(probe.arguments(0), ensure_ascii=False)[:80]})"
+def describe(probe: Probe, n: int = 0) -> str:
+    """``search({"query": "example"})`` for tables: the arguments of call ``n``."""
+    return f"{probe.name}({json.dumps(probe.arguments(n), ensure_ascii=False)[:80]})"
