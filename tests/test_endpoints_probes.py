@@ -164,3 +164,29 @@ def test_headers_read_environment_references_and_name_what_is_missing():
         "authorization": "Basic x"
     }
     assert with_token({}, "UNSET", environ) == {}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--tools-from", "/nonexistent/specs.json"], "cannot read"),
+        (["--tools-from", "{bad}"], "--tools-from {bad}: cannot read"),
+        (["--tools-from", 'SPECS:[{"type": "function", "function": []}]'], "has no function"),
+        (["--tools-from", 'SPECS:{"tools": 3}'], "expected a list of tool specs"),
+        (["--tools-from", 'SPECS:{"a": 1}\n{oops'], "line 2"),
+        (["--probe", "search"], "expected NAME='{json arguments}'"),
+        (["--probe", "search={not json"], "--probe search: arguments are not JSON"),
+        (["--probe", "search=[1]"], "--probe search: arguments must be a JSON object"),
+        (["--header", "no colon here"], "--header #1: expected 'Name: value'"),
+    ],
+)
+def test_cli_bad_options_exit_2_naming_what_is_wrong(options, message, tmp_path, capsys):
+    from rftkit.cli import main
+
+    if options[1].startswith("SPECS:"):
+        path = tmp_path / "specs.json"
+        path.write_text(options[1].removeprefix("SPECS:"))
+        options = [options[0], str(path)]
+    status = main(["endpoints", "check", "http://127.0.0.1:9", "--rollouts", "0", *options])
+    assert status == 2
+    assert message in capsys.readouterr().err

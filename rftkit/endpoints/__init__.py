@@ -42,7 +42,12 @@ import httpx
 from rftkit.background import BackgroundLoop
 from rftkit.endpoints.burst import Attempt, BurstResult, run_burst
 from rftkit.endpoints.contract import CheckResult, check_contract
-from rftkit.endpoints.examples import SpecError, build_probes, example_arguments
+from rftkit.endpoints.examples import (
+    SpecError,
+    build_probes,
+    example_arguments,
+    spec_name_and_schema,
+)
 from rftkit.endpoints.redact import Redactor, secrets_of
 from rftkit.endpoints.report import ReadinessReport
 from rftkit.endpoints.target import CALCULATOR_PROBE, Probe, ToolTarget
@@ -229,13 +234,17 @@ def check_endpoint(
                 )
             )
     tools = list(tools)
-    names = [spec.get("function", spec).get("name") for spec in tools if isinstance(spec, Mapping)]
+    names = []
+    for index, spec in enumerate(tools):
+        try:
+            names.append(spec_name_and_schema(spec)[0])
+        except SpecError as exc:
+            raise SpecError(f"tool spec #{index} {exc}") from None
     names = list(dict.fromkeys([*names, *(p.name for p in given), *(examples or {})]))
     root = base_url.rstrip("/")
     job_tools = [
         {"name": name, "server_url": root + tool_path.replace("{name}", name), "headers": headers}
         for name in names
-        if isinstance(name, str)
     ]
     return check_tools(
         job_tools,

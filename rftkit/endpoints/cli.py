@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from rftkit.endpoints import check_endpoint
+from rftkit.endpoints.examples import SpecError, spec_name_and_schema
 from rftkit.endpoints.headers import HeaderError, parse_headers, with_token
 from rftkit.endpoints.redact import Redactor, secrets_of
 
@@ -70,8 +71,11 @@ def _specs_from(source: str, headers: dict[str, str], timeout: float) -> list[di
                 f"--tools-from {path}: expected a list of tool specs or lines with a 'tools' array"
             )
         for spec in specs:
-            function = spec.get("function", spec) if isinstance(spec, dict) else {}
-            by_name.setdefault(str(function.get("name")), spec)
+            try:
+                name = spec_name_and_schema(spec)[0]
+            except SpecError as exc:
+                raise _CannotRun(f"--tools-from {path}: a tool spec {exc}") from None
+            by_name.setdefault(name, spec)
     return list(by_name.values())
 
 
