@@ -241,3 +241,21 @@ def test_the_tool_url_template_is_followed(corpus):
     assert shared.contract_table().query("check == 'unknown tool'")["tool"].tolist() == [
         "search, list_files, read_file, calculator"
     ]
+
+
+def test_items_are_sent_as_the_trainer_sends_the_dataset_line(corpus, tmp_path, capsys):
+    """A service that reads its world from the line refuses probes without one."""
+    multi = create_app({0: corpus}, token=TOKEN)
+    dataset = tmp_path / "train.jsonl"
+    dataset.write_text('{"messages": [], "world_seed": 0}\n')
+    with serve_in_background(multi) as url:
+        without = check_endpoint(url, TOKEN, rollouts=0)
+        with_items = check_endpoint(url, TOKEN, items=[{"world_seed": 0}], rollouts=4, calls=4)
+        status = main(
+            ["endpoints", "check", url, "--items-from", str(dataset), "--rollouts", "2"]
+            + ["--header", f"Authorization: Bearer {TOKEN}"]
+        )
+    assert not without.ready and any("any tool answers" in b for b in without.blockers)
+    assert "unknown_world" in " ".join(without.contract_table()["got"])
+    assert with_items.ready, with_items.blockers
+    assert status == 0 and "READY" in capsys.readouterr().out.splitlines()

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -129,6 +130,7 @@ def check_tools(
     *,
     examples: Mapping[str, Mapping[str, Any]] | None = None,
     probes: Iterable[Probe] = (),
+    items: Sequence[Mapping[str, Any]] = (),
     rollouts: int = 20,
     calls: int = 4,
     parallel: int = 2,
@@ -143,7 +145,9 @@ def check_tools(
     ``job_tools``: the job's tools config, ``[{"name", "server_url", "headers"}]`` (dicts or
     :class:`~rftkit.protocol.JobTool`), header values resolved. ``specs``: chat-completions
     function specs (a dataset line's ``tools``) from which example arguments are generated.
-    ``examples`` (``{tool: arguments}``) and ``probes`` override them per tool. The burst makes
+    ``examples`` (``{tool: arguments}``) and ``probes`` override them per tool. ``items``: dataset
+    lines sent in turn as each call's ``item``, as the trainer does (a service that reads its
+    task from the line needs them). The burst makes
     ``calls`` calls per rollout going round the tools, ``parallel`` at a time; ``rollouts=0``
     runs the contract check only. ``timeout`` is per request; a timed-out request is retried like
     a 5xx, as the trainer does, after ``retry_backoff`` × 2**attempt seconds. ``setup`` adds
@@ -159,6 +163,9 @@ def check_tools(
     redact = Redactor(secrets)
     targets = _targets(job_tools)
     built, probe_notes = build_probes([t.name for t in targets], specs, examples, probes)
+    if items:
+        lines = tuple(dict(item) for item in items)
+        built = {name: replace(probe, items=lines) for name, probe in built.items()}
     findings = [*setup, *(("note", note) for note in probe_notes)]
     if not targets:
         findings.append(("blocker", "no tools to check"))
@@ -195,6 +202,7 @@ def check_endpoint(
     examples: Mapping[str, Mapping[str, Any]] | None = None,
     probe: Probe | None = None,
     probes: Iterable[Probe] = (),
+    items: Sequence[Mapping[str, Any]] = (),
     tool_path: str = "/tools/{name}",
     rollouts: int = 100,
     calls: int = 5,
@@ -251,6 +259,7 @@ def check_endpoint(
         tools,
         examples=examples,
         probes=given,
+        items=items,
         rollouts=rollouts,
         calls=calls,
         parallel=parallel,

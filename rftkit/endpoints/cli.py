@@ -8,7 +8,8 @@ Authorization header is given, and every value is masked in what is printed.
 
 The probes come from the service's own tools: ``GET {url}/tools``, or ``--tools-from`` a JSON file
 of specs, a dataset (JSONL, the ``tools`` of its lines) or a URL serving the list; and
-``--probe NAME='{"json": "arguments"}'`` gives a call that must succeed.
+``--probe NAME='{"json": "arguments"}'`` gives a call that must succeed. ``--items-from DATASET``
+sends the dataset's lines as the calls' ``item``, for services that read their task from it.
 """
 
 from __future__ import annotations
@@ -79,6 +80,32 @@ def _specs_from(source: str, headers: dict[str, str], timeout: float) -> list[di
     return list(by_name.values())
 
 
+MAX_ITEMS = 100
+"""Dataset lines read by ``--items-from``: enough to vary the calls, bounded in memory."""
+
+
+def _items_from(path: Path) -> list[dict[str, Any]]:
+    """The first MAX_ITEMS lines of a dataset (JSONL), sent as the calls' ``item``."""
+    items: list[dict[str, Any]] = []
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if len(items) == MAX_ITEMS:
+                    break
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise _CannotRun(f"--items-from {path}, line {number}: {exc.msg}") from None
+                if not isinstance(item, dict):
+                    raise _CannotRun(f"--items-from {path}, line {number}: not a JSON object")
+                items.append(item)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _CannotRun(f"--items-from {path}: cannot read ({exc})") from None
+    return items
+
+
 def _examples(options: list[str]) -> dict[str, dict[str, Any]]:
     """``["search={\"query\": \"revenue\"}"]`` → ``{"search": {"query": "revenue"}}``."""
     examples: dict[str, dict[str, Any]] = {}
@@ -103,6 +130,7 @@ def _run_check(args: argparse.Namespace) -> int:
         headers = with_token(given, args.token_env)
         specs = _specs_from(args.tools_from, headers, args.timeout) if args.tools_from else None
         examples = _examples(args.probe or [])
+        items = _items_from(args.items_from) if args.items_from else []
     except (HeaderError, _CannotRun) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -118,6 +146,7 @@ def _run_check(args: argparse.Namespace) -> int:
             headers=headers,
             tools=specs,
             examples=examples,
+            items=items,
             tool_path=args.tool_path,
             rollouts=args.rollouts,
             calls=args.calls,
@@ -164,6 +193,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="append",
         metavar="NAME='{...}'",
         help="example arguments for a tool that must succeed (instead of generated ones)",
+    )
+    check.add_argument(
+        "--items-from",
+        type=Path,
+        metavar="DATASET",
+        help="RFT JSONL whose lines are sent as the calls' item, as the trainer does",
     )
     check.add_argument(
         "--tool-path",

@@ -60,13 +60,16 @@ class Probe:
 
     ``expected`` gives the output call ``n`` must produce, when the caller knows it. ``generated``
     marks arguments made up from the tool's JSON schema: a 4xx to them may just mean the example
-    was not meaningful (a file that does not exist), so it is a note, not a blocker.
+    was not meaningful (a file that does not exist), so it is a note, not a blocker. ``items`` are
+    dataset lines sent as the call's ``item`` in turn, as the trainer sends the rollout's line
+    (a service may need it, e.g. to pick the task's world); without them ``{"id": "probe-n"}``.
     """
 
     name: str
     arguments: Callable[[int], dict[str, Any]]
     expected: Callable[[int], str] | None = None
     generated: bool = False
+    items: tuple[dict[str, Any], ...] = field(default=(), repr=False)
 
     @classmethod
     def fixed(cls, name: str, arguments: Mapping[str, Any], *, generated: bool = False) -> Probe:
@@ -82,7 +85,7 @@ class Probe:
             name=self.name,
             arguments=self.arguments(n),
             trace_id=trace_id,
-            item={"id": f"probe-{n}"},
+            item=self.items[n % len(self.items)] if self.items else {"id": f"probe-{n}"},
         ).model_dump(mode="json")
 
 
