@@ -235,6 +235,8 @@ def test_the_tool_url_template_is_followed(corpus):
         shared = check_endpoint(url, TOKEN, rollouts=4, calls=4, tool_path="/call")
     valid_calls = wrong.contract_table().query("check == 'valid call'")
     assert valid_calls["got"].str.startswith("404").all()
+    assert set(valid_calls["result"]) == {"BLOCKER"}  # a router's 404, not a tool's
+    assert sum("no route answers POST" in b for b in wrong.blockers) == 4
     assert any("any tool answers" in b for b in wrong.blockers)
     assert shared.ready
     # One shared URL: the URL checks run once, for all four tools.

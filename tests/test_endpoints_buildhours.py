@@ -132,6 +132,14 @@ def test_check_tools_takes_a_jobs_tools_config_with_a_url_per_tool():
             SPECS,
             rollouts=3,
         )
+        typo = check_tools(
+            [*job_tools[:2], {**job_tools[2], "server_url": f"{url}/cta"}], SPECS, rollouts=0
+        )
+    assert not typo.ready
+    assert typo.blockers == [
+        'contract: cat: valid call: got 404: {"detail":"Not Found"} — no route answers POST '
+        "at this server_url: check the tool's URL"
+    ]
     assert report.ready
     cat = report.contract_table().query("check == 'valid call' and tool == 'cat'")
     assert cat["got"].iloc[0] == "200, output 'Zen revenue 2025: 88.2'"

@@ -107,6 +107,29 @@ def _shape_problem(reply: httpx.Response, call_id: str) -> str | None:
     return None
 
 
+def _no_route(reply: httpx.Response) -> bool:
+    """A 405, or a 404 with the framework's bare "Not Found": the URL itself is wrong.
+
+    A tool's own 404 says what was not found (``no file 'x'``); a router's says only
+    ``Not Found`` (FastAPI/Starlette ``{"detail": "Not Found"}``, the course service's
+    ``{"error": {"message": "Not Found"}}``, plain text from other servers).
+    """
+    if reply.status_code == 405:
+        return True
+    if reply.status_code != 404:
+        return False
+    if reply.text.strip() in ("Not Found", "404 Not Found", "404: Not Found"):
+        return True
+    try:
+        body = reply.json()
+    except ValueError:
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    messages = [body.get("detail"), body.get("message")] if isinstance(body, dict) else []
+    messages += [error.get("message")] if isinstance(error, dict) else []
+    return "Not Found" in messages
+
+
 def _judge_valid_call(
     ctx: _Context, reply: Reply, body: dict, probe: Probe, expected: str | None
 ) -> tuple[Outcome, str, str]:
@@ -117,6 +140,8 @@ def _judge_valid_call(
     status = reply.status_code
     if status in (401, 403):
         return "blocker", got, "the endpoint refuses the task's headers: every call would fail"
+    if _no_route(reply):
+        return "blocker", got, "no route answers POST at this server_url: check the tool's URL"
     if 400 <= status < 500:
         if probe.generated:
             return (
