@@ -90,9 +90,8 @@ class _Context:
     def record(
         self, name: str, target: str, outcome: Outcome, expected: str, got: str, why: str = ""
     ) -> None:
-        self.results.append(
-            CheckResult(name, target, outcome, expected, self.redact(got), self.redact(why))
-        )
+        target, expected, got, why = (self.redact(t) for t in (target, expected, got, why))
+        self.results.append(CheckResult(name, target, outcome, expected, got, why))
 
 
 def _shape_problem(reply: httpx.Response, call_id: str) -> str | None:
