@@ -178,3 +178,15 @@ def test_redactor_masks_every_spelling_and_url_userinfo():
 def test_check_endpoint_report_repr_hides_the_token(echo_url):
     report = check_endpoint(echo_url, TOKEN, tool_path="/{name}", rollouts=0)
     assert report.contract and TOKEN not in repr(report) and TOKEN not in report.text()
+
+
+def test_setup_findings_are_masked_in_the_repr_too():
+    report = check_tools(
+        [{"name": "t", "server_url": "http://127.0.0.1:9/t", "headers": {"X-Key": API_KEY}}],
+        setup=[("note", f"the caller quoted {API_KEY} by mistake")],
+        rollouts=0,
+        timeout=0.5,
+    )
+    assert API_KEY not in repr(report) and API_KEY not in report.text()
+    assert "the caller quoted *** by mistake" in repr(report)
+    assert not report.ready  # nothing listens on port 9

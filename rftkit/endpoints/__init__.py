@@ -166,7 +166,10 @@ def check_tools(
     if items:
         lines = tuple(dict(item) for item in items)
         built = {name: replace(probe, items=lines) for name, probe in built.items()}
-    findings = [*setup, *(("note", note) for note in probe_notes)]
+    findings = [
+        (severity, redact(text))
+        for severity, text in [*setup, *(("note", note) for note in probe_notes)]
+    ]
     if not targets:
         findings.append(("blocker", "no tools to check"))
         return ReadinessReport([], None, p99_budget_ms, findings, redact)
