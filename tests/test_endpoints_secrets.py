@@ -190,3 +190,37 @@ def test_setup_findings_are_masked_in_the_repr_too():
     assert API_KEY not in repr(report) and API_KEY not in report.text()
     assert "the caller quoted *** by mistake" in repr(report)
     assert not report.ready  # nothing listens on port 9
+
+
+def test_a_reply_of_the_wrong_shape_is_a_blocker_and_an_echoed_call_id_is_masked():
+    web = FastAPI()
+
+    @web.post("/shape")
+    async def shape() -> dict:
+        return {"result": "ok"}  # no call_id, no output
+
+    @web.post("/html")
+    async def html() -> JSONResponse:
+        return JSONResponse(f"<html>{TOKEN}</html>")  # a JSON string, not an object
+
+    @web.post("/crossed")
+    async def crossed(request: Request) -> dict:
+        return {"call_id": request.headers.get("authorization", "-"), "output": "fine"}
+
+    with serve_in_background(web) as url:
+        report = check_tools(
+            [
+                {"name": name, "server_url": f"{url}/{name}", "headers": {"Authorization": TOKEN}}
+                for name in ("shape", "html", "crossed")
+            ],
+            rollouts=2,
+            calls=3,
+        )
+    got = {c.target: c.got for c in report.contract if c.name == "valid call"}
+    assert got["shape"] == "200: not a function_call_output (call_id: Field required)"
+    assert got["html"].startswith("200: not a function_call_output (body: Input should be")
+    assert got["crossed"].startswith("200: call_id '***' is not the call's")
+    assert got["crossed"].endswith("(a crossed reply)")
+    assert report.burst_summary()["isolation violations"] == 6
+    assert not report.ready
+    assert_no_secret(report.text() + repr(report))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import httpx
+from pydantic import ValidationError
 
 from rftkit.endpoints.examples import describe
 from rftkit.endpoints.target import Probe, ToolTarget, new_trace_id
@@ -94,15 +95,23 @@ class _Context:
         self.results.append(CheckResult(name, target, outcome, expected, got, why))
 
 
-def _shape_problem(reply: httpx.Response, call_id: str) -> str | None:
-    """Why a 2xx body is not the ``function_call_output`` for ``call_id`` (None when it is)."""
+def _shape_problem(
+    reply: httpx.Response, call_id: str, redact: Callable[[str], str] = str
+) -> str | None:
+    """Why a 2xx body is not the ``function_call_output`` for ``call_id`` (None when it is).
+
+    Pydantic's error is quoted without the input value, and an echoed ``call_id`` is masked
+    before it is cut short.
+    """
     try:
         output = FunctionCallOutput.model_validate_json(reply.content)
-    except ValueError as exc:
-        first = str(exc).splitlines()[1:2] or [str(exc)]
-        return f"not a function_call_output ({first[0].strip()})"
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(map(str, first["loc"])) or "body"
+        return f"not a function_call_output ({redact(where)[:40]}: {first['msg'][:80]})"
     if output.call_id != call_id:
-        return f"call_id {output.call_id[:40]!r} is not the call's {call_id!r} (a crossed reply)"
+        shown = redact(output.call_id)[:40]
+        return f"call_id {shown!r} is not the call's {call_id!r} (a crossed reply)"
     return None
 
 
@@ -155,7 +164,7 @@ def _judge_valid_call(
         return "blocker", got, "a call given as valid was refused: the model would only see errors"
     if not 200 <= status < 300:
         return "blocker", got, f"HTTP {status} is neither an answer nor an error the model can read"
-    problem = _shape_problem(reply, body["call_id"])
+    problem = _shape_problem(reply, body["call_id"], ctx.redact)
     if problem:
         return "blocker", f"{status}: {problem}", "the trainer needs {call_id, output: string}"
     output = FunctionCallOutput.model_validate_json(reply.content).output
@@ -189,7 +198,7 @@ def _judge_mistake(
             return "note", got, "the error does not name the tools, so the model cannot correct it"
         return "pass", got, ""
     if 200 <= status < 300:
-        problem = _shape_problem(reply, call_id)
+        problem = _shape_problem(reply, call_id, ctx.redact)
         if problem:
             return "blocker", f"{status}: {problem}", "a 200 must be a function_call_output"
         if must_mention:
