@@ -45,7 +45,7 @@ MAX_FORMULA_CHARS = 10_000
 MAX_NESTING = 50
 """Parentheses, unary signs and ``^`` chains: each level costs the recursive parser a few frames."""
 MAX_DEPTH = 200
-"""Depth of the parsed tree (long ``a + b + ...`` chains nest to the left); evaluation recurses it."""
+"""Depth of the parsed tree (``a + b + ...`` chains nest to the left); evaluation recurses it."""
 
 _SPACE = re.compile(r"\s*")
 _TOKEN = re.compile(
@@ -216,7 +216,9 @@ def _depth(root: Node) -> int:
     while stack:
         node, depth = stack.pop()
         deepest = max(deepest, depth)
-        children = node[2] if node[0] == "call" else node[1:] if node[0] not in ("num", "var") else ()
+        if node[0] in ("num", "var"):
+            continue
+        children = node[2] if node[0] == "call" else node[1:]
         stack.extend((child, depth + 1) for child in children)
     return deepest
 
