@@ -50,7 +50,7 @@ from rftkit.graders.sandbox import SandboxLimits, default_sandbox
 from rftkit.graders.similarity import MetricUnavailable, similarity
 from rftkit.graders.validate import GraderValidationError, check_structure, unclosed_template
 from rftkit.protocol import Sample
-from rftkit.templates import TemplateError, render
+from rftkit.templates import TemplateError, render, variables
 
 ModelClient = openai.OpenAI | openai.AsyncOpenAI
 """Any OpenAI-compatible endpoint: ``openai.OpenAI(base_url=..., api_key=...)``."""
@@ -130,14 +130,15 @@ def _render(text: str, context: Mapping[str, Any]) -> str:
         raise GraderFailure(
             "invalid_variable_error", f"unclosed template at character {position} of {text!r:.80}"
         )
+    if (context.get("sample") or {}).get("output_json") is None:
+        for variable in variables(text):
+            if variable.startswith("sample.output_json"):
+                raise GraderFailure(
+                    "sample_parse_error", f"{{{{{variable}}}}}: the sample's output is not JSON"
+                )
     try:
         return render(text, context)
     except TemplateError as exc:
-        sample = context.get("sample") or {}
-        if exc.variable.startswith("sample.output_json") and sample.get("output_json") is None:
-            raise GraderFailure(
-                "sample_parse_error", f"{exc} (the sample's output is not JSON)"
-            ) from None
         raise GraderFailure("invalid_variable_error", str(exc)) from None
     except (TypeError, ValueError) as exc:  # a value JSON cannot write: bytes, a set, a cycle
         raise GraderFailure("invalid_variable_error", f"{text!r:.80}: {exc}") from None
