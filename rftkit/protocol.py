@@ -133,8 +133,10 @@ class Sample(_Wire):
       text is kept, ``output_json`` is ``None``, and nothing raises.
     - ``output_audio`` is ``None`` for a text-only answer (chat completions' ``message.audio``).
     - each choice is ``{index, finish_reason, message: {role, content, refusal, tool_calls}}``
-      with ``finish_reason`` ``"tool_calls"`` when the turn called tools, else ``"stop"``, and
-      ``tool_calls`` ``None`` when there were none, as the ``openai`` SDK dumps a completion.
+      with ``tool_calls`` mirroring ``output_tools`` (``None`` when there are none, as the
+      ``openai`` SDK dumps a completion) and ``finish_reason`` ``"stop"`` for a final answer,
+      ``"tool_calls"`` only when the sample has tool calls and no text (a rollout cut off at
+      ``max_episode_steps`` mid-call).
     """
 
     MAX_JSON_DEPTH: ClassVar[int] = 100
@@ -162,7 +164,7 @@ class Sample(_Wire):
             choices=[
                 {
                     "index": 0,
-                    "finish_reason": "tool_calls" if tools else "stop",
+                    "finish_reason": "tool_calls" if tools and not text else "stop",
                     "message": message,
                 }
             ],

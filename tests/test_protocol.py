@@ -148,9 +148,12 @@ def test_sample_has_the_documented_keys_and_chat_completions_choices():
     call = ToolCall.model_validate(
         {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
     )
-    with_tools = Choice.model_validate(Sample.from_text("", [call]).model_dump()["choices"][0])
-    assert with_tools.finish_reason == "tool_calls"
-    assert with_tools.message.tool_calls[0].function.name == "f"
+    cut_off = Choice.model_validate(Sample.from_text("", [call]).model_dump()["choices"][0])
+    assert cut_off.finish_reason == "tool_calls"
+    assert cut_off.message.tool_calls[0].function.name == "f"
+    answered = Choice.model_validate(Sample.from_text("42", [call]).model_dump()["choices"][0])
+    assert (answered.finish_reason, answered.message.content) == ("stop", "42")
+    assert answered.message.tool_calls[0].id == "c1"
 
 
 def test_job_tool_keeps_headers_out_of_repr_and_masks_on_request():
