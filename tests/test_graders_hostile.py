@@ -149,3 +149,22 @@ def test_python_result_above_one_is_noted():
     assert result.reward == 1.5 and result.ok
     assert result.metadata.notes == ["reward = 1.5 is outside [0, 1]"]
     assert result.metadata.name == "python"  # the default name of a nameless grader
+
+
+def test_one_hostile_answer_does_not_abort_a_batch():
+    from rftkit.graders import run_grader_many
+
+    cases = [("911.4", ITEM), ("[" * 5000, ITEM), ({"output_json": deep(5000)}, ITEM)]
+    results = run_grader_many(check(), cases)
+    assert [r.reward for r in results] == [1.0, 0.0, 0.0]
+    assert results[2].metadata.errors.sample_parse_error
+
+
+@pytest.mark.parametrize(
+    "expression", ["-" * 100_000 + "1", "+".join(["1"] * 100_000), "(" * 300 + "1" + ")" * 300]
+)
+def test_python_sources_too_deep_to_parse_are_refused_naming_the_field(expression):
+    grader = {"type": "python", "source": f"def grade(s, i):\n    return {expression}\n"}
+    with pytest.raises(GraderValidationError) as info:
+        validate_grader(grader)
+    assert info.value.path == "source"
