@@ -71,3 +71,18 @@ def test_version_differences_name_what_this_interpreter_lacks_or_has_newer():
     assert set(differences) <= set(PACKAGES)
     assert all(published == PACKAGES[name] for name, (published, _) in differences.items())
     assert differences.get("ast-grep-py", (None, None))[1] is None  # not installed in the kit
+
+
+def test_missing_nltk_corpora_are_looked_up_where_nltk_looks(tmp_path, monkeypatch):
+    import zipfile
+
+    import nltk
+
+    from rftkit.graders.environment import NLTK_CORPORA, missing_nltk_corpora
+
+    (tmp_path / "corpora" / "names").mkdir(parents=True)
+    with zipfile.ZipFile(tmp_path / "corpora" / "stopwords.zip", "w") as zipped:
+        zipped.writestr("stopwords/", "")  # nltk also reads zipped corpora, as it ships them
+        zipped.writestr("stopwords/english", "the\n")
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])
+    assert missing_nltk_corpora() == [n for n in NLTK_CORPORA if n not in ("names", "stopwords")]

@@ -44,7 +44,14 @@ PACKAGES: dict[str, str] = {
 }
 """Distribution name → the version the guide publishes for :data:`IMAGE_TAG`."""
 
-NLTK_CORPORA = ("punkt", "stopwords", "wordnet", "omw-1.4", "names")
+NLTK_CORPORA = {
+    "punkt": "tokenizers/punkt",
+    "stopwords": "corpora/stopwords",
+    "wordnet": "corpora/wordnet",
+    "omw-1.4": "corpora/omw-1.4",
+    "names": "corpora/names",
+}
+"""The NLTK data the image has: name → the resource path ``nltk.data.find`` looks up."""
 
 DOCUMENTED_MODULES: dict[str, str] = {
     "numpy": "numpy",
@@ -125,3 +132,27 @@ def version_differences() -> list[tuple[str, str, str | None]]:
         if installed != published:
             differences.append((name, published, installed))
     return differences
+
+
+def missing_nltk_corpora() -> list[str]:
+    """NLTK corpora the image has and this interpreter lacks: a grader using them fails here.
+
+    Install with ``python -m nltk.downloader NAME`` (network), or WordNet offline with
+    ``python -m rftkit.graders.wordnet``.
+    """
+    import nltk
+
+    missing = []
+    for name, resource in NLTK_CORPORA.items():
+        zipped = f"{resource}.zip/{resource.rsplit('/', 1)[1]}/"  # as the downloader leaves it
+        if not any(_found(nltk, path) for path in (resource, zipped)):
+            missing.append(name)
+    return missing
+
+
+def _found(nltk, resource: str) -> bool:
+    try:
+        nltk.data.find(resource)
+    except LookupError:
+        return False
+    return True
