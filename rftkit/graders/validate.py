@@ -11,9 +11,9 @@ from Microsoft's and OpenAI's samples (reference §4.4). Every ``{{`` in a templ
 close on the same line with ``}}`` around a valid path: an unclosed one is an error naming the
 field, never literal text that a sample could match.
 
-``name`` is optional for ``python`` and ``multi`` graders, which OpenAI's graders guide, RFT guide
-and cookbook print without one and the service accepts: the normalised grader gets the type as
-its name, or its key inside a ``multi``. A sub-grader without a name is accepted with a warning,
+``name`` is optional for ``python`` and ``multi`` graders, which OpenAI's graders and RFT guides
+print without one and the service accepts (issue #16): the normalised grader gets the type as its
+name, or its key inside a ``multi``. A sub-grader without a name is accepted with a warning,
 because the service publishes per-grader reward metrics under that name.
 
 Warnings (:class:`GraderValidationWarning`, also returned by :func:`grader_warnings`) are for
@@ -51,7 +51,9 @@ from openai.types.graders import (
 from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from rftkit.graders import environment
 from rftkit.graders.formula import Formula, FormulaError
+from rftkit.graders.reference_check import check_metric_rewards_references
 from rftkit.graders.similarity import EVALS_ONLY
 from rftkit.templates import PLACEHOLDER, TemplateError, parse_path, variables
 
@@ -85,7 +87,7 @@ SCHEMAS: dict[str, Any] = {
 }
 TEMPLATED_FIELDS = ("input", "reference")
 NAME_OPTIONAL = frozenset({"python", "multi"})
-"""Types the guides print without ``name`` and the service accepts so (issue #16)."""
+"""Types the guides print without ``name`` (``tests/data/published_graders``)."""
 _OPEN = re.compile(r"\{\{")
 _LAZY_FIELDS = {"score_model", "label_model"}
 """Types whose SDK params have ``Iterable`` fields, which pydantic validates only when walked."""
@@ -268,8 +270,6 @@ def _check_python(source: str, path: str) -> None:
 
 
 def _warnings(grader: Mapping[str, Any], path: str) -> list[str]:
-    from rftkit.graders import environment
-
     found = []
     if grader["type"] == "multi":
         for key, sub in grader["graders"].items():
@@ -306,8 +306,6 @@ def grader_warnings(
     """
     found = _warnings(grader, "")
     if items:
-        from rftkit.graders.reference_check import check_metric_rewards_references
-
         found.extend(check_metric_rewards_references(grader, items).problems)
     return found
 
