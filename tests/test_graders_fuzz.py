@@ -175,3 +175,32 @@ MODEL_OUTPUT = (
 def test_local_graders_score_any_model_output(output, grader):
     result = run_grader(grader, output, {"reference_answer": "911.4"})
     assert math.isfinite(result.reward) and 0.0 <= result.reward <= 1.0
+
+
+FIELDS = st.sampled_from(
+    ["name", "input", "reference", "operation", "evaluation_metric", "source", "graders",
+     "calculate_output", "model", "labels", "passing_labels", "range", "url", "image_tag"]
+)  # fmt: skip
+CONFIG = st.dictionaries(FIELDS, JSON | TEMPLATE_TEXT, max_size=6).flatmap(
+    lambda fields: st.sampled_from(
+        ["string_check", "text_similarity", "python", "multi", "score_model", "label_model",
+         "endpoint", "regex"]
+    ).map(lambda kind: {**fields, "type": kind})
+)  # fmt: skip
+
+
+@FAST
+@given(
+    CONFIG
+    | st.builds(
+        lambda sub: {"type": "multi", "graders": {"a": sub}, "calculate_output": "a"}, CONFIG
+    )
+)
+def test_validator_refuses_any_malformed_config_with_its_own_error(config):
+    try:
+        validate_grader(config)
+    except GraderValidationError:
+        return
+    kinds = {config["type"], *(sub["type"] for sub in config.get("graders", {}).values())}
+    if kinds <= {"string_check", "text_similarity", "multi"}:  # no network, model or process
+        run_grader(config, "x", {"a": "1"})  # a config that validates also runs without raising
