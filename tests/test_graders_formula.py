@@ -75,7 +75,14 @@ def test_variables_are_collected():
 
 @pytest.mark.parametrize(
     ("formula", "scores"),
-    [("a / b", {"a": 1, "b": 0}), ("sqrt(a)", {"a": -1}), ("c", {"a": 1}), ("a ^ 0.5", {"a": -8})],
+    [
+        ("a / b", {"a": 1, "b": 0}),
+        ("sqrt(a)", {"a": -1}),
+        ("c", {"a": 1}),
+        ("a ^ 0.5", {"a": -8}),
+        ("ceil(a ^ 0.5)", {"a": -1}),  # found by the fuzzer: a TypeError from math.ceil on main
+        ("abs(a ^ 1.5)", {"a": -1}),  # would be a real number in Python, from a complex one
+    ],
 )
 def test_evaluation_failures_raise_not_return(formula, scores):
     with pytest.raises(FormulaEvaluationError):

@@ -1,6 +1,6 @@
 """Issue #15/#16 regressions for the grader engine: no model output, sample, item or formula makes
-``run_grader`` raise; it scores 0 with the error flag. Run against main before the fix, 31 of these
-42 cases failed (RecursionError, TypeError, an unclosed template paying 1.0, no range note); the
+``run_grader`` raise; it scores 0 with the error flag. Run against main before the fix, 31 of the
+first 42 cases failed (RecursionError, TypeError, an unclosed template paying 1.0, no range note); the
 others guard the fix against over-reach (``}}`` in JSON text, already-refused templates)."""
 
 import warnings
@@ -125,6 +125,17 @@ def test_min_with_one_argument_is_refused_at_validation_not_a_type_error_at_run(
         validate_grader(grader)
     assert info.value.path == "calculate_output" and "at least 2" in str(info.value)
     result = run_grader(grader, "911.4", ITEM)  # run without validating: a flag, not TypeError
+    assert result.reward == 0.0 and result.metadata.errors.formula_parse_error
+
+
+def test_a_complex_intermediate_is_a_formula_error_not_a_type_error():
+    grader = {
+        "type": "multi",
+        "name": "m",
+        "graders": {"a": check()},
+        "calculate_output": "ceil((a - 1) ^ 0.5)",
+    }
+    result = run_grader(validate_grader(grader), "wrong", ITEM)
     assert result.reward == 0.0 and result.metadata.errors.formula_parse_error
 
 

@@ -256,7 +256,10 @@ def _evaluate(node: Node, scores: Mapping[str, float]) -> float:
         return left * right
     if kind == "/":
         return left / right
-    return left**right
+    power = left**right
+    if isinstance(power, complex):  # a negative base to a fractional power: not a real number
+        raise ValueError(f"{left!r} ^ {right!r} is not a real number")
+    return power
 
 
 @dataclass(frozen=True)
