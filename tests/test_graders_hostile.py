@@ -1,7 +1,7 @@
 """Issue #15/#16 regressions for the grader engine: no model output, sample, item or formula makes
 ``run_grader`` raise; it scores 0 with the error flag. Run against main before the fix, 31 of the
-first 42 cases failed (RecursionError, TypeError, an unclosed template paying 1.0, no range note); the
-others guard the fix against over-reach (``}}`` in JSON text, already-refused templates)."""
+first 42 cases failed (RecursionError, TypeError, an unclosed template paying 1.0, no range
+note); the others guard the fix against over-reach (``}}`` in JSON, already-refused templates)."""
 
 import warnings
 
