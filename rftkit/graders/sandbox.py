@@ -260,11 +260,29 @@ def _collect(
     results: list[float | GraderFailure | None],
     limits: SandboxLimits,
 ) -> int:
-    """Read the child's result lines into ``results[start:]``; the index to go on from."""
+    """Read the child's result lines into ``results[start:]``; the index to go on from.
+
+    After the last case the child must exit: a violation reported then still counts (grader
+    code may have forged the lines before it), and a child that stays alive, or writes more,
+    fails the last case.
+    """
     index = start
-    while index < count:
+    while index <= count:
         waited = time.monotonic()
         line = lines.next(limits.timeout_s + (_GRACE_S if index == start else 0))
+        if index == count:  # expecting the end of the child's output
+            if line == b"":
+                return count
+            if line is not None and line is not _TOO_LONG:
+                with contextlib.suppress(GraderFailure):
+                    offset, kind, outcome = _parse_line(line, count - start)
+                    if kind == "violation":
+                        return _violation(results, start, offset, outcome, index)
+            extra = "stayed alive" if line is None else "wrote more"
+            results[count - 1] = GraderFailure(
+                _RUNTIME, f"the grader's process {extra} after its last result"
+            )
+            return count
         if line is None or not line or line is _TOO_LONG:
             overran = line is None or time.monotonic() - waited >= limits.timeout_s
             if line is _TOO_LONG:
@@ -281,11 +299,7 @@ def _collect(
             results[index] = failure
             return index + 1
         if kind == "violation" and start + offset <= index:
-            # Reported by the guard for the case it was in: it overrides whatever line came
-            # for that case before, and the cases after it are graded again in a fresh child.
-            results[start + offset] = outcome
-            results[start + offset + 1 : index] = [None] * (index - start - offset - 1)
-            return start + offset + 1
+            return _violation(results, start, offset, outcome, index)
         if start + offset != index:
             wrong = f"the grader's process wrote a result for case {offset}, not {index - start}"
             results[index] = GraderFailure(_RUNTIME, wrong)
@@ -293,6 +307,20 @@ def _collect(
         results[index] = outcome
         index += 1
     return index
+
+
+def _violation(
+    results: list[float | GraderFailure | None],
+    start: int,
+    offset: int,
+    outcome: float | GraderFailure,
+    index: int,
+) -> int:
+    """A violation reported by the guard for the case it was in overrides whatever line came
+    for that case before; the cases after it are graded again in a fresh child."""
+    results[start + offset] = outcome
+    results[start + offset + 1 : index] = [None] * (index - start - offset - 1)
+    return start + offset + 1
 
 
 def _parse_line(line: bytes, count: int) -> tuple[int, str, float | GraderFailure]:
