@@ -108,7 +108,7 @@ class PythonSandbox:
         if require_isolation and reason is not None:
             raise IsolationUnavailable(f"python graders need namespaces and {reason}")
         self._isolated = reason is None
-        concurrency = max_concurrency or max(4, 2 * (os.cpu_count() or 1))
+        concurrency = max_concurrency or max(8, 4 * (os.cpu_count() or 1))
         self._slots = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
         self._control: socket.socket | None = None
