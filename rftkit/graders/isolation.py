@@ -84,6 +84,7 @@ def bwrap_command(command: list[str], tmp_bytes: int) -> list[str]:
         "--uid", str(SANDBOX_UID),
         "--gid", str(SANDBOX_UID),
         "--cap-drop", "ALL",
+        "--die-with-parent",  # killing bwrap (or this process) kills everything inside
         "--new-session",
         "--hostname", "grader",
     ]  # fmt: skip
