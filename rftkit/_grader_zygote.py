@@ -9,11 +9,12 @@ pair whose other end the caller keeps) and the JSON task: one grader source and 
 The child gets a fresh temp dir, rlimits, a seccomp filter (no processes, threads, sockets or
 signals to others), the audit hook (which reports attempts), then loads the source once and
 writes one JSON line per case to the result pipe. The child never sees the lease or the control
-socket. The server watches each lease: when the caller closes or shuts down its end (a case
-overran, the call is over, the caller died) it kills the child; once the child is reaped and
-its temp dir removed it closes the lease, which is how the caller knows that nothing of its
-call is left running. Children also die at a generous backstop. The server is not dumpable, so
-a child cannot trace it or read its memory.
+socket. The server writes one byte on the lease once the child is forked (the caller's clock
+starts then), and watches it: when the caller closes or shuts down its end (a case overran, the
+call is over, the caller died) it kills the child; once the child is reaped and its temp dir
+removed it closes the lease, which is how the caller knows that nothing of its call is left
+running. Children also die at a generous backstop. The server is not dumpable, so a child cannot
+trace it or read its memory.
 
 Forking here rather than in the caller keeps ``fork`` away from the caller's threads and makes a
 call cost a fork, not an interpreter start. ``multiprocessing``'s fork server was not used
@@ -243,6 +244,7 @@ def _start(task: dict[str, Any], fds: list[int]) -> _Running:
         finally:
             os._exit(1)
     os.close(result_fd)
+    lease.send(b"s")  # started: the caller's clock for the first case starts now
     budget = task["limits"]["timeout_s"] * max(len(task["cases"]), 1)
     return _Running(pid, os.pidfd_open(pid), lease, root, time.monotonic() + budget + _GRACE_S)
 

@@ -214,6 +214,11 @@ class PythonSandbox:
             finally:
                 os.close(write_fd)
                 their_lease.close()
+            if not _started(lease):
+                late = f"the fork server did not start the grader within {_GRACE_S:g} s"
+                failure = GraderFailure("python_grader_server_error", late)
+                results[start:] = [failure] * (len(cases) - start)
+                return len(cases)
             return _collect(_LineReader(read_fd), start, len(cases), results, limits)
         finally:
             os.close(read_fd)
@@ -253,6 +258,13 @@ class PythonSandbox:
             self._close_locked()
 
 
+def _started(lease: socket.socket) -> bool:
+    """Whether the fork server says (one byte on the lease) that it forked the child in time."""
+    poller = select.poll()
+    poller.register(lease, select.POLLIN)
+    return bool(poller.poll(_GRACE_S * 1000)) and lease.recv(1) == b"s"
+
+
 def _collect(
     lines: _LineReader,
     start: int,
@@ -269,7 +281,7 @@ def _collect(
     index = start
     while index <= count:
         waited = time.monotonic()
-        line = lines.next(limits.timeout_s + (_GRACE_S if index == start else 0))
+        line = lines.next(limits.timeout_s)
         if index == count:  # expecting the end of the child's output
             if line == b"":
                 return count
