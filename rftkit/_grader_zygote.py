@@ -73,7 +73,6 @@ _FORBIDDEN = (
     "resource.setrlimit",
     "resource.prlimit",
     "signal.pthread_kill",
-    "sqlite3.connect",
 )
 _PATH_EVENTS = {  # event: how many leading arguments are paths
     "os.remove": 1,
@@ -134,6 +133,9 @@ def _install_guard(root: str, result_fd: int, current: list[int]) -> None:
             )
             if writes and not _inside(path, root):
                 deny(f"writing {os.fsdecode(path)!r} outside the grader's temp dir")
+        elif event == "sqlite3.connect" and args[0] not in (":memory:", "", b":memory:", b""):
+            if not _inside(args[0], root):
+                deny(f"sqlite3.connect on {os.fsdecode(args[0])!r} outside the grader's temp dir")
         elif event in _PATH_EVENTS:
             for path in args[: _PATH_EVENTS[event]]:
                 if path is not None and not _inside(path, root):

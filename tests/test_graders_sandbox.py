@@ -498,3 +498,18 @@ def test_no_child_outlives_its_call(sandbox):
         with contextlib.suppress(GraderFailure):
             sandbox.run(source, {}, {}, SandboxLimits(timeout_s=1.0))
         assert _descendants(os.getpid()) == before, source
+
+
+def test_sqlite_works_in_memory_and_in_the_temp_dir(sandbox):
+    source = (
+        "import sqlite3\n"
+        "def grade(s, i):\n"
+        "    total = 0\n"
+        "    for name in (':memory:', 'scratch.sqlite'):\n"
+        "        db = sqlite3.connect(name)\n"
+        "        db.execute('create table t (x)')\n"
+        "        db.execute('insert into t values (2)')\n"
+        "        total += db.execute('select sum(x) from t').fetchone()[0]\n"
+        "    return float(total)\n"
+    )
+    assert sandbox.run(source, {}, {}) == 4.0

@@ -90,7 +90,9 @@ class SandboxLimits:
 
 
 class PythonSandbox:
-    """One warm fork server; ``run`` is safe to call from many threads at once.
+    """One warm fork server; ``run`` is safe to call from many threads at once, at most
+    ``max_concurrency`` calls at a time (default: 4 per core, at least 8, so a few looping
+    graders do not hold every slot).
 
     ``require_isolation=True`` raises :class:`IsolationUnavailable` (here, at construction)
     where namespaces cannot be had, instead of running graders with in-process checks only.
