@@ -176,6 +176,10 @@ def _outcome(grade: Any, sample: Any, item: Any, limits: dict[str, Any]) -> tupl
 
 def _child(task: dict[str, Any], root: str, result_fd: int) -> None:
     """Grade every case of the task in order, one result line each; never returns."""
+    quiet = os.open(os.devnull, os.O_WRONLY)  # prints are captured below; raw writes go nowhere
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    os.close(quiet)
     os.chdir(root)
     os.environ.clear()
     os.environ.update({"HOME": root, "TMPDIR": root, "PATH": os.defpath})

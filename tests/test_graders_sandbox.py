@@ -158,12 +158,14 @@ def test_a_sample_that_is_not_json_is_a_server_error_not_a_crash(sandbox):
 
 def test_grader_output_and_prints_stay_in_the_child(sandbox, capfd):
     source = (
-        "import sys\ndef grade(s, i):\n"
-        "    print('noise')\n    sys.stderr.write('err')\n    return 1"
+        "import os, sys\ndef grade(s, i):\n"
+        "    print('noise')\n    sys.stderr.write('err')\n"
+        "    os.write(1, b'raw-out')\n    os.write(2, b'raw-err')\n    return 1"
     )
     assert sandbox.run(source, {}, {}) == 1.0
     captured = capfd.readouterr()
     assert "noise" not in captured.out and "err" not in captured.err
+    assert "raw-" not in captured.out + captured.err
 
 
 def test_run_many_grades_in_order_and_survives_bad_cases(sandbox):
