@@ -75,7 +75,10 @@ _ENV_KEPT = re.compile(r"^(PATH|PYTHONHASHSEED|LANG|LC_\w+|TZ)$")
 """Variables the fork server inherits when it runs without namespaces; API keys, tokens and the
 rest stay out."""
 
-_GRACE_S = 5.0
+_FORK_S = 10.0
+"""How long a warm fork server may take to fork a child."""
+_START_S = 60.0
+"""How long a fork server just started (interpreter, numpy, bubblewrap) may take for its first."""
 _LEASE_WAIT_S = 10.0
 _RUNTIME = "python_grader_runtime_error"
 
@@ -138,19 +141,26 @@ class PythonSandbox:
         self._control = ours
         return ours
 
-    def _send(self, task: dict[str, Any], fds: list[int]) -> None:
+    def _send(self, task: dict[str, Any], fds: list[int]) -> float:
+        """Send the task; how long to wait for its child (longer if the server is new)."""
         body = json.dumps(task).encode()
         with self._lock:
-            for attempt in (1, 2):
-                control = self._control if self._alive() else self._start()
-                try:
-                    socket.send_fds(control, [_zygote.HEADER.pack(len(body))], fds)
-                    control.sendall(body)
-                    return
-                except OSError:
-                    self._close_locked()
-                    if attempt == 2:
-                        raise
+            try:
+                return self._send_locked(body, fds)
+            except OSError:
+                self._close_locked()  # the server died: one more try with a fresh one
+            try:
+                return self._send_locked(body, fds)
+            except OSError:
+                self._close_locked()
+                raise
+
+    def _send_locked(self, body: bytes, fds: list[int]) -> float:
+        fresh = self._control is None or not self._alive()
+        control = self._start() if fresh else self._control
+        socket.send_fds(control, [_zygote.HEADER.pack(len(body))], fds)
+        control.sendall(body)
+        return _START_S if fresh else _FORK_S
 
     def _alive(self) -> bool:
         return self._server is not None and self._server.poll() is None
@@ -206,7 +216,7 @@ class PythonSandbox:
             task = {"source": source, "cases": [list(c) for c in cases[start:]]}
             task["limits"] = asdict(limits)
             try:
-                self._send(task, [write_fd, their_lease.fileno()])
+                wait_s = self._send(task, [write_fd, their_lease.fileno()])
             except (OSError, TypeError, ValueError) as exc:
                 failure = GraderFailure(
                     "python_grader_server_error", f"{type(exc).__name__}: {exc}"
@@ -216,8 +226,8 @@ class PythonSandbox:
             finally:
                 os.close(write_fd)
                 their_lease.close()
-            if not _started(lease):
-                late = f"the fork server did not start the grader within {_GRACE_S:g} s"
+            if not _started(lease, wait_s):
+                late = f"the fork server did not start the grader within {wait_s:g} s"
                 failure = GraderFailure("python_grader_server_error", late)
                 results[start:] = [failure] * (len(cases) - start)
                 return len(cases)
@@ -260,11 +270,11 @@ class PythonSandbox:
             self._close_locked()
 
 
-def _started(lease: socket.socket) -> bool:
+def _started(lease: socket.socket, wait_s: float) -> bool:
     """Whether the fork server says (one byte on the lease) that it forked the child in time."""
     poller = select.poll()
     poller.register(lease, select.POLLIN)
-    return bool(poller.poll(_GRACE_S * 1000)) and lease.recv(1) == b"s"
+    return bool(poller.poll(wait_s * 1000)) and lease.recv(1) == b"s"
 
 
 def _collect(
