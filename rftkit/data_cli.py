@@ -1,8 +1,10 @@
 """``rftkit data``: validate, build and split RFT JSONL files from the shell.
 
 Exit status: 0 when the file is fine (warnings allowed), 1 when it has errors, 2 when the command
-could not run (a missing file, an unreachable tool service). ``rftkit.data`` (pandas, scikit-learn,
-jsonschema) is imported when a data command runs, so other commands do not wait for it.
+could not run (a missing file, a path that is no readable regular file such as a directory or
+``/dev/zero``, a file over the 512 MB upload limit, an unreachable tool service).
+``rftkit.data`` (pandas, scikit-learn, jsonschema) is imported when a data command runs, so other
+commands do not wait for it.
 """
 
 from __future__ import annotations
@@ -35,12 +37,13 @@ def _specs(url: str | None, header_options: list[str] | None = None) -> list[dic
 
 
 def _exit_status(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
-    """Run ``command``; a _CannotRun becomes one line on stderr and exit status 2."""
+    """Run ``command``; a _CannotRun or a file that cannot be read or written (OSError, such as
+    ``rftkit.data.jsonl.UnreadableFileError``) becomes one line on stderr and exit status 2."""
 
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)
-        except _CannotRun as exc:
+        except (_CannotRun, OSError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
 
@@ -50,9 +53,8 @@ def _exit_status(command: Callable[[argparse.Namespace], int]) -> Callable[..., 
 def _run_validate(args: argparse.Namespace) -> int:
     from rftkit.data import tool_names, validate_file
 
-    for path in (args.file, args.grader, args.against):
-        if path is not None and not path.exists():
-            raise _CannotRun(f"no such file: {path}")
+    if args.grader is not None and not args.grader.exists():  # the data files: read_lines says
+        raise _CannotRun(f"no such file: {args.grader}")
     specs = _specs(args.tools, args.header)
     report = validate_file(
         args.file,

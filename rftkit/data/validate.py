@@ -12,6 +12,9 @@ The rules (``shared/reference/openai-agent-rft-api.md`` §3, §5.1):
 
 Each problem is a Finding at its line and field; nothing is dropped or rewritten. Schemas are
 checked with ``jsonschema`` (the metaschema of the schema's own draft) rather than by hand.
+No input crashes the check: files are read by ``rftkit.data.jsonl`` (bounded, see there), records
+given in memory are held to the same limits, and a grader template left open (``{{item.x``, which
+would otherwise reach the grader as literal text) is an error on the grader.
 
 Example::
 
@@ -27,13 +30,19 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from rftkit.data.curate import find_leakage, question_of
 from rftkit.data.findings import Finding, Severity, ValidationReport
-from rftkit.data.jsonl import Line, read_lines
-from rftkit.templates import TemplateError, parse_path, resolve, variables
+from rftkit.data.jsonl import (
+    MAX_LINE_DEPTH,
+    Line,
+    parse_line,
+    read_file_bounded,
+    read_lines,
+)
+from rftkit.jsonsafe import loads, nesting_depth
+from rftkit.templates import PLACEHOLDER, TemplateError, parse_path, resolve, variables
 
 ROLES = ("developer", "user", "assistant", "tool")
 FINAL_ROLES = ("user", "developer")
@@ -42,6 +51,9 @@ RESERVED_KEYS = ("messages", "tools")
 LINE_LIMITS = {"train": 50_000, "validation": 1_000}
 MIN_LINES = 10
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_SCHEMA_DEPTH = 40
+"""Nesting (in JSON levels) up to which tool schemas are checked; jsonschema recurses several
+frames per level and runs out of stack near 200. No function's parameters need this many."""
 # The service adds these to the item the grader sees (reference §3.3), so templates may read them.
 ITEM_DEFAULTS = {"tools": None, "parallel_tool_calls": True}
 
@@ -79,9 +91,29 @@ def validate_records(
     grader: Grader | None = None,
     tool_names: Iterable[str] | None = None,
 ) -> ValidationReport:
-    """The same checks on lines already in memory; line ``n`` is the ``n``-th record."""
-    lines = [Line(n, dict(r)) for n, r in enumerate(records, start=1)]
-    findings = _check_lines(name, lines, split, grader, tool_names, None)
+    """The same checks on lines already in memory; line ``n`` is the ``n``-th record.
+
+    Each record is checked as the JSON line ``write_jsonl`` would write, parsed like a file's
+    line; one that cannot be written as JSON at all is an error at its line.
+    """
+    lines: list[Line] = []
+    findings: list[Finding] = []
+    for number, record in enumerate(records, start=1):
+        try:
+            text = json.dumps(record, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            reason = "it nests too deep" if isinstance(exc, RecursionError) else str(exc)
+            findings.append(
+                Finding(name, number, "<line>", Severity.ERROR, "not_json",
+                        f"the record cannot be written as JSON: {reason}",
+                        "give plain JSON values: dicts, lists, strings, numbers, bools, None")
+            )  # fmt: skip
+            lines.append(Line(number, None))
+            continue
+        parsed, problems = parse_line(text, name, number)
+        findings += problems
+        lines.append(Line(number, parsed))
+    findings += _check_lines(name, lines, split, grader, tool_names, None)
     return ValidationReport(name, len(lines), _in_file_order(name, findings))
 
 
@@ -99,10 +131,61 @@ def grader_item_variables(grader: Grader) -> list[tuple[str, str]]:
     return found
 
 
+def _grader_findings(grader: Grader) -> tuple[list[tuple[str, str]], list[Finding]]:
+    """The ``{{item.…}}`` variables the grader reads, and each problem of the grader itself."""
+    name = "<grader>" if isinstance(grader, Mapping) else str(grader)
+
+    def problem(code: str, message: str, hint: str, line: int | None = None) -> Finding:
+        return Finding(name, line, "grader", Severity.ERROR, code, message, hint)
+
+    try:
+        config = _load_grader(grader)
+        strings = list(_strings(config, "grader"))
+    except RecursionError:  # a grader dict built in memory, nested beyond reason
+        message = "the grader config nests too deep to read"
+        return [], [problem("grader_unreadable", message, "give one grader object")]
+    except (OSError, ValueError) as exc:  # not a file, bad UTF-8, invalid or hostile JSON
+        message = f"cannot read the grader config: {exc}"
+        hint = "give a JSON file holding one grader object"
+        return [], [problem("grader_unreadable", message, hint, getattr(exc, "lineno", None))]
+    findings = [
+        Finding(
+            name,
+            None,
+            field,
+            Severity.ERROR,
+            "grader_template_unclosed",
+            f"'{{{{{start}' is never closed with '}}}}', so it would reach the grader as "
+            "literal text",
+            "close it: {{item.key}}",
+        )
+        for field, text in strings
+        if (start := _unclosed_placeholder(text)) is not None
+    ]
+    try:
+        return grader_item_variables(config), findings
+    except TemplateError as exc:
+        hint = "templates look like {{item.key}} or {{sample.output_text}}"
+        return [], [*findings, problem("grader_template_invalid", str(exc), hint)]
+
+
+def _unclosed_placeholder(text: str) -> str | None:
+    """The start of a ``{{`` that no ``}}`` closes, if any; the service would not fill it.
+
+    A lone ``}}`` is left alone: model-grader prompts quote JSON such as ``{"a": {"b": 1}}``.
+    """
+    rest = PLACEHOLDER.sub("", text)
+    start = rest.find("{{")
+    return None if start < 0 else rest[start + 2 : start + 42].strip()
+
+
 def _load_grader(grader: Grader) -> Mapping[str, Any]:
     if isinstance(grader, Mapping):
         return grader
-    return json.loads(Path(grader).read_text(encoding="utf-8"))
+    config = loads(read_file_bounded(grader), max_depth=MAX_LINE_DEPTH)
+    if not isinstance(config, Mapping):
+        raise ValueError(f"the file holds a JSON {type(config).__name__}, not a grader object")
+    return config
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -136,33 +219,8 @@ def _check_lines(
     findings: list[Finding] = []
     grader_vars: list[tuple[str, str]] = []
     if grader is not None:
-        grader_name = "<grader>" if isinstance(grader, Mapping) else str(grader)
-        try:
-            grader_vars = grader_item_variables(grader)
-        except TemplateError as exc:
-            findings.append(
-                Finding(
-                    grader_name,
-                    None,
-                    "grader",
-                    Severity.ERROR,
-                    "grader_template_invalid",
-                    str(exc),
-                    "templates look like {{item.key}} or {{sample.output_text}}",
-                )
-            )
-        except (OSError, ValueError) as exc:  # a missing file, bad UTF-8 or invalid JSON
-            findings.append(
-                Finding(
-                    grader_name,
-                    getattr(exc, "lineno", None),
-                    "grader",
-                    Severity.ERROR,
-                    "grader_unreadable",
-                    f"cannot read the grader config: {exc}",
-                    "give a JSON file holding one grader object",
-                )
-            )
+        grader_vars, grader_problems = _grader_findings(grader)
+        findings += grader_problems
     served = sorted(set(tool_names)) if tool_names is not None else None
     for line in lines:
         if line.record is not None:
@@ -472,7 +530,16 @@ class _LineChecker:
                 '{"type": "object", "properties": {...}, "required": [...]}',
             )
             return
-        problem = _schema_problem(json.dumps(schema, sort_keys=True))
+        schema_json = json.dumps(schema, sort_keys=True)
+        if nesting_depth(schema_json) > MAX_SCHEMA_DEPTH:
+            self.error(
+                field,
+                "tool_schema_too_deep",
+                f"the schema nests more than {MAX_SCHEMA_DEPTH} levels deep",
+                "flatten it; a function's parameters need a few levels at most",
+            )
+            return
+        problem = _schema_problem(schema_json)
         if problem is not None:
             where, message = problem
             self.error(
