@@ -51,7 +51,7 @@ def _exit_status(command: Callable[[argparse.Namespace], int]) -> Callable[..., 
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    from rftkit.data import tool_names, validate_file
+    from rftkit.data import Profile, tool_names, validate_file
 
     if args.grader is not None and not args.grader.exists():  # the data files: read_lines says
         raise _CannotRun(f"no such file: {args.grader}")
@@ -62,6 +62,7 @@ def _run_validate(args: argparse.Namespace) -> int:
         grader=args.grader,
         tool_names=tool_names(specs) if specs is not None else None,
         other_split=args.against,
+        profile=Profile(args.platform, args.model),
     )
     for finding in report.findings:
         print(finding)
@@ -142,6 +143,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     validate.add_argument("--split", choices=("train", "validation"), default="train")
     validate.add_argument("--against", type=Path, help="the other split's file (leakage check)")
+    validate.add_argument(
+        "--platform",
+        choices=("openai", "azure"),
+        help="make this platform's own rules errors (otherwise they are warnings)",
+    )
+    validate.add_argument("--model", help="the base model (o4-mini takes no image parts)")
     validate.set_defaults(run=_exit_status(_run_validate))
 
     build = actions.add_parser("build", help="write a dataset from the world or your own tasks")

@@ -3,12 +3,23 @@
 The rules (``shared/reference/openai-agent-rft-api.md`` §3, §5.1):
 
 - ``messages`` is required; roles are developer, user, assistant, tool (``system`` is not
-  accepted); the last message is from the user (or developer); content is text (or images) only.
+  accepted); content is text (or images) only.
 - ``tools`` is optional, in chat-completions function format with a valid JSON schema; for Agent
   RFT every tool name must be one the job's tool service serves.
 - Every other key is kept for the grader: each ``{{item.…}}`` the grader reads must resolve on
   every line.
-- A training file holds at most 50,000 lines, a validation file at most 1,000; at least 10 each.
+- A training file holds at most 50,000 lines, a validation file at most 1,000 (OpenAI's RFT guide).
+
+Rules one platform states and the other does not are errors only under a :class:`Profile` that
+names that platform (a task's ``platform``), and warnings otherwise:
+
+- at least 10 lines per file: Microsoft's Agent RFT sample (reference §3.2; Azure); OpenAI
+  documents a minimum of 10 for supervised fine-tuning only, and its RFT guide's examples have 3;
+- the last message is from the user, not the developer: Azure's RFT how-to (reference §3.1);
+  OpenAI states none. (A line ending with an assistant or tool turn is an error everywhere: it
+  holds the answer and leaves the model nothing to answer; that is the kit's choice.)
+- no image parts for o4-mini: the model Azure's RFT runs (issue 16); an error when the profile
+  names a platform and the model is o4-mini, a warning when the model is not known.
 
 Each problem is a Finding at its line and field; nothing is dropped or rewritten. Schemas are
 checked with ``jsonschema`` (the metaschema of the schema's own draft) rather than by hand.
@@ -29,8 +40,9 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Literal, get_args
 
 from rftkit.data.curate import find_leakage, question_of
 from rftkit.data.findings import Finding, Severity, ValidationReport
@@ -45,8 +57,8 @@ from rftkit.jsonsafe import loads, nesting_depth
 from rftkit.templates import PLACEHOLDER, TemplateError, parse_path, resolve, variables
 
 ROLES = ("developer", "user", "assistant", "tool")
-FINAL_ROLES = ("user", "developer")
 CONTENT_PART_TYPES = ("text", "input_text", "image_url", "input_image")
+IMAGE_PART_TYPES = ("image_url", "input_image")
 RESERVED_KEYS = ("messages", "tools")
 LINE_LIMITS = {"train": 50_000, "validation": 1_000}
 MIN_LINES = 10
@@ -58,6 +70,31 @@ frames per level and runs out of stack near 200. No function's parameters need t
 ITEM_DEFAULTS = {"tools": None, "parallel_tool_calls": True}
 
 Grader = Mapping[str, Any] | str | os.PathLike[str]
+Platform = Literal["openai", "azure"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Whose rules are errors: ``platform`` (a task's) and ``model`` (the base model), if known."""
+
+    platform: Platform | None = None
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.platform not in (None, *get_args(Platform)):
+            raise ValueError(f"platform must be one of {get_args(Platform)}, not {self.platform!r}")
+
+    def severity(self, platform: Platform) -> Severity:
+        """A rule ``platform`` states: an error under that platform's profile, else a warning."""
+        return Severity.ERROR if self.platform == platform else Severity.WARNING
+
+    def image_severity(self) -> Severity | None:
+        """o4-mini takes no image parts; None when the model is known to take them."""
+        if self.model is None:
+            return Severity.WARNING
+        if not self.model.startswith("o4-mini"):
+            return None
+        return Severity.ERROR if self.platform is not None else Severity.WARNING
 
 
 def validate_file(
@@ -67,19 +104,21 @@ def validate_file(
     grader: Grader | None = None,
     tool_names: Iterable[str] | None = None,
     other_split: str | os.PathLike[str] | None = None,
+    profile: Profile = Profile(),
 ) -> ValidationReport:
     """Every finding for the JSONL file at ``path``.
 
     ``split`` picks the line limit (``train`` or ``validation``); ``grader`` (a config dict or a
     JSON file) adds the template check; ``tool_names`` (the tool service's) adds the tool-name
-    check; ``other_split`` (the other split's file) adds the train/validation leakage check.
+    check; ``other_split`` (the other split's file) adds the train/validation leakage check;
+    ``profile`` makes one platform's own rules errors (see the module docstring).
     """
     lines, findings = read_lines(path)
     other = None
     if other_split is not None:
         other_lines, _ = read_lines(other_split)
         other = (str(other_split), other_lines)
-    findings += _check_lines(str(path), lines, split, grader, tool_names, other)
+    findings += _check_lines(str(path), lines, split, grader, tool_names, other, profile)
     return ValidationReport(str(path), len(lines), _in_file_order(str(path), findings))
 
 
@@ -90,6 +129,7 @@ def validate_records(
     split: str = "train",
     grader: Grader | None = None,
     tool_names: Iterable[str] | None = None,
+    profile: Profile = Profile(),
 ) -> ValidationReport:
     """The same checks on lines already in memory; line ``n`` is the ``n``-th record.
 
@@ -113,7 +153,7 @@ def validate_records(
         parsed, problems = parse_line(text, name, number)
         findings += problems
         lines.append(Line(number, parsed))
-    findings += _check_lines(name, lines, split, grader, tool_names, None)
+    findings += _check_lines(name, lines, split, grader, tool_names, None, profile)
     return ValidationReport(name, len(lines), _in_file_order(name, findings))
 
 
@@ -213,6 +253,7 @@ def _check_lines(
     grader: Grader | None,
     tool_names: Iterable[str] | None,
     other: tuple[str, list[Line]] | None,
+    profile: Profile,
 ) -> list[Finding]:
     if split not in LINE_LIMITS:
         raise ValueError(f"split must be one of {', '.join(LINE_LIMITS)}, not {split!r}")
@@ -224,15 +265,16 @@ def _check_lines(
     served = sorted(set(tool_names)) if tool_names is not None else None
     for line in lines:
         if line.record is not None:
-            findings += _LineChecker(name, line.number).check(line.record, grader_vars, served)
-    findings += _check_size(name, len(lines), split)
+            checker = _LineChecker(name, line.number, profile)
+            findings += checker.check(line.record, grader_vars, served)
+    findings += _check_size(name, len(lines), split, profile)
     findings += _check_duplicates(name, lines)
     if other is not None:
         findings += _check_leakage(name, lines, *other)
     return findings
 
 
-def _check_size(name: str, count: int, split: str) -> list[Finding]:
+def _check_size(name: str, count: int, split: str, profile: Profile) -> list[Finding]:
     limit = LINE_LIMITS[split]
     if count > limit:
         return [
@@ -252,9 +294,10 @@ def _check_size(name: str, count: int, split: str) -> list[Finding]:
                 name,
                 None,
                 "<file>",
-                Severity.ERROR,
+                profile.severity("azure"),
                 "too_few_lines",
-                f"{count} lines; a file needs at least {MIN_LINES}",
+                f"{count} lines; Azure needs at least {MIN_LINES} per file (Microsoft's Agent RFT "
+                "sample); OpenAI states no minimum for RFT",
                 "add tasks; several dozen to a few hundred good ones is the usual start",
             )
         ]
@@ -340,20 +383,20 @@ def _schema_problem(schema_json: str) -> tuple[str, str] | None:
 class _LineChecker:
     """The checks for one parsed line; each problem becomes a Finding at this line."""
 
-    def __init__(self, file: str, number: int) -> None:
+    def __init__(self, file: str, number: int, profile: Profile) -> None:
         self.file = file
         self.number = number
+        self.profile = profile
         self.findings: list[Finding] = []
 
+    def finding(self, severity: Severity, field: str, code: str, message: str, hint: str) -> None:
+        self.findings.append(Finding(self.file, self.number, field, severity, code, message, hint))
+
     def error(self, field: str, code: str, message: str, hint: str) -> None:
-        self.findings.append(
-            Finding(self.file, self.number, field, Severity.ERROR, code, message, hint)
-        )
+        self.finding(Severity.ERROR, field, code, message, hint)
 
     def warning(self, field: str, code: str, message: str, hint: str) -> None:
-        self.findings.append(
-            Finding(self.file, self.number, field, Severity.WARNING, code, message, hint)
-        )
+        self.finding(Severity.WARNING, field, code, message, hint)
 
     def check(
         self,
@@ -388,13 +431,23 @@ class _LineChecker:
             self.message(f"messages[{index}]", message)
         last = messages[-1]
         role = last.get("role") if isinstance(last, dict) else None
-        if role in ROLES and role not in FINAL_ROLES:
+        field = f"messages[{len(messages) - 1}].role"
+        if role in ("assistant", "tool"):
             self.error(
-                f"messages[{len(messages) - 1}].role",
+                field,
                 "last_message_role",
                 f"the last message is from {role!r}; the model answers the last user "
                 "(or developer) message",
                 "end the line with the question; keep reference answers in other keys",
+            )
+        elif role == "developer":
+            self.finding(
+                self.profile.severity("azure"),
+                field,
+                "last_message_developer",
+                "the last message is from 'developer'; Azure requires the user's (its RFT "
+                "how-to), OpenAI states no rule",
+                "end the line with the user's question",
             )
 
     def message(self, field: str, message: Any) -> None:
@@ -452,6 +505,15 @@ class _LineChecker:
                     "non_text_content",
                     f"content part of type {kind!r}; only text and images are accepted",
                     "replace audio/file parts with text",
+                )
+            severity = self.profile.image_severity()
+            if kind in IMAGE_PART_TYPES and severity is not None:
+                self.finding(
+                    severity,
+                    f"{field}[{index}]",
+                    "image_content",
+                    "an image part; o4-mini RFT takes text only",
+                    "describe the image in text, or train a model that takes images",
                 )
 
     def tools(self, record: dict[str, Any], served: list[str] | None) -> None:
