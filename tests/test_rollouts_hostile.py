@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response, StreamingResponse
 from rollout_fakes import EndpointLog, fake_tool_app, job_tools
 
+from rftkit.data.jsonl import UnreadableFileError
 from rftkit.protocol import FunctionCall, FunctionCallOutput
 from rftkit.rollouts import PolicyTurn, ToolCallRequest, run_rollouts_sync, save_traces
 from rftkit.rollouts.traces import load_traces
@@ -209,3 +210,25 @@ def test_a_flooding_endpoint_grader_is_retried_then_discards():
         )
     assert trace.status == "discarded"
     assert "exceeds the 1000000-byte limit after 3 retries" in trace.error
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("[" * 5000, "line 2, field line: Invalid JSON: recursion limit exceeded"),
+        (b'{"trace_id": "\xff"}', "line 2, field line: Invalid JSON"),
+        ('{"trace_id": NaN}', "line 2, field"),
+    ],
+)
+def test_a_hostile_traces_file_is_a_value_error_naming_the_line(endpoint, tmp_path, line, words):
+    [trace] = run(endpoint, {"q": "42"})
+    path = save_traces([trace], tmp_path / "traces.jsonl")
+    path.write_bytes(path.read_bytes() + (line if isinstance(line, bytes) else line.encode()))
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        load_traces(path)
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "."])
+def test_a_traces_path_that_is_no_file_is_refused_before_reading(path):
+    with pytest.raises(UnreadableFileError, match="not a regular file"):
+        load_traces(path)
