@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from test_data_validate import GRADER, SERVED, codes_at, good_lines, write
 
 from rftkit.cli import main
-from rftkit.data import validate_file, validate_records
+from rftkit.data import grader_item_variables, validate_file, validate_records
 from rftkit.data.jsonl import UnreadableFileError, read_lines
 
 FUZZ = settings(max_examples=100, deadline=3000, database=None)
@@ -112,6 +112,7 @@ def test_an_unclosed_grader_template_is_an_error_on_the_grader(tmp_path):
         "<grader>",
     )
     assert "'{{item.reference_answer' is never closed" in finding.message
+    assert grader_item_variables(grader) == []  # the literal text reads no item field
 
 
 def test_json_quoted_in_a_prompt_is_no_unclosed_template(tmp_path):

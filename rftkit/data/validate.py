@@ -54,7 +54,7 @@ from rftkit.data.jsonl import (
     read_lines,
 )
 from rftkit.jsonsafe import loads, nesting_depth
-from rftkit.templates import PLACEHOLDER, TemplateError, parse_path, resolve, variables
+from rftkit.templates import TemplateError, parse_path, resolve, variables
 
 ROLES = ("developer", "user", "assistant", "tool")
 CONTENT_PART_TYPES = ("text", "input_text", "image_url", "input_image")
@@ -188,6 +188,8 @@ def _grader_findings(grader: Grader) -> tuple[list[tuple[str, str]], list[Findin
         message = f"cannot read the grader config: {exc}"
         hint = "give a JSON file holding one grader object"
         return [], [problem("grader_unreadable", message, hint, getattr(exc, "lineno", None))]
+    from rftkit.graders.validate import unclosed_template  # the grader check's own rule
+
     findings = [
         Finding(
             name,
@@ -195,28 +197,18 @@ def _grader_findings(grader: Grader) -> tuple[list[tuple[str, str]], list[Findin
             field,
             Severity.ERROR,
             "grader_template_unclosed",
-            f"'{{{{{start}' is never closed with '}}}}', so it would reach the grader as "
-            "literal text",
+            f"{text[start : start + 40]!r} is never closed with '}}}}' on its line, so it "
+            "would reach the grader as literal text",
             "close it: {{item.key}}",
         )
         for field, text in strings
-        if (start := _unclosed_placeholder(text)) is not None
+        if (start := unclosed_template(text)) is not None
     ]
     try:
         return grader_item_variables(config), findings
     except TemplateError as exc:
         hint = "templates look like {{item.key}} or {{sample.output_text}}"
         return [], [*findings, problem("grader_template_invalid", str(exc), hint)]
-
-
-def _unclosed_placeholder(text: str) -> str | None:
-    """The start of a ``{{`` that no ``}}`` closes, if any; the service would not fill it.
-
-    A lone ``}}`` is left alone: model-grader prompts quote JSON such as ``{"a": {"b": 1}}``.
-    """
-    rest = PLACEHOLDER.sub("", text)
-    start = rest.find("{{")
-    return None if start < 0 else rest[start + 2 : start + 42].strip()
 
 
 def _load_grader(grader: Grader) -> Mapping[str, Any]:

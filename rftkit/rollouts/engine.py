@@ -168,7 +168,7 @@ class RolloutEngine:
         try:
             async with asyncio.timeout(rollout_timeout):
                 status, error = await self._episode(state)
-                sample = final_sample(state.final_text, state.tool_calls)
+                sample = Sample.from_text(state.final_text, state.tool_calls)
                 if status != "discarded":
                     graded = await grade(
                         self.grader,
@@ -185,7 +185,7 @@ class RolloutEngine:
         except TimeoutError:
             status, reward, grader_result = "timeout", None, None
             error = f"rollout exceeded {rollout_timeout:g} s"
-            sample = final_sample(state.final_text, state.tool_calls)
+            sample = Sample.from_text(state.final_text, state.tool_calls)
         except Exception as exc:  # a bug or a hostile output somewhere: this rollout only
             status, reward, grader_result = "discarded", None, None
             error = f"rollout failed: {describe(exc)}"
@@ -284,20 +284,6 @@ class RolloutEngine:
                 error_body("invalid_arguments", message, "arguments"), None, 0, message
             )
         return await self.router.call(call)
-
-
-def final_sample(text: str, tools: list[ToolCall]) -> Sample:
-    """The graded sample: ``Sample.from_text``, or, when the text defeats its JSON parse (a
-    policy may answer ``"[" * 5000``), the same sample with no ``output_json``, so the rollout is
-    still graded (and scores what a wrong answer scores) rather than lost."""
-    try:
-        return Sample.from_text(text, tools)
-    except Exception:
-        return Sample(
-            output_text=text,
-            output_tools=tools,
-            choices=[{"index": 0, "message": {"role": "assistant", "content": text}}],
-        )
 
 
 def _well_formed_turn(turn: PolicyTurn) -> PolicyTurn:
