@@ -7,8 +7,10 @@ analysis with known shapes, and are labelled as scripted, not as model outputs.
 
 import json
 import re
+from pathlib import Path
 
 import matplotlib
+import pandas as pd
 import pytest
 
 from rftkit.analysis import plots
@@ -24,7 +26,7 @@ from rftkit.analysis.traces import (
 )
 from rftkit.course_session import course_session
 from rftkit.graders.course import course_grader
-from rftkit.rollouts import run_rollouts_sync, traces_frame
+from rftkit.rollouts import load_traces, run_rollouts_sync, traces_frame
 from rftkit.rollouts.scripted import ScriptedPolicy
 
 matplotlib.use("Agg")
@@ -71,11 +73,67 @@ def test_compare_runs_quadrants_match_the_deltas(runs):
             assert row["quadrant"] == "worse, fewer calls"
         elif row["delta_reward"] > 0:
             assert row["quadrant"] == "better & cheaper"
+        else:
+            assert row["quadrant"] == "same reward, fewer calls"
     worst = regressions(comparison, n=3)
     assert list(worst["delta_reward"]) == sorted(worst["delta_reward"])
     assert (worst["delta_reward"] < 0).all()
     item = per_item(before)
     assert item.loc[comparison.index[0], "reward"] == comparison.iloc[0]["reward_before"]
+
+
+def _run(rows):
+    """A rollouts frame from (item_id, reward, tool_calls) rows."""
+    return pd.DataFrame(
+        [
+            {"item_id": i, "reward": r, "correct": r == 1, "tool_calls": c}
+            for i, r, c in rows
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ((0.5, 3), (0.5, 2), "same reward, fewer calls"),
+        ((0.5, 3), (0.5, 3), "unchanged"),
+        ((0.5, 3), (0.5, 4), "same reward, more calls"),
+        ((0.5, 3), (0.9, 3), "better, same calls"),
+        ((0.5, 3), (0.1, 3), "worse, same calls"),
+        ((0.0, 3), (0.0, 0), "same reward, fewer calls"),
+        ((0.5, 3), (0.9, 2), "better & cheaper"),
+        ((0.5, 3), (0.9, 4), "better, more calls"),
+        ((0.5, 3), (0.1, 2), "worse, fewer calls"),
+        ((0.5, 3), (0.1, 4), "worse & more calls"),
+    ],
+)
+def test_ties_are_never_gains(before, after, expected):
+    comparison = compare_runs(_run([("a", *before)]), _run([("a", *after)]))
+    assert comparison.loc["a", "quadrant"] == expected
+
+
+def test_a_mean_equal_up_to_rounding_is_a_tie():
+    # 0.1 + 0.2 + 0.3 and 0.3 + 0.2 + 0.1 differ in the last bit; the item did not change
+    before = _run([("a", 0.1, 1), ("a", 0.2, 1), ("a", 0.3, 1)])
+    after = _run([("a", 0.3, 1), ("a", 0.2, 1), ("a", 0.1, 1)])
+    assert compare_runs(before, after).loc["a", "quadrant"] == "unchanged"
+    assert regressions(compare_runs(before, after)).empty
+
+
+def test_the_demo_runs_ties_are_counted_as_ties():
+    """The committed run notebook 06 reads: items whose reward did not move are not gains."""
+    run = Path(__file__).parents[1] / "notebooks" / "data" / "demo_run"
+    before, after = (
+        traces_frame(load_traces(run / f"traces_{side}.jsonl")) for side in ("before", "after")
+    )
+    counts = compare_runs(before, after)["quadrant"].value_counts().to_dict()
+    # the old rule (dr >= 0, dc <= 0) put 29 items in "better & cheaper"; 13 of them were ties
+    assert counts["better & cheaper"] == 16
+    assert counts["same reward, fewer calls"] == 13
+    assert counts["same reward, more calls"] == 4
+    assert counts["worse, same calls"] == 1
+    assert "better, more calls" not in counts
+    assert sum(counts.values()) == 40
 
 
 def test_side_by_side_shows_both_rollouts(runs):

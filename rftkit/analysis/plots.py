@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rftkit.analysis.traces import tool_counts
+from rftkit.analysis.traces import change_sign, tool_counts
 
 BEFORE, AFTER = "#8c8c8c", "#1f77b4"
 
@@ -88,16 +88,35 @@ def error_rates(runs: dict[str, pd.DataFrame]) -> Figure:
     return ax.figure
 
 
+REWARD_COLOURS = {1: ("better", "#2ca02c"), 0: ("same reward", BEFORE), -1: ("worse", "#d62728")}
+
+
 def quadrant(comparison: pd.DataFrame) -> Figure:
-    """Per item: change in reward against change in tool calls (top-left = better and cheaper)."""
-    fig, ax = plt.subplots(figsize=(5, 4))
+    """Per item: change in reward against change in tool calls (top-left = better and cheaper).
+
+    Points are coloured by whether the reward rose, stayed or fell (``compare_runs``' classes),
+    so items that did not change reward are not read as gains.
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.axhline(0, color="black", lw=0.8)
     ax.axvline(0, color="black", lw=0.8)
-    ax.scatter(comparison["delta_tool_calls"], comparison["delta_reward"], alpha=0.6, color=AFTER)
+    reward_change = comparison["delta_reward"].map(change_sign)
+    for sign, (label, colour) in REWARD_COLOURS.items():
+        rows = comparison[reward_change == sign]
+        if len(rows):
+            ax.scatter(
+                rows["delta_tool_calls"],
+                rows["delta_reward"],
+                alpha=0.6,
+                color=colour,
+                label=f"{label} ({len(rows)} items)",
+            )
     ax.set(
         xlabel="Δ tool calls per rollout", ylabel="Δ mean reward", title="Per item, after − before"
     )
+    ax.legend(fontsize=8, loc="lower left")
     ax.text(0.02, 0.97, "better & cheaper", transform=ax.transAxes, va="top", fontsize=8)
-    ax.text(0.98, 0.03, "worse & costlier", transform=ax.transAxes, ha="right", fontsize=8)
+    ax.text(0.98, 0.97, "better, more calls", transform=ax.transAxes, va="top", ha="right",
+            fontsize=8)
     fig.tight_layout()
     return fig
