@@ -160,6 +160,40 @@ def test_summary_table_and_plots(runs):
         assert fig.axes and all(ax.has_data() or ax.patches for ax in fig.axes)
 
 
+def test_summary_counts_are_integers_and_every_row_has_its_change(runs):
+    before, after = (traces_frame(t) for t in runs)
+    summary = summary_table(before, after)
+    assert summary.loc["rollouts scored"].tolist() == [24, 24, 0]
+    assert all(type(v) is int for v in summary.loc["rollouts discarded"])
+    assert summary.notna().all().all()
+    assert "24.000" not in summary.to_string() and "NaN" not in summary.to_string()
+
+
+def test_reasoning_panel_only_when_a_run_has_reasoning_tokens(runs):
+    before, after = (traces_frame(t) for t in runs)
+    titles = [ax.get_title() for ax in plots.tokens_and_latency(before, after).axes]
+    assert titles == ["completion tokens", "tool time per rollout (s)"]
+    thinking = after.assign(reasoning_tokens=after["reasoning_tokens"] + 7)
+    titles = [ax.get_title() for ax in plots.tokens_and_latency(before, thinking).axes]
+    assert titles == ["completion tokens", "reasoning tokens", "tool time per rollout (s)"]
+
+
+def test_calls_to_names_that_are_not_tools_share_one_bar(runs):
+    before, after = (traces_frame(t) for t in runs)
+    garbled = before.copy()
+    garbled["tool_sequence"] = [
+        (*seq, "calculatornot", f"calc{i}") for i, seq in enumerate(garbled["tool_sequence"])
+    ]
+    served = ["search", "list_files", "read_file", "calculator"]
+    right = plots.tool_calls(garbled, after, tools=served).axes[1]
+    names = [t.get_text() for t in right.get_yticklabels()]
+    assert set(names) <= {*served, plots.NOT_A_TOOL} and plots.NOT_A_TOOL in names
+    bars = right.containers[0]  # "before": two garbled calls per rollout
+    assert bars[names.index(plots.NOT_A_TOOL)].get_width() == pytest.approx(2.0)
+    unlumped = plots.tool_calls(garbled, after).axes[1]
+    assert len(unlumped.get_yticklabels()) > len(names)
+
+
 def test_html_report_is_self_contained(runs, tmp_path):
     before, after = (traces_frame(t) for t in runs)
     path = write_html_report(
@@ -169,6 +203,10 @@ def test_html_report_is_self_contained(runs, tmp_path):
     assert html.count("data:image/png;base64,") == 4
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
     assert "Items that regressed" in html
+    assert "Items by change in reward and tool calls" in html
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
+    assert "NaN" not in text and "24.000" not in text
+    assert "overflow-x:auto" in html  # wide tables scroll inside the page
 
 
 def test_events_are_read_from_either_spelling(tmp_path):

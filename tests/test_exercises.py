@@ -32,7 +32,8 @@ GRADER = {
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("make_solutions", ROOT / "scripts/make_solutions.py")
+    path = ROOT / "scripts" / "make_solutions.py"
+    spec = importlib.util.spec_from_file_location("make_solutions", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
