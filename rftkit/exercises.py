@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -64,7 +65,7 @@ def _require_answer(answer: Any) -> None:
 def check_restated_tasks(answer: Any, tasks: pd.DataFrame) -> str:
     """00: how many of the world's tasks need a figure that a later report restates."""
     _require_answer(answer)
-    if not isinstance(answer, int | float) or isinstance(answer, bool):
+    if not isinstance(answer, numbers.Real) or isinstance(answer, bool):
         raise NotYet(f"answer with a number of tasks, not {type(answer).__name__}")
     expected = int(tasks["uses_restatement"].sum())
     if answer != expected:
@@ -188,7 +189,7 @@ def check_no_tool_correct(
     """06: share of *scored* rollouts that answered correctly without any tool call."""
     _require_answer(no_tool_correct)
     got = no_tool_correct(NO_TOOL_CASE.copy())
-    if not isinstance(got, int | float) or not math.isclose(got, 0.5):
+    if not isinstance(got, numbers.Real) or not math.isclose(got, 0.5):
         raise NotYet(
             f"on a made-up run (2 of 4 scored rollouts right without tools, 1 discarded) you "
             f"got {got!r}, expected 0.5: count only rows with a reward"

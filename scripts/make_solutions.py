@@ -18,6 +18,7 @@ Run from the repository root after editing a course notebook or a solution:
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import nbformat
@@ -116,13 +117,13 @@ def solved_copy(name: str) -> nbformat.NotebookNode:
         if cell.get("id") in solutions:
             cell.source = solutions.pop(cell["id"])
         cells.append(cell)
-        if cell.cell_type == "code" and cell.source.lstrip().startswith("solved = "):
+        if cell.cell_type == "code" and re.search(r"^solved = ", cell.source, re.MULTILINE):
             checks += 1
             cells.append(_cell("code", ASSERT, f"solution-assert-{checks}"))
     if solutions:
         raise ValueError(f"{name}: no cell with id {sorted(solutions)} (stub cells moved?)")
     if not checks:
-        raise ValueError(f"{name}: no check cell (a code cell starting `solved = `)")
+        raise ValueError(f"{name}: no check cell (a code cell with a line `solved = …`)")
     notebook.cells = cells
     return notebook
 
@@ -130,6 +131,7 @@ def solved_copy(name: str) -> nbformat.NotebookNode:
 def write_solution(name: str, *, execute: bool = True) -> Path:
     """Write (and by default execute, in ``notebooks/solutions/``) the solved copy of ``name``."""
     notebook = solved_copy(name)
+    SOLUTIONS_DIR.mkdir(exist_ok=True)
     if execute:
         client = NotebookClient(
             notebook,
@@ -138,7 +140,6 @@ def write_solution(name: str, *, execute: bool = True) -> Path:
             resources={"metadata": {"path": str(SOLUTIONS_DIR)}},
         )
         client.execute()
-    SOLUTIONS_DIR.mkdir(exist_ok=True)
     path = SOLUTIONS_DIR / name
     nbformat.write(notebook, path)
     return path
