@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lab lint install clean
+.PHONY: demo test lab lint install clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,12 +13,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+# The JupyterLab browser test drives Chromium from the OS packages (never a downloaded browser).
+# As root (CI) it is installed when missing; elsewhere the test skips without it, and fails in CI.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || if [ "$$(id -u)" = 0 ]; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y chromium || (apt-get update && apt-get install -y chromium); \
+	else echo "chromium not installed: the browser test will skip (apt-get install chromium)"; fi
 
 demo: $(STAMP)
 	$(PY) -m rftkit demo
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
