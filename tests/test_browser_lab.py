@@ -143,24 +143,27 @@ def _kernel_says(runtime: Path, code: str) -> str:
 
 
 def _run_cell(page, cell, expect, attempts: int = 3):
-    """Select ``cell`` and press Shift+Enter, as a learner does; return its prompt.
+    """Select ``cell`` and press Shift+Enter, as a learner does; return its prompt once it ran.
 
-    Under load the first key press after the page opens is sometimes lost before the notebook
-    has the focus; a press is repeated only while the prompt is unchanged (a queued cell shows
-    ``[*]`` at once), so no cell runs twice.
+    Under load a run can be lost while the kernel is still connecting (the prompt goes back to
+    ``[ ]``); it is pressed again only then, never while the cell is queued or running (``[*]``),
+    so no cell runs twice.
     """
     prompt = cell.locator(".jp-InputPrompt")
-    unchanged = prompt.text_content()
+    unstarted = prompt.text_content()
     for _ in range(attempts):
         prompt.click()
         expect(cell).to_have_class(re.compile(r"\bjp-mod-active\b"))
         page.keyboard.press("Shift+Enter")
         try:
-            expect(prompt).not_to_have_text(unchanged, timeout=10_000)
-            return prompt
+            expect(prompt).to_have_text(re.compile(r"\[\d+\]:"), timeout=20_000)
+            if prompt.text_content() != unstarted:
+                return prompt
         except AssertionError:
-            continue
-    raise AssertionError(f"the cell did not start after {attempts} presses of Shift+Enter")
+            if "*" in prompt.text_content():  # queued or running: wait, never press again
+                expect(prompt).to_have_text(re.compile(r"\[\d+\]:"))
+                return prompt
+    raise AssertionError(f"the cell did not run after {attempts} presses of Shift+Enter")
 
 
 def test_labelling_widget_records_clicks_in_jupyterlab(lab):
@@ -185,6 +188,8 @@ def test_labelling_widget_records_clicks_in_jupyterlab(lab):
             expect(panel.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
                 "data-status", "idle"
             )
+            # the kernel connected and idle, as the status bar shows it
+            expect(page.get_by_role("button", name=re.compile(r"\| Idle$"))).to_be_visible()
             cells = panel.locator(".jp-Notebook .jp-Cell")
             # a fresh kernel numbers its executions 1, 2, ...: each cell is waited for in turn
             for count, index in enumerate([*needed, widget_cell], start=1):
