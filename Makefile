@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lab lint install clean sandbox-tools
+.PHONY: demo test lab lint install clean sandbox-tools chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +27,20 @@ sandbox-tools:
 	    echo "note: install bubblewrap (bwrap) so python graders run in namespaces"; \
 	  fi; }
 
-install: sandbox-tools $(STAMP)
+# The JupyterLab browser test drives Chromium from the OS packages (never a downloaded browser).
+# As root (CI) it is installed when missing; elsewhere the test skips without it, and fails in CI.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || if [ "$$(id -u)" = 0 ]; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y chromium || (apt-get update && apt-get install -y chromium); \
+	else echo "chromium not installed: the browser test will skip (apt-get install chromium)"; fi
+
+install: sandbox-tools chromium $(STAMP)
 
 demo: sandbox-tools $(STAMP)
 	$(PY) -m rftkit demo
 
-test: sandbox-tools $(STAMP)
+test: sandbox-tools chromium $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
