@@ -38,6 +38,7 @@ from rftkit.graders.course import course_grader  # noqa: E402
 from rftkit.local.worlds import GRPO_SEEDS, VALID_SEEDS, build_world, world_seeds  # noqa: E402
 from rftkit.protocol import Sample  # noqa: E402
 from rftkit.serving import serve_in_background  # noqa: E402
+from rftkit.trl.backend import LocalRunFolder, TRLModalJob  # noqa: E402
 from rftkit.trl.environment import task_environment  # noqa: E402
 from rftkit.trl.trainer import build_trainer, task_rows  # noqa: E402
 from tools_service.app import TOKEN_ENV, create_app  # noqa: E402
@@ -207,7 +208,6 @@ def run(served, tmp_path_factory):
             "max_completion_length": 160,
             "temperature": 0.7,
             "dataloader_num_workers": 0,
-            "save_strategy": "no",
             "learning_rate": 1e-4,
         },
     )
@@ -303,3 +303,16 @@ def test_events_are_written_in_the_kits_layout(run):
     graders = grader_frame(events)
     assert set(graders["grader"]) == set(course_grader()["graders"])
     assert set(graders["split"]) == {"train", "valid"}
+
+
+def test_the_jobs_backend_reads_the_run_folder_like_a_modal_job(run):
+    """The same layout the Modal app writes to its volume: events and a servable checkpoint."""
+    built, out = run
+    job = TRLModalJob("ftjob-trl-wiring", LocalRunFolder(out))
+    assert job.events() == built.writer.events
+    [checkpoint] = job.checkpoints()  # save_steps = eval_interval = 2
+    valid = metrics_frame(job.events()).loc[2, "valid_reward_mean"]
+    assert checkpoint["step_number"] == 2
+    assert checkpoint["metrics"]["valid_reward_mean"] == pytest.approx(valid)
+    saved = out / "checkpoint-2"
+    assert (saved / "config.json").is_file() and (saved / "tokenizer_config.json").is_file()
