@@ -175,3 +175,30 @@ def test_cli_describe_preflight_and_course_task(
     assert "preflight passed" in out and "GRPOConfig.num_generations" in out
     assert course.env[TOKEN_ENV] not in out
     assert cli(["status", "ftjob-trl-x"]) == 2
+
+
+def test_a_served_model_is_evaluated_like_any_hosted_one(course):
+    """evaluate_served against a stand-in OpenAI-compatible server (plumbing only: its "model"
+    is a fixed rule), through the task's real tool service and grader."""
+    from fake_responses import fake_responses_app
+
+    from rftkit.serving import serve_in_background
+    from rftkit.trl.evaluate import evaluate_served
+
+    bodies: list[dict] = []
+    with serve_in_background(fake_responses_app(bodies)) as url:
+        result = evaluate_served(
+            course.task, f"{url}/v1", "ftjob-trl-x", "key", k=2, env=course.env
+        )
+    summary = result.summary(timings=False)["value"]
+    lines = len(course.task.items("validation"))
+    assert summary["rollouts"] == 2 * lines and summary["scored"] == 2 * lines
+    offered = {t["name"] for t in bodies[0]["tools"]}
+    assert offered == {t.name for t in course.task.tools}
+
+
+def test_cli_evaluate_needs_a_token_for_a_job(course, no_modal_token, monkeypatch, tmp_path):
+    monkeypatch.setenv("VLLM_API_KEY", "k")
+    task_file = course.task.root / "task.json"
+    assert cli(["evaluate", "--task", str(task_file), "--job", "ftjob-trl-x"]) == 2
+    assert cli(["evaluate", "--task", str(task_file)]) == 2

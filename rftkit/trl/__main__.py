@@ -5,8 +5,9 @@
 - ``course-task --tools-url URL --out DIR``: the course's task (world 0, the committed
   ``notebooks/data/*_compact.jsonl``) pointed at a deployed tool service;
 - ``status|events|checkpoints|cancel JOB_ID``: a launched job (needs a Modal token);
-- ``evaluate --task task.json --base-url URL/v1 --model NAME``: a served checkpoint's baseline
-  (the key comes from ``VLLM_API_KEY``).
+- ``evaluate --task task.json --job JOB_ID``: deploy vLLM serving the job's last checkpoint on
+  Modal and run the kit's baseline on the task's validation lines against it; or
+  ``--base-url URL/v1 --model NAME`` for a server already running. The key is ``VLLM_API_KEY``.
 
 Training itself is ``modal run --detach -m rftkit.trl.modal_app --task task.json``.
 """
@@ -75,8 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         actions.add_parser(name).add_argument("job_id")
     evaluate = actions.add_parser("evaluate")
     evaluate.add_argument("--task", required=True)
-    evaluate.add_argument("--base-url", required=True)
-    evaluate.add_argument("--model", required=True)
+    evaluate.add_argument("--job", help="a trl-modal job id: serve its last checkpoint")
+    evaluate.add_argument("--checkpoint", help="e.g. checkpoint-40 (default: the last)")
+    evaluate.add_argument("--base-url", help="an OpenAI-compatible /v1 URL already serving")
+    evaluate.add_argument("--model", help="the served model's name (with --base-url)")
     evaluate.add_argument("--k", type=int, default=4)
     args = parser.parse_args(argv)
 
@@ -100,7 +103,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not key:
             print("set VLLM_API_KEY to the served endpoint's key", file=sys.stderr)
             return 2
-        result = evaluate_served(RFTTask.load(args.task), args.base_url, args.model, key, k=args.k)
+        if args.job:
+            from rftkit.trl.backend import ModalUnavailable, TRLModalJob
+
+            try:
+                base_url = TRLModalJob.attach(args.job).serve(args.checkpoint)
+            except ModalUnavailable as exc:
+                print(exc, file=sys.stderr)
+                return 2
+            model = args.job
+        elif args.base_url and args.model:
+            base_url, model = args.base_url, args.model
+        else:
+            print("give --job, or --base-url and --model", file=sys.stderr)
+            return 2
+        result = evaluate_served(RFTTask.load(args.task), base_url, model, key, k=args.k)
         print(result.summary().to_string())
     else:
         from rftkit.trl.backend import ModalUnavailable, TRLModalJob

@@ -14,6 +14,7 @@ checkpoint with ``resume_from_checkpoint``).
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import uuid
@@ -190,6 +191,27 @@ class TRLModalJob:
 
         modal.FunctionCall.from_id(self.call_id).cancel()
         return self
+
+    def serve(self, checkpoint: str | None = None) -> str:
+        """Deploy vLLM serving ``checkpoint`` (default: the last) and return its ``/v1`` URL.
+
+        The checkpoint is baked into the serving image's environment at deploy time, so the
+        app module is (re)loaded with it set."""
+        if not modal_credentials():
+            raise ModalUnavailable(_NO_TOKEN)
+        import importlib
+
+        from rftkit.trl import modal_app
+
+        if checkpoint is None:
+            saved = self.checkpoints()
+            if not saved:
+                raise RuntimeError(f"job {self.id} has no checkpoint on the volume yet")
+            checkpoint = saved[-1]["path"].split("/", 1)[1]
+        os.environ[modal_app.SERVE_ENV] = f"{self.id}/{checkpoint}"
+        modal_app = importlib.reload(modal_app)
+        modal_app.app.deploy()
+        return modal_app.serve.get_web_url().rstrip("/") + "/v1"
 
     def pause(self, at_step: int | None = None) -> TRLModalJob:
         raise NotImplementedError(

@@ -106,7 +106,8 @@ def _write_status(job_id: str, status: str, error: str | None = None) -> None:
 
 
 def _start_vllm_server(model: str) -> subprocess.Popen:
-    """``trl vllm-serve`` on the second GPU, for ``vllm_mode='server'``; waits until it answers."""
+    """``trl vllm-serve`` (vLLM in the dev mode TRL's client needs) on the second GPU, for
+    ``vllm_mode="server"``; waits until its ``/health`` answers."""
     import httpx
 
     server = subprocess.Popen(
@@ -118,7 +119,7 @@ def _start_vllm_server(model: str) -> subprocess.Popen:
         if server.poll() is not None:
             raise RuntimeError(f"trl vllm-serve exited with {server.returncode}")
         try:
-            if httpx.get(f"http://127.0.0.1:{VLLM_PORT}/health/", timeout=5).is_success:
+            if httpx.get(f"http://127.0.0.1:{VLLM_PORT}/health", timeout=5).is_success:
                 return server
         except httpx.HTTPError:
             pass
