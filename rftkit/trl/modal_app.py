@@ -4,24 +4,24 @@ Train (the one command; ``--detach`` keeps it running after the terminal closes)
 
     modal run --detach -m rftkit.trl.modal_app --task path/to/task.json
 
-Options: ``--model`` (default ``Qwen/Qwen3-4B-Instruct-2507``), ``--gpu`` (``H100``; ``H100:2``
+Options: ``--model`` (default: the task's ``model`` when it is a hub id such as
+``Qwen/Qwen3-4B-Instruct-2507``, else that one), ``--gpu`` (``H100``; ``H100:2``
 with ``--vllm-mode server``), ``--max-steps`` (a short first run). It runs preflight and prints the
 job and its forecast before anything is spent; the task's data files go to the volume
 ``rftkit-trl-runs`` under the job id, where the job writes ``events.jsonl``, ``status.json`` and
 ``checkpoint-N/`` (each a full Hugging Face model directory with its tokenizer).
 
-Serve a checkpoint as an OpenAI-compatible endpoint (vLLM), then evaluate it like any model::
-
-    RFTKIT_SERVE_CHECKPOINT=<job id>/checkpoint-<N> modal deploy -m rftkit.trl.modal_app
-    VLLM_API_KEY=... python -m rftkit.trl evaluate --task task.json --model <job id> \
-        --base-url https://<workspace>--rftkit-trl-serve.modal.run/v1
+Evaluate the result (deploys ``serve`` for the job's last checkpoint, then runs the kit's
+baseline against it): ``python -m rftkit.trl evaluate --task task.json --job <job id>``. By hand:
+``RFTKIT_SERVE_CHECKPOINT=<job id>/checkpoint-<N> modal deploy -m rftkit.trl.modal_app`` serves it
+at ``https://<workspace>--rftkit-trl-serve.modal.run/v1`` under the model name ``<job id>``.
 
 Secrets (never in the image or the task file): ``rftkit-tool-token`` holds the variables the
 task's tool headers reference (the course's: ``RFTKIT_TOOL_TOKEN``, the same secret the tool
 service uses); ``rftkit-grader-keys`` holds what its grader needs (``OPENAI_API_KEY`` for model
-graders, an endpoint grader's token; create it empty if nothing); ``rftkit-serve-key`` holds
-``VLLM_API_KEY``, the key the served endpoint requires; a gated model also needs ``HF_TOKEN`` in
-``rftkit-grader-keys``.
+graders, an endpoint grader's token; ``UNUSED=1`` if the grader needs nothing);
+``rftkit-serve-key`` holds ``VLLM_API_KEY``, the key the served endpoint requires; a gated model
+also needs ``HF_TOKEN`` in ``rftkit-grader-keys``.
 
 Importing this module needs no Modal token, TRL or GPU: the image, volumes and functions are
 only defined (the wiring test checks them); ``describe.local()`` runs offline.
@@ -227,7 +227,7 @@ def describe(task_json: str, spec: dict[str, Any]) -> str:
 @app.local_entrypoint()
 def main(
     task: str,
-    model: str = TRLJobSpec.model,
+    model: str = "",
     gpu: str = TRAIN_GPU,
     vllm_mode: str = "colocate",
     max_steps: int = 0,
@@ -238,6 +238,7 @@ def main(
     from rftkit.trl.preflight import preflight
 
     loaded = RFTTask.load(task)
+    model = model or (loaded.model if "/" in loaded.model else TRLJobSpec.model)
     overrides = {"max_steps": max_steps} if max_steps else {}
     spec = TRLJobSpec(model=model, gpu=gpu, vllm_mode=vllm_mode, overrides=overrides)  # type: ignore[arg-type]
     report = preflight(loaded, spec)
