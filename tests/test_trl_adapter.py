@@ -8,6 +8,8 @@ import json
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from transformers.utils import get_json_schema
 from trl import GRPOConfig
 
@@ -78,6 +80,26 @@ def test_specs_the_extractor_cannot_express_are_refused_by_name():
     undocumented = {"type": "function", "function": {"name": "ping", "description": ""}}
     with pytest.raises(ToolSpecError, match="needs a description"):
         tool_method(undocumented, lambda *_: "")
+
+
+@pytest.mark.parametrize(
+    "description",
+    ["Pick one (choices: nope)", 'Pick one (choices: ["a"])', "Args:\n    x: y", "Spaced. "],
+)
+def test_descriptions_the_docstring_parser_would_change_are_refused(description):
+    spec = {
+        "type": "function",
+        "function": {
+            "name": "pick",
+            "description": "Pick.",
+            "parameters": {
+                "type": "object",
+                "properties": {"x": {"type": "string", "description": description}},
+            },
+        },
+    }
+    with pytest.raises(ToolSpecError, match="'pick'"):
+        tool_method(spec, lambda *_: "")
 
 
 def test_enums_arrays_and_optional_arguments_round_trip():
@@ -192,3 +214,50 @@ def test_hyperparameter_table(course, tmp_path):
     assert settings["num_generations"] == 2 and settings["per_device_train_batch_size"] == 6
     assert settings["learning_rate"] == 5e-6 and "reasoning_effort=high" in notes[0]
     GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, **settings)  # TRL accepts it
+
+
+_json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8))
+_schemas = st.recursive(
+    st.dictionaries(
+        st.sampled_from(["type", "description", "enum", "items", "default", "minimum"]),
+        st.one_of(
+            st.sampled_from(["string", "integer", "number", "boolean", "array", "object", "x"]),
+            _json_scalars,
+            st.lists(_json_scalars, max_size=3),
+        ),
+        max_size=4,
+    ),
+    lambda inner: st.dictionaries(
+        st.sampled_from(["items", "properties", "anyOf"]), inner, max_size=2
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.text(max_size=12),
+    description=st.one_of(st.none(), st.text(max_size=20)),
+    properties=st.dictionaries(st.text(max_size=6), _schemas, max_size=3),
+    required=st.lists(st.text(max_size=6), max_size=2),
+)
+def test_any_spec_gives_a_faithful_method_or_a_tool_spec_error(
+    name, description, properties, required
+):
+    """Specs come from users' files: the generator either reproduces one exactly or names why
+    not; it never fails another way."""
+    spec = {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {"type": "object", "properties": properties, "required": required},
+        },
+    }
+    try:
+        method = tool_method(spec, lambda self, tool, arguments: tool)
+    except ToolSpecError:
+        return
+    derived = get_json_schema(method)
+    derived["function"].pop("return", None)
+    assert derived == expressible(spec)

@@ -159,14 +159,22 @@ def tool_method(spec: Mapping[str, Any], call: Callable[[Any, str, dict[str, Any
 
 def check_round_trip(method: Callable[..., Any], spec: Mapping[str, Any]) -> None:
     """Raise ToolSpecError unless TRL's extractor, on ``method``, gives back ``spec``."""
-    from transformers.utils import get_json_schema
+    from transformers.utils.chat_template_utils import (
+        DocstringParsingException,
+        TypeHintParsingException,
+        get_json_schema,
+    )
 
-    derived = get_json_schema(method)
+    name = spec_function(spec)["name"]
+    try:
+        derived = get_json_schema(method)
+    except (DocstringParsingException, TypeHintParsingException, ValueError) as exc:
+        raise ToolSpecError(f"tool {name!r}: TRL cannot derive its schema ({exc})") from None
     derived["function"].pop("return", None)
     wanted = expressible(spec)
     if derived != wanted:
         raise ToolSpecError(
-            f"tool {wanted['function']['name']!r}: TRL would show the model "
+            f"tool {name!r}: TRL would show the model "
             f"{json.dumps(derived, sort_keys=True)[:300]} instead of the spec "
             f"{json.dumps(wanted, sort_keys=True)[:300]}"
         )
