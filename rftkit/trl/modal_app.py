@@ -78,7 +78,6 @@ def _rftkit_requirements() -> list[str]:
 
 image = (
     modal.Image.debian_slim(python_version="3.11")
-    .apt_install("bubblewrap")  # python graders run sandboxed, as they do locally
     .uv_pip_install(*PINS, *_rftkit_requirements())
     .env({"TRL_EXPERIMENTAL_SILENCE": "1"})
     .add_local_python_source("rftkit", "tools_service")
