@@ -61,7 +61,6 @@ class TRLJobSpec:
             "use_vllm": True,
             "vllm_mode": self.vllm_mode,
             "bf16": True,
-            "gradient_checkpointing": True,
             "max_completion_length": self.max_completion_length,
         }
         if self.vllm_mode == "server":
