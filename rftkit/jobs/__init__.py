@@ -19,13 +19,17 @@ from typing import Any
 from rftkit.jobs.local import JOB_STATUSES, LocalJob
 from rftkit.task import RFTTask
 
-BACKENDS = ("local",)
+BACKENDS = ("local", "trl-modal")
 
 __all__ = ["BACKENDS", "JOB_STATUSES", "LocalJob", "launch"]
 
 
-def launch(backend: str, task: RFTTask, *, progress: bool = False, **options: Any) -> LocalJob:
+def launch(backend: str, task: RFTTask, *, progress: bool = False, **options: Any) -> Any:
     """Create and start a job for ``task`` on ``backend``."""
+    if backend == "trl-modal":  # TRL's GRPOTrainer on Modal GPUs (rftkit.trl.backend)
+        from rftkit.trl.backend import launch_trl_modal
+
+        return launch_trl_modal(task, progress=progress, **options)
     if backend != "local":
         raise ValueError(
             f"backend {backend!r} is not available here; known backends: {', '.join(BACKENDS)}"
