@@ -127,3 +127,18 @@ def test_forecast_from_saved_traces_and_next_to_the_job(platform, tmp_path, caps
                         str(baseline), "--job-id", job_id)  # fmt: skip
     assert code == 0 and "cost (USD)" in out and "forecast next to actual" in out
     assert "rollouts per prompt assumed" in out
+
+
+def _azure_extra_installed() -> bool:
+    try:
+        import azure.ai.projects  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_azure_extra_installed(), reason="the azure extra is installed here")
+def test_a_foundry_project_without_the_azure_extra_says_what_to_install(capsys, monkeypatch):
+    monkeypatch.setenv("AZURE_AI_PROJECT_ENDPOINT", "https://project.example/api/projects/p")
+    code, _, err = _run(capsys, "jobs", "status", "ftjob-1", "--backend", "azure")
+    assert code == 2 and "pip install 'rftkit[azure]'" in err
