@@ -401,3 +401,9 @@ def test_a_file_the_platform_rejects_stops_the_launch_and_is_not_reused(fake, tm
     launch("openai", task, client=_openai(url), env=ENV, file_wait={"poll": 0})
     uploads = [r for r in state.requests if r["method"] == "POST" and r["path"].endswith("/files")]
     assert len(uploads) == 3, "the rejected training file is uploaded again, not reused"
+
+
+def test_without_a_client_the_environment_must_name_the_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="needs OPENAI_API_KEY"):
+        launch("openai", _task(tmp_path), env=ENV)
