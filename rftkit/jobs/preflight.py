@@ -268,6 +268,11 @@ def preflight(
     redteam_cases: int = 3,
 ) -> PreflightReport:
     """Run every check for ``task`` on ``backend`` (``local``, ``openai``, ``azure``)."""
+    if backend not in ("local", "openai", "azure"):
+        raise ValueError(
+            f"preflight covers local, openai and azure, not {backend!r}"
+            + (" (trl-modal has its own: rftkit.trl.preflight)" if backend == "trl-modal" else "")
+        )
     today = today or dt.date.today()
     report = PreflightReport(task.name, backend)
     try:
