@@ -10,8 +10,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from rftkit import data_cli, demo, graders_cli, local_cli, new_cli, tools_cli, world_cli
+from rftkit import demo, tools_cli
+from rftkit.data import cli as data_cli
 from rftkit.endpoints import cli as endpoints_cli
+from rftkit.graders import cli as graders_cli
+from rftkit.jobs import cli as jobs_cli
+from rftkit.local import cli as local_cli
+from rftkit.scaffold import cli as new_cli
+from rftkit.world import cli as world_cli
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
@@ -24,6 +30,7 @@ GROUPS: tuple[Registrar, ...] = (
     graders_cli.register,
     new_cli.register,
     local_cli.register,
+    jobs_cli.register,
 )
 
 
