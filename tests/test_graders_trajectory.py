@@ -1,16 +1,25 @@
 """Trajectory grading from the call log, beside the dict grader on the same rollouts."""
 
 import asyncio
+import json
 
+import httpx
 import pytest
 
 from rftkit.course_session import course_session
-from rftkit.graders import run_grader_many
+from rftkit.graders import run_grader, run_grader_many, validate_grader
 from rftkit.graders.course import course_grader
-from rftkit.graders.trajectory import TrajectoryGrader, score_trajectory
+from rftkit.graders.server import create_grader_app
+from rftkit.graders.trajectory import (
+    TrajectoryGrader,
+    calls_from_sample,
+    create_trajectory_grader_app,
+    score_trajectory,
+)
 from rftkit.protocol import GraderRequest, Sample
 from rftkit.rollouts import run_rollouts_sync
 from rftkit.rollouts.scripted import ScriptedPolicy
+from rftkit.serving import serve_in_background
 
 ITEM = {"reference_answer": "14.3", "unit": "USD millions", "min_tool_calls": 1,
         "messages": [{"role": "user", "content": "Operating income of X in 2025-Q2?"}]}  # fmt: skip
@@ -94,3 +103,119 @@ def test_a_missing_log_falls_back_to_the_sample_and_says_so(rollouts):
 
 async def _score_all(grader, requests):
     return await asyncio.gather(*(grader.score(r) for r in requests))
+
+
+def test_the_lookup_tools_are_the_projects_own():
+    search_docs = {"tool": "search_docs", "arguments": {"query": "refund"}, "status": 200}
+    answer = Sample.from_text("14.3")
+    course_rule = score_trajectory([search_docs], answer, ITEM)
+    project_rule = score_trajectory([search_docs], answer, ITEM, lookups={"search_docs"})
+    assert (course_rule.evidence, project_rule.evidence) == (0.5, 1.0)
+
+
+def test_a_correctness_function_that_fails_gives_no_credit_and_never_raises():
+    def broken(sample, item):
+        return sample["no such key"]
+
+    for correct in (broken, lambda s, i: float("nan"), lambda s, i: 7.0):
+        score = score_trajectory([READ], Sample.from_text("14.3"), ITEM, correct=correct)
+        assert score.correct in (0.0, 1.0)  # 7 is clamped to 1; the others are no credit
+    assert score_trajectory([READ], Sample.from_text("x"), ITEM, correct=broken).reward == 0.0
+
+
+def calls_from_spans(trace):
+    """The calls as the rollout engine saw them: its own spans, not the tool service's log."""
+    return [
+        {"tool": s.span_data.name, "arguments": json.loads(s.span_data.input),
+         "status": s.span_data.status_code}
+        for s in trace.function_spans
+    ]  # fmt: skip
+
+
+GRADER_TOKEN = "grader-token-for-tests-only-9876"
+
+
+@pytest.fixture(scope="module")
+def trajectory_endpoint(rollouts):
+    course, _, _ = rollouts
+    app = create_trajectory_grader_app(course.base_url, course.job_tools[0].headers,
+                                       token=GRADER_TOKEN)  # fmt: skip
+    with serve_in_background(app) as url:
+        yield {"type": "endpoint", "name": "trajectory", "url": f"{url}/grade",
+               "headers": {"Authorization": f"Bearer {GRADER_TOKEN}"}}  # fmt: skip
+
+
+def test_the_served_grader_scores_over_http_what_score_trajectory_gives(
+    rollouts, trajectory_endpoint
+):
+    course, traces, _ = rollouts
+    items = {i["task_id"]: i for i in course.items}
+    validate_grader(trajectory_endpoint)
+    differs_from_the_sample = 0
+    for style in ("efficient", "wasteful"):
+        for trace in traces[style]:
+            item, sample = items[trace.item_id], last_turn_only(trace.sample)
+            result = run_grader(trajectory_endpoint, sample, item, trace_id=trace.trace_id)
+            expected = score_trajectory(calls_from_spans(trace), sample, item)
+            assert not any(value is True for _, value in result.metadata.errors)
+            assert result.reward == pytest.approx(expected.reward), (style, trace.item_id)
+            from_sample = score_trajectory(calls_from_sample(sample), sample, item, "sample")
+            differs_from_the_sample += from_sample.reward != pytest.approx(expected.reward)
+    assert differs_from_the_sample > 0  # so the scores above could only come from the log
+
+
+def test_the_served_grader_refuses_a_wrong_token_and_the_engine_flags_it(
+    rollouts, trajectory_endpoint
+):
+    course, traces, _ = rollouts
+    trace = traces["efficient"][0]
+    item = next(i for i in course.items if i["task_id"] == trace.item_id)
+    wrong = {**trajectory_endpoint, "headers": {"Authorization": "Bearer not-the-token"}}
+    result = run_grader(wrong, trace.sample, item, trace_id=trace.trace_id)
+    assert result.reward == 0.0 and result.metadata.errors.other_error
+    assert GRADER_TOKEN not in str(result.model_dump())
+    response = httpx.get(trajectory_endpoint["url"].removesuffix("/grade") + "/healthz")
+    assert response.status_code == 401
+
+
+def test_a_trace_id_cannot_reach_another_route_of_the_tool_service(rollouts, trajectory_endpoint):
+    course, traces, _ = rollouts
+    trace = traces["wasteful"][0]
+    item = next(i for i in course.items if i["task_id"] == trace.item_id)
+    sample = last_turn_only(trace.sample)
+    for hostile in ("../healthz", f"{trace.trace_id}/../{trace.trace_id}", "%2e%2e/tools"):
+        result = run_grader(trajectory_endpoint, sample, item, trace_id=hostile)
+        fallback = score_trajectory(calls_from_sample(sample), sample, item, "sample")
+        assert result.reward == pytest.approx(fallback.reward), hostile
+
+
+def test_a_scorer_that_fails_scores_zero_with_a_flag_and_the_server_keeps_answering():
+    async def raises(request):
+        raise RuntimeError("the scorer's own bug")
+
+    async def not_finite(request):
+        return float("nan")
+
+    async def fine(request):
+        return 0.25
+
+    for scorer, reward, flagged in ((raises, 0.0, True), (not_finite, 0.0, True),
+                                    (fine, 0.25, False)):  # fmt: skip
+        with serve_in_background(create_grader_app(scorer=scorer, token=GRADER_TOKEN)) as url:
+            config = {"type": "endpoint", "name": "s", "url": f"{url}/grade",
+                      "headers": {"Authorization": f"Bearer {GRADER_TOKEN}"}}  # fmt: skip
+            direct = httpx.post(f"{url}/grade", json={"sample": {"output_text": "1"},
+                                "trace_id": "t"}, headers=config["headers"])  # fmt: skip
+            assert direct.status_code == 200
+            assert direct.json()["errors"] == (["other_error"] if flagged else [])
+            assert run_grader(config, "1", {}).reward == reward
+
+
+def test_the_server_takes_exactly_one_of_a_config_and_a_scorer():
+    async def scorer(request):
+        return 1.0
+
+    with pytest.raises(ValueError, match="exactly one of grader"):
+        create_grader_app()
+    with pytest.raises(ValueError, match="exactly one of grader"):
+        create_grader_app(course_grader(), scorer=scorer)

@@ -1,10 +1,13 @@
 """Serve any local grader as an ``endpoint`` grader: POST ``/grade`` with bearer auth.
 
-A team's grader (a python grader, a ``multi``, anything :func:`run_grader` runs) becomes a URL a
-job can use as ``{"type": "endpoint", "url": ".../grade", "headers": {"Authorization": ...}}``.
+A team's grader (a python grader, a ``multi``, anything :func:`run_grader` runs) or any async
+scorer (``scorer=``: takes the :class:`~rftkit.protocol.GraderRequest`, returns a float, e.g. the
+trajectory grader of :mod:`rftkit.graders.trajectory`) becomes a URL a job can use as
+``{"type": "endpoint", "url": ".../grade", "headers": {"Authorization": ...}}``.
 The body is :class:`rftkit.protocol.GraderRequest`; the answer is ``GraderResponse`` with the
 ``score`` plus, for debugging, the grader's ``errors`` (names of the flags set) — a sample that
-cannot be graded scores 0 with its flag, as the service does, rather than failing the rollout.
+cannot be graded scores 0 with its flag, as the service does, rather than failing the rollout
+(a scorer that raises or returns no finite number: ``other_error``).
 
 The server grades for others, so it is strict:
 
@@ -30,8 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -46,6 +50,10 @@ from rftkit.graders.sandbox import SandboxLimits
 from rftkit.graders.validate import validate_grader
 from rftkit.protocol import MAX_PAYLOAD_BYTES, GraderRequest, GraderResponse
 
+Scorer = Callable[[GraderRequest], Awaitable[float]]
+"""Any async scorer: the graded request in, a reward out."""
+
+_log = logging.getLogger(__name__)
 _GRACE_S = 15.0
 """Beyond ``deadline_s``: the sandbox allows a call's first case a few seconds to start."""
 
@@ -91,32 +99,47 @@ def _runs_python(config: Mapping[str, Any]) -> bool:
     return config["type"] == "multi" and any(_runs_python(g) for g in config["graders"].values())
 
 
+async def _scorer_result(scorer: Scorer, request: GraderRequest) -> tuple[float, list[str]]:
+    """The scorer's reward, or 0 with ``other_error`` when it raises or gives no finite number."""
+    try:
+        score = float(await scorer(request))
+    except Exception as exc:  # the scorer's own bug, or a sample it cannot read: not a 5xx
+        _log.warning("scorer raised %s; the sample scores 0", type(exc).__name__)
+        return 0.0, ["other_error"]
+    return (score, []) if math.isfinite(score) else (0.0, ["other_error"])
+
+
 def create_grader_app(
-    grader: Mapping[str, Any],
+    grader: Mapping[str, Any] | None = None,
     *,
+    scorer: Scorer | None = None,
     token: str | None = None,
     deadline_s: float = 60.0,
     max_concurrent: int = 8,
     max_queued: int = 64,
     require_isolation: bool = True,
 ) -> FastAPI:
-    """A FastAPI app grading with ``grader`` (validated now, so a bad config fails at start).
+    """A FastAPI app grading with ``grader`` (validated now, so a bad config fails at start), or
+    with ``scorer`` instead (your own code, run in this process: no isolation applies).
 
     ``token=None`` serves without auth (loopback development only); an empty token is refused.
     ``deadline_s`` bounds one request's grading (each python grader is stopped then).
     """
-    config = validate_grader(grader)
+    if (grader is None) == (scorer is None):
+        raise ValueError("pass exactly one of grader (a config) and scorer (an async callable)")
+    config = validate_grader(grader) if grader is not None else None
+    name = str(config.get("name", config["type"])) if config else _scorer_name(scorer)
     if token == "":
         raise ValueError("token is empty: pass a secret, or None for loopback development")
     reason = namespaces_unavailable()
-    if require_isolation and reason is not None and _runs_python(config):
+    if require_isolation and reason is not None and config and _runs_python(config):
         raise IsolationUnavailable(
             f"this grader runs python code and {reason}; pass require_isolation=False to "
             "serve it with in-process checks only (not a security boundary)"
         )
     limits = SandboxLimits(timeout_s=deadline_s)
     app = FastAPI(
-        title=f"rftkit grader: {config.get('name', config['type'])}",
+        title=f"rftkit grader: {name}",
         docs_url=None,
         redoc_url=None,
     )
@@ -128,7 +151,7 @@ def create_grader_app(
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
-        return {"status": "ok", "grader": str(config.get("name", config["type"]))}
+        return {"status": "ok", "grader": name}
 
     @app.post("/grade", response_model=GraderResponse)
     async def grade(request: Request) -> Any:
@@ -150,19 +173,25 @@ def create_grader_app(
             except TimeoutError:
                 raise HTTPException(503, "no slot freed in time; retry later", busy) from None
             try:
-                result = await asyncio.wait_for(
-                    run_grader_async(
-                        config, graded.sample, graded.item, trace_id=graded.trace_id, limits=limits
-                    ),
-                    deadline_s + _GRACE_S,
-                )
+                score, flags = await asyncio.wait_for(grade_one(graded), deadline_s + _GRACE_S)
             except TimeoutError:
                 raise HTTPException(503, f"grading took over {deadline_s:g} s", busy) from None
             finally:
                 slots.release()
         finally:
             admitted -= 1
-        flags = [name for name, value in result.metadata.errors if value is True]
-        return GraderResponse(score=result.reward, errors=flags)
+        return GraderResponse(score=score, errors=flags)
+
+    async def grade_one(graded: GraderRequest) -> tuple[float, list[str]]:
+        if config is None:
+            return await _scorer_result(scorer, graded)
+        result = await run_grader_async(
+            config, graded.sample, graded.item, trace_id=graded.trace_id, limits=limits
+        )
+        return result.reward, [flag for flag, value in result.metadata.errors if value is True]
 
     return app
+
+
+def _scorer_name(scorer: Any) -> str:
+    return str(getattr(scorer, "__qualname__", None) or type(scorer).__name__)

@@ -6,9 +6,12 @@ efficiency term can miss most of what a rollout did. With the ``trace_id`` the g
 tool service (``GET /traces/{trace_id}``, every call in arrival order with its status) and score
 the process itself:
 
-- **correct** — the rubric's credit for the answer (``answer_closeness``, the course grader's);
-- **evidence** — 1 when a ``read_file`` or ``search`` call *succeeded* before the answer (a call
-  that failed with 4xx read nothing), 0.5 for an answer resting on no evidence (rubric rule 10);
+- **correct** — the credit for the answer: the course rubric's (``answer_closeness``) unless
+  ``correct=`` names another ``grade(sample, item)`` (a project's own answer grader);
+- **evidence** — 1 when a lookup call *succeeded* before the answer (a call that failed with 4xx
+  read nothing), 0.5 for an answer resting on no evidence (rubric rule 10). Which tools look up
+  evidence is ``lookups=`` (the course's ``read_file`` and ``search`` by default; a project's
+  document search, for instance);
 - **efficiency** — ``min_tool_calls / calls`` over every logged call (1 at the minimum; fewer
   calls than the minimum fall linearly to 0, as the course grader's ``tool_efficiency``);
 - **loops** — calls that repeat an earlier call exactly (same tool, same arguments): each halves
@@ -19,6 +22,10 @@ grader, a wrong answer scores 0 however it was reached and the process term only
 answers. When the log cannot be had (the service restarted, the trace expired), the grader falls
 back to ``sample.output_tools`` and says so in ``source``.
 
+Served as an ``endpoint`` grader with :func:`create_trajectory_grader_app` (the grader server's
+auth, body limit and bounded queue), a job submits
+``{"type": "endpoint", "url": ".../grade", "headers": {"Authorization": "Bearer ..."}}``.
+
 Example::
 
     grader = TrajectoryGrader(tools_url, {"Authorization": f"Bearer {token}"})
@@ -28,14 +35,21 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
+from fastapi import FastAPI
 
+from rftkit.graders.server import create_grader_app
 from rftkit.graders.sources import answer_closeness
 from rftkit.protocol import GraderRequest, Sample
+
+Correctness = Callable[[dict[str, Any], dict[str, Any]], float]
+"""A python grader's ``grade(sample, item)``: the answer's credit in [0, 1]."""
 
 LOOKUPS = frozenset({"read_file", "search"})
 EFFICIENCY_WEIGHT = 0.2
@@ -79,14 +93,23 @@ def score_trajectory(
     sample: Sample,
     item: Mapping[str, Any],
     source: Literal["tool_service", "sample"] = "tool_service",
+    *,
+    lookups: Collection[str] = LOOKUPS,
+    correct: Correctness = answer_closeness.grade,
 ) -> TrajectoryScore:
-    """Score a rollout from its call log (``[{tool, arguments, status}, ...]`` in order)."""
+    """Score a rollout from its call log (``[{tool, arguments, status}, ...]`` in order).
+
+    ``lookups`` are the tools whose successful call counts as reading evidence; ``correct``
+    gives the answer's credit (clamped to [0, 1]; a credit it cannot give is 0).
+    """
     needed = int(item.get("min_tool_calls", 1) or 0)
     try:
-        correct = float(answer_closeness.grade(sample.model_dump(), dict(item)))
-    except (RecursionError, ValueError, TypeError, ArithmeticError):  # a policy's odd output: 0
-        correct = 0.0
-    looked = any(c.get("tool") in LOOKUPS and c.get("status") == 200 for c in calls)
+        credit = float(correct(sample.model_dump(), dict(item)))
+    except Exception:  # a policy's odd output, or a bug in `correct`: no credit
+        credit = 0.0
+    credit = min(1.0, max(0.0, credit)) if math.isfinite(credit) else 0.0
+    calls = [c for c in calls if isinstance(c, Mapping)]
+    looked = any(c.get("tool") in lookups and c.get("status") == 200 for c in calls)
     evidence = 1.0 if needed <= 0 or looked else 0.5
     made = len(calls)
     if needed <= 0:
@@ -102,16 +125,26 @@ def score_trajectory(
         loops += key in seen
         seen.add(key)
     errors = sum(1 for c in calls if isinstance(c.get("status"), int) and 400 <= c["status"] < 500)
-    return TrajectoryScore(correct, evidence, efficiency, loops, errors, made, source)
+    return TrajectoryScore(credit, evidence, efficiency, loops, errors, made, source)
 
 
 class TrajectoryGrader:
     """Scores graded requests by fetching their rollout's call log from the tool service."""
 
-    def __init__(self, tools_url: str, headers: Mapping[str, str], *, timeout: float = 10.0):
+    def __init__(
+        self,
+        tools_url: str,
+        headers: Mapping[str, str],
+        *,
+        timeout: float = 10.0,
+        lookups: Collection[str] = LOOKUPS,
+        correct: Correctness = answer_closeness.grade,
+    ):
         self.tools_url = tools_url.rstrip("/")
         self._headers = dict(headers)
         self.timeout = timeout
+        self.lookups = frozenset(lookups)
+        self.correct = correct
 
     def __repr__(self) -> str:  # the headers carry the tool service's token
         return f"TrajectoryGrader({self.tools_url!r}, headers=<{len(self._headers)} hidden>)"
@@ -120,19 +153,47 @@ class TrajectoryGrader:
         """The rollout's call log, or None when the service does not have it."""
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             try:
-                response = await client.get(
-                    f"{self.tools_url}/traces/{trace_id}", headers=self._headers
+                response = await client.get(  # the id quoted whole: it names one trace only
+                    f"{self.tools_url}/traces/{quote(trace_id, safe='')}", headers=self._headers
                 )
             except httpx.HTTPError:
                 return None
         if response.status_code != 200:
             return None
-        calls = response.json().get("calls")
+        try:
+            calls = response.json().get("calls")
+        except (ValueError, AttributeError):  # not JSON, or not an object
+            return None
         return calls if isinstance(calls, list) else None
 
     async def score(self, request: GraderRequest) -> TrajectoryScore:
         calls = await self.fetch_calls(request.trace_id)
+        source: Literal["tool_service", "sample"] = "tool_service"
         if calls is None:
-            return score_trajectory(calls_from_sample(request.sample), request.sample,
-                                    request.item, "sample")  # fmt: skip
-        return score_trajectory(calls, request.sample, request.item)
+            calls, source = calls_from_sample(request.sample), "sample"
+        return score_trajectory(
+            calls, request.sample, request.item, source, lookups=self.lookups, correct=self.correct
+        )
+
+    async def reward(self, request: GraderRequest) -> float:
+        """The reward alone: the scorer :func:`create_trajectory_grader_app` serves."""
+        return (await self.score(request)).reward
+
+
+def create_trajectory_grader_app(
+    tools_url: str,
+    tool_headers: Mapping[str, str],
+    *,
+    token: str | None,
+    lookups: Collection[str] = LOOKUPS,
+    correct: Correctness = answer_closeness.grade,
+    **limits: Any,
+) -> FastAPI:
+    """The trajectory grader as an ``endpoint`` grader: ``POST /grade`` behind bearer ``token``.
+
+    ``tool_headers`` authenticate the grader to the tool service (its ``/traces`` route);
+    ``limits`` go to :func:`~rftkit.graders.server.create_grader_app` (``deadline_s``,
+    ``max_concurrent``, ``max_queued``).
+    """
+    grader = TrajectoryGrader(tools_url, tool_headers, lookups=lookups, correct=correct)
+    return create_grader_app(scorer=grader.reward, token=token, **limits)
