@@ -14,6 +14,7 @@ from rftkit.graders.trajectory import (
     TrajectoryGrader,
     calls_from_sample,
     create_trajectory_grader_app,
+    last_turn_sample,
     score_trajectory,
 )
 from rftkit.protocol import GraderRequest, Sample
@@ -66,6 +67,18 @@ def rollouts():
 def last_turn_only(sample: Sample) -> Sample:
     """The sample as the hosted service may send it: only the final turn's tool calls."""
     return sample.model_copy(update={"output_tools": sample.output_tools[-1:]})
+
+
+def test_the_last_turn_sample_keeps_only_the_last_calling_turns_calls(rollouts):
+    _, traces, _ = rollouts
+    for trace in traces["efficient"] + traces["wasteful"]:
+        kept = last_turn_sample(trace).output_tools
+        last_turn = trace.sample.output_tools[-1].id.split("-")[0]  # the script's ids: t<turn>-<n>
+        assert kept and [c.id.split("-")[0] for c in kept] == [last_turn] * len(kept)
+        assert kept == [c for c in trace.sample.output_tools if c.id.startswith(f"{last_turn}-")]
+    parallel = [t for t in traces["efficient"] if len(t.spans) - t.tool_calls == 2 < t.tool_calls]
+    assert parallel, "the efficient script reads several files in one turn on some item"
+    assert all(len(last_turn_sample(t).output_tools) == t.tool_calls for t in parallel)
 
 
 def test_the_trajectory_grader_sees_every_call_the_dict_grader_misses(rollouts):

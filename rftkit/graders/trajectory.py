@@ -46,7 +46,7 @@ from fastapi import FastAPI
 
 from rftkit.graders.server import create_grader_app
 from rftkit.graders.sources import answer_closeness
-from rftkit.protocol import GraderRequest, Sample
+from rftkit.protocol import GraderRequest, Sample, Trace
 
 Correctness = Callable[[dict[str, Any], dict[str, Any]], float]
 """A python grader's ``grade(sample, item)``: the answer's credit in [0, 1]."""
@@ -86,6 +86,22 @@ def calls_from_sample(sample: Sample) -> list[dict[str, Any]]:
             arguments = call.function.arguments
         calls.append({"tool": call.function.name, "arguments": arguments, "status": 200})
     return calls
+
+
+def last_turn_sample(trace: Trace) -> Sample:
+    """The rollout's sample as the hosted service may send it: ``output_tools`` cut to the calls
+    of the last turn that made any (which calls the service sends is undocumented, §11.5)."""
+    if trace.sample is None:
+        raise ValueError(f"trace {trace.trace_id} has no sample (a discarded rollout?)")
+    turns: list[set[str | None]] = []
+    for span in trace.spans:
+        if span.span_data.type == "generation":
+            turns.append(set())
+        elif turns:
+            turns[-1].add(span.span_data.call_id)
+    last = next((turn for turn in reversed(turns) if turn), set())
+    kept = [call for call in trace.sample.output_tools if call.id in last]
+    return trace.sample.model_copy(update={"output_tools": kept})
 
 
 def score_trajectory(
