@@ -22,7 +22,9 @@ import pandas as pd
 
 from rftkit.baseline import Baseline, bucket_of
 from rftkit.data import validate_records
+from rftkit.graders import GraderValidationError, validate_grader
 from rftkit.protocol import Trace
+from rftkit.redteam import Case, run_redteam
 
 STUB_HINT = "the exercise still holds its stub; write your answer in the cell above and run it"
 
@@ -127,6 +129,29 @@ def check_percent_change(percent_change: Callable[[float, float], Any]) -> str:
                 "(new - old) * 100 / old, rounded to one decimal"
             )
     return f"{len(PERCENT_CHANGE_CASES)} cases right; now the readiness check serves it"
+
+
+@exercise_check
+def check_string_grader(config: Any, cases: Sequence[Case]) -> str:
+    """03: a ``string_check`` that pays the honest answer and nothing for hedges, lists, dumps."""
+    _require_answer(config)
+    if not isinstance(config, Mapping) or config.get("type") != "string_check":
+        raise NotYet(
+            'the exercise asks for a string_check config (a dict with "type": "string_check"), '
+            "no python: start from naive_grader() and change what it checks"
+        )
+    try:
+        validate_grader(config)
+    except GraderValidationError as error:
+        raise NotYet(f"the config is not valid: {error}") from None
+    report = run_redteam(config, cases)
+    left = [problem for problem in report.problems() if not problem.startswith("lucky guess")]
+    if left:
+        raise NotYet(
+            "still paid or still wrong: " + "; ".join(left) + ". Hint: which `operation` of a "
+            "string_check pays only an answer that is the reference and nothing else?"
+        )
+    return "every probe earns nothing but the lucky guess: which one is that, and why?"
 
 
 BUCKET_CASES = [

@@ -17,6 +17,8 @@ import pytest
 from rftkit import exercises
 from rftkit.baseline import baseline_from_traces
 from rftkit.data import course_dataset, course_tool_specs, tool_names
+from rftkit.graders.course import course_grader, naive_grader
+from rftkit.redteam import cases_from_reference
 from rftkit.rollouts import load_traces, traces_frame
 from rftkit.world import generate_tasks, generate_world
 
@@ -175,6 +177,36 @@ def test_02_wrong_percent_changes_are_not_yet(capsys, percent_change, hint):
 def test_02_solution_is_correct(capsys):
     percent_change = _solution("02_tool_hosting.ipynb")["percent_change"]
     assert exercises.check_percent_change(percent_change) is True
+
+
+# 03 ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def redteam_cases():
+    return cases_from_reference()
+
+
+@pytest.mark.parametrize(
+    ("config", "hint"),
+    [
+        (..., "stub"),
+        (None, "stub"),
+        (naive_grader(), "hedged: mean reward 1.000"),
+        ({**naive_grader(), "operation": "ne"}, "the honest answer earns only"),
+        ({**naive_grader(), "operation": "eq", "reference": "{{item.unit}}"}, "honest answer"),
+        ({**naive_grader(), "operation": "equals"}, "not valid: operation"),
+        (course_grader(), 'the exercise asks for a string_check'),
+        ("eq", 'the exercise asks for a string_check'),
+    ],
+)
+def test_03_wrong_string_graders_are_not_yet(capsys, redteam_cases, config, hint):
+    assert hint in _not_yet(capsys, exercises.check_string_grader(config, redteam_cases))
+
+
+def test_03_solution_is_correct(capsys, redteam_cases):
+    my_grader = _solution("03_grader_design.ipynb", naive_grader=naive_grader)["my_grader"]
+    assert exercises.check_string_grader(my_grader, redteam_cases) is True
 
 
 # 04 ------------------------------------------------------------------------------------------

@@ -48,6 +48,26 @@ def test_00_quotes_the_models_parameter_count():
     assert "~1M" not in _cell("00_welcome.ipynb", "285966e6").source
 
 
+def test_03_quotes_its_kappas_and_the_graders_mean_rewards():
+    name = "03_grader_design.ipynb"
+    side_by_side = _output(name, "irr0code")
+    passes = re.search(r"^Cohen's kappa\s+(\S+)\s+(\S+)\s*$", side_by_side, re.MULTILINE)
+    assert passes, side_by_side
+    inter_rater, grader = (f"{float(v):.3f}" for v in passes.groups())
+    assert _table_value(_output(name, "20c86517"), "Cohen's kappa") == grader
+    prose = _cell(name, "irr0md2").source
+    assert f"inter-rater κ {inter_rater}" in prose and f"grader's κ {grader}" in prose
+    means = _output(name, "traj0mean")
+    table = _cell(name, "traj0md4").source
+    for policy in ("efficient", "wasteful"):
+        row = re.search(rf"^{policy}\s+\S+\s+\S+\s+(\S+)\s+(\S+)\s*$", means, re.MULTILINE)
+        assert row, means
+        dict_every_call, dict_last_turn = (f"{float(v):.3f}" for v in row.groups())
+        trajectory = re.search(rf"^{policy}\s+(\S+)\s*$", means, re.MULTILINE).group(1)
+        quoted = f"| {policy} rollouts | {dict_every_call} | {dict_last_turn} | "
+        assert quoted + f"{float(trajectory):.3f} |" in table, (quoted, table)
+
+
 def test_04_quotes_the_local_models_learnable_items():
     summary = _output("04_baseline_and_triage.ipynb", "dafefcb0")
     learnable, items = _table_value(summary, "items learnable"), _table_value(summary, "items")
