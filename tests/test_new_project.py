@@ -39,6 +39,7 @@ def test_the_project_has_the_course_structure(project):
         "support_agent/tools.py",
         "support_agent/dataset.py",
         "support_agent/grader.py",
+        "support_agent/trajectory_grader.py",
         "support_agent/checks.py",
         "support_agent/modal_app.py",
         "notebooks/01_tools_and_data.ipynb",
