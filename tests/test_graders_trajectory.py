@@ -5,6 +5,8 @@ import json
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rftkit.course_session import course_session
 from rftkit.graders import run_grader, run_grader_many, validate_grader
@@ -232,3 +234,29 @@ def test_the_server_takes_exactly_one_of_a_config_and_a_scorer():
         create_grader_app()
     with pytest.raises(ValueError, match="exactly one of grader"):
         create_grader_app(course_grader(), scorer=scorer)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6),
+                                                                       children, max_size=3),
+    max_leaves=10,
+)  # fmt: skip
+_CALL = st.fixed_dictionaries(
+    {}, optional={"tool": _JSON | st.sampled_from(["read_file", "search"]), "arguments": _JSON,
+                  "status": _JSON | st.sampled_from([200, 404, 500])},
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(calls=st.lists(_CALL | _JSON, max_size=8), answer=st.text(max_size=30))
+def test_any_call_log_the_service_could_send_scores_in_range_without_raising(calls, answer):
+    score = score_trajectory(calls, Sample.from_text(answer), ITEM)
+    assert 0.0 <= score.reward <= 1.0 and score.calls <= len(calls)
+
+
+def test_a_body_over_the_limit_is_refused_before_the_scorer_runs(trajectory_endpoint):
+    body = b'{"trace_id": "t", "sample": {"output_text": "' + b"9" * 1_100_000 + b'"}}'
+    response = httpx.post(trajectory_endpoint["url"], content=body,
+                          headers=trajectory_endpoint["headers"])  # fmt: skip
+    assert response.status_code == 413

@@ -125,7 +125,10 @@ def score_trajectory(
         credit = 0.0
     credit = min(1.0, max(0.0, credit)) if math.isfinite(credit) else 0.0
     calls = [c for c in calls if isinstance(c, Mapping)]
-    looked = any(c.get("tool") in lookups and c.get("status") == 200 for c in calls)
+    looked = any(
+        isinstance(c.get("tool"), str) and c["tool"] in lookups and c.get("status") == 200
+        for c in calls
+    )
     evidence = 1.0 if needed <= 0 or looked else 0.5
     made = len(calls)
     if needed <= 0:
