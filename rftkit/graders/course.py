@@ -8,7 +8,7 @@ into a job. Dataset lines carry ``reference_answer`` (canonical string), ``refer
 The course grader's efficiency term reads ``len(sample.output_tools)``. In rftkit's local engine
 ``sample.output_tools`` lists *every* tool call the rollout made; on OpenAI's service it may hold
 only the final turn's calls, and an endpoint grader that reads the tool service's
-``GET /traces/{trace_id}`` log plays that role (see :mod:`rftkit.graders.server`).
+``GET /traces/{trace_id}`` log plays that role (see :mod:`rftkit.graders.trajectory`).
 """
 
 from __future__ import annotations
