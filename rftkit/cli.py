@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from rftkit import data_cli, demo, graders_cli, local_cli, new_cli, tools_cli, world_cli
+from rftkit.api import cli as api_cli
 from rftkit.endpoints import cli as endpoints_cli
 
 Registrar = Callable[[argparse._SubParsersAction], None]
@@ -24,6 +25,7 @@ GROUPS: tuple[Registrar, ...] = (
     graders_cli.register,
     new_cli.register,
     local_cli.register,
+    api_cli.register,
 )
 
 
