@@ -16,7 +16,7 @@ Limits (what differs from the hosted service; everything else follows its shapes
 | jobs: model | ``rftkit-tinylm-base``; an ``ft:`` model or checkpoint of this server (trains on from it); any hosted id (``o4-mini-…``) is trained as ``rftkit-tinylm-base``, said in a ``warn`` event | a path; an unknown ``ft:`` id |
 | jobs: data | ``validation_file`` required (as RFT needs); dataset errors (line limits, grader variables, tool names, train/valid leakage) are answered 400 at create | the service's asynchronous ``validating_files`` failure and moderation checks |
 | jobs: hyperparameters | mapped to GRPO by the table in ``rftkit.local.hyperparameters``; ``reasoning_effort`` has no local counterpart | — |
-| jobs: state | in memory: jobs end with the server (files and checkpoints stay in the data dir) | ``integrations`` (accepted, ignored); ``result_files``, ``trained_tokens`` are empty |
+| jobs: state | in memory: jobs end with the server (files and checkpoints stay in the data dir) | ``integrations`` and Azure's ``trainingType`` (accepted, ignored); ``result_files``, ``trained_tokens`` are empty; no Evals runs |
 | events, checkpoints | real ones from the trainer, newest first, cursor pages | the hosted Evals runs per step |
 | graders | ``validate`` and ``run`` through ``rftkit.graders`` (model graders need ``OPENAI_API_KEY`` in the server's environment) | — |
 | responses, chat | ``rftkit-tinylm-base`` and every ``ft:`` model and checkpoint; one turn: a final answer or one function call; ``temperature`` 0–2 | ``stream``, ``previous_response_id``, ``tool_choice`` other than auto, structured outputs, ``n`` > 1; ``tools`` are echoed but the model knows only the course's four tools; a turn is at most 64 tokens; other fields are accepted and ignored |

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rftkit.api.errors import APIError, bad_request, not_found, unsupported
 from rftkit.api.files import FileStore, invalid_file_message
@@ -84,6 +84,17 @@ class CreateJobRequest(BaseModel):
     metadata: dict[str, str] | None = None
     seed: int | None = Field(default=None, ge=0, le=2_147_483_647)
     suffix: str | None = Field(default=None, max_length=64)
+    trainingType: str | None = None  # noqa: N815 (Azure's name; accepted, no local meaning)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        """Up to 16 pairs, keys up to 64 characters, values up to 512 (reference §2.1)."""
+        if value is not None and (
+            len(value) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in value.items())
+        ):
+            raise ValueError("at most 16 pairs, keys up to 64 characters, values up to 512")
+        return value
 
 
 class ServerJob:
