@@ -4,9 +4,11 @@ The same small course task and settings run twice over, alternately: by the loca
 directly (``LocalJob(...).start().wait()``) and through ``rftkit api serve`` with the real
 ``openai`` client (upload both files, ``fine_tuning.jobs.create``, poll ``retrieve`` every
 ``--poll`` seconds until ``succeeded``, as a learner's notebook does). Both run in this process
-against the same loopback tool service; seeds are fixed, and each rollout samples from its own
-seeded stream, so both runners do the same training work. Wall time is measured from the first
-call (the constructor, or the first upload) until the job is seen to have succeeded.
+against the same loopback tool service; seeds are fixed and each rollout samples from its own
+seeded stream, so both runners do the same training work up to float rounding (the last event of
+each run is printed to show it). A one-step warm-up job runs first, uncounted (the first job in a
+process pays for loading torch and the model). Wall time is measured from the first call (the
+constructor, or the first upload) until the job is seen to have succeeded.
 
 On a shared machine whole runs vary by tens of percent with the load, more than the effect being
 measured, so each run is also split into the training the job did (triage plus every step's
@@ -99,6 +101,9 @@ def main() -> None:
         serve_api(Path(scratch) / "api") as api,
     ):
         task = course.task.model_copy(update={"hyperparameters": HYPERPARAMETERS})
+        warmup = LocalJob(task, env=course.env, grpo={"steps": 1, "triage_tasks": 4},
+                          out_dir=Path(scratch) / "warmup")  # fmt: skip
+        warmup.start().wait()
         for round_ in range(1, args.rounds + 1):
             for runner in ("direct", "api"):
                 if runner == "direct":

@@ -102,9 +102,9 @@ def invalid_file_message(filename: str, errors: list[Any], shown: int = 5) -> st
     """The findings as one message naming the file, each line and field, and the fix."""
     parts = []
     for finding in errors[:shown]:
-        where = f"line {finding.line}" if finding.line is not None else "file"
+        where = f"line {finding.line}, {finding.field}" if finding.line is not None else "file"
         fix = f" (fix: {finding.hint})" if finding.hint else ""
-        parts.append(f"{where}, {finding.field}: {finding.message}{fix}")
+        parts.append(f"{where}: {finding.message}{fix}")
     more = f"; and {len(errors) - shown} more" if len(errors) > shown else ""
     return f"Invalid file {filename}: {len(errors)} error(s): " + "; ".join(parts) + more
 

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,7 +80,9 @@ class LivePlot:
         self.events.append(event)
         if event.get("type") != "metrics":
             return
-        figure = reward_curves(metrics_frame(self.events), grader_frame(self.events))
+        with warnings.catch_warnings():  # no validation point yet: an empty legend is fine
+            warnings.simplefilter("ignore", UserWarning)
+            figure = reward_curves(metrics_frame(self.events), grader_frame(self.events))
         if self._handle is None:
             self._handle = display(figure, display_id=True)
         else:
