@@ -2,7 +2,8 @@
 pause, resume, cancel.
 
 Every backend takes the same :class:`~rftkit.task.RFTTask`. ``local`` is the CPU engine in
-``rftkit.local`` (the embedded default).
+``rftkit.local`` (the embedded default); ``openai`` and ``azure`` are the hosted platforms, with
+the ``openai`` client injected (``rftkit.jobs.hosted``).
 
 Example::
 
@@ -10,24 +11,34 @@ Example::
         job = launch("local", course.task, env=course.env, grpo={"steps": 8})
         job.wait()
         job.status, job.events()[-1]["message"], job.checkpoints()
+
+    job = launch("azure", task, client=OpenAI(base_url=".../openai/v1/"))   # idempotent
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from rftkit.jobs.hosted import HostedJob, HostedJobError, launch_hosted
 from rftkit.jobs.local import JOB_STATUSES, LocalJob
 from rftkit.task import RFTTask
 
-BACKENDS = ("local",)
+BACKENDS = ("local", "openai", "azure")
 
-__all__ = ["BACKENDS", "JOB_STATUSES", "LocalJob", "launch"]
+__all__ = ["BACKENDS", "JOB_STATUSES", "HostedJob", "HostedJobError", "LocalJob", "launch"]
 
 
-def launch(backend: str, task: RFTTask, *, progress: bool = False, **options: Any) -> LocalJob:
-    """Create and start a job for ``task`` on ``backend``."""
-    if backend != "local":
-        raise ValueError(
-            f"backend {backend!r} is not available here; known backends: {', '.join(BACKENDS)}"
-        )
-    return LocalJob(task, **options).start(progress)
+def launch(
+    backend: str, task: RFTTask, *, progress: bool = False, **options: Any
+) -> LocalJob | HostedJob:
+    """Create and start a job for ``task`` on ``backend``.
+
+    ``local`` takes ``env``, ``grpo``, ``out_dir``; ``openai``/``azure`` take ``client``, ``env``,
+    ``force`` and (Azure) ``training_type``, and return the job already launched from the same
+    task unless ``force=True``.
+    """
+    if backend == "local":
+        return LocalJob(task, **options).start(progress)
+    if backend in ("openai", "azure"):
+        return launch_hosted(backend, task, **options)
+    raise ValueError(f"unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}")

@@ -45,8 +45,7 @@ def local_checkpoint(model: str) -> tuple[Path, str | None]:
     if model.endswith(".pt") and Path(model).is_file():
         return Path(model), None
     return BASE_CHECKPOINT, (
-        f"model {model!r} is not available on the local engine; it trains {BASE_MODEL} in its"
-        " place"
+        f"model {model!r} is not available on the local engine; it trains {BASE_MODEL} in its place"
     )
 
 

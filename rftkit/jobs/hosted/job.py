@@ -1,0 +1,187 @@
+"""A job on OpenAI or Azure AI Foundry with the local job's interface: ``status``, ``events()``,
+``stream()``, ``checkpoints()``, ``pause()``, ``resume()``, ``cancel()``, ``wait()``, ``as_job()``.
+
+:func:`launch_hosted` is idempotent: the task's content hash goes into the job's metadata, and a
+second launch of the same task returns the job already there (found by listing jobs with that
+metadata) instead of starting a second paid one. Failed and cancelled jobs are not reused, so
+re-launching after a failure starts afresh; ``force=True`` always creates a new job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import openai
+
+from rftkit.jobs.hosted.api import HostedAPI, Platform
+from rftkit.jobs.hosted.errors import HostedJobError
+from rftkit.jobs.hosted.files import ensure_file
+from rftkit.jobs.hosted.request import TASK_HASH_KEY, create_body, header_values
+from rftkit.task import RFTTask
+
+ACTIVE = ("validating_files", "queued", "pending", "running", "pausing")
+FINISHED = ("succeeded", "failed", "cancelled")
+NOT_REUSED = ("failed", "cancelled")
+EVALS_GONE = (
+    "per-step evaluation results are not available for this job: {why}. OpenAI's hosted Evals API, "
+    "through which RFT validation runs were read, was reported shut down on 2026-11-30; read the "
+    "validation rewards from the metrics events (events()) and the checkpoints instead."
+)
+
+
+class HostedJob:
+    """One fine-tuning job on a hosted platform, read as raw JSON on every call."""
+
+    def __init__(self, api: HostedAPI, job: Mapping[str, Any], *, reused: bool = False):
+        self.api = api
+        self.id: str = job["id"]
+        self.reused = reused
+        self._job = dict(job)
+
+    def __repr__(self) -> str:
+        return (
+            f"HostedJob(id={self.id!r}, platform={self.api.platform!r}, "
+            f"status={self._job.get('status')!r}, reused={self.reused})"
+        )
+
+    # -- reading ---------------------------------------------------------------------------------
+    def refresh(self) -> dict[str, Any]:
+        self._job = self.api.retrieve_job(self.id)
+        return self._job
+
+    def as_job(self) -> dict[str, Any]:
+        """The job object as the platform last returned it (it masks header values itself)."""
+        return dict(self._job)
+
+    @property
+    def status(self) -> str:
+        """The status now (a fresh read): also ``pending``, ``pausing``, ``paused``."""
+        return str(self.refresh().get("status"))
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self._job.get("metadata") or {})
+
+    @property
+    def fine_tuned_model(self) -> str | None:
+        return self._job.get("fine_tuned_model")
+
+    def events(self, after: str | None = None) -> list[dict[str, Any]]:
+        """Every event in time order; with ``after`` (an event id) only the later ones."""
+        newest_first: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = self.api.events(self.id, cursor)
+            data = page.get("data") or []
+            ids = [e.get("id") for e in data]
+            if after is not None and after in ids:
+                newest_first += data[: ids.index(after)]
+                break
+            newest_first += data
+            if not page.get("has_more") or not data:
+                break
+            cursor = data[-1]["id"]
+        return newest_first[::-1]
+
+    def stream(
+        self, start: int = 0, poll: float = 10.0, sleep: Callable[[float], None] = time.sleep
+    ) -> Iterator[dict[str, Any]]:
+        """Yield events from number ``start`` on as they arrive, until the job stops running."""
+        last: str | None = None
+        skip = start
+        while True:
+            running = self.status in ACTIVE
+            for event in self.events(after=last):
+                last = event.get("id", last)
+                if skip:
+                    skip -= 1
+                    continue
+                yield event
+            if not running:
+                return
+            sleep(poll)
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        """Checkpoints, newest first (for RFT the platform keeps the best three)."""
+        return self.api.checkpoints(self.id)
+
+    def eval_runs(self) -> list[dict[str, Any]]:
+        """Per-step validation runs where the platform still offers them; otherwise
+        :class:`LookupError` saying plainly that they are gone and where to look instead."""
+        eval_id = self._job.get("eval_id")
+        if not eval_id:
+            raise LookupError(EVALS_GONE.format(why="the job names no eval"))
+        try:
+            return self.api.eval_runs(eval_id)
+        except HostedJobError as exc:
+            if exc.kind in ("not_found", "invalid", "refused") or exc.status == 410:
+                raise LookupError(EVALS_GONE.format(why=str(exc))) from None
+            raise
+
+    # -- acting ----------------------------------------------------------------------------------
+    def pause(self) -> HostedJob:
+        self._job = self.api.job_action(self.id, "pause")
+        return self
+
+    def resume(self) -> HostedJob:
+        self._job = self.api.job_action(self.id, "resume")
+        return self
+
+    def cancel(self) -> HostedJob:
+        self._job = self.api.job_action(self.id, "cancel")
+        return self
+
+    def wait(
+        self,
+        timeout: float | None = None,
+        poll: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> str:
+        """Block until the job stops running (finished or paused) or ``timeout`` passes."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (status := self.status) in ACTIVE:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            sleep(poll)
+        return status
+
+
+def find_job(api: HostedAPI, task_hash: str) -> dict[str, Any] | None:
+    """The newest job launched from a task with this hash that is not failed or cancelled."""
+    for job in api.list_jobs({TASK_HASH_KEY: task_hash}):
+        if job.get("status") not in NOT_REUSED:
+            return job
+    return None
+
+
+def launch_hosted(
+    platform: Platform,
+    task: RFTTask,
+    *,
+    client: openai.OpenAI,
+    env: Mapping[str, str] | None = None,
+    force: bool = False,
+    training_type: str | None = None,
+    file_wait: Mapping[str, float] | None = None,
+) -> HostedJob:
+    """Create the job for ``task`` on ``platform`` through ``client`` (or return the one already
+    launched from the same task, unless ``force``)."""
+    body_secrets = list(header_values(task.reinforcement_method(env)))
+    api = HostedAPI(client, platform, secrets=body_secrets)
+    if not force and (existing := find_job(api, task.content_hash())):
+        return HostedJob(api, existing, reused=True)
+    wait = dict(file_wait or {})
+    train = ensure_file(api, task.path("train"), "train", **wait)
+    valid_path = task.path("validation")
+    valid = None if valid_path is None else ensure_file(api, valid_path, "validation", **wait)
+    body = create_body(
+        task,
+        env,
+        platform,
+        training_file=train,
+        validation_file=valid,
+        training_type=training_type,
+    )
+    return HostedJob(api, api.create_job(body))
