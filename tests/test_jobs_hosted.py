@@ -281,7 +281,7 @@ REFUSED = {
     ("status", "body", "kind", "words"),
     [
         (403, REFUSED, "refused", ["2027-01-06", "Azure AI Foundry", "open-weights", "local"]),
-        (400, {"error": {"message": f"Invalid grader: bad header {GRADER_SECRET}",
+        (400, {"error": {"message": f"Invalid grader: bad header {GRADER_SECRET} {TOOL_SECRET}",
                          "param": "method.reinforcement.grader"}},
          "invalid", ["grader is invalid", "**********"]),
         (429, {"error": {"message": "Rate limit reached"}}, "rate_limited", ["429", "Wait"]),

@@ -37,7 +37,7 @@ from rftkit.graders.validate import GraderValidationError, validate_grader
 from rftkit.jobs.forecast import Forecast, RolloutProfile, forecast
 from rftkit.jobs.hosted.api import HostedAPI
 from rftkit.jobs.hosted.errors import HostedJobError, mask
-from rftkit.jobs.hosted.request import header_values
+from rftkit.jobs.hosted.request import secret_values
 from rftkit.jobs.local import local_checkpoint
 from rftkit.jobs.platforms import CHECKED, OPENAI_WIND_DOWN, model_support
 from rftkit.jobs.readiness import tool_readiness
@@ -117,7 +117,12 @@ def _check_data(report: PreflightReport, task: RFTTask) -> None:
 
 
 def _check_grader(
-    report: PreflightReport, task: RFTTask, backend: str, grader: dict, client: Any
+    report: PreflightReport,
+    task: RFTTask,
+    backend: str,
+    grader: dict,
+    client: Any,
+    secrets: list[str],
 ) -> None:
     try:
         validate_grader(task.grader)
@@ -128,7 +133,7 @@ def _check_grader(
         reason = "the local backend runs graders itself" if backend == "local" else "no client"
         report.add("grader: platform", "skipped", reason)
         return
-    api = HostedAPI(client, backend, secrets=header_values(grader))
+    api = HostedAPI(client, backend, secrets=secrets)
     try:
         api.validate_grader(grader)
         report.add("grader: platform", "ok", f"{backend} graders/validate accepted it")
@@ -227,8 +232,8 @@ def _check_availability(
             report.add(
                 "availability",
                 "error",
-                f"OpenAI creates no new fine-tuning jobs since "
-                f"{final}; use --backend azure, an open-weights trainer or local",
+                f"OpenAI creates no new fine-tuning jobs since {final}; train on Azure AI "
+                "Foundry (--backend azure), an open-weights trainer or the local engine",
             )
             return
         active = [f"since {d}: {what}" for d, what in OPENAI_WIND_DOWN.items() if d <= today]
@@ -266,14 +271,14 @@ def preflight(
     report = PreflightReport(task.name, backend)
     try:
         grader = task.resolved_grader(env)
-        secrets = list(header_values(task.reinforcement_method(env)))
+        secrets = secret_values(task, env)
         report.add("secrets", "ok", "every header reference resolves")
     except TaskSecretError as exc:
         report.add("secrets", "error", str(exc))
         grader, secrets = None, []
     _check_data(report, task)
     if grader is not None:
-        _check_grader(report, task, backend, grader, client)
+        _check_grader(report, task, backend, grader, client, secrets)
         _check_redteam(report, task, grader, baseline, redteam_cases)
         _check_tools(report, task, env, readiness_rollouts)
     _check_model(report, task, backend, today)

@@ -57,10 +57,12 @@ def tool_readiness(
         report = check_endpoint(
             url.rstrip("/").removesuffix("/call"), token, rollouts=rollouts, calls=calls
         )
-        for reason in report.failures():
+        reasons = report.failures()
+        unreachable = any("no response" in reason for reason in reasons)
+        for reason in reasons:
             # Its probe carries no dataset line, so a service that needs the line's fields
             # answers 4xx: only silence and discarded rollouts are sure blockers.
-            if "no response" in reason or "discarded" in reason:
+            if unreachable or "discarded" in reason:
                 blockers.append(f"{url}: {reason}")
             else:
                 notes.append(f"{url}: the current checker's probe (no dataset line) got {reason}")
