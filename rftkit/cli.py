@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from rftkit import data_cli, demo, graders_cli, local_cli, new_cli, tools_cli, world_cli
 from rftkit.endpoints import cli as endpoints_cli
+from rftkit.jobs import cli as jobs_cli
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
@@ -24,6 +25,7 @@ GROUPS: tuple[Registrar, ...] = (
     graders_cli.register,
     new_cli.register,
     local_cli.register,
+    jobs_cli.register,
 )
 
 

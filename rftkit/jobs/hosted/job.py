@@ -148,6 +148,12 @@ class HostedJob:
         return status
 
 
+def open_job(platform: Platform, job_id: str, *, client: openai.OpenAI) -> HostedJob:
+    """The job ``job_id`` on ``platform`` (HostedJobError if the platform has no such job)."""
+    api = HostedAPI(client, platform)
+    return HostedJob(api, api.retrieve_job(job_id))
+
+
 def find_job(api: HostedAPI, task_hash: str) -> dict[str, Any] | None:
     """The newest job launched from a task with this hash that is not failed or cancelled."""
     for job in api.list_jobs({TASK_HASH_KEY: task_hash}):
