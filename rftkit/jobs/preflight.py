@@ -112,8 +112,8 @@ def _check_data(report: PreflightReport, task: RFTTask) -> None:
             shown = "; ".join(str(f) for f in found.errors[:3])
             report.add(f"data: {split}", "error", f"{found.summary()}: {shown}")
         else:
-            result = "warning" if found.warnings else "ok"
-            report.add(f"data: {split}", result, found.summary())
+            first = f"; first: {found.warnings[0]}" if found.warnings else ""
+            report.add(f"data: {split}", "warning" if first else "ok", found.summary() + first)
 
 
 def _check_grader(
