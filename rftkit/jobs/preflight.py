@@ -8,7 +8,8 @@ Rows, in order (``check``, ``result``: ok / warning / error / skipped, ``detail`
   platform's ``graders/validate``;
 - **red team**: the grader attacked with answers that must earn nothing (``rftkit.redteam``),
   on cases from a baseline's best rollouts or else from the task's lines;
-- **tools**: the task's real tool URLs, called with the task's headers (``readiness``);
+- **tools**: the task's real tool URLs, called with the task's headers, probes from the
+  dataset's tool specs and its lines as items (``rftkit.endpoints.check_tools``);
 - **model** and **availability**: the model and backend support RFT / Agent RFT, and the
   platform still creates jobs (``rftkit.jobs.platforms``: dates and sources);
 - **forecast**: time, cost and tool traffic from a baseline, against ``budget_usd``.
@@ -183,7 +184,7 @@ def _check_tools(report: PreflightReport, task: RFTTask, env: Any, rollouts: int
         return
     lines = task.items("train")
     specs = lines[0].get("tools") or [] if lines else []
-    verdict = tool_readiness(task.job_tools(env), specs, rollouts=rollouts)
+    verdict = tool_readiness(task.job_tools(env), specs, items=lines[:20], rollouts=rollouts)
     for blocker in verdict.blockers:
         report.add("tools", "error", blocker)
     for note in verdict.notes:
