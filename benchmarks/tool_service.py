@@ -32,8 +32,7 @@ import httpx
 import numpy as np
 from fastapi import FastAPI, Request
 
-from rftkit.endpoints import CALCULATOR_PROBE, run_burst, run_coroutine
-from rftkit.endpoints.target import Endpoint
+from rftkit.endpoints import CALCULATOR_PROBE, ToolTarget, run_burst, run_coroutine
 from rftkit.world import generate_world, write_corpus
 
 TOKEN = "benchmark-token-not-secret"
@@ -118,7 +117,9 @@ class Server:
 
 
 def one_burst(url: str, rollouts: int, calls: int) -> dict[str, float]:
-    burst = run_coroutine(run_burst(Endpoint(url, token=TOKEN), CALCULATOR_PROBE, rollouts, calls))
+    target = ToolTarget("calculator", f"{url}/call", {"Authorization": f"Bearer {TOKEN}"})
+    probes = {"calculator": CALCULATOR_PROBE}
+    burst = run_coroutine(run_burst([target], probes, rollouts, calls))
     latencies = [a.latency_ms for a in burst.attempts]
     errors = sum(1 for a in burst.attempts if a.status is None or a.status >= 400)
     return {

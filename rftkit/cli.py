@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from rftkit import data_cli, demo, graders_cli, local_cli, new_cli, tools_cli, world_cli
 from rftkit.api import cli as api_cli
 from rftkit.endpoints import cli as endpoints_cli
+from rftkit.jobs import cli as jobs_cli
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
@@ -25,6 +26,7 @@ GROUPS: tuple[Registrar, ...] = (
     graders_cli.register,
     new_cli.register,
     local_cli.register,
+    jobs_cli.register,
     api_cli.register,
 )
 

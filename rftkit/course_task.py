@@ -28,7 +28,8 @@ from typing import Any
 from rftkit.data import build_dataset, write_jsonl
 from rftkit.graders.course import course_grader
 from rftkit.local.pretrain import BASE_MODEL
-from rftkit.local.worlds import GRPO_SEEDS, VALID_SEEDS, build_world, world_seeds
+from rftkit.local.worlds import GRPO_SEEDS, VALID_SEEDS, LocalWorld, build_world, world_seeds
+from rftkit.protocol import JobTool
 from rftkit.serving import serve_in_background
 from rftkit.task import TASK_FILE, RFTTask, TaskTool
 from tools_service.app import TOKEN_ENV, create_app
@@ -54,12 +55,19 @@ class CourseTaskSize:
     valid_per_world: int = 20
 
 
-def world_lines(seed: int, directory: Path, n: int) -> list[dict[str, Any]]:
-    """The first ``n`` compact-corpus lines of world ``seed``, ids prefixed with the seed (worlds
-    share ids like ``t0001``, and rollouts are grouped by id)."""
-    world = build_world(seed, directory)
+def world_lines(world: LocalWorld, n: int) -> list[dict[str, Any]]:
+    """The first ``n`` compact-corpus lines of ``world``, ids prefixed with its seed (worlds share
+    ids like ``t0001``, and rollouts are grouped by id)."""
+    seed = world.world.seed
     lines = build_dataset(world.tasks[:n], style="compact", world_seed=seed)
     return [{**line, "task_id": f"w{seed}-{line['task_id']}"} for line in lines]
+
+
+def course_worlds(size: CourseTaskSize, directory: Path) -> tuple[list[LocalWorld], ...]:
+    """The training and validation worlds of a course task, corpora written under ``directory``."""
+    train = [build_world(s, directory) for s in world_seeds(GRPO_SEEDS, size.train_worlds)]
+    valid = [build_world(s, directory) for s in world_seeds(VALID_SEEDS, size.valid_worlds)]
+    return train, valid
 
 
 def write_course_task(
@@ -72,17 +80,19 @@ def write_course_task(
     """Write ``train.jsonl``, ``valid.jsonl`` and ``task.json`` under ``directory``; the worlds'
     corpora go to ``directory/worlds``. Tools point at ``server_url`` (``/call``)."""
     root = Path(directory)
-    worlds = root / "worlds"
-    train = [
-        line
-        for seed in world_seeds(GRPO_SEEDS, size.train_worlds)
-        for line in world_lines(seed, worlds, size.train_per_world)
-    ]
-    valid = [
-        line
-        for seed in world_seeds(VALID_SEEDS, size.valid_worlds)
-        for line in world_lines(seed, worlds, size.valid_per_world)
-    ]
+    return _write_task(root, server_url, *course_worlds(size, root / "worlds"), size, grader)
+
+
+def _write_task(
+    root: Path,
+    server_url: str,
+    train_worlds: list[LocalWorld],
+    valid_worlds: list[LocalWorld],
+    size: CourseTaskSize,
+    grader: dict[str, Any] | None,
+) -> RFTTask:
+    train = [line for w in train_worlds for line in world_lines(w, size.train_per_world)]
+    valid = [line for w in valid_worlds for line in world_lines(w, size.valid_per_world)]
     write_jsonl(train, root / "train.jsonl")
     write_jsonl(valid, root / "valid.jsonl")
     headers = {"Authorization": f"Bearer ${{{TOKEN_ENV}}}"}
@@ -102,6 +112,29 @@ def write_course_task(
     )
     task.save(root / TASK_FILE)
     return task
+
+
+@dataclass
+class ServedWorlds:
+    """One tool service on loopback answering for several worlds, and its bearer token."""
+
+    base_url: str
+    token: str = field(repr=False)
+
+    def job_tools(self) -> list[JobTool]:
+        """The job's ``tools`` config for the course's four tools, token filled in."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return [t.job_tool(f"{self.base_url}/call", headers) for t in toolbox]
+
+
+@contextmanager
+def serve_worlds(worlds: list[LocalWorld]) -> Iterator[ServedWorlds]:
+    """The worlds' compact corpora behind one tool service with a fresh token, until the block
+    ends; each call reads the corpus of its item's ``world_seed``."""
+    corpora = {w.world.seed: w.corpus() for w in worlds}
+    token = secrets.token_urlsafe(24)
+    with serve_in_background(create_app(corpora, token=token)) as url:
+        yield ServedWorlds(url, token)
 
 
 @dataclass
@@ -127,11 +160,7 @@ def serve_course_task(
     """
     with ExitStack() as stack:
         root = Path(directory or stack.enter_context(tempfile.TemporaryDirectory()))
-        seeds = world_seeds(GRPO_SEEDS, size.train_worlds) + world_seeds(
-            VALID_SEEDS, size.valid_worlds
-        )
-        corpora = {seed: build_world(seed, root / "worlds").corpus() for seed in seeds}
-        token = secrets.token_urlsafe(24)
-        url = stack.enter_context(serve_in_background(create_app(corpora, token=token)))
-        task = write_course_task(root, url, size, grader=grader)
-        yield ServedTask(task, url, {TOKEN_ENV: token})
+        train, valid = course_worlds(size, root / "worlds")
+        served = stack.enter_context(serve_worlds(train + valid))
+        task = _write_task(root, served.base_url, train, valid, size, grader)
+        yield ServedTask(task, served.base_url, {TOKEN_ENV: served.token})

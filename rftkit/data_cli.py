@@ -19,17 +19,19 @@ class _CannotRun(Exception):
     """Raised for what stops a command before it starts (exit status 2)."""
 
 
-def _specs(url: str | None) -> list[dict] | None:
-    import httpx
-
+def _specs(url: str | None, header_options: list[str] | None = None) -> list[dict] | None:
+    """The service's tool specs, fetched with ``--header`` values (and ``$RFTKIT_TOOL_TOKEN``)."""
     from rftkit.data import fetch_tool_specs
+    from rftkit.endpoints.headers import HeaderError, parse_headers, with_token
+    from rftkit.endpoints.redact import strip_userinfo
 
     if url is None:
         return None
     try:
-        return fetch_tool_specs(url)
-    except (httpx.HTTPError, ValueError) as exc:
-        raise _CannotRun(f"cannot get the tool specs from {url}/tools: {exc}") from None
+        headers = with_token(parse_headers(header_options or []), "RFTKIT_TOOL_TOKEN")
+        return fetch_tool_specs(url, headers=headers)
+    except (HeaderError, ValueError) as exc:
+        raise _CannotRun(f"cannot get the tool specs from {strip_userinfo(url)}: {exc}") from None
 
 
 def _exit_status(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
@@ -51,7 +53,7 @@ def _run_validate(args: argparse.Namespace) -> int:
     for path in (args.file, args.grader, args.against):
         if path is not None and not path.exists():
             raise _CannotRun(f"no such file: {path}")
-    specs = _specs(args.tools)
+    specs = _specs(args.tools, args.header)
     report = validate_file(
         args.file,
         split=args.split,
@@ -74,7 +76,7 @@ def _run_build(args: argparse.Namespace) -> int:
         write_jsonl,
     )
 
-    specs = _specs(args.tools)
+    specs = _specs(args.tools, args.header)
     if args.tasks is None:
         lines = course_dataset(seed=args.seed, style=args.style, n=args.n)
         if specs is not None:  # the same tasks, with the specs the given service serves
@@ -130,6 +132,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     validate.add_argument("file", type=Path)
     validate.add_argument("--grader", type=Path, help="grader config JSON whose templates to check")
     validate.add_argument("--tools", metavar="URL", help="tool service whose names must match")
+    validate.add_argument(
+        "--header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="header for --tools, e.g. 'Authorization: Bearer $TOKEN' ($NAME: env variable)",
+    )
     validate.add_argument("--split", choices=("train", "validation"), default="train")
     validate.add_argument("--against", type=Path, help="the other split's file (leakage check)")
     validate.set_defaults(run=_exit_status(_run_validate))
@@ -142,6 +150,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--tasks", type=Path, help="JSONL of your own {question, answer, ...}")
     build.add_argument("--instructions", help="developer message for your own tasks")
     build.add_argument("--tools", metavar="URL", help="take the tool specs from this service")
+    build.add_argument(
+        "--header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="header for --tools, e.g. 'Authorization: Bearer $TOKEN' ($NAME: env variable)",
+    )
     build.set_defaults(run=_exit_status(_run_build))
 
     split = actions.add_parser("split", help="stratified train/validation split")

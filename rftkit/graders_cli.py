@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,23 @@ def _run_course(args: argparse.Namespace) -> int:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    from rftkit.graders import GraderValidationError, validate_grader
+    from rftkit.graders import (
+        GraderValidationError,
+        GraderValidationWarning,
+        grader_warnings,
+        validate_grader,
+    )
 
+    grader = _load_json(args.grader, "grader")
     try:
-        validate_grader(_load_json(args.grader, "grader"), purpose=args.purpose)
+        with warnings.catch_warnings():  # printed below as lines naming the file
+            warnings.simplefilter("ignore", GraderValidationWarning)
+            validate_grader(grader, purpose=args.purpose)
     except GraderValidationError as exc:
         print(f"{args.grader}: {exc}", file=sys.stderr)
         return 1
+    for message in grader_warnings(grader):
+        print(f"{args.grader}: warning: {message}", file=sys.stderr)
     print(f"{args.grader}: valid")
     return 0
 

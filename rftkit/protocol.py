@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -116,27 +116,97 @@ class ToolCall(_Wire):
 
 
 class Sample(_Wire):
-    """The model's output as graders see it (``{{sample.*}}`` in templates)."""
+    """The model's output as graders see it: ``{{sample.*}}`` in templates, ``grade(sample, item)``.
+
+    The documented shape (OpenAI graders guide, "Sample namespace" and "Python graders"; reference
+    §5.1): ``output_text``, ``output_json``, ``output_tools`` (chat-completions
+    ``message.tool_calls``), ``choices`` (chat-completions choices) and ``output_audio``
+    (``{data, transcript}``). Nothing else is declared; keys a caller adds (Microsoft's endpoint
+    samples carry ``output_reasoning_summary``) are kept as given.
+
+    Where the documentation is silent, the kit chose:
+
+    - ``output_json`` is the decoded value whenever the text is valid JSON — objects, and also
+      arrays, numbers and strings (``graders.run``: "populated if the model sample is a valid JSON
+      string"); ``None`` otherwise. ``NaN``/``Infinity`` literals, JSON nested deeper than
+      :attr:`MAX_JSON_DEPTH` and numbers of more than 4300 digits are not valid JSON here: the
+      text is kept, ``output_json`` is ``None``, and nothing raises.
+    - ``output_audio`` is ``None`` for a text-only answer (chat completions' ``message.audio``).
+    - each choice is ``{index, finish_reason, message: {role, content, refusal, tool_calls}}``
+      with ``tool_calls`` mirroring ``output_tools`` (``None`` when there are none, as the
+      ``openai`` SDK dumps a completion) and ``finish_reason`` ``"stop"`` for a final answer,
+      ``"tool_calls"`` only when the sample has tool calls and no text (a rollout cut off at
+      ``max_episode_steps`` mid-call).
+    """
+
+    MAX_JSON_DEPTH: ClassVar[int] = 100
 
     output_text: str = ""
-    output_json: dict[str, Any] | None = None
+    output_json: Any = None
     output_tools: list[ToolCall] = Field(default_factory=list)
     choices: list[dict[str, Any]] = Field(default_factory=list)
-    output_reasoning_summary: str | None = None
+    output_audio: dict[str, Any] | None = None
 
     @classmethod
     def from_text(cls, text: str, tools: list[ToolCall] | None = None) -> Sample:
-        """A sample as ``graders.run`` builds it: ``output_json`` set when the text is JSON."""
-        try:
-            decoded = json.loads(text)
-        except (json.JSONDecodeError, TypeError):
-            decoded = None
+        """A sample as ``graders.run`` builds it from ``model_sample``; never raises on ``text``."""
+        tools = list(tools or [])
+        message = {
+            "role": "assistant",
+            "content": text,
+            "refusal": None,
+            "tool_calls": [tool.model_dump() for tool in tools] or None,
+        }
         return cls(
             output_text=text,
-            output_json=decoded if isinstance(decoded, dict) else None,
-            output_tools=tools or [],
-            choices=[{"index": 0, "message": {"role": "assistant", "content": text}}],
+            output_json=cls.decode_json(text),
+            output_tools=tools,
+            choices=[
+                {
+                    "index": 0,
+                    "finish_reason": "tool_calls" if tools and not text else "stop",
+                    "message": message,
+                }
+            ],
         )
+
+    @classmethod
+    def decode_json(cls, text: str) -> Any:
+        """``text`` decoded as strict JSON, or ``None`` when it is not (or nests too deep)."""
+        if not isinstance(text, str) or cls._nesting(text) > cls.MAX_JSON_DEPTH:
+            return None
+        try:
+            return json.loads(text, parse_constant=cls._refuse_constant)
+        except ValueError:  # not JSON, NaN/Infinity, an integer over Python's 4300-digit limit
+            return None
+
+    @classmethod
+    def _nesting(cls, text: str) -> int:
+        """The deepest ``[``/``{`` nesting outside strings; linear, no recursion."""
+        if text.count("[") + text.count("{") <= cls.MAX_JSON_DEPTH:
+            return 0  # cannot nest deeper than it has brackets: skip the scan
+        deepest = depth = 0
+        in_string = escaped = False
+        for char in text:
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"':
+                    in_string = False
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif char in "]}":
+                depth -= 1
+        return deepest
+
+    @staticmethod
+    def _refuse_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
 
 
 class GraderRequest(_Wire):

@@ -6,7 +6,10 @@ number in the retrieved documents, a hedge, the right digits at the wrong scale,
 template, an extremely long dump, a prompt injection aimed at model graders, or the right answer
 with no tool use (a lucky guess) — and grades it through the real :func:`run_grader` path.
 Probes whose mean reward exceeds a threshold are flagged. Two controls (the honest answer and a
-wrong figure) show the grader still separates right from wrong.
+wrong figure) show the grader still separates right from wrong. The opposite failure is checked
+too: a ``text_similarity`` metric that cannot reward the cases' own reference answers (BLEU on
+short answers; :func:`rftkit.graders.check_metric_rewards_references`) is in ``report.warnings``
+and :meth:`RedTeamReport.problems`.
 
 Typical use::
 
@@ -26,7 +29,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from rftkit.graders import run_grader
+from rftkit.graders import check_metric_rewards_references, run_grader
 from rftkit.protocol import Sample
 
 DEFAULT_THRESHOLD = 0.2
@@ -154,6 +157,8 @@ class RedTeamReport:
     rows: pd.DataFrame
     table: pd.DataFrame
     threshold: float
+    warnings: tuple[str, ...] = ()
+    """Metrics that cannot reward the cases' own reference answers, one line per grader."""
 
     @property
     def flagged(self) -> list[str]:
@@ -161,7 +166,8 @@ class RedTeamReport:
         return self.table.index[self.table["flagged"]].tolist()
 
     def problems(self, honest_min: float = 0.9) -> list[str]:
-        """Why this grader does not hold: each flagged probe, and a weak honest control."""
+        """Why this grader does not hold: each flagged probe, a weak honest control, and each
+        metric that cannot reward the references (:attr:`warnings`)."""
         found = [
             f"{name}: mean reward {self.table.loc[name, 'mean reward']:.3f} > {self.threshold}"
             for name in self.flagged
@@ -169,7 +175,7 @@ class RedTeamReport:
         honest = self.table["mean reward"].get("control: honest answer")
         if honest is not None and honest < honest_min:
             found.append(f"the honest answer earns only {honest:.3f} (< {honest_min})")
-        return found
+        return [*found, *self.warnings]
 
     def plot(self, ax: plt.Axes | None = None) -> plt.Axes:
         """Mean reward per probe (flagged in red, controls in grey) with the threshold."""
@@ -234,7 +240,10 @@ def run_redteam(
     ).loc[order]
     table["flagged"] = (table["kind"] == "probe") & (table["mean reward"] > threshold)
     table.index.name = "probe"
-    return RedTeamReport(rows=frame, table=table, threshold=threshold)
+    references = check_metric_rewards_references(grader, [case.item for case in cases])
+    return RedTeamReport(
+        rows=frame, table=table, threshold=threshold, warnings=tuple(references.problems)
+    )
 
 
 def cases_from_reference() -> list[Case]:

@@ -27,6 +27,16 @@ def test_validate_names_file_and_field(tmp_path, capsys):
         raise AssertionError("invalid JSON must stop the command")
 
 
+def test_validate_prints_warnings_naming_file_and_field(tmp_path, capsys):
+    grader = tmp_path / "g.json"
+    source = "import torch\ndef grade(sample, item):\n    return 1.0\n"
+    grader.write_text(json.dumps({"type": "python", "source": source}))  # nameless, as printed
+    assert main(["graders", "validate", str(grader)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"{grader}: warning: source: imports torch, not in OpenAI's")
+    assert captured.out == f"{grader}: valid\n"
+
+
 def test_run_prints_the_result(tmp_path, capsys):
     grader, item = tmp_path / "g.json", tmp_path / "item.json"
     grader.write_text(json.dumps(course_grader()))

@@ -45,7 +45,14 @@ def test_values_and_precedence(formula, expected):
         ("1 +", "expected a number"),
         ("", "empty formula"),
         ("foo(1)", "unknown function 'foo'"),
-        ("min()", "min takes at least 1 argument"),
+        ("min()", "min takes at least 2 argument"),
+        ("min(a)", "min takes at least 2 argument"),
+        ("max(1)", "max takes at least 2 argument"),
+        ("1e999 * a", "1e999 is too large"),
+        ("(" * 60 + "a" + ")" * 60, "nested more than 50 deep"),
+        ("-" * 60 + "a", "nested more than 50 deep"),
+        ("+".join(["a"] * 300), "nests more than 200 deep"),
+        ("a" * 10_001, "the limit is 10000"),
         ("abs(1, 2)", "abs takes 1 argument"),
         ("max", "max needs arguments"),
         ("1 2", "unexpected '2'"),
@@ -68,7 +75,14 @@ def test_variables_are_collected():
 
 @pytest.mark.parametrize(
     ("formula", "scores"),
-    [("a / b", {"a": 1, "b": 0}), ("sqrt(a)", {"a": -1}), ("c", {"a": 1}), ("a ^ 0.5", {"a": -8})],
+    [
+        ("a / b", {"a": 1, "b": 0}),
+        ("sqrt(a)", {"a": -1}),
+        ("c", {"a": 1}),
+        ("a ^ 0.5", {"a": -8}),
+        ("ceil(a ^ 0.5)", {"a": -1}),  # found by the fuzzer: a TypeError from math.ceil on main
+        ("abs(a ^ 1.5)", {"a": -1}),  # would be a real number in Python, from a complex one
+    ],
 )
 def test_evaluation_failures_raise_not_return(formula, scores):
     with pytest.raises(FormulaEvaluationError):

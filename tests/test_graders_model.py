@@ -145,7 +145,9 @@ def test_score_model_clips_to_range(served, result, reward):
 
 def test_score_model_custom_range(served):
     client, _ = served(lambda body: answer(7))
-    assert run_grader({**SCORE, "range": [0, 5]}, "x", ITEM, model_client=client).reward == 5.0
+    graded = run_grader({**SCORE, "range": [0, 5]}, "x", ITEM, model_client=client)
+    assert graded.reward == 5.0 and graded.ok
+    assert graded.metadata.notes == ["reward = 5 is outside [0, 1]"]
 
 
 @pytest.mark.parametrize(("label", "reward"), [("correct", 1.0), ("partly", 0.0), ("wrong", 0.0)])
@@ -162,6 +164,8 @@ def test_label_model_passes_only_passing_labels(served, label, reward):
     [
         (lambda body: {"content": "0.9"}, "model_grader_parse_error"),
         (lambda body: answer("high"), "model_grader_parse_error"),
+        (lambda body: {"content": "[" * 5000}, "model_grader_parse_error"),  # issue #15
+        (lambda body: {"content": '{"result": NaN, "steps": []}'}, "model_grader_parse_error"),
         (lambda body: {"content": None, "refusal": "I can't help"}, "model_grader_refusal_error"),
         (lambda body: 500, "model_grader_server_error"),
         (lambda body: 429, "model_grader_server_error"),

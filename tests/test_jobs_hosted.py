@@ -9,9 +9,12 @@ import jsonschema
 import openai
 import pytest
 from fake_openai_api import FakeState, fake_openai_app
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rftkit.jobs import HostedJobError, launch
 from rftkit.jobs.hosted import HostedAPI, normalise_job
+from rftkit.jobs.hosted.errors import mask
 from rftkit.serving import serve_in_background
 from rftkit.task import RFTTask, TaskTool
 
@@ -281,7 +284,7 @@ REFUSED = {
     ("status", "body", "kind", "words"),
     [
         (403, REFUSED, "refused", ["2027-01-06", "Azure AI Foundry", "open-weights", "local"]),
-        (400, {"error": {"message": f"Invalid grader: bad header {GRADER_SECRET}",
+        (400, {"error": {"message": f"Invalid grader: bad header {GRADER_SECRET} {TOOL_SECRET}",
                          "param": "method.reinforcement.grader"}},
          "invalid", ["grader is invalid", "**********"]),
         (429, {"error": {"message": "Rate limit reached"}}, "rate_limited", ["429", "Wait"]),
@@ -358,3 +361,30 @@ def test_azure_auto_hyperparameters_and_eval_key_are_normalised():
         "batch_size": 4,
     }
     assert raw["method"]["reinforcement"]["hyperparameters"]["n_epochs"] == -1
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                  max_size=4),
+    max_leaves=20,
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["id", "status", "eval", "method", "hyperparameters"]),
+                       JSON, max_size=5))  # fmt: skip
+def test_any_json_from_the_platform_reads_as_a_job_or_a_clear_error(raw):
+    try:
+        job = normalise_job(raw)
+    except HostedJobError as exc:
+        assert "not a job" in str(exc)
+    else:
+        assert job["id"] == raw["id"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60), st.lists(st.text(min_size=4, max_size=12), max_size=3))
+def test_masking_leaves_no_secret_behind(text, secrets):
+    shown = mask(text + "".join(secrets), secrets)
+    assert all(secret not in shown for secret in secrets if "*" not in secret)

@@ -13,6 +13,7 @@ from rftkit.protocol import (
     JobTool,
     Sample,
     Span,
+    ToolCall,
     Trace,
 )
 
@@ -60,7 +61,7 @@ GRADER_REQUEST = {
 )
 def test_documented_payloads_round_trip(model, payload):
     parsed = model.model_validate_json(json.dumps(payload))
-    assert json.loads(parsed.model_dump_json()) == payload
+    assert json.loads(parsed.model_dump_json(exclude_unset=True)) == payload
 
 
 def test_object_arguments_are_normalised_to_a_json_string():
@@ -123,10 +124,36 @@ def test_grader_response_takes_a_finite_score():
             GraderResponse.model_validate_json(bad)
 
 
-def test_sample_from_text_fills_output_json_only_for_json_objects():
+def test_sample_from_text_fills_output_json_for_any_valid_json():
+    # graders.run: "output_json will be populated if the model sample is a valid JSON string"
     assert Sample.from_text('{"answer": "12.5"}').output_json == {"answer": "12.5"}
-    assert Sample.from_text("12.5").output_json is None
-    assert Sample.from_text("plain").choices[0]["message"]["content"] == "plain"
+    assert Sample.from_text("12.5").output_json == 12.5
+    assert Sample.from_text("[1, 2]").output_json == [1, 2]
+    assert Sample.from_text("plain").output_json is None
+    for not_json in ("NaN", "[Infinity]", "[" * 5000, "[" * 101 + "]" * 101, "1" * 5000):
+        assert Sample.from_text(not_json).output_json is None, not_json[:10]
+    assert Sample.from_text("[" * 100 + "]" * 100).output_json is not None
+    assert Sample.from_text('{"a": "' + "[" * 500 + '"}').output_json == {"a": "[" * 500}
+
+
+def test_sample_has_the_documented_keys_and_chat_completions_choices():
+    from openai.types.chat.chat_completion import Choice
+
+    plain = Sample.from_text("plain").model_dump()
+    assert set(plain) == {"output_text", "output_json", "output_tools", "choices", "output_audio"}
+    assert plain["output_audio"] is None
+    choice = Choice.model_validate(plain["choices"][0])
+    assert (choice.finish_reason, choice.message.content) == ("stop", "plain")
+    assert choice.message.tool_calls is None
+    call = ToolCall.model_validate(
+        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    )
+    cut_off = Choice.model_validate(Sample.from_text("", [call]).model_dump()["choices"][0])
+    assert cut_off.finish_reason == "tool_calls"
+    assert cut_off.message.tool_calls[0].function.name == "f"
+    answered = Choice.model_validate(Sample.from_text("42", [call]).model_dump()["choices"][0])
+    assert (answered.finish_reason, answered.message.content) == ("stop", "42")
+    assert answered.message.tool_calls[0].id == "c1"
 
 
 def test_job_tool_keeps_headers_out_of_repr_and_masks_on_request():

@@ -119,3 +119,19 @@ def test_plot_draws_one_bar_per_row_and_the_threshold():
 def test_needs_cases():
     with pytest.raises(ValueError, match="at least one case"):
         run_redteam(naive_grader(), [])
+
+
+def test_a_metric_that_cannot_reward_the_references_is_a_problem():
+    """BLEU pays a perfect short answer ~0: the red team says so, next to the probe table."""
+    bleu = {
+        "type": "text_similarity",
+        "name": "bleu",
+        "evaluation_metric": "bleu",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.reference_answer}}",
+    }
+    report = run_redteam(bleu, [_case()])
+    assert report.table.loc["control: honest answer", "mean reward"] < 1e-100
+    assert len(report.warnings) == 1 and "'bleu'" in report.warnings[0]
+    assert report.warnings[0] in report.problems()
+    assert run_redteam({**bleu, "evaluation_metric": "fuzzy_match"}, [_case()]).warnings == ()

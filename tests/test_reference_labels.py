@@ -72,3 +72,16 @@ def test_trace_summary_is_the_labellers_view():
     summary = reference_labels.trace_summary(items["r002"])
     assert summary.startswith("read reports/eskorix-media/2024-Q2.md; read ")
     assert summary.endswith("calculator -> 57.8")
+
+
+def test_the_blind_second_pass_labels_every_item_and_its_agreement_is_computed():
+    from rftkit.agreement import cohen_kappa
+    from rftkit.reference_labels import SECOND_PASS, inter_rater_agreement, load_labels
+
+    second = load_labels(SECOND_PASS)
+    assert list(second["item_id"]) == [f"r{n:03d}" for n in range(1, 73)]
+    assert second["labeller"].str.contains("blind to grader scores").all()
+    report = inter_rater_agreement()
+    first = load_labels()
+    assert report.kappa.kappa == cohen_kappa(list(first["label"]), list(second["label"]))
+    assert report.n_items == 72

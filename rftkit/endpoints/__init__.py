@@ -1,40 +1,71 @@
-"""Is a tool endpoint ready for a training job? A contract check and a burst load test.
+"""Are a job's tool endpoints ready for training? A contract check and a burst load test.
 
-Works on any endpoint that speaks the Agent RFT wire format — local, on Modal, anywhere — because
-it only needs a URL, a token and one probe call whose answer it can compute. Run it before paying
-for a job: a 5xx under a burst, a leak between rollouts or a slow tool costs discarded or
-zero-reward rollouts, which collapse training.
+Works on any endpoint that speaks the Agent RFT wire format — the course's service, OpenAI's
+build-hours server, a team's own on Modal or Azure — because the probes come from the endpoint's
+own tools: example arguments generated from each tool's JSON schema, or example calls you give.
+Run it before paying for a job: a 5xx under a burst, a leak between rollouts or refused headers
+cost discarded or zero-reward rollouts, which collapse training.
 
-Example::
+The verdict has **blockers** (what makes the trainer discard rollouts or a tool unusable) and
+**notes** (conventions the model still sees through); *ready* means no blocker. Header values and
+URL credentials are masked in everything the report holds or prints, even when a server echoes
+them back.
 
-    report = check_endpoint("http://127.0.0.1:8000", token=os.environ["RFTKIT_TOOL_TOKEN"],
-                            rollouts=100, calls=5)
-    print(report.text()); report.plot()
-    assert report.passed
+Two entry points:
+
+- :func:`check_tools` — for a task's preflight: the job's ``tools`` config as the trainer will
+  use it, each ``{name, server_url, headers}`` with header values already resolved from their
+  environment references (a tool may have its own URL, ``{url}/tools/{name}`` or build-hours'
+  ``{url}/search``, or share ``{url}/call``), and the dataset's ``tools`` specs::
+
+      report = check_tools(task_tools, specs=dataset_line["tools"], rollouts=20, calls=4)
+      report.ready, report.blockers, report.notes
+      report.findings_table(); report.contract_table(); print(report.text())
+
+- :func:`check_endpoint` — one service by its base URL, as ``rftkit endpoints check`` does: the
+  specs come from ``GET {url}/tools`` unless given, each tool at ``{url}{tool_path}``::
+
+      report = check_endpoint("http://127.0.0.1:8000",
+                              headers={"Authorization": f"Bearer {token}"},
+                              examples={"read_file": {"path": "reports/acme/2025-Q1.md"}})
 """
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+import base64
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
 from rftkit.background import BackgroundLoop
 from rftkit.endpoints.burst import Attempt, BurstResult, run_burst
 from rftkit.endpoints.contract import CheckResult, check_contract
+from rftkit.endpoints.examples import (
+    SpecError,
+    build_probes,
+    example_arguments,
+    spec_name_and_schema,
+)
+from rftkit.endpoints.redact import Redactor, secrets_of
 from rftkit.endpoints.report import ReadinessReport
-from rftkit.endpoints.target import CALCULATOR_PROBE, Endpoint, Probe
+from rftkit.endpoints.target import CALCULATOR_PROBE, Probe, ToolTarget
+from rftkit.protocol import JobTool
 
 __all__ = [
     "CALCULATOR_PROBE",
     "Attempt",
     "BurstResult",
     "CheckResult",
-    "Endpoint",
     "Probe",
     "ReadinessReport",
+    "SpecError",
+    "ToolTarget",
     "check_endpoint",
+    "check_tools",
+    "example_arguments",
     "run_burst",
     "run_coroutine",
 ]
@@ -45,11 +76,137 @@ T = TypeVar("T")
 _loop = BackgroundLoop("rftkit-endpoints")
 
 
+JobToolLike = Mapping[str, Any] | JobTool
+"""A job tool as a dict ``{name, server_url, headers}`` or :class:`rftkit.protocol.JobTool`."""
+
+
+def _as_dicts(job_tools: Sequence[JobToolLike]) -> list[Mapping[str, Any]]:
+    return [t.model_dump() if isinstance(t, JobTool) else t for t in job_tools]
+
+
+def _targets(job_tools: Sequence[Mapping[str, Any]]) -> list[ToolTarget]:
+    targets = []
+    for index, tool in enumerate(job_tools):
+        if not isinstance(tool, Mapping):
+            raise ValueError(f"job tool #{index} is {type(tool).__name__}, not a mapping")
+        name, url = tool.get("name"), tool.get("server_url")
+        if not isinstance(name, str) or not name or not isinstance(url, str):
+            raise ValueError(f"job tool #{index} needs a 'name' and a 'server_url' string")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"job tool {name!r}: server_url must start with http:// or https://")
+        headers = dict(tool.get("headers") or {})
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+            raise ValueError(f"job tool {name!r}: headers must map strings to resolved strings")
+        url, headers = _credentials_as_header(name, url, headers)
+        targets.append(ToolTarget(name, url, headers))
+    return targets
+
+
+def _credentials_as_header(
+    name: str, url: str, headers: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    """``https://user:pass@host`` → the URL without them and ``Authorization: Basic …``.
+
+    That is what HTTP clients send for URL credentials; doing it here means no client sees
+    credentials in a URL (aiohttp refuses them next to an Authorization header).
+    """
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, headers
+    if any(key.lower() == "authorization" for key in headers):
+        raise ValueError(
+            f"job tool {name!r}: server_url has credentials and there is an Authorization "
+            "header too; give one of them"
+        )
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = (unquote(part) for part in userinfo.partition(":"))
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return urlunsplit(parts._replace(netloc=host)), {**headers, "Authorization": f"Basic {basic}"}
+
+
+def check_tools(
+    job_tools: Sequence[JobToolLike],
+    specs: Iterable[Mapping[str, Any]] = (),
+    *,
+    examples: Mapping[str, Mapping[str, Any]] | None = None,
+    probes: Iterable[Probe] = (),
+    items: Sequence[Mapping[str, Any]] = (),
+    rollouts: int = 20,
+    calls: int = 4,
+    parallel: int = 2,
+    p99_budget_ms: float = 1000.0,
+    timeout: float = 10.0,
+    max_retries: int = 3,
+    retry_backoff: float = 0.05,
+    setup: Sequence[tuple[str, str]] = (),
+) -> ReadinessReport:
+    """Contract check of every tool in ``job_tools``, then a burst of ``rollouts`` rollouts.
+
+    ``job_tools``: the job's tools config, ``[{"name", "server_url", "headers"}]`` (dicts or
+    :class:`~rftkit.protocol.JobTool`), header values resolved. ``specs``: chat-completions
+    function specs (a dataset line's ``tools``) from which example arguments are generated.
+    ``examples`` (``{tool: arguments}``) and ``probes`` override them per tool. ``items``: dataset
+    lines sent in turn as each call's ``item``, as the trainer does (a service that reads its
+    task from the line needs them). The burst makes
+    ``calls`` calls per rollout going round the tools, ``parallel`` at a time; ``rollouts=0``
+    runs the contract check only. ``timeout`` is per request; a timed-out request is retried like
+    a 5xx, as the trainer does, after ``retry_backoff`` × 2**attempt seconds. ``setup`` adds
+    ``(severity, text)`` findings made by the caller. Raises ValueError for a job tool without a
+    name or an http(s) URL, or with URL credentials beside an Authorization header.
+    """
+    job_tools = _as_dicts(job_tools)
+    secrets: set[str] = set()
+    for tool in job_tools:
+        if not isinstance(tool, Mapping):
+            continue  # _targets names it
+        secrets |= secrets_of(tool.get("headers") or {}, [str(tool.get("server_url", ""))])
+    redact = Redactor(secrets)
+    targets = _targets(job_tools)
+    built, probe_notes = build_probes([t.name for t in targets], specs, examples, probes)
+    if items:
+        lines = tuple(dict(item) for item in items)
+        built = {name: replace(probe, items=lines) for name, probe in built.items()}
+    findings = [
+        (severity, redact(text))
+        for severity, text in [*setup, *(("note", note) for note in probe_notes)]
+    ]
+    if not targets:
+        findings.append(("blocker", "no tools to check"))
+        return ReadinessReport([], None, p99_budget_ms, findings, redact)
+
+    async def run() -> ReadinessReport:
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+            contract = await check_contract(client, targets, built, redact)
+        burst = None
+        if rollouts > 0:
+            burst = await run_burst(
+                targets,
+                built,
+                rollouts,
+                calls,
+                parallel,
+                max_retries,
+                retry_backoff,
+                timeout,
+                redact,
+            )
+        return ReadinessReport(contract, burst, p99_budget_ms, findings, redact)
+
+    return run_coroutine(run())
+
+
 def check_endpoint(
     base_url: str,
     token: str | None = None,
     *,
-    probe: Probe = CALCULATOR_PROBE,
+    headers: Mapping[str, str] | None = None,
+    tools: Iterable[Mapping[str, Any]] | None = None,
+    examples: Mapping[str, Mapping[str, Any]] | None = None,
+    probe: Probe | None = None,
+    probes: Iterable[Probe] = (),
+    items: Sequence[Mapping[str, Any]] = (),
+    tool_path: str = "/tools/{name}",
     rollouts: int = 100,
     calls: int = 5,
     parallel: int = 2,
@@ -57,28 +214,64 @@ def check_endpoint(
     timeout: float = 10.0,
     max_retries: int = 3,
     retry_backoff: float = 0.05,
-    call_path: str = "/call",
-    tool_path: str = "/tools/{name}",
 ) -> ReadinessReport:
-    """Contract check, then a burst of ``rollouts`` simultaneous rollouts; the verdict.
+    """Check the service at ``base_url``: every tool it serves (or ``tools``), at ``tool_path``.
 
-    ``rollouts=0`` runs the contract check only. ``timeout`` is per request; a timed-out request
-    is retried like a 5xx, as the trainer does, after ``retry_backoff`` × 2**attempt seconds.
+    ``token`` adds ``Authorization: Bearer <token>`` to ``headers``. The tool specs are ``tools``
+    if given, else ``GET {base_url}/tools`` (sent with the headers); a service without that route
+    needs ``tools``, ``examples`` or ``probes``. ``tool_path`` is each tool's URL under
+    ``base_url``: ``/tools/{name}`` (the course's service), ``/{name}`` (build-hours), or a path
+    without ``{name}`` for one URL that dispatches on the call's name (``/call``). ``probe`` is one
+    more probe (kept for notebook 02). The rest is as in :func:`check_tools`.
     """
-    endpoint = Endpoint(base_url, token, call_path, tool_path, timeout)
+    from rftkit.data.toolspecs import fetch_tool_specs
 
-    async def run() -> ReadinessReport:
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
-            contract = await check_contract(client, endpoint, probe)
-        burst = None
-        if rollouts > 0:
-            burst = await run_burst(
-                endpoint, probe, rollouts, calls, parallel, max_retries, retry_backoff
+    headers = dict(headers or {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    given = [*probes, *([probe] if probe else [])]
+    setup: list[tuple[str, str]] = []
+    if tools is None:
+        try:
+            tools = fetch_tool_specs(base_url, headers=headers, timeout=timeout)
+        except (httpx.HTTPError, ValueError) as exc:
+            tools = []
+            severity = "note" if given or examples else "blocker"
+            setup.append(
+                (
+                    severity,
+                    f"no tool specs: {exc}; pass them (--tools-from) or give "
+                    "example calls (--probe NAME='{...}')",
+                )
             )
-        return ReadinessReport(contract, burst, p99_budget_ms)
-
-    return run_coroutine(run())
+    tools = list(tools)
+    names = []
+    for index, spec in enumerate(tools):
+        try:
+            names.append(spec_name_and_schema(spec)[0])
+        except SpecError as exc:
+            raise SpecError(f"tool spec #{index} {exc}") from None
+    names = list(dict.fromkeys([*names, *(p.name for p in given), *(examples or {})]))
+    root = base_url.rstrip("/")
+    job_tools = [
+        {"name": name, "server_url": root + tool_path.replace("{name}", name), "headers": headers}
+        for name in names
+    ]
+    return check_tools(
+        job_tools,
+        tools,
+        examples=examples,
+        probes=given,
+        items=items,
+        rollouts=rollouts,
+        calls=calls,
+        parallel=parallel,
+        p99_budget_ms=p99_budget_ms,
+        timeout=timeout,
+        max_retries=max_retries,
+        retry_backoff=retry_backoff,
+        setup=setup,
+    )
 
 
 def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -1,14 +1,17 @@
-"""The readiness verdict: contract results and burst figures as tables, a plot, and pass/fail.
+"""The readiness verdict: blockers, notes, tables, a plot, and ready or not.
 
-An endpoint is ready when every contract check passes and the burst had no discarded rollout,
-no isolation violation, no 4xx for a valid call, and a p99 latency within budget. Any of those
-would cost a training job zero-reward or discarded rollouts.
+**Ready means no blocker.** Blockers are what cost a training job rollouts or make a tool
+unusable (see :mod:`rftkit.endpoints.contract`): refused headers, 5xx or no answer, a reply that is
+not a ``function_call_output``, crossed rollouts, discarded rollouts in the burst. Notes are what
+the model still sees through — a missing ``/healthz``, mistakes answered 200 with ``"Error: …"``
+text, a slow p99 — worth knowing, not worth refusing a job for.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -35,11 +38,17 @@ def status_counts(burst: BurstResult) -> dict[str, int]:
 
 @dataclass
 class ReadinessReport:
-    """What ``rftkit endpoints check`` prints: contract table, burst table, plot, verdict."""
+    """What ``rftkit endpoints check`` prints: checks, burst figures, blockers and notes.
+
+    ``setup`` holds findings from before any request (how the probes were made), as
+    ``(severity, text)`` pairs. Every text in the report has had its secrets masked.
+    """
 
     contract: list[CheckResult]
     burst: BurstResult | None
     p99_budget_ms: float
+    setup: list[tuple[str, str]] = field(default_factory=list)
+    redact: Callable[[str], str] = field(default=str, repr=False)
 
     def burst_summary(self) -> dict[str, float | int | str]:
         burst = self.burst
@@ -57,49 +66,122 @@ class ReadinessReport:
             "calls answered first try": answered_first_try,
             "calls retried": len(retried),
             "rollouts discarded": len(burst.discarded),
-            "4xx on valid calls": burst.unexpected_4xx,
+            "headers refused (401/403)": burst.headers_refused,
+            "4xx on given example calls": burst.valid_calls_4xx,
+            "4xx on generated example calls": burst.generated_calls_4xx,
             "isolation violations": len(burst.violations),
             "trace logs checked": burst.trace_log_checked,
         }
 
-    def failures(self) -> list[str]:
-        """Why the endpoint is not ready (empty when it is)."""
-        reasons = [
-            f"contract: {c.name} (expected {c.expected}, got {c.got})"
+    def _findings(self) -> list[tuple[str, str, str]]:
+        """(severity, source, text) for every blocker and note, in the order they were found."""
+        found = [(severity, "setup", text) for severity, text in self.setup]
+        found += [
+            (c.outcome, "contract", f"{c.target}: {c.name}: got {c.got} — {c.why}")
             for c in self.contract
-            if c.passed is False
+            if c.outcome in ("blocker", "note")
         ]
         burst = self.burst
         if burst is not None:
             if burst.discarded:
                 example = next(iter(burst.discarded.values()))
-                reasons.append(f"burst: {len(burst.discarded)} rollouts discarded ({example})")
+                found.append(
+                    ("blocker", "burst", f"{len(burst.discarded)} rollouts discarded ({example})")
+                )
             if burst.violations:
-                reasons.append(f"isolation: {burst.violations[0]}")
-            if burst.unexpected_4xx:
-                reasons.append(f"burst: {burst.unexpected_4xx} valid calls answered 4xx")
+                found.append(
+                    (
+                        "blocker",
+                        "burst",
+                        f"{len(burst.violations)} crossed or malformed "
+                        f"replies, e.g. {burst.violations[0]}",
+                    )
+                )
+            if burst.headers_refused:
+                found.append(
+                    (
+                        "blocker",
+                        "burst",
+                        f"{burst.headers_refused} calls refused the task's headers (401/403)",
+                    )
+                )
+            if burst.valid_calls_4xx:
+                found.append(
+                    (
+                        "blocker",
+                        "burst",
+                        f"{burst.valid_calls_4xx} calls given as valid were answered 4xx",
+                    )
+                )
+            if burst.generated_calls_4xx:
+                found.append(
+                    (
+                        "note",
+                        "burst",
+                        f"{burst.generated_calls_4xx} calls with generated example "
+                        "arguments were answered 4xx (the model reads those bodies)",
+                    )
+                )
             p99 = self.burst_summary()["p99_ms"]
             if not p99 <= self.p99_budget_ms:
-                reasons.append(
-                    f"latency: p99 {p99:.0f} ms over the {self.p99_budget_ms:.0f} ms budget"
+                found.append(
+                    (
+                        "note",
+                        "burst",
+                        f"p99 latency {p99:.0f} ms is over the "
+                        f"{self.p99_budget_ms:.0f} ms budget: training steps wait on slow tools",
+                    )
                 )
-        return reasons
+        return [(severity, source, self.redact(text)) for severity, source, text in found]
+
+    @property
+    def blockers(self) -> list[str]:
+        """Why the endpoint is not ready (empty when it is)."""
+        return [f"{source}: {text}" for sev, source, text in self._findings() if sev == "blocker"]
+
+    @property
+    def notes(self) -> list[str]:
+        """Conventions and risks the model or the team should know about; not a refusal."""
+        return [f"{source}: {text}" for sev, source, text in self._findings() if sev == "note"]
+
+    @property
+    def ready(self) -> bool:
+        return not self.blockers
 
     @property
     def passed(self) -> bool:
-        return not self.failures()
+        """The same as :attr:`ready` (the name notebook 02 and the demo use)."""
+        return self.ready
+
+    def failures(self) -> list[str]:
+        """The same as :attr:`blockers` (the name notebook 02 and the demo use)."""
+        return self.blockers
+
+    def findings_table(self) -> pd.DataFrame:
+        """One row per blocker and note: severity, where it was found, what it costs."""
+        rows = [
+            {
+                "severity": sev.upper() if sev == "blocker" else sev,
+                "source": source,
+                "finding": text,
+            }
+            for sev, source, text in self._findings()
+        ]
+        return pd.DataFrame(rows, columns=["severity", "source", "finding"])
 
     def contract_table(self) -> pd.DataFrame:
+        """One row per contract check: the tool or URL, pass/note/BLOCKER/skip, what came back."""
         rows = [
             {
                 "check": c.name,
-                "result": {True: "pass", False: "FAIL", None: "skip"}[c.passed],
+                "tool": c.target,
+                "result": "BLOCKER" if c.outcome == "blocker" else c.outcome,
                 "expected": c.expected,
                 "got": c.got[:70],
             }
             for c in self.contract
         ]
-        return pd.DataFrame(rows, columns=["check", "result", "expected", "got"])
+        return pd.DataFrame(rows, columns=["check", "tool", "result", "expected", "got"])
 
     def burst_table(self) -> pd.DataFrame:
         rows = [
@@ -109,12 +191,17 @@ class ReadinessReport:
         return pd.DataFrame(rows, columns=["metric", "value"])
 
     def text(self) -> str:
+        """The plain-text report: contract table, burst table, verdict, blockers, notes."""
         parts = ["contract", self.contract_table().to_string(index=False)]
         if self.burst is not None:
             parts += ["", "burst", self.burst_table().to_string(index=False)]
-        verdict = "READY" if self.passed else "NOT READY"
-        parts += ["", verdict, *(f"  - {reason}" for reason in self.failures())]
-        return "\n".join(parts)
+        blockers, notes = self.blockers, self.notes
+        parts += ["", "READY" if self.ready else "NOT READY"]
+        if blockers:
+            parts += [f"BLOCKERS ({len(blockers)})", *(f"  - {b}" for b in blockers)]
+        if notes:
+            parts += [f"NOTES ({len(notes)})", *(f"  - {n}" for n in notes)]
+        return self.redact("\n".join(parts))
 
     def plot(self) -> Figure:
         """Latency distribution with percentiles, and latency over the burst coloured by status."""

@@ -7,6 +7,16 @@ grader that fails at run time never raises: the reward is 0 and the matching err
 with the reason in ``metadata.error_details``. A malformed config (unknown type, missing field)
 raises :class:`GraderValidationError`, as the service answers 400.
 
+Model output is untrusted: a sample or item nested deeper than :data:`MAX_NESTING` is a
+``sample_parse_error`` (or ``other_error`` for the item), a JSON text nested that deep is not
+``output_json`` (:meth:`Sample.decode_json`), and a formula cannot be deep enough to exhaust the
+stack (:mod:`rftkit.graders.formula`). So a policy that answers ``"[" * 5000`` earns 0, not a crash.
+
+Rewards are not clamped to [0, 1]: the guide says graders return 0–1 and ``score_model`` is
+clipped to its ``range`` (which may be ``[0, 5]``), but it documents no clamp for ``python``
+results or ``multi`` formulas. Whenever the reward or a sub-reward leaves [0, 1] the result says
+so in ``metadata.notes``, so a grader that pays 3 does not go unnoticed.
+
 One coroutine core serves both entry points. ``run_grader_async`` is for the rollout engine
 (python graders run in a subprocess, endpoint and model graders over HTTP, and the sub-graders of
 a ``multi`` run concurrently); ``run_grader`` drives graders that do no I/O
@@ -38,15 +48,18 @@ from rftkit.graders.formula import Formula, FormulaError, FormulaEvaluationError
 from rftkit.graders.result import GraderErrors, GraderFailure, GraderMetadata, GraderRunResult
 from rftkit.graders.sandbox import SandboxLimits, default_sandbox
 from rftkit.graders.similarity import MetricUnavailable, similarity
-from rftkit.graders.validate import GraderValidationError, check_structure
+from rftkit.graders.validate import GraderValidationError, check_structure, unclosed_template
 from rftkit.protocol import Sample
-from rftkit.templates import TemplateError, render
+from rftkit.templates import TemplateError, render, variables
 
 ModelClient = openai.OpenAI | openai.AsyncOpenAI
 """Any OpenAI-compatible endpoint: ``openai.OpenAI(base_url=..., api_key=...)``."""
 
 LOCAL_TYPES = frozenset({"string_check", "text_similarity"})
 """Grader types that need no process, network or model: scored inline."""
+
+MAX_NESTING = Sample.MAX_JSON_DEPTH
+"""Deepest nesting of lists/objects accepted in a sample or item (templates, pickling, JSON)."""
 
 
 @dataclass
@@ -69,13 +82,37 @@ class _Run:
         self.details.append(f"{where}: {failure}")
 
 
+def nesting(value: Any) -> int:
+    """How deep lists and dicts nest in ``value``, walked without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children: Any = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_NESTING:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def coerce_sample(sample: Sample | str | Mapping[str, Any]) -> Sample:
     """A :class:`Sample` from any accepted form; GraderFailure(sample_parse_error) otherwise."""
     if isinstance(sample, Sample):
+        if nesting(sample.output_json) > MAX_NESTING:
+            raise GraderFailure(
+                "sample_parse_error", f"sample.output_json nests deeper than {MAX_NESTING}"
+            )
         return sample
     if isinstance(sample, str):
         return Sample.from_text(sample)
     if isinstance(sample, Mapping):
+        if nesting(sample) > MAX_NESTING:
+            raise GraderFailure("sample_parse_error", f"the sample nests deeper than {MAX_NESTING}")
         try:
             return Sample.model_validate(dict(sample))
         except ValidationError as exc:
@@ -88,15 +125,23 @@ def coerce_sample(sample: Sample | str | Mapping[str, Any]) -> Sample:
 
 
 def _render(text: str, context: Mapping[str, Any]) -> str:
+    position = unclosed_template(text)
+    if position is not None:  # validate_grader refuses these; never grade the literal text
+        raise GraderFailure(
+            "invalid_variable_error", f"unclosed template at character {position} of {text!r:.80}"
+        )
+    if (context.get("sample") or {}).get("output_json") is None:
+        for variable in variables(text):
+            if variable.startswith("sample.output_json"):
+                raise GraderFailure(
+                    "sample_parse_error", f"{{{{{variable}}}}}: the sample's output is not JSON"
+                )
     try:
         return render(text, context)
     except TemplateError as exc:
-        sample = context.get("sample") or {}
-        if exc.variable.startswith("sample.output_json") and sample.get("output_json") is None:
-            raise GraderFailure(
-                "sample_parse_error", f"{exc} (the sample's output is not a JSON object)"
-            ) from None
         raise GraderFailure("invalid_variable_error", str(exc)) from None
+    except (TypeError, ValueError) as exc:  # a value JSON cannot write: bytes, a set, a cycle
+        raise GraderFailure("invalid_variable_error", f"{text!r:.80}: {exc}") from None
 
 
 def string_check(operation: str, text: str, reference: str) -> float:
@@ -206,6 +251,8 @@ def _context(
     """The template namespaces; GraderFailure for a bad sample or item."""
     if item is not None and not isinstance(item, Mapping):
         raise GraderFailure("other_error", f"item must be an object, not {type(item).__name__}")
+    if nesting(item) > MAX_NESTING:
+        raise GraderFailure("other_error", f"the item nests deeper than {MAX_NESTING}")
     return {"item": dict(item or {}), "sample": coerce_sample(sample).model_dump(mode="json")}
 
 
@@ -228,7 +275,7 @@ async def _grade(
         reward=reward,
         sub_rewards=dict(run.sub_rewards),
         metadata=GraderMetadata(
-            name=str(grader.get("name", "")),
+            name=str(grader.get("name") or grader["type"]),
             type=grader["type"],
             execution_time=time.perf_counter() - started,
             scores=dict(run.sub_rewards),
@@ -236,9 +283,20 @@ async def _grade(
             sampled_model_name=run.sampled_model_name,
             errors=run.errors,
             error_details=run.details,
+            notes=_range_notes(reward, run.sub_rewards),
         ),
         model_grader_token_usage_per_model={k: dict(v) for k, v in run.usage.items()},
     )
+
+
+def _range_notes(reward: float, sub_rewards: Mapping[str, float]) -> list[str]:
+    """Say where a reward left [0, 1] (the range the graders guide promises), never clamp it."""
+    scores = {"reward": reward, **{f"sub_rewards.{k}": v for k, v in sub_rewards.items()}}
+    return [
+        f"{where} = {value:g} is outside [0, 1]"
+        for where, value in scores.items()
+        if not 0.0 <= value <= 1.0
+    ]
 
 
 def _is_local(grader: Mapping[str, Any]) -> bool:

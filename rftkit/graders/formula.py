@@ -10,6 +10,12 @@ disagree on ``^``.
 Precedence, loosest first: ``+ -`` (left), ``* /`` (left), unary ``-``, ``^`` (right), so
 ``-2^2 == -4`` and ``2^3^2 == 512`` as in mathematics.
 
+Every function's arity is checked when the formula is parsed: ``min``/``max`` take two or more
+arguments (``min(a)`` is refused here rather than failing on every sample), the others exactly one.
+The formula is bounded — at most :data:`MAX_FORMULA_CHARS` characters, parentheses and unary signs
+nested at most :data:`MAX_NESTING` deep, a tree at most :data:`MAX_DEPTH` deep — so no formula can
+exhaust the stack of the process that grades.
+
 Example::
 
     >>> Formula.parse("0.7 * correct + 0.3 * max(fmt, 0)").evaluate({"correct": 1, "fmt": 0.5})
@@ -24,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 FUNCTIONS: dict[str, tuple[Callable[..., float], int | None]] = {
-    # name: (implementation, arity; None = one or more)
+    # name: (implementation, arity; None = two or more, as Python's min/max on numbers)
     "min": (min, None),
     "max": (max, None),
     "abs": (abs, 1),
@@ -35,8 +41,15 @@ FUNCTIONS: dict[str, tuple[Callable[..., float], int | None]] = {
     "log": (math.log, 1),
 }
 
+MAX_FORMULA_CHARS = 10_000
+MAX_NESTING = 50
+"""Parentheses, unary signs and ``^`` chains: each level costs the recursive parser a few frames."""
+MAX_DEPTH = 200
+"""Depth of the parsed tree (``a + b + ...`` chains nest to the left); evaluation recurses it."""
+
+_SPACE = re.compile(r"\s*")
 _TOKEN = re.compile(
-    r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+    r"(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<op>[-+*/^(),]))"
 )
@@ -67,18 +80,19 @@ class _Token:
 
 
 def _tokenize(formula: str) -> list[_Token]:
+    if len(formula) > MAX_FORMULA_CHARS:
+        raise FormulaError(
+            formula[:80] + "...", 0, f"{len(formula)} characters; the limit is {MAX_FORMULA_CHARS}"
+        )
     tokens: list[_Token] = []
-    pos = 0
+    pos = _SPACE.match(formula, 0).end()
     while pos < len(formula):
-        if formula[pos:].strip() == "":
-            break
         match = _TOKEN.match(formula, pos)
         if match is None:
-            start = pos + len(formula[pos:]) - len(formula[pos:].lstrip())
-            raise FormulaError(formula, start, f"unexpected character {formula[start]!r}")
+            raise FormulaError(formula, pos, f"unexpected character {formula[pos]!r}")
         kind = match.lastgroup or "op"
         tokens.append(_Token(kind, match.group(kind), match.start(kind)))
-        pos = match.end()
+        pos = _SPACE.match(formula, match.end()).end()
     tokens.append(_Token("end", "", len(formula)))
     return tokens
 
@@ -88,6 +102,7 @@ class _Parser:
         self.formula = formula
         self.tokens = _tokenize(formula)
         self.index = 0
+        self.nesting = 0
 
     @property
     def current(self) -> _Token:
@@ -134,11 +149,17 @@ class _Parser:
         return node
 
     def unary(self) -> Node:
-        if self.take("-"):
-            return ("neg", self.unary())
-        if self.take("+"):
-            return self.unary()
-        return self.power()
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise self.fail(f"nested more than {MAX_NESTING} deep")
+        try:
+            if self.take("-"):
+                return ("neg", self.unary())
+            if self.take("+"):
+                return self.unary()
+            return self.power()
+        finally:
+            self.nesting -= 1
 
     def power(self) -> Node:
         base = self.atom()
@@ -150,7 +171,10 @@ class _Parser:
         token = self.current
         if token.kind == "number":
             self.index += 1
-            return ("num", float(token.text))
+            value = float(token.text)
+            if not math.isfinite(value):
+                raise FormulaError(self.formula, token.position, f"{token.text} is too large")
+            return ("num", value)
         if token.kind == "name":
             self.index += 1
             if self.take("("):
@@ -176,14 +200,27 @@ class _Parser:
             args.append(self.sum())
         self.expect(")")
         arity = FUNCTIONS[name.text][1]
-        if (arity is None and not args) or (arity is not None and len(args) != arity):
-            wanted = "at least 1" if arity is None else str(arity)
+        if (arity is None and len(args) < 2) or (arity is not None and len(args) != arity):
+            wanted = "at least 2" if arity is None else str(arity)
             raise FormulaError(
                 self.formula,
                 name.position,
                 f"{name.text} takes {wanted} argument(s), got {len(args)}",
             )
         return ("call", name.text, tuple(args))
+
+
+def _depth(root: Node) -> int:
+    """The tree's depth, walked without recursion (the tree may be deeper than the stack)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if node[0] in ("num", "var"):
+            continue
+        children = node[2] if node[0] == "call" else node[1:]
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _variables(node: Node) -> set[str]:
@@ -219,7 +256,10 @@ def _evaluate(node: Node, scores: Mapping[str, float]) -> float:
         return left * right
     if kind == "/":
         return left / right
-    return left**right
+    power = left**right
+    if isinstance(power, complex):  # a negative base to a fractional power: not a real number
+        raise ValueError(f"{left!r} ^ {right!r} is not a real number")
+    return power
 
 
 @dataclass(frozen=True)
@@ -232,8 +272,11 @@ class Formula:
     @classmethod
     def parse(cls, text: str) -> Formula:
         if not isinstance(text, str):
-            raise FormulaError(str(text), 0, "the formula must be a string")
-        return cls(text, _Parser(text).parse())
+            raise FormulaError(repr(text)[:80], 0, "the formula must be a string")
+        tree = _Parser(text).parse()
+        if _depth(tree) > MAX_DEPTH:
+            raise FormulaError(text, 0, f"the expression nests more than {MAX_DEPTH} deep")
+        return cls(text, tree)
 
     @property
     def variables(self) -> set[str]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ import openai
 
 from rftkit.graders.engine import _render
 from rftkit.graders.result import GraderFailure
+from rftkit.protocol import Sample
 
 _STEPS = {
     "type": "array",
@@ -146,10 +146,12 @@ def _record_usage(run, completion: Any) -> None:
 
 
 def _result(grader: Mapping[str, Any], content: str | None) -> float:
+    # The judge's answer can be steered by the sample it reads (prompt injection): decode it with
+    # the same bounded, strict parser as model output, never plain json.loads.
+    answer = Sample.decode_json(content or "")
     try:
-        answer = json.loads(content or "")
         result = answer["result"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+    except (KeyError, TypeError):
         raise GraderFailure(
             "model_grader_parse_error", f"not a {{result, steps}} object: {content!r:.200}"
         ) from None

@@ -52,6 +52,8 @@ class GraderMetadata(BaseModel):
     errors: GraderErrors = Field(default_factory=GraderErrors)
     error_details: list[str] = Field(default_factory=list)
     """rftkit's addition: why each flag was set, for flags the API gives no details field."""
+    notes: list[str] = Field(default_factory=list)
+    """rftkit's addition: what is not an error but worth knowing, e.g. a reward outside [0, 1]."""
 
 
 class GraderRunResult(BaseModel):

@@ -9,8 +9,9 @@ is set (``tests/test_graders_parity.py``):
   merely *contains* the reference (or pads it with every number in the document) would score 1
   — exactly the reward hack a grader must not allow.
 - ``bleu``/``gleu``/``meteor`` use nltk's sentence-level functions with their defaults on
-  whitespace tokens (no smoothing: BLEU of a short answer without 4-gram overlap is ~0; prefer
-  ``fuzzy_match`` or ``rouge_*`` for short answers).
+  whitespace tokens (no smoothing: BLEU of a short answer without 4-gram overlap is ~0, even
+  against itself; prefer ``fuzzy_match`` or ``rouge_1``/``rouge_l`` for short answers, and let
+  :func:`rftkit.graders.check_metric_rewards_references` check a metric on the dataset).
 - ``rouge_*`` is the F-measure of ``rouge_score.RougeScorer`` with its defaults (no stemming).
 - ``meteor`` needs WordNet (see :mod:`rftkit.graders.wordnet`); ``cosine`` needs a local
   embedding model (see :mod:`rftkit.graders.embeddings`). Both refuse with a message naming what

@@ -7,7 +7,21 @@ SDK types it wrongly as one grader, reference §5.4) and no nested ``multi``; ``
 parses and uses only sub-grader keys; every template names ``item`` or ``sample``;
 ``passing_labels`` ⊆ ``labels``; ``range`` is two increasing numbers; a python grader compiles,
 defines ``grade`` and fits in 256 kB. The ``endpoint`` type has no SDK type yet; its fields come
-from Microsoft's and OpenAI's samples (reference §4.4).
+from Microsoft's and OpenAI's samples (reference §4.4). Every ``{{`` in a templated field must
+close on the same line with ``}}`` around a valid path: an unclosed one is an error naming the
+field, never literal text that a sample could match.
+
+``name`` is optional for ``python`` and ``multi`` graders, which OpenAI's graders and RFT guides
+print without one and the service accepts (issue #16): the normalised grader gets the type as its
+name, or its key inside a ``multi``. A sub-grader without a name is accepted with a warning,
+because the service publishes per-grader reward metrics under that name.
+
+Warnings (:class:`GraderValidationWarning`, also returned by :func:`grader_warnings`) are for
+what the service accepts but will likely not do what was meant: a missing sub-grader name, a
+python grader importing a module the service's image lacks or naming an undocumented
+``image_tag`` (:mod:`rftkit.graders.environment`), and — given dataset ``items`` — a
+``text_similarity`` metric that cannot reward the dataset's own reference answers
+(:mod:`rftkit.graders.reference_check`).
 
 Example::
 
@@ -21,7 +35,9 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Iterable, Mapping
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any, Literal, Required
 
@@ -35,9 +51,11 @@ from openai.types.graders import (
 from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from rftkit.graders import environment
 from rftkit.graders.formula import Formula, FormulaError
+from rftkit.graders.reference_check import check_metric_rewards_references
 from rftkit.graders.similarity import EVALS_ONLY
-from rftkit.templates import TemplateError, parse_path, variables
+from rftkit.templates import PLACEHOLDER, TemplateError, parse_path, variables
 
 
 class EndpointGraderParam(TypedDict, total=False):
@@ -68,8 +86,15 @@ SCHEMAS: dict[str, Any] = {
     "multi": _MultiShape,
 }
 TEMPLATED_FIELDS = ("input", "reference")
+NAME_OPTIONAL = frozenset({"python", "multi"})
+"""Types the guides print without ``name`` (``tests/data/published_graders``)."""
+_OPEN = re.compile(r"\{\{")
 _LAZY_FIELDS = {"score_model", "label_model"}
 """Types whose SDK params have ``Iterable`` fields, which pydantic validates only when walked."""
+
+
+class GraderValidationWarning(UserWarning):
+    """Accepted by the service, but likely not what was meant; the message names the field."""
 
 
 class GraderValidationError(ValueError):
@@ -115,8 +140,11 @@ def _check_schema(grader: Any, path: str) -> None:
         raise GraderValidationError(
             f"unknown grader type {kind!r}; one of {', '.join(SCHEMAS)}", _join(path, "type")
         )
+    candidate = dict(grader)
+    if kind in NAME_OPTIONAL and "name" not in candidate:
+        candidate["name"] = kind
     try:
-        validated = _adapter(kind).validate_python(dict(grader))
+        validated = _adapter(kind).validate_python(candidate)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise GraderValidationError(first["msg"], _join(path, *first["loc"])) from None
@@ -138,8 +166,24 @@ def check_structure(grader: Any) -> None:
     _check_schema(grader, "")
 
 
+def unclosed_template(text: str) -> int | None:
+    """Where the first ``{{`` that no ``}}`` closes on its line starts; None when all close."""
+    filled = [match.span() for match in PLACEHOLDER.finditer(text)]
+    for opening in _OPEN.finditer(text):
+        if not any(start <= opening.start() < end for start, end in filled):
+            return opening.start()
+    return None
+
+
 def _check_templates(text: Any, path: str) -> None:
     if isinstance(text, str):
+        position = unclosed_template(text)
+        if position is not None:
+            raise GraderValidationError(
+                f"unclosed template at character {position}: {text[position : position + 40]!r} "
+                "(each '{{' needs a '}}' on the same line)",
+                path,
+            )
         for variable in variables(text):
             try:
                 parse_path(variable)
@@ -218,31 +262,82 @@ def _check_python(source: str, path: str) -> None:
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise GraderValidationError(f"line {exc.lineno}: {exc.msg}", path) from None
+    except (RecursionError, MemoryError):
+        raise GraderValidationError("nested too deeply to parse", path) from None
     defines = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
     if "grade" not in defines:
         raise GraderValidationError("must define grade(sample, item) at top level", path)
 
 
+def _warnings(grader: Mapping[str, Any], path: str) -> list[str]:
+    found = []
+    if grader["type"] == "multi":
+        for key, sub in grader["graders"].items():
+            where = _join(path, "graders", key)
+            if "name" not in sub:
+                found.append(
+                    f"{where}.name: missing; the service reports this sub-grader's reward metrics "
+                    f"by name, so the kit names it {key!r}"
+                )
+            found.extend(_warnings(sub, where))
+    elif grader["type"] == "python":
+        missing = environment.unavailable_imports(grader["source"])
+        if missing:
+            found.append(
+                f"{_join(path, 'source')}: imports {', '.join(missing)}, not in OpenAI's "
+                f"python-grader image {environment.IMAGE_TAG} ({environment.SOURCE})"
+            )
+        tag = grader.get("image_tag")
+        if tag is not None and tag != environment.IMAGE_TAG:
+            found.append(
+                f"{_join(path, 'image_tag')}: {tag!r} is not documented; the guide lists only "
+                f"{environment.IMAGE_TAG!r}, whose packages the kit checks imports against"
+            )
+    return found
+
+
+def grader_warnings(
+    grader: Mapping[str, Any], items: Sequence[Mapping[str, Any]] | None = None
+) -> list[str]:
+    """What the service would accept but probably not as meant, each naming the field.
+
+    ``grader`` must be valid (see :func:`validate_grader`). With ``items`` (dataset lines), also
+    every ``text_similarity`` metric that cannot reward those lines' own reference answers.
+    """
+    found = _warnings(grader, "")
+    if items:
+        found.extend(check_metric_rewards_references(grader, items).problems)
+    return found
+
+
 def validate_grader(
-    grader: Mapping[str, Any], *, purpose: Literal["rft", "evals"] = "rft"
+    grader: Mapping[str, Any],
+    *,
+    purpose: Literal["rft", "evals"] = "rft",
+    items: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The grader, normalised (``score_model`` gets its default ``range``); or the first error.
+    """The grader, normalised (default ``name``, ``score_model``'s ``range``); or the first error.
 
     Raises GraderValidationError whose ``path`` names the field (``graders.correct.operation``).
     ``purpose="rft"`` (the default) also refuses what OpenAI accepts only in Evals (``cosine``).
+    Each of :func:`grader_warnings` (given ``items``, the dataset check too) is emitted as a
+    :class:`GraderValidationWarning`.
     """
     _check_schema(grader, "")
     _check_semantics(grader, "")
     if purpose == "rft":
         _check_rft_only(grader, "")
+    for message in grader_warnings(grader, items):
+        warnings.warn(message, GraderValidationWarning, stacklevel=2)
     normalised = copy.deepcopy(dict(grader))
-    _fill_defaults(normalised)
+    _fill_defaults(normalised, normalised["type"])
     return normalised
 
 
-def _fill_defaults(grader: dict[str, Any]) -> None:
+def _fill_defaults(grader: dict[str, Any], name: str) -> None:
+    grader.setdefault("name", name)
     if grader["type"] == "score_model":
         grader.setdefault("range", [0.0, 1.0])
     if grader["type"] == "multi":
-        for sub in grader["graders"].values():
-            _fill_defaults(sub)
+        for key, sub in grader["graders"].items():
+            _fill_defaults(sub, key)

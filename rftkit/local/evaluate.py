@@ -1,8 +1,8 @@
 """Evaluate a local checkpoint the way any model is evaluated: rollouts over HTTP, a grader config.
 
-The model answers through ``LocalModelPolicy`` (the rollouts ``Policy`` interface), against one
-tool service per world, graded by the course grader, so a baseline and an after-training run are
-the same call with a different checkpoint.
+The model answers through ``LocalModelPolicy`` (the rollouts ``Policy`` interface), against the
+worlds' tool service over HTTP, graded by the course grader, so a baseline and an after-training
+run are the same call with a different checkpoint.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ from typing import Any
 import pandas as pd
 import torch
 
+from rftkit.course_task import serve_worlds, world_lines
 from rftkit.local.expert import Habits, ScriptedExpert
-from rftkit.local.grpo import rollout_worlds, serve_worlds
+from rftkit.local.grpo import rollout_items
 from rftkit.local.model import TinyLM
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.rewards import REWARDS
 from rftkit.local.tokenizer import Tokenizer, render
 from rftkit.local.worlds import build_world
+from rftkit.protocol import JobTool, Trace
 from rftkit.rollouts.traces import is_correct
 
 WORLDS_AT_ONCE = 4
@@ -44,16 +46,13 @@ def evaluate(
     policy = LocalModelPolicy(model, tokenizer, temperature=temperature, seed=seed)
     grader = REWARDS[reward]()
     model.eval()
-    traces = []
-    with tempfile.TemporaryDirectory() as directory, serve_worlds(seeds, directory) as worlds:
-        work = [(w, w.items[:tasks_per_world]) for w in worlds]
-        # A few worlds at a time: every rollout in flight holds sockets and grader pipes, and the
-        # grader sandbox's select() cannot watch file descriptors above 1023.
-        for start in range(0, len(work), WORLDS_AT_ONCE):
-            chunk = work[start : start + WORLDS_AT_ONCE]
-            with torch.no_grad():
-                traces += asyncio.run(rollout_worlds(policy, chunk, grader, 1, max_episode_steps))
-    items = {item["task_id"]: item for _, chosen in work for item in chosen}
+    with tempfile.TemporaryDirectory() as directory:
+        worlds = [build_world(seed, directory) for seed in seeds]
+        work = [world_lines(world, tasks_per_world) for world in worlds]
+        with serve_worlds(worlds) as served:
+            tools = served.job_tools()
+            traces = _rollout_chunks(policy, work, tools, grader, max_episode_steps)
+    items = {item["task_id"]: item for lines in work for item in lines}
     rows = []
     for trace in traces:
         item = items[trace.item_id]
@@ -71,6 +70,23 @@ def evaluate(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _rollout_chunks(
+    policy: LocalModelPolicy,
+    work: list[list[dict[str, Any]]],
+    tools: list[JobTool],
+    grader: dict[str, Any],
+    max_episode_steps: int,
+) -> list[Trace]:
+    """One rollout per line, a few worlds at a time: every rollout in flight holds sockets,
+    grader pipes and memory."""
+    traces = []
+    for start in range(0, len(work), WORLDS_AT_ONCE):
+        chunk = [line for lines in work[start : start + WORLDS_AT_ONCE] for line in lines]
+        with torch.no_grad():
+            traces += asyncio.run(rollout_items(policy, chunk, tools, grader, 1, max_episode_steps))
+    return traces
 
 
 def summarise(frame: pd.DataFrame) -> dict[str, Any]:

@@ -22,9 +22,15 @@ from typing import Any
 
 import pandas as pd
 
+from rftkit.agreement import AgreementReport, agreement_report
+
 SCALE = (0.0, 0.5, 1.0)
 SCALE_NAMES = {0.0: "wrong", 0.5: "partly right", 1.0: "right"}
 RUBRIC_VERSION = "1"
+FIRST_PASS = "labels.csv"
+"""By the engineer who wrote the rubric and the course grader: the labels the gate reads."""
+SECOND_PASS = "labels_pass2.csv"
+"""An independent pass, blind to grader scores and to the first pass: for inter-rater kappa."""
 
 
 def _text(name: str) -> str:
@@ -73,15 +79,23 @@ def trace_summary(item: dict[str, Any]) -> str:
     return "; ".join(steps) or "(no tool calls)"
 
 
-def load_labels() -> pd.DataFrame:
-    """The hand-made labels: ``item_id``, ``label``, ``labeller``, ``rubric_version``, ``note``."""
-    rows = list(csv.DictReader(_text("labels.csv").splitlines()))
+def load_labels(file: str = FIRST_PASS) -> pd.DataFrame:
+    """A labelling pass: ``item_id``, ``label``, ``labeller``, ``rubric_version``, ``note``."""
+    rows = list(csv.DictReader(_text(file).splitlines()))
     for number, row in enumerate(rows, start=2):
         if float(row["label"]) not in SCALE:
-            raise ValueError(f"labels.csv: line {number}: field 'label': {row['label']!r}")
+            raise ValueError(f"{file}: line {number}: field 'label': {row['label']!r}")
     frame = pd.DataFrame(rows)
     frame["label"] = frame["label"].astype(float)
     return frame
+
+
+def inter_rater_agreement() -> AgreementReport:
+    """Agreement between the two labelling passes, item by item (kappa with its interval)."""
+    first, second = load_labels(FIRST_PASS), load_labels(SECOND_PASS)
+    if list(first["item_id"]) != list(second["item_id"]):
+        raise ValueError(f"{FIRST_PASS} and {SECOND_PASS} do not label the same items in order")
+    return agreement_report(list(first["label"]), list(second["label"]), labels=SCALE)
 
 
 def load_reference_set() -> pd.DataFrame:

@@ -9,6 +9,6 @@ Example::
 
 from rftkit.jobs.hosted.api import HostedAPI, normalise_job
 from rftkit.jobs.hosted.errors import HostedJobError
-from rftkit.jobs.hosted.job import HostedJob, launch_hosted
+from rftkit.jobs.hosted.job import HostedJob, launch_hosted, open_job
 
-__all__ = ["HostedAPI", "HostedJob", "HostedJobError", "launch_hosted", "normalise_job"]
+__all__ = ["HostedAPI", "HostedJob", "HostedJobError", "launch_hosted", "normalise_job", "open_job"]

@@ -38,11 +38,17 @@ def normalise_job(raw: Mapping[str, Any]) -> dict[str, Any]:
     """A job object in OpenAI's shape: Azure's ``eval`` also as ``eval_id``, and hyperparameters
     Azure reads back as ``-1`` (left on auto) as ``"auto"``. ``status`` stays a plain string."""
     job = json.loads(json.dumps(raw))
+    if not isinstance(job, dict) or not isinstance(job.get("id"), str):
+        raise HostedJobError(
+            "the platform answered with something that is not a job", kind="failed"
+        )
     if "eval" in job and "eval_id" not in job:
         job["eval_id"] = job["eval"]
     places = [job.get("hyperparameters")]
-    method = job.get("method") or {}
-    places.append((method.get("reinforcement") or {}).get("hyperparameters"))
+    method = job.get("method")
+    reinforcement = method.get("reinforcement") if isinstance(method, dict) else None
+    if isinstance(reinforcement, dict):
+        places.append(reinforcement.get("hyperparameters"))
     for hyper in places:
         if isinstance(hyper, dict):
             hyper.update({k: _auto(v) for k, v in hyper.items()})

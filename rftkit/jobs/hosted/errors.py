@@ -27,6 +27,7 @@ AZURE_REFUSED = (
     "GRPOTrainer) or the local engine (--backend local)."
 )
 MASK = "**********"
+MIN_SECRET = 4
 
 
 class HostedJobError(RuntimeError):
@@ -44,8 +45,10 @@ class HostedJobError(RuntimeError):
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret value replaced by the mask the platforms echo."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+    """``text`` with every secret value replaced by the mask the platforms echo. Values shorter
+    than :data:`MIN_SECRET` characters are left alone: masking every ``t`` protects nothing and
+    makes the text unreadable."""
+    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
 

@@ -18,7 +18,7 @@ import openai
 from rftkit.jobs.hosted.api import HostedAPI, Platform
 from rftkit.jobs.hosted.errors import HostedJobError
 from rftkit.jobs.hosted.files import ensure_file
-from rftkit.jobs.hosted.request import TASK_HASH_KEY, create_body, header_values
+from rftkit.jobs.hosted.request import TASK_HASH_KEY, create_body, secret_values
 from rftkit.task import RFTTask
 
 ACTIVE = ("validating_files", "queued", "pending", "running", "pausing")
@@ -148,6 +148,12 @@ class HostedJob:
         return status
 
 
+def open_job(platform: Platform, job_id: str, *, client: openai.OpenAI) -> HostedJob:
+    """The job ``job_id`` on ``platform`` (HostedJobError if the platform has no such job)."""
+    api = HostedAPI(client, platform)
+    return HostedJob(api, api.retrieve_job(job_id))
+
+
 def find_job(api: HostedAPI, task_hash: str) -> dict[str, Any] | None:
     """The newest job launched from a task with this hash that is not failed or cancelled."""
     for job in api.list_jobs({TASK_HASH_KEY: task_hash}):
@@ -168,8 +174,7 @@ def launch_hosted(
 ) -> HostedJob:
     """Create the job for ``task`` on ``platform`` through ``client`` (or return the one already
     launched from the same task, unless ``force``)."""
-    body_secrets = list(header_values(task.reinforcement_method(env)))
-    api = HostedAPI(client, platform, secrets=body_secrets)
+    api = HostedAPI(client, platform, secrets=secret_values(task, env))
     if not force and (existing := find_job(api, task.content_hash())):
         return HostedJob(api, existing, reused=True)
     wait = dict(file_wait or {})

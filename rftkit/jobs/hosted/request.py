@@ -8,11 +8,12 @@ left out (Azure reads them back as ``-1``), and Azure's ``trainingType`` (``Stan
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rftkit.jobs.hosted.api import Platform
-from rftkit.task import RFTTask
+from rftkit.task import RFTTask, references
 
 TASK_HASH_KEY = "rftkit_task_hash"
 TASK_NAME_KEY = "rftkit_task"
@@ -48,6 +49,16 @@ def create_body(
     if platform == "azure" and training_type is not None:
         body["trainingType"] = training_type
     return body
+
+
+def secret_values(task: RFTTask, env: Mapping[str, str] | None) -> list[str]:
+    """What must never be shown for ``task``: each resolved header value and each environment
+    value a header references on its own (a platform may echo either)."""
+    env = os.environ if env is None else env
+    templates = list(header_values(task.reinforcement_method(redact=False, env=env)))
+    raw = list(header_values({"tools": [t.model_dump() for t in task.tools], "g": task.grader}))
+    named = [env[name] for value in raw for name in references(value) if env.get(name)]
+    return sorted(set(templates + named), key=len, reverse=True)
 
 
 def header_values(body: Any) -> Iterator[str]:

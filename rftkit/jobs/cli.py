@@ -1,0 +1,249 @@
+"""``rftkit jobs``: preflight, forecast, launch and follow training jobs from the command line.
+
+Exit codes (for scripts):
+
+====  =========================================================================================
+0     done: checks passed, job launched or found, job succeeded (``watch``/local ``launch``)
+1     preflight found errors (nothing launched), or the job ended failed or cancelled
+2     bad input: arguments, task file, a missing environment variable or credential
+3     the platform refused or failed a request (wind-down refusal, 4xx, 429, 5xx, unreachable)
+4     ``watch`` ended with the job paused
+130   interrupted
+====  =========================================================================================
+
+Credentials come from the environment only (``OPENAI_API_KEY``; ``AZURE_OPENAI_ENDPOINT`` and
+``AZURE_OPENAI_API_KEY``, or ``AZURE_AI_PROJECT_ENDPOINT``), never from the command line; header
+values the task references come from the environment too and are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from rftkit.baseline import baseline_from_traces
+from rftkit.jobs import BACKENDS, launch
+from rftkit.jobs.forecast import RolloutProfile, compare, forecast
+from rftkit.jobs.hosted import HostedJobError, open_job
+from rftkit.jobs.hosted.clients import client_for
+from rftkit.jobs.hosted.errors import mask
+from rftkit.jobs.hosted.request import secret_values
+from rftkit.jobs.preflight import preflight
+from rftkit.rollouts.traces import load_traces
+from rftkit.task import RFTTask, TaskSecretError
+
+OK, CHECKS_FAILED, BAD_INPUT, PLATFORM_ERROR, PAUSED = 0, 1, 2, 3, 4
+
+
+class _Usage(Exception):
+    """Bad input: printed as it is, exit 2."""
+
+
+def _task(args: argparse.Namespace) -> RFTTask:
+    if args.task is None:
+        raise _Usage("--task FILE is needed")
+    return RFTTask.load(args.task)
+
+
+def _client(args: argparse.Namespace) -> Any:
+    if args.backend == "local":
+        return None
+    return client_for(args.backend, args.base_url)
+
+
+def _baseline(args: argparse.Namespace) -> Any:
+    return None if args.baseline is None else baseline_from_traces(load_traces(args.baseline))
+
+
+def _hosted_job(args: argparse.Namespace) -> Any:
+    if args.backend == "local":
+        raise _Usage(
+            "local jobs live inside the process that launched them; `rftkit jobs launch "
+            "--backend local` follows its job until it ends"
+        )
+    return open_job(args.backend, args.job_id, client=_client(args))
+
+
+def _metrics(event: dict[str, Any]) -> dict[str, Any]:
+    return event.get("data") or {} if event.get("type") == "metrics" else {}
+
+
+def follow(job: Any, poll: float, out: Any = None) -> str:
+    """Show a progress bar over the job's steps with the latest reward, until the job stops."""
+    out = out or sys.stdout
+    bar = tqdm(total=None, unit="step", file=out, dynamic_ncols=False, ncols=100)
+    try:
+        for event in job.stream(poll=poll) if poll is not None else job.stream():
+            data = _metrics(event)
+            if "step" in data:
+                bar.total = data.get("total_steps") or bar.total
+                bar.n = int(data["step"])
+                reward = data.get("train_mean_reward", data.get("reward/train_mean"))
+                if reward is not None:
+                    bar.set_postfix(reward=f"{float(reward):.3f}", refresh=False)
+                bar.refresh()
+            elif event.get("message"):
+                bar.write(f"[{event.get('level', 'info')}] {event['message']}", file=out)
+    finally:
+        bar.close()
+    return job.status
+
+
+def _exit_for(status: str) -> int:
+    if status == "succeeded":
+        return OK
+    return PAUSED if status == "paused" else CHECKS_FAILED
+
+
+# -- commands ---------------------------------------------------------------------------------
+def _run_preflight(args: argparse.Namespace) -> int:
+    task = _task(args)
+    report = preflight(
+        task,
+        args.backend,
+        client=_client(args),
+        baseline=_baseline(args),
+        budget_usd=args.budget,
+        readiness_rollouts=args.rollouts,
+    )
+    print(report.text())
+    return OK if report.ok else CHECKS_FAILED
+
+
+def _run_forecast(args: argparse.Namespace) -> int:
+    task = _task(args)
+    if args.baseline is None:
+        raise _Usage("a forecast needs --baseline TRACES.jsonl (a baseline's saved traces)")
+    fc = forecast(task, RolloutProfile.from_baseline(_baseline(args)), args.backend)
+    print(fc.text())
+    if args.job_id:
+        print("\nforecast next to actual")
+        print(compare(fc, _hosted_job(args)).to_string())
+    return OK
+
+
+def _run_launch(args: argparse.Namespace) -> int:
+    task = _task(args)
+    client = _client(args)
+    report = preflight(
+        task,
+        args.backend,
+        client=client,
+        baseline=_baseline(args),
+        budget_usd=args.budget,
+        readiness_rollouts=args.rollouts,
+    )
+    print(report.text())
+    if not report.ok and not args.force:
+        print("not launched: fix the errors above, or pass --force to launch anyway")
+        return CHECKS_FAILED
+    if args.backend == "local":
+        job = launch("local", task)
+        print(f"job {job.id} (local) started")
+        return _exit_for(follow(job, poll=None))
+    job = launch(args.backend, task, client=client, force=args.new)
+    said = "already launched from this task (pass --new for another)" if job.reused else "created"
+    print(f"job {job.id} on {args.backend}: {said}; status {job.as_job().get('status')}")
+    return OK
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    job = _hosted_job(args)
+    record = job.as_job()
+    print(f"{job.id}: {record.get('status')}")
+    print(json.dumps(record, indent=2))
+    return OK
+
+
+def _run_events(args: argparse.Namespace) -> int:
+    for event in _hosted_job(args).events():
+        print(f"{event.get('created_at')} {event.get('level', 'info'):5} {event.get('message')}")
+    return OK
+
+
+def _run_watch(args: argparse.Namespace) -> int:
+    return _exit_for(follow(_hosted_job(args), poll=args.poll))
+
+
+def _run_action(args: argparse.Namespace) -> int:
+    job = getattr(_hosted_job(args), args.action)()
+    print(f"{job.id}: {job.as_job().get('status')}")
+    return OK
+
+
+def _guarded(command: Any) -> Any:
+    """Run ``command``; bad input and platform errors become a message and an exit code."""
+
+    def run(args: argparse.Namespace) -> int:
+        secrets: list[str] = []
+        try:
+            if getattr(args, "task", None) is not None:
+                secrets = secret_values(RFTTask.load(args.task), None)
+        except (ValueError, TaskSecretError):
+            pass  # the command itself reports the task's problem
+        try:
+            return command(args)
+        except HostedJobError as exc:
+            print(mask(str(exc), secrets), file=sys.stderr)
+            return PLATFORM_ERROR
+        except (_Usage, TaskSecretError, ValueError, ImportError, FileNotFoundError) as exc:
+            print(mask(str(exc), secrets), file=sys.stderr)
+            return BAD_INPUT
+
+    return run
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    jobs = commands.add_parser(
+        "jobs", help="preflight, forecast, launch and follow training jobs (exit codes: see docs)"
+    )
+    actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def common(parser: argparse.ArgumentParser, task: bool = True) -> None:
+        if task:
+            parser.add_argument("--task", type=Path, help="the task file (task.json)")
+        parser.add_argument("--backend", choices=BACKENDS, default="local")
+        parser.add_argument("--base-url", help="the platform's API URL (e.g. a local server)")
+
+    def checks(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--baseline", type=Path, help="a baseline's traces (JSONL)")
+        parser.add_argument("--budget", type=float, help="USD; a forecast over it is an error")
+        parser.add_argument("--rollouts", type=int, default=10, help="tool readiness burst size")
+
+    pre = actions.add_parser("preflight", help="every check before a job; exit 1 on errors")
+    common(pre)
+    checks(pre)
+    pre.set_defaults(run=_guarded(_run_preflight))
+
+    fc = actions.add_parser("forecast", help="steps, tool traffic, time and cost of a job")
+    common(fc)
+    fc.add_argument("--baseline", type=Path, help="a baseline's traces (JSONL)")
+    fc.add_argument("--job-id", help="a job of this task: show the forecast next to actual")
+    fc.set_defaults(run=_guarded(_run_forecast))
+
+    go = actions.add_parser("launch", help="preflight, then launch (idempotent on hosted)")
+    common(go)
+    checks(go)
+    go.add_argument("--force", action="store_true", help="launch despite preflight errors")
+    go.add_argument("--new", action="store_true", help="a new job even if one was launched")
+    go.set_defaults(run=_guarded(_run_launch))
+
+    for name, run, text in (
+        ("status", _run_status, "the job's status and record"),
+        ("events", _run_events, "the job's events in order"),
+        ("watch", _run_watch, "a progress bar and the reward until the job stops"),
+        ("pause", _run_action, "pause the job"),
+        ("resume", _run_action, "resume the job"),
+        ("cancel", _run_action, "cancel the job"),
+    ):
+        parser = actions.add_parser(name, help=text)
+        parser.add_argument("job_id")
+        common(parser, task=False)
+        if name == "watch":
+            parser.add_argument("--poll", type=float, default=30.0, help="seconds between reads")
+        parser.set_defaults(run=_guarded(run))

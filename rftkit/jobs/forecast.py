@@ -1,0 +1,370 @@
+"""What a job will do and cost, from a baseline's measured rollouts and the task's hyperparameters.
+
+The arithmetic (each line a row of :meth:`Forecast.table`):
+
+- steps = ceil(n_epochs × training lines ÷ batch_size); rollouts per step = batch_size × rollouts
+  per prompt; validation every ``eval_interval`` steps on every validation line ``eval_samples``
+  times;
+- tool traffic: every rollout of a step starts at the step boundary, so an endpoint that the
+  baseline's rollouts call may get up to one request per rollout at once (the **peak simultaneous
+  requests**, compared with the 50 QPS endpoints are asked to handle, reference §4.3), and
+  ``calls per rollout × rollouts per step ÷ rollout latency`` on average over the step;
+- wall time: per step the slowest rollouts (baseline p50 .. p95 latency, plus grader latency)
+  plus a per-step training overhead; the range is low .. high;
+- cost: wall hours × the price table's hourly rate (``rftkit.jobs.platforms.PRICES``, editable,
+  each row with its source and date); model-grader tokens are counted and priced only when
+  ``grader_usd_per_million_tokens`` is given.
+
+Hosted hyperparameters left on ``auto`` and the rollouts per prompt are not published; the
+assumptions used are in :class:`Assumptions` (edit them) and listed in the forecast's notes. The
+local backend uses its own mapping (``rftkit.local.hyperparameters``) instead.
+
+Example::
+
+    profile = RolloutProfile.from_baseline(baseline)
+    fc = forecast(task, profile, "azure")
+    fc.table(); fc.endpoints(); fc.problems()
+    compare(fc, job)            # after the job: forecast next to actual
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from rftkit.jobs.platforms import AZURE_AUTO_PAUSE_USD, PRICES, Price, price_for
+from rftkit.protocol import Trace
+from rftkit.rollouts import traces_frame
+from rftkit.task import RFTTask
+
+ENDPOINT_QPS = 50
+"""Requests per second a tool endpoint should handle (Microsoft's Agent RFT preview README)."""
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """What the forecast assumes where nothing is published. Defaults: the auto values are those
+    of OpenAI's own Agent RFT build-hour job (build-hours ``20-agent-rft``)."""
+
+    auto: dict[str, float] = field(
+        default_factory=lambda: {
+            "n_epochs": 1,
+            "batch_size": 16,
+            "compute_multiplier": 1,
+            "eval_interval": 5,
+            "eval_samples": 2,
+        }
+    )
+    rollouts_per_prompt_at_1: int = 8
+    """Rollouts per prompt at ``compute_multiplier=1`` (unpublished)."""
+    step_overhead_s: tuple[float, float] = (30.0, 180.0)
+    """Training and bookkeeping per step beyond sampling (unpublished; a wide range)."""
+
+
+@dataclass(frozen=True)
+class RolloutProfile:
+    """Per-rollout figures measured on a baseline (means unless said)."""
+
+    rollouts: int
+    latency_p50_s: float
+    latency_p95_s: float
+    tool_calls: float
+    calls_by_tool: dict[str, float]
+    tool_latency_s: float
+    """Mean seconds per tool call."""
+    grader_latency_s: float
+    input_tokens: float
+    output_tokens: float
+    reasoning_tokens: float
+    grader_tokens: float
+
+    @classmethod
+    def from_traces(cls, traces: Sequence[Trace]) -> RolloutProfile:
+        """The profile of rollouts already run (a baseline's ``traces``); discarded ones count."""
+        if not traces:
+            raise ValueError("a forecast needs at least one measured rollout")
+        frame = traces_frame(traces)
+        calls = pd.Series([n for seq in frame["tool_sequence"] for n in seq], dtype=object)
+        grader_s, grader_tokens = [], []
+        for trace in traces:
+            result = trace.grader_result or {}
+            grader_s.append(float((result.get("metadata") or {}).get("execution_time") or 0.0))
+            usage = result.get("model_grader_token_usage_per_model") or {}
+            grader_tokens.append(sum(float(u.get("total_tokens") or 0) for u in usage.values()))
+        total_calls = int(frame["tool_calls"].sum())
+        return cls(
+            rollouts=len(frame),
+            latency_p50_s=float(frame["latency_s"].median()),
+            latency_p95_s=float(frame["latency_s"].quantile(0.95)),
+            tool_calls=float(frame["tool_calls"].mean()),
+            calls_by_tool={str(k): v / len(frame) for k, v in calls.value_counts().items()},
+            tool_latency_s=float(frame["tool_latency_s"].sum() / total_calls) if total_calls else 0,
+            grader_latency_s=sum(grader_s) / len(grader_s),
+            input_tokens=float(frame["input_tokens"].mean()),
+            output_tokens=float(frame["output_tokens"].mean()),
+            reasoning_tokens=float(frame["reasoning_tokens"].mean()),
+            grader_tokens=sum(grader_tokens) / len(grader_tokens),
+        )
+
+    @classmethod
+    def from_baseline(cls, baseline: Any) -> RolloutProfile:
+        """The profile of a :class:`rftkit.baseline.Baseline` run."""
+        return cls.from_traces(baseline.traces)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The job's shape: what the hyperparameters come to on this backend."""
+
+    steps: int
+    rollouts_per_step: int
+    evals: int
+    eval_rollouts: int
+    notes: tuple[str, ...]
+
+    @property
+    def rollouts(self) -> int:
+        return self.steps * self.rollouts_per_step + self.eval_rollouts
+
+
+def plan(task: RFTTask, backend: str, assumptions: Assumptions = Assumptions()) -> Plan:
+    """Steps and rollouts for ``task`` on ``backend`` (the local mapping, or the hosted one)."""
+    n_train, n_valid = len(task.items("train")), len(task.items("validation"))
+    if backend == "local":
+        from rftkit.local.hyperparameters import grpo_config
+
+        config, notes = grpo_config(task, n_train)
+        evals = config.steps // config.eval_interval
+        return Plan(
+            config.steps,
+            config.tasks_per_step * config.group_size,
+            evals,
+            evals * n_valid * config.valid_repeats,
+            tuple(notes),
+        )
+    notes = []
+
+    def value(name: str) -> float:
+        setting = task.hyperparameters.get(name, "auto")
+        if setting == "auto":
+            notes.append(f"{name} is auto: assumed {assumptions.auto[name]}")
+            return assumptions.auto[name]
+        return setting
+
+    batch = int(value("batch_size"))
+    steps = max(1, math.ceil(value("n_epochs") * n_train / batch))
+    per_prompt = max(1, round(assumptions.rollouts_per_prompt_at_1 * value("compute_multiplier")))
+    notes.append(
+        f"{per_prompt} rollouts per prompt assumed ({assumptions.rollouts_per_prompt_at_1} at "
+        "compute_multiplier=1; the platforms do not publish it)"
+    )
+    evals = steps // int(value("eval_interval"))
+    eval_rollouts = evals * n_valid * int(value("eval_samples"))
+    return Plan(steps, batch * per_prompt, evals, eval_rollouts, tuple(notes))
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The forecast for one task on one backend: the plan, time, cost and tool traffic."""
+
+    task_name: str
+    backend: str
+    model: str
+    plan: Plan
+    profile: RolloutProfile
+    wall_hours: tuple[float, float]
+    cost_usd: tuple[float, float] | None
+    price: Price | None
+    tool_urls: dict[str, str]
+    grader_tokens: float
+    notes: tuple[str, ...]
+
+    def endpoints(self) -> pd.DataFrame:
+        """Per endpoint URL: calls per rollout, peak simultaneous requests at a step boundary,
+        average QPS over a step, and whether the peak exceeds the 50 QPS endpoints should take."""
+        rows = []
+        for url in sorted(set(self.tool_urls.values())):
+            tools = sorted(n for n, u in self.tool_urls.items() if u == url)
+            per_rollout = sum(self.profile.calls_by_tool.get(n, 0.0) for n in tools)
+            peak = round(self.plan.rollouts_per_step * min(1.0, per_rollout))
+            step_s = max(self.profile.latency_p50_s, 1e-9)
+            rows.append(
+                {
+                    "endpoint": url,
+                    "tools": ", ".join(tools),
+                    "calls per rollout": round(per_rollout, 2),
+                    "peak simultaneous requests": peak,
+                    "mean QPS over a step": round(
+                        per_rollout * self.plan.rollouts_per_step / step_s, 1
+                    ),
+                    f"peak over {ENDPOINT_QPS} QPS": peak > ENDPOINT_QPS,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def table(self) -> pd.DataFrame:
+        """The forecast as rows ``metric, low, high``."""
+        p, plan = self.profile, self.plan
+        rows: list[tuple[str, Any, Any]] = [
+            ("steps", plan.steps, plan.steps),
+            ("rollouts per step", plan.rollouts_per_step, plan.rollouts_per_step),
+            ("validation runs", plan.evals, plan.evals),
+            ("rollouts (training + validation)", plan.rollouts, plan.rollouts),
+            (
+                "tool calls",
+                round(plan.rollouts * p.tool_calls),
+                round(plan.rollouts * p.tool_calls),
+            ),
+            ("model-grader tokens", round(self.grader_tokens), round(self.grader_tokens)),
+            ("wall time (hours)", round(self.wall_hours[0], 2), round(self.wall_hours[1], 2)),
+        ]
+        if self.cost_usd is not None:
+            rows.append(("cost (USD)", round(self.cost_usd[0]), round(self.cost_usd[1])))
+        return pd.DataFrame(rows, columns=["metric", "low", "high"]).set_index("metric")
+
+    def problems(self, budget_usd: float | None = None) -> list[tuple[str, str]]:
+        """``(severity, message)`` pairs: ``error`` over budget, ``warning`` otherwise."""
+        found: list[tuple[str, str]] = []
+        if self.cost_usd is not None and budget_usd is not None and self.cost_usd[1] > budget_usd:
+            severity = "error" if self.cost_usd[0] > budget_usd else "warning"
+            found.append(
+                (
+                    severity,
+                    f"forecast cost ${self.cost_usd[0]:,.0f}-"
+                    f"${self.cost_usd[1]:,.0f} against a budget of ${budget_usd:,.0f}",
+                )
+            )
+        if (
+            self.backend == "azure"
+            and self.cost_usd is not None
+            and self.cost_usd[1] > AZURE_AUTO_PAUSE_USD
+        ):
+            found.append(
+                (
+                    "warning",
+                    f"Azure auto-pauses a job at ${AZURE_AUTO_PAUSE_USD:,.0f}; "
+                    f"this one may cost up to ${self.cost_usd[1]:,.0f}",
+                )
+            )
+        endpoints = self.endpoints()
+        for row in endpoints.to_dict("records") if len(endpoints) else []:
+            if row[f"peak over {ENDPOINT_QPS} QPS"]:
+                found.append(
+                    (
+                        "warning",
+                        f"{row['endpoint']}: up to "
+                        f"{row['peak simultaneous requests']} simultaneous requests at "
+                        f"each step boundary, over the {ENDPOINT_QPS} QPS endpoints are "
+                        "asked to handle; load-test it (rftkit endpoints check)",
+                    )
+                )
+        return found
+
+    def text(self) -> str:
+        parts = [
+            f"forecast: {self.task_name} on {self.backend} ({self.model}), from "
+            f"{self.profile.rollouts} measured rollouts",
+            self.table().to_string(),
+        ]
+        if len(self.tool_urls):
+            parts += ["", self.endpoints().to_string(index=False)]
+        if self.price is not None:
+            parts += ["", f"price: {self.price.note} [{self.price.source}, {self.price.checked}]"]
+        parts += [f"note: {n}" for n in self.notes]
+        return "\n".join(parts)
+
+
+def forecast(
+    task: RFTTask,
+    profile: RolloutProfile,
+    backend: str,
+    *,
+    assumptions: Assumptions = Assumptions(),
+    prices: tuple[Price, ...] = PRICES,
+    grader_usd_per_million_tokens: float | None = None,
+) -> Forecast:
+    """The forecast for ``task`` on ``backend`` (``local``, ``openai``, ``azure``)."""
+    shape = plan(task, backend, assumptions)
+    overhead = (0.0, 0.0) if backend == "local" else assumptions.step_overhead_s
+    per_step = (
+        profile.latency_p50_s + profile.grader_latency_s + overhead[0],
+        profile.latency_p95_s + profile.grader_latency_s + overhead[1],
+    )
+    eval_s = (profile.latency_p50_s, profile.latency_p95_s)
+    hours = tuple(
+        (shape.steps * s + shape.evals * e) / 3600 for s, e in zip(per_step, eval_s, strict=True)
+    )
+    grader_tokens = shape.rollouts * profile.grader_tokens
+    notes = list(shape.notes)
+    price = None if backend == "local" else price_for(backend, task.model, prices)
+    cost = None
+    if backend == "local":
+        cost = (0.0, 0.0)
+    elif price is None or price.usd_per_training_hour is None:
+        notes.append(
+            f"no training price for {task.model} on {backend} in the price table; cost not forecast"
+        )
+    else:
+        extra = 0.0
+        if grader_tokens and grader_usd_per_million_tokens is not None:
+            extra = grader_tokens / 1e6 * grader_usd_per_million_tokens
+        elif grader_tokens:
+            notes.append(
+                "model-grader tokens are billed on top and not priced here "
+                "(pass grader_usd_per_million_tokens)"
+            )
+        cost = tuple(h * price.usd_per_training_hour + extra for h in hours)
+    if backend == "local":
+        notes.append(
+            "local wall time counts the baseline's rollout latency per step; GRPO "
+            "updates on the CPU add to it"
+        )
+    urls = {t.name: t.server_url for t in task.tools}
+    return Forecast(
+        task.name,
+        backend,
+        task.model,
+        shape,
+        profile,
+        hours,
+        cost,
+        price,
+        urls,
+        grader_tokens,
+        tuple(notes),
+    )
+
+
+def compare(fc: Forecast, job: Any, now: float | None = None) -> pd.DataFrame:
+    """The forecast next to what ``job`` did (any backend's job): steps, wall time, cost."""
+    record = job.as_job()
+    metrics = [e for e in job.events() if e.get("type") == "metrics" and e.get("data")]
+    steps = max((int(e["data"].get("step", 0)) for e in metrics), default=0)
+    end = record.get("finished_at") or (now if now is not None else time.time())
+    hours = (end - record["created_at"]) / 3600
+    rows = [
+        ("steps", fc.plan.steps, fc.plan.steps, steps),
+        (
+            "wall time (hours)",
+            round(fc.wall_hours[0], 2),
+            round(fc.wall_hours[1], 2),
+            round(hours, 2),
+        ),
+    ]
+    if fc.cost_usd is not None:
+        rate = fc.price.usd_per_training_hour if fc.price else 0.0
+        rows.append(
+            (
+                "cost at the table's rate (USD)",
+                round(fc.cost_usd[0]),
+                round(fc.cost_usd[1]),
+                round(hours * (rate or 0.0)),
+            )
+        )
+    frame = pd.DataFrame(rows, columns=["metric", "forecast low", "forecast high", "actual"])
+    return frame.set_index("metric")

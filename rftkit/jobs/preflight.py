@@ -1,0 +1,301 @@
+"""Preflight: every check a task must pass before a job is paid for, in one call and one table.
+
+Rows, in order (``check``, ``result``: ok / warning / error / skipped, ``detail``):
+
+- **secrets**: every header reference the task makes resolves from ``env``;
+- **data**: each file validated against the task's grader and tool names (``rftkit.data``);
+- **grader**: validated locally (``rftkit.graders.validate_grader``) and, given a client, by the
+  platform's ``graders/validate``;
+- **red team**: the grader attacked with answers that must earn nothing (``rftkit.redteam``),
+  on cases from a baseline's best rollouts or else from the task's lines;
+- **tools**: the task's real tool URLs, called with the task's headers, probes from the
+  dataset's tool specs and its lines as items (``rftkit.endpoints.check_tools``);
+- **model** and **availability**: the model and backend support RFT / Agent RFT, and the
+  platform still creates jobs (``rftkit.jobs.platforms``: dates and sources);
+- **forecast**: time, cost and tool traffic from a baseline, against ``budget_usd``.
+
+``rftkit jobs launch`` refuses to launch on any error unless forced. Header values never appear
+in the report: every detail is masked with the values the task resolved.
+
+Example::
+
+    report = preflight(task, "azure", env=env, client=client, baseline=baseline, budget_usd=500)
+    report.table(); print(report.text()); report.ok
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+import pandas as pd
+
+from rftkit.data import validate_file
+from rftkit.graders.validate import GraderValidationError, validate_grader
+from rftkit.jobs.forecast import Forecast, RolloutProfile, forecast
+from rftkit.jobs.hosted.api import HostedAPI
+from rftkit.jobs.hosted.errors import HostedJobError, mask
+from rftkit.jobs.hosted.request import secret_values
+from rftkit.jobs.local import local_checkpoint
+from rftkit.jobs.platforms import CHECKED, OPENAI_WIND_DOWN, model_support
+from rftkit.jobs.readiness import tool_readiness
+from rftkit.jobs.redteam_cases import cases_from_lines, cases_from_traces
+from rftkit.redteam import PROBES, run_redteam
+from rftkit.task import RFTTask, TaskSecretError
+
+RESULTS = ("ok", "warning", "error", "skipped")
+
+
+@dataclass
+class PreflightReport:
+    """The rows of a preflight and the forecast it made (None without a baseline)."""
+
+    task_name: str
+    backend: str
+    rows: list[dict[str, str]] = field(default_factory=list)
+    forecast: Forecast | None = None
+
+    def add(self, check: str, result: str, detail: str) -> None:
+        assert result in RESULTS, result
+        self.rows.append({"check": check, "result": result, "detail": detail})
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        return [r for r in self.rows if r["result"] == "error"]
+
+    @property
+    def ok(self) -> bool:
+        """True when no check found an error (warnings allowed)."""
+        return not self.errors
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["check", "result", "detail"])
+
+    def text(self) -> str:
+        verdict = "READY TO LAUNCH" if self.ok else f"NOT READY ({len(self.errors)} error(s))"
+        lines = [f"preflight: {self.task_name} on {self.backend}"]
+        width = max((len(r["check"]) for r in self.rows), default=0)
+        for row in self.rows:
+            lines.append(f"  {row['result'].upper():8} {row['check']:{width}}  {row['detail']}")
+        return "\n".join([*lines, verdict])
+
+
+def _uses_agent_rft(task: RFTTask) -> bool:
+    def endpoint(grader: Any) -> bool:
+        return isinstance(grader, dict) and (
+            grader.get("type") == "endpoint"
+            or any(endpoint(g) for g in (grader.get("graders") or {}).values())
+        )
+
+    return bool(task.tools) or endpoint(task.grader)
+
+
+def _check_data(report: PreflightReport, task: RFTTask) -> None:
+    names = [t.name for t in task.tools] or None
+    splits = [("train", task.path("train")), ("validation", task.path("validation"))]
+    for split, path in splits:
+        if path is None:
+            report.add(
+                f"data: {split}",
+                "warning",
+                "no validation file (RFT effectively needs "
+                "one: it drives valid_reward_mean and checkpoint choice)",
+            )
+            continue
+        other = next((p for s, p in splits if s != split), None)
+        found = validate_file(
+            path, split=split, grader=task.grader, tool_names=names, other_split=other
+        )
+        if found.errors:
+            shown = "; ".join(str(f) for f in found.errors[:3])
+            report.add(f"data: {split}", "error", f"{found.summary()}: {shown}")
+        else:
+            first = f"; first: {found.warnings[0]}" if found.warnings else ""
+            report.add(f"data: {split}", "warning" if first else "ok", found.summary() + first)
+
+
+def _check_grader(
+    report: PreflightReport,
+    task: RFTTask,
+    backend: str,
+    grader: dict,
+    client: Any,
+    secrets: list[str],
+) -> None:
+    try:
+        validate_grader(task.grader)
+        report.add("grader: local", "ok", f"{task.grader.get('type')} grader is valid for RFT")
+    except GraderValidationError as exc:
+        report.add("grader: local", "error", str(exc))
+    if backend == "local" or client is None:
+        reason = "the local backend runs graders itself" if backend == "local" else "no client"
+        report.add("grader: platform", "skipped", reason)
+        return
+    api = HostedAPI(client, backend, secrets=secrets)
+    try:
+        api.validate_grader(grader)
+        report.add("grader: platform", "ok", f"{backend} graders/validate accepted it")
+    except HostedJobError as exc:
+        report.add("grader: platform", "error", str(exc))
+
+
+def _check_redteam(
+    report: PreflightReport, task: RFTTask, grader: dict, baseline: Any, cases: int
+) -> None:
+    lines = task.items("train")
+    built = cases_from_traces(baseline.traces, lines, task.grader, cases) if baseline else []
+    source, probes = "the baseline's best rollouts", PROBES
+    if not built:
+        built = cases_from_lines(task.grader, lines, cases)
+        # Cases from lines made no tool calls, so "lucky guess" would equal the honest answer.
+        source = "the training lines' answers (no tool calls)"
+        probes = tuple(p for p in PROBES if p.name != "lucky guess")
+    if not built:
+        report.add(
+            "red team",
+            "skipped",
+            "no line holds a plain answer the grader reads; give a baseline to build cases "
+            "from its rollouts",
+        )
+        return
+    try:
+        attacked = run_redteam(grader, built, probes=probes)
+    except Exception as exc:  # a grader that crashes on bad answers is itself the finding
+        report.add("red team", "error", f"grading a probe failed: {type(exc).__name__}: {exc}")
+        return
+    problems = attacked.problems()
+    flagged = [p for p in problems if not p.startswith("the honest answer")]
+    honest = attacked.table["mean reward"].get("control: honest answer")
+    summary = f"{len(built)} case(s) from {source}; honest answer earns {honest}"
+    if flagged:
+        report.add("red team", "error", f"{summary}; rewarded: {'; '.join(flagged)}")
+    elif len(flagged) < len(problems) and probes is PROBES:
+        report.add("red team", "warning", f"{summary}, less than 0.9")
+    else:
+        report.add("red team", "ok", f"{summary}; no probe earns over {attacked.threshold}")
+
+
+def _check_tools(report: PreflightReport, task: RFTTask, env: Any, rollouts: int) -> None:
+    if not task.tools:
+        report.add("tools", "skipped", "the task has no job-level tools")
+        return
+    lines = task.items("train")
+    specs = lines[0].get("tools") or [] if lines else []
+    verdict = tool_readiness(task.job_tools(env), specs, items=lines[:20], rollouts=rollouts)
+    for blocker in verdict.blockers:
+        report.add("tools", "error", blocker)
+    for note in verdict.notes:
+        report.add("tools", "warning", note)
+    if verdict.ready and not verdict.notes:
+        report.add("tools", "ok", f"{len(task.tools)} tool(s) passed the contract and a burst")
+
+
+def _check_model(report: PreflightReport, task: RFTTask, backend: str, today: dt.date) -> None:
+    if backend == "local":
+        _, stand_in = local_checkpoint(task.model)
+        report.add("model", "warning" if stand_in else "ok", stand_in or f"{task.model} (local)")
+        return
+    known = model_support(backend, task.model)
+    if known is None:
+        report.add(
+            "model",
+            "warning",
+            f"{task.model} is not in the support table for {backend} "
+            f"(checked {CHECKED}); the platform decides",
+        )
+        return
+    where = f"{task.model} on {backend}: {known.status} [{known.source}]"
+    if _uses_agent_rft(task) and not known.agent_rft:
+        report.add("model", "error", f"{where}; no Agent RFT (job tools, endpoint graders)")
+    elif known.until is not None and known.until <= today:
+        said = f"{where}, since {known.until}"
+        report.add("model", "error" if known.verified else "warning", said)
+    elif known.until is not None:
+        report.add(
+            "model",
+            "warning",
+            f"{where} on {known.until} "
+            f"({(known.until - today).days} days from {today}); the job must end before",
+        )
+    else:
+        report.add("model", "ok", where)
+
+
+def _check_availability(
+    report: PreflightReport, task: RFTTask, backend: str, today: dt.date
+) -> None:
+    if backend == "openai":
+        final = max(OPENAI_WIND_DOWN)
+        if today >= final:
+            report.add(
+                "availability",
+                "error",
+                f"OpenAI creates no new fine-tuning jobs since {final}; train on Azure AI "
+                "Foundry (--backend azure), an open-weights trainer or the local engine",
+            )
+            return
+        active = [f"since {d}: {what}" for d, what in OPENAI_WIND_DOWN.items() if d <= today]
+        report.add(
+            "availability",
+            "warning",
+            f"OpenAI wind-down ({'; '.join(active)}); "
+            f"{OPENAI_WIND_DOWN[final]} from {final} ({(final - today).days} days)",
+        )
+    elif backend == "azure" and _uses_agent_rft(task):
+        report.add(
+            "availability",
+            "warning",
+            "Agent RFT (job tools, endpoint graders) on Azure "
+            "AI Foundry is a private preview: the subscription must be enrolled",
+        )
+    else:
+        report.add("availability", "ok", f"{backend} creates jobs")
+
+
+def preflight(
+    task: RFTTask,
+    backend: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    client: openai.OpenAI | None = None,
+    baseline: Any = None,
+    budget_usd: float | None = None,
+    today: dt.date | None = None,
+    readiness_rollouts: int = 10,
+    redteam_cases: int = 3,
+) -> PreflightReport:
+    """Run every check for ``task`` on ``backend`` (``local``, ``openai``, ``azure``)."""
+    today = today or dt.date.today()
+    report = PreflightReport(task.name, backend)
+    try:
+        grader = task.resolved_grader(env)
+        secrets = secret_values(task, env)
+        report.add("secrets", "ok", "every header reference resolves")
+    except TaskSecretError as exc:
+        report.add("secrets", "error", str(exc))
+        grader, secrets = None, []
+    _check_data(report, task)
+    if grader is not None:
+        _check_grader(report, task, backend, grader, client, secrets)
+        _check_redteam(report, task, grader, baseline, redteam_cases)
+        _check_tools(report, task, env, readiness_rollouts)
+    _check_model(report, task, backend, today)
+    _check_availability(report, task, backend, today)
+    if baseline is None:
+        report.add("forecast", "skipped", "give a baseline to forecast time, cost and traffic")
+    else:
+        report.forecast = forecast(task, RolloutProfile.from_baseline(baseline), backend)
+        problems = report.forecast.problems(budget_usd)
+        for severity, message in problems:
+            report.add("forecast", severity, message)
+        if not problems:
+            cost = report.forecast.cost_usd
+            shown = "" if cost is None else f", ${cost[0]:,.0f}-${cost[1]:,.0f}"
+            hours = report.forecast.wall_hours
+            report.add("forecast", "ok", f"{hours[0]:.1f}-{hours[1]:.1f} h{shown}")
+    for row in report.rows:
+        row["detail"] = mask(row["detail"], secrets)
+    return report

@@ -1,0 +1,98 @@
+"""``rftkit jobs`` against the fake platform on loopback: exit codes, idempotent launch, watch,
+and no secret in anything printed."""
+
+import json
+
+import pytest
+from fake_openai_api import FakeState, fake_openai_app
+
+from rftkit.cli import main
+from rftkit.serving import serve_in_background
+from rftkit.task import RFTTask, TaskTool
+
+API_KEY = "canary-cli-key-0b7d"
+TOOL_SECRET = "canary-cli-tool-e21c"
+EXACT = {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
+         "reference": "{{item.answer}}", "operation": "eq"}  # fmt: skip
+
+
+def _write_task(folder, grader=EXACT):
+    lines = [{"id": f"q{i}", "messages": [{"role": "user", "content": f"{i} + 1?"}],
+              "answer": str(i + 1)} for i in range(24)]  # fmt: skip
+    for name, part in (("train", lines[:12]), ("valid", lines[12:])):
+        (folder / f"{name}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in part))
+    task = RFTTask(
+        name="arith", training_file=folder / "train.jsonl", validation_file=folder / "valid.jsonl",
+        grader=grader, model="o4-mini-2025-04-16",
+        tools=[TaskTool(name="lookup", server_url="https://tools.example/lookup",
+                        headers={"Authorization": "Bearer ${CLI_TOOL_TOKEN}"})],
+    )  # fmt: skip
+    return str(task.save(folder / "task.json"))
+
+
+@pytest.fixture
+def platform(monkeypatch):
+    state = FakeState(azure=True)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", API_KEY)
+    monkeypatch.setenv("CLI_TOOL_TOKEN", TOOL_SECRET)
+    monkeypatch.delenv("AZURE_AI_PROJECT_ENDPOINT", raising=False)
+    with serve_in_background(fake_openai_app(state)) as url:
+        yield state, ["--backend", "azure", "--base-url", f"{url}/openai/v1/"]
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    for secret in (API_KEY, TOOL_SECRET):
+        assert secret not in out.out and secret not in out.err
+    return code, out.out, out.err
+
+
+def test_preflight_then_launch_twice_then_watch_and_act(platform, tmp_path, capsys):
+    state, where = platform
+    task = _write_task(tmp_path)
+    code, out, _ = _run(capsys, "jobs", "preflight", "--task", task, *where, "--rollouts", "0")
+    assert code == 0 and "READY TO LAUNCH" in out and "grader: platform" in out
+    code, out, _ = _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
+    assert code == 0 and "created" in out
+    job_id = out.split("job ")[-1].split()[0]
+    code, out, _ = _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
+    assert code == 0 and f"job {job_id} on azure: already launched" in out
+    assert sum(r["path"].endswith("/fine_tuning/jobs") and r["method"] == "POST"
+               for r in state.requests) == 1  # fmt: skip
+    code, out, _ = _run(capsys, "jobs", "watch", job_id, *where, "--poll", "0")
+    assert code == 0 and "2/2" in out and "reward=0.500" in out
+    code, out, _ = _run(capsys, "jobs", "events", job_id, *where)
+    assert code == 0 and "The job has successfully completed" in out.splitlines()[-1]
+    code, out, _ = _run(capsys, "jobs", "status", job_id, *where)
+    assert code == 0 and out.startswith(f"{job_id}: succeeded") and '"**********"' in out
+    code, out, _ = _run(capsys, "jobs", "cancel", job_id, *where)
+    assert code == 0 and "cancelled" in out
+
+
+def test_preflight_errors_stop_the_launch_unless_forced(platform, tmp_path, capsys):
+    state, where = platform
+    task = _write_task(tmp_path, grader={**EXACT, "operation": "neq"})
+    code, out, _ = _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
+    assert code == 1 and "not launched" in out and "ERROR    grader: local" in out
+    assert not any(r["path"].endswith("/fine_tuning/jobs") for r in state.requests)
+
+
+def test_a_refusal_is_a_message_and_exit_3(platform, tmp_path, capsys):
+    state, where = platform
+    state.fail["create_job"] = (403, {"error": {"message": f"not allowed {TOOL_SECRET}"}})
+    task = _write_task(tmp_path)
+    code, _, err = _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
+    assert code == 3 and "Azure AI Foundry refused" in err and "Traceback" not in err
+
+
+def test_bad_input_is_exit_2(platform, tmp_path, capsys, monkeypatch):
+    _, where = platform
+    assert _run(capsys, "jobs", "preflight", *where)[0] == 2
+    code, _, err = _run(capsys, "jobs", "status", "ftjob-1", "--backend", "local")
+    assert code == 2 and "local jobs live inside the process" in err
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY")
+    code, _, err = _run(capsys, "jobs", "status", "ftjob-1", *where)
+    assert code == 2 and "AZURE_OPENAI_API_KEY" in err
+    code, _, err = _run(capsys, "jobs", "preflight", "--task", str(tmp_path / "no.json"))
+    assert code == 2 and "cannot read the task file" in err
