@@ -23,6 +23,7 @@ from rouge_score.rouge_scorer import RougeScorer
 
 from rftkit.graders import run_grader, run_grader_async, run_grader_many
 from rftkit.graders.course import course_grader
+from rftkit.graders.sandbox import default_sandbox
 from rftkit.graders.sources import answer_closeness, evidence_lookup, tool_efficiency
 from rftkit.protocol import Sample, ToolCall
 from rftkit.world import generate_tasks, generate_world
@@ -157,12 +158,38 @@ def bench_course(n: int) -> list[tuple[str, int, float, float]]:
     ]
 
 
+def bench_sandbox(n: int) -> list[tuple[str, int, float, float]]:
+    """One trivial python grader: a sandbox call per case, and all cases in one batch."""
+    source = "def grade(sample, item):\n    return float(len(sample['output_text']))\n"
+    namespace: dict = {}
+    exec(source, namespace)
+    cases = [({"output_text": "x" * i}, {}) for i in range(n)]
+    sandbox = default_sandbox()
+    sandbox.run(source, *cases[0])  # the fork server is up
+    started = time.perf_counter()
+    one_by_one = [sandbox.run(source, sample, item) for sample, item in cases]
+    single = time.perf_counter() - started
+    started = time.perf_counter()
+    batched = sandbox.run_many(source, cases)
+    in_batch = time.perf_counter() - started
+    started = time.perf_counter()
+    direct = [namespace["grade"](sample, item) for sample, item in cases]
+    direct_s = time.perf_counter() - started
+    assert one_by_one == batched == direct
+    level = sandbox.isolation_level().split(" (")[0]
+    return [
+        (f"python sandbox, one call ({level})", n, rate(n, single), rate(n, direct_s)),
+        (f"python sandbox, run_many ({level})", n, rate(n, in_batch), rate(n, direct_s)),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small n, for a smoke run")
     args = parser.parse_args()
     n_text, n_python = (200, 20) if args.quick else (2000, 200)
-    rows = bench_similarity(n_text) + bench_course(n_python)
+    rows = bench_similarity(n_text) + bench_sandbox(n_python) + bench_course(n_python)
+    print(f"python graders run under: {default_sandbox().isolation_level()}")
     print(f"{'grader':40s} {'n':>6s} {'engine/s':>12s} {'direct/s':>12s} {'direct/engine':>14s}")
     for name, n, engine, direct in rows:
         print(f"{name:40s} {n:6d} {engine:12.0f} {direct:12.0f} {direct / engine:13.1f}x")

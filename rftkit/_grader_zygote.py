@@ -1,11 +1,21 @@
 """The sandbox's warm fork server: a single-threaded process that forks one child per grader call.
 
-Started by :class:`rftkit.graders.sandbox.PythonSandbox` as ``python -m rftkit._grader_zygote``
-with a filtered environment (no API keys) and its control socket's fd as the argument. Each task
-arrives as a 4-byte length plus the write end of a result pipe (``SCM_RIGHTS``), then the JSON
-task: one grader source and the cases to grade with it. The child writes its pid, applies the
-limits and the audit guard, loads the source once, and writes one JSON line per case; the caller
-kills it when a case overruns, and the server kills children past a generous backstop.
+Started by :class:`rftkit.graders.sandbox.PythonSandbox` as ``python -m rftkit._grader_zygote FD``,
+inside bubblewrap's namespaces when the machine has them (else directly, with a filtered
+environment). Each task arrives on the control socket as a 4-byte length, two descriptors
+(``SCM_RIGHTS``: the write end of a result pipe and this task's *lease*, one end of a socket
+pair whose other end the caller keeps) and the JSON task: one grader source and its cases.
+
+The child gets a fresh temp dir, rlimits, a seccomp filter (no processes, threads, sockets or
+signals to others), the audit hook (which reports attempts), then loads the source once and
+writes one JSON line per case to the result pipe. The child never sees the lease or the control
+socket. The server writes one byte on the lease once the child is forked (the caller's clock
+starts then), and watches it: when the caller closes or shuts down its end (a case overran, the
+call is over, the caller died) it kills the child; once the child is reaped and its temp dir
+removed it closes the lease, which is how the caller knows that nothing of its call is left
+running. Children also die at a generous backstop. The server is not dumpable, so a child cannot
+trace it or read its memory.
+
 Forking here rather than in the caller keeps ``fork`` away from the caller's threads and makes a
 call cost a fork, not an interpreter start. ``multiprocessing``'s fork server was not used
 because its children re-run the caller's ``__main__`` script.
@@ -14,12 +24,15 @@ because its children re-run the caller's ``__main__`` script.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
 import json
+import math
 import numbers
 import os
 import resource
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -27,14 +40,19 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any
+
+from rftkit import _grader_seccomp
 
 HEADER = struct.Struct("!I")
 PRELOADED = ("json", "math", "re", "numpy", "rapidfuzz")
 """Imported once here so graders that use them start fast."""
 
-_DETAILS_LIMIT = 4000
+VIOLATION_EXIT = 3
+DETAILS_LIMIT = 4000
 _GRACE_S = 5.0
+_PR_SET_DUMPABLE = 4
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _FORBIDDEN = (
     "socket.",
@@ -91,17 +109,19 @@ def _inside(path: Any, root: str) -> bool:
 
 
 def _install_guard(root: str, result_fd: int, current: list[int]) -> None:
-    """Stop the process at the first forbidden operation, after reporting why.
+    """Report the first forbidden operation and stop the process.
 
-    Reporting and exiting (rather than raising) means a grader cannot catch the error and go on
-    to return a score. ``current[0]`` is the index of the case being graded.
+    A second layer: grader code can disable a Python hook, so the namespaces and the seccomp
+    filter are what stop it; the hook turns the honest mistakes into clear messages. Reporting
+    and exiting (rather than raising) means a grader cannot catch the error and go on to
+    return a score.
     """
 
     def deny(what: str) -> None:
         with contextlib.suppress(Exception):
             message = {"index": current[0], "kind": "violation", "payload": f"sandbox: {what}"}
             _write_line(result_fd, message)
-        os._exit(3)
+        os._exit(VIOLATION_EXIT)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event.startswith(_FORBIDDEN):
@@ -113,6 +133,9 @@ def _install_guard(root: str, result_fd: int, current: list[int]) -> None:
             )
             if writes and not _inside(path, root):
                 deny(f"writing {os.fsdecode(path)!r} outside the grader's temp dir")
+        elif event == "sqlite3.connect" and args[0] not in (":memory:", "", b":memory:", b""):
+            if not _inside(args[0], root):
+                deny(f"sqlite3.connect on {os.fsdecode(args[0])!r} outside the grader's temp dir")
         elif event in _PATH_EVENTS:
             for path in args[: _PATH_EVENTS[event]]:
                 if path is not None and not _inside(path, root):
@@ -121,19 +144,22 @@ def _install_guard(root: str, result_fd: int, current: list[int]) -> None:
     sys.addaudithook(hook)
 
 
-def _set_limits(limits: dict[str, Any]) -> None:
-    """Memory and file size; time is wall-clock, enforced per case by the caller's SIGKILL (a
-    CPU rlimit would count a whole batch of cases against one case's budget)."""
+def _set_limits(limits: dict[str, Any], cases: int) -> None:
+    """Memory, file size, no core dumps, no new processes, and CPU time as a backstop (time is
+    enforced per case by the caller; a CPU limit counts the whole batch)."""
+    cpu = math.ceil(limits["timeout_s"] * max(cases, 1) + _GRACE_S)
     wanted = {
-        resource.RLIMIT_AS: (limits["memory_bytes"], limits["memory_bytes"]),
-        resource.RLIMIT_FSIZE: (limits["disk_bytes"], limits["disk_bytes"]),
-        resource.RLIMIT_CORE: (0, 0),
+        resource.RLIMIT_AS: limits["memory_bytes"],
+        resource.RLIMIT_FSIZE: limits["disk_bytes"],
+        resource.RLIMIT_CORE: 0,
+        resource.RLIMIT_CPU: cpu,
+        resource.RLIMIT_NPROC: 1,  # not enforced for root; seccomp covers that case
     }
-    for kind, (soft, hard) in wanted.items():
+    for kind, value in wanted.items():
         _, current_hard = resource.getrlimit(kind)
         if current_hard != resource.RLIM_INFINITY:
-            soft, hard = min(soft, current_hard), min(hard, current_hard)
-        resource.setrlimit(kind, (soft, hard))
+            value = min(value, current_hard)
+        resource.setrlimit(kind, (value, value))
 
 
 def _outcome(grade: Any, sample: Any, item: Any, limits: dict[str, Any]) -> tuple[str, Any]:
@@ -142,25 +168,26 @@ def _outcome(grade: Any, sample: Any, item: Any, limits: dict[str, Any]) -> tupl
     except MemoryError:
         return "error", f"MemoryError: over the memory limit ({limits['memory_bytes']} bytes)"
     except BaseException:  # the grader's own failure, reported with its traceback
-        return "error", traceback.format_exc()[-_DETAILS_LIMIT:]
+        return "error", traceback.format_exc()[-DETAILS_LIMIT:]
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return "ok", float(value)
     return "error", f"grade() returned {value!r:.200}, not a number"
 
 
-def _child(task: dict[str, Any], result_fd: int) -> None:
-    """Grade every case of the task in order, one result line each; never returns.
-
-    The first line is the child's pid, so the caller can stop it when a case overruns.
-    """
-    _write_line(result_fd, {"pid": os.getpid()})
-    root = os.path.realpath(task["root"])
+def _child(task: dict[str, Any], root: str, result_fd: int) -> None:
+    """Grade every case of the task in order, one result line each; never returns."""
+    quiet = os.open(os.devnull, os.O_WRONLY)  # prints are captured below; raw writes go nowhere
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    os.close(quiet)
     os.chdir(root)
     os.environ.clear()
     os.environ.update({"HOME": root, "TMPDIR": root, "PATH": os.defpath})
     tempfile.tempdir = root
     sys.dont_write_bytecode = True
-    _set_limits(task["limits"])
+    _set_limits(task["limits"], len(task["cases"]))
+    if _grader_seccomp.available():
+        _grader_seccomp.apply()
     current = [0]
     _install_guard(root, result_fd, current)
     captured = io.StringIO()
@@ -173,7 +200,7 @@ def _child(task: dict[str, Any], result_fd: int) -> None:
                 raise NameError("the source defines no function grade(sample, item)")
             loaded: tuple[str, Any] | None = None
         except BaseException:
-            loaded = ("error", traceback.format_exc()[-_DETAILS_LIMIT:])
+            loaded = ("error", traceback.format_exc()[-DETAILS_LIMIT:])
         for index, (sample, item) in enumerate(task["cases"]):
             current[0] = index
             kind, payload = loaded or _outcome(grade, sample, item, task["limits"])
@@ -183,9 +210,22 @@ def _child(task: dict[str, Any], result_fd: int) -> None:
     os._exit(0)
 
 
-def _receive(control: socket.socket) -> tuple[dict[str, Any], int] | None:
-    header, fds, _, _ = socket.recv_fds(control, HEADER.size, 1)
+@dataclass
+class _Running:
+    """One child: its pid (from our own fork), pidfd, the caller's lease, and its temp dir."""
+
+    pid: int
+    pidfd: int
+    lease: socket.socket
+    root: str
+    deadline: float
+
+
+def _receive(control: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
+    header, fds, _, _ = socket.recv_fds(control, HEADER.size, 2)
     if not header:
+        for fd in fds:
+            os.close(fd)
         return None
     (length,) = HEADER.unpack(header)
     body = bytearray()
@@ -194,50 +234,79 @@ def _receive(control: socket.socket) -> tuple[dict[str, Any], int] | None:
         if not chunk:
             return None
         body.extend(chunk)
-    return json.loads(body), fds[0]
+    return json.loads(body), fds
+
+
+def _start(task: dict[str, Any], fds: list[int]) -> _Running:
+    result_fd, lease_fd = fds
+    lease = socket.socket(fileno=lease_fd)
+    root = tempfile.mkdtemp(prefix="grader-")
+    pid = os.fork()
+    if pid == 0:
+        try:  # the child keeps only stdio and its result pipe: no lease, no other task's fds
+            os.closerange(3, result_fd)
+            os.closerange(result_fd + 1, os.sysconf("SC_OPEN_MAX"))
+            _child(task, root, result_fd)
+        finally:
+            os._exit(1)
+    os.close(result_fd)
+    lease.send(b"s")  # started: the caller's clock for the first case starts now
+    budget = task["limits"]["timeout_s"] * max(len(task["cases"]), 1)
+    return _Running(pid, os.pidfd_open(pid), lease, root, time.monotonic() + budget + _GRACE_S)
+
+
+def _finish(child: _Running) -> None:
+    """Kill (if needed) and reap the child, remove its temp dir, then release the lease."""
+    with contextlib.suppress(ProcessLookupError, OSError):
+        signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
+    os.waitpid(child.pid, 0)
+    os.close(child.pidfd)
+    shutil.rmtree(child.root, ignore_errors=True)
+    child.lease.close()
 
 
 def serve(control: socket.socket) -> None:
-    """Fork a child per task until the caller closes the socket; kill children past deadline."""
-    deadlines: dict[int, float] = {}
+    """Fork a child per task until the caller closes the socket; every child ends with its lease."""
+    running: dict[int, _Running] = {}  # by pidfd
+    leases: dict[int, _Running] = {}  # by lease fd
     while True:
         now = time.monotonic()
-        for pid, deadline in list(deadlines.items()):
-            if now >= deadline:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            while deadlines:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-                if pid == 0:
-                    break
-                deadlines.pop(pid, None)
-        wait = min([d - now for d in deadlines.values()] + [0.5])
-        poller = select.poll()  # not select(): the inherited fd may be above 1023
+        for child in [c for c in running.values() if now >= c.deadline]:
+            with contextlib.suppress(ProcessLookupError, OSError):
+                signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
+        watched = {**running, **leases}  # fd -> child, taken before any fd is closed
+        poller = select.poll()  # not select(): descriptors may be above 1023
         poller.register(control, select.POLLIN)
-        if not poller.poll(max(wait, 0.01) * 1000):
-            continue
-        received = _receive(control)
-        if received is None:
-            break
-        task, result_fd = received
-        pid = os.fork()
-        if pid == 0:
-            control.close()
-            _child(task, result_fd)
-        os.close(result_fd)
-        # A backstop: the caller stops a child whose current case overruns its limit.
-        budget = task["limits"]["timeout_s"] * len(task["cases"])
-        deadlines[pid] = time.monotonic() + budget + _GRACE_S
-    for pid in deadlines:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        for fd in watched:
+            poller.register(fd, select.POLLIN)
+        wait = min([c.deadline - now for c in running.values()] + [1.0])
+        events = [fd for fd, _ in poller.poll(max(wait, 0.01) * 1000)]
+        # The child exited, or the caller let go of its lease (done, overran or gone).
+        for child in {id(watched[fd]): watched[fd] for fd in events if fd in watched}.values():
+            del running[child.pidfd], leases[child.lease.fileno()]
+            _finish(child)
+        if control.fileno() in events:
+            received = _receive(control)
+            if received is None:
+                for child in running.values():
+                    _finish(child)
+                return
+            child = _start(*received)
+            running[child.pidfd] = child
+            leases[child.lease.fileno()] = child
+
+
+def _not_dumpable() -> None:
+    """No ptrace or /proc/<pid>/mem of this server (or, inherited, of its children)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def main() -> None:
     # Ctrl-C or a notebook kernel's shutdown reaches the whole process group; the server ends
     # when its parent closes the control socket, so the interrupt is not its business.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _not_dumpable()
     for module in PRELOADED:
         with contextlib.suppress(ImportError):
             __import__(module)

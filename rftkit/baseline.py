@@ -221,10 +221,13 @@ class Baseline:
         ordered = self.per_item.sort_values(["mean", "item_id"], kind="stable")
         for name, group in ordered.groupby("bucket", observed=True, sort=False):
             positions = [ordered.index.get_loc(i) for i in group.index]
+            # ± std, cut at the item's lowest and highest reward: 0.1 ± 0.3 never went below 0
+            low = (group["mean"] - group["std"]).clip(lower=group["min"])
+            high = (group["mean"] + group["std"]).clip(upper=group["max"])
             ax.errorbar(
                 positions,
                 group["mean"],
-                yerr=group["std"],
+                yerr=[group["mean"] - low, high - group["mean"]],
                 fmt="o",
                 ms=4,
                 capsize=2,
@@ -232,7 +235,7 @@ class Baseline:
                 label=f"{name} ({len(group)})",
             )
         ax.set_xticks(range(len(ordered)), ordered["item_id"], rotation=90, fontsize=6)
-        ax.set_ylabel(f"reward, mean ± std over k={self.k}")
+        ax.set_ylabel(f"reward, mean ± std over k={self.k}\n(bars cut at the item's min and max)")
         ax.set_xlabel("item (sorted by mean reward)")
         ax.set_title(f"Baseline variance: {self.policy}")
         ax.legend(fontsize=7, loc="best")

@@ -1,8 +1,10 @@
 """``rftkit data``: validate, build and split RFT JSONL files from the shell.
 
 Exit status: 0 when the file is fine (warnings allowed), 1 when it has errors, 2 when the command
-could not run (a missing file, an unreachable tool service). ``rftkit.data`` (pandas, scikit-learn,
-jsonschema) is imported when a data command runs, so other commands do not wait for it.
+could not run (a missing file, a path that is no readable regular file such as a directory or
+``/dev/zero``, a file over the 512 MB upload limit, an unreachable tool service).
+``rftkit.data`` (pandas, scikit-learn, jsonschema) is imported when a data command runs, so other
+commands do not wait for it.
 """
 
 from __future__ import annotations
@@ -35,12 +37,13 @@ def _specs(url: str | None, header_options: list[str] | None = None) -> list[dic
 
 
 def _exit_status(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
-    """Run ``command``; a _CannotRun becomes one line on stderr and exit status 2."""
+    """Run ``command``; a _CannotRun or a file that cannot be read or written (OSError, such as
+    ``rftkit.data.jsonl.UnreadableFileError``) becomes one line on stderr and exit status 2."""
 
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)
-        except _CannotRun as exc:
+        except (_CannotRun, OSError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
 
@@ -48,11 +51,10 @@ def _exit_status(command: Callable[[argparse.Namespace], int]) -> Callable[..., 
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    from rftkit.data import tool_names, validate_file
+    from rftkit.data import Profile, tool_names, validate_file
 
-    for path in (args.file, args.grader, args.against):
-        if path is not None and not path.exists():
-            raise _CannotRun(f"no such file: {path}")
+    if args.grader is not None and not args.grader.exists():  # the data files: read_lines says
+        raise _CannotRun(f"no such file: {args.grader}")
     specs = _specs(args.tools, args.header)
     report = validate_file(
         args.file,
@@ -60,6 +62,7 @@ def _run_validate(args: argparse.Namespace) -> int:
         grader=args.grader,
         tool_names=tool_names(specs) if specs is not None else None,
         other_split=args.against,
+        profile=Profile(args.platform, args.model),
     )
     for finding in report.findings:
         print(finding)
@@ -140,6 +143,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     validate.add_argument("--split", choices=("train", "validation"), default="train")
     validate.add_argument("--against", type=Path, help="the other split's file (leakage check)")
+    validate.add_argument(
+        "--platform",
+        choices=("openai", "azure"),
+        help="make this platform's own rules errors (otherwise they are warnings)",
+    )
+    validate.add_argument("--model", help="the base model (o4-mini takes no image parts)")
     validate.set_defaults(run=_exit_status(_run_validate))
 
     build = actions.add_parser("build", help="write a dataset from the world or your own tasks")

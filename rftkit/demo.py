@@ -191,6 +191,7 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
             after=after_frame,
             events=events,
             notes=f"Held-out worlds {seeds}; base model vs after {job.trainer.step} GRPO steps.",
+            tools=toolbox.names,
         )
     return DemoResult(summary, report, timings)
 

@@ -76,6 +76,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rftkit.graders import GraderValidationError
+    from rftkit.graders.isolation import IsolationUnavailable
     from rftkit.graders.server import create_grader_app
 
     token = os.environ.get(args.token_env)
@@ -83,8 +84,12 @@ def _run_serve(args: argparse.Namespace) -> int:
         print(f"set {args.token_env} (or pass --no-auth for loopback development)", file=sys.stderr)
         return 2
     try:
-        app = create_grader_app(_load_json(args.grader, "grader"), token=token)
-    except GraderValidationError as exc:
+        app = create_grader_app(
+            _load_json(args.grader, "grader"),
+            token=token,
+            require_isolation=not args.allow_in_process,
+        )
+    except (GraderValidationError, IsolationUnavailable) as exc:
         print(f"{args.grader}: {exc}", file=sys.stderr)
         return 1
     uvicorn.run(app, host=args.host, port=args.port, access_log=False)
@@ -116,4 +121,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--token-env", default="GRADER_TOKEN", help="variable holding the token")
     serve.add_argument("--no-auth", action="store_true")
+    serve.add_argument(
+        "--allow-in-process",
+        action="store_true",
+        help="serve python graders without namespaces (in-process checks only)",
+    )
     serve.set_defaults(run=_run_serve)

@@ -27,7 +27,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-MAX_PAYLOAD_BYTES = 1_000_000
+from rftkit.jsonsafe import MAX_BYTES, loads
+
+MAX_PAYLOAD_BYTES = MAX_BYTES
 """Request and response bodies above this are refused by the trainer (413 shown to the model)."""
 
 TraceId = Annotated[str, Field(min_length=1, max_length=256)]
@@ -53,15 +55,25 @@ class FunctionCall(_Wire):
     @field_validator("arguments", mode="before")
     @classmethod
     def _arguments_as_json_string(cls, value: Any) -> str:
-        """Accept an object too (BH20's server does) and normalise it to the JSON string."""
+        """Accept an object too (BH20's server does) and normalise it to the JSON string.
+
+        The string is parsed within ``rftkit.jsonsafe``'s limits (depth, size; no NaN, duplicate
+        keys or lone surrogates), so a model's hostile arguments become a ValueError the endpoint
+        answers with a 400 the model can read, never a RecursionError and a 500.
+        """
         if isinstance(value, dict):
-            return json.dumps(value)
+            try:
+                value = json.dumps(value, allow_nan=False)
+            except (ValueError, TypeError, RecursionError) as exc:
+                raise ValueError(f"cannot be encoded as JSON ({type(exc).__name__})") from None
         if not isinstance(value, str):
             raise ValueError("must be a JSON object or a string holding one")
         try:
-            decoded = json.loads(value) if value.strip() else {}
+            decoded = loads(value) if value.strip() else {}
         except json.JSONDecodeError as exc:
             raise ValueError(f"is not valid JSON ({exc.msg} at position {exc.pos})") from None
+        except ValueError as exc:
+            raise ValueError(f"are not accepted: {exc}") from None
         if not isinstance(decoded, dict):
             raise ValueError(f"must encode a JSON object, got {type(decoded).__name__}")
         return value
@@ -173,40 +185,17 @@ class Sample(_Wire):
     @classmethod
     def decode_json(cls, text: str) -> Any:
         """``text`` decoded as strict JSON, or ``None`` when it is not (or nests too deep)."""
-        if not isinstance(text, str) or cls._nesting(text) > cls.MAX_JSON_DEPTH:
+        if not isinstance(text, str):
             return None
-        try:
-            return json.loads(text, parse_constant=cls._refuse_constant)
-        except ValueError:  # not JSON, NaN/Infinity, an integer over Python's 4300-digit limit
+        try:  # json's own reading of duplicate keys and surrogates; NaN, depth and size refused
+            return loads(
+                text,
+                max_depth=cls.MAX_JSON_DEPTH,
+                allow_duplicate_keys=True,
+                allow_lone_surrogates=True,
+            )
+        except ValueError:  # not JSON, NaN/Infinity, too deep or large, 4300+-digit integers
             return None
-
-    @classmethod
-    def _nesting(cls, text: str) -> int:
-        """The deepest ``[``/``{`` nesting outside strings; linear, no recursion."""
-        if text.count("[") + text.count("{") <= cls.MAX_JSON_DEPTH:
-            return 0  # cannot nest deeper than it has brackets: skip the scan
-        deepest = depth = 0
-        in_string = escaped = False
-        for char in text:
-            if in_string:
-                if escaped:
-                    escaped = False
-                elif char == "\\":
-                    escaped = True
-                elif char == '"':
-                    in_string = False
-            elif char == '"':
-                in_string = True
-            elif char in "[{":
-                depth += 1
-                deepest = max(deepest, depth)
-            elif char in "]}":
-                depth -= 1
-        return deepest
-
-    @staticmethod
-    def _refuse_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
 
 
 class GraderRequest(_Wire):

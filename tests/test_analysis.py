@@ -7,8 +7,10 @@ analysis with known shapes, and are labelled as scripted, not as model outputs.
 
 import json
 import re
+from pathlib import Path
 
 import matplotlib
+import pandas as pd
 import pytest
 
 from rftkit.analysis import plots
@@ -24,7 +26,7 @@ from rftkit.analysis.traces import (
 )
 from rftkit.course_session import course_session
 from rftkit.graders.course import course_grader
-from rftkit.rollouts import run_rollouts_sync, traces_frame
+from rftkit.rollouts import load_traces, run_rollouts_sync, traces_frame
 from rftkit.rollouts.scripted import ScriptedPolicy
 
 matplotlib.use("Agg")
@@ -71,11 +73,67 @@ def test_compare_runs_quadrants_match_the_deltas(runs):
             assert row["quadrant"] == "worse, fewer calls"
         elif row["delta_reward"] > 0:
             assert row["quadrant"] == "better & cheaper"
+        else:
+            assert row["quadrant"] == "same reward, fewer calls"
     worst = regressions(comparison, n=3)
     assert list(worst["delta_reward"]) == sorted(worst["delta_reward"])
     assert (worst["delta_reward"] < 0).all()
     item = per_item(before)
     assert item.loc[comparison.index[0], "reward"] == comparison.iloc[0]["reward_before"]
+
+
+def _run(rows):
+    """A rollouts frame from (item_id, reward, tool_calls) rows."""
+    return pd.DataFrame(
+        [
+            {"item_id": i, "reward": r, "correct": r == 1, "tool_calls": c}
+            for i, r, c in rows
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ((0.5, 3), (0.5, 2), "same reward, fewer calls"),
+        ((0.5, 3), (0.5, 3), "unchanged"),
+        ((0.5, 3), (0.5, 4), "same reward, more calls"),
+        ((0.5, 3), (0.9, 3), "better, same calls"),
+        ((0.5, 3), (0.1, 3), "worse, same calls"),
+        ((0.0, 3), (0.0, 0), "same reward, fewer calls"),
+        ((0.5, 3), (0.9, 2), "better & cheaper"),
+        ((0.5, 3), (0.9, 4), "better, more calls"),
+        ((0.5, 3), (0.1, 2), "worse, fewer calls"),
+        ((0.5, 3), (0.1, 4), "worse & more calls"),
+    ],
+)
+def test_ties_are_never_gains(before, after, expected):
+    comparison = compare_runs(_run([("a", *before)]), _run([("a", *after)]))
+    assert comparison.loc["a", "quadrant"] == expected
+
+
+def test_a_mean_equal_up_to_rounding_is_a_tie():
+    # 0.1 + 0.2 + 0.3 and 0.3 + 0.2 + 0.1 differ in the last bit; the item did not change
+    before = _run([("a", 0.1, 1), ("a", 0.2, 1), ("a", 0.3, 1)])
+    after = _run([("a", 0.3, 1), ("a", 0.2, 1), ("a", 0.1, 1)])
+    assert compare_runs(before, after).loc["a", "quadrant"] == "unchanged"
+    assert regressions(compare_runs(before, after)).empty
+
+
+def test_the_demo_runs_ties_are_counted_as_ties():
+    """The committed run notebook 06 reads: items whose reward did not move are not gains."""
+    run = Path(__file__).parents[1] / "notebooks" / "data" / "demo_run"
+    before, after = (
+        traces_frame(load_traces(run / f"traces_{side}.jsonl")) for side in ("before", "after")
+    )
+    counts = compare_runs(before, after)["quadrant"].value_counts().to_dict()
+    # the old rule (dr >= 0, dc <= 0) put 29 items in "better & cheaper"; 13 of them were ties
+    assert counts["better & cheaper"] == 16
+    assert counts["same reward, fewer calls"] == 13
+    assert counts["same reward, more calls"] == 4
+    assert counts["worse, same calls"] == 1
+    assert "better, more calls" not in counts
+    assert sum(counts.values()) == 40
 
 
 def test_side_by_side_shows_both_rollouts(runs):
@@ -102,6 +160,40 @@ def test_summary_table_and_plots(runs):
         assert fig.axes and all(ax.has_data() or ax.patches for ax in fig.axes)
 
 
+def test_summary_counts_are_integers_and_every_row_has_its_change(runs):
+    before, after = (traces_frame(t) for t in runs)
+    summary = summary_table(before, after)
+    assert summary.loc["rollouts scored"].tolist() == [24, 24, 0]
+    assert all(type(v) is int for v in summary.loc["rollouts discarded"])
+    assert summary.notna().all().all()
+    assert "24.000" not in summary.to_string() and "NaN" not in summary.to_string()
+
+
+def test_reasoning_panel_only_when_a_run_has_reasoning_tokens(runs):
+    before, after = (traces_frame(t) for t in runs)
+    titles = [ax.get_title() for ax in plots.tokens_and_latency(before, after).axes]
+    assert titles == ["completion tokens", "tool time per rollout (s)"]
+    thinking = after.assign(reasoning_tokens=after["reasoning_tokens"] + 7)
+    titles = [ax.get_title() for ax in plots.tokens_and_latency(before, thinking).axes]
+    assert titles == ["completion tokens", "reasoning tokens", "tool time per rollout (s)"]
+
+
+def test_calls_to_names_that_are_not_tools_share_one_bar(runs):
+    before, after = (traces_frame(t) for t in runs)
+    garbled = before.copy()
+    garbled["tool_sequence"] = [
+        (*seq, "calculatornot", f"calc{i}") for i, seq in enumerate(garbled["tool_sequence"])
+    ]
+    served = ["search", "list_files", "read_file", "calculator"]
+    right = plots.tool_calls(garbled, after, tools=served).axes[1]
+    names = [t.get_text() for t in right.get_yticklabels()]
+    assert set(names) <= {*served, plots.NOT_A_TOOL} and plots.NOT_A_TOOL in names
+    bars = right.containers[0]  # "before": two garbled calls per rollout
+    assert bars[names.index(plots.NOT_A_TOOL)].get_width() == pytest.approx(2.0)
+    unlumped = plots.tool_calls(garbled, after).axes[1]
+    assert len(unlumped.get_yticklabels()) > len(names)
+
+
 def test_html_report_is_self_contained(runs, tmp_path):
     before, after = (traces_frame(t) for t in runs)
     path = write_html_report(
@@ -111,6 +203,10 @@ def test_html_report_is_self_contained(runs, tmp_path):
     assert html.count("data:image/png;base64,") == 4
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
     assert "Items that regressed" in html
+    assert "Items by change in reward and tool calls" in html
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
+    assert "NaN" not in text and "24.000" not in text
+    assert "overflow-x:auto" in html  # wide tables scroll inside the page
 
 
 def test_events_are_read_from_either_spelling(tmp_path):

@@ -135,10 +135,14 @@ def test_variance_plot_shows_each_item_mean_and_std_in_sorted_order(baseline):
         data_line, _, (bars,) = container
         for (x, y), segment in zip(data_line.get_xydata(), bars.get_segments(), strict=True):
             (_, low), (_, high) = segment
-            plotted[labels[int(x)]] = (y, (high - low) / 2)
-    for item_id, (mean, half_width) in plotted.items():
-        assert mean == pytest.approx(stats.loc[item_id, "mean"])
-        assert half_width == pytest.approx(stats.loc[item_id, "std"])
+            plotted[labels[int(x)]] = (y, low, high)
+    for item_id, (mean, low, high) in plotted.items():
+        row = stats.loc[item_id]
+        assert mean == pytest.approx(row["mean"])
+        # ± std, cut at the item's own lowest and highest reward, so never outside [0, 1]
+        assert low == pytest.approx(max(row["mean"] - row["std"], row["min"]))
+        assert high == pytest.approx(min(row["mean"] + row["std"], row["max"]))
+        assert 0 <= low <= mean <= high <= 1
     assert set(plotted) == set(labels)
     legend = sorted(t.get_text() for t in ax.get_legend().get_texts())
     assert legend == [

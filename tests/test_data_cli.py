@@ -106,7 +106,7 @@ def test_the_installed_command_exits_non_zero_on_errors(tmp_path):
     data = tmp_path / "few.jsonl"
     data.write_text('{"messages": [{"role": "user", "content": "hi"}], "a": 1}\n')
     result = subprocess.run(
-        [sys.executable, "-m", "rftkit", "data", "validate", str(data)],
+        [sys.executable, "-m", "rftkit", "data", "validate", str(data), "--platform", "azure"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 1

@@ -8,6 +8,7 @@ import pytest
 
 from rftkit.data import (
     DatasetValidationError,
+    Profile,
     build_dataset,
     course_tool_specs,
     grader_item_variables,
@@ -291,9 +292,55 @@ def test_an_unreadable_grader_file_is_a_finding(tmp_path):
     assert report.findings[0].file == str(grader)
 
 
-def test_too_few_lines(tmp_path):
-    report = validate_file(write(tmp_path, good_lines(5)))
-    assert codes_at(report) == {("too_few_lines", None)}
+def test_too_few_lines_is_an_error_for_azure_and_a_warning_otherwise(tmp_path):
+    path = write(tmp_path, good_lines(3))  # OpenAI's RFT guide shows 3-line files
+    for profile, severity in [
+        (Profile(), "warning"),
+        (Profile("openai"), "warning"),
+        (Profile("azure"), "error"),
+    ]:
+        report = validate_file(path, profile=profile)
+        assert [(f.code, f.severity) for f in report.findings] == [("too_few_lines", severity)]
+        assert "Azure needs at least 10" in report.findings[0].message
+
+
+def test_a_developer_message_last_is_an_error_only_for_azure(tmp_path):
+    lines = good_lines()
+    lines[2]["messages"].append({"role": "developer", "content": "Answer with digits."})
+    path = write(tmp_path, lines)
+    for profile, severity in [(Profile(), "warning"), (Profile("azure"), "error")]:
+        [finding] = validate_file(path, profile=profile).findings
+        assert (finding.code, finding.line, finding.severity) == (
+            "last_message_developer",
+            3,
+            severity,
+        )
+
+
+@pytest.mark.parametrize(
+    ("profile", "severity"),
+    [
+        (Profile(), "warning"),
+        (Profile(model="o4-mini"), "warning"),
+        (Profile("azure", "o4-mini-2025-04-16"), "error"),
+        (Profile("openai", "gpt-5-mini"), None),
+    ],
+)
+def test_image_parts_are_refused_for_o4_mini_when_the_platform_is_named(
+    tmp_path, profile, severity
+):
+    lines = good_lines()
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/chart.png"}}
+    lines[1]["messages"][1]["content"] = [{"type": "text", "text": "What does it show?"}, image]
+    report = validate_file(write(tmp_path, lines), profile=profile)
+    found = [(f.code, f.line, f.field, f.severity) for f in report.findings]
+    expected = [("image_content", 2, "messages[1].content[1]", severity)] if severity else []
+    assert found == expected
+
+
+def test_an_unknown_platform_is_refused():
+    with pytest.raises(ValueError, match="platform must be one of"):
+        Profile("gcp")  # type: ignore[arg-type]
 
 
 def test_validation_files_hold_at_most_a_thousand_lines(tmp_path):

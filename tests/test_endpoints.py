@@ -186,6 +186,14 @@ def test_the_plot_shows_latency_and_status(corpus):
     ]
     skipped = report.contract_table().query("result == 'skip'")["check"]
     assert set(skipped) == {"no headers", "wrong header values", "object arguments"}
+    # a budget far beyond every request is named in the legend, not drawn: the histogram keeps
+    # its axis instead of a sliver of one that runs out to the budget
+    histogram = figure.axes[0]
+    slowest = max(a.latency_ms for a in report.burst.attempts)
+    assert report.p99_budget_ms > 1.5 * slowest
+    assert histogram.get_xlim()[1] < 1.5 * slowest
+    legend = [t.get_text() for t in histogram.get_legend().get_texts()]
+    assert any(t.startswith(f"p99 budget {report.p99_budget_ms:.0f} ms") for t in legend)
 
 
 def test_cli_exit_status_and_no_token_in_output(corpus, capsys, monkeypatch, tmp_path):

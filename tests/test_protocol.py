@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from rftkit.protocol import (
@@ -16,6 +18,14 @@ from rftkit.protocol import (
     ToolCall,
     Trace,
 )
+
+
+def _deep_object(depth: int) -> dict:
+    value: dict = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
 
 # Verbatim from MSFT-TC §4.1 / BH20 (reference §4.2), with a dataset line as `item`.
 TOOL_CALL = {
@@ -94,6 +104,16 @@ def _error_fields(exc: ValidationError) -> set[str]:
         ({"arguments": 7}, "arguments", "JSON object"),
         ({"type": "message"}, "type", "function_call"),
         ({"call_id": ""}, "call_id", "at least 1"),
+        # Hostile arguments (issue 15): each a ValidationError, never a RecursionError.
+        ({"arguments": '{"a":' * 1000 + "1" + "}" * 1000}, "arguments", "deeper than"),
+        ({"arguments": "[" * 5000}, "arguments", "deeper than"),
+        ({"arguments": _deep_object(1000)}, "arguments", "cannot be encoded"),
+        ({"arguments": _deep_object(100)}, "arguments", "deeper than"),
+        ({"arguments": '{"x": NaN}'}, "arguments", "finite"),
+        ({"arguments": {"x": float("inf")}}, "arguments", "cannot be encoded"),
+        ({"arguments": '{"x": 1, "x": 2}'}, "arguments", "appears twice"),
+        ({"arguments": '{"x": "\\ud800"}'}, "arguments", "surrogate"),
+        ({"arguments": '{"x": ' + "9" * 5000 + "}"}, "arguments", "too long"),
     ],
 )
 def test_invalid_tool_calls_name_the_field(change, field, words):
@@ -213,3 +233,57 @@ def test_spans_accept_openai_eval_casing_and_trace_counts_tool_calls():
 def test_a_discarded_rollout_cannot_carry_a_reward():
     with pytest.raises(ValidationError, match="discarded"):
         Trace(trace_id="t", policy="p", status="discarded", started_at=0, ended_at=1, reward=0.0)
+
+
+# Property-based fuzzing (issue 15): whatever arrives, the models answer a ValidationError or a
+# model that writes itself back out; never another exception.
+FUZZ = settings(max_examples=120, deadline=2000, database=None)
+LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=30)
+    | st.integers(1, 3000).map(lambda n: "[" * n)
+    | st.integers(1, 3000).map(lambda n: '{"a":' * n + "1" + "}" * n)
+    | st.sampled_from(["NaN", '{"x": Infinity}', '{"k": 1, "k": 2}', '{"s": "\\udfff"}'])
+)
+VALUES = st.recursive(
+    LEAVES,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children),
+    max_leaves=12,
+)
+GRADER_REPLY = {"score": 0.5}
+DOCUMENTED = [
+    (FunctionCall, TOOL_CALL),
+    (FunctionCallOutput, TOOL_REPLY),
+    (GraderRequest, GRADER_REQUEST),
+    (GraderResponse, GRADER_REPLY),
+]
+
+
+@FUZZ
+@given(st.sampled_from(DOCUMENTED), st.data())
+def test_a_payload_with_any_field_replaced_validates_or_says_why(case, data):
+    model, payload = case
+    key = data.draw(st.sampled_from([*payload, "extra_field"]))
+    mutated = {**payload, key: data.draw(VALUES)}
+    try:
+        parsed = model.model_validate(mutated)
+    except ValidationError:
+        return
+    assert model.model_validate_json(parsed.model_dump_json()) is not None
+
+
+@FUZZ
+@given(st.sampled_from(DOCUMENTED), st.data())
+def test_any_body_validates_or_says_why(case, data):
+    model, payload = case
+    key = data.draw(st.sampled_from([*payload, "extra_field"]))
+    body = json.dumps({**payload, key: data.draw(VALUES)}).encode()
+    raw = data.draw(st.sampled_from([body, body[: len(body) // 2]]) | st.binary(max_size=200))
+    try:
+        parsed = model.model_validate_json(raw)
+    except ValidationError:
+        return
+    assert model.model_validate_json(parsed.model_dump_json()) is not None

@@ -8,6 +8,8 @@ import time
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rftkit.protocol import FunctionCallOutput, ToolError
 from rftkit.serving import serve_in_background
@@ -144,6 +146,39 @@ def test_the_app_refuses_to_start_open_unless_asked(corpus, monkeypatch):
         assert httpx.post(f"{base}/call", json=body()).status_code == 200
 
 
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_an_empty_token_is_refused_not_taken_for_no_auth(corpus, monkeypatch, how):
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    token = None
+    if how == "argument":
+        token = ""
+    else:
+        monkeypatch.setenv(TOKEN_ENV, "")
+    with pytest.raises(RuntimeError, match="unset or empty"):
+        create_app(corpus, token=token)
+    open_app = create_app(corpus, token=token, allow_no_auth=True)  # only when asked
+    with serve_in_background(open_app) as base:
+        assert httpx.post(f"{base}/call", json=body()).status_code == 200
+
+
+ARGS = "arguments"
+DEEP_ARGS = '{"a":' * 1000 + "1" + "}" * 1000
+
+
+def _deep(depth: int) -> dict:
+    value: dict = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def _raw_call(**raw_fields: str) -> bytes:
+    """A call body with some fields given as raw JSON text (which json.dumps could not write)."""
+    fields = {key: json.dumps(value) for key, value in body().items()}
+    fields.update(raw_fields)
+    return ("{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}").encode()
+
+
 # The hostile-input catalogue: every case gets a documented status and a ToolError body.
 CATALOGUE = [
     # (name, request body or raw bytes, status, code, param)
@@ -172,7 +207,25 @@ CATALOGUE = [
     ("body not json", b"{not json", 422, "invalid_request", None),
     ("body a list", b"[1, 2]", 422, "invalid_request", None),
     ("empty body", b"", 422, "invalid_request", None),
-]
+    # Issue 15: hostile JSON is a 4xx the model (or the trainer) can act on, never a 500.
+    ("arguments 1000 deep", {**body(), "arguments": DEEP_ARGS}, 400, "invalid_arguments", ARGS),
+    ("arguments 5000 [", {**body(), "arguments": "[" * 5000}, 400, "invalid_arguments", ARGS),
+    ("arguments 100-deep object", {**body(), "arguments": _deep(100)}, 400, None, ARGS),
+    ("arguments NaN", {**body(), "arguments": '{"expression": NaN}'}, 400, None, ARGS),
+    ("arguments twice", {**body(), "arguments": '{"expression": "1", "expression": "2"}'}, 400,
+     None, ARGS),
+    ("arguments surrogate", {**body(), "arguments": '{"expression": "\\ud800"}'}, 400, None,
+     ARGS),
+    ("arguments 5000 digits", {**body(), "arguments": '{"x": ' + "9" * 5000 + "}"}, 400, None,
+     ARGS),
+    ("body 1000 deep", _raw_call(arguments="{" + '"a":{' * 1000 + "}" * 1001), 422,
+     "invalid_request", None),
+    ("item 1000 deep", _raw_call(item="[" * 1000 + "]" * 1000), 422, "invalid_request", None),
+    ("body not utf-8", _raw_call(call_id='"X"').replace(b'"X"', b'"\xff"'), 422,
+     "invalid_request", None),
+    ("body surrogate", _raw_call(call_id='"\\udc00"'), 422, "invalid_request", None),
+    ("body whitespace", b" \n\t ", 422, "invalid_request", None),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -304,6 +357,32 @@ def test_trace_log_is_what_a_trajectory_grader_reads(client):
     assert missing.status_code == 404 and error_of(missing)["code"] == "unknown_trace"
 
 
+def test_probing_unknown_trace_ids_leaves_nothing_behind(corpus):
+    store = InMemoryStateStore()
+    app = create_app(corpus, token=TOKEN, store=store)
+    with serve_in_background(app) as base, httpx.Client(base_url=base, headers=AUTH) as http:
+        for n in range(200):
+            assert http.get(f"/traces/trace_probe_{n}").status_code == 404
+        assert http.post("/call", json=body(trace_id="trace_real")).status_code == 200
+        assert http.get("/traces/trace_real").status_code == 200
+    assert set(store._locks) <= {"trace_real"} and len(store) == 1
+
+
+def test_locks_of_ids_that_never_got_a_record_are_swept(corpus):
+    now = [0.0]
+    store = InMemoryStateStore(ttl_seconds=60, clock=lambda: now[0])
+
+    async def take_locks():
+        for n in range(50):
+            async with store.lock(f"trace_{n}"):
+                pass
+        now[0] = 61.0
+        await store.load("trace_live")  # any load sweeps
+
+    asyncio.run(take_locks())
+    assert set(store._locks) == set()
+
+
 def _counting_toolbox():
     """A toolbox whose one tool increments a per-rollout counter, slowly enough to interleave."""
     box = Toolbox()
@@ -410,3 +489,67 @@ def test_access_log_has_one_structured_line_per_call_and_no_secrets(corpus, capl
     everything = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
     assert TOKEN not in everything and "leaked?" not in everything
     assert "Authorization" not in everything and "authorization" not in everything
+
+
+# Property-based fuzzing over real HTTP (issue 15): whatever the body, a JSON 2xx/4xx, never 5xx.
+FUZZ = settings(max_examples=80, deadline=5000, database=None)
+ANSWERED = {200, 400, 404, 409, 413, 422}
+JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=40)
+    | st.sampled_from(["../../etc/passwd", "reports/", REPORT, "1 / 0", "round(1e40, 10)"])
+)
+JSON_VALUES = st.recursive(
+    JSON_LEAVES,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children),
+    max_leaves=8,
+)
+ARGUMENT_NAMES = st.sampled_from(["query", "top_k", "directory", "path", "expression", "x"])
+ARGUMENTS = (
+    st.dictionaries(ARGUMENT_NAMES, JSON_VALUES, max_size=3)
+    | st.dictionaries(ARGUMENT_NAMES, JSON_VALUES, max_size=3).map(json.dumps)
+    | (st.sampled_from([65, 1000, 3000]) | st.integers(1, 3000)).map(
+        lambda n: '{"a":' * n + "1" + "}" * n
+    )
+    | st.text(alphabet='{}[]":,0123456789aNI\\u', max_size=60)
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(url):
+    with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
+        yield http
+
+
+@FUZZ
+@given(
+    name=st.sampled_from(["search", "list_files", "read_file", "calculator"]) | st.text(max_size=8),
+    arguments=ARGUMENTS,
+    trace_id=st.sampled_from(["trace_fuzz"]) | st.text(max_size=12),
+    extra=st.dictionaries(st.sampled_from(["item", "call_id", "type", "id", "x"]), JSON_VALUES),
+    route=st.sampled_from(["/call", "/tools/calculator", "/tools/search"]),
+)
+def test_any_call_is_answered_with_json_and_never_a_5xx(
+    fuzz_client, name, arguments, trace_id, extra, route
+):
+    request = {**body(name=name, trace_id=trace_id), "arguments": arguments, **extra}
+    response = fuzz_client.post(route, content=json.dumps(request).encode())
+    _assert_answered(response)
+
+
+@FUZZ
+@given(st.binary(max_size=400) | st.text(max_size=400).map(str.encode))
+def test_any_raw_body_is_answered_with_json_and_never_a_5xx(fuzz_client, raw):
+    _assert_answered(fuzz_client.post("/call", content=raw))
+
+
+def _assert_answered(response: httpx.Response) -> None:
+    assert response.status_code in ANSWERED, response.text
+    assert response.headers["content-type"] == "application/json"
+    if response.status_code == 200:
+        FunctionCallOutput.model_validate_json(response.content)
+    else:
+        assert error_of(response)["message"]

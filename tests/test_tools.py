@@ -1,8 +1,12 @@
 """The course's tools, called in-process (the HTTP service is tested on top of these)."""
 
 import os
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rftkit.world import generate_tasks, generate_world, write_corpus
 from tools_service.corpus import Corpus
@@ -124,6 +128,17 @@ def test_list_files(compact):
         ("round(0.35, 1)", "0.4"),
         ("-(2 - 2)", "0"),
         ("1 / 4", "0.25"),
+        # Issue 15: exact beyond a float's ~17 digits (literals are read as written).
+        ("12345678901234567890.123 + 1", "12345678901234567891.123"),
+        ("0.1 + 0.2", "0.3"),
+        ("99999999999999999999999999999999999999999999999999999 + 1", "1" + "0" * 53),
+        ("round(1e40, 10)", "1" + "0" * 40 + "." + "0" * 10),
+        ("1_000.5 * 2", "2001.0"),
+        ("1 / 3", "0.3333333333"),
+        ("2.5e-30 * 2", "0.0000000000000000000000000000050"),
+        ("1 / 1024", "0.0009765625"),
+        ("(1 / 3) * 3 - 1", "0"),
+        ("round(-0.04, 1)", "0.0"),
     ],
 )
 def test_calculator_is_exact(compact, expression, result):
@@ -140,11 +155,81 @@ def test_calculator_is_exact(compact, expression, result):
         "x + 1",
         "round(1.5, 99)",
         "1" * 300,
+        "1\x00",
+        "(" * 199 + "1",
     ],
 )
 def test_calculator_refuses_anything_else(compact, expression):
     with pytest.raises(ToolInputError):
         call(compact, "calculator", expression=expression)
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("1e309 - 1e309", "numbers must lie between 1e-100 and 1e100"),
+        ("1e-101 * 2", "numbers must lie between 1e-100 and 1e100"),
+        ("1 / 0", "division by zero"),
+        ("0 / 0", "division by zero"),
+        ("inf - inf", "'inf' is not allowed"),
+    ],
+)
+def test_calculator_messages_say_what_is_wrong(compact, expression, message):
+    with pytest.raises(ToolInputError, match=message):
+        call(compact, "calculator", expression=expression)
+
+
+def calculate(expression: str) -> str:
+    """The calculator with its argument validation (it needs no corpus)."""
+    return toolbox["calculator"](ToolContext(corpus=None, trace_id="t"), {"expression": expression})
+
+
+FUZZ = settings(max_examples=150, deadline=2000, database=None)
+LITERALS = st.one_of(
+    st.integers(0, 10**40).map(str),
+    st.decimals(min_value=0, max_value=10**30, places=8).map(lambda d: format(d, "f")),
+    st.sampled_from(["1e50", "2.5e-30", "0.000001"]),
+)
+
+
+def _expressions(leaves):
+    return st.recursive(
+        leaves.map(lambda text: (text, Fraction(Decimal(text)))),
+        lambda children: st.tuples(children, st.sampled_from("+-*"), children).map(
+            lambda t: (f"({t[0][0]} {t[1]} {t[2][0]})", _APPLY[t[1]](t[0][1], t[2][1]))
+        ),
+        max_leaves=5,
+    )
+
+
+_APPLY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
+
+
+@FUZZ
+@given(_expressions(LITERALS).filter(lambda e: len(e[0]) <= 200))
+def test_sums_differences_and_products_are_exact(expression):
+    text, exact = expression
+    assert Fraction(Decimal(calculate(text))) == exact
+
+
+@FUZZ
+@given(_expressions(LITERALS).filter(lambda e: len(e[0]) <= 95), st.data())
+def test_a_quotient_is_right_to_the_ten_decimals_shown(numerator, data):
+    denominator = data.draw(_expressions(LITERALS).filter(lambda e: len(e[0]) <= 95 and e[1]))
+    text = f"{numerator[0]} / {denominator[0]}"
+    shown = Fraction(Decimal(calculate(text)))
+    assert abs(shown - numerator[1] / denominator[1]) <= Fraction(1, 2 * 10**10)
+
+
+@FUZZ
+@given(st.text(alphabet="0123456789.eE+-*/() _xjround,\x00", max_size=120) | st.text(max_size=60))
+def test_any_expression_is_answered_or_refused_with_a_tool_input_error(expression):
+    try:
+        result = calculate(expression)
+    except ToolInputError as exc:
+        assert exc.param == "expression" and str(exc)
+        return
+    assert isinstance(result, str) and Decimal(result).is_finite()
 
 
 def test_registry_refuses_undocumented_or_untyped_tools():

@@ -16,8 +16,9 @@ shows the body to the model), 5xx only when retrying could help or the service i
 ``state_unavailable`` when the state store cannot be reached, 500 ``tool_failed`` for a bug.
 
 Authentication: the token comes from ``token=`` or the ``RFTKIT_TOOL_TOKEN`` environment
-variable. With neither, :func:`create_app` refuses to build an open service unless the caller
-passes ``allow_no_auth=True`` explicitly (tests and the loopback demo do).
+variable. With neither, or with an empty one (an unset secret often arrives as ``""``),
+:func:`create_app` refuses to build an open service unless the caller passes
+``allow_no_auth=True`` explicitly (tests and the loopback demo do).
 
 Example::
 
@@ -119,12 +120,15 @@ def _encoded_size(text: str) -> int:
 
 
 def _resolve_token(token: str | None, allow_no_auth: bool) -> str | None:
-    token = token if token is not None else os.environ.get(TOKEN_ENV) or None
-    if token is None and not allow_no_auth:
-        raise RuntimeError(
-            f"no bearer token: set {TOKEN_ENV} or pass token=...; pass allow_no_auth=True "
-            "only for a service on loopback (tests, the local demo)"
-        )
+    """The token to require, or None for an open service (only when ``allow_no_auth``)."""
+    token = token if token is not None else os.environ.get(TOKEN_ENV)
+    if not token:  # None or "": an empty token would let a request without a header through
+        if not allow_no_auth:
+            raise RuntimeError(
+                f"no bearer token (unset or empty): set {TOKEN_ENV} or pass token=...; pass "
+                "allow_no_auth=True only for a service on loopback (tests, the local demo)"
+            )
+        return None
     return token
 
 
@@ -350,13 +354,19 @@ def create_app(
     async def trace(
         trace_id: Annotated[str, PathParam(min_length=1, max_length=256)],
     ) -> dict[str, Any]:
-        """The rollout's call log (in arrival order) and tool state, for trajectory graders."""
+        """The rollout's call log (in arrival order) and tool state, for trajectory graders.
+
+        An unknown id is answered before any lock is taken, so probing ids leaves nothing behind.
+        """
+        unknown = ToolServiceError(
+            404, "unknown_trace", "no live rollout with this trace_id", param="trace_id"
+        )
+        if await store.peek(trace_id) is None:
+            raise unknown
         async with store.lock(trace_id):
             record = await store.peek(trace_id)
-            if record is None:
-                raise ToolServiceError(
-                    404, "unknown_trace", "no live rollout with this trace_id", param="trace_id"
-                )
+            if record is None:  # expired while we waited for the lock
+                raise unknown
             return {
                 "trace_id": record.trace_id,
                 "calls": list(record.calls),
@@ -372,14 +382,16 @@ def create_app(
         first = error.errors()[0]
         where = [str(p) for p in first["loc"] if p != "body"]
         param = ".".join(where) or None
+        # pydantic prefixes a validator's own message with "Value error, "; the model needs none.
+        reason = str(first.get("ctx", {}).get("error", first["msg"]))
         # Bad ``arguments`` JSON is the model's mistake; any other field is the caller's.
         if where[:1] == ["arguments"]:
             refusal = ToolServiceError(
-                400, "invalid_arguments", f"arguments {first['msg']}", param="arguments"
+                400, "invalid_arguments", f"arguments {reason}", param="arguments"
             )
         else:
             refusal = ToolServiceError(
-                422, "invalid_request", f"{param or 'body'}: {first['msg']}", param=param
+                422, "invalid_request", f"{param or 'body'}: {reason}", param=param
             )
         return _error_response(refusal)
 

@@ -123,6 +123,9 @@ class InMemoryStateStore:
             if now - record.touched > self.ttl_seconds and not (lock and lock.locked()):
                 del self._records[trace_id]
                 self._locks.pop(trace_id, None)
+        for trace_id, lock in list(self._locks.items()):  # locks whose record never came to be
+            if trace_id not in self._records and not lock.locked():
+                del self._locks[trace_id]
 
 
 class ModalDictStateStore:

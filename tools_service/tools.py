@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import ast
 import heapq
-from decimal import ROUND_HALF_EVEN, Decimal, DivisionByZero, InvalidOperation, localcontext
+from decimal import (
+    ROUND_HALF_EVEN,
+    Decimal,
+    Inexact,
+    localcontext,
+)
 
 from tools_service.corpus import words
 from tools_service.registry import Toolbox, ToolContext, ToolInputError
@@ -17,6 +22,13 @@ from tools_service.registry import Toolbox, ToolContext, ToolInputError
 READ_BUDGET = 20
 MAX_LINE_CHARS = 200
 MAX_EXPRESSION_CHARS = 200
+MAX_EXPONENT = 100
+"""Numbers in an expression lie between 1e-100 and 1e100 in size (or are 0)."""
+PRECISION = 10_000
+"""Significant digits the calculator carries. 200 characters of numbers between 1e-100 and 1e100
+cannot make a sum, difference or product that needs as many, so those are exact; only a quotient
+whose decimals never end (1 / 3) is cut, here, far beyond the 10 decimals a result shows, and so
+is arithmetic on such a quotient."""
 
 toolbox = Toolbox()
 
@@ -95,32 +107,51 @@ def calculator(expression: str) -> str:
             f"cannot parse {expression!r} as arithmetic", param="expression"
         ) from None
     with localcontext() as decimal_context:
-        decimal_context.prec = 50
-        decimal_context.traps[DivisionByZero] = True
-        try:
-            value = _evaluate(tree.body)
-        except (DivisionByZero, InvalidOperation):
-            raise ToolInputError("division by zero", param="expression") from None
-    return _format(value)
+        decimal_context.prec = PRECISION
+        decimal_context.clear_flags()  # the copy inherits the thread's flags
+        value = _evaluate(tree.body, expression)
+        return _format(value, cut=bool(decimal_context.flags[Inexact]))
+
+
+def _divide(a: Decimal, b: Decimal) -> Decimal:
+    """``a / b``: exact when the quotient's decimals end, else cut at PRECISION digits."""
+    if not b:
+        raise ToolInputError("division by zero", param="expression")
+    return a / b
 
 
 _OPERATORS = {
     ast.Add: lambda a, b: a + b,
     ast.Sub: lambda a, b: a - b,
     ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b,
+    ast.Div: _divide,
 }
 
 
-def _evaluate(node: ast.AST) -> Decimal:
+def _number(node: ast.Constant, expression: str) -> Decimal:
+    """The literal exactly as written: ``0.1`` is one tenth, not the float nearest to it."""
+    if isinstance(node.value, int):
+        value = Decimal(node.value)
+    else:  # the source text, since the float ast made of it has already lost digits
+        value = Decimal(ast.get_source_segment(expression, node) or repr(node.value))
+    if value and abs(value.adjusted()) > MAX_EXPONENT:
+        raise ToolInputError(
+            f"numbers must lie between 1e-{MAX_EXPONENT} and 1e{MAX_EXPONENT} in size",
+            param="expression",
+        )
+    return value
+
+
+def _evaluate(node: ast.AST, expression: str) -> Decimal:
     """Walk the parsed expression; anything but numbers, + - * /, signs and round() is refused."""
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return Decimal(str(node.value))
+        return _number(node, expression)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        operand = _evaluate(node.operand)
+        operand = _evaluate(node.operand, expression)
         return -operand if isinstance(node.op, ast.USub) else operand
     if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-        return _OPERATORS[type(node.op)](_evaluate(node.left), _evaluate(node.right))
+        left, right = _evaluate(node.left, expression), _evaluate(node.right, expression)
+        return _OPERATORS[type(node.op)](left, right)
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
@@ -128,12 +159,14 @@ def _evaluate(node: ast.AST) -> Decimal:
         and not node.keywords
         and len(node.args) in (1, 2)
     ):
-        digits = _evaluate(node.args[1]) if len(node.args) == 2 else Decimal(0)
+        digits = _evaluate(node.args[1], expression) if len(node.args) == 2 else Decimal(0)
         if digits != digits.to_integral_value() or not 0 <= digits <= 10:
             raise ToolInputError(
                 "round() takes a whole number of digits from 0 to 10", param="expression"
             )
-        return _evaluate(node.args[0]).quantize(Decimal(1).scaleb(-int(digits)), ROUND_HALF_EVEN)
+        value = _evaluate(node.args[0], expression)
+        with localcontext():  # its own flags: rounding asked for is no cut
+            return value.quantize(Decimal(1).scaleb(-int(digits)), ROUND_HALF_EVEN)
     shown = ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__
     raise ToolInputError(
         f"{shown!r} is not allowed; use numbers without thousands separators, + - * / ( ) and "
@@ -142,11 +175,14 @@ def _evaluate(node: ast.AST) -> Decimal:
     )
 
 
-def _format(value: Decimal) -> str:
-    """Plain notation without trailing zeros beyond what round() asked for; never '-0'."""
+def _format(value: Decimal, cut: bool) -> str:
+    """Plain notation with every digit of an exact result; a result that was ``cut`` (a quotient
+    whose decimals never end) and not rounded by round() shows 10 decimals at most, rounded half
+    to even, trailing zeros dropped. Never '-0'."""
+    long = cut and value.as_tuple().exponent < -10
+    if long:
+        value = value.quantize(Decimal(1).scaleb(-10), ROUND_HALF_EVEN)
     if value == 0:
         value = abs(value)
     text = format(value, "f")
-    if "." in text and value.as_tuple().exponent < -10:
-        text = f"{value:.10f}".rstrip("0").rstrip(".")
-    return text
+    return text.rstrip("0").rstrip(".") if long and "." in text else text

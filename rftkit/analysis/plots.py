@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rftkit.analysis.traces import tool_counts
+from rftkit.analysis.traces import change_sign, tool_counts
 
 BEFORE, AFTER = "#8c8c8c", "#1f77b4"
 
@@ -37,8 +39,17 @@ def reward_curves(metrics: pd.DataFrame, graders: pd.DataFrame | None = None) ->
     return fig
 
 
-def tool_calls(before: pd.DataFrame, after: pd.DataFrame) -> Figure:
-    """Distribution of tool calls per rollout, and mean calls per tool, before vs after."""
+NOT_A_TOOL = "(not a tool)"
+
+
+def tool_calls(
+    before: pd.DataFrame, after: pd.DataFrame, tools: Collection[str] | None = None
+) -> Figure:
+    """Distribution of tool calls per rollout, and mean calls per tool, before vs after.
+
+    With ``tools`` (the names the job serves), calls to any other name — a model's misspelt or
+    garbled tool names — are one bar, ``(not a tool)``, instead of one bar per garbled name.
+    """
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2))
     top = int(max(before["tool_calls"].max(), after["tool_calls"].max())) + 1
     bins = [x - 0.5 for x in range(top + 1)]
@@ -47,7 +58,7 @@ def tool_calls(before: pd.DataFrame, after: pd.DataFrame) -> Figure:
     left.set(xlabel="tool calls in the rollout", ylabel="rollouts", title="Tool calls per rollout")
     left.legend(fontsize=8)
     per_tool = pd.DataFrame(
-        {"before": tool_counts(before).mean(), "after": tool_counts(after).mean()}
+        {"before": _per_tool(before, tools), "after": _per_tool(after, tools)}
     ).fillna(0)
     per_tool.plot.barh(ax=right, color=[BEFORE, AFTER])
     right.set(xlabel="mean calls per rollout", title="Calls per tool")
@@ -55,15 +66,26 @@ def tool_calls(before: pd.DataFrame, after: pd.DataFrame) -> Figure:
     return fig
 
 
+def _per_tool(rollouts: pd.DataFrame, tools: Collection[str] | None) -> pd.Series:
+    means = tool_counts(rollouts).mean()
+    if tools is None:
+        return means
+    known = means[means.index.isin(list(tools))]
+    return pd.concat([known, pd.Series({NOT_A_TOOL: means.drop(known.index).sum()})])
+
+
 def tokens_and_latency(before: pd.DataFrame, after: pd.DataFrame) -> Figure:
-    """Completion and reasoning tokens, and tool latency, per rollout, before vs after."""
-    columns = [
-        ("output_tokens", "completion tokens"),
-        ("reasoning_tokens", "reasoning tokens"),
-        ("tool_latency_s", "tool time per rollout (s)"),
-    ]
-    fig, axes = plt.subplots(1, len(columns), figsize=(11, 3))
-    for ax, (column, label) in zip(axes, columns, strict=True):
+    """Completion tokens (reasoning tokens when the runs have any) and tool time per rollout.
+
+    The reasoning-token panel appears only when a run reports reasoning tokens: the local model
+    and most open-weights chat models have none, and an empty panel says nothing.
+    """
+    columns = [("output_tokens", "completion tokens")]
+    if (before["reasoning_tokens"] > 0).any() or (after["reasoning_tokens"] > 0).any():
+        columns.append(("reasoning_tokens", "reasoning tokens"))
+    columns.append(("tool_latency_s", "tool time per rollout (s)"))
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.7 * len(columns), 3), squeeze=False)
+    for ax, (column, label) in zip(axes[0], columns, strict=True):
         ax.boxplot([before[column], after[column]], tick_labels=["before", "after"])
         ax.set(title=label)
     fig.tight_layout()
@@ -88,16 +110,35 @@ def error_rates(runs: dict[str, pd.DataFrame]) -> Figure:
     return ax.figure
 
 
+REWARD_COLOURS = {1: ("better", "#2ca02c"), 0: ("same reward", BEFORE), -1: ("worse", "#d62728")}
+
+
 def quadrant(comparison: pd.DataFrame) -> Figure:
-    """Per item: change in reward against change in tool calls (top-left = better and cheaper)."""
-    fig, ax = plt.subplots(figsize=(5, 4))
+    """Per item: change in reward against change in tool calls (top-left = better and cheaper).
+
+    Points are coloured by whether the reward rose, stayed or fell (``compare_runs``' classes),
+    so items that did not change reward are not read as gains.
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.axhline(0, color="black", lw=0.8)
     ax.axvline(0, color="black", lw=0.8)
-    ax.scatter(comparison["delta_tool_calls"], comparison["delta_reward"], alpha=0.6, color=AFTER)
+    reward_change = comparison["delta_reward"].map(change_sign)
+    for sign, (label, colour) in REWARD_COLOURS.items():
+        rows = comparison[reward_change == sign]
+        if len(rows):
+            ax.scatter(
+                rows["delta_tool_calls"],
+                rows["delta_reward"],
+                alpha=0.6,
+                color=colour,
+                label=f"{label} ({len(rows)} items)",
+            )
     ax.set(
         xlabel="Δ tool calls per rollout", ylabel="Δ mean reward", title="Per item, after − before"
     )
+    ax.legend(fontsize=8, loc="lower left")
     ax.text(0.02, 0.97, "better & cheaper", transform=ax.transAxes, va="top", fontsize=8)
-    ax.text(0.98, 0.03, "worse & costlier", transform=ax.transAxes, ha="right", fontsize=8)
+    ax.text(0.98, 0.97, "better, more calls", transform=ax.transAxes, va="top", ha="right",
+            fontsize=8)
     fig.tight_layout()
     return fig

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +31,36 @@ SUMMARY_ROWS = {
 }
 
 
-def summary_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """Before/after/change of the headline figures over scored rollouts, plus discard counts."""
+REGRESSION_COLUMNS = [
+    "reward_before",
+    "reward_after",
+    "tool_calls_before",
+    "tool_calls_after",
+    "quadrant",
+]
+
+
+def summary_table(before: pd.DataFrame, after: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Before/after/change of the headline figures over scored rollouts, plus rollout counts.
+
+    Means are rounded to ``digits``; counts stay integers (the columns are of object dtype so
+    that a count never prints as ``80.000``), and every row has its change.
+    """
     rows = {}
     for label, (column, how) in SUMMARY_ROWS.items():
         b = before.loc[before["reward"].notna(), column].astype(float).agg(how)
         a = after.loc[after["reward"].notna(), column].astype(float).agg(how)
-        rows[label] = {"before": b, "after": a, "change": a - b}
-    rows["rollouts scored"] = {
-        "before": before["reward"].notna().sum(),
-        "after": after["reward"].notna().sum(),
-        "change": None,
+        rows[label] = [round(float(x), digits) for x in (b, a, a - b)]
+    counts = {
+        "rollouts scored": lambda frame: frame["reward"].notna().sum(),
+        "rollouts discarded": lambda frame: (frame["status"] == "discarded").sum(),
     }
-    rows["rollouts discarded"] = {
-        "before": (before["status"] == "discarded").sum(),
-        "after": (after["status"] == "discarded").sum(),
-        "change": None,
-    }
-    return pd.DataFrame(rows).T
+    for label, count in counts.items():
+        b, a = int(count(before)), int(count(after))
+        rows[label] = [b, a, a - b]
+    return pd.DataFrame.from_dict(
+        rows, orient="index", columns=["before", "after", "change"], dtype=object
+    )
 
 
 def _png(fig: Figure) -> str:
@@ -66,12 +78,16 @@ def write_html_report(
     after: pd.DataFrame,
     events: Iterable[dict[str, Any]] = (),
     notes: str = "",
+    tools: Collection[str] | None = None,
 ) -> Path:
-    """Write the report to ``path`` and return it."""
+    """Write the report to ``path`` and return it.
+
+    ``tools``: the tool names the job serves; calls to other names are counted as one bar.
+    """
     events = list(events)
     comparison = compare_runs(before, after)
     sections = [
-        ("Summary", summary_table(before, after).round(3).to_html()),
+        ("Summary", summary_table(before, after).to_html()),
     ]
     figures = []
     metrics = metrics_frame(events)
@@ -80,7 +96,7 @@ def write_html_report(
             ("Reward during training", plots.reward_curves(metrics, grader_frame(events)))
         )
     figures += [
-        ("Tool calls", plots.tool_calls(before, after)),
+        ("Tool calls", plots.tool_calls(before, after, tools)),
         ("Tokens and latency", plots.tokens_and_latency(before, after)),
         ("Errors", plots.error_rates({"before": before, "after": after})),
         ("Per item", plots.quadrant(comparison)),
@@ -89,7 +105,11 @@ def write_html_report(
     sections.append(
         ("Repeated tool-call pairs after training", loops.head(10).to_html(index=False))
     )
-    sections.append(("Items that regressed", regressions(comparison).round(3).to_html()))
+    classes = comparison["quadrant"].value_counts().rename_axis("change").rename("items")
+    sections.append(("Items by change in reward and tool calls", classes.to_frame().to_html()))
+    sections.append(
+        ("Items that regressed", regressions(comparison)[REGRESSION_COLUMNS].round(3).to_html())
+    )
     body = [f"<h1>{html.escape(title)}</h1>"]
     if notes:
         body.append(f"<p>{html.escape(notes)}</p>")
@@ -103,8 +123,9 @@ def write_html_report(
         body.append(f"<h2>{heading}</h2>{table}")
     style = (
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;"
-        "text-align:right}img{max-width:100%}"
+        "table{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;overflow-wrap:anywhere}"
+        "img{max-width:100%}"
     )
     document = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

@@ -13,11 +13,20 @@ import pandas as pd
 
 from rftkit.protocol import FunctionSpanData, Trace
 
-QUADRANTS = {
-    (True, True): "better & cheaper",
-    (True, False): "better, more calls",
-    (False, True): "worse, fewer calls",
-    (False, False): "worse & more calls",
+TIE_TOLERANCE = 1e-9
+"""Changes smaller than this count as none: means of the same rewards can differ in the last bit."""
+
+CHANGE_CLASSES = {
+    # (sign of Δreward, sign of Δtool calls) -> class; 0 is a tie, never a gain
+    (1, -1): "better & cheaper",
+    (1, 0): "better, same calls",
+    (1, 1): "better, more calls",
+    (0, -1): "same reward, fewer calls",
+    (0, 0): "unchanged",
+    (0, 1): "same reward, more calls",
+    (-1, -1): "worse, fewer calls",
+    (-1, 0): "worse, same calls",
+    (-1, 1): "worse & more calls",
 }
 
 
@@ -52,15 +61,29 @@ def per_item(rollouts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def change_sign(delta: float) -> int:
+    """1, 0 or -1; a change within ``TIE_TOLERANCE`` is 0."""
+    return 0 if abs(delta) <= TIE_TOLERANCE else (1 if delta > 0 else -1)
+
+
+def change_class(delta_reward: float, delta_tool_calls: float) -> str:
+    """The class in ``CHANGE_CLASSES``: ties get their own, so no change never reads as a gain."""
+    return CHANGE_CLASSES[(change_sign(delta_reward), change_sign(delta_tool_calls))]
+
+
 def compare_runs(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """Per item: reward and tool calls before and after, their deltas, and the quadrant."""
+    """Per item: reward and tool calls before and after, their deltas, and the change class.
+
+    The ``quadrant`` column holds one of ``CHANGE_CLASSES``: an item whose reward did not move is
+    "same reward, …" or "unchanged", never "better".
+    """
     joined = per_item(before).merge(
         per_item(after), left_index=True, right_index=True, suffixes=("_before", "_after")
     )
     joined["delta_reward"] = joined["reward_after"] - joined["reward_before"]
     joined["delta_tool_calls"] = joined["tool_calls_after"] - joined["tool_calls_before"]
     joined["quadrant"] = [
-        "unchanged" if dr == 0 and dc == 0 else QUADRANTS[(dr >= 0, dc <= 0)]
+        change_class(dr, dc)
         for dr, dc in zip(joined["delta_reward"], joined["delta_tool_calls"], strict=True)
     ]
     return joined
@@ -68,7 +91,7 @@ def compare_runs(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
 
 def regressions(comparison: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     """The ``n`` items whose reward fell the most."""
-    worse = comparison[comparison["delta_reward"] < 0]
+    worse = comparison[comparison["delta_reward"] < -TIE_TOLERANCE]
     return worse.sort_values(["delta_reward", "delta_tool_calls"]).head(n)
 
 

@@ -23,12 +23,18 @@ from rftkit.data.stats import dataset_stats, plot_stats
 from rftkit.data.tokens import count_tokens, line_tokens
 from rftkit.data.toolspecs import course_tool_specs, fetch_tool_specs, tool_names
 from rftkit.data.triage import filter_learnable, triage
-from rftkit.data.validate import grader_item_variables, validate_file, validate_records
+from rftkit.data.validate import (
+    Profile,
+    grader_item_variables,
+    validate_file,
+    validate_records,
+)
 
 __all__ = [
     "COURSE_INSTRUCTIONS",
     "DatasetValidationError",
     "Finding",
+    "Profile",
     "Severity",
     "ValidationReport",
     "build_dataset",

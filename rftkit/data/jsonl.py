@@ -7,6 +7,17 @@ A UTF-8 byte-order mark is an **error**: JSON forbids it (RFC 8259 §8.1), Pytho
 it, and nothing documents that the fine-tuning upload accepts it. The finding says whether the line
 parses once the mark is removed; if it does, the line's other checks still run on that parse, so
 removing the mark is the only fix needed.
+
+Each line is parsed by :func:`rftkit.jsonsafe.loads`, so no line can crash the reader: nesting
+deeper than ``MAX_LINE_DEPTH`` and numbers of over 4,300 digits are errors at their line. So are
+what strict JSON forbids or leaves undefined, which Python's ``json`` accepts without a word:
+``NaN``/``Infinity`` (not JSON, RFC 8259 §6), a key twice in one object (parsers differ on which
+value wins, §4) and a ``\\u`` escape that leaves a lone surrogate (unpredictable, §8.2; it cannot
+be written as UTF-8). For those three the line is still parsed as Python would and checked.
+
+A path that is not a regular file (a directory, ``/dev/zero``, a pipe) or cannot be read raises
+:class:`UnreadableFileError` before anything is read, and a file over the Files API's 512 MB upload
+limit is refused after reading at most one byte more than that.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import stat
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +33,70 @@ from pathlib import Path
 from typing import Any
 
 from rftkit.data.findings import DatasetValidationError, Finding, Severity
+from rftkit.jsonsafe import JSONLimitError, loads
+
+MAX_FILE_BYTES = 512 * 1024 * 1024
+"""The largest file the Files API takes ("Individual files can be up to 512 MB", POST /files)."""
+MAX_LINE_DEPTH = 200
+"""Far deeper than a dataset line needs (pydantic-core's parser stops at the same depth), and
+shallow enough that every check that walks a line recursively stays within Python's stack."""
+
+# What each refusal of rftkit.jsonsafe becomes: (finding code, hint, what to allow to read on).
+_REFUSALS = {
+    "too_deep": ("nesting_too_deep", "flatten the line; no RFT field needs this depth", None),
+    "number_too_long": ("number_too_long", "write the number as a string", None),
+    "non_finite": (
+        "non_finite_number",
+        "NaN and Infinity are not JSON: use null or a string",
+        "allow_non_finite",
+    ),
+    "duplicate_key": (
+        "duplicate_key",
+        "keep one value per key; readers differ on which duplicate wins",
+        "allow_duplicate_keys",
+    ),
+    "lone_surrogate": (
+        "lone_surrogate",
+        "a \\u escape for half a UTF-16 pair: fix the text's encoding",
+        "allow_lone_surrogates",
+    ),
+}
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a pipe"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+class UnreadableFileError(OSError):
+    """The path is not a regular file that can be read within the size limit."""
+
+
+def read_file_bounded(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of the regular file at ``path``; UnreadableFileError naming why not.
+
+    Checked before reading: a directory, device or pipe is refused without being opened for
+    reading (``/dev/zero`` would never end), and no more than ``max_bytes + 1`` bytes are read.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise UnreadableFileError(f"{path}: cannot read it ({exc.strerror})") from None
+    if not stat.S_ISREG(mode):
+        kind = next((k for test, k in _KINDS if test(mode)), "something else")
+        raise UnreadableFileError(f"{path} is {kind}, not a regular file")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise UnreadableFileError(f"{path}: cannot read it ({exc.strerror})") from None
+    if len(data) > max_bytes:
+        raise UnreadableFileError(f"{path}: over {max_bytes:,} bytes, the upload limit")
+    return data
 
 
 @dataclass(frozen=True)
@@ -34,7 +110,7 @@ class Line:
 def read_lines(path: str | os.PathLike[str]) -> tuple[list[Line], list[Finding]]:
     """Every non-blank line of ``path`` with its number, and the findings from reading it."""
     name = str(path)
-    data = Path(path).read_bytes()
+    data = read_file_bounded(path)
     chunks = data.split(b"\n")
     if chunks and chunks[-1] == b"":
         chunks.pop()  # the file's final newline ends the last line; it does not start another
@@ -71,7 +147,8 @@ def read_lines(path: str | os.PathLike[str]) -> tuple[list[Line], list[Finding]]
                 )
             )
             continue
-        record = _parse(text, number, report)
+        record, problems = parse_line(text, name, number)
+        findings += problems
         if bom:
             parses = "parses" if record is not None else "does not parse either"
             report(
@@ -84,25 +161,30 @@ def read_lines(path: str | os.PathLike[str]) -> tuple[list[Line], list[Finding]]
     return lines, findings
 
 
+def parse_line(text: str, file: str, number: int) -> tuple[dict[str, Any] | None, list[Finding]]:
+    """One line's record (None when it is no JSON object) and the findings from parsing it."""
+    findings: list[Finding] = []
+
+    def report(number: int, code: str, message: str, hint: str, field: str = "<line>") -> None:
+        findings.append(Finding(file, number, field, Severity.ERROR, code, message, hint))
+
+    return _parse(text, number, report), findings
+
+
 def _parse(text: str, number: int, report: Any) -> dict[str, Any] | None:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
-            report(
-                number,
-                "truncated_line",
-                f"the line ends inside a JSON value ({exc.msg} at column {exc.colno})",
-                "the line was cut off; write the whole record on one line",
-            )
-        else:
-            report(
-                number,
-                "invalid_json",
-                f"{exc.msg} at column {exc.colno}",
-                "each line must be one complete JSON object",
-            )
-        return None
+    allowed: dict[str, bool] = {}
+    while True:
+        try:
+            value = loads(text, max_bytes=MAX_FILE_BYTES, max_depth=MAX_LINE_DEPTH, **allowed)
+            break
+        except JSONLimitError as exc:
+            code, hint, allow = _REFUSALS[exc.code]
+            report(number, code, str(exc), hint, _field(exc.path))
+            if allow is None:
+                return None
+            allowed[allow] = True  # report it, then read on as Python would
+        except json.JSONDecodeError as exc:
+            return _report_syntax(text, number, report, exc)
     if not isinstance(value, dict):
         report(
             number,
@@ -112,6 +194,31 @@ def _parse(text: str, number: int, report: Any) -> dict[str, Any] | None:
         )
         return None
     return value
+
+
+def _field(path: str | None) -> str:
+    """``$.messages[0].content`` as the validator names fields: ``messages[0].content``."""
+    if not path or path == "$":
+        return "<line>"
+    return path.removeprefix("$").removeprefix(".").strip() or "<line>"
+
+
+def _report_syntax(text: str, number: int, report: Any, exc: json.JSONDecodeError) -> None:
+    """A truncated line (cut inside a value) or otherwise invalid JSON, at its column."""
+    if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
+        report(
+            number,
+            "truncated_line",
+            f"the line ends inside a JSON value ({exc.msg} at column {exc.colno})",
+            "the line was cut off; write the whole record on one line",
+        )
+    else:
+        report(
+            number,
+            "invalid_json",
+            f"{exc.msg} at column {exc.colno}",
+            "each line must be one complete JSON object",
+        )
 
 
 def load_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

@@ -3,15 +3,29 @@
 The rules (``shared/reference/openai-agent-rft-api.md`` §3, §5.1):
 
 - ``messages`` is required; roles are developer, user, assistant, tool (``system`` is not
-  accepted); the last message is from the user (or developer); content is text (or images) only.
+  accepted); content is text (or images) only.
 - ``tools`` is optional, in chat-completions function format with a valid JSON schema; for Agent
   RFT every tool name must be one the job's tool service serves.
 - Every other key is kept for the grader: each ``{{item.…}}`` the grader reads must resolve on
   every line.
-- A training file holds at most 50,000 lines, a validation file at most 1,000; at least 10 each.
+- A training file holds at most 50,000 lines, a validation file at most 1,000 (OpenAI's RFT guide).
+
+Rules one platform states and the other does not are errors only under a :class:`Profile` that
+names that platform (a task's ``platform``), and warnings otherwise:
+
+- at least 10 lines per file: Microsoft's Agent RFT sample (reference §3.2; Azure); OpenAI
+  documents a minimum of 10 for supervised fine-tuning only, and its RFT guide's examples have 3;
+- the last message is from the user, not the developer: Azure's RFT how-to (reference §3.1);
+  OpenAI states none. (A line ending with an assistant or tool turn is an error everywhere: it
+  holds the answer and leaves the model nothing to answer; that is the kit's choice.)
+- no image parts for o4-mini: the model Azure's RFT runs (issue 16); an error when the profile
+  names a platform and the model is o4-mini, a warning when the model is not known.
 
 Each problem is a Finding at its line and field; nothing is dropped or rewritten. Schemas are
 checked with ``jsonschema`` (the metaschema of the schema's own draft) rather than by hand.
+No input crashes the check: files are read by ``rftkit.data.jsonl`` (bounded, see there), records
+given in memory are held to the same limits, and a grader template left open (``{{item.x``, which
+would otherwise reach the grader as literal text) is an error on the grader.
 
 Example::
 
@@ -26,26 +40,61 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from rftkit.data.curate import find_leakage, question_of
 from rftkit.data.findings import Finding, Severity, ValidationReport
-from rftkit.data.jsonl import Line, read_lines
+from rftkit.data.jsonl import (
+    MAX_LINE_DEPTH,
+    Line,
+    parse_line,
+    read_file_bounded,
+    read_lines,
+)
+from rftkit.jsonsafe import loads, nesting_depth
 from rftkit.templates import TemplateError, parse_path, resolve, variables
 
 ROLES = ("developer", "user", "assistant", "tool")
-FINAL_ROLES = ("user", "developer")
 CONTENT_PART_TYPES = ("text", "input_text", "image_url", "input_image")
+IMAGE_PART_TYPES = ("image_url", "input_image")
 RESERVED_KEYS = ("messages", "tools")
 LINE_LIMITS = {"train": 50_000, "validation": 1_000}
 MIN_LINES = 10
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_SCHEMA_DEPTH = 40
+"""Nesting (in JSON levels) up to which tool schemas are checked; jsonschema recurses several
+frames per level and runs out of stack near 200. No function's parameters need this many."""
 # The service adds these to the item the grader sees (reference §3.3), so templates may read them.
 ITEM_DEFAULTS = {"tools": None, "parallel_tool_calls": True}
 
 Grader = Mapping[str, Any] | str | os.PathLike[str]
+Platform = Literal["openai", "azure"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Whose rules are errors: ``platform`` (a task's) and ``model`` (the base model), if known."""
+
+    platform: Platform | None = None
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.platform not in (None, *get_args(Platform)):
+            raise ValueError(f"platform must be one of {get_args(Platform)}, not {self.platform!r}")
+
+    def severity(self, platform: Platform) -> Severity:
+        """A rule ``platform`` states: an error under that platform's profile, else a warning."""
+        return Severity.ERROR if self.platform == platform else Severity.WARNING
+
+    def image_severity(self) -> Severity | None:
+        """o4-mini takes no image parts; None when the model is known to take them."""
+        if self.model is None:
+            return Severity.WARNING
+        if not self.model.startswith("o4-mini"):
+            return None
+        return Severity.ERROR if self.platform is not None else Severity.WARNING
 
 
 def validate_file(
@@ -55,19 +104,21 @@ def validate_file(
     grader: Grader | None = None,
     tool_names: Iterable[str] | None = None,
     other_split: str | os.PathLike[str] | None = None,
+    profile: Profile = Profile(),
 ) -> ValidationReport:
     """Every finding for the JSONL file at ``path``.
 
     ``split`` picks the line limit (``train`` or ``validation``); ``grader`` (a config dict or a
     JSON file) adds the template check; ``tool_names`` (the tool service's) adds the tool-name
-    check; ``other_split`` (the other split's file) adds the train/validation leakage check.
+    check; ``other_split`` (the other split's file) adds the train/validation leakage check;
+    ``profile`` makes one platform's own rules errors (see the module docstring).
     """
     lines, findings = read_lines(path)
     other = None
     if other_split is not None:
         other_lines, _ = read_lines(other_split)
         other = (str(other_split), other_lines)
-    findings += _check_lines(str(path), lines, split, grader, tool_names, other)
+    findings += _check_lines(str(path), lines, split, grader, tool_names, other, profile)
     return ValidationReport(str(path), len(lines), _in_file_order(str(path), findings))
 
 
@@ -78,10 +129,31 @@ def validate_records(
     split: str = "train",
     grader: Grader | None = None,
     tool_names: Iterable[str] | None = None,
+    profile: Profile = Profile(),
 ) -> ValidationReport:
-    """The same checks on lines already in memory; line ``n`` is the ``n``-th record."""
-    lines = [Line(n, dict(r)) for n, r in enumerate(records, start=1)]
-    findings = _check_lines(name, lines, split, grader, tool_names, None)
+    """The same checks on lines already in memory; line ``n`` is the ``n``-th record.
+
+    Each record is checked as the JSON line ``write_jsonl`` would write, parsed like a file's
+    line; one that cannot be written as JSON at all is an error at its line.
+    """
+    lines: list[Line] = []
+    findings: list[Finding] = []
+    for number, record in enumerate(records, start=1):
+        try:
+            text = json.dumps(record, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            reason = "it nests too deep" if isinstance(exc, RecursionError) else str(exc)
+            findings.append(
+                Finding(name, number, "<line>", Severity.ERROR, "not_json",
+                        f"the record cannot be written as JSON: {reason}",
+                        "give plain JSON values: dicts, lists, strings, numbers, bools, None")
+            )  # fmt: skip
+            lines.append(Line(number, None))
+            continue
+        parsed, problems = parse_line(text, name, number)
+        findings += problems
+        lines.append(Line(number, parsed))
+    findings += _check_lines(name, lines, split, grader, tool_names, None, profile)
     return ValidationReport(name, len(lines), _in_file_order(name, findings))
 
 
@@ -99,10 +171,53 @@ def grader_item_variables(grader: Grader) -> list[tuple[str, str]]:
     return found
 
 
+def _grader_findings(grader: Grader) -> tuple[list[tuple[str, str]], list[Finding]]:
+    """The ``{{item.…}}`` variables the grader reads, and each problem of the grader itself."""
+    name = "<grader>" if isinstance(grader, Mapping) else str(grader)
+
+    def problem(code: str, message: str, hint: str, line: int | None = None) -> Finding:
+        return Finding(name, line, "grader", Severity.ERROR, code, message, hint)
+
+    try:
+        config = _load_grader(grader)
+        strings = list(_strings(config, "grader"))
+    except RecursionError:  # a grader dict built in memory, nested beyond reason
+        message = "the grader config nests too deep to read"
+        return [], [problem("grader_unreadable", message, "give one grader object")]
+    except (OSError, ValueError) as exc:  # not a file, bad UTF-8, invalid or hostile JSON
+        message = f"cannot read the grader config: {exc}"
+        hint = "give a JSON file holding one grader object"
+        return [], [problem("grader_unreadable", message, hint, getattr(exc, "lineno", None))]
+    from rftkit.graders.validate import unclosed_template  # the grader check's own rule
+
+    findings = [
+        Finding(
+            name,
+            None,
+            field,
+            Severity.ERROR,
+            "grader_template_unclosed",
+            f"{text[start : start + 40]!r} is never closed with '}}}}' on its line, so it "
+            "would reach the grader as literal text",
+            "close it: {{item.key}}",
+        )
+        for field, text in strings
+        if (start := unclosed_template(text)) is not None
+    ]
+    try:
+        return grader_item_variables(config), findings
+    except TemplateError as exc:
+        hint = "templates look like {{item.key}} or {{sample.output_text}}"
+        return [], [*findings, problem("grader_template_invalid", str(exc), hint)]
+
+
 def _load_grader(grader: Grader) -> Mapping[str, Any]:
     if isinstance(grader, Mapping):
         return grader
-    return json.loads(Path(grader).read_text(encoding="utf-8"))
+    config = loads(read_file_bounded(grader), max_depth=MAX_LINE_DEPTH)
+    if not isinstance(config, Mapping):
+        raise ValueError(f"the file holds a JSON {type(config).__name__}, not a grader object")
+    return config
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -130,51 +245,28 @@ def _check_lines(
     grader: Grader | None,
     tool_names: Iterable[str] | None,
     other: tuple[str, list[Line]] | None,
+    profile: Profile,
 ) -> list[Finding]:
     if split not in LINE_LIMITS:
         raise ValueError(f"split must be one of {', '.join(LINE_LIMITS)}, not {split!r}")
     findings: list[Finding] = []
     grader_vars: list[tuple[str, str]] = []
     if grader is not None:
-        grader_name = "<grader>" if isinstance(grader, Mapping) else str(grader)
-        try:
-            grader_vars = grader_item_variables(grader)
-        except TemplateError as exc:
-            findings.append(
-                Finding(
-                    grader_name,
-                    None,
-                    "grader",
-                    Severity.ERROR,
-                    "grader_template_invalid",
-                    str(exc),
-                    "templates look like {{item.key}} or {{sample.output_text}}",
-                )
-            )
-        except (OSError, ValueError) as exc:  # a missing file, bad UTF-8 or invalid JSON
-            findings.append(
-                Finding(
-                    grader_name,
-                    getattr(exc, "lineno", None),
-                    "grader",
-                    Severity.ERROR,
-                    "grader_unreadable",
-                    f"cannot read the grader config: {exc}",
-                    "give a JSON file holding one grader object",
-                )
-            )
+        grader_vars, grader_problems = _grader_findings(grader)
+        findings += grader_problems
     served = sorted(set(tool_names)) if tool_names is not None else None
     for line in lines:
         if line.record is not None:
-            findings += _LineChecker(name, line.number).check(line.record, grader_vars, served)
-    findings += _check_size(name, len(lines), split)
+            checker = _LineChecker(name, line.number, profile)
+            findings += checker.check(line.record, grader_vars, served)
+    findings += _check_size(name, len(lines), split, profile)
     findings += _check_duplicates(name, lines)
     if other is not None:
         findings += _check_leakage(name, lines, *other)
     return findings
 
 
-def _check_size(name: str, count: int, split: str) -> list[Finding]:
+def _check_size(name: str, count: int, split: str, profile: Profile) -> list[Finding]:
     limit = LINE_LIMITS[split]
     if count > limit:
         return [
@@ -194,9 +286,10 @@ def _check_size(name: str, count: int, split: str) -> list[Finding]:
                 name,
                 None,
                 "<file>",
-                Severity.ERROR,
+                profile.severity("azure"),
                 "too_few_lines",
-                f"{count} lines; a file needs at least {MIN_LINES}",
+                f"{count} lines; Azure needs at least {MIN_LINES} per file (Microsoft's Agent RFT "
+                "sample); OpenAI states no minimum for RFT",
                 "add tasks; several dozen to a few hundred good ones is the usual start",
             )
         ]
@@ -282,20 +375,20 @@ def _schema_problem(schema_json: str) -> tuple[str, str] | None:
 class _LineChecker:
     """The checks for one parsed line; each problem becomes a Finding at this line."""
 
-    def __init__(self, file: str, number: int) -> None:
+    def __init__(self, file: str, number: int, profile: Profile) -> None:
         self.file = file
         self.number = number
+        self.profile = profile
         self.findings: list[Finding] = []
 
+    def finding(self, severity: Severity, field: str, code: str, message: str, hint: str) -> None:
+        self.findings.append(Finding(self.file, self.number, field, severity, code, message, hint))
+
     def error(self, field: str, code: str, message: str, hint: str) -> None:
-        self.findings.append(
-            Finding(self.file, self.number, field, Severity.ERROR, code, message, hint)
-        )
+        self.finding(Severity.ERROR, field, code, message, hint)
 
     def warning(self, field: str, code: str, message: str, hint: str) -> None:
-        self.findings.append(
-            Finding(self.file, self.number, field, Severity.WARNING, code, message, hint)
-        )
+        self.finding(Severity.WARNING, field, code, message, hint)
 
     def check(
         self,
@@ -330,13 +423,23 @@ class _LineChecker:
             self.message(f"messages[{index}]", message)
         last = messages[-1]
         role = last.get("role") if isinstance(last, dict) else None
-        if role in ROLES and role not in FINAL_ROLES:
+        field = f"messages[{len(messages) - 1}].role"
+        if role in ("assistant", "tool"):
             self.error(
-                f"messages[{len(messages) - 1}].role",
+                field,
                 "last_message_role",
                 f"the last message is from {role!r}; the model answers the last user "
                 "(or developer) message",
                 "end the line with the question; keep reference answers in other keys",
+            )
+        elif role == "developer":
+            self.finding(
+                self.profile.severity("azure"),
+                field,
+                "last_message_developer",
+                "the last message is from 'developer'; Azure requires the user's (its RFT "
+                "how-to), OpenAI states no rule",
+                "end the line with the user's question",
             )
 
     def message(self, field: str, message: Any) -> None:
@@ -394,6 +497,15 @@ class _LineChecker:
                     "non_text_content",
                     f"content part of type {kind!r}; only text and images are accepted",
                     "replace audio/file parts with text",
+                )
+            severity = self.profile.image_severity()
+            if kind in IMAGE_PART_TYPES and severity is not None:
+                self.finding(
+                    severity,
+                    f"{field}[{index}]",
+                    "image_content",
+                    "an image part; o4-mini RFT takes text only",
+                    "describe the image in text, or train a model that takes images",
                 )
 
     def tools(self, record: dict[str, Any], served: list[str] | None) -> None:
@@ -472,7 +584,16 @@ class _LineChecker:
                 '{"type": "object", "properties": {...}, "required": [...]}',
             )
             return
-        problem = _schema_problem(json.dumps(schema, sort_keys=True))
+        schema_json = json.dumps(schema, sort_keys=True)
+        if nesting_depth(schema_json) > MAX_SCHEMA_DEPTH:
+            self.error(
+                field,
+                "tool_schema_too_deep",
+                f"the schema nests more than {MAX_SCHEMA_DEPTH} levels deep",
+                "flatten it; a function's parameters need a few levels at most",
+            )
+            return
+        problem = _schema_problem(schema_json)
         if problem is not None:
             where, message = problem
             self.error(

@@ -214,7 +214,7 @@ class ReadinessReport:
             for name, value in latency_percentiles(list(latencies)).items():
                 label = f"{name.removesuffix('_ms')} {value:.0f} ms"
                 left.axvline(value, linestyle=styles[name], color="#333333", label=label)
-            left.axvline(self.p99_budget_ms, color="#c44e52", linewidth=1.5, label="p99 budget")
+            _budget_line(left, self.p99_budget_ms, float(latencies.max()))
             left.legend(loc="best", fontsize=8)
             by_status: dict[str, list[Attempt]] = {}
             for a in attempts:
@@ -232,6 +232,19 @@ class ReadinessReport:
         right.set(title="latency during the burst", xlabel="seconds since start", ylabel="ms")
         fig.tight_layout()
         return fig
+
+
+def _budget_line(ax: plt.Axes, budget_ms: float, slowest_ms: float) -> None:
+    """The p99 budget as a line when it falls near the data; far beyond it, as a note.
+
+    A 2 s budget over 50 ms requests would squash the histogram into a sliver of its axis.
+    """
+    if budget_ms <= 1.5 * slowest_ms:
+        ax.axvline(budget_ms, color="#c44e52", linewidth=1.5, label="p99 budget")
+        return
+    label = f"p99 budget {budget_ms:.0f} ms (→ off axis)"
+    ax.plot([], [], color="#c44e52", linewidth=1.5, label=label)
+    ax.set_xlim(0, slowest_ms * 1.05)
 
 
 def _ok(attempt) -> bool:

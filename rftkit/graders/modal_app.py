@@ -7,7 +7,10 @@ auth; the token comes from the Modal secret ``rftkit-grader-token`` (``GRADER_TO
 "headers": {"Authorization": "Bearer <token>"}}``.
 
 Importing this module needs no Modal token and no network (tested); ``web.local()`` returns the
-FastAPI app. Python graders run sandboxed inside the container as they do locally.
+FastAPI app. Python graders run sandboxed inside the container as they do locally: bubblewrap
+is installed in the image and used where Modal's container runtime (gVisor) allows namespaces;
+where it does not, the container itself is the boundary (it holds only this app and its token),
+so the app is created with ``require_isolation=False``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ SECRET_NAME = "rftkit-grader-token"
 
 image = (
     modal.Image.debian_slim(python_version="3.11")
+    .apt_install("bubblewrap")
     .pip_install(
         "fastapi>=0.132",
         "uvicorn>=0.30",
@@ -55,4 +59,4 @@ def web():
     token = os.environ.get("GRADER_TOKEN")
     if token is None and not modal.is_local():
         raise RuntimeError(f"GRADER_TOKEN is not set: attach the Modal secret {SECRET_NAME!r}")
-    return create_grader_app(GRADER, token=token)
+    return create_grader_app(GRADER, token=token, require_isolation=False)

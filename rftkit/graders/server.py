@@ -6,8 +6,18 @@ The body is :class:`rftkit.protocol.GraderRequest`; the answer is ``GraderRespon
 ``score`` plus, for debugging, the grader's ``errors`` (names of the flags set) — a sample that
 cannot be graded scores 0 with its flag, as the service does, rather than failing the rollout.
 
-The token is compared in constant time (``hmac.compare_digest``) and never logged or echoed.
-Bodies above 1 MB are refused with 413 (the service's limit).
+The server grades for others, so it is strict:
+
+- every route (``/grade``, ``/healthz``, ``/openapi.json``, unknown paths) needs the token,
+  compared in constant time (``hmac.compare_digest``) and never logged or echoed;
+- a body above 1 MB (the service's limit) is refused with 413 from its ``Content-Length``, or
+  as soon as the streamed body passes the limit, without reading the rest;
+- python graders run only under namespaces (:mod:`rftkit.graders.isolation`) unless
+  ``require_isolation=False`` is passed;
+- at most ``max_concurrent`` requests grade at once and ``max_queued`` more wait; beyond that,
+  or when no slot frees within the deadline, the answer is 503 with ``Retry-After``. A python
+  grader that loops is stopped at ``deadline_s`` (score 0 with its flag), so looping samples
+  hold a slot for at most that long and other requests keep being answered.
 
 Example::
 
@@ -18,33 +28,103 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rftkit.graders.engine import run_grader_async
+from rftkit.graders.isolation import IsolationUnavailable, namespaces_unavailable
+from rftkit.graders.sandbox import SandboxLimits
 from rftkit.graders.validate import validate_grader
 from rftkit.protocol import MAX_PAYLOAD_BYTES, GraderRequest, GraderResponse
 
+_GRACE_S = 15.0
+"""Beyond ``deadline_s``: the sandbox allows a call's first case a few seconds to start."""
 
-def _authorised(request: Request, token: str | None) -> bool:
-    if token is None:
+
+class _BearerAuth:
+    """ASGI middleware: no route, docs and schema included, answers without the token."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            header = Headers(scope=scope).get("authorization", "")
+            scheme, _, given = header.partition(" ")
+            if not (scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), self.token)):
+                refused = JSONResponse(
+                    {"detail": "missing or wrong bearer token"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The body, or 413 as soon as it is known to pass the limit (the rest is never read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
+        raise HTTPException(413, f"body is {declared} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_PAYLOAD_BYTES:
+            raise HTTPException(413, f"body is over the limit of {MAX_PAYLOAD_BYTES} bytes")
+    return bytes(body)
+
+
+def _runs_python(config: Mapping[str, Any]) -> bool:
+    if config["type"] == "python":
         return True
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
+    return config["type"] == "multi" and any(_runs_python(g) for g in config["graders"].values())
 
 
-def create_grader_app(grader: Mapping[str, Any], *, token: str | None = None) -> FastAPI:
+def create_grader_app(
+    grader: Mapping[str, Any],
+    *,
+    token: str | None = None,
+    deadline_s: float = 60.0,
+    max_concurrent: int = 8,
+    max_queued: int = 64,
+    require_isolation: bool = True,
+) -> FastAPI:
     """A FastAPI app grading with ``grader`` (validated now, so a bad config fails at start).
 
-    ``token=None`` serves without auth (loopback development only).
+    ``token=None`` serves without auth (loopback development only); an empty token is refused.
+    ``deadline_s`` bounds one request's grading (each python grader is stopped then).
     """
     config = validate_grader(grader)
-    app = FastAPI(title=f"rftkit grader: {config.get('name', config['type'])}", docs_url=None)
+    if token == "":
+        raise ValueError("token is empty: pass a secret, or None for loopback development")
+    reason = namespaces_unavailable()
+    if require_isolation and reason is not None and _runs_python(config):
+        raise IsolationUnavailable(
+            f"this grader runs python code and {reason}; pass require_isolation=False to "
+            "serve it with in-process checks only (not a security boundary)"
+        )
+    limits = SandboxLimits(timeout_s=deadline_s)
+    app = FastAPI(
+        title=f"rftkit grader: {config.get('name', config['type'])}",
+        docs_url=None,
+        redoc_url=None,
+    )
+    if token is not None:
+        app.add_middleware(_BearerAuth, token=token)
+    slots = asyncio.Semaphore(max_concurrent)
+    admitted = 0  # grading now or waiting for a slot
+    busy = {"Retry-After": str(max(1, math.ceil(deadline_s / 4)))}
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -52,13 +132,8 @@ def create_grader_app(grader: Mapping[str, Any], *, token: str | None = None) ->
 
     @app.post("/grade", response_model=GraderResponse)
     async def grade(request: Request) -> Any:
-        if not _authorised(request, token):
-            raise HTTPException(
-                401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"}
-            )
-        body = await request.body()
-        if len(body) > MAX_PAYLOAD_BYTES:
-            raise HTTPException(413, f"body is {len(body)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+        nonlocal admitted
+        body = await _bounded_body(request)
         try:
             graded = GraderRequest.model_validate_json(body)
         except ValidationError as exc:
@@ -66,9 +141,27 @@ def create_grader_app(grader: Mapping[str, Any], *, token: str | None = None) ->
                 {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
             ]
             return JSONResponse({"detail": errors}, status_code=422)
-        result = await run_grader_async(
-            config, graded.sample, graded.item, trace_id=graded.trace_id
-        )
+        if admitted >= max_concurrent + max_queued:
+            raise HTTPException(503, "the grader is saturated; retry later", busy)
+        admitted += 1
+        try:
+            try:
+                await asyncio.wait_for(slots.acquire(), deadline_s)
+            except TimeoutError:
+                raise HTTPException(503, "no slot freed in time; retry later", busy) from None
+            try:
+                result = await asyncio.wait_for(
+                    run_grader_async(
+                        config, graded.sample, graded.item, trace_id=graded.trace_id, limits=limits
+                    ),
+                    deadline_s + _GRACE_S,
+                )
+            except TimeoutError:
+                raise HTTPException(503, f"grading took over {deadline_s:g} s", busy) from None
+            finally:
+                slots.release()
+        finally:
+            admitted -= 1
         flags = [name for name, value in result.metadata.errors if value is True]
         return GraderResponse(score=result.reward, errors=flags)
 

@@ -11,6 +11,10 @@ graded on what it said), ``discarded`` (a tool, the endpoint grader or the polic
 failing: counted, never scored), ``timeout`` (over ``rollout_timeout``: counted with the
 discards, never scored).
 
+One rollout never takes its batch down: whatever a policy, a tool call or a grader raises ends in
+that rollout's trace (a grader's failure as a 0 score with its error flag, see ``grading``;
+anything else as ``discarded`` with the error), and the other rollouts run on.
+
 Example::
 
     traces = await run_rollouts(items, policy, tools=job_tools, grader=grader, repeats=4)
@@ -20,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Coroutine, Mapping, Sequence
@@ -31,6 +36,7 @@ from pydantic import ValidationError
 from tqdm.auto import tqdm
 
 from rftkit.background import BackgroundLoop
+from rftkit.jsonsafe import well_formed
 from rftkit.protocol import (
     FunctionCall,
     FunctionSpanData,
@@ -44,7 +50,7 @@ from rftkit.protocol import (
     Trace,
 )
 
-from .grading import Grader, grade
+from .grading import Grader, describe, grade
 from .policy import Policy, PolicyTurn, ToolCallRequest
 from .toolcalls import CallOutcome, ToolRouter, error_body
 
@@ -59,6 +65,9 @@ def new_trace_id() -> str:
 
 def initial_conversation(item: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The dataset line's messages as Responses-API input items (role and content only)."""
+    if not isinstance(item, Mapping):
+        kind = type(item).__name__
+        raise ValueError(f"an item must be a JSON object (a dataset line), not {kind}")
     messages = item.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ValueError(
@@ -177,6 +186,9 @@ class RolloutEngine:
             status, reward, grader_result = "timeout", None, None
             error = f"rollout exceeded {rollout_timeout:g} s"
             sample = Sample.from_text(state.final_text, state.tool_calls)
+        except Exception as exc:  # a bug or a hostile output somewhere: this rollout only
+            status, reward, grader_result = "discarded", None, None
+            error = f"rollout failed: {describe(exc)}"
         return Trace(
             trace_id=state.trace_id,
             item_id=item_id,
@@ -197,12 +209,15 @@ class RolloutEngine:
         for step in range(1, self.max_episode_steps + 1):
             started = time.time()
             try:
-                turn = await self.policy.next_turn(
-                    list(state.conversation), tools, trace_id=state.trace_id
+                turn = _well_formed_turn(
+                    await self.policy.next_turn(
+                        list(state.conversation), tools, trace_id=state.trace_id
+                    )
                 )
-            except Exception as exc:  # e.g. the model API down after its own retries
-                return "discarded", f"policy {self.policy.name} failed: {type(exc).__name__}: {exc}"
-            state.span(started, _generation_span(turn))
+                generation = _generation_span(turn)
+            except Exception as exc:  # the model API down after its own retries, or a bad turn
+                return "discarded", f"policy {self.policy.name} failed: {describe(exc)}"
+            state.span(started, generation)
             state.final_text = turn.text
             if turn.text:
                 state.conversation.append({"role": "assistant", "content": turn.text})
@@ -228,24 +243,17 @@ class RolloutEngine:
         raise AssertionError("unreachable: the last step returns")
 
     async def _call(self, state: _Rollout, request: ToolCallRequest) -> CallOutcome:
-        """POST one call and record its span; arguments that are not JSON go back to the model."""
+        """POST one call and record its span; arguments that are not JSON go back to the model.
+
+        Never raises: anything unexpected discards the rollout (like a tool that keeps failing)
+        instead of cancelling its sibling calls and escaping the batch.
+        """
         started = time.time()
         try:
-            call = FunctionCall(
-                id=f"fc_{uuid.uuid4().hex[:24]}",
-                call_id=request.call_id,
-                name=request.name,
-                arguments=request.arguments,
-                trace_id=state.trace_id,
-                item=state.item,
-            )
-        except ValidationError as exc:
-            message = f"arguments of {request.name}: {exc.errors()[0]['msg']}"
-            outcome = CallOutcome(
-                error_body("invalid_arguments", message, "arguments"), None, 0, message
-            )
-        else:
-            outcome = await self.router.call(call)
+            outcome = await self._outcome(state, request)
+        except Exception as exc:
+            message = f"{request.name}: call failed in the engine: {describe(exc)}"
+            outcome = CallOutcome(None, None, 0, message, discard=True)
         state.span(
             started,
             FunctionSpanData(
@@ -259,6 +267,33 @@ class RolloutEngine:
             ),
         )
         return outcome
+
+    async def _outcome(self, state: _Rollout, request: ToolCallRequest) -> CallOutcome:
+        try:
+            call = FunctionCall(
+                id=f"fc_{uuid.uuid4().hex[:24]}",
+                call_id=request.call_id,
+                name=request.name,
+                arguments=request.arguments,
+                trace_id=state.trace_id,
+                item=state.item,
+            )
+        except ValidationError as exc:
+            message = f"arguments of {request.name}: {exc.errors()[0]['msg']}"
+            return CallOutcome(
+                error_body("invalid_arguments", message, "arguments"), None, 0, message
+            )
+        return await self.router.call(call)
+
+
+def _well_formed_turn(turn: PolicyTurn) -> PolicyTurn:
+    """The turn with lone surrogates replaced (U+FFFD) in its text and calls, so that the trace,
+    the tool call and the grader request can all be written as JSON."""
+    calls = [
+        ToolCallRequest(well_formed(c.call_id), well_formed(c.name), well_formed(c.arguments))
+        for c in turn.tool_calls
+    ]
+    return dataclasses.replace(turn, text=well_formed(turn.text), tool_calls=calls)
 
 
 def _generation_span(turn: PolicyTurn) -> GenerationSpanData:

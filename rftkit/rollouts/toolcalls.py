@@ -7,7 +7,9 @@ What the model then reads follows the Agent RFT trainer:
 - 2xx: the ``function_call_output``'s ``output``;
 - 4xx: the response body, as is, so the model can correct itself;
 - 5xx, connection errors, timeouts, malformed 2xx bodies: retried (``RETRIES`` times, with a short
-  backoff); if the last attempt fails too the whole rollout is discarded, never scored 0.
+  backoff); if the last attempt fails too the whole rollout is discarded, never scored 0;
+- a reply over the 1 MB limit: 413 shown to the model. Replies are read as a stream and reading
+  stops at the limit, so an endpoint that answers gigabytes costs one megabyte.
 
 Header values (bearer tokens) go on the wire only; nothing here formats them into an error.
 """
@@ -44,6 +46,24 @@ class CallOutcome:
     attempts: int
     error: str | None = None
     discard: bool = False
+
+
+class ReplyTooLarge(Exception):
+    """A reply body went over the limit while it was being read."""
+
+
+async def read_bounded(response: httpx.Response, limit: int) -> bytes:
+    """The body of a streamed ``response``, or ReplyTooLarge as soon as it passes ``limit``."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ReplyTooLarge(f"reply of {int(declared)} bytes exceeds the {limit}-byte limit")
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise ReplyTooLarge(f"reply of more than {limit} bytes exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def error_body(code: str, message: str, param: str | None = None) -> str:
@@ -88,26 +108,32 @@ class ToolRouter:
             status: int | None = None
             try:
                 async with asyncio.timeout(self.call_timeout):
-                    response = await self.client.post(
-                        tool.server_url, content=body, headers=headers
+                    request = self.client.build_request(
+                        "POST", tool.server_url, content=body, headers=headers
                     )
-                status = response.status_code
+                    response = await self.client.send(request, stream=True)
+                    try:
+                        status = response.status_code
+                        content = await read_bounded(response, MAX_PAYLOAD_BYTES)
+                    finally:
+                        await response.aclose()
             except TimeoutError:
                 failure = f"{call.name}: no answer within {self.call_timeout:g} s"
                 continue
+            except ReplyTooLarge as exc:
+                message = f"{call.name}: {exc}"
+                return CallOutcome(error_body("payload_too_large", message), 413, attempt, message)
             except httpx.HTTPError as exc:
                 failure = f"{call.name}: {type(exc).__name__} reaching the tool endpoint"
                 continue
             if 400 <= status < 500:
-                return CallOutcome(response.text, status, attempt, f"HTTP {status}")
+                text = content.decode(response.encoding or "utf-8", errors="replace")
+                return CallOutcome(text, status, attempt, f"HTTP {status}")
             if status >= 500:
                 failure = f"{call.name}: HTTP {status}"
                 continue
-            if len(response.content) > MAX_PAYLOAD_BYTES:
-                message = f"response of {len(response.content)} bytes exceeds the 1 MB limit"
-                return CallOutcome(error_body("payload_too_large", message), 413, attempt, message)
             try:
-                output = FunctionCallOutput.model_validate_json(response.content).output
+                output = FunctionCallOutput.model_validate_json(content).output
             except ValidationError as exc:
                 failure = f"{call.name}: malformed function_call_output ({_first_error(exc)})"
                 continue

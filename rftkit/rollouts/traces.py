@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import ValidationError
 
+from rftkit.data.jsonl import read_file_bounded
 from rftkit.protocol import Trace
 
 TRACE_COLUMNS = [
@@ -37,18 +38,22 @@ def save_traces(traces: Iterable[Trace], path: str | Path) -> Path:
 
 
 def load_traces(path: str | Path) -> list[Trace]:
-    """Read traces back; a bad line is reported with its file, line number and field."""
+    """Read traces back; a bad line is reported with its file, line number and field.
+
+    The file is read within ``rftkit.data.jsonl``'s bounds (a regular file of at most 512 MB,
+    else ``UnreadableFileError``) and each line by pydantic-core, whose parser stops at 200
+    levels of nesting, so a hostile file ends in a ValueError, never a crash.
+    """
     traces = []
-    with Path(path).open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                traces.append(Trace.model_validate_json(line))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(str(p) for p in first["loc"]) or "line"
-                raise ValueError(f"{path}, line {number}, field {field}: {first['msg']}") from None
+    for number, line in enumerate(read_file_bounded(path).split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            traces.append(Trace.model_validate_json(line))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "line"
+            raise ValueError(f"{path}, line {number}, field {field}: {first['msg']}") from None
     return traces
 
 
