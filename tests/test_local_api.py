@@ -149,7 +149,7 @@ def test_the_fine_tuned_model_answers_by_id_with_calls_that_reach_the_tool_servi
         s.span_data.model for t in traces for s in t.spans if s.span_data.type == "generation"
     }
     assert models == {job["fine_tuned_model"]}  # the server names the model that answered
-    assert all(t.status in ("completed", "max_steps") for t in traces)
+    assert all(t.status in ("completed", "max_steps") for t in traces), [t.error for t in traces]
     called = [t for t in traces if t.tool_calls]
     assert called, "the fine-tuned model made no tool call"
     for trace in called:  # the tool service logged these rollouts' calls under their trace ids

@@ -143,9 +143,8 @@ def test_a_bad_file_is_refused_with_its_lines_and_nothing_is_stored(client):
         client.files.create(file=("data.csv", dataset("y")), purpose="fine-tune")
     assert "Must be .jsonl" in error_of(raised.value)["message"]
     with pytest.raises(openai.BadRequestError) as raised:
-        client.files.create(file=("few.jsonl", jsonl(build_dataset([{"question": "q?",
-                            "answer": "a"}]))), purpose="fine-tune")  # fmt: skip
-    assert "at least 10" in error_of(raised.value)["message"]
+        client.files.create(file=("empty.jsonl", b""), purpose="fine-tune")
+    assert "holds no line" in error_of(raised.value)["message"]
     with pytest.raises(openai.BadRequestError) as raised:
         client.files.create(file=("ok.jsonl", dataset("z")), purpose="batch")
     assert error_of(raised.value)["param"] == "purpose"
@@ -273,3 +272,14 @@ def test_the_cli_refuses_to_bind_beyond_loopback_without_its_flag(monkeypatch, c
     assert "key-from-the-environment" not in capsys.readouterr().out
     assert [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "example.com")] \
         == [True, True, True, False, False]  # fmt: skip
+
+
+def test_a_conversation_beyond_the_context_ends_like_a_training_rollout(client):
+    long = " ".join(["revenue"] * 2000)  # far beyond the model's 768-token context
+    response = client.responses.create(model=BASE_MODEL, input=long)
+    assert response.status == "incomplete" and response.output_text == ""
+    assert response.incomplete_details.reason == "max_output_tokens"
+    chat = client.chat.completions.create(
+        model=BASE_MODEL, messages=[{"role": "user", "content": long}]
+    )
+    assert chat.choices[0].finish_reason == "length"

@@ -1,8 +1,10 @@
 """``/v1/files``: fine-tuning data uploaded, listed, read back and deleted, kept in the data dir.
 
 An upload with ``purpose="fine-tune"`` is checked line by line with the kit's RFT JSONL rules
-(``rftkit.data.validate_file``) before it is stored; a file with errors is refused with 400 and
-up to five findings (line, field, what to fix), so nothing unusable gets an id. The line-count
+(``rftkit.data.validate_file``, default profile: one platform's own rules, such as Azure's
+10-line minimum, are warnings) before it is stored; a file with errors, or with no line at all,
+is refused with 400 and up to five findings (line, field, what to fix), so nothing unusable gets
+an id. The line-count
 ceiling depends on the split and is checked when a job names the file. Each file is
 ``files/<id>.jsonl`` plus ``files/<id>.json`` (its file object), so files survive a restart.
 """
@@ -67,6 +69,10 @@ class FileStore:
             candidate.write_bytes(data)
             report = validate_file(candidate)
             errors = [f for f in report.errors if f.code not in SPLIT_DEPENDENT]
+            if report.lines_read == 0 and not errors:
+                raise bad_request(
+                    f"Invalid file {filename}: it holds no line.", "file", "invalid_file_format"
+                )
             if errors:
                 raise bad_request(
                     invalid_file_message(filename, errors), "file", "invalid_file_format"

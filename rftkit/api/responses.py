@@ -4,7 +4,8 @@ Both render the conversation with the local model's tokenizer and sample one tur
 :class:`~rftkit.local.policy.LocalModelPolicy` — the trainer's own rollout code — so a
 fine-tuned model answers here exactly as it did in its rollouts: either a final answer or one
 function call. Stateless, like ``OpenAICompatiblePolicy`` uses the API: each request carries the
-whole conversation (``store`` is ignored; ``previous_response_id`` and streaming are refused).
+whole conversation (``store`` is ignored; ``previous_response_id`` and streaming are refused). A
+conversation that fills the model's context gets an empty answer marked ``incomplete``.
 ``tools`` are echoed but do not constrain the model, which knows the course's four tools.
 """
 
@@ -79,8 +80,11 @@ def refuse_unservable(stream: bool | None, tool_choice: Any, temperature: float 
 
 async def model_turn(
     request: Request, model: str, items: list[dict], temperature: float
-) -> PolicyTurn:
-    """One turn of ``model`` on ``items`` (Responses input items), as a rollout samples it."""
+) -> tuple[PolicyTurn, bool]:
+    """One turn of ``model`` on ``items`` (Responses input items), as a rollout samples it, and
+    whether the conversation filled the model's context (then the turn is an empty answer, as
+    the trainer ends such a rollout, rather than the API's 400 ``context_length_exceeded``: a
+    rollout evaluated through the API is then scored as it would be in training)."""
     if len(json.dumps(items)) > MAX_INPUT_BYTES:
         raise bad_request("The input is larger than 1 MB.", "input", "string_above_max_length")
     policy = await asyncio.to_thread(registry(request).policy, model, temperature)
@@ -91,14 +95,7 @@ async def model_turn(
         raise bad_request(f"Invalid input item: {exc}", "input", "invalid_value") from None
     finally:
         record = policy.records.pop(trace_id, None)
-    if record is not None and record.truncated:
-        raise bad_request(
-            f"The conversation is longer than {model}'s context window "
-            f"({policy.model.config.block_size} tokens).",
-            "input",
-            "context_length_exceeded",
-        )
-    return turn
+    return turn, record is not None and record.truncated
 
 
 def input_items(body: ResponsesRequest) -> list[dict[str, Any]]:
@@ -156,7 +153,7 @@ async def create_response(request: Request, body: ResponsesRequest) -> dict[str,
         raise unsupported("previous_response_id", "is not supported: responses are not stored")
     if body.text and (body.text.get("format") or {}).get("type", "text") != "text":
         raise unsupported("text.format", "supports only plain text")
-    turn = await model_turn(request, body.model, input_items(body), temperature)
+    turn, truncated = await model_turn(request, body.model, input_items(body), temperature)
     if turn.tool_calls:
         output = [
             {
@@ -184,7 +181,7 @@ async def create_response(request: Request, body: ResponsesRequest) -> dict[str,
         "id": f"resp_{uuid.uuid4().hex}",
         "object": "response",
         "created_at": int(time.time()),
-        "status": "completed",
+        "status": "incomplete" if truncated else "completed",
         "model": body.model,
         "output": output,
         "parallel_tool_calls": body.parallel_tool_calls is not False,
@@ -196,7 +193,7 @@ async def create_response(request: Request, body: ResponsesRequest) -> dict[str,
         "instructions": body.instructions,
         "metadata": {},
         "error": None,
-        "incomplete_details": None,
+        "incomplete_details": {"reason": "max_output_tokens"} if truncated else None,
         "text": {"format": {"type": "text"}},
         "usage": {
             "input_tokens": usage.input_tokens,
@@ -215,7 +212,7 @@ async def create_chat_completion(request: Request, body: ChatRequest) -> dict[st
         raise unsupported("n", "supports only 1")
     if body.response_format and body.response_format.get("type") != "text":
         raise unsupported("response_format", "supports only plain text")
-    turn = await model_turn(request, body.model, chat_items(body.messages), temperature)
+    turn, truncated = await model_turn(request, body.model, chat_items(body.messages), temperature)
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
     if turn.tool_calls:
         message["tool_calls"] = [
@@ -238,7 +235,9 @@ async def create_chat_completion(request: Request, body: ChatRequest) -> dict[st
             {
                 "index": 0,
                 "message": message,
-                "finish_reason": "tool_calls" if turn.tool_calls else "stop",
+                "finish_reason": "length"
+                if truncated
+                else ("tool_calls" if turn.tool_calls else "stop"),
                 "logprobs": None,
             }
         ],
