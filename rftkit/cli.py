@@ -10,10 +10,15 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from rftkit import data_cli, demo, graders_cli, local_cli, new_cli, tools_cli, world_cli
+from rftkit import demo, tools_cli
 from rftkit.api import cli as api_cli
+from rftkit.data import cli as data_cli
 from rftkit.endpoints import cli as endpoints_cli
+from rftkit.graders import cli as graders_cli
 from rftkit.jobs import cli as jobs_cli
+from rftkit.local import cli as local_cli
+from rftkit.scaffold import cli as new_cli
+from rftkit.world import cli as world_cli
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 

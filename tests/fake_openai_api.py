@@ -35,6 +35,8 @@ class FakeState:
     """operation (``create_job``, ``validate_grader``, ``upload``, ...) -> (status, JSON body)."""
     evals_gone: bool = True
     stage: dict[str, int] = field(default_factory=dict)
+    file_error: str | None = None
+    """When set, uploaded files end in status ``error`` with these details."""
 
 
 def _mask(value: Any) -> Any:
@@ -133,8 +135,12 @@ def fake_openai_app(state: FakeState) -> FastAPI:
     @router.get("/files/{file_id}")
     async def get_file(file_id: str, request: Request) -> Any:
         await record(request)
-        state.files[file_id]["status"] = "processed"
-        return state.files[file_id]
+        file = state.files[file_id]
+        if state.file_error:
+            file.update(status="error", status_details=state.file_error)
+        else:
+            file["status"] = "processed"
+        return file
 
     # -- jobs ------------------------------------------------------------------------------------
     @router.post("/fine_tuning/jobs")

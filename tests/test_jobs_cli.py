@@ -7,8 +7,10 @@ import pytest
 from fake_openai_api import FakeState, fake_openai_app
 
 from rftkit.cli import main
+from rftkit.data import course_tool_specs
 from rftkit.serving import serve_in_background
 from rftkit.task import RFTTask, TaskTool
+from tools_service.app import create_app
 
 API_KEY = "canary-cli-key-0b7d"
 TOOL_SECRET = "canary-cli-tool-e21c"
@@ -16,28 +18,38 @@ EXACT = {"type": "string_check", "name": "exact", "input": "{{sample.output_text
          "reference": "{{item.answer}}", "operation": "eq"}  # fmt: skip
 
 
-def _write_task(folder, grader=EXACT):
+def _write_task(folder, tool_url, grader=EXACT):
     lines = [{"id": f"q{i}", "messages": [{"role": "user", "content": f"{i} + 1?"}],
-              "answer": str(i + 1)} for i in range(24)]  # fmt: skip
+              "tools": course_tool_specs(), "answer": str(i + 1)} for i in range(24)]  # fmt: skip
     for name, part in (("train", lines[:12]), ("valid", lines[12:])):
         (folder / f"{name}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in part))
     task = RFTTask(
         name="arith", training_file=folder / "train.jsonl", validation_file=folder / "valid.jsonl",
         grader=grader, model="o4-mini-2025-04-16",
-        tools=[TaskTool(name="lookup", server_url="https://tools.example/lookup",
-                        headers={"Authorization": "Bearer ${CLI_TOOL_TOKEN}"})],
+        tools=[TaskTool(name=spec["function"]["name"], server_url=f"{tool_url}/call",
+                        headers={"Authorization": "Bearer ${CLI_TOOL_TOKEN}"})
+               for spec in course_tool_specs()],
     )  # fmt: skip
     return str(task.save(folder / "task.json"))
 
 
+def _corpus(factory):
+    folder = factory.mktemp("corpus")
+    (folder / "notes.md").write_text("# Notes\n\nThe answer to 1 + 1 is 2.\n")
+    return folder
+
+
 @pytest.fixture
-def platform(monkeypatch):
+def platform(monkeypatch, tmp_path_factory):
     state = FakeState(azure=True)
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", API_KEY)
     monkeypatch.setenv("CLI_TOOL_TOKEN", TOOL_SECRET)
     monkeypatch.delenv("AZURE_AI_PROJECT_ENDPOINT", raising=False)
-    with serve_in_background(fake_openai_app(state)) as url:
-        yield state, ["--backend", "azure", "--base-url", f"{url}/openai/v1/"]
+    with (
+        serve_in_background(fake_openai_app(state)) as url,
+        serve_in_background(create_app(_corpus(tmp_path_factory), token=TOOL_SECRET)) as tools,
+    ):
+        yield state, ["--backend", "azure", "--base-url", f"{url}/openai/v1/"], tools
 
 
 def _run(capsys, *argv):
@@ -49,8 +61,8 @@ def _run(capsys, *argv):
 
 
 def test_preflight_then_launch_twice_then_watch_and_act(platform, tmp_path, capsys):
-    state, where = platform
-    task = _write_task(tmp_path)
+    state, where, tools = platform
+    task = _write_task(tmp_path, tools)
     code, out, _ = _run(capsys, "jobs", "preflight", "--task", task, *where, "--rollouts", "0")
     assert code == 0 and "READY TO LAUNCH" in out and "grader: platform" in out
     code, out, _ = _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
@@ -71,23 +83,23 @@ def test_preflight_then_launch_twice_then_watch_and_act(platform, tmp_path, caps
 
 
 def test_preflight_errors_stop_the_launch_unless_forced(platform, tmp_path, capsys):
-    state, where = platform
-    task = _write_task(tmp_path, grader={**EXACT, "operation": "neq"})
+    state, where, tools = platform
+    task = _write_task(tmp_path, tools, grader={**EXACT, "operation": "neq"})
     code, out, _ = _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
     assert code == 1 and "not launched" in out and "ERROR    grader: local" in out
     assert not any(r["path"].endswith("/fine_tuning/jobs") for r in state.requests)
 
 
 def test_a_refusal_is_a_message_and_exit_3(platform, tmp_path, capsys):
-    state, where = platform
+    state, where, tools = platform
     state.fail["create_job"] = (403, {"error": {"message": f"not allowed {TOOL_SECRET}"}})
-    task = _write_task(tmp_path)
+    task = _write_task(tmp_path, tools)
     code, _, err = _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
     assert code == 3 and "Azure AI Foundry refused" in err and "Traceback" not in err
 
 
 def test_bad_input_is_exit_2(platform, tmp_path, capsys, monkeypatch):
-    _, where = platform
+    _, where, _ = platform
     assert _run(capsys, "jobs", "preflight", *where)[0] == 2
     code, _, err = _run(capsys, "jobs", "status", "ftjob-1", "--backend", "local")
     assert code == 2 and "local jobs live inside the process" in err
@@ -96,3 +108,37 @@ def test_bad_input_is_exit_2(platform, tmp_path, capsys, monkeypatch):
     assert code == 2 and "AZURE_OPENAI_API_KEY" in err
     code, _, err = _run(capsys, "jobs", "preflight", "--task", str(tmp_path / "no.json"))
     assert code == 2 and "cannot read the task file" in err
+
+
+def test_forecast_from_saved_traces_and_next_to_the_job(platform, tmp_path, capsys):
+    from rftkit.protocol import Sample, Trace
+    from rftkit.rollouts.traces import save_traces
+
+    _, where, tools = platform
+    task = _write_task(tmp_path, tools)
+    traces = [Trace(trace_id=f"trace_{i}", item_id=f"q{i}", policy="p", status="completed",
+                    started_at=0, ended_at=4.0, sample=Sample.from_text("1"), reward=1.0)
+              for i in range(4)]  # fmt: skip
+    baseline = save_traces(traces, tmp_path / "traces.jsonl")
+    assert _run(capsys, "jobs", "forecast", "--task", task, *where)[0] == 2
+    code, out, _ = _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
+    job_id = out.split("job ")[-1].split()[0]
+    code, out, _ = _run(capsys, "jobs", "forecast", "--task", task, *where, "--baseline",
+                        str(baseline), "--job-id", job_id)  # fmt: skip
+    assert code == 0 and "cost (USD)" in out and "forecast next to actual" in out
+    assert "rollouts per prompt assumed" in out
+
+
+def _azure_extra_installed() -> bool:
+    try:
+        import azure.ai.projects  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_azure_extra_installed(), reason="the azure extra is installed here")
+def test_a_foundry_project_without_the_azure_extra_says_what_to_install(capsys, monkeypatch):
+    monkeypatch.setenv("AZURE_AI_PROJECT_ENDPOINT", "https://project.example/api/projects/p")
+    code, _, err = _run(capsys, "jobs", "status", "ftjob-1", "--backend", "azure")
+    assert code == 2 and "pip install 'rftkit[azure]'" in err

@@ -388,3 +388,22 @@ def test_any_json_from_the_platform_reads_as_a_job_or_a_clear_error(raw):
 def test_masking_leaves_no_secret_behind(text, secrets):
     shown = mask(text + "".join(secrets), secrets)
     assert all(secret not in shown for secret in secrets if "*" not in secret)
+
+
+def test_a_file_the_platform_rejects_stops_the_launch_and_is_not_reused(fake, tmp_path):
+    state, url = fake
+    state.file_error = "line 3: messages must end with a user message"
+    task = _task(tmp_path)
+    with pytest.raises(HostedJobError, match="was not accepted: line 3: messages") as error:
+        launch("openai", task, client=_openai(url), env=ENV, file_wait={"poll": 0})
+    assert error.value.kind == "invalid" and not _create_bodies(state)
+    state.file_error = None
+    launch("openai", task, client=_openai(url), env=ENV, file_wait={"poll": 0})
+    uploads = [r for r in state.requests if r["method"] == "POST" and r["path"].endswith("/files")]
+    assert len(uploads) == 3, "the rejected training file is uploaded again, not reused"
+
+
+def test_without_a_client_the_environment_must_name_the_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="needs OPENAI_API_KEY"):
+        launch("openai", _task(tmp_path), env=ENV)

@@ -72,8 +72,8 @@ def test_cancel_before_start_and_bad_specs(task, tiny_course_task, tmp_path):
         job.start()
     with pytest.raises(ValueError, match="unknown learning_rate"):
         LocalJob(task, env=tiny_course_task.env, grpo={"learning_rate": 1.0})
-    with pytest.raises(ValueError, match="known backends: local"):
-        launch("openai", task)
+    with pytest.raises(ValueError, match="known backends: local, openai, azure"):
+        launch("trl", task)
 
 
 def test_the_hosted_hyperparameters_map_to_grpo_settings(tiny_course_task, tmp_path):

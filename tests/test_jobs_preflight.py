@@ -154,3 +154,16 @@ def test_the_course_service_is_called_with_the_task_headers_and_lines(tiny_cours
                         readiness_rollouts=0, today=TODAY)  # fmt: skip
     refused = [r for r in without.rows if r["check"] == "tools" and r["result"] == "error"]
     assert refused and "401" in " ".join(r["detail"] for r in refused)
+
+
+def test_the_task_platform_profile_and_the_bleu_trap_reach_preflight(tmp_path):
+    for name, lines in (("train", _lines(3)), ("valid", _lines(3, 100))):  # 3 lines: Azure wants 10
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    bleu = {"type": "text_similarity", "name": "bleu", "input": "{{sample.output_text}}",
+            "reference": "{{item.answer}}", "evaluation_metric": "bleu"}  # fmt: skip
+    for platform, data_result in ((None, "warning"), ("azure", "error")):
+        task = _task(tmp_path, grader=bleu, platform=platform)
+        report = preflight(task, "local", today=TODAY)
+        assert _by_check(report)["data: train"]["result"] == data_result, report.text()
+        grader_rows = [r for r in report.rows if r["check"] == "grader: local"]
+        assert any(r["result"] == "warning" and "bleu" in r["detail"] for r in grader_rows)

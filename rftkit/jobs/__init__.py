@@ -3,7 +3,8 @@ pause, resume, cancel.
 
 Every backend takes the same :class:`~rftkit.task.RFTTask`. ``local`` is the CPU engine in
 ``rftkit.local`` (the embedded default); ``openai`` and ``azure`` are the hosted platforms, with
-the ``openai`` client injected (``rftkit.jobs.hosted``).
+the ``openai`` client injected (``rftkit.jobs.hosted``); ``trl-modal`` is TRL's GRPOTrainer on
+Modal GPUs (``rftkit.trl.backend``).
 
 Example::
 
@@ -23,14 +24,12 @@ from rftkit.jobs.hosted import HostedJob, HostedJobError, launch_hosted
 from rftkit.jobs.local import JOB_STATUSES, LocalJob
 from rftkit.task import RFTTask
 
-BACKENDS = ("local", "openai", "azure")
+BACKENDS = ("local", "openai", "azure", "trl-modal")
 
 __all__ = ["BACKENDS", "JOB_STATUSES", "HostedJob", "HostedJobError", "LocalJob", "launch"]
 
 
-def launch(
-    backend: str, task: RFTTask, *, progress: bool = False, **options: Any
-) -> LocalJob | HostedJob:
+def launch(backend: str, task: RFTTask, *, progress: bool = False, **options: Any) -> Any:
     """Create and start a job for ``task`` on ``backend``.
 
     ``local`` takes ``env``, ``grpo``, ``out_dir``; ``openai``/``azure`` take ``client``, ``env``,
@@ -41,4 +40,8 @@ def launch(
         return LocalJob(task, **options).start(progress)
     if backend in ("openai", "azure"):
         return launch_hosted(backend, task, **options)
+    if backend == "trl-modal":  # TRL's GRPOTrainer on Modal GPUs (rftkit.trl.backend)
+        from rftkit.trl.backend import launch_trl_modal
+
+        return launch_trl_modal(task, progress=progress, **options)
     raise ValueError(f"unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}")

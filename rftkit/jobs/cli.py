@@ -27,7 +27,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from rftkit.baseline import baseline_from_traces
-from rftkit.jobs import BACKENDS, launch
+from rftkit.jobs import launch
 from rftkit.jobs.forecast import RolloutProfile, compare, forecast
 from rftkit.jobs.hosted import HostedJobError, open_job
 from rftkit.jobs.hosted.clients import client_for
@@ -38,6 +38,8 @@ from rftkit.rollouts.traces import load_traces
 from rftkit.task import RFTTask, TaskSecretError
 
 OK, CHECKS_FAILED, BAD_INPUT, PLATFORM_ERROR, PAUSED = 0, 1, 2, 3, 4
+BACKENDS = ("local", "openai", "azure")
+"""The backends this command drives; ``trl-modal`` has its own (``python -m rftkit.trl``)."""
 
 
 class _Usage(Exception):

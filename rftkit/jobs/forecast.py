@@ -225,7 +225,9 @@ class Forecast:
         ]
         if self.cost_usd is not None:
             rows.append(("cost (USD)", round(self.cost_usd[0]), round(self.cost_usd[1])))
-        return pd.DataFrame(rows, columns=["metric", "low", "high"]).set_index("metric")
+        return pd.DataFrame(rows, columns=["metric", "low", "high"], dtype=object).set_index(
+            "metric"
+        )
 
     def problems(self, budget_usd: float | None = None) -> list[tuple[str, str]]:
         """``(severity, message)`` pairs: ``error`` over budget, ``warning`` otherwise."""

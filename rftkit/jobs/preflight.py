@@ -34,7 +34,8 @@ import openai
 import pandas as pd
 
 from rftkit.data import validate_file
-from rftkit.graders.validate import GraderValidationError, validate_grader
+from rftkit.data.validate import Profile
+from rftkit.graders.validate import GraderValidationError, grader_warnings, validate_grader
 from rftkit.jobs.forecast import Forecast, RolloutProfile, forecast
 from rftkit.jobs.hosted.api import HostedAPI
 from rftkit.jobs.hosted.errors import HostedJobError, mask
@@ -107,7 +108,12 @@ def _check_data(report: PreflightReport, task: RFTTask) -> None:
             continue
         other = next((p for s, p in splits if s != split), None)
         found = validate_file(
-            path, split=split, grader=task.grader, tool_names=names, other_split=other
+            path,
+            split=split,
+            grader=task.grader,
+            tool_names=names,
+            other_split=other,
+            profile=Profile(platform=task.platform, model=task.model),
         )
         if found.errors:
             shown = "; ".join(str(f) for f in found.errors[:3])
@@ -130,6 +136,9 @@ def _check_grader(
         report.add("grader: local", "ok", f"{task.grader.get('type')} grader is valid for RFT")
     except GraderValidationError as exc:
         report.add("grader: local", "error", str(exc))
+    else:  # e.g. a text_similarity metric that cannot reward the task's own reference answers
+        for warning in grader_warnings(task.grader, task.items("train")):
+            report.add("grader: local", "warning", warning)
     if backend == "local" or client is None:
         reason = "the local backend runs graders itself" if backend == "local" else "no client"
         report.add("grader: platform", "skipped", reason)
@@ -268,6 +277,11 @@ def preflight(
     redteam_cases: int = 3,
 ) -> PreflightReport:
     """Run every check for ``task`` on ``backend`` (``local``, ``openai``, ``azure``)."""
+    if backend not in ("local", "openai", "azure"):
+        raise ValueError(
+            f"preflight covers local, openai and azure, not {backend!r}"
+            + (" (trl-modal has its own: rftkit.trl.preflight)" if backend == "trl-modal" else "")
+        )
     today = today or dt.date.today()
     report = PreflightReport(task.name, backend)
     try:

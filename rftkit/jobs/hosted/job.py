@@ -16,6 +16,7 @@ from typing import Any
 import openai
 
 from rftkit.jobs.hosted.api import HostedAPI, Platform
+from rftkit.jobs.hosted.clients import client_for
 from rftkit.jobs.hosted.errors import HostedJobError
 from rftkit.jobs.hosted.files import ensure_file
 from rftkit.jobs.hosted.request import TASK_HASH_KEY, create_body, secret_values
@@ -166,14 +167,17 @@ def launch_hosted(
     platform: Platform,
     task: RFTTask,
     *,
-    client: openai.OpenAI,
+    client: openai.OpenAI | None = None,
     env: Mapping[str, str] | None = None,
     force: bool = False,
     training_type: str | None = None,
     file_wait: Mapping[str, float] | None = None,
 ) -> HostedJob:
     """Create the job for ``task`` on ``platform`` through ``client`` (or return the one already
-    launched from the same task, unless ``force``)."""
+    launched from the same task, unless ``force``). Without ``client``, one is built from the
+    environment (:func:`rftkit.jobs.hosted.clients.client_for`)."""
+    if client is None:
+        client = client_for(platform)
     api = HostedAPI(client, platform, secrets=secret_values(task, env))
     if not force and (existing := find_job(api, task.content_hash())):
         return HostedJob(api, existing, reused=True)

@@ -1,0 +1,144 @@
+"""``python -m rftkit.trl``: the TRL-on-Modal backend from the shell.
+
+- ``describe --task task.json``: the job that would run and its forecast (offline);
+- ``preflight --task task.json``: every check, exit 1 on an error;
+- ``course-task --tools-url URL --out DIR``: the course's task (world 0, the committed
+  ``notebooks/data/*_compact.jsonl``) pointed at a deployed tool service;
+- ``status|events|checkpoints|cancel JOB_ID``: a launched job (needs a Modal token);
+- ``evaluate --task task.json --job JOB_ID``: deploy vLLM serving the job's last checkpoint on
+  Modal and run the kit's baseline on the task's validation lines against it; or
+  ``--base-url URL/v1 --model NAME`` for a server already running. The key is ``VLLM_API_KEY``.
+
+Training itself is ``modal run --detach -m rftkit.trl.modal_app --task task.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rftkit.task import TASK_FILE, RFTTask, TaskTool
+from rftkit.trl.gpus import DEFAULT_MODEL
+from rftkit.trl.jobspec import TRLJobSpec
+
+COURSE_DATA = Path(__file__).resolve().parents[2] / "notebooks" / "data"
+
+
+def course_task(tools_url: str, out: str | Path) -> RFTTask:
+    """The course task for a deployed tool service (which serves world 0 by default)."""
+    from rftkit.course_task import COURSE_HYPERPARAMETERS
+    from rftkit.graders.course import course_grader
+    from tools_service.app import TOKEN_ENV
+    from tools_service.tools import toolbox
+
+    headers = {"Authorization": f"Bearer ${{{TOKEN_ENV}}}"}
+    task = RFTTask(
+        name="course-trl",
+        training_file=COURSE_DATA / "train_compact.jsonl",
+        validation_file=COURSE_DATA / "valid_compact.jsonl",
+        grader=course_grader(),
+        tools=[
+            TaskTool(name=t.name, server_url=f"{tools_url.rstrip('/')}/call", headers=headers)
+            for t in toolbox
+        ],
+        max_episode_steps=12,
+        model=DEFAULT_MODEL,
+        hyperparameters=dict(COURSE_HYPERPARAMETERS),
+        seed=0,
+    )
+    task.save(Path(out) / TASK_FILE)
+    return task
+
+
+def _spec(args: argparse.Namespace) -> TRLJobSpec:
+    return TRLJobSpec(model=args.model, gpu=args.gpu, vllm_mode=args.vllm_mode)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rftkit.trl", description=__doc__.split("\n")[0]
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    for name in ("describe", "preflight"):
+        sub = actions.add_parser(name)
+        sub.add_argument("--task", required=True)
+        sub.add_argument("--model", default=DEFAULT_MODEL)
+        sub.add_argument("--gpu", default="H100")
+        sub.add_argument("--vllm-mode", default="colocate", choices=("colocate", "server"))
+    course = actions.add_parser("course-task")
+    course.add_argument("--tools-url", required=True)
+    course.add_argument("--out", required=True)
+    for name in ("status", "events", "checkpoints", "cancel"):
+        actions.add_parser(name).add_argument("job_id")
+    evaluate = actions.add_parser("evaluate")
+    evaluate.add_argument("--task", required=True)
+    evaluate.add_argument("--job", help="a trl-modal job id: serve its last checkpoint")
+    evaluate.add_argument("--checkpoint", help="e.g. checkpoint-40 (default: the last)")
+    evaluate.add_argument("--base-url", help="an OpenAI-compatible /v1 URL already serving")
+    evaluate.add_argument("--model", help="the served model's name (with --base-url)")
+    evaluate.add_argument("--k", type=int, default=4)
+    args = parser.parse_args(argv)
+
+    if args.action == "describe":
+        from rftkit.trl.describe import describe_job
+
+        print(describe_job(RFTTask.load(args.task), _spec(args)).to_string())
+    elif args.action == "preflight":
+        from rftkit.trl.preflight import preflight
+
+        report = preflight(RFTTask.load(args.task), _spec(args))
+        print(report.text())
+        return 0 if report.passed else 1
+    elif args.action == "course-task":
+        task = course_task(args.tools_url, args.out)
+        print(f"wrote {task.root / TASK_FILE}")
+    elif args.action == "evaluate":
+        from rftkit.trl.evaluate import evaluate_served
+
+        key = os.environ.get("VLLM_API_KEY")
+        if not key:
+            print("set VLLM_API_KEY to the served endpoint's key", file=sys.stderr)
+            return 2
+        if args.job:
+            from rftkit.trl.backend import ModalUnavailable, TRLModalJob
+
+            try:
+                base_url = TRLModalJob.attach(args.job).serve(args.checkpoint)
+            except ModalUnavailable as exc:
+                print(exc, file=sys.stderr)
+                return 2
+            model = args.job
+        elif args.base_url and args.model:
+            base_url, model = args.base_url, args.model
+        else:
+            print("give --job, or --base-url and --model", file=sys.stderr)
+            return 2
+        result = evaluate_served(RFTTask.load(args.task), base_url, model, key, k=args.k)
+        print(result.summary().to_string())
+    else:
+        from rftkit.trl.backend import ModalUnavailable, TRLModalJob
+
+        try:
+            job = TRLModalJob.attach(args.job_id)
+            if args.action == "status":
+                print(json.dumps(job.as_job(), indent=2))
+            elif args.action == "events":
+                for event in job.events():
+                    print(event["message"])
+            elif args.action == "checkpoints":
+                print(json.dumps(job.checkpoints(), indent=2))
+            else:
+                job.cancel()
+                print(f"cancelled {job.id}")
+        except ModalUnavailable as exc:
+            print(exc, file=sys.stderr)
+            return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

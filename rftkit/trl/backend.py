@@ -1,0 +1,257 @@
+"""The ``trl-modal`` jobs backend: a task trained by TRL's GRPOTrainer in the Modal app.
+
+The job's state lives in its folder on the ``rftkit-trl-runs`` volume (``status.json``,
+``events.jsonl``, ``checkpoint-N/``), written by ``rftkit.trl.modal_app.train``; this class reads
+it through a :class:`RunFolder` (the volume, or a local copy of the same layout, which is how the
+tests read the offline wiring run). Launch and cancel go through Modal's API and need a Modal
+token; without one they raise :class:`ModalUnavailable` saying what to do, and
+:func:`rftkit.trl.describe.describe_job` shows the job that would run.
+
+TRL jobs cannot pause: ``pause``/``resume`` raise and say so (cancel, then start a new job from a
+checkpoint with ``resume_from_checkpoint``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from rftkit.task import RFTTask
+from rftkit.trl.jobspec import TRLJobSpec
+from rftkit.trl.preflight import modal_credentials, preflight
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+class ModalUnavailable(RuntimeError):
+    """No Modal token here: launching, cancelling and reading the volume need one."""
+
+
+class PreflightFailed(ValueError):
+    """A check failed; the message is the whole preflight report."""
+
+
+class RunFolder(Protocol):
+    def read(self, name: str) -> bytes | None: ...
+    def names(self) -> list[str]: ...
+
+
+class LocalRunFolder:
+    """A job folder on disk (a copy from the volume, or a local run's output_dir)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def read(self, name: str) -> bytes | None:
+        file = self.path / name
+        return file.read_bytes() if file.is_file() else None
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.path.iterdir()) if self.path.is_dir() else []
+
+
+class VolumeRunFolder:
+    """A job folder on the Modal volume, read through Modal's API."""
+
+    def __init__(self, job_id: str):
+        import modal
+
+        from rftkit.trl.modal_app import RUNS_VOLUME
+
+        if not modal_credentials():
+            raise ModalUnavailable(_NO_TOKEN)
+        self.job_id = job_id
+        self.volume = modal.Volume.from_name(RUNS_VOLUME)
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return b"".join(self.volume.read_file(f"{self.job_id}/{name}"))
+        except FileNotFoundError:
+            return None
+
+    def names(self) -> list[str]:
+        return sorted(e.path.rsplit("/", 1)[-1] for e in self.volume.listdir(self.job_id))
+
+
+_NO_TOKEN = (
+    "no Modal credentials: run `modal setup` (or set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET); "
+    "offline, rftkit.trl.describe_job(task) shows the job that would run and its forecast"
+)
+
+
+class TRLModalJob:
+    """One TRL job: the same interface as :class:`rftkit.jobs.local.LocalJob`."""
+
+    def __init__(
+        self, job_id: str, folder: RunFolder, *, model: str = "", call_id: str | None = None
+    ):
+        self.id = job_id
+        self.folder = folder
+        self.model = model
+        self.call_id = call_id
+        self.created_at = int(time.time())
+
+    @classmethod
+    def attach(cls, job_id: str) -> TRLModalJob:
+        """A job launched earlier, read from the volume (needs a Modal token)."""
+        folder = VolumeRunFolder(job_id)
+        spec = json.loads(folder.read("spec.json") or b"{}")
+        call = json.loads(folder.read("call.json") or b"{}")
+        return cls(job_id, folder, model=spec.get("model", ""), call_id=call.get("call_id"))
+
+    # -- reading ---------------------------------------------------------------------------
+    def _status(self) -> dict[str, Any]:
+        raw = self.folder.read("status.json")
+        return json.loads(raw) if raw else {"status": "queued", "error": None}
+
+    @property
+    def status(self) -> str:
+        return self._status()["status"]
+
+    def events(self, after: str | None = None) -> list[dict[str, Any]]:
+        raw = self.folder.read("events.jsonl") or b""
+        events = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+        if after is not None:
+            ids = [e["id"] for e in events]
+            events = events[ids.index(after) + 1 :] if after in ids else events
+        return events
+
+    def stream(self, start: int = 0, poll: float = 10.0) -> Iterator[dict[str, Any]]:
+        """Yield events from number ``start`` on, as they land on the volume, until the end."""
+        seen = start
+        while True:
+            finished = self.status in TERMINAL
+            events = self.events()
+            yield from events[seen:]
+            seen = len(events)
+            if finished:
+                return
+            time.sleep(poll)
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        """``checkpoint-N`` folders, with the validation reward of step N when it was measured."""
+        valid = {
+            e["data"]["step"]: e["data"].get("full_valid_mean_reward")
+            for e in self.events()
+            if e.get("type") == "metrics"
+        }
+        found = []
+        for name in self.folder.names():
+            match = _CHECKPOINT.match(name)
+            if match:
+                step = int(match.group(1))
+                found.append(
+                    {
+                        "id": f"ftckpt-trl-{self.id}-{step}",
+                        "object": "fine_tuning.job.checkpoint",
+                        "step_number": step,
+                        "path": f"{self.id}/{name}",
+                        "metrics": {"valid_reward_mean": valid.get(step), "step": step},
+                    }
+                )
+        return sorted(found, key=lambda c: c["step_number"])
+
+    def as_job(self) -> dict[str, Any]:
+        state = self._status()
+        error = state.get("error")
+        return {
+            "id": self.id,
+            "object": "fine_tuning.job",
+            "model": self.model,
+            "created_at": self.created_at,
+            "status": state["status"],
+            "fine_tuned_model": f"{self.id}/final" if state["status"] == "succeeded" else None,
+            "error": {"code": "job_failed", "message": error, "param": None} if error else None,
+            "method": {"type": "reinforcement"},
+        }
+
+    def wait(self, timeout: float | None = None, poll: float = 30.0) -> str:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.status not in TERMINAL:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            time.sleep(poll)
+        return self.status
+
+    # -- control ---------------------------------------------------------------------------
+    def cancel(self) -> TRLModalJob:
+        """Cancel the Modal function call (checkpoints already written stay on the volume)."""
+        if not modal_credentials():
+            raise ModalUnavailable(_NO_TOKEN)
+        if self.call_id is None:
+            raise RuntimeError(f"job {self.id} has no Modal call id recorded; nothing to cancel")
+        import modal
+
+        modal.FunctionCall.from_id(self.call_id).cancel()
+        return self
+
+    def serve(self, checkpoint: str | None = None) -> str:
+        """Deploy vLLM serving ``checkpoint`` (default: the last) and return its ``/v1`` URL.
+
+        The checkpoint is baked into the serving image's environment at deploy time, so the
+        app module is (re)loaded with it set."""
+        if not modal_credentials():
+            raise ModalUnavailable(_NO_TOKEN)
+        import importlib
+
+        from rftkit.trl import modal_app
+
+        if checkpoint is None:
+            saved = self.checkpoints()
+            if not saved:
+                raise RuntimeError(f"job {self.id} has no checkpoint on the volume yet")
+            checkpoint = saved[-1]["path"].split("/", 1)[1]
+        os.environ[modal_app.SERVE_ENV] = f"{self.id}/{checkpoint}"
+        modal_app = importlib.reload(modal_app)
+        modal_app.app.deploy()
+        return modal_app.serve.get_web_url().rstrip("/") + "/v1"
+
+    def pause(self, at_step: int | None = None) -> TRLModalJob:
+        raise NotImplementedError(
+            "TRL jobs on Modal cannot pause: cancel, then launch again with "
+            "overrides={'resume_from_checkpoint': '<checkpoint path>'}"
+        )
+
+    def resume(self) -> TRLModalJob:
+        return self.pause()
+
+
+def launch_trl_modal(
+    task: RFTTask,
+    *,
+    spec: TRLJobSpec | None = None,
+    env: Mapping[str, str] | None = None,
+    progress: bool = False,
+) -> TRLModalJob:
+    """Preflight, then deploy the Modal app and spawn its ``train`` function for ``task``."""
+    spec = spec or TRLJobSpec()
+    report = preflight(task, spec, env)
+    if not report.passed:
+        raise PreflightFailed(report.text())
+    if not modal_credentials():
+        raise ModalUnavailable(_NO_TOKEN)
+    import modal
+
+    from rftkit.trl.modal_app import APP_NAME, app, json_bytes, runs, upload_plan
+
+    job_id = f"ftjob-trl-{uuid.uuid4().hex[:12]}"
+    app.deploy()
+    with runs.batch_upload() as upload:
+        for path, remote in upload_plan(task, job_id).items():
+            upload.put_file(path, remote)
+    train = modal.Function.from_name(APP_NAME, "train").with_options(gpu=spec.gpu)
+    call = train.spawn(job_id, spec.to_json())
+    with runs.batch_upload() as upload:
+        for name, body in (
+            ("spec.json", spec.to_json()),
+            ("call.json", {"call_id": call.object_id}),
+        ):
+            upload.put_file(json_bytes(body), f"/{job_id}/{name}")
+    return TRLModalJob(job_id, VolumeRunFolder(job_id), model=spec.model, call_id=call.object_id)

@@ -1,0 +1,201 @@
+"""Checks before a TRL job on Modal spends anything: the task's, then the backend's own.
+
+The task's checks: both data files validate (``rftkit.data.validate_file`` with the grader and
+the configured tool names, and train/validation leakage), the grader validates for RFT, every
+header reference resolves. The backend's: every tool a line offers has a URL, and it is not on
+loopback or a private address (a Modal container cannot reach your machine); each tool spec can
+be shown to the model exactly by TRL (:mod:`rftkit.trl.toolmethods`); the model's chat template is
+one TRL parses tool calls for; the GPU holds the model (:mod:`rftkit.trl.gpus`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from rftkit.data.validate import validate_file
+from rftkit.graders.validate import GraderValidationError, validate_grader
+from rftkit.task import RFTTask, TaskSecretError
+from rftkit.trl.gpus import MODELS, parse_gpu, training_memory_gb
+from rftkit.trl.jobspec import TRLJobSpec
+from rftkit.trl.toolmethods import ToolSpecError, spec_function, task_tool_specs
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    level: str  # "ok", "warning" or "error"
+    message: str
+
+
+@dataclass
+class PreflightReport:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not any(c.level == "error" for c in self.checks)
+
+    def add(self, name: str, level: str, message: str) -> None:
+        self.checks.append(Check(name, level, message))
+
+    def text(self) -> str:
+        lines = [f"{c.level:>7}  {c.name}: {c.message}" for c in self.checks]
+        verdict = "preflight passed" if self.passed else "preflight FAILED"
+        return "\n".join([*lines, verdict])
+
+
+def preflight(
+    task: RFTTask, spec: TRLJobSpec | None = None, env: Mapping[str, str] | None = None
+) -> PreflightReport:
+    """Every check, each reported (none stops the others); ``passed`` when there is no error.
+
+    ``env`` stands for the Modal secrets when checking header references (default: this
+    process's environment)."""
+    spec = spec or TRLJobSpec()
+    report = PreflightReport()
+    _data_checks(task, report)
+    _tool_checks(task, report, env)
+    report.add("model", *template_check(spec.model))
+    report.add("gpu", *memory_check(spec))
+    return report
+
+
+def _data_checks(task: RFTTask, report: PreflightReport) -> None:
+    names = [t.name for t in task.tools]
+    for split in ("train", "validation"):
+        path = task.path(split)
+        if path is None:
+            report.add("validation data", "warning", "no validation file: no evaluation steps")
+            continue
+        other = task.path("train") if split == "validation" else None
+        found = validate_file(
+            path, split=split, grader=task.grader, tool_names=names, other_split=other
+        )
+        for finding in found.errors[:10]:
+            report.add(f"{split} data", "error", str(finding))
+        if found.ok:
+            report.add(f"{split} data", "ok", f"{found.lines_read} lines, no errors")
+    try:
+        validate_grader(task.grader)
+        report.add("grader", "ok", f"{task.grader.get('type')} grader validates for RFT")
+    except GraderValidationError as exc:
+        report.add("grader", "error", str(exc))
+
+
+def _tool_checks(task: RFTTask, report: PreflightReport, env: Mapping[str, str] | None) -> None:
+    try:
+        task.job_tools(env)
+        task.resolved_grader(env)
+        report.add("secrets", "ok", "every header reference resolves")
+    except TaskSecretError as exc:  # the job reads them from its Modal secrets, not from here
+        report.add(
+            "secrets",
+            "warning",
+            f"{exc}; the Modal secrets rftkit-tool-token / rftkit-grader-keys must hold it",
+        )
+    for tool in task.tools:
+        host = urlsplit(tool.server_url).hostname or ""
+        if _unreachable_from_modal(host):
+            report.add(
+                f"tool {tool.name}",
+                "error",
+                f"{tool.server_url} is on this machine or a private network, which a Modal "
+                "GPU cannot reach; deploy the tools (modal deploy -m tools_service.modal_app) "
+                "and point the task at them",
+            )
+    try:
+        specs = task_tool_specs(task.items("train") + task.items("validation"))
+    except ToolSpecError as exc:
+        report.add("tool specs", "error", str(exc))
+        return
+    configured = {t.name for t in task.tools}
+    missing = [
+        spec_function(s)["name"] for s in specs if spec_function(s)["name"] not in configured
+    ]
+    if missing:
+        report.add("tool specs", "error", f"offered but given no URL in task.tools: {missing}")
+    if importlib.util.find_spec("transformers") is None:
+        report.add("tool specs", "warning", "transformers not installed: schemas checked on Modal")
+        return
+    from rftkit.trl.toolmethods import tool_method
+
+    for spec in specs:
+        try:
+            tool_method(spec, lambda *_: "")
+        except ToolSpecError as exc:
+            report.add("tool specs", "error", str(exc))
+            return
+    report.add("tool specs", "ok", f"TRL shows the model exactly the {len(specs)} specs")
+
+
+def _unreachable_from_modal(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host.endswith((".local", ".internal"))
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
+def template_check(model: str) -> tuple[str, str]:
+    """Whether TRL 1.16 can parse the model's tool calls: for a local model directory the
+    tokenizer is loaded and checked as GRPOTrainer will; for a known hub id the table says."""
+    if Path(model).is_dir():
+        if importlib.util.find_spec("trl") is None:
+            return "warning", "trl not installed: the chat template is checked on Modal"
+        from transformers import AutoTokenizer
+        from trl.chat_template_utils import add_response_schema, supports_tool_calling
+
+        tokenizer = AutoTokenizer.from_pretrained(model)
+        if not supports_tool_calling(tokenizer):
+            return "error", f"{model}: its chat template cannot render tool calls"
+        try:
+            add_response_schema(tokenizer)
+        except ValueError:
+            return "error", f"{model}: TRL does not recognise its chat template to parse calls"
+        return "ok", f"{model}: chat template renders and TRL parses tool calls"
+    known = MODELS.get(model)
+    if known is None:
+        return "warning", (
+            f"{model} is not in rftkit.trl.gpus.MODELS: its template is checked when the job "
+            "starts (GRPOTrainer refuses one without tool calling)"
+        )
+    if importlib.util.find_spec("trl") is not None:
+        import trl
+
+        bundled = Path(trl.__file__).parent / "chat_templates" / known.template
+        if not bundled.is_file():
+            return "error", f"{model}: TRL has no {known.template} (version mismatch?)"
+    return "ok", f"{model}: chat template {known.template}, tool calls parsed by TRL"
+
+
+def memory_check(spec: TRLJobSpec) -> tuple[str, str]:
+    """Whether the training GPU holds the model by the rule in ``rftkit.trl.gpus``."""
+    gpu, count = parse_gpu(spec.gpu)
+    size = spec.size
+    if size is None:
+        return "warning", f"{spec.model}: size unknown (pass billion_parameters) - not checked"
+    need = training_memory_gb(size, gpu, spec.vllm_mode)
+    verdict = "ok" if need <= gpu.memory_gb else "error"
+    detail = (
+        f"{spec.model} ({size:g}B) needs ~{need:.0f} GB on the training GPU "
+        f"({spec.vllm_mode} vLLM); {gpu.name} has {gpu.memory_gb} GB"
+    )
+    if verdict == "error":
+        detail += "; pick a bigger GPU, vllm_mode='server' on two GPUs, or a smaller model"
+    return verdict, detail + (f" x{count}" if count > 1 else "")
+
+
+def modal_credentials(env: Mapping[str, str] | None = None) -> bool:
+    """True when a Modal token is configured (environment or ~/.modal.toml)."""
+    env = os.environ if env is None else env
+    if env.get("MODAL_TOKEN_ID") and env.get("MODAL_TOKEN_SECRET"):
+        return True
+    return Path(env.get("MODAL_CONFIG_PATH", Path.home() / ".modal.toml")).is_file()

@@ -1,0 +1,106 @@
+"""A task wired into TRL's GRPOTrainer: its dataset, environment, reward and metrics in one call.
+
+Both the Modal app and the offline wiring test build their trainer here, so what runs on a GPU
+is what the test ran on a CPU.
+
+Example::
+
+    run = build_trainer(task, "Qwen/Qwen3-4B-Instruct-2507", None, "runs/trl", env=os.environ)
+    run.trainer.train()
+    run.writer.events[-1]["data"]["scores"]["train_reward_mean"]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+from trl import GRPOConfig, GRPOTrainer
+
+from rftkit.rollouts.engine import initial_conversation
+from rftkit.task import RFTTask
+from rftkit.trl.environment import ITEM_COLUMN, SPLIT_COLUMN, task_environment
+from rftkit.trl.hyperparameters import grpo_settings
+from rftkit.trl.metrics import EventWriter, TaskMetricsCallback
+from rftkit.trl.rewards import TaskReward
+
+EVENTS_FILE = "events.jsonl"
+ROLES = {"developer": "system"}
+"""Chat templates of open models know ``system``, not the Responses API's ``developer``."""
+
+
+def task_rows(items: list[dict[str, Any]], split: str) -> list[dict[str, Any]]:
+    """Dataset rows: the line's messages as the prompt, the whole line as JSON, the split."""
+    return [
+        {
+            "prompt": [
+                {"role": ROLES.get(m["role"], m["role"]), "content": m["content"]}
+                for m in initial_conversation(item)
+            ],
+            ITEM_COLUMN: json.dumps(item, ensure_ascii=False),
+            SPLIT_COLUMN: split,
+        }
+        for item in items
+    ]
+
+
+@dataclass
+class TaskTrainer:
+    """The assembled trainer and the parts a caller reads afterwards."""
+
+    trainer: GRPOTrainer
+    reward: TaskReward
+    writer: EventWriter
+
+
+def build_trainer(
+    task: RFTTask,
+    model: Any,
+    tokenizer: Any,
+    output_dir: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    call_timeout: float = 60.0,
+    rollout_timeout: float = 600.0,
+    retry_backoff: float = 0.5,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> TaskTrainer:
+    """GRPOTrainer for ``task`` (model: an id or a loaded model; tokenizer None loads the model's).
+
+    ``overrides`` are ``GRPOConfig`` fields that win over the hyperparameter table
+    (:mod:`rftkit.trl.hyperparameters`); ``env`` resolves header references. Events go to
+    ``output_dir/events.jsonl`` as they happen.
+    """
+    settings, notes = grpo_settings(task, overrides)
+    args = GRPOConfig(output_dir=str(output_dir), **settings)
+    environment = task_environment(
+        task,
+        env,
+        call_timeout=call_timeout,
+        rollout_timeout=rollout_timeout,
+        retry_backoff=retry_backoff,
+    )
+    grader = task.resolved_grader(env)
+    reward = TaskReward(grader, timeout=call_timeout)
+    writer = EventWriter(Path(output_dir) / EVENTS_FILE, on_event)
+    for note in notes:
+        writer.emit(note, level="warn")
+    routes = ", ".join(f"{t.name} -> {t.server_url}" for t in task.tools) or "none"
+    writer.emit(f"Rollouts call the task's tools: {routes}")
+    valid = task.items("validation")
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward,
+        args=args,
+        train_dataset=Dataset.from_list(task_rows(task.items("train"), "train")),
+        eval_dataset=Dataset.from_list(task_rows(valid, "validation")) if valid else None,
+        processing_class=tokenizer,
+        environment_factory=environment,
+        callbacks=[TaskMetricsCallback(reward, writer, grader)],
+    )
+    return TaskTrainer(trainer, reward, writer)

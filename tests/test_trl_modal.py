@@ -1,0 +1,204 @@
+"""The TRL-on-Modal backend offline: the app imports and is configured as its docs claim, the
+checks and the forecast, the jobs backend without a Modal token, and the CLI.
+
+Nothing here reaches Modal (there is no emulator) and nothing runs on a GPU."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from rftkit.course_task import CourseTaskSize, serve_course_task
+from rftkit.jobs import launch
+from rftkit.task import TaskTool
+from rftkit.trl import describe_job
+from rftkit.trl.__main__ import main as cli
+from rftkit.trl.backend import ModalUnavailable, PreflightFailed, TRLModalJob, launch_trl_modal
+from rftkit.trl.describe import ASSUMED_STEP_SECONDS, STARTUP_HOURS, forecast
+from rftkit.trl.gpus import DEFAULT_MODEL, GPUS, PRICE_DATE
+from rftkit.trl.jobspec import TRLJobSpec, planned_steps
+from rftkit.trl.preflight import memory_check, preflight
+from tools_service.app import TOKEN_ENV
+
+TINY = CourseTaskSize(train_worlds=1, train_per_world=10, valid_worlds=1, valid_per_world=10)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    with serve_course_task(tmp_path_factory.mktemp("course"), TINY) as served:
+        yield served
+
+
+@pytest.fixture
+def public_task(course):
+    """The course task as if its tools were deployed (preflight's reachability check passes)."""
+    task = course.task.model_copy(deep=True).with_root(course.task.root)
+    task.tools = [
+        TaskTool(
+            name=t.name, server_url="https://ws--rftkit-tools.modal.run/call", headers=t.headers
+        )
+        for t in task.tools
+    ]
+    return task
+
+
+@pytest.fixture
+def no_modal_token(monkeypatch, tmp_path):
+    monkeypatch.delenv("MODAL_TOKEN_ID", raising=False)
+    monkeypatch.delenv("MODAL_TOKEN_SECRET", raising=False)
+    monkeypatch.setenv("MODAL_CONFIG_PATH", str(tmp_path / "absent.toml"))
+
+
+def test_the_app_imports_offline_configured_as_documented():
+    from rftkit.trl import modal_app
+
+    assert modal_app.app.name == "rftkit-trl"
+    train = modal_app.train._spec_
+    assert train.gpus == "H100"
+    assert {p: v.name for p, v in train.volumes.items()} == {
+        "/runs": "rftkit-trl-runs",
+        "/root/.cache/huggingface": "rftkit-hf-cache",
+    }
+    assert [s.name for s in train.secrets] == ["rftkit-tool-token", "rftkit-grader-keys"]
+    serve = modal_app.serve._spec_
+    assert serve.gpus == "H100" and [s.name for s in serve.secrets] == ["rftkit-serve-key"]
+    requirements = modal_app._rftkit_requirements()
+    assert any(r.startswith("httpx") for r in requirements)
+    assert not any(r.startswith(("jupyterlab", "modal")) for r in requirements)
+
+
+def test_image_pins_are_the_trl_extras_pins():
+    from rftkit.trl.modal_app import PINS
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["trl"]
+    pinned = {r for r in extra if "==" in r and not r.startswith("rftkit")}
+    assert pinned == {p for p in PINS if not p.startswith("vllm")}
+    assert "vllm==0.33.0" in PINS
+    assert (
+        "rftkit[trl]"
+        in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][
+            "dev"
+        ]
+    )
+
+
+def test_describe_runs_locally_and_shows_the_job_and_forecast(public_task):
+    from rftkit.trl.modal_app import describe
+
+    text = describe.local(public_task.model_dump_json(), TRLJobSpec().to_json())
+    assert "modal run --detach -m rftkit.trl.modal_app" in text
+    assert "GRPOConfig.num_generations" in text and "trl==1.16.0" in text
+    table = describe_job(public_task)
+    assert table.loc["GRPOConfig.max_tool_calling_iterations", "value"] == "11"
+    assert table.loc["model", "value"] == DEFAULT_MODEL
+    assert PRICE_DATE in table.loc["price", "value"] or "2026-05-07" in table.loc["price", "value"]
+
+
+def test_forecast_is_steps_times_step_time_plus_startup(public_task):
+    lines = len(public_task.items("train"))
+    steps = planned_steps(public_task, TRLJobSpec())
+    assert steps == math.ceil(2 * lines / 8)  # the course task: 2 epochs, batches of 8 lines
+    assumed = forecast(public_task)
+    hours = steps * ASSUMED_STEP_SECONDS / 3600 + STARTUP_HOURS
+    assert assumed["gpu_hours"] == pytest.approx(hours)
+    assert assumed["usd"] == pytest.approx(hours * GPUS["H100"].usd_per_hour)
+    assert assumed["seconds_per_step_source"] == "assumed"
+    two = forecast(public_task, TRLJobSpec(gpu="H100:2", vllm_mode="server"), 30.0)
+    assert two["gpu_hours"] == pytest.approx(2 * (steps * 30 / 3600 + STARTUP_HOURS))
+    assert two["ceiling_usd"] == pytest.approx(12 * 2 * GPUS["H100"].usd_per_hour)
+    assert forecast(public_task, TRLJobSpec(overrides={"max_steps": 3}))["steps"] == 3
+
+
+def test_preflight_refuses_loopback_tools_and_passes_deployed_ones(course, public_task):
+    local = preflight(course.task, env=course.env)
+    assert not local.passed
+    assert any("cannot reach" in c.message for c in local.checks if c.level == "error")
+    deployed = preflight(public_task, env=course.env)
+    assert deployed.passed, deployed.text()
+    levels = {c.name: c.level for c in deployed.checks}
+    assert levels["tool specs"] == levels["model"] == levels["gpu"] == "ok"
+    missing = preflight(public_task, env={})
+    assert any(c.name == "secrets" and TOKEN_ENV in c.message for c in missing.checks)
+    assert course.env[TOKEN_ENV] not in missing.text()
+
+
+def test_memory_check_and_job_spec_limits():
+    assert memory_check(TRLJobSpec())[0] == "ok"
+    assert memory_check(TRLJobSpec(model="Qwen/Qwen3-8B"))[0] == "error"
+    assert (
+        memory_check(TRLJobSpec(model="Qwen/Qwen3-8B", gpu="H100:2", vllm_mode="server"))[0] == "ok"
+    )
+    assert memory_check(TRLJobSpec(gpu="L4"))[0] == "error"
+    assert memory_check(TRLJobSpec(model="someone/unknown"))[0] == "warning"
+    with pytest.raises(ValueError, match="two GPUs"):
+        TRLJobSpec(vllm_mode="server")
+    with pytest.raises(ValueError, match="not in the table"):
+        TRLJobSpec(gpu="Z9")
+
+
+def test_without_a_modal_token_launch_and_control_say_what_to_do(
+    public_task, course, no_modal_token, monkeypatch
+):
+    monkeypatch.setenv(TOKEN_ENV, course.env[TOKEN_ENV])
+    with pytest.raises(ModalUnavailable, match="modal setup"):
+        launch("trl-modal", public_task)
+    with pytest.raises(PreflightFailed, match="cannot reach"):
+        launch_trl_modal(course.task)
+    with pytest.raises(ModalUnavailable, match="describe_job"):
+        TRLModalJob.attach("ftjob-trl-x")
+    job = TRLModalJob("ftjob-trl-x", folder=None, call_id="fc-1")  # type: ignore[arg-type]
+    with pytest.raises(ModalUnavailable):
+        job.cancel()
+    with pytest.raises(NotImplementedError, match="cannot pause"):
+        job.pause()
+
+
+def test_cli_describe_preflight_and_course_task(
+    public_task, course, tmp_path, capsys, monkeypatch, no_modal_token
+):
+    written = cli(
+        ["course-task", "--tools-url", "https://ws--rftkit-tools.modal.run", "--out", str(tmp_path)]
+    )
+    assert written == 0
+    task_file = tmp_path / "task.json"
+    assert "rftkit-tools.modal.run/call" in task_file.read_text()
+    monkeypatch.setenv(TOKEN_ENV, course.env[TOKEN_ENV])
+    assert cli(["preflight", "--task", str(task_file)]) == 0
+    assert cli(["describe", "--task", str(task_file)]) == 0
+    out = capsys.readouterr().out
+    assert "preflight passed" in out and "GRPOConfig.num_generations" in out
+    assert course.env[TOKEN_ENV] not in out
+    assert cli(["status", "ftjob-trl-x"]) == 2
+
+
+def test_a_served_model_is_evaluated_like_any_hosted_one(course):
+    """evaluate_served against a stand-in OpenAI-compatible server (plumbing only: its "model"
+    is a fixed rule), through the task's real tool service and grader."""
+    from fake_responses import fake_responses_app
+
+    from rftkit.serving import serve_in_background
+    from rftkit.trl.evaluate import evaluate_served
+
+    bodies: list[dict] = []
+    with serve_in_background(fake_responses_app(bodies)) as url:
+        result = evaluate_served(
+            course.task, f"{url}/v1", "ftjob-trl-x", "key", k=2, env=course.env
+        )
+    summary = result.summary(timings=False)["value"]
+    lines = len(course.task.items("validation"))
+    assert summary["rollouts"] == 2 * lines and summary["scored"] == 2 * lines
+    offered = {t["name"] for t in bodies[0]["tools"]}
+    assert offered == {t.name for t in course.task.tools}
+
+
+def test_cli_evaluate_needs_a_token_for_a_job(course, no_modal_token, monkeypatch, tmp_path):
+    monkeypatch.setenv("VLLM_API_KEY", "k")
+    task_file = course.task.root / "task.json"
+    assert cli(["evaluate", "--task", str(task_file), "--job", "ftjob-trl-x"]) == 2
+    assert cli(["evaluate", "--task", str(task_file)]) == 2
