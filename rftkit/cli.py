@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from rftkit import demo, tools_cli
+from rftkit.api import cli as api_cli
 from rftkit.data import cli as data_cli
 from rftkit.endpoints import cli as endpoints_cli
 from rftkit.graders import cli as graders_cli
@@ -31,6 +32,7 @@ GROUPS: tuple[Registrar, ...] = (
     new_cli.register,
     local_cli.register,
     jobs_cli.register,
+    api_cli.register,
 )
 
 

@@ -130,12 +130,15 @@ class LocalJob:
         self.status = "queued"
 
     @property
-    def fine_tuned_model(self) -> str | None:
-        """The trained model's id once the job succeeded (its last checkpoint)."""
-        if self.status != "succeeded":
-            return None
+    def model_name(self) -> str:
+        """The id the trained model gets (``ft:…``); its checkpoints add ``:ckpt-step-N``."""
         suffix = f":{self.task.suffix}" if self.task.suffix else ""
         return f"ft:{BASE_MODEL}:local{suffix}:{self.id.removeprefix('ftjob-local-')}"
+
+    @property
+    def fine_tuned_model(self) -> str | None:
+        """The trained model's id once the job succeeded (its last checkpoint)."""
+        return self.model_name if self.status == "succeeded" else None
 
     def as_job(self) -> dict[str, Any]:
         """The job in the ``fine_tuning.job`` shape the hosted API returns."""

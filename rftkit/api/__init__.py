@@ -1,0 +1,32 @@
+# ruff: noqa: E501  (the limits table below is one row per line)
+"""A local server that speaks the fine-tuning API and trains for real with the local engine.
+
+The hosted code path — ``files.create``, ``fine_tuning.jobs.create`` with the Agent RFT fields,
+``retrieve``, ``list_events``, ``checkpoints.list``, ``pause``/``resume``/``cancel``,
+``responses.create`` on the fine-tuned model — runs offline through the real ``openai`` client:
+only the base URL and key differ. Run it with ``rftkit api serve`` or, in Python,
+:func:`serve_api`.
+
+Limits (what differs from the hosted service; everything else follows its shapes):
+
+| area | served | not served (answered with the API's 400 error shape unless noted) |
+|---|---|---|
+| files | ``purpose="fine-tune"`` JSONL, checked at upload with the kit's RFT rules | other purposes; a file with errors (400 listing the lines) |
+| jobs: method | ``reinforcement`` with ``grader``, ``tools``, ``max_episode_steps``, ``hyperparameters`` | ``supervised``, ``dpo``; ``response_format``; top-level ``hyperparameters`` |
+| jobs: model | ``rftkit-tinylm-base``; an ``ft:`` model or checkpoint of this server (trains on from it); any hosted id (``o4-mini-…``) is trained as ``rftkit-tinylm-base``, said in a ``warn`` event | a path; an unknown ``ft:`` id |
+| jobs: data | ``validation_file`` required (as RFT needs); dataset errors (line limits, grader variables, tool names, train/valid leakage) are answered 400 at create | the service's asynchronous ``validating_files`` failure and moderation checks |
+| jobs: hyperparameters | mapped to GRPO by the table in ``rftkit.local.hyperparameters``; ``reasoning_effort`` has no local counterpart | — |
+| jobs: state | in memory: jobs end with the server (files and checkpoints stay in the data dir) | ``integrations`` and Azure's ``trainingType`` (accepted, ignored); ``result_files``, ``trained_tokens`` are empty; no Evals runs |
+| events, checkpoints | real ones from the trainer, newest first, cursor pages | the hosted Evals runs per step |
+| graders | ``validate`` and ``run`` through ``rftkit.graders`` (model graders need ``OPENAI_API_KEY`` in the server's environment) | — |
+| responses, chat | ``rftkit-tinylm-base`` and every ``ft:`` model and checkpoint; one turn: a final answer or one function call; ``temperature`` 0–2 | ``stream``, ``previous_response_id``, ``tool_choice`` other than auto, structured outputs, ``n`` > 1; ``tools`` are echoed but the model knows only the course's four tools; a turn is at most 64 tokens; a conversation beyond the model's 768-token context gets an empty answer with ``status: incomplete`` (as the trainer ends such a rollout), not a 400 ``context_length_exceeded``; other fields are accepted and ignored |
+| models | ``/v1/models`` lists the base model and every fine-tuned model and checkpoint | deleting models |
+| auth | the server's own bearer key (``RFTKIT_API_KEY`` or generated); loopback only unless ``--allow-remote`` | organisations, projects |
+
+Secrets: the header values of a job's tools and endpoint grader stay in memory only (see
+``rftkit.api.jobs``); job objects echo them as ``**********``.
+"""
+
+from rftkit.api.app import LocalAPI, create_app, serve_api
+
+__all__ = ["LocalAPI", "create_app", "serve_api"]

@@ -1,0 +1,74 @@
+"""``rftkit api serve``: the local fine-tuning API on loopback, with a key of its own.
+
+The key comes from ``RFTKIT_API_KEY`` or is generated and printed once. Binding to anything but
+loopback needs ``--allow-remote``: the server trains on and calls whatever URLs a job names, so
+it is a tool for one machine, not a service to expose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+from pathlib import Path
+
+import uvicorn
+
+from rftkit.api.app import create_app, new_api_key
+
+KEY_ENV = "RFTKIT_API_KEY"
+DEFAULT_PORT = 8100
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _grpo_overrides(pairs: list[str]) -> dict[str, object]:
+    overrides: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--grpo takes KEY=VALUE, not {pair!r}")
+        overrides[key] = json.loads(value)
+    return overrides
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if not is_loopback(args.host) and not args.allow_remote:
+        print(
+            f"refusing to bind {args.host}: the local API listens on loopback only; pass "
+            "--allow-remote to expose it (anyone who can reach it and has the key can make it "
+            "call URLs)"
+        )
+        return 2
+    key = os.environ.get(KEY_ENV)
+    if not key:
+        key = new_api_key()
+        print(f"API key (shown once; or set {KEY_ENV}): {key}")
+    app = create_app(args.data_dir, key, grpo=_grpo_overrides(args.grpo))
+    print(f"base_url: http://{args.host}:{args.port}/v1  data: {args.data_dir}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    api = commands.add_parser("api", help="the local OpenAI-compatible fine-tuning API")
+    actions = api.add_subparsers(dest="action", required=True, metavar="ACTION")
+    serve = actions.add_parser("serve", help="serve /v1/files, fine_tuning, responses, models")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--data-dir", type=Path, default=Path("rftkit-api"))
+    serve.add_argument("--allow-remote", action="store_true", help="bind beyond loopback")
+    serve.add_argument(
+        "--grpo", action="append", default=[], metavar="KEY=VALUE",
+        help="a GRPO-only setting for every job, e.g. triage_repeats=2",
+    )  # fmt: skip
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(run=_serve)

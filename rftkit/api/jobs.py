@@ -1,0 +1,432 @@
+"""``/v1/fine_tuning/jobs``: RFT jobs created through the hosted API's calls, trained locally.
+
+A create request becomes an :class:`~rftkit.task.RFTTask` whose files are the uploaded ones in
+the data dir, whose grader is the request's grader and whose tools are the request's
+``method.reinforcement.tools``; a :class:`~rftkit.jobs.local.LocalJob` trains it (real rollouts
+against those tool URLs, real grading, GRPO), and its events and checkpoints are served in the
+API's shapes, newest first as the API lists them.
+
+Header values in the request are real secrets. They are swapped for ``${RFTKIT_API_N}``
+references before the task is built and their values live only in the job's in-memory ``env``
+(the way a task file keeps references and the environment keeps values): nothing on disk, in a
+log or in a response holds them, and the job object echoes them masked (``**********``) as the
+service does.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from copy import deepcopy
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rftkit.api.errors import APIError, bad_request, not_found, unsupported
+from rftkit.api.files import FileStore, invalid_file_message
+from rftkit.api.graders import checked_grader
+from rftkit.api.pages import page
+from rftkit.data import validate_file
+from rftkit.jobs.local import LocalJob
+from rftkit.task import HYPERPARAMETERS, RFTTask, TaskTool
+
+MASK = "**********"
+TERMINAL = ("succeeded", "failed", "cancelled")
+_METADATA_FILTER = re.compile(r"^metadata\[(.+)\]$")
+
+
+class JobToolSpec(BaseModel):
+    """One entry of ``method.reinforcement.tools`` (reference §4.1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    server_url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    def __repr__(self) -> str:  # headers hold secrets
+        return f"JobToolSpec(name={self.name!r}, server_url={self.server_url!r})"
+
+
+class ReinforcementSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    grader: dict[str, Any]
+    tools: list[JobToolSpec] = Field(default_factory=list)
+    max_episode_steps: int | None = Field(default=None, ge=1, le=1000)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    response_format: dict[str, Any] | None = None
+
+
+class MethodSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    type: str
+    reinforcement: ReinforcementSpec | None = None
+    supervised: dict[str, Any] | None = None
+    dpo: dict[str, Any] | None = None
+
+
+class CreateJobRequest(BaseModel):
+    """``JobCreateParams`` (reference §2.1) with the Agent RFT fields in ``method``."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    model: str
+    training_file: str
+    validation_file: str | None = None
+    method: MethodSpec | None = None
+    hyperparameters: dict[str, Any] | None = None
+    integrations: list[dict[str, Any]] | None = None
+    metadata: dict[str, str] | None = None
+    seed: int | None = Field(default=None, ge=0, le=2_147_483_647)
+    suffix: str | None = Field(default=None, max_length=64)
+    trainingType: str | None = None  # noqa: N815 (Azure's name; accepted, no local meaning)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        """Up to 16 pairs, keys up to 64 characters, values up to 512 (reference §2.1)."""
+        if value is not None and (
+            len(value) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in value.items())
+        ):
+            raise ValueError("at most 16 pairs, keys up to 64 characters, values up to 512")
+        return value
+
+
+class ServerJob:
+    """A local job and what its create request said, as the API shows it."""
+
+    def __init__(self, job: LocalJob, request: CreateJobRequest, method_echo: dict[str, Any]):
+        self.job = job
+        self.request_model = request.model
+        self.training_file = request.training_file
+        self.validation_file = request.validation_file
+        self.suffix = request.suffix
+        self.metadata = dict(request.metadata or {})
+        self.method_echo = method_echo
+
+    def api_object(self) -> dict[str, Any]:
+        body = self.job.as_job()
+        body.update(
+            model=self.request_model,
+            training_file=self.training_file,
+            validation_file=self.validation_file,
+            metadata=dict(self.metadata),
+            method=deepcopy(self.method_echo),
+            hyperparameters=None,
+            user_provided_suffix=self.suffix,
+            organization_id="org-rftkit-local",
+            result_files=[],
+            trained_tokens=None,
+            estimated_finish=None,
+            integrations=[],
+        )
+        return body
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        """Checkpoints in the API's shape, each usable as a model by its id."""
+        return [
+            {
+                "id": checkpoint["id"],
+                "object": "fine_tuning.job.checkpoint",
+                "created_at": checkpoint["created_at"],
+                "fine_tuned_model_checkpoint": checkpoint_model(self.job, checkpoint),
+                "fine_tuning_job_id": self.job.id,
+                "step_number": checkpoint["step_number"],
+                "metrics": dict(checkpoint["metrics"]),
+            }
+            for checkpoint in self.job.checkpoints()
+        ]
+
+
+def checkpoint_model(job: LocalJob, checkpoint: dict[str, Any]) -> str:
+    return f"{job.model_name}:ckpt-step-{checkpoint['step_number']}"
+
+
+def split_secrets(
+    tools: list[JobToolSpec], grader: dict[str, Any]
+) -> tuple[list[TaskTool], dict[str, Any], dict[str, str]]:
+    """Tools and grader with every header value replaced by a reference, and the values."""
+    env: dict[str, str] = {}
+
+    def reference(value: str) -> str:
+        name = f"RFTKIT_API_{len(env)}"
+        env[name] = value
+        return f"${{{name}}}"
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                key: (
+                    {k: reference(v) for k, v in item.items()}
+                    if key == "headers" and isinstance(item, dict)
+                    else walk(item)
+                )
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        return value
+
+    task_tools = [
+        TaskTool(
+            name=tool.name,
+            server_url=tool.server_url,
+            headers={k: reference(v) for k, v in tool.headers.items()},
+        )
+        for tool in tools
+    ]
+    return task_tools, walk(grader), env
+
+
+class JobStore:
+    """The server's jobs, in memory; their checkpoints under ``root``."""
+
+    def __init__(self, root: Path, files: FileStore, grpo: dict[str, Any] | None = None) -> None:
+        self.root = root
+        self.files = files
+        self.grpo = dict(grpo or {})
+        self.jobs: dict[str, ServerJob] = {}
+        self._lock = threading.Lock()
+
+    def get(self, job_id: str) -> ServerJob:
+        if job_id not in self.jobs:
+            raise not_found(f"Could not find fine-tuning job: {job_id}", "fine_tuning_job_id")
+        return self.jobs[job_id]
+
+    def base_for(self, model: str) -> str:
+        """What the local engine starts from for ``model``: the base, a checkpoint, or a
+        hosted id it stands in for (the job says so in a warning event)."""
+        if model.startswith("ft:"):
+            path = self.checkpoint_path(model)
+            if path is None:
+                raise bad_request(
+                    f"Model {model} is not available for fine-tuning or does not exist.",
+                    "model",
+                    "model_not_available",
+                )
+            return str(path)
+        if model.endswith(".pt") or "/" in model or "\\" in model:
+            raise bad_request(f"Model {model} is not a model id.", "model", "model_not_available")
+        return model
+
+    def checkpoint_path(self, model: str) -> Path | None:
+        """The weights behind an ``ft:`` id: a succeeded job's last checkpoint, or one step's."""
+        for server_job in list(self.jobs.values()):
+            job = server_job.job
+            checkpoints = job.checkpoints()
+            if model == job.fine_tuned_model and checkpoints:
+                return Path(checkpoints[-1]["path"])
+            for checkpoint in checkpoints:
+                if model == checkpoint_model(job, checkpoint):
+                    return Path(checkpoint["path"])
+        return None
+
+    def create(self, request: CreateJobRequest) -> ServerJob:
+        spec = reinforcement_spec(request)
+        grader = checked_grader(spec.grader, "method.reinforcement.grader")
+        train = self._file(request.training_file, "training_file")
+        valid = self._file(request.validation_file, "validation_file")
+        tools, grader_refs, env = split_secrets(spec.tools, grader)
+        try:
+            task = RFTTask(
+                name=request.suffix or "api-job",
+                training_file=train,
+                validation_file=valid,
+                grader=grader_refs,
+                tools=tools,
+                max_episode_steps=spec.max_episode_steps,
+                model=self.base_for(request.model),
+                hyperparameters=spec.hyperparameters,
+                suffix=request.suffix,
+                seed=request.seed,
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            param = {"hyperparameters": "method.reinforcement.hyperparameters"}.get(
+                where.split(".")[0], where
+            )
+            raise bad_request(
+                f"Invalid {where or 'job'}: {first['msg']}", param, "invalid_value"
+            ) from None
+        self._check_data(task, request, grader)
+        try:
+            job = LocalJob(task, env=env, grpo=self.grpo, out_dir=self.root / uuid.uuid4().hex)
+        except ValueError as exc:
+            raise bad_request(f"The job cannot start: {exc}", None, "invalid_job") from None
+        job.metadata = dict(request.metadata or {})
+        server_job = ServerJob(job, request, echoed_method(task, spec))
+        with self._lock:
+            self.jobs[job.id] = server_job
+        job.start()
+        return server_job
+
+    def _file(self, file_id: str | None, param: str) -> Path:
+        if file_id is None:
+            raise bad_request(
+                f"Missing required parameter: '{param}' (reinforcement fine-tuning needs a "
+                "validation file).",
+                param,
+                "missing_required_parameter",
+            )
+        try:
+            self.files.get(file_id, param)
+        except APIError:
+            raise bad_request(f"File {file_id} not found.", param, "invalid_file_id") from None
+        return self.files.path(file_id)
+
+    def _check_data(self, task: RFTTask, request: CreateJobRequest, grader: dict) -> None:
+        names = [tool.name for tool in task.tools] or None
+        for split, param, other in (
+            ("train", "training_file", "validation"),
+            ("validation", "validation_file", "train"),
+        ):
+            report = validate_file(
+                task.path(split), split=split, grader=grader, tool_names=names,
+                other_split=task.path(other),
+            )  # fmt: skip
+            if report.errors:
+                filename = self.files.get(getattr(request, param))["filename"]
+                raise bad_request(
+                    invalid_file_message(filename, report.errors), param, f"invalid_{param}"
+                )
+
+    def listing(self, metadata: dict[str, str]) -> list[dict[str, Any]]:
+        jobs = [
+            j.api_object()
+            for j in self.jobs.values()
+            if all(j.metadata.get(k) == v for k, v in metadata.items())
+        ]
+        return sorted(jobs, key=lambda j: (j["created_at"], j["id"]), reverse=True)
+
+
+def reinforcement_spec(request: CreateJobRequest) -> ReinforcementSpec:
+    """The request's ``method.reinforcement``; 400 for what the local engine cannot train."""
+    method = request.method
+    if method is None or method.type != "reinforcement" or method.reinforcement is None:
+        kind = "none" if method is None else method.type
+        raise bad_request(
+            f"Only method.type='reinforcement' with a 'reinforcement' object is served by the "
+            f"local API, not {kind!r}.",
+            "method",
+            "unsupported_value",
+        )
+    if request.hyperparameters:
+        raise bad_request(
+            "Top-level hyperparameters are deprecated for this method; use "
+            "method.reinforcement.hyperparameters.",
+            "hyperparameters",
+            "invalid_value",
+        )
+    spec = method.reinforcement
+    if spec.response_format is not None:
+        raise unsupported(
+            "method.reinforcement.response_format",
+            "is not supported: the local model answers in plain text",
+        )
+    return spec
+
+
+def echoed_method(task: RFTTask, spec: ReinforcementSpec) -> dict[str, Any]:
+    """``method`` as the service echoes it: headers masked, unset hyperparameters as auto."""
+    method = task.reinforcement_method(redact=True)
+    body = method["reinforcement"]
+    hyperparameters = {name: "auto" for name in HYPERPARAMETERS} | {"reasoning_effort": "default"}
+    body["hyperparameters"] = hyperparameters | dict(spec.hyperparameters)
+    body.setdefault("max_episode_steps", None)
+    body["response_format"] = None
+    return method
+
+
+def store(request: Request) -> JobStore:
+    return request.app.state.rftkit.jobs
+
+
+router = APIRouter(prefix="/v1/fine_tuning/jobs")
+
+
+@router.post("")
+def create(request: Request, body: CreateJobRequest) -> dict[str, Any]:
+    return store(request).create(body).api_object()
+
+
+@router.get("")
+def list_jobs(
+    request: Request,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    metadata = {}
+    for key, value in request.query_params.multi_items():
+        match = _METADATA_FILTER.match(key)
+        if match:
+            metadata[match.group(1)] = value
+    listed = page(store(request).listing(metadata), after=after, limit=limit)
+    return {"object": "list", "data": listed["data"], "has_more": listed["has_more"]}
+
+
+@router.get("/{job_id}")
+def retrieve(request: Request, job_id: str) -> dict[str, Any]:
+    return store(request).get(job_id).api_object()
+
+
+@router.get("/{job_id}/events")
+def events(
+    request: Request,
+    job_id: str,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+) -> dict[str, Any]:
+    newest_first = list(reversed(store(request).get(job_id).job.events()))
+    listed = page(newest_first, after=after, limit=limit)
+    return {"object": "list", "data": listed["data"], "has_more": listed["has_more"]}
+
+
+@router.get("/{job_id}/checkpoints")
+def checkpoints(
+    request: Request,
+    job_id: str,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> dict[str, Any]:
+    newest_first = list(reversed(store(request).get(job_id).checkpoints()))
+    return page(newest_first, after=after, limit=limit)
+
+
+@router.post("/{job_id}/pause")
+def pause(request: Request, job_id: str) -> dict[str, Any]:
+    server_job = store(request).get(job_id)
+    if server_job.job.status not in ("running", "pausing", "paused"):
+        raise bad_request(
+            f"Job {job_id} cannot be paused: it is {server_job.job.status}.", "fine_tuning_job_id"
+        )
+    server_job.job.pause()
+    return server_job.api_object()
+
+
+@router.post("/{job_id}/resume")
+def resume(request: Request, job_id: str) -> dict[str, Any]:
+    server_job = store(request).get(job_id)
+    if server_job.job.status not in ("pausing", "paused"):
+        raise bad_request(
+            f"Job {job_id} cannot be resumed: it is {server_job.job.status}.", "fine_tuning_job_id"
+        )
+    server_job.job.resume()
+    return server_job.api_object()
+
+
+@router.post("/{job_id}/cancel")
+def cancel(request: Request, job_id: str) -> dict[str, Any]:
+    server_job = store(request).get(job_id)
+    if server_job.job.status in TERMINAL:
+        raise bad_request(
+            f"Job {job_id} has already completed: it is {server_job.job.status}.",
+            "fine_tuning_job_id",
+        )
+    server_job.job.cancel()
+    return server_job.api_object()

@@ -1,0 +1,75 @@
+"""Fixtures for the local fine-tuning API's tests: a shrunk course task whose tool service keeps
+every rollout's call log (so a test can see which calls reached it), and the API on loopback."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rftkit.api import LocalAPI, serve_api
+from rftkit.course_task import CourseTaskSize, write_course_task
+from rftkit.local.worlds import GRPO_SEEDS, VALID_SEEDS, build_world, world_seeds
+from rftkit.serving import serve_in_background
+from rftkit.task import RFTTask
+from tools_service.app import TOKEN_ENV, create_app
+from tools_service.state import InMemoryStateStore
+
+SMALL = CourseTaskSize(train_worlds=1, train_per_world=10, valid_worlds=1, valid_per_world=10)
+"""The fewest lines the RFT rules accept (10 per file)."""
+TWO_STEPS = {
+    "n_epochs": 1,
+    "batch_size": 5,  # 10 lines / 5 = 2 steps
+    "compute_multiplier": 0.34,  # 2 rollouts per task
+    "eval_interval": 1,
+    "eval_samples": 1,
+}
+FAST_GRPO = {"triage_repeats": 2}
+
+
+@dataclass
+class RecordedTask:
+    task: RFTTask
+    env: dict[str, str] = field(repr=False)
+    store: InMemoryStateStore
+
+    @property
+    def token(self) -> str:
+        return self.env[TOKEN_ENV]
+
+
+@contextmanager
+def recorded_course_task(root: Path) -> Iterator[RecordedTask]:
+    """The course task (10 training and 10 validation lines) with a tool service whose state
+    store is ours to read; its token lives only in ``env``."""
+    seeds = world_seeds(GRPO_SEEDS, SMALL.train_worlds) + world_seeds(
+        VALID_SEEDS, SMALL.valid_worlds
+    )
+    corpora = {seed: build_world(seed, root / "worlds").corpus() for seed in seeds}
+    token = secrets.token_urlsafe(24)
+    store = InMemoryStateStore()
+    with serve_in_background(create_app(corpora, token=token, store=store)) as url:
+        task = write_course_task(root, url, SMALL)
+        task = task.model_copy(update={"hyperparameters": dict(TWO_STEPS)})
+        yield RecordedTask(task, {TOKEN_ENV: token}, store)
+
+
+@contextmanager
+def logged_api(data_dir: Path) -> Iterator[LocalAPI]:
+    """The API with uvicorn's access and error logs on, propagating to the root logger (where
+    pytest's ``caplog`` reads them)."""
+    loggers = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.access")]
+    propagate = [logger.propagate for logger in loggers]  # uvicorn's default config turns it off
+    for logger in loggers:
+        logger.propagate = True
+    try:
+        with serve_api(
+            data_dir, grpo=FAST_GRPO, log_config=None, log_level="info", access_log=True
+        ) as api:
+            yield api
+    finally:
+        for logger, value in zip(loggers, propagate, strict=True):
+            logger.propagate = value
