@@ -33,7 +33,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,6 +57,7 @@ from tools_service import tools
 from tools_service.corpus import Corpus
 from tools_service.guards import BearerAuthMiddleware, BodyLimitMiddleware, too_large_body
 from tools_service.registry import Toolbox, ToolContext, ToolInputError
+from tools_service.resources import Resources
 from tools_service.state import InMemoryStateStore, StateStore, TraceRecord
 
 TOKEN_ENV = "RFTKIT_TOOL_TOKEN"
@@ -133,10 +135,12 @@ def _resolve_token(token: str | None, allow_no_auth: bool) -> str | None:
 
 
 def _corpus_router(
-    corpus_dir: str | Path | Corpus | Mapping[int, Corpus],
-) -> tuple[Callable[[dict[str, Any]], Corpus], int]:
-    """The corpus a call reads (the one corpus, or its item's world's among several), and how
-    many files they hold in all."""
+    corpus_dir: str | Path | Corpus | Mapping[int, Corpus] | None,
+) -> tuple[Callable[[dict[str, Any]], Corpus | None], int]:
+    """The corpus a call reads (the one corpus, its item's world's among several, or none for
+    tools without documents), and how many files they hold in all."""
+    if corpus_dir is None:
+        return (lambda item: None), 0
     if isinstance(corpus_dir, Mapping):
         corpora = dict(corpus_dir)
 
@@ -158,17 +162,24 @@ def _corpus_router(
 
 
 def create_app(
-    corpus_dir: str | Path | Corpus | Mapping[int, Corpus],
+    corpus_dir: str | Path | Corpus | Mapping[int, Corpus] | None = None,
     *,
     token: str | None = None,
     store: StateStore | None = None,
     toolbox: Toolbox = tools.toolbox,
+    resources: Resources | Mapping[str, Any] | None = None,
     allow_no_auth: bool = False,
     max_body_bytes: int = MAX_PAYLOAD_BYTES,
     max_output_bytes: int = MAX_OUTPUT_BYTES,
     run_tools_in_threads: bool = False,
 ) -> FastAPI:
-    """Build the tool service over ``corpus_dir`` (a directory, or an already loaded Corpus).
+    """Build the tool service: ``toolbox``'s tools over their documents and resources.
+
+    ``corpus_dir`` (a directory, or an already loaded Corpus) is for tools that read documents
+    (``ctx.corpus``); tools over a database, an internal API or a computation need none and get
+    ``resources`` instead (``ctx.resources``: name → value; wrap a value that must not cross
+    threads, such as a sqlite3 connection, in :class:`~tools_service.resources.PerThread`).
+    Per-thread resources are closed when the app shuts down.
 
     A mapping ``{world_seed: Corpus}`` serves several worlds from one URL: each call reads the
     corpus of its dataset line's ``world_seed`` (the trainer sends the line as ``item``), so one
@@ -179,14 +190,26 @@ def create_app(
     benchmark measured it). Pass ``run_tools_in_threads=True`` when a tool blocks on I/O or may
     run long, so that other rollouts' calls and ``/healthz`` keep being answered meanwhile.
     """
+    if corpus_dir is None and toolbox is tools.toolbox:
+        raise ValueError(
+            "the course's tools read documents: pass corpus_dir, or pass toolbox= with your own "
+            "tools (and resources= for what they use)"
+        )
     corpus_for, corpus_files = _corpus_router(corpus_dir)
+    shared = resources if isinstance(resources, Resources) else Resources(resources)
     expected_token = _resolve_token(token, allow_no_auth)
     store = store if store is not None else InMemoryStateStore()
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        shared.close()
+
     app = FastAPI(
         title="rftkit tool service",
-        summary="Agent RFT tool endpoints over the course's corpus.",
+        summary="Agent RFT tool endpoints.",
         strict_content_type=False,
+        lifespan=lifespan,
     )
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
     if expected_token is not None:  # outermost: an unauthenticated body is never read
@@ -197,6 +220,7 @@ def create_app(
         )
     app.state.store = store
     app.state.toolbox = toolbox
+    app.state.resources = shared
 
     def run_tool(record: TraceRecord, call: FunctionCall, name: str) -> tuple[int, dict]:
         """Execute one call; the reply's status and body."""
@@ -208,7 +232,11 @@ def create_app(
                 param="name",
             )
         ctx = ToolContext(
-            corpus=corpus_for(call.item), trace_id=call.trace_id, state=record.state, item=call.item
+            corpus=corpus_for(call.item),
+            trace_id=call.trace_id,
+            state=record.state,
+            item=call.item,
+            resources=shared,
         )
         try:
             output = toolbox[name](ctx, call.parsed_arguments())

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, get_type_hints
 
@@ -50,12 +50,15 @@ class ToolInputError(ValueError):
 
 @dataclass
 class ToolContext:
-    """What a tool may use besides its arguments: the corpus and this rollout's own state."""
+    """What a tool may use besides its arguments: the documents (if the service has any), the
+    service's resources (a database connection, a client: see ``tools_service.resources``), this
+    rollout's own state and its dataset line."""
 
-    corpus: Corpus
-    trace_id: str
+    corpus: Corpus | None = None
+    trace_id: str = "in-process"
     state: MutableMapping[str, Any] = field(default_factory=dict)
     item: dict[str, Any] = field(default_factory=dict)
+    resources: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _split_docstring(doc: str) -> tuple[str, dict[str, str]]:
