@@ -7,7 +7,9 @@ The rules (``shared/reference/openai-agent-rft-api.md`` §3, §5.1):
 - ``tools`` is optional, in chat-completions function format with a valid JSON schema; for Agent
   RFT every tool name must be one the job's tool service serves.
 - Every other key is kept for the grader: each ``{{item.…}}`` the grader reads must resolve on
-  every line.
+  every line, and so must each ``item["key"]`` a python grader's source reads (found in its
+  syntax tree by ``rftkit.data.grader_keys``; an ``item.get("key")`` that is missing is a
+  warning, and a key the source computes, ``item[name]``, is a warning on the grader).
 - A training file holds at most 50,000 lines, a validation file at most 1,000 (OpenAI's RFT guide).
 
 Rules one platform states and the other does not are errors only under a :class:`Profile` that
@@ -39,13 +41,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, get_args
 
 from rftkit.data.curate import find_leakage, question_of
 from rftkit.data.findings import Finding, Severity, ValidationReport
+from rftkit.data.grader_keys import python_item_reads
 from rftkit.data.jsonl import (
     MAX_LINE_DEPTH,
     Line,
@@ -171,6 +174,62 @@ def grader_item_variables(grader: Grader) -> list[tuple[str, str]]:
     return found
 
 
+PythonRead = tuple[str, tuple[str, ...], bool]
+"""``(field of the grader's source, key path in item, required)``: one read of a python grader."""
+
+
+def python_grader_reads(grader: Grader) -> tuple[list[PythonRead], list[Finding]]:
+    """Every item key the python graders in ``grader`` (a multi's too) read, and a finding for
+    each source that cannot be parsed or reads a key it computes (which cannot be checked)."""
+    name = "<grader>" if isinstance(grader, Mapping) else str(grader)
+    reads: list[PythonRead] = []
+    findings: list[Finding] = []
+    for where, config in _python_graders(_load_grader(grader), "grader"):
+        try:
+            found = python_item_reads(config["source"])
+        except (SyntaxError, ValueError, RecursionError) as exc:
+            findings.append(
+                Finding(
+                    name,
+                    None,
+                    f"{where}.source",
+                    Severity.ERROR,
+                    "grader_source_invalid",
+                    f"the source does not parse: {exc}",
+                    "give Python that defines grade(sample, item)",
+                )
+            )
+            continue
+        reads += [(f"{where}.source", path, True) for path in sorted(found.required)]
+        reads += [(f"{where}.source", path, False) for path in sorted(found.optional)]
+        findings += [
+            Finding(
+                name,
+                None,
+                f"{where}.source",
+                Severity.WARNING,
+                "grader_key_undetermined",
+                f"{read} reads an item key the code computes, so the lines cannot be checked "
+                "for it",
+                "read item['key'] with a literal key, or check the lines yourself",
+            )
+            for read in found.undetermined
+        ]
+    return reads, findings
+
+
+def _python_graders(config: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    if isinstance(config, Mapping):
+        if config.get("type") == "python" and isinstance(config.get("source"), str):
+            yield path, config
+        for key, value in config.items():
+            if isinstance(value, Mapping | list):
+                yield from _python_graders(value, f"{path}.{key}")
+    elif isinstance(config, list):
+        for index, value in enumerate(config):
+            yield from _python_graders(value, f"{path}[{index}]")
+
+
 def _grader_findings(grader: Grader) -> tuple[list[tuple[str, str]], list[Finding]]:
     """The ``{{item.…}}`` variables the grader reads, and each problem of the grader itself."""
     name = "<grader>" if isinstance(grader, Mapping) else str(grader)
@@ -251,14 +310,18 @@ def _check_lines(
         raise ValueError(f"split must be one of {', '.join(LINE_LIMITS)}, not {split!r}")
     findings: list[Finding] = []
     grader_vars: list[tuple[str, str]] = []
+    python_reads: list[PythonRead] = []
     if grader is not None:
         grader_vars, grader_problems = _grader_findings(grader)
         findings += grader_problems
+        if not any(f.code == "grader_unreadable" for f in grader_problems):
+            python_reads, source_problems = python_grader_reads(grader)
+            findings += source_problems
     served = sorted(set(tool_names)) if tool_names is not None else None
     for line in lines:
         if line.record is not None:
             checker = _LineChecker(name, line.number, profile)
-            findings += checker.check(line.record, grader_vars, served)
+            findings += checker.check(line.record, grader_vars, served, python_reads)
     findings += _check_size(name, len(lines), split, profile)
     findings += _check_duplicates(name, lines)
     if other is not None:
@@ -395,11 +458,40 @@ class _LineChecker:
         record: dict[str, Any],
         grader_vars: list[tuple[str, str]],
         served: list[str] | None,
+        python_reads: Sequence[PythonRead] = (),
     ) -> list[Finding]:
         self.messages(record)
         self.tools(record, served)
         self.references(record, grader_vars)
+        self.python_keys(record, python_reads)
         return self.findings
+
+    def python_keys(self, record: dict[str, Any], reads: Sequence[PythonRead]) -> None:
+        """Each key a python grader reads must be on the line (``.get`` ones: a warning)."""
+        item = {**ITEM_DEFAULTS, **record}
+        for where, path, required in reads:
+            value: Any = item
+            for depth, key in enumerate(path):
+                if not isinstance(value, Mapping) or key not in value:
+                    shown = "item" + "".join(f"[{k!r}]" for k in path[: depth + 1])
+                    field = ".".join(path[: depth + 1])
+                    if required:
+                        self.error(
+                            field,
+                            "grader_key_missing",
+                            f"{where} reads {shown}, which this line does not have: "
+                            "grading it raises KeyError and scores 0",
+                            "add the field to every line, or change the grader",
+                        )
+                    else:
+                        self.warning(
+                            field,
+                            "grader_key_missing_optional",
+                            f"{where} reads {shown} with a default, and this line does not have it",
+                            "add the field if the default is not meant",
+                        )
+                    break
+                value = value[key]
 
     def messages(self, record: dict[str, Any]) -> None:
         if "messages" not in record:
