@@ -10,6 +10,7 @@ Typical use::
 from .engine import RolloutEngine, new_trace_id, run_rollouts, run_rollouts_sync
 from .grading import Grader, GraderFn
 from .policy import Policy, PolicyTurn, ToolCallRequest
+from .solver import Solution, SolverPolicy, solver_policies
 from .traces import load_traces, save_traces, spans_frame, traces_frame
 
 __all__ = [
@@ -18,12 +19,15 @@ __all__ = [
     "Policy",
     "PolicyTurn",
     "RolloutEngine",
+    "Solution",
+    "SolverPolicy",
     "ToolCallRequest",
     "load_traces",
     "new_trace_id",
     "run_rollouts",
     "run_rollouts_sync",
     "save_traces",
+    "solver_policies",
     "spans_frame",
     "traces_frame",
 ]
