@@ -49,13 +49,12 @@ def as_date(text: str) -> date | None:
 
 
 def label_set(answers: Iterable[str]) -> frozenset[str]:
-    """The answers as a label set if they look like one (few distinct short values), else empty."""
+    """The answers that are labels: the dataset's text answers (numbers and dates set aside) when
+    they take few distinct short values (at least two); else empty."""
     distinct = {a.strip() for a in answers}
-    looks = len(distinct) <= MAX_LABELS and all(
-        a and len(a) <= MAX_LABEL_CHARS and as_number(a) is None and as_date(a) is None
-        for a in distinct
-    )
-    return frozenset(distinct) if looks and len(distinct) >= 2 else frozenset()
+    text = {a for a in distinct if a and as_number(a) is None and as_date(a) is None}
+    looks = len(text) <= MAX_LABELS and all(len(a) <= MAX_LABEL_CHARS for a in text)
+    return frozenset(text) if looks and len(text) >= 2 else frozenset()
 
 
 def kind_of(answer: str, labels: Iterable[str] = ()) -> Kind:

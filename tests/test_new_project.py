@@ -150,3 +150,77 @@ def test_every_template_file_renders():
                 render_template(child.read_text(encoding="utf-8"), values, child.name)
                 rendered += 1
     assert rendered >= 18
+
+
+@pytest.fixture(scope="module")
+def order_project(tmp_path_factory) -> Path:
+    """A new project with the example swapped for a SQLite-backed order task (no documents)."""
+    from tests.order_project import swap_in_order_task
+
+    root = tmp_path_factory.mktemp("projects") / "order-assistant"
+    assert main(["new", str(root)]) == 0
+    swap_in_order_task(root, "order_assistant")
+    return root
+
+
+def _project_env() -> dict[str, str]:
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PYTEST_") and key != "RFTKIT_TOOL_TOKEN"
+    }
+    env["PYTHONPATH"] = path
+    return env
+
+
+def test_a_project_with_database_tools_and_no_documents_passes_its_whole_check_suite(
+    order_project,
+):
+    assert not (order_project / "docs").exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-v", "-p", "no:randomly"],
+        cwd=order_project,
+        env=_project_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    # The generic suite ran (service, readiness in Python and CLI, the missing grader key, red
+    # team, kappa, scripted baseline, Modal app, notebooks) and the team's own tool test.
+    passed = {line.split("::")[1].split(" ")[0] for line in done.stdout.splitlines()
+              if "::" in line and " PASSED" in line}  # fmt: skip
+    for name in (
+        "test_validation_catches_a_key_the_python_grader_reads_missing_from_a_line",
+        "test_the_readiness_cli_passes_with_probes_from_the_tools",
+        "test_grader_survives_the_red_team",
+        "test_kappa_gate_on_the_shipped_labels_uses_the_rubrics_scale",
+        "test_the_grader_ranks_the_scripted_policies",
+        "test_notebook_runs_headless",
+        "test_lookup_order_gives_the_record_and_refuses_unknown_orders",
+    ):
+        assert any(p.startswith(name) for p in passed), (name, sorted(passed))
+    assert "failed" not in done.stdout
+
+
+def test_the_order_projects_checks_use_its_answers_kinds_and_its_rubrics_scale(order_project):
+    done = subprocess.run(
+        [sys.executable, "-c", (
+            "from order_assistant import checks\n"
+            "print('scale', checks.label_scale())\n"
+            "report = checks.redteam()\n"
+            "print(report.table.to_string())\n"
+            "print('not applied', report.not_applied)\n"
+            "print('problems', report.problems())\n"
+        )],
+        cwd=order_project, env=_project_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "scale (0.0, 0.75, 1.0)" in out
+    table = {line.split("  ")[0].strip(): line for line in out.splitlines()}
+    for probe in ("all dates listed", "every label listed", "tool output pasted", "hedged"):
+        assert probe in table, out
+    assert "not applied ('all numbers listed', 'wrong scale')" in out
+    assert "problems []" in out

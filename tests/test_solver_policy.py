@@ -108,6 +108,7 @@ def test_answer_kinds_and_their_wrong_answers():
     labels = label_set(["shipped", "held", "shipped", "lost"])
     assert labels == {"shipped", "held", "lost"}
     assert label_set([f"a long free-text answer number {n}" * 3 for n in range(3)]) == set()
+    assert label_set(["held", "2026-12-04", "12", "shipped"]) == {"held", "shipped"}
     kinds = [kind_of(a, labels) for a in ("1,204.5", "2026-12-04", "held", '{"a": 1}', "why")]
     assert kinds == ["number", "date", "label", "json", "text"]
     draw = random.Random(0)
