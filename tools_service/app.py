@@ -27,6 +27,12 @@ Example::
         httpx.post(f"{url}/call", headers={"Authorization": "Bearer s3cret"}, json={
             "type": "function_call", "call_id": "call_1", "name": "calculator",
             "arguments": '{"expression": "2 + 3"}', "trace_id": "trace_1"})
+
+Tools without documents (a database, an API) take no corpus; their resources are handed over
+instead and reach each call as ``ctx.resources`` (see ``tools_service.resources``)::
+
+    connect = lambda: sqlite3.connect(DB, check_same_thread=False)
+    app = create_app(toolbox=orders_toolbox, resources={"db": PerThread(connect)}, token="s3cret")
 """
 
 import json
