@@ -154,7 +154,9 @@ def test_the_fine_tuned_model_answers_by_id_with_calls_that_reach_the_tool_servi
     assert called, "the fine-tuned model made no tool call"
     for trace in called:  # the tool service logged these rollouts' calls under their trace ids
         log = trained["reached"][trace.trace_id]
-        assert len(log["calls"]) == trace.tool_calls
+        # calls the engine answered itself (bad JSON arguments, an unknown tool) never reach it
+        sent = [s for s in trace.function_spans if s.span_data.attempts > 0]
+        assert len(log["calls"]) == len(sent), [s.span_data for s in trace.function_spans]
 
 
 def test_no_secret_reaches_logs_responses_or_disk(trained):
