@@ -148,3 +148,14 @@ def test_06_quotes_its_latencies_and_forecast():
     price = price_for("azure", "o4-mini-2025-04-16")  # the row is printed with source and date
     assert f"[{price.source}, {price.checked}]" in printed
     assert f"rate: ${price.usd_per_training_hour:,.0f} per training hour" in printed
+
+
+def test_01_quotes_its_training_lines_against_the_guidance():
+    name = "01_data_curation.ipynb"
+    printed = _output(name, "enough01-code")
+    match = re.search(r"^(\d+) training lines: (below|within|above) the typical 100-1000", printed)
+    assert match, printed
+    assert (
+        f"So an {match.group(1)}-line set is at the scarce end" in _cell(name, "enough01-md").source
+    )
+    assert match.group(2) == "below"  # "the scarce end" is only true below the range
