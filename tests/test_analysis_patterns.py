@@ -186,3 +186,35 @@ def test_the_demo_run():
     choice = tool_choice(after, items)
     assert choice.to_numpy().sum() == traces_frame(after)["tool_calls"].sum()  # calls run
     assert set(choice.index) == {line["task_type"] for line in items.values()}
+
+
+def test_real_rollouts_show_the_patterns_the_scripts_act_out():
+    """Through the real tool service: ``efficient`` reads all its evidence in one turn (parallel
+    when there are two reports) and stops; ``wasteful`` reads one report per turn, then reads one
+    again and calculates twice (``rftkit.rollouts.scripted``)."""
+    from rftkit.course_session import course_session
+    from rftkit.graders.course import course_grader
+    from rftkit.rollouts import run_rollouts_sync
+    from rftkit.rollouts.scripted import ScriptedPolicy
+
+    with course_session(seed=0, style="compact", n=12) as course:
+        common = dict(tools=course.job_tools, grader=course_grader(), progress=False)
+        runs = {
+            style: run_rollouts_sync(course.items, ScriptedPolicy(course.items, style), **common)
+            for style in ("efficient", "wasteful")
+        }
+    items = {line["task_id"]: line for line in course.items}
+    efficient, wasteful = (rollout_patterns(runs[s], items) for s in ("efficient", "wasteful"))
+    assert efficient["evidence_read"].all() and wasteful["evidence_read"].all()
+    two_reports = efficient["item_id"].map(lambda i: len(items[i]["evidence"]) >= 2)
+    assert 0 < two_reports.sum() < len(two_reports)
+    assert efficient["parallel_turns"].tolist() == two_reports.astype(int).tolist()
+    # wasteful's only parallel turn lists the folders, when the reports sit in two
+    folders = wasteful["item_id"].map(
+        lambda i: len({p.rsplit("/", 1)[0] for p in items[i]["evidence"]})
+    )
+    assert wasteful["parallel_turns"].tolist() == (folders >= 2).astype(int).tolist()
+    # after the evidence: efficient makes only the calculator call a difference/growth needs
+    needs_calculator = efficient["task_type"].isin(["difference", "growth"])
+    assert efficient["calls_after_evidence"].tolist() == needs_calculator.astype(float).tolist()
+    assert (wasteful["calls_after_evidence"] == 3).all()  # a read again, two calculations
