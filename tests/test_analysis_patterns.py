@@ -104,6 +104,12 @@ def test_odd_reads_are_not_evidence(call):
     assert not evidence_files_read([_trace("a", [[call]]).spans[1].span_data], ITEMS["a"])
 
 
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"path": "r/x.md"', "", "null", '"r/x.md"'])
+def test_unreadable_arguments_are_not_evidence_and_never_crash(text):
+    call = FunctionSpanData(name="read_file", input=text, status_code=200, output="ok")
+    assert not evidence_files_read([call], ITEMS["a"])
+
+
 def test_no_evidence_listed_is_never_read():
     assert not evidence_files_read([], {"evidence": []})
     assert not evidence_files_read([], {})

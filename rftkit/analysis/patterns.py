@@ -9,7 +9,6 @@ has been read is a rule of the task, so it is a parameter (:data:`EvidenceRule`)
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from rftkit.analysis.plots import NOT_A_TOOL
+from rftkit.jsonsafe import loads
 from rftkit.protocol import FunctionSpanData, GenerationSpanData, Trace
 
 EvidenceRule = Callable[[Sequence[FunctionSpanData], Mapping[str, Any]], bool]
@@ -29,11 +29,12 @@ PATTERN_COLUMNS = [
 
 
 def _read_path(call: FunctionSpanData) -> str | None:
-    """The ``path`` argument of a successful ``read_file`` call, else None."""
+    """The ``path`` argument of a successful ``read_file`` call, else None (also for arguments a
+    hand-edited trace file made unreadable: too deep, too large, not JSON)."""
     if call.name != "read_file" or call.status_code != 200:
         return None
     try:
-        arguments = json.loads(call.input)
+        arguments = loads(call.input)
     except ValueError:
         return None
     path = arguments.get("path") if isinstance(arguments, dict) else None
