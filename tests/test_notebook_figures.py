@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from rftkit.analysis.traces import compare_runs
+from rftkit.jobs.platforms import price_for
 from rftkit.rollouts import load_traces, traces_frame
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -79,9 +80,10 @@ def test_04_quotes_the_local_models_learnable_items():
 def test_04_quotes_the_wasteful_policys_constant_reward():
     table = _output("04_baseline_and_triage.ipynb", "ffea9985")
     wasteful = re.search(r"^mean reward\s+\S+\s+\S+\s+(\S+)\s*$", table, re.MULTILINE).group(1)
-    assert f"same* reward every time ({wasteful}:" in _cell(
-        "04_baseline_and_triage.ipynb", "c168fea1"
-    ).source
+    assert (
+        f"same* reward every time ({wasteful}:"
+        in _cell("04_baseline_and_triage.ipynb", "c168fea1").source
+    )
 
 
 def test_06_quotes_the_runs_size_and_shows_the_runs_change_classes():
@@ -99,3 +101,61 @@ def test_06_quotes_the_runs_size_and_shows_the_runs_change_classes():
     shown = _output("06_result_analysis.ipynb", "c472d0c1")
     for change, n in counts.items():
         assert re.search(rf"^{re.escape(change)}\s+{n}\s*$", shown, re.MULTILINE), (change, shown)
+
+
+def test_06_quotes_its_tool_use_patterns():
+    name = "06_result_analysis.ipynb"
+    table = _output(name, "pat06-table")
+
+    def row(label: str) -> tuple[str, str]:
+        match = re.search(rf"^{re.escape(label)}\s+(\S+)\s+(\S+)\s+\S+\s*$", table, re.MULTILINE)
+        assert match, (label, table)
+        return match.group(1), match.group(2)
+
+    prose = _cell(name, "pat06-read").source
+    for label in (
+        "turns per rollout",
+        "share of rollouts that read the evidence",
+        "calls after the evidence was read",
+    ):
+        assert "{} → {}".format(*row(label)) in prose, label
+    parallel = row("share of tool turns with 2+ calls")
+    assert f"{parallel[0]} before and {parallel[1]} after" in prose
+    assert parallel == ("0.000", "0.000")  # the prose explains why: one call per turn
+    assert f"calls per tool turn exactly {row('calls per tool turn')[0]}" in prose
+
+    choice = _output(name, "pat06-choice")
+    lookups = re.findall(r"lookup\s+\d+\s+\d+\s+(\d+)\s+\d+\s+\d+\s*$", choice, re.MULTILINE)
+    assert len(lookups) == 2, choice  # list_files on lookups, before then after
+    assert f"listed folders **{lookups[0]}** times, the trained one **{lookups[1]}** times" in prose
+
+
+def test_06_quotes_its_latencies_and_forecast():
+    name = "06_result_analysis.ipynb"
+    latency = _output(name, "cost06-latency")
+    before = re.search(r"^before\s+(\S+)\s+(\S+)\s*$", latency, re.MULTILINE).groups()
+    after = re.search(r"^after\s+(\S+)\s+(\S+)\s*$", latency, re.MULTILINE).groups()
+    prose = _cell(name, "cost06-price-md").source
+    assert f"p50 {before[0]} → {after[0]} s, p95 {before[1]} → {after[1]} s" in prose
+
+    printed = _output(name, "cost06-price")
+    cost = re.search(r"^cost \(USD\)\s+(\d+)\s+(\d+)\s*$", printed, re.MULTILINE).groups()
+    rollouts = re.search(r"^rollouts \(training \+ validation\)\s+(\d+)", printed, re.MULTILINE)
+    per_step = re.search(r"^rollouts per step\s+(\d+)", printed, re.MULTILINE).group(1)
+    reading = _cell(name, "cost06-read").source
+    assert f"**${cost[0]} to ${cost[1]}** for {int(rollouts.group(1)):,} graded rollouts" in reading
+    assert f"{per_step} rollouts start together" in reading
+    price = price_for("azure", "o4-mini-2025-04-16")  # the row is printed with source and date
+    assert f"[{price.source}, {price.checked}]" in printed
+    assert f"rate: ${price.usd_per_training_hour:,.0f} per training hour" in printed
+
+
+def test_01_quotes_its_training_lines_against_the_guidance():
+    name = "01_data_curation.ipynb"
+    printed = _output(name, "enough01-code")
+    match = re.search(r"^(\d+) training lines: (below|within|above) the typical 100-1000", printed)
+    assert match, printed
+    assert (
+        f"So an {match.group(1)}-line set is at the scarce end" in _cell(name, "enough01-md").source
+    )
+    assert match.group(2) == "below"  # "the scarce end" is only true below the range

@@ -95,6 +95,17 @@ def regressions(comparison: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     return worse.sort_values(["delta_reward", "delta_tool_calls"]).head(n)
 
 
+def latency_percentiles(
+    runs: dict[str, pd.DataFrame], quantiles: Sequence[float] = (0.5, 0.95)
+) -> pd.DataFrame:
+    """Rollout wall time (``latency_s``, seconds) at ``quantiles`` per run: rows runs, columns
+    ``p50``, ``p95``…; discarded rollouts count, their time was spent."""
+    return pd.DataFrame(
+        {f"p{round(q * 100)}": {n: f["latency_s"].quantile(q) for n, f in runs.items()}
+         for q in quantiles}
+    )  # fmt: skip
+
+
 def transcript(trace: Trace, max_chars: int = 160) -> list[str]:
     """A rollout as short lines (calls, outputs, final answer) for side-by-side reading."""
     lines = []

@@ -1,0 +1,150 @@
+"""The tool-use patterns Agent RFT is known to teach, measured on traces: parallel calls, stopping
+once the evidence is read, and which tools each kind of task uses.
+
+A *turn* is one generation span; the calls of a turn are its ``tool_calls``. Whether the evidence
+has been read is a rule of the task, so it is a parameter (:data:`EvidenceRule`); the default,
+:func:`evidence_files_read`, is the course's: every path in the line's ``evidence`` opened by a
+``read_file`` that answered 200.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from rftkit.analysis.plots import NOT_A_TOOL
+from rftkit.jsonsafe import loads
+from rftkit.protocol import FunctionSpanData, GenerationSpanData, Trace
+
+EvidenceRule = Callable[[Sequence[FunctionSpanData], Mapping[str, Any]], bool]
+"""``rule(calls_so_far, item)``: has the rollout read what it needs to answer ``item``?"""
+
+PATTERN_COLUMNS = [
+    "trace_id", "item_id", "task_type", "turns", "tool_turns", "tool_calls", "parallel_turns",
+    "evidence_read", "calls_after_evidence",
+]  # fmt: skip
+
+
+def _read_path(call: FunctionSpanData) -> str | None:
+    """The ``path`` argument of a successful ``read_file`` call, else None (also for arguments a
+    hand-edited trace file made unreadable: too deep, too large, not JSON)."""
+    if call.name != "read_file" or call.status_code != 200:
+        return None
+    try:
+        arguments = loads(call.input)
+    except ValueError:
+        return None
+    path = arguments.get("path") if isinstance(arguments, dict) else None
+    return path if isinstance(path, str) else None
+
+
+def evidence_files_read(calls: Sequence[FunctionSpanData], item: Mapping[str, Any]) -> bool:
+    """True once every path of ``item["evidence"]`` was opened by a ``read_file`` answering 200.
+
+    An item without evidence paths never counts as read (there is nothing to measure against).
+    """
+    evidence = set(item.get("evidence") or ())
+    return bool(evidence) and evidence <= {_read_path(c) for c in calls}
+
+
+def _calls_after_evidence(
+    calls: Sequence[FunctionSpanData], item: Mapping[str, Any], rule: EvidenceRule
+) -> int | None:
+    """Calls made after the first call at which ``rule`` holds; None if it never holds."""
+    for index in range(1, len(calls) + 1):
+        if rule(calls[:index], item):
+            return len(calls) - index
+    return None
+
+
+def rollout_patterns(
+    traces: Iterable[Trace],
+    items: Mapping[str, Mapping[str, Any]],
+    evidence_rule: EvidenceRule = evidence_files_read,
+) -> pd.DataFrame:
+    """One row per rollout (columns ``PATTERN_COLUMNS``).
+
+    ``items`` maps item ids to dataset lines (for ``task_type`` and the evidence rule); a trace
+    whose item is not there raises, naming it, rather than being measured against nothing.
+    ``tool_calls`` counts the calls the model asked for (a rollout cut off at
+    ``max_episode_steps`` never runs its last ones); ``calls_after_evidence`` counts calls run after
+    the evidence was read, and is empty for a rollout that never read it.
+    """
+    rows = []
+    for trace in traces:
+        if trace.item_id not in items:
+            raise KeyError(f"trace {trace.trace_id}: item {trace.item_id!r} is not in `items`")
+        item = items[trace.item_id]
+        turns = [s.span_data for s in trace.spans if isinstance(s.span_data, GenerationSpanData)]
+        calls = [s.span_data for s in trace.spans if isinstance(s.span_data, FunctionSpanData)]
+        after = _calls_after_evidence(calls, item, evidence_rule)
+        rows.append(
+            {
+                "trace_id": trace.trace_id,
+                "item_id": trace.item_id,
+                "task_type": item.get("task_type"),
+                "turns": len(turns),
+                "tool_turns": sum(bool(t.tool_calls) for t in turns),
+                "tool_calls": sum(len(t.tool_calls) for t in turns),
+                "parallel_turns": sum(len(t.tool_calls) >= 2 for t in turns),
+                "evidence_read": after is not None,
+                "calls_after_evidence": after,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=PATTERN_COLUMNS)
+    return frame.astype({"calls_after_evidence": "float64"})
+
+
+def pattern_summary(patterns: pd.DataFrame) -> pd.Series:
+    """A run's patterns as figures: ratios pooled over all its turns, means over its rollouts."""
+    tool_turns = patterns["tool_turns"].sum()
+    read = patterns[patterns["evidence_read"]]
+    return pd.Series(
+        {
+            "rollouts": len(patterns),
+            "turns per rollout": patterns["turns"].mean(),
+            "calls per tool turn": patterns["tool_calls"].sum() / tool_turns
+            if tool_turns
+            else float("nan"),
+            "share of tool turns with 2+ calls": patterns["parallel_turns"].sum() / tool_turns
+            if tool_turns
+            else float("nan"),
+            "share of rollouts that read the evidence": patterns["evidence_read"].mean(),
+            "calls after the evidence was read": read["calls_after_evidence"].mean(),
+        }
+    )
+
+
+def compare_patterns(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """``pattern_summary`` of two runs side by side, with the change."""
+    table = pd.DataFrame({"before": pattern_summary(before), "after": pattern_summary(after)})
+    table["change"] = table["after"] - table["before"]
+    return table
+
+
+def tool_choice(
+    traces: Iterable[Trace],
+    items: Mapping[str, Mapping[str, Any]],
+    tools: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """Calls of each tool per ``task_type`` (rows task types, columns tools).
+
+    With ``tools`` given, calls to other names (a garbled tool name) share one column,
+    ``(not a tool)``.
+    """
+    counts: dict[str, Counter[str]] = {}
+    for trace in traces:
+        if trace.item_id not in items:
+            raise KeyError(f"trace {trace.trace_id}: item {trace.item_id!r} is not in `items`")
+        task_type = str(items[trace.item_id].get("task_type"))
+        row = counts.setdefault(task_type, Counter())
+        for span in trace.spans:
+            if not isinstance(span.span_data, FunctionSpanData):
+                continue
+            name = span.span_data.name
+            row[name if tools is None or name in tools else NOT_A_TOOL] += 1
+    frame = pd.DataFrame.from_dict(counts, orient="index").fillna(0).astype(int)
+    return frame.sort_index().reindex(sorted(frame.columns), axis=1)
