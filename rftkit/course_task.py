@@ -55,6 +55,14 @@ class CourseTaskSize:
     valid_per_world: int = 20
 
 
+def course_task_tools(server_url: str) -> list[TaskTool]:
+    """The course's four tools at ``{server_url}/call``, the token as a ``${RFTKIT_TOOL_TOKEN}``
+    reference (the service's own variable)."""
+    headers = {"Authorization": f"Bearer ${{{TOKEN_ENV}}}"}
+    url = f"{server_url.rstrip('/')}/call"
+    return [TaskTool(name=t.name, server_url=url, headers=headers) for t in toolbox]
+
+
 def world_lines(world: LocalWorld, n: int) -> list[dict[str, Any]]:
     """The first ``n`` compact-corpus lines of ``world``, ids prefixed with its seed (worlds share
     ids like ``t0001``, and rollouts are grouped by id)."""
@@ -95,16 +103,12 @@ def _write_task(
     valid = [line for w in valid_worlds for line in world_lines(w, size.valid_per_world)]
     write_jsonl(train, root / "train.jsonl")
     write_jsonl(valid, root / "valid.jsonl")
-    headers = {"Authorization": f"Bearer ${{{TOKEN_ENV}}}"}
     task = RFTTask(
         name="course",
         training_file=root / "train.jsonl",
         validation_file=root / "valid.jsonl",
         grader=grader if grader is not None else course_grader(),
-        tools=[
-            TaskTool(name=t.name, server_url=f"{server_url.rstrip('/')}/call", headers=headers)
-            for t in toolbox
-        ],
+        tools=course_task_tools(server_url),
         max_episode_steps=12,
         model=BASE_MODEL,
         hyperparameters=dict(COURSE_HYPERPARAMETERS),

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rftkit.task import TASK_FILE, RFTTask, TaskTool
+from rftkit.task import TASK_FILE, RFTTask
 from rftkit.trl.gpus import DEFAULT_MODEL
 from rftkit.trl.jobspec import TRLJobSpec
 
@@ -30,21 +30,15 @@ COURSE_DATA = Path(__file__).resolve().parents[2] / "notebooks" / "data"
 
 def course_task(tools_url: str, out: str | Path) -> RFTTask:
     """The course task for a deployed tool service (which serves world 0 by default)."""
-    from rftkit.course_task import COURSE_HYPERPARAMETERS
+    from rftkit.course_task import COURSE_HYPERPARAMETERS, course_task_tools
     from rftkit.graders.course import course_grader
-    from tools_service.app import TOKEN_ENV
-    from tools_service.tools import toolbox
 
-    headers = {"Authorization": f"Bearer ${{{TOKEN_ENV}}}"}
     task = RFTTask(
         name="course-trl",
         training_file=COURSE_DATA / "train_compact.jsonl",
         validation_file=COURSE_DATA / "valid_compact.jsonl",
         grader=course_grader(),
-        tools=[
-            TaskTool(name=t.name, server_url=f"{tools_url.rstrip('/')}/call", headers=headers)
-            for t in toolbox
-        ],
+        tools=course_task_tools(tools_url),
         max_episode_steps=12,
         model=DEFAULT_MODEL,
         hyperparameters=dict(COURSE_HYPERPARAMETERS),
