@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -327,3 +328,20 @@ class Trace(BaseModel):
     @property
     def tool_calls(self) -> int:
         return len(self.function_spans)
+
+
+def job_event(
+    event_id: str, message: str, data: dict[str, Any] | None = None, level: str = "info"
+) -> dict[str, Any]:
+    """A ``fine_tuning.job.event`` as the hosted API returns it (reference §6.3): a ``metrics``
+    event when it carries ``data`` (the RFT metrics layout), else a ``message`` event. Every
+    training backend emits these, so ``rftkit.analysis`` reads any of them."""
+    return {
+        "id": event_id,
+        "object": "fine_tuning.job.event",
+        "created_at": int(time.time()),
+        "level": level,
+        "message": message,
+        "type": "metrics" if data is not None else "message",
+        "data": data or {},
+    }

@@ -38,7 +38,7 @@ from rftkit.local.model import TinyLM, masked_mean, sequence_logprobs
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.pretrain import batch_tensors, length_buckets
 from rftkit.local.tokenizer import Rendered, Tokenizer
-from rftkit.protocol import JobTool, Trace
+from rftkit.protocol import JobTool, Trace, job_event
 from rftkit.rollouts import run_rollouts
 from rftkit.rollouts.engine import item_id_of
 from rftkit.rollouts.traces import is_correct
@@ -217,15 +217,7 @@ class GRPOTrainer:
 
     # events in the fine_tuning.job.event shape
     def emit(self, message: str, data: dict[str, Any] | None = None, level: str = "info") -> None:
-        event = {
-            "id": f"ftevent-local-{len(self.events) + 1}",
-            "object": "fine_tuning.job.event",
-            "created_at": int(time.time()),
-            "level": level,
-            "message": message,
-            "type": "metrics" if data is not None else "message",
-            "data": data or {},
-        }
+        event = job_event(f"ftevent-local-{len(self.events) + 1}", message, data, level)
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)

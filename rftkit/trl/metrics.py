@@ -25,6 +25,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from rftkit.protocol import job_event
 from rftkit.trl.rewards import ScoredRollout, TaskReward
 
 
@@ -63,15 +64,8 @@ class EventWriter:
         self.on_event = on_event
 
     def emit(self, message: str, data: dict[str, Any] | None = None, level: str = "info") -> None:
-        event = {
-            "id": f"ftevent-trl-{len(self.events) + 1}",
-            "object": "fine_tuning.job.event",
-            "created_at": int(time.time()),
-            "level": level,
-            "message": message,
-            "type": "metrics" if data is not None else "message",
-            "data": _json_safe(data or {}),
-        }
+        safe = None if data is None else _json_safe(data)
+        event = job_event(f"ftevent-trl-{len(self.events) + 1}", message, safe, level)
         self.events.append(event)
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
