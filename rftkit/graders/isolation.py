@@ -89,9 +89,10 @@ def bwrap_command(command: list[str], tmp_bytes: int) -> list[str]:
         "--hostname", "grader",
     ]  # fmt: skip
     args += _system_libraries()
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
+    # After the private /tmp, so an interpreter or checkout under /tmp (a CI clone) stays visible.
     for path in _read_only_paths():
         args += ["--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     args += ["--chdir", "/tmp", "--clearenv"]
     env = {"PATH": "/nonexistent", "HOME": "/tmp", "TMPDIR": "/tmp", "PYTHONPATH": package_root}
     env.update(dict.fromkeys(_THREADS_ENV, "1"))
