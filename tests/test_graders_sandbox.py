@@ -519,3 +519,15 @@ def test_sqlite_works_in_memory_and_in_the_temp_dir(sandbox):
         "    return float(total)\n"
     )
     assert sandbox.run(source, {}, {}) == 4.0
+
+
+def test_paths_under_tmp_are_bound_after_the_private_tmp():
+    # A CI clone (and its venv) may live under /tmp: the private tmpfs must not hide it.
+    from rftkit.graders.isolation import bwrap_command
+
+    args = bwrap_command(["python"], 1 << 20)
+    tmpfs = args.index("--tmpfs")
+    binds = [i for i, a in enumerate(args) if a == "--ro-bind" and args[i + 1].startswith("/tmp")]
+    assert all(i > tmpfs for i in binds)
+    rftkit_bind = [i for i, a in enumerate(args) if a == "--ro-bind" and "rftkit" in args[i + 1]]
+    assert rftkit_bind and all(i > tmpfs for i in rftkit_bind)
