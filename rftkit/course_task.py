@@ -33,6 +33,7 @@ from rftkit.protocol import JobTool
 from rftkit.serving import serve_in_background
 from rftkit.task import TASK_FILE, RFTTask, TaskTool
 from tools_service.app import TOKEN_ENV, create_app
+from tools_service.state import StateStore
 from tools_service.tools import toolbox
 
 COURSE_HYPERPARAMETERS = {
@@ -132,12 +133,15 @@ class ServedWorlds:
 
 
 @contextmanager
-def serve_worlds(worlds: list[LocalWorld]) -> Iterator[ServedWorlds]:
+def serve_worlds(
+    worlds: list[LocalWorld], store: StateStore | None = None
+) -> Iterator[ServedWorlds]:
     """The worlds' compact corpora behind one tool service with a fresh token, until the block
-    ends; each call reads the corpus of its item's ``world_seed``."""
+    ends; each call reads the corpus of its item's ``world_seed``. ``store`` (default: a fresh
+    in-memory one) holds the rollouts' call logs, e.g. for a test to read."""
     corpora = {w.world.seed: w.corpus() for w in worlds}
     token = secrets.token_urlsafe(24)
-    with serve_in_background(create_app(corpora, token=token)) as url:
+    with serve_in_background(create_app(corpora, token=token, store=store)) as url:
         yield ServedWorlds(url, token)
 
 
@@ -156,6 +160,7 @@ def serve_course_task(
     size: CourseTaskSize = CourseTaskSize(),
     *,
     grader: dict[str, Any] | None = None,
+    store: StateStore | None = None,
 ) -> Iterator[ServedTask]:
     """Write the course task and serve its worlds' tools on loopback until the block ends.
 
@@ -165,6 +170,6 @@ def serve_course_task(
     with ExitStack() as stack:
         root = Path(directory or stack.enter_context(tempfile.TemporaryDirectory()))
         train, valid = course_worlds(size, root / "worlds")
-        served = stack.enter_context(serve_worlds(train + valid))
+        served = stack.enter_context(serve_worlds(train + valid, store))
         task = _write_task(root, served.base_url, train, valid, size, grader)
         yield ServedTask(task, served.base_url, {TOKEN_ENV: served.token})

@@ -4,18 +4,15 @@ every rollout's call log (so a test can see which calls reached it), and the API
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rftkit.api import LocalAPI, serve_api
-from rftkit.course_task import CourseTaskSize, write_course_task
-from rftkit.local.worlds import GRPO_SEEDS, VALID_SEEDS, build_world, world_seeds
-from rftkit.serving import serve_in_background
+from rftkit.course_task import CourseTaskSize, serve_course_task
 from rftkit.task import RFTTask
-from tools_service.app import TOKEN_ENV, create_app
+from tools_service.app import TOKEN_ENV
 from tools_service.state import InMemoryStateStore
 
 SMALL = CourseTaskSize(train_worlds=1, train_per_world=10, valid_worlds=1, valid_per_world=10)
@@ -45,16 +42,10 @@ class RecordedTask:
 def recorded_course_task(root: Path) -> Iterator[RecordedTask]:
     """The course task (10 training and 10 validation lines) with a tool service whose state
     store is ours to read; its token lives only in ``env``."""
-    seeds = world_seeds(GRPO_SEEDS, SMALL.train_worlds) + world_seeds(
-        VALID_SEEDS, SMALL.valid_worlds
-    )
-    corpora = {seed: build_world(seed, root / "worlds").corpus() for seed in seeds}
-    token = secrets.token_urlsafe(24)
     store = InMemoryStateStore()
-    with serve_in_background(create_app(corpora, token=token, store=store)) as url:
-        task = write_course_task(root, url, SMALL)
-        task = task.model_copy(update={"hyperparameters": dict(TWO_STEPS)})
-        yield RecordedTask(task, {TOKEN_ENV: token}, store)
+    with serve_course_task(root, SMALL, store=store) as served:
+        task = served.task.model_copy(update={"hyperparameters": dict(TWO_STEPS)})
+        yield RecordedTask(task, served.env, store)
 
 
 @contextmanager
