@@ -1,0 +1,20 @@
+"""glibc malloc settings for the local engine: applied where glibc is, a no-op elsewhere."""
+
+import sys
+
+import pytest
+
+from rftkit.local import memory
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_settings_apply_on_glibc_and_trim_runs():
+    assert memory.tune_malloc() is True
+    assert memory.tune_malloc() is True  # idempotent
+    memory.release_free_memory()
+
+
+def test_without_glibc_nothing_is_called(monkeypatch):
+    monkeypatch.setattr(memory.ctypes.util, "find_library", lambda name: None)
+    assert memory.tune_malloc() is False
+    memory.release_free_memory()  # and no error
