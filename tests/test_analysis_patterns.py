@@ -127,6 +127,18 @@ def test_summary_pools_turns_and_averages_rollouts():
     assert summary["share of tool turns with 2+ calls"] == 1 / 3
     assert summary["share of rollouts that read the evidence"] == 0.5
     assert summary["calls after the evidence was read"] == 0.0
+    assert summary["reasoning tokens per rollout"] == 0.0  # these turns report none
+
+
+def test_reasoning_tokens_are_summed_over_a_rollouts_turns():
+    trace = _trace("a", [[SEARCH], [_read("r/x.md")]])
+    turns = [s.span_data for s in trace.spans if isinstance(s.span_data, GenerationSpanData)]
+    for turn, reasoning in zip(turns, (5, 0, 7), strict=True):
+        turn.usage.reasoning_tokens = reasoning
+    other = _trace("b", [[SEARCH]], trace_id="u")
+    patterns = rollout_patterns([trace, other], ITEMS)
+    assert patterns["reasoning_tokens"].tolist() == [12, 0]
+    assert pattern_summary(patterns)["reasoning tokens per rollout"] == 6.0
 
 
 def test_compare_gives_the_change():

@@ -10,9 +10,11 @@ from rftkit.local.grpo import (
     group_varies,
     grpo_loss,
     kl_to_reference,
+    metric_means,
 )
 from rftkit.local.model import ModelConfig, TinyLM
 from rftkit.local.tokenizer import render
+from rftkit.protocol import FunctionSpanData, GenerationSpanData, Span, Trace, Usage
 
 
 def test_advantages_are_normalised_within_each_group():
@@ -113,8 +115,40 @@ def test_a_few_grpo_steps_over_http_change_weights_and_emit_events(
     assert last["full_valid_mean_reward"] is not None and last["rollouts"] == 6
     assert set(last["timing"]["step"]) == {"sampling", "training", "eval", "full_iteration"}
     assert trainer.checkpoints[-1]["step_number"] == 2
+    # the tool-use patterns, as rftkit.analysis measures them: at least the answer turn, one call
+    # per turn (the local model's habit), no reasoning segment
+    assert last["turns_per_rollout"] >= 1 and last["valid_turns"] >= 1
+    assert not last["parallel_turn_share"] > 0  # 0, or NaN when no turn called a tool
+    assert last["reasoning_tokens_per_rollout"] == 0.0
     assert (tmp_path / "step-2.pt").exists()
     changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
     assert changed, "GRPO steps left every weight unchanged"
     reference = trainer.reference.state_dict()
     assert all(torch.equal(reference[k], before[k]) for k in before)  # the base stays frozen
+
+
+def _rollout(item_id: str, calls_per_turn: list[int], reasoning: int, reward: float) -> Trace:
+    """Turns calling ``search`` the given numbers of times, then an answer turn."""
+    datas = []
+    for n, calls in enumerate(calls_per_turn):
+        requests = [{"id": f"c{n}{i}", "function": {"name": "search", "arguments": "{}"}}
+                    for i in range(calls)]  # fmt: skip
+        usage = Usage(reasoning_tokens=reasoning)
+        datas.append(GenerationSpanData(tool_calls=requests, usage=usage))
+        datas += [FunctionSpanData(name="search", input="{}", status_code=200)] * calls
+    datas.append(GenerationSpanData(output_text="x", usage=Usage(reasoning_tokens=reasoning)))
+    spans = [Span(trace_id=item_id, span_id=f"s{n}", started_at=n, ended_at=n + 1, span_data=d)
+             for n, d in enumerate(datas)]  # fmt: skip
+    return Trace(trace_id=item_id, item_id=item_id, policy="hand", status="completed",
+                 started_at=0, ended_at=len(spans), spans=spans, reward=reward)  # fmt: skip
+
+
+def test_step_metrics_carry_the_tool_use_patterns():
+    traces = [_rollout("a", [2, 1], reasoning=4, reward=1.0), _rollout("b", [1], 0, 0.0)]
+    unscored = _rollout("c", [3, 3], reasoning=50, reward=0.0).model_copy(update={"reward": None})
+    items = {i: {"task_type": "lookup"} for i in "abc"}
+    means = metric_means([*traces, unscored], items)
+    assert means["turns"] == 2.5  # (3 + 2) / 2: the unscored rollout is left out
+    assert means["parallel_turn_share"] == 1 / 3  # one of three tool turns made two calls
+    assert means["reasoning_tokens"] == 6.0  # (3 turns x 4 + 0) / 2
+    assert means["tool_calls"] == 2.0

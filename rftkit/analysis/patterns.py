@@ -15,16 +15,18 @@ from typing import Any
 
 import pandas as pd
 
-from rftkit.analysis.plots import NOT_A_TOOL
 from rftkit.jsonsafe import loads
 from rftkit.protocol import FunctionSpanData, GenerationSpanData, Trace
+
+NOT_A_TOOL = "(not a tool)"
+"""The column of ``tool_choice`` (and of the per-tool plot) for calls to names that are no tool."""
 
 EvidenceRule = Callable[[Sequence[FunctionSpanData], Mapping[str, Any]], bool]
 """``rule(calls_so_far, item)``: has the rollout read what it needs to answer ``item``?"""
 
 PATTERN_COLUMNS = [
     "trace_id", "item_id", "task_type", "turns", "tool_turns", "tool_calls", "parallel_turns",
-    "evidence_read", "calls_after_evidence",
+    "evidence_read", "calls_after_evidence", "reasoning_tokens",
 ]  # fmt: skip
 
 
@@ -71,7 +73,8 @@ def rollout_patterns(
     whose item is not there raises, naming it, rather than being measured against nothing.
     ``tool_calls`` counts the calls the model asked for (a rollout cut off at
     ``max_episode_steps`` never runs its last ones); ``calls_after_evidence`` counts calls run after
-    the evidence was read, and is empty for a rollout that never read it.
+    the evidence was read, and is empty for a rollout that never read it; ``reasoning_tokens``
+    sums what the turns' usage reports as reasoning (0 for a model that reports none).
     """
     rows = []
     for trace in traces:
@@ -92,6 +95,7 @@ def rollout_patterns(
                 "parallel_turns": sum(len(t.tool_calls) >= 2 for t in turns),
                 "evidence_read": after is not None,
                 "calls_after_evidence": after,
+                "reasoning_tokens": sum(t.usage.reasoning_tokens for t in turns),
             }
         )
     frame = pd.DataFrame(rows, columns=PATTERN_COLUMNS)
@@ -114,6 +118,7 @@ def pattern_summary(patterns: pd.DataFrame) -> pd.Series:
             else float("nan"),
             "share of rollouts that read the evidence": patterns["evidence_read"].mean(),
             "calls after the evidence was read": read["calls_after_evidence"].mean(),
+            "reasoning tokens per rollout": patterns["reasoning_tokens"].mean(),
         }
     )
 

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from rftkit.analysis.patterns import NOT_A_TOOL
 from rftkit.analysis.traces import change_sign, tool_counts
 
 BEFORE, AFTER = "#8c8c8c", "#1f77b4"
@@ -37,9 +38,6 @@ def reward_curves(metrics: pd.DataFrame, graders: pd.DataFrame | None = None) ->
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
-
-NOT_A_TOOL = "(not a tool)"
 
 
 def tool_calls(

@@ -17,9 +17,11 @@ from typing import Any
 import pandas as pd
 import torch
 
+from rftkit.analysis.patterns import rollout_patterns
 from rftkit.course_task import serve_worlds, world_lines
 from rftkit.local.expert import Habits, ScriptedExpert
 from rftkit.local.grpo import rollout_items
+from rftkit.local.memory import release_free_memory, tune_malloc
 from rftkit.local.model import TinyLM
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.rewards import REWARDS
@@ -42,7 +44,9 @@ def evaluate(
     max_episode_steps: int = 12,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """One rollout per task; a row per task with reward, correctness and tool calls."""
+    """One rollout per task; a row per task with reward, correctness, tool calls and the tool-use
+    patterns of ``rftkit.analysis.patterns`` (turns, parallel turns, reasoning tokens)."""
+    tune_malloc()
     policy = LocalModelPolicy(model, tokenizer, temperature=temperature, seed=seed)
     grader = REWARDS[reward]()
     model.eval()
@@ -52,10 +56,12 @@ def evaluate(
         with serve_worlds(worlds) as served:
             tools = served.job_tools()
             traces = _rollout_chunks(policy, work, tools, grader, max_episode_steps)
+    release_free_memory()
     items = {item["task_id"]: item for lines in work for item in lines}
+    patterns = rollout_patterns(traces, items).set_index("trace_id")
     rows = []
     for trace in traces:
-        item = items[trace.item_id]
+        item, pattern = items[trace.item_id], patterns.loc[trace.trace_id]
         rows.append(
             {
                 "task_id": trace.item_id,
@@ -65,6 +71,10 @@ def evaluate(
                 "correct": float(is_correct(trace)) if trace.reward is not None else math.nan,
                 "tool_calls": trace.tool_calls,
                 "min_tool_calls": item["min_tool_calls"],
+                "turns": int(pattern["turns"]),
+                "tool_turns": int(pattern["tool_turns"]),
+                "parallel_turns": int(pattern["parallel_turns"]),
+                "reasoning_tokens": int(pattern["reasoning_tokens"]),
                 "answer": trace.sample.output_text if trace.sample else "",
                 "reference": item["reference_answer"],
             }
@@ -90,7 +100,9 @@ def _rollout_chunks(
 
 
 def summarise(frame: pd.DataFrame) -> dict[str, Any]:
-    """Accuracy, mean reward with its standard error, tool calls and their ratio to the minimum."""
+    """Accuracy (overall and per task type), mean reward with its standard error, tool calls and
+    their ratio to the minimum, turns, the share of tool turns with parallel calls, reasoning
+    tokens."""
     scored = frame.dropna(subset=["reward"])
     n = len(scored)
     sd = statistics.stdev(scored["reward"]) if n > 1 else math.nan
@@ -103,6 +115,15 @@ def summarise(frame: pd.DataFrame) -> dict[str, Any]:
         "tool_calls_ratio": round(
             float(scored["tool_calls"].sum() / scored["min_tool_calls"].sum()), 3
         ),
+        "turns_mean": round(float(scored["turns"].mean()), 3),
+        "parallel_turn_share": round(
+            float(scored["parallel_turns"].sum() / max(scored["tool_turns"].sum(), 1)), 4
+        ),
+        "reasoning_tokens_mean": round(float(scored["reasoning_tokens"].mean()), 3),
+        "accuracy_by_type": {
+            str(kind): round(float(group["correct"].mean()), 4)
+            for kind, group in scored.groupby("task_type")
+        },
     }
 
 

@@ -33,7 +33,9 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from rftkit.analysis.patterns import pattern_summary, rollout_patterns
 from rftkit.baseline import TOLERANCE, bucket_of
+from rftkit.local.memory import tune_malloc
 from rftkit.local.model import TinyLM, masked_mean, sequence_logprobs
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.pretrain import batch_tensors, length_buckets
@@ -65,6 +67,15 @@ class GRPOConfig:
     seed: int = 0
     threads: int = 1
     batch_tokens: int = 8192
+
+
+PATTERN_METRICS = {
+    "turns": "turns per rollout",
+    "parallel_turn_share": "share of tool turns with 2+ calls",
+    "calls_after_evidence": "calls after the evidence was read",
+    "reasoning_tokens": "reasoning tokens per rollout",
+}
+"""Event names of the ``rftkit.analysis.patterns`` figures each step reports."""
 
 
 class NothingToLearn(RuntimeError):
@@ -139,22 +150,31 @@ def grpo_loss(
 
 
 # -- the trainer ---------------------------------------------------------------------------------
-def metric_means(traces: list[Trace]) -> dict[str, float]:
-    """Mean reward, per-grader reward, accuracy, tool calls and sampled tokens of scored traces."""
+def metric_means(traces: list[Trace], items: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Means over the scored traces: reward, per-grader reward, accuracy, tool calls, sampled
+    tokens, and the tool-use patterns ``rftkit.analysis`` measures for any backend (turns, parallel
+    turns, calls after the evidence was read, reasoning tokens)."""
     scored = [t for t in traces if t.reward is not None]
     if not scored:
         return {"reward": math.nan, "tool_calls": math.nan, "accuracy": math.nan}
+    patterns = pattern_summary(rollout_patterns(scored, items))
     means = {
         "reward": statistics.fmean(t.reward for t in scored),
         "tool_calls": statistics.fmean(t.tool_calls for t in scored),
         "accuracy": statistics.fmean(float(is_correct(t)) for t in scored),
         "completion_tokens": statistics.fmean(_output_tokens(t) for t in scored),
+        **{name: float(patterns[label]) for name, label in PATTERN_METRICS.items()},
     }
     for name in (scored[0].grader_result or {}).get("sub_rewards", {}):
         means[f"grader/{name}"] = statistics.fmean(
             float(t.grader_result["sub_rewards"][name]) for t in scored
         )
     return means
+
+
+def lines_by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The lines of one ``run_rollouts`` call under the ids its traces carry."""
+    return {item_id_of(item, n): item for n, item in enumerate(items)}
 
 
 def _output_tokens(trace: Trace) -> int:
@@ -226,6 +246,7 @@ class GRPOTrainer:
         """Triage, then ``steps`` GRPO steps with validation; returns the events.
 
         Raises NothingToLearn when no task's rollouts got different rewards."""
+        tune_malloc()
         torch.manual_seed(self.config.seed)
         torch.set_num_threads(self.config.threads)
         cfg = self.config
@@ -325,7 +346,8 @@ class GRPOTrainer:
             valid_means = self.validate()
         done = time.perf_counter()
         self.cpu_seconds = time.process_time() - self._cpu_start
-        self._emit_step(traces, stats, valid_means, (started, sampled, trained, done))
+        times = (started, sampled, trained, done)
+        self._emit_step(traces, lines_by_id(chosen), stats, valid_means, times)
 
     def validate(self) -> dict[str, float]:
         """Each validation line ``valid_repeats`` times at the rollout temperature; a checkpoint."""
@@ -333,7 +355,7 @@ class GRPOTrainer:
         self.model.eval()
         traces = self._rollouts(self.valid_items, cfg.valid_repeats)
         self.policy.records.clear()
-        means = metric_means(traces)
+        means = metric_means(traces, lines_by_id(self.valid_items))
         path = self.out_dir / f"step-{self.step}.pt"
         self.model.save(path, tokenizer=self.tokenizer.state_dict(), grpo=asdict(cfg))
         self.checkpoints.append(
@@ -348,9 +370,9 @@ class GRPOTrainer:
         )
         return means
 
-    def _emit_step(self, traces, stats, valid_means, times) -> None:
+    def _emit_step(self, traces, items, stats, valid_means, times) -> None:
         cfg = self.config
-        train = metric_means(traces)
+        train = metric_means(traces, items)
         started, sampled, trained, done = times
         grader_names = [k.removeprefix("grader/") for k in train if k.startswith("grader/")]
         types = {n: g.get("type") for n, g in self.grader.get("graders", {}).items()}
@@ -365,6 +387,10 @@ class GRPOTrainer:
             "valid_tool_calls_per_rollout": valid.get("tool_calls"),
             "train_accuracy": train["accuracy"],
             "valid_accuracy": valid.get("accuracy"),
+            **{f"{name}_per_rollout": train.get(name) for name in ("turns", "reasoning_tokens")},
+            "parallel_turn_share": train.get("parallel_turn_share"),
+            "calls_after_evidence": train.get("calls_after_evidence"),
+            **{f"valid_{name}": valid.get(name) for name in PATTERN_METRICS},
             "kl": stats["kl"],
             "loss": stats["loss"],
             "rollouts": len(traces),

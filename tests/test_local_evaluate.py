@@ -1,0 +1,36 @@
+"""The local evaluation: real rollouts of the base model over HTTP, with the tool-use patterns."""
+
+import pytest
+
+from rftkit.local.evaluate import evaluate, summarise
+from rftkit.local.pretrain import BASE_CHECKPOINT, load_model
+from rftkit.local.worlds import HELDOUT_SEEDS, world_seeds
+
+
+@pytest.fixture(scope="module")
+def rows():
+    model, tokenizer = load_model(BASE_CHECKPOINT)
+    return evaluate(model, tokenizer, world_seeds(HELDOUT_SEEDS, 1), tasks_per_world=6)
+
+
+def test_each_row_counts_its_turns_and_calls(rows):
+    assert len(rows) == 6
+    # every tool turn made at least one call; a completed rollout also has its answer turn
+    assert (rows["tool_calls"] >= rows["tool_turns"]).all()
+    assert (rows["turns"] >= rows["tool_turns"]).all()
+    completed = rows[rows["status"] == "completed"]
+    assert (completed["turns"] == completed["tool_turns"] + 1).all()
+    assert (rows["parallel_turns"] == 0).all()  # the local model calls one tool per turn
+    assert (rows["reasoning_tokens"] == 0).all()  # and writes no reasoning segment
+
+
+def test_summary_has_the_pattern_figures(rows):
+    summary = summarise(rows)
+    scored = rows.dropna(subset=["reward"])
+    assert summary["turns_mean"] == pytest.approx(scored["turns"].mean(), abs=1e-3)
+    assert summary["parallel_turn_share"] == 0.0
+    by_type = summary["accuracy_by_type"]
+    assert set(by_type) == set(scored["task_type"])
+    assert sum(by_type[t] * (scored["task_type"] == t).sum() for t in by_type) == pytest.approx(
+        scored["correct"].sum(), abs=1e-3
+    )
