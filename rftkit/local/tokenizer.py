@@ -169,7 +169,7 @@ class Tokenizer:
             elif self.vocab[token_id] == "<cap>":
                 capitalise = True
                 continue
-            elif self.vocab[token_id] in SPECIALS:
+            elif self.vocab[token_id] in (*SPECIALS, *TURN_MARKERS):
                 continue
             else:
                 piece = self.vocab[token_id]
