@@ -215,6 +215,18 @@ def test_grpo_step_events_report_reasoning_tokens_per_rollout(marked, tiny_cours
     assert data["reasoning_tokens_per_rollout"] > 0 and data["parallel_turn_share"] > 0
 
 
+def test_a_conversation_with_earlier_calls_is_seen_as_the_transcripts_render_it(marked):
+    """Calls the policy did not make (a client's conversation sent to the local API) get the
+    same ``<eocalls>`` a training transcript has."""
+    model, tokenizer, _ = marked
+    conversation = scripted("What was the revenue of Norvale in 2025-Q1?", "7")[:6]
+    policy = LocalModelPolicy(model, tokenizer, temperature=0.0)
+    asyncio.run(policy.next_turn(conversation, [], trace_id="trace_client"))
+    seen = render(tokenizer, conversation).ids
+    assert tokenizer.id("<eocalls>") in seen
+    assert policy.record("trace_client").rendered.ids[: len(seen)] == seen
+
+
 class FiftyCalls(TinyLM):
     """A scripted ``generate`` (the model is not under test here): a turn of 50 calls, whatever
     the token limit (the real ``generate`` stops at ``max_new_tokens``)."""

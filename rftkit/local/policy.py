@@ -38,7 +38,7 @@ from rftkit.local.tokenizer import (
     Rendered,
     SlotTable,
     Tokenizer,
-    append_item,
+    append_items,
     parse_turn,
 )
 from rftkit.local.turns import ParsedTurn, parse_marked_turn
@@ -157,13 +157,13 @@ class LocalModelPolicy:
             rendered = Rendered([self.tokenizer.id("<bos>")], [False], SlotTable())
             record = TraceRecord(rendered, self._new_stream(conversation))
             self.records[trace_id] = record
-        for item in conversation[record.seen_items :]:
-            own_call = (
-                item.get("type") == "function_call" and item["call_id"] in record.own_call_ids
-            )
-            if own_call or item.get("role") == "assistant":
-                continue
-            append_item(self.tokenizer, record.rendered, item)
+        arrived = [
+            item
+            for item in conversation[record.seen_items :]
+            if item.get("role") != "assistant"
+            and not (item.get("type") == "function_call" and item["call_id"] in record.own_call_ids)
+        ]
+        append_items(self.tokenizer, record.rendered, arrived, where="new conversation item")
         record.seen_items = len(conversation)
         return record
 

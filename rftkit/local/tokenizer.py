@@ -211,12 +211,17 @@ def render(
     run of calls is followed by ``<eocalls>`` (both written by the model, so ``trained``).
     """
     out = Rendered([tokenizer.id("<bos>")], [False], slots or SlotTable())
-    for number, item in enumerate(conversation):
-        append_item(tokenizer, out, item, where=f"conversation item {number}")
-        following = conversation[number + 1 : number + 2]
+    append_items(tokenizer, out, conversation, where="conversation item")
+    return out
+
+
+def append_items(tokenizer: Tokenizer, out: Rendered, items: list[dict], *, where: str) -> None:
+    """Append Responses-API items to ``out`` (see ``render``); ``where`` names them in errors."""
+    for number, item in enumerate(items):
+        append_item(tokenizer, out, item, where=f"{where} {number}")
+        following = items[number + 1 : number + 2]
         if tokenizer.turn_markers and _is_call(item) and not any(map(_is_call, following)):
             _extend(out, [], [], ["<eocalls>"], tokenizer, trained=True)
-    return out
 
 
 def _is_call(item: dict) -> bool:
