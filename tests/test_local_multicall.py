@@ -15,15 +15,19 @@ import json
 import random
 
 import httpx
+import openai
 import pytest
 import torch
 
 from rftkit.analysis.patterns import rollout_patterns
+from rftkit.api import serve_api
+from rftkit.api.models import ModelRegistry
 from rftkit.local.grpo import GRPOConfig, GRPOTrainer, grpo_loss, lines_by_id
 from rftkit.local.model import ModelConfig, TinyLM
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.pretrain import (
     BASE_CHECKPOINT,
+    BASE_MODEL,
     PretrainConfig,
     build_tokenizer,
     length_buckets,
@@ -284,3 +288,28 @@ def test_the_committed_checkpoint_samples_exactly_as_before(scripted_world):
     sampled = [policy.record(f"trace_{n}").rendered.ids for n in range(3)]
     digest = hashlib.sha256(json.dumps(sampled).encode()).hexdigest()
     assert digest[:16] == "26bba4f02325f566"
+
+
+def test_the_local_api_reports_a_turns_reasoning_tokens(marked, tmp_path, monkeypatch):
+    """Served through the local fine-tuning API, a marked model's turn reports its reasoning
+    tokens where hosted APIs do: ``output_tokens_details`` / ``completion_tokens_details``."""
+    model, tokenizer, items = marked
+    checkpoint = tmp_path / "marked.pt"
+    model.save(checkpoint, tokenizer=tokenizer.state_dict())
+    monkeypatch.setattr(ModelRegistry, "checkpoint", lambda self, name: checkpoint)
+    question = items[0]["messages"][-1]["content"]
+    expected = asyncio.run(
+        LocalModelPolicy(model, tokenizer, temperature=0.0).next_turn(
+            [{"role": "user", "content": question}], [], trace_id="trace_expected"
+        )
+    ).usage.reasoning_tokens
+    assert expected > 0  # the scripted transcripts open every turn with a reasoning segment
+    with serve_api(tmp_path / "api") as api:
+        client = openai.OpenAI(base_url=api.base_url, api_key=api.api_key, max_retries=0)
+        response = client.responses.create(model=BASE_MODEL, input=question, temperature=0)
+        chat = client.chat.completions.create(
+            model=BASE_MODEL, messages=[{"role": "user", "content": question}], temperature=0
+        )
+    assert response.usage.output_tokens_details.reasoning_tokens == expected
+    assert chat.usage.completion_tokens_details.reasoning_tokens == expected
+    assert [o.type for o in response.output] == ["function_call", "function_call"]
