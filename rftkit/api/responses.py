@@ -199,7 +199,7 @@ async def create_response(request: Request, body: ResponsesRequest) -> dict[str,
             "input_tokens": usage.input_tokens,
             "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": usage.output_tokens,
-            "output_tokens_details": {"reasoning_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
             "total_tokens": usage.input_tokens + usage.output_tokens,
         },
     }
@@ -245,5 +245,6 @@ async def create_chat_completion(request: Request, body: ChatRequest) -> dict[st
             "prompt_tokens": usage.input_tokens,
             "completion_tokens": usage.output_tokens,
             "total_tokens": usage.input_tokens + usage.output_tokens,
+            "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         },
     }

@@ -7,6 +7,12 @@ re-reads a file, or opens a wrong file (the near-identical twin company, a neigh
 before the right one. A model imitating it is right sometimes and wasteful often, which leaves
 reinforcement learning something to remove.
 
+Four more habits are off by default (the committed base checkpoint's transcripts have none): reading
+a task's independent reports together in one turn (sometimes; one call per turn stays the habit),
+a verbose, partly redundant reasoning segment before a turn's calls or answer, one more call once
+the answer is known, and, on ``SLOW_ROUTE_TYPES``, the slower route to a figure (search for it,
+then read the file it is in). The reasoning items need a tokenizer with turn markers.
+
 Figures are compared with the calculator (``a - b``, then the sign): a figure is one slot token to
 the model (see ``tokenizer``), so its size is visible only through an arithmetic result's sign.
 """
@@ -65,9 +71,17 @@ class Habits:
     reread: float = 0.2
     wrong_file: float = 0.15
     search_only: float = 0.35  # fetch a figure with search instead of read_file
+    parallel: float = 0.0  # per task: read its independent reports together, in one turn
+    reasoning: float = 0.0  # per turn: a reasoning segment before the calls or the answer
+    explore_after: float = 0.0  # per task: re-read a report once the answer is known
+    slow_route: float = 0.0  # per figure on SLOW_ROUTE_TYPES: search, then read_file
 
 
 PERFECT = Habits(0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+SLOW_ROUTE_TYPES = ("lookup", "comparison")
+"""Task types on which the ``slow_route`` habit searches before reading (the path is known)."""
 
 
 def metric_key(label: str) -> str:
@@ -101,30 +115,69 @@ class ScriptedExpert:
         episode = Episode(task, [{"role": "user", "content": task.question}])
         ctx = ToolContext(corpus=self.corpus, trace_id=f"scripted_{task.id}")
         answer = self._answer(task, episode, ctx)
+        if episode.read and self._chance(self.habits.explore_after):
+            self._call(episode, ctx, "read_file", path=self.rng.choice(sorted(episode.read)))
+        self._think(episode, f"I have what I need. The answer is {answer}. I answer {answer}.")
         episode.items.append({"role": "assistant", "content": answer})
         return episode
 
+    def _chance(self, habit: float) -> bool:
+        """A new habit's draw; none at all when it is off, so the default transcripts (and the
+        committed checkpoint's recipe) see the random stream they always saw."""
+        return habit > 0 and self.rng.random() < habit
+
+    def _think(self, episode: Episode, text: str) -> None:
+        if self._chance(self.habits.reasoning):
+            summary = [{"type": "summary_text", "text": text}]
+            episode.items.append({"type": "reasoning", "summary": summary})
+
     # -- tool calls -------------------------------------------------------------------------
     def _call(self, episode: Episode, ctx: ToolContext, name: str, **arguments) -> str:
-        call_id = f"call_{len(episode.items)}"
-        try:
-            output = toolbox[name](ctx, arguments)
-        except ToolInputError as exc:
-            output = str(exc)
-        episode.items.append(
-            {
-                "type": "function_call",
-                "call_id": call_id,
-                "name": name,
-                "arguments": json.dumps(arguments),
-            }
-        )
-        episode.items.append({"type": "function_call_output", "call_id": call_id, "output": output})
-        return output
+        return self._calls(episode, ctx, [(name, arguments)])[0]
+
+    def _calls(self, episode: Episode, ctx: ToolContext, calls: list[tuple[str, dict]]) -> list:
+        """One turn: the calls back to back, then their outputs in the same order."""
+        plan = " ".join(f"I call {name} with {json.dumps(args)}." for name, args in calls)
+        self._think(episode, f"I need more information. {plan} Then I read the output. {plan}")
+        first = len(episode.items)
+        call_ids = [f"call_{first + number}" for number in range(len(calls))]
+        outputs = []
+        for call_id, (name, arguments) in zip(call_ids, calls, strict=True):
+            try:
+                outputs.append(toolbox[name](ctx, arguments))
+            except ToolInputError as exc:
+                outputs.append(str(exc))
+            arguments_text = json.dumps(arguments)
+            episode.items.append(
+                {
+                    "type": "function_call",
+                    "call_id": call_id,
+                    "name": name,
+                    "arguments": arguments_text,
+                }
+            )
+        for call_id, output in zip(call_ids, outputs, strict=True):
+            episode.items.append(
+                {"type": "function_call_output", "call_id": call_id, "output": output}
+            )
+        return outputs
+
+    def _read_together(self, episode: Episode, ctx: ToolContext, paths: list[str]) -> None:
+        """The ``parallel`` habit: read the task's unread independent reports in one turn."""
+        paths = [p for p in dict.fromkeys(paths) if p not in episode.read]
+        if len(paths) < 2 or not self._chance(self.habits.parallel):
+            return
+        texts = self._calls(episode, ctx, [("read_file", {"path": p}) for p in paths])
+        episode.read.update(zip(paths, texts, strict=True))
 
     def _figure(self, episode: Episode, ctx: ToolContext, slug: str, quarter: str, key: str):
         """The figure's text, fetched the way this expert's habits dictate."""
         path = f"reports/{slug}/{quarter}.md"
+        slow = episode.task.task_type in SLOW_ROUTE_TYPES and path not in episode.read
+        if slow and self._chance(self.habits.slow_route):
+            self._call(episode, ctx, "search", query=f"{slug} {quarter} {key}")
+            episode.read[path] = self._call(episode, ctx, "read_file", path=path)
+            return _value(episode.read[path], slug, quarter, key)
         if path in episode.read:
             text = episode.read[path]
             if self.rng.random() < self.habits.reread:
@@ -177,7 +230,26 @@ class ScriptedExpert:
         if self.rng.random() < self.habits.list_first:
             first = self._slug(groups[FIRST_NAME[kind]])
             self._call(episode, ctx, "list_files", directory=f"reports/{first}/")
+        self._read_together(episode, ctx, self._independent_reports(kind, groups))
         return getattr(self, f"_{kind}")(episode, ctx, *groups)
+
+    def _independent_reports(self, kind: str, groups: tuple[str, ...]) -> list[str]:
+        """The reports a task needs whatever they say (a multi-hop task's target report depends
+        on the first hop, so it is not one of them)."""
+        if kind in ("difference", "growth"):
+            _, name, *quarters = groups
+            pairs = [(name, quarter) for quarter in quarters]
+        elif kind == "comparison":
+            _, quarter, *names = groups
+            pairs = [(name, quarter) for name in names]
+        elif kind == "best_company":
+            pairs = [(name, groups[4]) for name in groups[:3]]
+        elif kind == "best_quarter":
+            year, name, _ = groups
+            pairs = [(name, q) for q in self.world.quarters if q.startswith(year)]
+        else:
+            return []
+        return [f"reports/{self._slug(name)}/{quarter}.md" for name, quarter in pairs]
 
     def _slug(self, name: str) -> str:
         if name not in self.by_name:

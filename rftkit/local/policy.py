@@ -13,6 +13,12 @@ with fresh policies of the same seed uses the same streams (common random number
 For the trainer, the policy keeps per ``trace_id`` the exact token ids the model saw and sampled
 (``record(trace_id)``): re-encoding the conversation text afterwards could differ from what was
 sampled, and the policy gradient must be taken on the sampled tokens themselves.
+
+A tokenizer with turn markers (``rftkit.local.tokenizer``) lets one turn hold a reasoning segment
+and several calls (read by ``rftkit.local.turns``; at most ``MAX_CALLS_PER_TURN`` run), ending at
+``<eocalls>`` or ``<eot>``; the segment's length is the turn's ``Usage.reasoning_tokens``, where a
+hosted Responses turn reports ``output_tokens_details.reasoning_tokens``. Without the markers (the
+committed base checkpoint) a turn is one call or an answer, ending at ``<eoc>`` or ``<eot>``.
 """
 
 from __future__ import annotations
@@ -32,13 +38,16 @@ from rftkit.local.tokenizer import (
     Rendered,
     SlotTable,
     Tokenizer,
-    append_item,
+    append_items,
     parse_turn,
 )
+from rftkit.local.turns import ParsedTurn, parse_marked_turn
 from rftkit.protocol import Usage
 from rftkit.rollouts.policy import PolicyTurn, ToolCallRequest
 
 MAX_TURN_TOKENS = 64
+MAX_MARKED_TURN_TOKENS = 192
+"""A turn with reasoning and several calls needs room: four calls of ~20 tokens and a segment."""
 GENERATE_CHUNK = 16
 
 
@@ -62,7 +71,7 @@ class _Request:
 
 
 class LocalModelPolicy:
-    """``Policy`` for a ``TinyLM``: temperature sampling, one tool call or an answer per turn.
+    """``Policy`` for a ``TinyLM``: temperature sampling; per turn, tool calls or an answer.
 
     Example::
 
@@ -79,11 +88,12 @@ class LocalModelPolicy:
         temperature: float = 1.0,
         name: str = "rftkit-local-tinylm",
         seed: int = 0,
-        max_turn_tokens: int = MAX_TURN_TOKENS,
+        max_turn_tokens: int | None = None,
     ):
         self.model, self.tokenizer, self.temperature = model, tokenizer, temperature
         self.name = name
-        self.max_turn_tokens = max_turn_tokens
+        default = MAX_MARKED_TURN_TOKENS if tokenizer.turn_markers else MAX_TURN_TOKENS
+        self.max_turn_tokens = max_turn_tokens or default
         self.seed = seed
         self._started: Counter[str] = Counter()  # rollouts started per question
         self.records: dict[str, TraceRecord] = {}
@@ -92,7 +102,8 @@ class LocalModelPolicy:
         # fresh thread per event loop (asyncio.to_thread) fragmented memory to ~1.8 GB in GRPO.
         self._generation_thread = ThreadPoolExecutor(1, thread_name_prefix="tinylm-generate")
         self._batcher: asyncio.Task | None = None
-        self._stop_ids = {tokenizer.id("<eoc>"), tokenizer.id("<eot>")}
+        end_of_calls = "<eocalls>" if tokenizer.turn_markers else "<eoc>"
+        self._stop_ids = {tokenizer.id(end_of_calls), tokenizer.id("<eot>")}
 
     def record(self, trace_id: str) -> TraceRecord:
         return self.records[trace_id]
@@ -117,16 +128,27 @@ class LocalModelPolicy:
         sampled: list[int] = await future
         record.rendered.ids += sampled
         record.rendered.trained += [True] * len(sampled)
-        usage = Usage(input_tokens=len(prompt), output_tokens=len(sampled))
-        parsed = parse_turn(self.tokenizer, sampled, record.rendered.slots)
+        parsed = self._parse(sampled, record.rendered.slots)
+        usage = Usage(
+            input_tokens=len(prompt),
+            output_tokens=len(sampled),
+            reasoning_tokens=parsed.reasoning_tokens,
+        )
         record.seen_items = len(conversation)
+        calls = []
+        for number, (name, arguments) in enumerate(parsed.calls):
+            call_id = f"call_{trace_id[-8:]}_{len(conversation)}" + (f"_{number}" if number else "")
+            record.own_call_ids.add(call_id)
+            calls.append(ToolCallRequest(call_id=call_id, name=name, arguments=arguments))
+        return PolicyTurn(text=parsed.answer, tool_calls=calls, usage=usage, model=self.name)
+
+    def _parse(self, sampled: list[int], slots: SlotTable) -> ParsedTurn:
+        if self.tokenizer.turn_markers:
+            return parse_marked_turn(self.tokenizer, sampled, slots)
+        parsed = parse_turn(self.tokenizer, sampled, slots)
         if isinstance(parsed, str):
-            return PolicyTurn(text=parsed, usage=usage, model=self.name)
-        name, arguments = parsed
-        call_id = f"call_{trace_id[-8:]}_{len(conversation)}"
-        record.own_call_ids.add(call_id)
-        call = ToolCallRequest(call_id=call_id, name=name, arguments=arguments)
-        return PolicyTurn(tool_calls=[call], usage=usage, model=self.name)
+            return ParsedTurn([], parsed, 0)
+        return ParsedTurn([parsed], "", 0)
 
     def _extend_record(self, conversation: list[dict[str, Any]], trace_id: str) -> TraceRecord:
         """Append the items that arrived since the last turn (our own calls are already in)."""
@@ -135,13 +157,13 @@ class LocalModelPolicy:
             rendered = Rendered([self.tokenizer.id("<bos>")], [False], SlotTable())
             record = TraceRecord(rendered, self._new_stream(conversation))
             self.records[trace_id] = record
-        for item in conversation[record.seen_items :]:
-            own_call = (
-                item.get("type") == "function_call" and item["call_id"] in record.own_call_ids
-            )
-            if own_call or item.get("role") == "assistant":
-                continue
-            append_item(self.tokenizer, record.rendered, item)
+        arrived = [
+            item
+            for item in conversation[record.seen_items :]
+            if item.get("role") != "assistant"
+            and not (item.get("type") == "function_call" and item["call_id"] in record.own_call_ids)
+        ]
+        append_items(self.tokenizer, record.rendered, arrived, where="new conversation item")
         record.seen_items = len(conversation)
         return record
 

@@ -76,18 +76,22 @@ def scripted_transcripts(
     return conversations, names
 
 
-def build_tokenizer(conversations: list[list[dict]], names: set[str]) -> Tokenizer:
+def build_tokenizer(
+    conversations: list[list[dict]], names: set[str], *, turn_markers: bool = False
+) -> Tokenizer:
     """Vocabulary of the transcripts without company-name words, segment names and quarters: those
     are copied from the question, and copying works through slots (a first model with them in its
-    vocabulary wrote its favourite sector and quarter into every path instead of the question's)."""
+    vocabulary wrote its favourite sector and quarter into every path instead of the question's).
+    ``turn_markers`` (reasoning segments, several calls per turn) is for a new checkpoint only."""
     texts = []
     for items in conversations:
         for item in items:
             texts += [str(item.get(k, "")) for k in ("content", "name", "arguments", "output")]
+            texts += [str(part.get("text", "")) for part in item.get("summary", [])]
     texts += ["no file 'reports/x.md'; list_files('reports') shows what exists"]
     name_words = {w for sector in SECTORS for w in (*sector.words, *sector.segments)}
     name_words |= set(TWIN_SUFFIXES) | names | {quarter_label(i) for i in range(40)}
-    return Tokenizer.build(texts, exclude=name_words)
+    return Tokenizer.build(texts, exclude=name_words, turn_markers=turn_markers)
 
 
 def length_buckets(rows: list[Rendered], batch_tokens: int) -> list[list[Rendered]]:

@@ -16,6 +16,16 @@ Other rules, all reversible (``decode(encode(text)) == text`` while slots last):
 
 A conversation renders to one token stream (see ``render``): the question, then for each turn
 either ``<call> name {json} <eoc>`` and the tool's ``<out> ... <eoo>``, or ``<answer> ... <eot>``.
+
+Turn markers (``TURN_MARKERS``), only in a tokenizer built with ``turn_markers=True``:
+- ``<think> ... <eothink>`` holds a reasoning segment (a Responses-API ``reasoning`` item) before
+  a turn's calls or answer; all its tokens, markers included, are the turn's reasoning tokens;
+- ``<eocalls>`` ends a turn of one or more calls, so one turn is
+  ``[<think> ... <eothink>] <call> ... <eoc> <call> ... <eoc> <eocalls>`` followed by every
+  call's ``<out> ... <eoo>``, and the model learns when to stop issuing calls.
+They sit at the end of the vocabulary, so every other id (slot ``k`` is ``FIRST_SLOT + k``) is
+what it is in a tokenizer without them; a checkpoint saved before they existed loads without them
+and its model keeps its one-call turns (see ``rftkit.local.turns`` for the new turn grammar).
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ SPECIALS = (
 N_SLOTS = 96
 FIRST_SLOT = len(SPECIALS)  # slot k is token id FIRST_SLOT + k in every vocabulary
 CONSTANTS = tuple(str(n) for n in range(21)) + ("100",)
+TURN_MARKERS = ("<think>", "<eothink>", "<eocalls>")
 JSON_JOINTS = ('{"', '": "', '", "', '"}', '": ', ', "')
 _PIECE = re.compile(
     "|".join(
@@ -94,17 +105,21 @@ class Tokenizer:
         tok.decode(ids, slots)        # 'What revenue of Norvale: 1234.5'
     """
 
-    def __init__(self, words: Iterable[str]):
-        known = sorted(set(words) - set(SPECIALS) - set(CONSTANTS))
+    def __init__(self, words: Iterable[str], *, turn_markers: bool = False):
+        known = sorted(set(words) - set(SPECIALS) - set(CONSTANTS) - set(TURN_MARKERS))
         self.vocab: list[str] = [*SPECIALS, *(f"<s{k}>" for k in range(N_SLOTS))]
-        self.vocab += [*CONSTANTS, *known]
+        self.vocab += [*CONSTANTS, *known, *(TURN_MARKERS if turn_markers else ())]
+        self.turn_markers = turn_markers
         self.index = {piece: i for i, piece in enumerate(self.vocab)}
         self.first_slot = FIRST_SLOT
 
     @classmethod
-    def build(cls, texts: Iterable[str], exclude: Iterable[str] = ()) -> Tokenizer:
+    def build(
+        cls, texts: Iterable[str], exclude: Iterable[str] = (), *, turn_markers: bool = False
+    ) -> Tokenizer:
         """Vocabulary from example texts: every word and punctuation piece except figures and
-        the ``exclude``d identifiers (a world's invented names must stay slots)."""
+        the ``exclude``d identifiers (a world's invented names must stay slots); with
+        ``turn_markers``, the reasoning and end-of-calls markers at the end."""
         excluded = {e.lower() for e in exclude}
         words = set(JSON_JOINTS)
         for text in texts:
@@ -113,7 +128,7 @@ class Tokenizer:
                 if _NUMBER.fullmatch(form) or form.lower() in excluded:
                     continue
                 words.add(form)
-        return cls(words)
+        return cls(words, turn_markers=turn_markers)
 
     def __len__(self) -> int:
         return len(self.vocab)
@@ -154,7 +169,7 @@ class Tokenizer:
             elif self.vocab[token_id] == "<cap>":
                 capitalise = True
                 continue
-            elif self.vocab[token_id] in SPECIALS:
+            elif self.vocab[token_id] in (*SPECIALS, *TURN_MARKERS):
                 continue
             else:
                 piece = self.vocab[token_id]
@@ -168,7 +183,8 @@ class Tokenizer:
     @classmethod
     def from_state_dict(cls, state: dict[str, list[str]]) -> Tokenizer:
         vocab = state["vocab"]
-        tokenizer = cls(vocab[len(SPECIALS) + N_SLOTS :])
+        turn_markers = tuple(vocab[-len(TURN_MARKERS) :]) == TURN_MARKERS
+        tokenizer = cls(vocab[len(SPECIALS) + N_SLOTS :], turn_markers=turn_markers)
         if tokenizer.vocab != vocab:
             raise ValueError("checkpoint vocabulary does not match this tokenizer's layout")
         return tokenizer
@@ -191,11 +207,25 @@ def render(
     User messages become ``<user> text <eot>``, function calls ``<call> name {args} <eoc>``,
     function outputs ``<out> text <eoo>`` and assistant messages ``<answer> text <eot>``.
     System and developer messages are not shown to the local model (it has no use for them).
+    With turn markers, reasoning items become ``<think> text <eothink>`` and the last call of a
+    run of calls is followed by ``<eocalls>`` (both written by the model, so ``trained``).
     """
     out = Rendered([tokenizer.id("<bos>")], [False], slots or SlotTable())
-    for number, item in enumerate(conversation):
-        append_item(tokenizer, out, item, where=f"conversation item {number}")
+    append_items(tokenizer, out, conversation, where="conversation item")
     return out
+
+
+def append_items(tokenizer: Tokenizer, out: Rendered, items: list[dict], *, where: str) -> None:
+    """Append Responses-API items to ``out`` (see ``render``); ``where`` names them in errors."""
+    for number, item in enumerate(items):
+        append_item(tokenizer, out, item, where=f"{where} {number}")
+        following = items[number + 1 : number + 2]
+        if tokenizer.turn_markers and _is_call(item) and not any(map(_is_call, following)):
+            _extend(out, [], [], ["<eocalls>"], tokenizer, trained=True)
+
+
+def _is_call(item: dict) -> bool:
+    return item.get("type") == "function_call"
 
 
 def append_item(tokenizer: Tokenizer, out: Rendered, item: dict, *, where: str = "item") -> None:
@@ -214,6 +244,9 @@ def append_item(tokenizer: Tokenizer, out: Rendered, item: dict, *, where: str =
     elif kind == "message" and role == "assistant":
         body = tokenizer.encode(_text(item["content"]), out.slots)
         _extend(out, ["<answer>"], body, ["<eot>"], tokenizer, trained=True)
+    elif kind == "reasoning" and tokenizer.turn_markers:
+        body = tokenizer.encode(_text(item.get("summary", [])), out.slots)
+        _extend(out, ["<think>"], body, ["<eothink>"], tokenizer, trained=True)
     elif kind == "message" and role in ("system", "developer"):
         return
     else:
@@ -240,7 +273,7 @@ def _text(content: object) -> str:
         return content
     if isinstance(content, list):
         return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    raise ValueError(f"message content must be a string or a list of parts, not {content!r}")
+    raise ValueError(f"content must be a string or a list of parts, not {content!r}")
 
 
 def parse_turn(tokenizer: Tokenizer, ids: list[int], slots: SlotTable) -> tuple[str, str] | str:
