@@ -129,6 +129,22 @@ def test_cached_left_padded_generation_matches_step_by_step_greedy(model):
         assert output == ids[len(prompt) :]
 
 
+def test_the_kv_cache_is_written_in_place_and_refuses_to_overflow(model):
+    caches = [{"capacity": 8} for _ in model.blocks]
+    padding = torch.zeros(1, 5, dtype=torch.bool)
+    model(torch.tensor([[1, 5, 7, 9, 11]]), padding, caches=caches)
+    buffer = caches[0]["k"].data_ptr()
+    positions = torch.tensor([[5]])
+    for step in range(3):
+        step_padding = torch.zeros(1, 1, dtype=torch.bool)
+        past = torch.zeros(1, 5 + step, dtype=torch.bool)
+        model(torch.tensor([[3]]), step_padding, positions + step, caches, past)
+    assert caches[0]["k"].data_ptr() == buffer and caches[0]["length"] == 8
+    with pytest.raises(ValueError, match="holds 8 positions, not 9"):
+        full = torch.zeros(1, 8, dtype=torch.bool)
+        model(torch.tensor([[3]]), step_padding, positions + 3, caches, full)
+
+
 def test_sequence_logprobs_ignore_right_padding(model):
     ids = torch.tensor([[1, 5, 7, 9]])
     padded = torch.tensor([[1, 5, 7, 9, 0, 0]])

@@ -40,6 +40,27 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return rotated.flatten(-2)
 
 
+def _cached(cache: dict, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Append ``k``/``v`` (B, H, T, D) to a layer's cache and return all keys and values so far.
+
+    The buffers are allocated once, ``cache["capacity"]`` positions long, and written in place:
+    concatenating a new, slightly longer tensor at every generated token cost a multi-MB
+    allocation per token and layer, which fragmented the heap (or, with large blocks mapped,
+    page-faulted) on every step."""
+    start = cache.get("length", 0)
+    end = start + k.shape[2]
+    if "k" not in cache:
+        B, H, _, D = k.shape
+        cache["k"] = k.new_empty(B, H, max(cache.get("capacity", 0), end), D)
+        cache["v"] = v.new_empty(B, H, max(cache.get("capacity", 0), end), D)
+    if end > cache["k"].shape[2]:
+        raise ValueError(f"the cache holds {cache['k'].shape[2]} positions, not {end}")
+    cache["k"][:, :, start:end] = k
+    cache["v"][:, :, start:end] = v
+    cache["length"] = end
+    return cache["k"][:, :, :end], cache["v"][:, :, :end]
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -53,11 +74,8 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        if cache is not None:  # append to this layer's cached keys and values
-            if "k" in cache:
-                k = torch.cat((cache["k"], k), dim=2)
-                v = torch.cat((cache["v"], v), dim=2)
-            cache["k"], cache["v"] = k, v
+        if cache is not None:  # write into this layer's preallocated keys and values
+            k, v = _cached(cache, k, v)
         dropout = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=mask is None
@@ -174,7 +192,7 @@ class TinyLM(nn.Module):
         for row, prompt in enumerate(prompts):
             ids[row, width - len(prompt) :] = torch.tensor(prompt)
             padding[row, width - len(prompt) :] = False
-        caches: list[dict] = [{} for _ in self.blocks]
+        caches: list[dict] = [{"capacity": width + max_new_tokens} for _ in self.blocks]
         logits = self(ids, padding, caches=caches)[:, -1]
         positions = torch.tensor([len(p) for p in prompts])[:, None]
         past_padding = padding
