@@ -1,11 +1,14 @@
 """glibc malloc settings for training torch models on CPU in a long-lived process (a notebook, the
 benchmark, the local API): without them the local engine's peak memory grows with every job.
 
-Two glibc behaviours, measured on the benchmark's phases (evaluate, GRPO, evaluate, GRPO):
-- its *dynamic mmap threshold* rises to the size of each large block freed (up to 32 MB), so the
-  next activations of a few MB come from the heap instead of ``mmap`` and stay there, fragmented,
-  after they are freed: six GRPO steps left 1.60 GB peak RSS; with the threshold fixed at 1 MiB
-  (blocks above it are ``mmap``-ed and returned on free) the same run peaked at 0.98 GB;
+Two glibc behaviours:
+- its *dynamic mmap threshold* rises to the size of each large block freed (up to 32 MB), so
+  activations of a few MB come from the heap instead of ``mmap`` and stay there, fragmented, after
+  they are freed. Fixing the threshold maps the larger blocks and returns them on free, at the
+  price of page faults on every new mapping. Four GRPO steps of the benchmark's course run
+  (``MMAP=<bytes> python benchmarks/malloc_phases.py``; CPU user + system, peak RSS):
+  glibc's default 100 s, 1.48 GB; 16 MiB 106 s, 1.48 GB; 8 MiB 103 s, 1.34 GB; 4 MiB 112 s,
+  1.16 GB; 1 MiB 133 s, 0.98 GB. 8 MiB is the setting: no measurable CPU cost.
 - each new thread gets its own *arena*, which keeps what that thread freed: jobs train on their
   own threads, so the arenas are capped at two.
 
@@ -20,8 +23,8 @@ import ctypes
 import ctypes.util
 import sys
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's malloc.h
-MMAP_THRESHOLD_BYTES = 1 << 20
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's malloc.h
+MMAP_THRESHOLD_BYTES = 8 << 20
 ARENAS = 2
 
 
