@@ -18,3 +18,15 @@ def test_without_glibc_nothing_is_called(monkeypatch):
     monkeypatch.setattr(memory.ctypes.util, "find_library", lambda name: None)
     assert memory.tune_malloc() is False
     memory.release_free_memory()  # and no error
+
+
+def test_the_threshold_is_8_mib_unless_the_environment_says(monkeypatch):
+    monkeypatch.delenv(memory.THRESHOLD_ENV, raising=False)
+    assert memory.mmap_threshold() == 8 << 20
+    monkeypatch.setenv(memory.THRESHOLD_ENV, "0")  # keep glibc's dynamic threshold
+    assert memory.mmap_threshold() == 0
+    monkeypatch.setenv(memory.THRESHOLD_ENV, "1048576")
+    assert memory.mmap_threshold() == 1 << 20
+    monkeypatch.setenv(memory.THRESHOLD_ENV, "8MB")
+    with pytest.raises(ValueError, match="RFTKIT_MMAP_THRESHOLD must be a whole number"):
+        memory.mmap_threshold()

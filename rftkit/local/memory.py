@@ -6,9 +6,11 @@ Two glibc behaviours:
   activations of a few MB come from the heap instead of ``mmap`` and stay there, fragmented, after
   they are freed. Fixing the threshold maps the larger blocks and returns them on free, at the
   price of page faults on every new mapping. Four GRPO steps of the benchmark's course run
-  (``MMAP=<bytes> python benchmarks/malloc_phases.py``; CPU user + system, peak RSS):
+  (``RFTKIT_MMAP_THRESHOLD=<bytes> python benchmarks/malloc_phases.py``; CPU user + system, peak
+  RSS):
   glibc's default 100 s, 1.48 GB; 16 MiB 106 s, 1.48 GB; 8 MiB 103 s, 1.34 GB; 4 MiB 112 s,
-  1.16 GB; 1 MiB 133 s, 0.98 GB. 8 MiB is the setting: no measurable CPU cost.
+  1.16 GB; 1 MiB 133 s, 0.98 GB. 8 MiB is the default: no measurable CPU cost. The environment
+  variable ``RFTKIT_MMAP_THRESHOLD`` sets another (bytes; 0 keeps glibc's dynamic threshold).
 - each new thread gets its own *arena*, which keeps what that thread freed: jobs train on their
   own threads, so the arenas are capped at two.
 
@@ -21,10 +23,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import os
 import sys
 
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's malloc.h
 MMAP_THRESHOLD_BYTES = 8 << 20
+THRESHOLD_ENV = "RFTKIT_MMAP_THRESHOLD"
 ARENAS = 2
 
 
@@ -39,12 +43,24 @@ def _libc() -> ctypes.CDLL | None:
     return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
+def mmap_threshold() -> int:
+    """The threshold to fix, in bytes: ``RFTKIT_MMAP_THRESHOLD`` or 8 MiB; 0 leaves glibc's."""
+    value = os.environ.get(THRESHOLD_ENV, "").strip()
+    if not value:
+        return MMAP_THRESHOLD_BYTES
+    if not value.isdigit():
+        raise ValueError(f"{THRESHOLD_ENV} must be a whole number of bytes, not {value!r}")
+    return int(value)
+
+
 def tune_malloc() -> bool:
     """Fix the mmap threshold and cap the arenas (idempotent); False where glibc is absent."""
     libc = _libc()
     if libc is None:
         return False
-    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    threshold = mmap_threshold()
+    if threshold:
+        libc.mallopt(M_MMAP_THRESHOLD, threshold)
     libc.mallopt(M_ARENA_MAX, ARENAS)
     return True
 
