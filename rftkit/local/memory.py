@@ -9,7 +9,8 @@ Two glibc behaviours:
   (``RFTKIT_MMAP_THRESHOLD=<bytes> python benchmarks/malloc_phases.py``; CPU user + system, peak
   RSS):
   glibc's default 100 s, 1.48 GB; 16 MiB 106 s, 1.48 GB; 8 MiB 103 s, 1.34 GB; 4 MiB 112 s,
-  1.16 GB; 1 MiB 133 s, 0.98 GB. 8 MiB is the default: no measurable CPU cost. The environment
+  1.16 GB; 1 MiB 133 s, 0.98 GB (runs sharing the two cores differently, so CPU figures within
+  ~5% are noise). 8 MiB is the default: no CPU cost beyond that noise. The environment
   variable ``RFTKIT_MMAP_THRESHOLD`` sets another (bytes; 0 keeps glibc's dynamic threshold).
 - each new thread gets its own *arena*, which keeps what that thread freed: jobs train on their
   own threads, so the arenas are capped at two.
