@@ -33,6 +33,8 @@ JOB_STATUSES = (
     "cancelled",
 )
 COURSE_TOOLS = frozenset({"search", "list_files", "read_file", "calculator"})
+
+
 def local_checkpoint(model: str) -> tuple[Path, str | None]:
     """The checkpoint a task's ``model`` names locally, and a note when it stands in for another.
 
