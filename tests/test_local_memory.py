@@ -16,6 +16,8 @@ def test_settings_apply_on_glibc_and_trim_runs():
 
 def test_without_glibc_nothing_is_called(monkeypatch):
     monkeypatch.setattr(memory.ctypes.util, "find_library", lambda name: None)
+    memory._libc.cache_clear()
+    monkeypatch.setattr(memory, "_libc", memory._libc.__wrapped__)  # uncached while patched
     assert memory.tune_malloc() is False
     memory.release_free_memory()  # and no error
 

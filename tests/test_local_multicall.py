@@ -22,7 +22,7 @@ import torch
 from rftkit.analysis.patterns import rollout_patterns
 from rftkit.api import serve_api
 from rftkit.api.models import ModelRegistry
-from rftkit.local.grpo import GRPOConfig, GRPOTrainer, grpo_loss, lines_by_id
+from rftkit.local.grpo import GRPOConfig, GRPOTrainer, grpo_loss
 from rftkit.local.model import ModelConfig, TinyLM
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.pretrain import (
@@ -37,6 +37,7 @@ from rftkit.local.pretrain import (
 from rftkit.local.tokenizer import render
 from rftkit.local.turns import MAX_CALLS_PER_TURN
 from rftkit.rollouts import run_rollouts
+from rftkit.rollouts.engine import lines_by_id
 
 SUMS = ('{"expression": "1 + 2"}', '{"expression": "2 + 2"}')
 SEVEN = {

@@ -16,7 +16,7 @@ from typing import Any
 from rftkit.data import grader_item_variables
 from rftkit.protocol import Sample, Trace
 from rftkit.redteam import Case
-from rftkit.rollouts.engine import item_id_of
+from rftkit.rollouts.engine import lines_by_id
 
 ANSWER_KEYS = ("reference_answer", "answer", "ground_truth", "expected", "label")
 """Where lines usually keep the answer, for graders that read it in code, not in a template."""
@@ -67,7 +67,7 @@ def cases_from_traces(
     limit: int = 3,
 ) -> list[Case]:
     """Up to ``limit`` cases from a baseline's best-rewarded rollouts of the task's lines."""
-    by_id = {item_id_of(line, i): line for i, line in enumerate(lines)}
+    by_id = lines_by_id(lines)
     scored = [t for t in traces if t.reward is not None and t.sample is not None]
     if not scored:
         return []

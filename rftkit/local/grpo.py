@@ -42,7 +42,7 @@ from rftkit.local.pretrain import batch_tensors, length_buckets
 from rftkit.local.tokenizer import Rendered, Tokenizer
 from rftkit.protocol import JobTool, Trace, job_event
 from rftkit.rollouts import run_rollouts
-from rftkit.rollouts.engine import item_id_of
+from rftkit.rollouts.engine import item_id_of, lines_by_id
 from rftkit.rollouts.traces import is_correct
 
 
@@ -170,11 +170,6 @@ def metric_means(traces: list[Trace], items: dict[str, dict[str, Any]]) -> dict[
             float(t.grader_result["sub_rewards"][name]) for t in scored
         )
     return means
-
-
-def lines_by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The lines of one ``run_rollouts`` call under the ids its traces carry."""
-    return {item_id_of(item, n): item for n, item in enumerate(items)}
 
 
 def _output_tokens(trace: Trace) -> int:

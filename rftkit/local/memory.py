@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 
@@ -33,7 +34,9 @@ THRESHOLD_ENV = "RFTKIT_MMAP_THRESHOLD"
 ARENAS = 2
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
+    """glibc, found once: ``find_library`` runs ``ldconfig`` in a subprocess."""
     name = ctypes.util.find_library("c")
     if not (sys.platform.startswith("linux") and name):
         return None

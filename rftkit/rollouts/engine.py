@@ -89,6 +89,11 @@ def item_id_of(item: Mapping[str, Any], index: int | None) -> str | None:
     return None if index is None else str(index)
 
 
+def lines_by_id(items: Sequence[Mapping[str, Any]]) -> dict[str | None, Mapping[str, Any]]:
+    """The lines of one ``run_rollouts`` call under the ids its traces carry."""
+    return {item_id_of(item, n): item for n, item in enumerate(items)}
+
+
 @dataclass
 class _Rollout:
     """The mutable state of one rollout while it runs."""
