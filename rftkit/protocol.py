@@ -135,7 +135,8 @@ class Sample(_Wire):
     §5.1): ``output_text``, ``output_json``, ``output_tools`` (chat-completions
     ``message.tool_calls``), ``choices`` (chat-completions choices) and ``output_audio``
     (``{data, transcript}``). Nothing else is declared; keys a caller adds (Microsoft's endpoint
-    samples carry ``output_reasoning_summary``) are kept as given.
+    samples carry ``output_reasoning_summary``; rftkit's rollout engine adds ``trajectory``, the
+    rollout's turns and reasoning tokens) are kept as given.
 
     Where the documentation is silent, the kit chose:
 
@@ -161,8 +162,9 @@ class Sample(_Wire):
     output_audio: dict[str, Any] | None = None
 
     @classmethod
-    def from_text(cls, text: str, tools: list[ToolCall] | None = None) -> Sample:
-        """A sample as ``graders.run`` builds it from ``model_sample``; never raises on ``text``."""
+    def from_text(cls, text: str, tools: list[ToolCall] | None = None, **extra: Any) -> Sample:
+        """A sample as ``graders.run`` builds it from ``model_sample``; never raises on ``text``.
+        ``extra`` keys are kept as given (the rollout engine's ``trajectory``)."""
         tools = list(tools or [])
         message = {
             "role": "assistant",
@@ -181,6 +183,7 @@ class Sample(_Wire):
                     "message": message,
                 }
             ],
+            **extra,
         )
 
     @classmethod

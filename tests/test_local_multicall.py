@@ -158,6 +158,9 @@ def test_reasoning_tokens_are_the_segments_length(greedy_rollouts, marked):
         turns = [s.span_data for s in trace.spans if s.span_data.type == "generation"]
         assert [t.usage.reasoning_tokens for t in turns] == segments and min(segments) > 2
         assert patterns.loc[trace.trace_id, "reasoning_tokens"] == sum(segments)
+        # the sample the grader saw carries the same counts (what latency graders read)
+        trajectory = {"turns": 2, "reasoning_tokens": sum(segments), "parallel_turns": 1}
+        assert trace.sample.model_extra["trajectory"] == trajectory
         assert all(t.usage.output_tokens > t.usage.reasoning_tokens for t in turns)
 
 

@@ -71,7 +71,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     grpo = actions.add_parser("grpo", help="reinforcement-fine-tune a checkpoint with GRPO")
     grpo.add_argument("--model", type=Path, default=BASE_CHECKPOINT)
     grpo.add_argument("--steps", type=int, help="GRPO steps (default: from the task's n_epochs)")
-    grpo.add_argument("--reward", choices=("course", "flat_cost"), default="course")
+    grpo.add_argument("--reward", choices=tuple(REWARDS), default="course")
     grpo.add_argument("--seed", type=int, default=0)
     grpo.add_argument("--out", type=Path, default=Path("runs/grpo"))
     grpo.set_defaults(run=_run_grpo)

@@ -1,4 +1,4 @@
-"""The two rewards of the reward-hacking lesson, both plain OpenAI grader configs.
+"""The rewards of the local engine's lessons, all plain OpenAI grader configs.
 
 - ``course_grader()`` (from ``rftkit.graders.course``): correctness times an efficiency factor,
   so a tool call costs something only when the answer is right. A wrong answer scores 0 however
@@ -7,6 +7,10 @@
   questions the model cannot solve yet the only way up is fewer calls. In the benchmark's 24 steps
   (``benchmarks/local_training.py``) its own reward rose while tool calls fell to half of what
   the tasks need and held-out accuracy fell below the base model's.
+- ``latency_grader()``: the course grader's correctness and evidence terms, times a stronger
+  efficiency term that counts latency as the trainer sees it (model turns, tool calls and
+  reasoning tokens; ``latency_efficiency``). Correctness still comes first: the slowest right
+  answer (0.6) beats any partly right one (0.5), and a wrong answer is 0 however fast.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ from __future__ import annotations
 from typing import Any
 
 from rftkit.graders.course import course_grader, python_grader
-from rftkit.graders.sources import answer_closeness
+from rftkit.graders.sources import answer_closeness, evidence_lookup, latency_efficiency
 
 CALL_COUNT_SOURCE = '''def grade(sample, item):
     """The number of tool calls the rollout made."""
     return float(len(sample.get("output_tools") or []))
 '''
 FLAT_COST = 0.1
+LATENCY_WEIGHT = 0.4
 
 
 def flat_cost_grader(cost: float = FLAT_COST) -> dict[str, Any]:
@@ -36,4 +41,18 @@ def flat_cost_grader(cost: float = FLAT_COST) -> dict[str, Any]:
     }
 
 
-REWARDS = {"course": course_grader, "flat_cost": flat_cost_grader}
+def latency_grader(weight: float = LATENCY_WEIGHT) -> dict[str, Any]:
+    """``correct * evidence * (1 - weight + weight * latency)``: right first, then fast."""
+    return {
+        "type": "multi",
+        "name": "latency_grader",
+        "graders": {
+            "correct": python_grader("answer_closeness", answer_closeness),
+            "evidence": python_grader("evidence_lookup", evidence_lookup),
+            "latency": python_grader("latency_efficiency", latency_efficiency),
+        },
+        "calculate_output": f"correct * evidence * ({1 - weight:g} + {weight:g} * latency)",
+    }
+
+
+REWARDS = {"course": course_grader, "latency": latency_grader, "flat_cost": flat_cost_grader}

@@ -122,6 +122,17 @@ class _Rollout:
             )
         )
 
+    def sample(self) -> Sample:
+        """The final sample, with the rollout's ``trajectory``: its model turns, reasoning tokens
+        and turns with several calls (an rftkit extension that latency graders read)."""
+        turns = [s.span_data for s in self.spans if isinstance(s.span_data, GenerationSpanData)]
+        trajectory = {
+            "turns": len(turns),
+            "reasoning_tokens": sum(t.usage.reasoning_tokens for t in turns),
+            "parallel_turns": sum(len(t.tool_calls) > 1 for t in turns),
+        }
+        return Sample.from_text(self.final_text, self.tool_calls, trajectory=trajectory)
+
     def span(self, started: float, data: GenerationSpanData | FunctionSpanData) -> None:
         span_id = f"span_{len(self.spans):03d}"
         self.spans.append(
@@ -173,7 +184,7 @@ class RolloutEngine:
         try:
             async with asyncio.timeout(rollout_timeout):
                 status, error = await self._episode(state)
-                sample = Sample.from_text(state.final_text, state.tool_calls)
+                sample = state.sample()
                 if status != "discarded":
                     graded = await grade(
                         self.grader,
@@ -190,7 +201,7 @@ class RolloutEngine:
         except TimeoutError:
             status, reward, grader_result = "timeout", None, None
             error = f"rollout exceeded {rollout_timeout:g} s"
-            sample = Sample.from_text(state.final_text, state.tool_calls)
+            sample = state.sample()
         except Exception as exc:  # a bug or a hostile output somewhere: this rollout only
             status, reward, grader_result = "discarded", None, None
             error = f"rollout failed: {describe(exc)}"
