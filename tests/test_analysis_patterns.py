@@ -9,11 +9,12 @@ import pytest
 from rftkit.analysis.patterns import (
     compare_patterns,
     evidence_files_read,
+    pattern_examples,
     pattern_summary,
     rollout_patterns,
     tool_choice,
 )
-from rftkit.analysis.traces import latency_percentiles
+from rftkit.analysis.traces import latency_percentiles, transcript
 from rftkit.data import course_dataset
 from rftkit.protocol import (
     FunctionSpanData,
@@ -167,6 +168,36 @@ def test_an_item_missing_from_items_is_named():
         rollout_patterns([trace], ITEMS)
     with pytest.raises(KeyError, match="'zz'"):
         tool_choice([trace], ITEMS)
+
+
+def test_pattern_examples_pick_the_item_that_moved_most_each_way():
+    before = rollout_patterns(
+        [_trace("a", [[SEARCH], [SEARCH], [_read("r/x.md")]], trace_id="p"),
+         _trace("b", [[_read("r/x.md")], [_read("r/y.md")], [CALC], [CALC]], trace_id="q")],
+        ITEMS,
+    )  # fmt: skip
+    after = rollout_patterns(
+        [_trace("a", [[_read("r/x.md")]], trace_id="r"),
+         _trace("b", [[_read("r/x.md"), _read("r/y.md")], [CALC]], trace_id="s")],
+        ITEMS,
+    )  # fmt: skip
+    assert before["tools"].tolist() == ["search read_file", "read_file calculator"]
+    examples = pattern_examples(before, after)
+    assert examples.loc["parallel calls", ["item_id", "before", "after"]].tolist() == ["b", 0, 1]
+    assert examples.loc["early stop", ["item_id", "before", "after"]].tolist() == ["b", 2, 1]
+    assert examples.loc["fewer turns", ["item_id", "before", "after"]].tolist() == ["a", 4, 2]
+    assert pd.isna(examples.loc["shorter reasoning", "item_id"])  # nobody reasoned: no example
+    switch = examples.loc["tool switch"]
+    assert switch[["item_id", "before", "after"]].tolist() == ["a", "read_file search", "read_file"]
+
+
+def test_a_transcript_marks_parallel_turns_and_reasoning():
+    trace = _trace("b", [[_read("r/x.md"), _read("r/y.md")], [CALC]])
+    trace.spans[0].span_data.usage.reasoning_tokens = 9
+    lines = transcript(trace)
+    assert lines[0] == "[2 calls in one turn, 9 reasoning tokens]"
+    assert lines[1].startswith("→ read_file") and lines[3].startswith("→ read_file")
+    assert sum(line.startswith("[") for line in lines) == 1  # the one-call turn gets no note
 
 
 def test_latency_percentiles_per_run():

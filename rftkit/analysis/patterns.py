@@ -26,7 +26,7 @@ EvidenceRule = Callable[[Sequence[FunctionSpanData], Mapping[str, Any]], bool]
 
 PATTERN_COLUMNS = [
     "trace_id", "item_id", "task_type", "turns", "tool_turns", "tool_calls", "parallel_turns",
-    "evidence_read", "calls_after_evidence", "reasoning_tokens",
+    "evidence_read", "calls_after_evidence", "reasoning_tokens", "tools",
 ]  # fmt: skip
 
 
@@ -74,7 +74,8 @@ def rollout_patterns(
     ``tool_calls`` counts the calls the model asked for (a rollout cut off at
     ``max_episode_steps`` never runs its last ones); ``calls_after_evidence`` counts calls run after
     the evidence was read, and is empty for a rollout that never read it; ``reasoning_tokens``
-    sums what the turns' usage reports as reasoning (0 for a model that reports none).
+    sums what the turns' usage reports as reasoning (0 for a model that reports none); ``tools``
+    names the tools run, in first-call order (``"search read_file"``).
     """
     rows = []
     for trace in traces:
@@ -96,6 +97,7 @@ def rollout_patterns(
                 "evidence_read": after is not None,
                 "calls_after_evidence": after,
                 "reasoning_tokens": sum(t.usage.reasoning_tokens for t in turns),
+                "tools": " ".join(dict.fromkeys(call.name for call in calls)),
             }
         )
     frame = pd.DataFrame(rows, columns=PATTERN_COLUMNS)
@@ -153,3 +155,58 @@ def tool_choice(
             row[name if tools is None or name in tools else NOT_A_TOOL] += 1
     frame = pd.DataFrame.from_dict(counts, orient="index").fillna(0).astype(int)
     return frame.sort_index().reindex(sorted(frame.columns), axis=1)
+
+
+PATTERN_EXAMPLES = {
+    "parallel calls": ("parallel_turns", "more"),
+    "early stop": ("calls_after_evidence", "fewer"),
+    "shorter reasoning": ("reasoning_tokens", "fewer"),
+    "fewer turns": ("turns", "fewer"),
+}
+"""Each pattern's ``rollout_patterns`` column and the direction training should move it."""
+
+
+def pattern_examples(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """For each pattern, the item of both runs whose rollouts changed most in its direction.
+
+    Per item, a column's mean over the item's rollouts before and after; the example is the item
+    with the largest move the right way (``item_id`` empty when no item moved that way). A tool
+    switch is the item whose set of tools changed most (tools dropped plus tools taken up). Read
+    each example's rollouts side by side (``rftkit.analysis.traces.side_by_side``): one item is
+    an illustration, the run's means (``compare_patterns``) are the evidence.
+    """
+    rows = {}
+    for pattern, (column, direction) in PATTERN_EXAMPLES.items():
+        means = pd.DataFrame(
+            {"before": before.groupby("item_id")[column].mean(),
+             "after": after.groupby("item_id")[column].mean()}
+        ).dropna()  # fmt: skip
+        moved = means["after"] - means["before"] if direction == "more" else (
+            means["before"] - means["after"]
+        )
+        best = moved.idxmax() if len(moved) and moved.max() > 0 else None
+        rows[pattern] = _example(column, best, means)
+    used = {
+        name: frame.groupby("item_id")["tools"].agg(lambda runs: set(" ".join(runs).split()))
+        for name, frame in (("before", before), ("after", after))
+    }
+    both = used["before"].index.intersection(used["after"].index)
+    switched = pd.Series({i: len(used["before"][i] ^ used["after"][i]) for i in both}, dtype=int)
+    best = switched.idxmax() if len(switched) and switched.max() > 0 else None
+    rows["tool switch"] = {
+        "item_id": best,
+        "measure": "tools used",
+        "before": " ".join(sorted(used["before"][best])) if best else None,
+        "after": " ".join(sorted(used["after"][best])) if best else None,
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _example(column: str, item_id: str | None, means: pd.DataFrame) -> dict[str, Any]:
+    row = means.loc[item_id] if item_id is not None else None
+    return {
+        "item_id": item_id,
+        "measure": f"{column} (mean per rollout)",
+        "before": None if row is None else round(float(row["before"]), 2),
+        "after": None if row is None else round(float(row["after"]), 2),
+    }

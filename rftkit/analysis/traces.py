@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from rftkit.protocol import FunctionSpanData, Trace
+from rftkit.protocol import FunctionSpanData, GenerationSpanData, Trace
 
 TIE_TOLERANCE = 1e-9
 """Changes smaller than this count as none: means of the same rewards can differ in the last bit."""
@@ -107,10 +107,18 @@ def latency_percentiles(
 
 
 def transcript(trace: Trace, max_chars: int = 160) -> list[str]:
-    """A rollout as short lines (calls, outputs, final answer) for side-by-side reading."""
+    """A rollout as short lines (calls, outputs, final answer) for side-by-side reading; a turn
+    with several calls or a reasoning segment gets a ``[...]`` line before its calls."""
     lines = []
     for span in trace.spans:
         data = span.span_data
+        if isinstance(data, GenerationSpanData):
+            calls = len(data.tool_calls)
+            notes = [f"{calls} calls in one turn"] if calls > 1 else []
+            if data.usage.reasoning_tokens:
+                notes.append(f"{data.usage.reasoning_tokens} reasoning tokens")
+            if notes:
+                lines.append(f"[{', '.join(notes)}]")
         if isinstance(data, FunctionSpanData):
             output = (data.output or data.error or "").replace("\n", " ⏎ ")
             lines.append(f"→ {data.name}({data.input})"[:max_chars])
