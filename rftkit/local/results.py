@@ -1,0 +1,82 @@
+"""The local training benchmark's committed results, read back: one row per GRPO seed.
+
+``benchmarks/local_training.py --seed N`` writes ``benchmarks/results/local_training.json`` (seed
+0) and ``local_training_seed<N>.json``. Notebook 05 and ``benchmarks/local_training_seeds.py``
+read them through here, so both show the same figures; nothing is re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+RESULTS = Path(__file__).parents[2] / "benchmarks" / "results"
+"""Where a checkout keeps them (an installed wheel has no benchmarks)."""
+
+
+def seed_of(path: Path) -> int | None:
+    """The GRPO seed of a results file's name, or None for another file."""
+    match = re.fullmatch(r"local_training(?:_seed(\d+))?\.json", path.name)
+    return int(match.group(1) or 0) if match else None
+
+
+def load_results(directory: Path = RESULTS) -> dict[int, dict[str, Any]]:
+    """Every seed's results in ``directory``, by seed."""
+    runs = {}
+    for path in directory.glob("local_training*.json"):
+        seed = seed_of(path)
+        if seed is not None:
+            runs[seed] = json.loads(path.read_text(encoding="utf-8"))
+    return dict(sorted(runs.items()))
+
+
+def _change(base: dict, trained: dict, key: str) -> str:
+    """``before -> after (-x%)`` for a per-rollout mean; n/a for a run that did not record it."""
+    before, after = base.get(key), trained.get(key)
+    if before is None or after is None:
+        return "n/a"
+    relative = f" ({after / before - 1:+.0%})" if before else ""
+    return f"{before:.2f} -> {after:.2f}{relative}"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def seeds_table(runs: dict[int, dict[str, Any]]) -> pd.DataFrame:
+    """One row per GRPO seed: the reward it trained on, the course-reward gain on held-out tasks
+    in paired standard errors, accuracy, the Agent RFT patterns before -> after, cost."""
+    rows = {}
+    for seed, run in runs.items():
+        base, trained = run["base"], run["trained"]
+        hops = [r.get("accuracy_by_type", {}).get("multi_hop") for r in (base, trained)]
+        shares = run.get("parallel_turn_share_independent", {})
+        rows[seed] = {
+            "reward": run.get("reward", "course"),
+            "course-reward gain": f"{run['reward_gain'] / run['reward_gain_se']:+.1f} SE",
+            "accuracy": f"{base['accuracy']:.1%} -> {trained['accuracy']:.1%}",
+            "tool calls / rollout": _change(base, trained, "tool_calls_mean"),
+            "turns / rollout": _change(base, trained, "turns_mean"),
+            "reasoning tokens / rollout": _change(base, trained, "reasoning_tokens_mean"),
+            "parallel share (independent types)": (
+                f"{_percent(shares.get('base'))} -> {_percent(shares.get('trained'))}"
+            ),
+            "multi-hop accuracy": f"{_percent(hops[0])} -> {_percent(hops[1])}",
+            "GRPO CPU-min": f"{run['grpo_cpu_seconds'] / 60:.2f}",
+            "peak RSS": f"{run['peak_rss_gb']:.2f} GB",
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("GRPO seed")
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """``frame`` as a GitHub markdown table, its index as the first column (pandas'
+    ``to_markdown`` needs ``tabulate``, a dependency for one table)."""
+    header = [frame.index.name or "", *map(str, frame.columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for index, row in frame.iterrows():
+        lines.append("| " + " | ".join([str(index), *map(str, row)]) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+"""The benchmark's results read back: one row per seed, the committed files included."""
+
+import json
+
+from rftkit.local.results import RESULTS, load_results, markdown, seed_of, seeds_table
+
+
+def run(gain, calls_after, reasoning_after):
+    base = {"accuracy": 0.3, "tool_calls_mean": 5.0, "turns_mean": 6.0,
+            "reasoning_tokens_mean": 40.0, "accuracy_by_type": {"multi_hop": 0.1}}  # fmt: skip
+    trained = base | {"accuracy": 0.4, "tool_calls_mean": calls_after,
+                      "reasoning_tokens_mean": reasoning_after}  # fmt: skip
+    return {"reward": "latency", "base": base, "trained": trained, "reward_gain": gain,
+            "reward_gain_se": 0.02, "grpo_cpu_seconds": 270.0, "peak_rss_gb": 2.1,
+            "parallel_turn_share_independent": {"base": 0.1, "trained": 0.25}}  # fmt: skip
+
+
+def test_each_seeds_file_is_one_row(tmp_path):
+    (tmp_path / "local_training.json").write_text(json.dumps(run(0.08, 3.0, 10.0)))
+    (tmp_path / "local_training_seed2.json").write_text(json.dumps(run(0.05, 4.0, 30.0)))
+    (tmp_path / "local_training_notes.json").write_text("{}")  # not a seed's file
+    table = seeds_table(load_results(tmp_path))
+    assert table.index.tolist() == [0, 2]
+    assert table.loc[0, "course-reward gain"] == "+4.0 SE"
+    assert table.loc[0, "tool calls / rollout"] == "5.00 -> 3.00 (-40%)"
+    assert table.loc[2, "reasoning tokens / rollout"] == "40.00 -> 30.00 (-25%)"
+    assert table.loc[2, "parallel share (independent types)"] == "10.0% -> 25.0%"
+    assert table.loc[2, "GRPO CPU-min"] == "4.50"
+    lines = markdown(table).splitlines()
+    assert lines[0].startswith("| GRPO seed | reward |") and len(lines) == 4
+    assert lines[2].startswith("| 0 | latency | +4.0 SE |")
+
+
+def test_file_names_give_the_seed():
+    assert [seed_of(RESULTS / n) for n in ("local_training.json", "local_training_seed12.json",
+            "local_training_seedx.json", "other.json")] == [0, 12, None, None]  # fmt: skip
+
+
+def test_the_committed_results_all_read():
+    runs = load_results()
+    assert set(runs) >= {0, 1, 2}
+    assert len(seeds_table(runs)) == len(runs)
