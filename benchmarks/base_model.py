@@ -38,9 +38,12 @@ def main() -> None:
         print(
             f"\nTemperature {temperature:g}: accuracy {summary['accuracy']:.1%} on "
             f"{summary['tasks']} tasks, tool calls {summary['tool_calls_mean']:.2f} "
-            f"({summary['tool_calls_ratio']:.2f}x the task minimum)"
+            f"({summary['tool_calls_ratio']:.2f}x the task minimum), turns"
+            f" {summary['turns_mean']:.2f}, parallel turns {summary['parallel_turn_share']:.1%},"
+            f" reasoning tokens {summary['reasoning_tokens_mean']:.1f} per rollout"
         )
-        by_type = frame.groupby("task_type")[["correct", "tool_calls", "min_tool_calls"]].mean()
+        columns = ["correct", "tool_calls", "min_tool_calls", "turns", "reasoning_tokens"]
+        by_type = frame.groupby("task_type")[columns].mean()
         print(by_type.round(2).to_string())
 
 

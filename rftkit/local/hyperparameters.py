@@ -10,7 +10,7 @@ The hosted API names what a job spends (reference §2.3); GRPO has its own knobs
 | ``eval_interval`` | ``eval_interval`` | the same number | 8 |
 | ``eval_samples`` | ``valid_repeats`` (rollouts per validation line) | the same number | 1 |
 | ``learning_rate_multiplier`` | ``lr`` | 3e-4 × multiplier | 3e-4 |
-| ``reasoning_effort`` | none | the local model has no reasoning segment | ignored |
+| ``reasoning_effort`` | none | how long the local model reasons is learned, not set | ignored |
 | task ``max_episode_steps`` | ``max_episode_steps`` | the same number | 12 |
 | task ``seed`` | ``seed`` | the same number | 0 |
 
@@ -73,6 +73,6 @@ def grpo_config(
     if task.hyperparameters.get("reasoning_effort", "default") != "default":
         notes.append(
             f"reasoning_effort={task.hyperparameters['reasoning_effort']} has no local counterpart"
-            " (the local model has no reasoning segment)"
+            " (how long the local model reasons is learned, not set)"
         )
     return GRPOConfig(**(mapped | overrides)), notes
