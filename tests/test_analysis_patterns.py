@@ -14,7 +14,7 @@ from rftkit.analysis.patterns import (
     rollout_patterns,
     tool_choice,
 )
-from rftkit.analysis.traces import latency_percentiles, transcript
+from rftkit.analysis.traces import latency_percentiles, side_by_side, transcript
 from rftkit.data import course_dataset
 from rftkit.protocol import (
     FunctionSpanData,
@@ -189,6 +189,23 @@ def test_pattern_examples_pick_the_item_that_moved_most_each_way():
     assert pd.isna(examples.loc["shorter reasoning", "item_id"])  # nobody reasoned: no example
     switch = examples.loc["tool switch"]
     assert switch[["item_id", "before", "after"]].tolist() == ["a", "read_file search", "read_file"]
+    assert examples.loc["parallel calls", ["trace_before", "trace_after"]].tolist() == ["q", "s"]
+
+
+def test_the_example_rollouts_are_the_ones_that_show_the_change():
+    sequential = _trace("b", [[_read("r/x.md")], [_read("r/y.md")]], trace_id="seq")
+    together = _trace("b", [[_read("r/x.md"), _read("r/y.md")]], trace_id="par")
+    before = rollout_patterns([together, sequential], ITEMS)
+    after = rollout_patterns([sequential, together], ITEMS)
+    after["trace_id"] = ["seq2", "par2"]
+    after.loc[1, "parallel_turns"] = 2  # the item moved towards parallel calls on average
+    examples = pattern_examples(before, after)
+    assert examples.loc["parallel calls", ["trace_before", "trace_after"]].tolist() == [
+        "seq", "par2"
+    ]  # fmt: skip
+    table = side_by_side([sequential, together], [together], "b", ("seq", None))
+    assert table["before"].iloc[0].startswith("→ read_file")  # the sequential rollout
+    assert table["after"].iloc[0] == "[2 calls in one turn]"
 
 
 def test_a_transcript_marks_parallel_turns_and_reasoning():

@@ -170,10 +170,11 @@ def pattern_examples(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     """For each pattern, the item of both runs whose rollouts changed most in its direction.
 
     Per item, a column's mean over the item's rollouts before and after; the example is the item
-    with the largest move the right way (``item_id`` empty when no item moved that way). A tool
-    switch is the item whose set of tools changed most (tools dropped plus tools taken up). Read
-    each example's rollouts side by side (``rftkit.analysis.traces.side_by_side``): one item is
-    an illustration, the run's means (``compare_patterns``) are the evidence.
+    with the largest move the right way (``item_id`` empty when no item moved that way), and
+    ``trace_before`` / ``trace_after`` are its rollouts that show the change best. A tool switch
+    is the item whose set of tools changed most (tools dropped plus tools taken up). Read them
+    side by side (``rftkit.analysis.traces.side_by_side``): one item is an illustration, the
+    run's means (``compare_patterns``) are the evidence.
     """
     rows = {}
     for pattern, (column, direction) in PATTERN_EXAMPLES.items():
@@ -181,32 +182,45 @@ def pattern_examples(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
             {"before": before.groupby("item_id")[column].mean(),
              "after": after.groupby("item_id")[column].mean()}
         ).dropna()  # fmt: skip
-        moved = means["after"] - means["before"] if direction == "more" else (
-            means["before"] - means["after"]
-        )
-        best = moved.idxmax() if len(moved) and moved.max() > 0 else None
-        rows[pattern] = _example(column, best, means)
+        sign = 1 if direction == "more" else -1
+        moved = sign * (means["after"] - means["before"])
+        item = moved.idxmax() if len(moved) and moved.max() > 0 else None
+        row = means.loc[item] if item is not None else None
+        rows[pattern] = {
+            "item_id": item,
+            "measure": f"{column} (mean per rollout)",
+            "before": None if row is None else round(float(row["before"]), 2),
+            "after": None if row is None else round(float(row["after"]), 2),
+            "trace_before": _extreme(before, item, column, -sign),
+            "trace_after": _extreme(after, item, column, sign),
+        }
     used = {
         name: frame.groupby("item_id")["tools"].agg(lambda runs: set(" ".join(runs).split()))
         for name, frame in (("before", before), ("after", after))
     }
     both = used["before"].index.intersection(used["after"].index)
     switched = pd.Series({i: len(used["before"][i] ^ used["after"][i]) for i in both}, dtype=int)
-    best = switched.idxmax() if len(switched) and switched.max() > 0 else None
+    item = switched.idxmax() if len(switched) and switched.max() > 0 else None
     rows["tool switch"] = {
-        "item_id": best,
+        "item_id": item,
         "measure": "tools used",
-        "before": " ".join(sorted(used["before"][best])) if best else None,
-        "after": " ".join(sorted(used["after"][best])) if best else None,
+        "before": " ".join(sorted(used["before"][item])) if item else None,
+        "after": " ".join(sorted(used["after"][item])) if item else None,
+        "trace_before": _first(before, item),
+        "trace_after": _first(after, item),
     }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def _example(column: str, item_id: str | None, means: pd.DataFrame) -> dict[str, Any]:
-    row = means.loc[item_id] if item_id is not None else None
-    return {
-        "item_id": item_id,
-        "measure": f"{column} (mean per rollout)",
-        "before": None if row is None else round(float(row["before"]), 2),
-        "after": None if row is None else round(float(row["after"]), 2),
-    }
+def _extreme(frame: pd.DataFrame, item_id: str | None, column: str, sign: int) -> str | None:
+    """The item's rollout with the largest (``sign`` 1) or smallest (-1) ``column``."""
+    if item_id is None:
+        return None
+    rows = frame[frame["item_id"] == item_id].dropna(subset=[column])
+    values = sign * rows[column]
+    return None if rows.empty else str(rows.loc[values.idxmax(), "trace_id"])
+
+
+def _first(frame: pd.DataFrame, item_id: str | None) -> str | None:
+    rows = frame[frame["item_id"] == item_id]
+    return None if item_id is None or rows.empty else str(rows["trace_id"].iloc[0])

@@ -129,10 +129,21 @@ def transcript(trace: Trace, max_chars: int = 160) -> list[str]:
     return lines
 
 
-def side_by_side(before: Sequence[Trace], after: Sequence[Trace], item_id: str) -> pd.DataFrame:
-    """The first rollout of ``item_id`` from each run, line by line."""
-    left = next(t for t in before if t.item_id == item_id)
-    right = next(t for t in after if t.item_id == item_id)
+def side_by_side(
+    before: Sequence[Trace],
+    after: Sequence[Trace],
+    item_id: str,
+    trace_ids: tuple[str | None, str | None] = (None, None),
+) -> pd.DataFrame:
+    """A rollout of ``item_id`` from each run, line by line: the first one, or the ones
+    ``trace_ids`` names (``pattern_examples`` gives them)."""
+
+    def pick(traces: Sequence[Trace], trace_id: str | None) -> Trace:
+        return next(
+            t for t in traces if t.item_id == item_id and trace_id in (None, t.trace_id)
+        )
+
+    left, right = pick(before, trace_ids[0]), pick(after, trace_ids[1])
     a, b = transcript(left), transcript(right)
     width = max(len(a), len(b))
     return pd.DataFrame(
