@@ -57,7 +57,7 @@ def test_without_a_trajectory_every_call_is_its_own_turn():
 @pytest.mark.parametrize(
     "trajectory",
     ["3 turns", ["turns", 2], {"turns": "many"}, {"turns": -5, "reasoning_tokens": float("nan")},
-     {"turns": True}, {"reasoning_tokens": 10**400}, None],  # fmt: skip
+     {"turns": True}, {"reasoning_tokens": 10**400}, {"turns": float("-inf")}, None],  # fmt: skip
 )
 def test_a_forged_trajectory_gets_a_bounded_score(trajectory):
     forged = Sample.from_text("911.4", calls(2)).model_dump() | {"trajectory": trajectory}

@@ -13,13 +13,17 @@ every sample it grades. OpenAI's service does not send it: there every call coun
 and reasoning is not seen, which leaves a calls-only efficiency term.
 """
 
+import math
+
 CALL_COST = 0.5
 REASONING_TOKENS_PER_TURN = 16
 
 
 def count(value, default):
     """A non-negative whole count, or ``default`` for anything that is not a number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    if isinstance(value, float) and not math.isfinite(value):
         return default
     return max(0, int(min(value, 1e9)))
 
