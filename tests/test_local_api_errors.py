@@ -17,6 +17,7 @@ from rftkit.api import serve_api
 from rftkit.api.cli import is_loopback
 from rftkit.cli import main
 from rftkit.data import build_dataset
+from rftkit.local.policy import MAX_MARKED_TURN_TOKENS
 from rftkit.local.pretrain import BASE_MODEL
 
 SECRET = "tool-header-value-that-must-not-leak"
@@ -275,10 +276,12 @@ def test_the_cli_refuses_to_bind_beyond_loopback_without_its_flag(monkeypatch, c
 
 
 def test_a_conversation_beyond_the_context_ends_like_a_training_rollout(client):
-    long = " ".join(["revenue"] * 2000)  # far beyond the model's 768-token context
+    long = " ".join(["revenue"] * 2000)  # far beyond the model's 1024-token context
     response = client.responses.create(model=BASE_MODEL, input=long)
     assert response.status == "incomplete" and response.output_text == ""
     assert response.incomplete_details.reason == "max_output_tokens"
+    # the committed model has turn markers: a turn may hold reasoning and several calls
+    assert response.max_output_tokens == MAX_MARKED_TURN_TOKENS
     chat = client.chat.completions.create(
         model=BASE_MODEL, messages=[{"role": "user", "content": long}]
     )

@@ -15,14 +15,13 @@ import asyncio
 import json
 import time
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
 from rftkit.api.errors import bad_request, unsupported
 from rftkit.api.models import registry
-from rftkit.local.policy import MAX_TURN_TOKENS
 from rftkit.rollouts.engine import new_trace_id
 from rftkit.rollouts.policy import PolicyTurn
 
@@ -78,9 +77,15 @@ def refuse_unservable(stream: bool | None, tool_choice: Any, temperature: float 
     return temperature
 
 
+class ModelTurn(NamedTuple):
+    turn: PolicyTurn
+    truncated: bool  # the conversation filled the model's context
+    max_output_tokens: int  # the most one turn of this model may write
+
+
 async def model_turn(
     request: Request, model: str, items: list[dict], temperature: float
-) -> tuple[PolicyTurn, bool]:
+) -> ModelTurn:
     """One turn of ``model`` on ``items`` (Responses input items), as a rollout samples it, and
     whether the conversation filled the model's context (then the turn is an empty answer, as
     the trainer ends such a rollout, rather than the API's 400 ``context_length_exceeded``: a
@@ -95,7 +100,7 @@ async def model_turn(
         raise bad_request(f"Invalid input item: {exc}", "input", "invalid_value") from None
     finally:
         record = policy.records.pop(trace_id, None)
-    return turn, record is not None and record.truncated
+    return ModelTurn(turn, record is not None and record.truncated, policy.max_turn_tokens)
 
 
 def input_items(body: ResponsesRequest) -> list[dict[str, Any]]:
@@ -153,7 +158,9 @@ async def create_response(request: Request, body: ResponsesRequest) -> dict[str,
         raise unsupported("previous_response_id", "is not supported: responses are not stored")
     if body.text and (body.text.get("format") or {}).get("type", "text") != "text":
         raise unsupported("text.format", "supports only plain text")
-    turn, truncated = await model_turn(request, body.model, input_items(body), temperature)
+    turn, truncated, max_tokens = await model_turn(
+        request, body.model, input_items(body), temperature
+    )
     if turn.tool_calls:
         output = [
             {
@@ -189,7 +196,7 @@ async def create_response(request: Request, body: ResponsesRequest) -> dict[str,
         "tools": body.tools or [],
         "temperature": temperature,
         "top_p": 1.0,
-        "max_output_tokens": MAX_TURN_TOKENS,
+        "max_output_tokens": max_tokens,
         "instructions": body.instructions,
         "metadata": {},
         "error": None,
@@ -212,7 +219,9 @@ async def create_chat_completion(request: Request, body: ChatRequest) -> dict[st
         raise unsupported("n", "supports only 1")
     if body.response_format and body.response_format.get("type") != "text":
         raise unsupported("response_format", "supports only plain text")
-    turn, truncated = await model_turn(request, body.model, chat_items(body.messages), temperature)
+    turn, truncated, _ = await model_turn(
+        request, body.model, chat_items(body.messages), temperature
+    )
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
     if turn.tool_calls:
         message["tool_calls"] = [
