@@ -1,5 +1,5 @@
-"""The scripted expert's new habits: off by default (the committed recipe's transcripts are
-unchanged), and when on, still right answers from valid calls to the real tools."""
+"""The scripted expert's habits: the base checkpoint's recipe pinned, and every habit on still
+gives right answers from valid calls to the real tools."""
 
 import dataclasses
 import hashlib
@@ -9,18 +9,31 @@ import random
 import pytest
 
 from rftkit.local import expert as expert_module
-from rftkit.local.expert import PERFECT, SLOW_ROUTE_TYPES, Habits, ScriptedExpert
+from rftkit.local.expert import BASE_HABITS, PERFECT, SLOW_ROUTE_TYPES, Habits, ScriptedExpert
+from rftkit.local.pretrain import PretrainConfig, scripted_transcripts
 from rftkit.local.worlds import build_world
 
-COMMITTED_TRANSCRIPTS = "ff5e0d7edfd73d60f30aead6a22f5254fe5f4cdcd7ca2b572fe2848a3744bedb"
-"""sha256 of world 1001's transcripts with ``Habits()`` and ``Random(0)``, printed by main at
-d5496f1 (before the new habits): the data the committed base checkpoint's recipe draws."""
+BASE_TRANSCRIPTS = "dd86c7a2bfc850b0885558c963bd60bd9578371732de2582c013b0c0bd5b6f29"
+"""sha256 of world 1001's transcripts with ``BASE_HABITS`` and ``Random(0)``: the data the
+committed base checkpoint's recipe draws (printed when it was made; a change here means the
+checkpoint no longer matches its recipe)."""
 
 
-def test_default_habits_write_the_transcripts_they_always_wrote(scripted_world):
-    _, conversations = scripted_world  # world 1001, Habits(), Random(0)
+def test_the_base_recipe_writes_the_transcripts_the_checkpoint_was_trained_on(tmp_path):
+    assert PretrainConfig().habits == BASE_HABITS and PretrainConfig().turn_markers
+    conversations, _ = scripted_transcripts([1001], tmp_path, BASE_HABITS, random.Random(0))
     digest = hashlib.sha256(json.dumps(conversations, sort_keys=True).encode()).hexdigest()
-    assert digest == COMMITTED_TRANSCRIPTS
+    assert digest == BASE_TRANSCRIPTS
+
+
+def test_a_best_quarter_task_lists_the_quarters_before_reading_one(scripted_world):
+    """Quarter names are in no question and not in the vocabulary: the transcript shows them."""
+    _, conversations = scripted_world
+    best_quarter = [c for c in conversations if c[0]["content"].startswith("In the quarter of")]
+    assert best_quarter
+    for conversation in best_quarter:
+        calls = [i["name"] for i in conversation if i.get("type") == "function_call"]
+        assert calls[0] == "list_files"
 
 
 @pytest.fixture(scope="module")
@@ -85,17 +98,22 @@ def test_independent_reports_are_sometimes_read_together(episodes):
 def test_reasoning_precedes_calls_and_answers_and_repeats_itself(episodes):
     solved, _ = episodes
     reasoning = [
-        (item, episode.items[n + 1])
+        (item, episode.items[n + 1 :])
         for episode in solved
         for n, item in enumerate(episode.items)
         if item.get("type") == "reasoning"
     ]
-    followers = {after.get("type", after.get("role")) for _, after in reasoning}
+    followers = {after[0].get("type", after[0].get("role")) for _, after in reasoning}
     assert followers == {"function_call", "assistant"}
-    for item, after in reasoning:  # verbose: the calls' plan is stated twice, the answer too
+    for item, after in reasoning:  # verbose: it says it needs more, or that it has what it needs
         text = item["summary"][0]["text"]
-        said = after.get("arguments", after.get("content"))
-        assert text.count(said) == 2, text
+        if after[0].get("type") == "function_call":
+            calls = [i.get("type") == "function_call" for i in after] + [False]
+            turn = [i["name"] for i in after[: calls.index(False)]]  # this turn's calls
+            plan = f"I call {' and '.join(turn)}, then I read the output."
+            assert text == f"I need more information. {plan}"
+        else:
+            assert text.count("I have") == 2 and text.endswith("I answer now.")
 
 
 def test_exploration_after_the_answer_and_the_slow_route(episodes):

@@ -99,10 +99,15 @@ def _rollout_chunks(
     return traces
 
 
+def parallel_turn_share(frame: pd.DataFrame) -> float:
+    """The share of the rows' tool turns that made two or more calls (0 with no tool turns)."""
+    return round(float(frame["parallel_turns"].sum() / max(frame["tool_turns"].sum(), 1)), 4)
+
+
 def summarise(frame: pd.DataFrame) -> dict[str, Any]:
     """Accuracy (overall and per task type), mean reward with its standard error, tool calls and
-    their ratio to the minimum, turns, the share of tool turns with parallel calls, reasoning
-    tokens."""
+    their ratio to the minimum, turns, the share of tool turns with parallel calls (overall and
+    per task type), reasoning tokens."""
     scored = frame.dropna(subset=["reward"])
     n = len(scored)
     sd = statistics.stdev(scored["reward"]) if n > 1 else math.nan
@@ -116,13 +121,14 @@ def summarise(frame: pd.DataFrame) -> dict[str, Any]:
             float(scored["tool_calls"].sum() / scored["min_tool_calls"].sum()), 3
         ),
         "turns_mean": round(float(scored["turns"].mean()), 3),
-        "parallel_turn_share": round(
-            float(scored["parallel_turns"].sum() / max(scored["tool_turns"].sum(), 1)), 4
-        ),
+        "parallel_turn_share": parallel_turn_share(scored),
         "reasoning_tokens_mean": round(float(scored["reasoning_tokens"].mean()), 3),
         "accuracy_by_type": {
             str(kind): round(float(group["correct"].mean()), 4)
             for kind, group in scored.groupby("task_type")
+        },
+        "parallel_turn_share_by_type": {
+            str(kind): parallel_turn_share(group) for kind, group in scored.groupby("task_type")
         },
     }
 

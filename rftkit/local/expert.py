@@ -78,6 +78,9 @@ class Habits:
 
 
 PERFECT = Habits(0.0, 0.0, 0.0, 0.0, 0.0)
+BASE_HABITS = Habits(parallel=0.3, reasoning=0.5, explore_after=0.3, slow_route=0.5)
+"""The base checkpoint's expert: every habit RL can remove, none so often that it is the rule
+(parallel reads on 30% of tasks, so sequential stays the habit; reasoning before half the turns)."""
 
 
 SLOW_ROUTE_TYPES = ("lookup", "comparison")
@@ -117,7 +120,7 @@ class ScriptedExpert:
         answer = self._answer(task, episode, ctx)
         if episode.read and self._chance(self.habits.explore_after):
             self._call(episode, ctx, "read_file", path=self.rng.choice(sorted(episode.read)))
-        self._think(episode, f"I have what I need. The answer is {answer}. I answer {answer}.")
+        self._think(episode, "I have what I need. I have the answer, so I answer now.")
         episode.items.append({"role": "assistant", "content": answer})
         return episode
 
@@ -137,8 +140,8 @@ class ScriptedExpert:
 
     def _calls(self, episode: Episode, ctx: ToolContext, calls: list[tuple[str, dict]]) -> list:
         """One turn: the calls back to back, then their outputs in the same order."""
-        plan = " ".join(f"I call {name} with {json.dumps(args)}." for name, args in calls)
-        self._think(episode, f"I need more information. {plan} Then I read the output. {plan}")
+        plan = " and ".join(name for name, _ in calls)
+        self._think(episode, f"I need more information. I call {plan}, then I read the output.")
         first = len(episode.items)
         call_ids = [f"call_{first + number}" for number in range(len(calls))]
         outputs = []
@@ -227,7 +230,9 @@ class ScriptedExpert:
         if match is None:
             raise ValueError(f"task {task.id}: question does not match the {kind} template")
         groups = match.groups()
-        if self.rng.random() < self.habits.list_first:
+        # A year's quarter names are in no question: a best-quarter task lists them first (the
+        # model's vocabulary has no quarters, it copies them from what it has seen).
+        if self.rng.random() < self.habits.list_first or kind == "best_quarter":
             first = self._slug(groups[FIRST_NAME[kind]])
             self._call(episode, ctx, "list_files", directory=f"reports/{first}/")
         self._read_together(episode, ctx, self._independent_reports(kind, groups))
