@@ -1,16 +1,20 @@
-"""Benchmark of the local training engine against issue 7's targets (prints a table; not a test).
+"""Benchmark of the local training engine against issues 7 and 18's targets (prints tables).
 
-    PYTHONPATH=$PWD python benchmarks/local_training.py            # full run, ~15-30 min on 2 cores
+    PYTHONPATH=$PWD python benchmarks/local_training.py --seed 0   # full run, ~15-30 min, 2 cores
+    PYTHONPATH=$PWD python benchmarks/local_training.py --worlds tuning   # while choosing settings
 
 1. the committed base model on held-out tasks from unseen worlds (seeds 100+), one rollout per
    task at the rollout temperature, over HTTP, graded by the course grader;
-2. GRPO on the course task (``rftkit.course_task``) through the local jobs backend, with the
-   task's hosted hyperparameters mapped to GRPO settings; its CPU time and peak memory;
-3. the trained model on the same held-out tasks: reward gain in standard errors (paired by task),
-   tool-call cut, accuracy;
+2. GRPO on the course task (``rftkit.course_task``) through the local jobs backend, trained on the
+   latency reward (``rftkit.local.rewards``) with the task's hosted hyperparameters mapped to GRPO
+   settings; its CPU time and peak memory;
+3. the trained model on the same held-out tasks: course-reward gain in standard errors (paired by
+   task), accuracy, and the Agent RFT patterns: tool calls, turns and reasoning tokens per rollout,
+   the share of parallel turns, multi-hop accuracy;
 4. the reward-hacking lesson: the same GRPO run with the flat per-call cost reward, its validation
-   curve beside the course reward's, and both trained models on the same held-out tasks.
-Held-out worlds are only ever evaluated here, never used to choose settings.
+   curve beside the main reward's, and both trained models on the same held-out tasks.
+Held-out worlds are only ever evaluated here, never used to choose settings: ``--worlds tuning``
+evaluates on the tuning worlds instead (seeds 2500+) and writes under ``results/tuning/``.
 """
 
 from __future__ import annotations
@@ -27,19 +31,25 @@ from pathlib import Path
 
 from rftkit.course_task import serve_course_task
 from rftkit.jobs.local import LocalJob
-from rftkit.local.evaluate import evaluate, summarise
+from rftkit.local.evaluate import evaluate, parallel_turn_share, summarise
 from rftkit.local.grpo import GRPOConfig, GRPOTrainer
 from rftkit.local.pretrain import BASE_CHECKPOINT, load_model
 from rftkit.local.rewards import REWARDS
-from rftkit.local.worlds import HELDOUT_SEEDS, world_seeds
+from rftkit.local.worlds import HELDOUT_SEEDS, TUNING_SEEDS, world_seeds
 
 RESULTS = Path(__file__).parent / "results"
+EVALUATION_WORLDS = {"heldout": HELDOUT_SEEDS, "tuning": TUNING_SEEDS}
+SEQUENTIAL_TYPES = ("lookup",)
+"""Task types with no two independent calls (one figure); every other type reads reports it
+could read together (two quarters, two companies, a year's quarters, the first hop's three)."""
 
 
-def train(reward: str, steps: int | None, seed: int, directory: str) -> GRPOTrainer:
+def train(
+    reward: str, steps: int | None, seed: int, directory: str, model: Path = BASE_CHECKPOINT
+) -> GRPOTrainer:
     """The course task (the demo's) on the local jobs backend, graded by ``reward``."""
     with serve_course_task(directory + "/task", grader=REWARDS[reward]()) as course:
-        task = course.task.model_copy(update={"seed": seed})
+        task = course.task.model_copy(update={"seed": seed, "model": str(model)})
         grpo = {"steps": steps} if steps else {}
         job = LocalJob(task, env=course.env, grpo=grpo, out_dir=directory + "/job")
         if job.start(progress=True).wait() != "succeeded":
@@ -77,7 +87,12 @@ def cut(before: float, after: float) -> float:
     return 1 - after / before if before else math.nan
 
 
-def print_pattern_targets(base: dict, trained: dict) -> None:
+def independent_share(frame) -> float:
+    """The parallel-turn share on the task types whose calls are independent."""
+    return parallel_turn_share(frame[~frame["task_type"].isin(SEQUENTIAL_TYPES)])
+
+
+def print_pattern_targets(base: dict, trained: dict, shares: tuple[float, float]) -> None:
     """Issue 18's targets: what Agent RFT is known to teach, on the same held-out tasks."""
     rows = [
         ("tool calls per rollout", "tool_calls_mean", ">= 30% fewer"),
@@ -91,11 +106,12 @@ def print_pattern_targets(base: dict, trained: dict) -> None:
         shown = "n/a (none)" if math.isnan(change) else f"{-change:+.1%}"
         met = "yes" if change >= 0.3 else "NO"
         print(f"| {name} | {base[key]:.2f} | {trained[key]:.2f} | {shown} | {wanted} | {met} |")
-    share_before, share_after = base["parallel_turn_share"], trained["parallel_turn_share"]
+    share_before, share_after = shares
     met = "yes" if share_after > share_before else "NO"
     print(
-        f"| share of tool turns with 2+ calls | {share_before:.1%} | {share_after:.1%} |"
-        f" {share_after - share_before:+.1%} | up | {met} |"
+        f"| share of tool turns with 2+ calls (task types with independent calls) |"
+        f" {share_before:.1%} | {share_after:.1%} | {share_after - share_before:+.1%} | up |"
+        f" {met} |"
     )
     hop_before = base["accuracy_by_type"].get("multi_hop", math.nan)
     hop_after = trained["accuracy_by_type"].get("multi_hop", math.nan)
@@ -112,24 +128,27 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="GRPO steps (default: demo's)")
     parser.add_argument("--seed", type=int, default=0, help="GRPO's seed (task picks, sampling)")
     parser.add_argument("--skip-hacking", action="store_true")
+    parser.add_argument("--reward", choices=tuple(REWARDS), default="latency")
+    parser.add_argument("--worlds", choices=tuple(EVALUATION_WORLDS), default="heldout")
+    parser.add_argument("--model", type=Path, default=BASE_CHECKPOINT, help="the base checkpoint")
     args = parser.parse_args()
-    base, tokenizer = load_model(BASE_CHECKPOINT)
-    seeds = world_seeds(HELDOUT_SEEDS, args.heldout_worlds)
+    base, tokenizer = load_model(args.model)
+    seeds = world_seeds(EVALUATION_WORLDS[args.worlds], args.heldout_worlds)
     options = {"tasks_per_world": args.tasks_per_world}
     temperature = GRPOConfig().temperature
 
     started = time.perf_counter()
     before = evaluate(base, tokenizer, seeds, temperature=temperature, **options)
     base_summary = summarise(before)
-    print("base (held-out):", base_summary, f"[{time.perf_counter() - started:.0f} s]")
+    print(f"base ({args.worlds}):", base_summary, f"[{time.perf_counter() - started:.0f} s]")
 
     with tempfile.TemporaryDirectory() as directory:
-        trainer = train("course", args.steps, args.seed, directory)
+        trainer = train(args.reward, args.steps, args.seed, directory, args.model)
         after = evaluate(trainer.model, tokenizer, seeds, temperature=temperature, **options)
         hacked = (
             None
             if args.skip_hacking
-            else train("flat_cost", args.steps, args.seed, directory + "/flat")
+            else train("flat_cost", args.steps, args.seed, directory + "/flat", args.model)
         )
         hacked_after = (
             None
@@ -138,7 +157,7 @@ def main() -> None:
         )
     trained_summary = summarise(after)
     hacked_summary = summarise(hacked_after) if hacked_after is not None else None
-    print("trained (held-out):", trained_summary)
+    print(f"trained ({args.worlds}):", trained_summary)
     gain, se = paired_gain(before, after)
     call_cut = cut(base_summary["tool_calls_mean"], trained_summary["tool_calls_mean"])
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
@@ -169,8 +188,8 @@ def main() -> None:
             "tool calls per rollout cut",
             f"{call_cut:.1%} ({base_summary['tool_calls_mean']:.2f} -> "
             f"{trained_summary['tool_calls_mean']:.2f})",
-            ">= 20%",
-            call_cut >= 0.2,
+            ">= 30%",
+            call_cut >= 0.3,
         ),
         (
             "accuracy after vs before",
@@ -183,11 +202,13 @@ def main() -> None:
     print("\n| target | measured | wanted | met |\n| --- | --- | --- | --- |")
     for name, measured, wanted, met in rows:
         print(f"| {name} | {measured} | {wanted} | {'yes' if met else 'NO'} |")
-    print_pattern_targets(base_summary, trained_summary)
+    shares = independent_share(before), independent_share(after)
+    print_pattern_targets(base_summary, trained_summary, shares)
     if hacked is not None:
         print("\nReward hacking (validation worlds, each run graded by its own reward):")
         print(
-            "| step | course reward | course acc | course calls | flat-cost reward | "
+            f"| step | {args.reward} reward | {args.reward} acc | {args.reward} calls |"
+            " flat-cost reward | "
             "flat-cost acc | flat-cost calls |\n| --- | --- | --- | --- | --- | --- | --- |"
         )
         for (step, r1, a1, c1), (_, r2, a2, c2) in zip(curve(trainer), curve(hacked), strict=False):
@@ -199,7 +220,7 @@ def main() -> None:
         )
         for name, summary in (
             ("base", base_summary),
-            ("GRPO, course reward", trained_summary),
+            (f"GRPO, {args.reward} reward", trained_summary),
             ("GRPO, flat per-call cost", hacked_summary),
         ):
             print(
@@ -208,6 +229,8 @@ def main() -> None:
             )
     results = {
         "command": "PYTHONPATH=$PWD python benchmarks/local_training.py " + " ".join(sys.argv[1:]),
+        "reward": args.reward,
+        "worlds": args.worlds,
         "heldout_world_seeds": seeds,
         "base": base_summary,
         "trained": trained_summary,
@@ -215,15 +238,21 @@ def main() -> None:
         "reward_gain": gain,
         "reward_gain_se": se,
         "tool_call_cut": call_cut,
+        "turn_cut": cut(base_summary["turns_mean"], trained_summary["turns_mean"]),
+        "reasoning_token_cut": cut(
+            base_summary["reasoning_tokens_mean"], trained_summary["reasoning_tokens_mean"]
+        ),
+        "parallel_turn_share_independent": {"base": shares[0], "trained": shares[1]},
         "grpo_cpu_seconds": trainer.cpu_seconds,
         "peak_rss_gb": peak_gb,
         "grpo_config": asdict(trainer.config),
-        "events": {"course": trainer.events, "flat_cost": hacked.events if hacked else []},
+        "events": {"main": trainer.events, "flat_cost": hacked.events if hacked else []},
     }
     name = "local_training.json" if args.seed == 0 else f"local_training_seed{args.seed}.json"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / name).write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"\nwrote {RESULTS / name}")
+    out = RESULTS if args.worlds == "heldout" else RESULTS / args.worlds
+    out.mkdir(parents=True, exist_ok=True)
+    (out / name).write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"\nwrote {out / name}")
     print(
         f"\nGRPO run: {trainer.step} steps, {trainer.cpu_seconds:.0f} CPU-s (trainer process, all"
         " threads; the grader sandbox's processes are not included)"

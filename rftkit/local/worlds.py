@@ -3,6 +3,8 @@
 - pre-training transcripts: seeds 1000 and up;
 - GRPO training tasks: seeds 2000 and up (unseen by pre-training too);
 - validation during GRPO: seeds 300-304;
+- tuning (choosing rewards and settings by evaluating on them, as the benchmark's
+  ``--worlds tuning`` does): seeds 2500 and up;
 - held-out evaluation (benchmark only, never looked at while tuning): seeds 100-119.
 
 A seed whose world is too small for a full task set is skipped, so a range may yield fewer worlds
@@ -21,6 +23,7 @@ PRETRAIN_SEEDS = 1000
 GRPO_SEEDS = 2000
 VALID_SEEDS = 300
 HELDOUT_SEEDS = 100
+TUNING_SEEDS = 2500
 
 
 @dataclass(frozen=True)
