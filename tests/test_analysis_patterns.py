@@ -181,7 +181,7 @@ def test_pattern_examples_pick_the_item_that_moved_most_each_way():
          _trace("b", [[_read("r/x.md"), _read("r/y.md")], [CALC]], trace_id="s")],
         ITEMS,
     )  # fmt: skip
-    assert before["tools"].tolist() == ["search read_file", "read_file calculator"]
+    assert before["tools"].tolist() == [("search", "read_file"), ("read_file", "calculator")]
     examples = pattern_examples(before, after)
     assert examples.loc["parallel calls", ["item_id", "before", "after"]].tolist() == ["b", 0, 1]
     assert examples.loc["early stop", ["item_id", "before", "after"]].tolist() == ["b", 2, 1]
@@ -190,6 +190,28 @@ def test_pattern_examples_pick_the_item_that_moved_most_each_way():
     switch = examples.loc["tool switch"]
     assert switch[["item_id", "before", "after"]].tolist() == ["a", "read_file search", "read_file"]
     assert examples.loc["parallel calls", ["trace_before", "trace_after"]].tolist() == ["q", "s"]
+
+
+def test_an_example_whose_trained_rollout_was_right_comes_first():
+    seq_a = _trace("a", [[_read("r/x.md")], [SEARCH]], trace_id="p")
+    par_a = _trace("a", [[_read("r/x.md"), SEARCH]], trace_id="q")
+    seq_b = _trace("b", [[_read("r/x.md")], [_read("r/y.md")], [CALC]], trace_id="r")
+    par_b = _trace("b", [[_read("r/x.md"), _read("r/y.md"), CALC]], trace_id="s")
+    after = rollout_patterns([par_a, par_b], ITEMS)
+    assert pattern_examples(rollout_patterns([seq_a, seq_b], ITEMS), after).loc[
+        "parallel calls", "item_id"] == "a"  # fmt: skip  (first of a tie)
+    after.loc[after["item_id"] == "a", "reward"] = 0.0  # a's trained rollout got it wrong
+    examples = pattern_examples(rollout_patterns([seq_a, seq_b], ITEMS), after)
+    assert examples.loc["parallel calls", ["item_id", "trace_after"]].tolist() == ["b", "s"]
+
+
+def test_a_garbled_tool_name_is_no_tool_switch():
+    before = rollout_patterns([_trace("a", [[_read("r/x.md")]], trace_id="p")], ITEMS)
+    after = rollout_patterns([_trace("a", [[("read file x", {}, 404)], [_read("r/x.md")]],
+                                     trace_id="q")], ITEMS)  # fmt: skip
+    assert pattern_examples(before, after).loc["tool switch", "item_id"] == "a"
+    named = pattern_examples(before, after, tools={"read_file", "search", "calculator"})
+    assert pd.isna(named.loc["tool switch", "item_id"])
 
 
 def test_the_example_rollouts_are_the_ones_that_show_the_change():
@@ -243,12 +265,14 @@ def test_the_demo_run():
         # calls asked for; a rollout cut off at max_episode_steps never runs its last ones
         assert (patterns[name]["tool_calls"] >= frame["tool_calls"]).all()
     table = compare_patterns(patterns["before"], patterns["after"])
-    # the local model makes one call per turn: no parallel turns before or after training
-    assert table.loc["share of tool turns with 2+ calls"].tolist() == [0.0, 0.0, 0.0]
-    assert table.loc["calls per tool turn", "before"] == 1.0
-    assert table.loc["turns per rollout"].round(3).tolist() == [5.95, 4.925, -1.025]
+    # the base model reads together sometimes; after training on the latency reward, more often
+    parallel = table.loc["share of tool turns with 2+ calls"].round(3).tolist()
+    assert parallel == [0.103, 0.253, 0.15]
+    assert table.loc["calls per tool turn", "before"].round(3) == 1.117
+    assert table.loc["turns per rollout"].round(3).tolist() == [4.525, 3.425, -1.1]
+    assert table.loc["reasoning tokens per rollout"].round(3).tolist() == [60.038, 19.9, -40.138]
     read = table.loc["share of rollouts that read the evidence"].tolist()
-    assert read == pytest.approx([0.5625, 0.6625, 0.1])
+    assert read == pytest.approx([0.7, 0.6625, -0.0375])
     choice = tool_choice(after, items)
     assert choice.to_numpy().sum() == traces_frame(after)["tool_calls"].sum()  # calls run
     assert set(choice.index) == {line["task_type"] for line in items.values()}

@@ -26,7 +26,7 @@ EvidenceRule = Callable[[Sequence[FunctionSpanData], Mapping[str, Any]], bool]
 
 PATTERN_COLUMNS = [
     "trace_id", "item_id", "task_type", "turns", "tool_turns", "tool_calls", "parallel_turns",
-    "evidence_read", "calls_after_evidence", "reasoning_tokens", "tools",
+    "evidence_read", "calls_after_evidence", "reasoning_tokens", "tools", "reward",
 ]  # fmt: skip
 
 
@@ -75,7 +75,8 @@ def rollout_patterns(
     ``max_episode_steps`` never runs its last ones); ``calls_after_evidence`` counts calls run after
     the evidence was read, and is empty for a rollout that never read it; ``reasoning_tokens``
     sums what the turns' usage reports as reasoning (0 for a model that reports none); ``tools``
-    names the tools run, in first-call order (``"search read_file"``).
+    is the tuple of tools run, in first-call order (``("search", "read_file")``); ``reward`` is
+    the trace's (empty when it was not scored).
     """
     rows = []
     for trace in traces:
@@ -97,7 +98,8 @@ def rollout_patterns(
                 "evidence_read": after is not None,
                 "calls_after_evidence": after,
                 "reasoning_tokens": sum(t.usage.reasoning_tokens for t in turns),
-                "tools": " ".join(dict.fromkeys(call.name for call in calls)),
+                "tools": tuple(dict.fromkeys(call.name for call in calls)),
+                "reward": trace.reward,
             }
         )
     frame = pd.DataFrame(rows, columns=PATTERN_COLUMNS)
@@ -166,13 +168,18 @@ PATTERN_EXAMPLES = {
 """Each pattern's ``rollout_patterns`` column and the direction training should move it."""
 
 
-def pattern_examples(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+def pattern_examples(
+    before: pd.DataFrame, after: pd.DataFrame, tools: Collection[str] | None = None
+) -> pd.DataFrame:
     """For each pattern, the item of both runs whose rollouts changed most in its direction.
 
     Per item, a column's mean over the item's rollouts before and after; the example is the item
     with the largest move the right way (``item_id`` empty when no item moved that way), and
-    ``trace_before`` / ``trace_after`` are its rollouts that show the change best. A tool switch
-    is the item whose set of tools changed most (tools dropped plus tools taken up). Read them
+    ``trace_before`` / ``trace_after`` are its rollouts that show the change best. Items and
+    rollouts whose trained rollout scored above 0 come first: speed on a wrong answer teaches
+    nothing. A tool switch
+    is the item whose set of tools changed most (tools dropped plus tools taken up; with ``tools``
+    given, calls to other names, a garbled tool name, do not count as a switch). Read them
     side by side (``rftkit.analysis.traces.side_by_side``): one item is an illustration, the
     run's means (``compare_patterns``) are the evidence.
     """
@@ -183,7 +190,7 @@ def pattern_examples(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
              "after": after.groupby("item_id")[column].mean()}
         ).dropna()  # fmt: skip
         sign = 1 if direction == "more" else -1
-        moved = sign * (means["after"] - means["before"])
+        moved = _prefer_rewarded(sign * (means["after"] - means["before"]), after)
         item = moved.idxmax() if len(moved) and moved.max() > 0 else None
         row = means.loc[item] if item is not None else None
         rows[pattern] = {
@@ -192,14 +199,19 @@ def pattern_examples(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
             "before": None if row is None else round(float(row["before"]), 2),
             "after": None if row is None else round(float(row["after"]), 2),
             "trace_before": _extreme(before, item, column, -sign),
-            "trace_after": _extreme(after, item, column, sign),
+            "trace_after": _extreme(_rewarded(after), item, column, sign)
+            or _extreme(after, item, column, sign),
         }
+    def used_tools(runs: pd.Series) -> set[str]:
+        return {n for names in runs for n in names if tools is None or n in tools}
+
     used = {
-        name: frame.groupby("item_id")["tools"].agg(lambda runs: set(" ".join(runs).split()))
+        name: frame.groupby("item_id")["tools"].agg(used_tools)
         for name, frame in (("before", before), ("after", after))
     }
     both = used["before"].index.intersection(used["after"].index)
     switched = pd.Series({i: len(used["before"][i] ^ used["after"][i]) for i in both}, dtype=int)
+    switched = _prefer_rewarded(switched, after)
     item = switched.idxmax() if len(switched) and switched.max() > 0 else None
     rows["tool switch"] = {
         "item_id": item,
@@ -207,9 +219,19 @@ def pattern_examples(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
         "before": " ".join(sorted(used["before"][item])) if item else None,
         "after": " ".join(sorted(used["after"][item])) if item else None,
         "trace_before": _first(before, item),
-        "trace_after": _first(after, item),
+        "trace_after": _first(_rewarded(after), item) or _first(after, item),
     }
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _rewarded(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["reward"].fillna(0) > 0]
+
+
+def _prefer_rewarded(moved: pd.Series, after: pd.DataFrame) -> pd.Series:
+    """``moved`` cut to the items with a rewarded trained rollout, when one of them moved."""
+    rewarded = moved[moved.index.isin(_rewarded(after)["item_id"])]
+    return rewarded if len(rewarded) and rewarded.max() > 0 else moved
 
 
 def _extreme(frame: pd.DataFrame, item_id: str | None, column: str, sign: int) -> str | None:
