@@ -5,7 +5,8 @@ Seven stages, in the order a team runs them before and during a real job:
 1. build and validate the evaluation dataset (held-out worlds the model never trained on);
 2. serve each world's tools over HTTP on loopback (the real tool service, a bearer token each);
 3. check the grader (schema, red team) and the endpoints (contract + a burst, as the trainer would);
-4. baseline the committed base model: k rollouts per item over HTTP, graded by the course grader;
+4. baseline the committed base model: k rollouts per item over HTTP, graded by the latency reward
+   (the course grader's correctness and evidence terms, then speed as the trainer sees it);
 5. train it with GRPO on the local jobs backend (its own training worlds, through real tool calls);
 6. evaluate the trained model on the same items with the same rollouts;
 7. write traces, events, a before/after table and a self-contained HTML report.
@@ -32,11 +33,11 @@ from rftkit.course_task import CourseTaskSize, serve_course_task
 from rftkit.data import validate_records
 from rftkit.endpoints import check_endpoint
 from rftkit.graders import validate_grader
-from rftkit.graders.course import course_grader
 from rftkit.jobs import launch
 from rftkit.local.grpo import GRPOConfig
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.pretrain import load_model
+from rftkit.local.rewards import latency_grader
 from rftkit.local.worlds import HELDOUT_SEEDS, world_seeds
 from rftkit.protocol import Trace
 from rftkit.redteam import cases_from_reference, run_redteam
@@ -86,7 +87,12 @@ def _stage(name: str, timings: dict[str, float]) -> Iterator[None]:
 
 
 def _evaluate(
-    model: Any, tokenizer: Any, worlds: list[CourseSession], config: DemoConfig, temperature: float
+    model: Any,
+    tokenizer: Any,
+    worlds: list[CourseSession],
+    config: DemoConfig,
+    temperature: float,
+    grader: dict[str, Any],
 ) -> list[Trace]:
     """k rollouts of every item, all worlds at once so the local policy batches its generation."""
     policy = LocalModelPolicy(model, tokenizer, temperature=temperature, seed=config.seed)
@@ -99,7 +105,7 @@ def _evaluate(
                 w.items,
                 policy,
                 tools=w.job_tools,
-                grader=course_grader(),
+                grader=grader,
                 repeats=config.k,
                 max_episode_steps=GRPOConfig().max_episode_steps,
                 progress=False,
@@ -117,7 +123,7 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     temperature = GRPOConfig(**config.grpo).temperature
-    grader = course_grader()
+    grader = latency_grader()
     with ExitStack() as stack:
         with _stage("1/7 dataset: held-out worlds, validated", timings):
             seeds = world_seeds(HELDOUT_SEEDS, config.eval_worlds)
@@ -157,7 +163,7 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
                 raise RuntimeError(f"the tool endpoint is not ready: {readiness.failures()}")
         model, tokenizer = load_model()
         with _stage(f"4/7 baseline: base model, {config.k} rollouts per item", timings):
-            before = _evaluate(model, tokenizer, worlds, config, temperature)
+            before = _evaluate(model, tokenizer, worlds, config, temperature, grader)
         with _stage("5/7 training: GRPO on the local backend, the course task", timings):
             course = stack.enter_context(
                 serve_course_task(out_dir / "task", config.course, grader=grader)
@@ -175,7 +181,7 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
             if status != "succeeded":
                 raise RuntimeError(f"training job {job.id} ended {status}: {job.error}")
         with _stage("6/7 evaluation: trained model, same items and rollouts", timings):
-            after = _evaluate(job.trainer.model, tokenizer, worlds, config, temperature)
+            after = _evaluate(job.trainer.model, tokenizer, worlds, config, temperature, grader)
     with _stage("7/7 report", timings):
         save_traces(before, out_dir / "traces_before.jsonl")
         save_traces(after, out_dir / "traces_after.jsonl")

@@ -8,7 +8,7 @@ import pytest
 from rftkit.analysis import plots
 from rftkit.analysis.events import grader_frame, load_events, metrics_frame
 from rftkit.demo import DemoConfig, run_demo
-from rftkit.local.plots import plot_runs, validation_curves
+from rftkit.local.plots import PATTERN_PANELS, plot_runs, validation_curves
 from rftkit.rollouts import load_traces
 
 matplotlib.use("Agg")
@@ -63,3 +63,6 @@ def test_local_validation_curves_plot_the_demo_run(demo):
     assert curves["step"] == [1, 2]  # eval_interval=1 in the quick config
     fig = plot_runs({"demo": events})
     assert all(ax.has_data() for ax in fig.axes)
+    patterns = validation_curves(events, PATTERN_PANELS)
+    assert all(value is not None for key, _ in PATTERN_PANELS for value in patterns[key])
+    assert all(ax.has_data() for ax in plot_runs({"demo": events}, PATTERN_PANELS).axes)
