@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from rftkit.graders.course import course_grader, python_grader
-from rftkit.graders.sources import answer_closeness, evidence_lookup, latency_efficiency
+from rftkit.graders.sources import answer_closeness, latency_efficiency
 
 CALL_COUNT_SOURCE = '''def grade(sample, item):
     """The number of tool calls the rollout made."""
@@ -42,13 +42,15 @@ def flat_cost_grader(cost: float = FLAT_COST) -> dict[str, Any]:
 
 
 def latency_grader(weight: float = LATENCY_WEIGHT) -> dict[str, Any]:
-    """``correct * evidence * (1 - weight + weight * latency)``: right first, then fast."""
+    """``correct * evidence * (1 - weight + weight * latency)``: right first, then fast; the
+    course grader's own ``correct`` and ``evidence`` graders, with the latency term beside them."""
+    course = course_grader()["graders"]
     return {
         "type": "multi",
         "name": "latency_grader",
         "graders": {
-            "correct": python_grader("answer_closeness", answer_closeness),
-            "evidence": python_grader("evidence_lookup", evidence_lookup),
+            "correct": course["correct"],
+            "evidence": course["evidence"],
             "latency": python_grader("latency_efficiency", latency_efficiency),
         },
         "calculate_output": f"correct * evidence * ({1 - weight:g} + {weight:g} * latency)",
