@@ -146,7 +146,7 @@ def _task(tmp_path, **changes) -> RFTTask:
         "suffix": "arith",
         "seed": 7,
     } | changes  # fmt: skip
-    return RFTTask(**fields).with_root(tmp_path)
+    return RFTTask.in_folder(tmp_path, **fields)
 
 
 @pytest.fixture
