@@ -35,9 +35,7 @@ OUTSIDE = re.compile(
 UP_PATH = re.compile(r"(?<![\w./~])((?:\.\./)+[\w.\-/]*)")
 MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
 SECTION = r"§\s?\d+(?:\.\d+)*"
-CHAIN = re.compile(
-    rf"{SECTION}(?:\s*[-–]\s*§?\s?\d+(?:\.\d+)*|\s*(?:,|;|and|or)\s*{SECTION})*"
-)
+CHAIN = re.compile(rf"{SECTION}(?:\s*[-–]\s*§?\s?\d+(?:\.\d+)*|\s*(?:,|;|and|or)\s*{SECTION})*")
 PAGE_BEFORE = re.compile(r"([\w./-]+\.md)[`'\")\]]*\s*\(?$")
 RFC_BEFORE = re.compile(r"RFC\s?\d+\s*\(?$")
 HEADING = re.compile(r"^#{1,6}\s+(\d+(?:\.\d+)*)\.?\s", re.MULTILINE)
@@ -63,9 +61,8 @@ def python_prose(source: str) -> str:
     except (SyntaxError, tokenize.TokenError):  # IPython magics and the like: keep # parts
         return "\n".join(line[line.index("#") :] for line in source.splitlines() if "#" in line)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            if isinstance(node.value.value, str):
-                parts.append(node.value.value)
+        if isinstance(node, ast.Expr) and isinstance(getattr(node.value, "value", None), str):
+            parts.append(node.value.value)
     return "\n".join(parts)
 
 
@@ -91,11 +88,12 @@ def sections(page: Path) -> set[str]:
 def outside_references(path: Path, root: Path = ROOT) -> list[str]:
     """Paths to outside the repository: the developers' folder anywhere in the file, and ``../``
     paths in prose that climb above ``root`` from the file's folder."""
-    found = [f"{path.relative_to(root)}: {m.group(0)!r}" for m in OUTSIDE.finditer(path.read_text("utf-8"))]
+    where = path.relative_to(root)
+    found = [f"{where}: {m.group(0)!r}" for m in OUTSIDE.finditer(path.read_text("utf-8"))]
     for match in UP_PATH.finditer(prose(path)):
         target = (path.parent / match.group(1)).resolve()
         if not target.is_relative_to(root.resolve()):
-            found.append(f"{path.relative_to(root)}: {match.group(1)!r} leaves the repository")
+            found.append(f"{where}: {match.group(1)!r} leaves the repository")
     return found
 
 
