@@ -1,15 +1,15 @@
 """Nothing shipped points outside the repository, and every citation of ``docs/`` resolves.
 
 A user's clone holds the repository and nothing beside it, so a docstring, comment, notebook cell
-or README line that sends the reader to ``../shared/…`` (or cites "reference §2.3" of a page the
-clone lacks) is a dead end. The facts live in ``docs/``; code cites them as
+or README line that sends the reader to the developers' folder beside it, or cites a section of a
+page the clone lacks, is a dead end. The facts live in ``docs/``; code cites them as
 ``docs/hosted-api.md §2.3``, and those citations must name a page and a heading that exist.
 
 What counts as prose: Markdown, notebook markdown cells, comments, and string statements in
 Python (docstrings); in other text files (templates, configuration, ``Makefile``) every line.
 Paths to the development machine are looked for everywhere, code strings and notebook outputs
-included; ``../`` escapes and § citations only in prose, since a code string such as
-``"../../etc/passwd"`` in a security test is data, not a reference.
+included; ``../`` escapes and § citations only in prose, since a code string such as a
+path-traversal attack in a security test is data, not a reference.
 """
 
 from __future__ import annotations
@@ -28,10 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SUFFIXES = (".py", ".md", ".ipynb", ".tmpl", ".toml", ".cfg", ".yml", ".yaml")
 NAMES = ("Makefile",)
 
-# The developer-only folder beside the repository and the page names it held.
+# The developers' folder beside the repository and the pages it held, written so that a grep of
+# the project for them finds only real references (this file is scanned like any other).
 OUTSIDE = re.compile(
-    r"(?<![\w-])shared/|openai-agent-rft-api|training-backends|tooling[ _-]notes", re.IGNORECASE
+    r"(?<![\w-])share[d]/|openai-agent-rft-ap[i]|training-backend[s]|tooling[ _-]note[s]",
+    re.IGNORECASE,
 )
+DEV = "share" + "d"
+OLD_PAGE = "openai-agent-rft-" + "api.md"
 UP_PATH = re.compile(r"(?<![\w./~])((?:\.\./)+[\w.\-/]*)")
 MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
 SECTION = r"§\s?\d+(?:\.\d+)*"
@@ -98,9 +102,10 @@ def outside_references(path: Path, root: Path = ROOT) -> list[str]:
 
 
 def citation_problems(path: Path, root: Path = ROOT) -> list[str]:
-    """Each § citation must follow a Markdown page that exists (``docs/x.md §2``, read from the
-    repository root or the file's folder) and whose headings hold every section it names, or an
-    RFC; a bare § in a page of its own cites that page. Anything else cites nothing a user has."""
+    """Each § citation must follow a Markdown page that exists (``docs/hosted-api.md §2``, read
+    from the repository root or the file's folder) and whose headings hold every section it names,
+    or an RFC; a bare § in a page of its own cites that page. Anything else cites nothing a user
+    has."""
     text = " ".join(prose(path).split())
     where = path.relative_to(root)
     problems = []
@@ -143,8 +148,7 @@ def broken_links(path: Path, root: Path = ROOT) -> list[str]:
     return problems
 
 
-# This file is left out: its examples of what must be caught are written out in it.
-FILES = [p for p in shipped() if p != Path(__file__).resolve()]
+FILES = shipped()
 
 
 def test_the_scan_sees_the_project():
@@ -180,9 +184,9 @@ def tree(tmp_path):
 @pytest.mark.parametrize(
     "source",
     [
-        '"""Limits (see ``../shared/reference/openai-agent-rft-api.md`` §3)."""\n',
-        "# facts: /work/shared/reference/x.md\n",
-        'NOTE = "training-backends §1"\n',  # the old page names, even in code strings
+        f'"""Limits (see ``../{DEV}/reference/{OLD_PAGE}`` §3)."""\n',
+        f"# facts: /work/{DEV}/reference/x.md\n",
+        f'NOTE = "{OLD_PAGE} §1"\n',  # the old page names, even in code strings
         '"""As ``../../outside/notes.md`` says."""\n',  # climbs above the repository
     ],
 )
@@ -230,7 +234,7 @@ def test_citations_that_resolve_pass(tree):
         'CODE = "§ in a code string is not a citation"\n'
     )
     assert citation_problems(module, tree) == []
-    assert citation_problems(tree / "docs" / "api.md", tree) == []  # its own "§2"
+    assert citation_problems(tree / "docs" / "api.md", tree) == []  # a bare § cites its own page
 
 
 def test_a_notebook_is_read_in_its_markdown_and_comments_only(tree):
