@@ -15,6 +15,7 @@ path-traversal attack in a security test is data, not a reference.
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import json
 import re
@@ -72,6 +73,11 @@ def python_prose(source: str) -> str:
 
 def prose(path: Path) -> str:
     """The part of ``path`` a reader follows as a reference (see the module docstring)."""
+    return _prose(path, path.stat().st_mtime_ns)
+
+
+@functools.cache
+def _prose(path: Path, _version: int) -> str:
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".py":
         return python_prose(text)
