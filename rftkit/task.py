@@ -2,9 +2,9 @@
 
 A team's Agent RFT work is one :class:`RFTTask`: the training and validation files (RFT JSONL), the
 grader config, the job-level tools (``{name, server_url, headers}``), ``max_episode_steps``, the
-base model and the hyperparameters **in the hosted API's names** (reference §2.3), ``suffix`` and
-``seed``. It lives in one small JSON file beside the data (``task.json``), so the CLI, the
-notebooks and an ``rftkit new`` project share it.
+base model and the hyperparameters **in the hosted API's names** (docs/hosted-api.md §2.3),
+``suffix`` and ``seed``. It lives in one small JSON file beside the data (``task.json``), so the
+CLI, the notebooks and an ``rftkit new`` project share it.
 
 Secrets never go in the file. A header value is a template that names environment variables,
 ``"Bearer ${RFTKIT_TOOL_TOKEN}"``; :meth:`RFTTask.job_tools` resolves them when a request is
@@ -67,7 +67,7 @@ HYPERPARAMETERS = (
     "learning_rate_multiplier",
     "reasoning_effort",
 )
-"""``method.reinforcement.hyperparameters`` in the hosted API (reference §2.3); each may be auto."""
+"""``method.reinforcement.hyperparameters`` (docs/hosted-api.md §2.3); each may be auto."""
 REASONING_EFFORTS = ("default", "low", "medium", "high")
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -276,7 +276,8 @@ class RFTTask(BaseModel):
     def reinforcement_method(
         self, env: Mapping[str, str] | None = None, *, redact: bool = False
     ) -> dict[str, Any]:
-        """``method`` of the create request as OpenAI and Microsoft publish it (reference §2.2).
+        """``method`` of the create request as OpenAI and Microsoft publish it
+        (docs/hosted-api.md §2.2).
 
         ``redact=True`` masks every header value the way the service echoes them (``**********``),
         for showing the request without resolving anything.

@@ -36,7 +36,7 @@ GRADER = {
 }  # fmt: skip
 
 HYPER = {"type": ["string", "number"]}
-PUBLISHED_CREATE = {  # reference openai-agent-rft-api §2.1-§2.3, §4.1, §4.4
+PUBLISHED_CREATE = {  # docs/hosted-api.md §2.1-§2.3, §4.1, §4.4
     "type": "object",
     "required": ["model", "training_file", "method"],
     "additionalProperties": False,
