@@ -5,23 +5,29 @@ The service runs python graders in a sandbox: no network, 2 minutes, 2 GB, 1 GB 
 (:mod:`rftkit._grader_zygote`, with numpy and rapidfuzz already imported), so a call costs a
 fork, not an interpreter start, and no call leaves state behind for the next.
 
-Isolation (:func:`PythonSandbox.isolation_level` says which applies):
+Isolation (:func:`PythonSandbox.isolation_level` says which applies, and
+:func:`~rftkit.graders.isolation.isolation_details` what holds on this machine):
 
 - **namespaces (bubblewrap)** on Linux where ``bwrap`` works (:mod:`rftkit.graders.isolation`):
-  the fork server and its children see only a read-only interpreter, a private ``/tmp``, their
-  own ``/proc`` and no network, as an unprivileged uid; each child also gets a seccomp filter
-  (no processes, threads, sockets, tracing, or signals to others), rlimits (memory, file size,
-  CPU time) and a wall-clock limit enforced here. Grader code can still use CPU and memory up
-  to the limits, read the interpreter's files and the sample it was given, write in its temp
-  dir, and see the temp dir of a call running at the same moment (same sandbox uid).
+  the fork server (pid 1) and its children run as an unprivileged host uid (``nobody`` when the
+  caller is root), under a default-deny seccomp filter, and see only a read-only interpreter and
+  its packages, their own ``/proc`` and no network. Each call's child has its own size- and
+  inode-capped ``/tmp`` that no other call sees and that ends with it, rlimits (memory, file size,
+  CPU time), a stricter filter (no processes, threads, sockets, or signals and limits for any
+  process but itself) and a wall-clock limit enforced here. Grader code can still use CPU and
+  memory up to the limits, read the interpreter's files and the sample it was given.
 - **in-process checks only (not a security boundary)** elsewhere (macOS, Windows, a container
-  that forbids namespaces): the same rlimits, filtered environment and seccomp where available,
-  and an audit hook that stops sockets, subprocesses and writes outside the temp dir. That keeps
-  honest graders faithful to the service's limits; hostile code can get around it.
-  ``require_isolation=True`` refuses to run in this mode instead.
+  that forbids namespaces), and only by explicit opt-in (``RFTKIT_UNISOLATED_GRADERS=1`` or
+  ``require_isolation=False``; a warning is printed each time such a sandbox starts): the same
+  rlimits, filtered environment and seccomp where available, and an audit hook that stops
+  sockets, subprocesses and writes outside the temp dir. That keeps honest graders faithful to the
+  service's limits; hostile code can get around it. Without the opt-in,
+  :class:`~rftkit.graders.isolation.IsolationUnavailable` says how to install isolation.
 
-The caller trusts nothing the child writes: each result line is bounded in size, parsed, and
-checked for its type and its case index (in order, each once); a violation reported for a case
+The caller trusts nothing the child writes: each result line is bounded in size, parsed with
+bounded numbers (an integer of any length, ``Infinity``, ``NaN`` or an exponent that overflows is
+that case's error, never the caller's exception), and checked for its type and its case index (in
+order, each once); a violation reported for a case
 overrides an earlier line for it; a pid is never read from the child (the fork server kills its
 own children when the caller releases the call's lease); and every call returns only after the
 fork server has reaped its child.
@@ -56,12 +62,16 @@ from typing import Any
 
 from rftkit import _grader_zygote as _zygote
 from rftkit.graders.isolation import (
+    HOW_TO_ISOLATE,
     IN_PROCESS,
+    UNISOLATED_ENV,
     IsolationUnavailable,
-    bwrap_command,
     isolation_level,
     namespaces_unavailable,
+    sandbox_launch,
     thread_env,
+    unisolated_allowed,
+    zygote_command,
 )
 from rftkit.graders.result import GraderFailure
 
@@ -97,8 +107,10 @@ class PythonSandbox:
     ``max_concurrency`` calls at a time (default: 4 per core, at least 8, so a few looping
     graders do not hold every slot).
 
-    ``require_isolation=True`` raises :class:`IsolationUnavailable` (here, at construction)
-    where namespaces cannot be had, instead of running graders with in-process checks only.
+    Where namespaces cannot be had, construction raises :class:`IsolationUnavailable` (saying how
+    to install isolation) unless the user opted in: ``require_isolation=False`` here, or, by
+    default (``None``), the environment variable ``RFTKIT_UNISOLATED_GRADERS=1``.
+    ``require_isolation=True`` refuses even with the variable set.
     """
 
     def __init__(
@@ -106,12 +118,15 @@ class PythonSandbox:
         limits: SandboxLimits | None = None,
         max_concurrency: int | None = None,
         *,
-        require_isolation: bool = False,
+        require_isolation: bool | None = None,
     ):
         self.limits = limits or SandboxLimits()
         reason = namespaces_unavailable()
-        if require_isolation and reason is not None:
-            raise IsolationUnavailable(f"python graders need namespaces and {reason}")
+        allowed = unisolated_allowed() if require_isolation is None else not require_isolation
+        if reason is not None and not allowed:
+            raise IsolationUnavailable(
+                f"python graders run only isolated and {reason}: {HOW_TO_ISOLATE}"
+            )
         self._isolated = reason is None
         concurrency = max_concurrency or max(8, 4 * (os.cpu_count() or 1))
         self._slots = threading.BoundedSemaphore(concurrency)
@@ -126,18 +141,27 @@ class PythonSandbox:
 
     def _start(self) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        command = [sys.executable, "-m", "rftkit._grader_zygote", str(theirs.fileno())]
-        if self._isolated:
-            command = bwrap_command(command, self.limits.disk_bytes)
-            env = {"PATH": os.defpath}  # bwrap's own environment shows in the sandbox's /proc
-        else:
-            env = {k: v for k, v in os.environ.items() if _ENV_KEPT.match(k)}
-            env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
-            env.update(thread_env())
-        self._server = subprocess.Popen(
-            command, env=env, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),)
-        )
-        theirs.close()
+        try:
+            if self._isolated:
+                launch = sandbox_launch(zygote_command(theirs.fileno()))
+                command, fds = launch.argv, [theirs.fileno(), *launch.fds]
+                env = {"PATH": os.defpath}  # bwrap's own environment shows in the sandbox's /proc
+            else:
+                _warn_unisolated()
+                paths = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+                boot = [sys.executable, "-I", "-c", _zygote.BOOT, paths, str(theirs.fileno())]
+                command, fds, launch = boot, [theirs.fileno()], None
+                env = {k: v for k, v in os.environ.items() if _ENV_KEPT.match(k)}
+                env.update(thread_env())
+            try:
+                self._server = subprocess.Popen(
+                    command, env=env, stdin=subprocess.DEVNULL, pass_fds=fds
+                )
+            finally:
+                if launch is not None:
+                    launch.close()
+        finally:
+            theirs.close()
         self._control = ours
         return ours
 
@@ -268,6 +292,16 @@ class PythonSandbox:
         """Stop the fork server (it also stops by itself when this process exits)."""
         with self._lock:
             self._close_locked()
+
+
+def _warn_unisolated() -> None:
+    """Said on every start of an unisolated fork server, so the choice stays visible."""
+    print(
+        f"rftkit: python graders run WITHOUT isolation ({UNISOLATED_ENV} or "
+        "require_isolation=False): in-process checks only, not a security boundary. "
+        "Run only graders you wrote yourself.",
+        file=sys.stderr,
+    )
 
 
 def _started(lease: socket.socket, wait_s: float) -> bool:
