@@ -227,16 +227,21 @@ def _child(
     os.dup2(quiet, 1)
     os.dup2(quiet, 2)
     os.close(quiet)
-    if private:
-        _private_tmp(root, task["limits"]["disk_bytes"])
-    os.chdir(root)
-    os.environ.clear()
-    os.environ.update({"HOME": root, "TMPDIR": root, "PATH": os.defpath})
-    tempfile.tempdir = root
-    sys.dont_write_bytecode = True
-    _set_limits(task["limits"], len(task["cases"]))
-    if program is not None:
-        _grader_seccomp.apply_child(program)
+    try:  # no grader code runs unless every layer is in place
+        if private:
+            _private_tmp(root, task["limits"]["disk_bytes"])
+        os.chdir(root)
+        os.environ.clear()
+        os.environ.update({"HOME": root, "TMPDIR": root, "PATH": os.defpath})
+        tempfile.tempdir = root
+        sys.dont_write_bytecode = True
+        _set_limits(task["limits"], len(task["cases"]))
+        if program is not None:
+            _grader_seccomp.apply_child(program)
+    except OSError as exc:
+        failed = f"the sandbox could not be set up for this call: {exc}"
+        _write_line(result_fd, {"index": 0, "kind": "error", "payload": failed})
+        os._exit(1)
     current = [0]
     _install_guard(root, result_fd, current)
     captured = io.StringIO()

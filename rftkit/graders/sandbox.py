@@ -57,6 +57,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -87,6 +88,10 @@ rest stay out."""
 
 _FORK_S = 10.0
 """How long a warm fork server may take to fork a child."""
+_SPAWNER = ThreadPoolExecutor(1, thread_name_prefix="rftkit-sandbox-spawner")
+"""Starts every fork server from one thread that lives as long as this process: Linux ties
+bubblewrap's ``--die-with-parent`` to the *thread* that started it, so a server started from a
+short-lived worker thread (``asyncio.to_thread``) died with that thread."""
 _START_S = 60.0
 """How long a fork server just started (interpreter, numpy, bubblewrap) may take for its first."""
 _LEASE_WAIT_S = 10.0
@@ -154,9 +159,9 @@ class PythonSandbox:
                 env = {k: v for k, v in os.environ.items() if _ENV_KEPT.match(k)}
                 env.update(thread_env())
             try:
-                self._server = subprocess.Popen(
-                    command, env=env, stdin=subprocess.DEVNULL, pass_fds=fds
-                )
+                self._server = _SPAWNER.submit(
+                    subprocess.Popen, command, env=env, stdin=subprocess.DEVNULL, pass_fds=fds
+                ).result()
             finally:
                 if launch is not None:
                     launch.close()
@@ -219,7 +224,13 @@ class PythonSandbox:
         start = 0
         while start < len(cases):
             with self._slots:
-                start = self._run_batch(source, cases, start, results, limits)
+                try:
+                    start = self._run_batch(source, cases, start, results, limits)
+                except Exception as exc:  # a bug here must cost these cases, not the batch
+                    detail = f"{type(exc).__name__}: {exc}"[:_zygote.DETAILS_LIMIT]
+                    failure = GraderFailure("python_grader_server_error", detail)
+                    results[start:] = [failure] * (len(cases) - start)
+                    start = len(cases)
         return results  # type: ignore[return-value]  # every slot is filled by now
 
     def _run_batch(
@@ -382,19 +393,27 @@ def _violation(
 
 
 def _parse_line(line: bytes, count: int) -> tuple[int, str, float | GraderFailure]:
-    """``(case index, kind, score or failure)`` from one line; GraderFailure if malformed."""
+    """``(case index, kind, score or failure)`` from one line; GraderFailure if malformed.
+
+    Nothing in the line can raise anything else: integers of any length, ``Infinity``/``NaN``,
+    exponents that overflow and deep nesting all end as that case's failure.
+    """
     try:
         message = json.loads(line)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, OverflowError):
         message = None
     if isinstance(message, dict) and set(message) == {"index", "kind", "payload"}:
         index, kind, payload = message["index"], message["kind"], message["payload"]
         in_range = type(index) is int and 0 <= index < count
         if in_range and kind == "ok" and type(payload) in (int, float):
-            score = float(payload)
+            try:
+                score = float(payload)
+            except OverflowError:
+                score = math.inf
             if math.isfinite(score):
                 return index, kind, score
-            return index, kind, GraderFailure(_RUNTIME, f"grade() returned {score}")
+            shown = "a number too large for a float" if type(payload) is int else str(score)
+            return index, kind, GraderFailure(_RUNTIME, f"grade() returned {shown}")
         if in_range and kind in ("error", "violation") and isinstance(payload, str):
             return index, kind, GraderFailure(_RUNTIME, payload[: _zygote.DETAILS_LIMIT])
     shown = line[:200].decode(errors="replace")
