@@ -460,12 +460,13 @@ _default: PythonSandbox | None = None
 _default_lock = threading.Lock()
 
 
-def default_sandbox() -> PythonSandbox:
-    """The process-wide sandbox (one fork server, started on first use)."""
+def default_sandbox(require_isolation: bool | None = None) -> PythonSandbox:
+    """The process-wide sandbox (one fork server, started on first use); ``require_isolation``
+    applies when this call creates it (see :class:`PythonSandbox`)."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = PythonSandbox()
+            _default = PythonSandbox(require_isolation=require_isolation)
             atexit.register(_default.close)
         return _default
 

@@ -16,7 +16,7 @@ The server grades for others, so it is strict:
 - a body above 1 MB (the service's limit) is refused with 413 from its ``Content-Length``, or
   as soon as the streamed body passes the limit, without reading the rest;
 - python graders run only under namespaces (:mod:`rftkit.graders.isolation`) unless
-  ``require_isolation=False`` is passed;
+  ``require_isolation=False`` is passed (the explicit opt-in, printed when the sandbox starts);
 - at most ``max_concurrent`` requests grade at once and ``max_queued`` more wait; beyond that,
   or when no slot frees within the deadline, the answer is 503 with ``Retry-After``. A python
   grader that loops is stopped at ``deadline_s`` (score 0 with its flag), so looping samples
@@ -46,7 +46,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rftkit.graders.engine import run_grader_async
 from rftkit.graders.isolation import IsolationUnavailable, namespaces_unavailable
-from rftkit.graders.sandbox import SandboxLimits
+from rftkit.graders.sandbox import SandboxLimits, default_sandbox
 from rftkit.graders.validate import validate_grader
 from rftkit.protocol import MAX_PAYLOAD_BYTES, GraderRequest, GraderResponse
 
@@ -137,6 +137,8 @@ def create_grader_app(
             f"this grader runs python code and {reason}; pass require_isolation=False to "
             "serve it with in-process checks only (not a security boundary)"
         )
+    if not require_isolation and reason is not None and config and _runs_python(config):
+        default_sandbox(require_isolation=False)  # the explicit opt-in, printed when it starts
     limits = SandboxLimits(timeout_s=deadline_s)
     app = FastAPI(
         title=f"rftkit grader: {name}",
