@@ -66,10 +66,11 @@ def _sandbox_processes(sandbox: PythonSandbox) -> dict[int, str]:
     return below
 
 
-def _host_uids(pid: int) -> list[int]:
+def _status(pid: int, field: str) -> list[int]:
+    """A numeric line of the host's /proc/<pid>/status, e.g. ``Uid`` or ``Seccomp``."""
     with open(f"/proc/{pid}/status") as file:
-        line = next(x for x in file if x.startswith("Uid:"))
-    return [int(x) for x in line.split()[1:]]
+        line = next(x for x in file if x.startswith(f"{field}:"))
+    return [int(x, 16 if field.startswith("Cap") else 10) for x in line.split()[1:]]
 
 
 def test_core_pattern_is_not_writable_and_no_sandbox_process_is_host_root(box):
@@ -95,10 +96,16 @@ def test_core_pattern_is_not_writable_and_no_sandbox_process_is_host_root(box):
     processes = _sandbox_processes(box)
     worker.join()
     assert outcome == [0.0]
-    assert len(processes) >= 2  # the fork server and the grader's child at least
-    for pid in processes:
+    ours = os.readlink("/proc/self/ns/pid")
+    inside = [pid for pid, namespace in processes.items() if namespace != ours]
+    assert len(inside) >= 2  # the fork server (pid 1 inside) and the grader's child at least
+    for pid in processes:  # bubblewrap's monitor outside included
         with contextlib.suppress(FileNotFoundError):
-            assert 0 not in _host_uids(pid), pid
+            assert 0 not in _status(pid, "Uid") + _status(pid, "Gid"), pid
+            assert _status(pid, "CapEff") == [0] or pid in inside, pid
+    for pid in inside:  # every process of the sandbox, pid 1 included, is filtered
+        with contextlib.suppress(FileNotFoundError):
+            assert _status(pid, "Seccomp") == [2] and _status(pid, "NoNewPrivs") == [1], pid
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="system call numbers for x86_64")
