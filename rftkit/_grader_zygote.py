@@ -220,7 +220,11 @@ def _private_tmp(root: str, disk_bytes: int) -> None:
 
 
 def _child(
-    task: dict[str, Any], root: str, result_fd: int, private: bool, program: bytes | None
+    task: dict[str, Any],
+    root: str,
+    result_fd: int,
+    private: bool,
+    seccomp: _grader_seccomp.ChildFilter | None,
 ) -> None:
     """Grade every case of the task in order, one result line each; never returns."""
     quiet = os.open(os.devnull, os.O_WRONLY)  # prints are captured below; raw writes go nowhere
@@ -236,8 +240,8 @@ def _child(
         tempfile.tempdir = root
         sys.dont_write_bytecode = True
         _set_limits(task["limits"], len(task["cases"]))
-        if program is not None:
-            _grader_seccomp.apply_child(program)
+        if seccomp is not None:
+            seccomp.install()
     except OSError as exc:
         failed = f"the sandbox could not be set up for this call: {exc}"
         _write_line(result_fd, {"index": 0, "kind": "error", "payload": failed})
@@ -292,7 +296,10 @@ def _receive(control: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
 
 
 def _start(
-    task: dict[str, Any], fds: list[int], private_tmp: str | None, program: bytes | None
+    task: dict[str, Any],
+    fds: list[int],
+    private_tmp: str | None,
+    seccomp: _grader_seccomp.ChildFilter | None,
 ) -> _Running:
     result_fd, lease_fd = fds
     lease = socket.socket(fileno=lease_fd)
@@ -302,7 +309,7 @@ def _start(
         try:  # the child keeps only stdio and its result pipe: no lease, no other task's fds
             os.closerange(3, result_fd)
             os.closerange(result_fd + 1, os.sysconf("SC_OPEN_MAX"))
-            _child(task, root, result_fd, private_tmp is not None, program)
+            _child(task, root, result_fd, private_tmp is not None, seccomp)
         finally:
             os._exit(1)
     os.close(result_fd)
@@ -326,7 +333,7 @@ def _finish(child: _Running) -> None:
 
 def serve(control: socket.socket, private_tmp: str | None = None) -> None:
     """Fork a child per task until the caller closes the socket; every child ends with its lease."""
-    program = _grader_seccomp.child_program() if _grader_seccomp.available() else None
+    seccomp = _grader_seccomp.ChildFilter() if _grader_seccomp.available() else None
     running: dict[int, _Running] = {}  # by pidfd
     leases: dict[int, _Running] = {}  # by lease fd
     while True:
@@ -351,7 +358,7 @@ def serve(control: socket.socket, private_tmp: str | None = None) -> None:
                 for child in running.values():
                     _finish(child)
                 return
-            child = _start(*received, private_tmp, program)
+            child = _start(*received, private_tmp, seccomp)
             running[child.pidfd] = child
             leases[child.lease.fileno()] = child
 
