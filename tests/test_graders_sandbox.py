@@ -274,19 +274,31 @@ def test_the_sandbox_states_its_isolation(isolated):
 
 
 def test_without_namespaces_it_refuses_unless_the_user_opts_in(monkeypatch, capfd):
-    """Issue #26: without bubblewrap the grader ran silently as root; now it is refused with how
-    to install isolation, and runs only by a visible opt-in that is printed on every start."""
+    """Issue #26: without bubblewrap the grader ran silently as root. Now a source from elsewhere
+    is refused with how to install isolation; rftkit's own graders still run (they are this
+    package's code); anything else runs only by a visible opt-in, printed on every start."""
+    from rftkit.graders.course import course_grader
+
     monkeypatch.setattr(sandbox_module, "namespaces_unavailable", lambda: "no bwrap here")
     monkeypatch.delenv("RFTKIT_UNISOLATED_GRADERS", raising=False)
-    with pytest.raises(IsolationUnavailable, match="no bwrap here.*apt-get install bubblewrap"):
-        PythonSandbox(FAST)
+    custom = "def grade(s, i):\n    return 0.5"
+    shipped = course_grader()["graders"]["evidence"]["source"]
+    box = PythonSandbox(FAST)
+    try:
+        with pytest.raises(IsolationUnavailable, match="no bwrap here.*apt-get install bubblewrap"):
+            box.run(custom, {}, {})
+        item = {"reference_answer": "911.4"}
+        assert box.run(shipped, {"output_text": "911.4", "output_tools": []}, item) >= 0.0
+        assert "any other is refused" in capfd.readouterr().err
+    finally:
+        box.close()
     monkeypatch.setenv("RFTKIT_UNISOLATED_GRADERS", "1")
     with pytest.raises(IsolationUnavailable, match="no bwrap here"):
         PythonSandbox(FAST, require_isolation=True)
     for box in (PythonSandbox(FAST), PythonSandbox(FAST, require_isolation=False)):
         try:
             assert box.isolation_level() == "in-process checks only (not a security boundary)"
-            assert box.run("def grade(s, i):\n    return 0.5", {}, {}) == 0.5
+            assert box.run(custom, {}, {}) == 0.5
         finally:
             box.close()
         assert "WITHOUT isolation" in capfd.readouterr().err

@@ -30,9 +30,10 @@ filter installed by bubblewrap before the server's first instruction
   cap on the sandbox's total memory would add to these; :func:`isolation_details` says what holds.
 
 A container that forbids user namespaces or mounts (Docker's default profile) makes the probe
-fail. Python graders then refuse to run (:class:`IsolationUnavailable`, with how to install
-isolation) unless the user opts in with ``RFTKIT_UNISOLATED_GRADERS=1`` (or
-``require_isolation=False`` in code), which is printed on every run.
+fail. Python graders other than rftkit's own (:mod:`rftkit.graders.sources`, which are this
+package's code) are then refused (:class:`IsolationUnavailable`, with how to install isolation)
+unless the user opts in with ``RFTKIT_UNISOLATED_GRADERS=1`` (or ``require_isolation=False`` in
+code); an unisolated sandbox says so on every start.
 
 Example::
 
@@ -274,7 +275,8 @@ def isolation_details() -> list[str]:
         refused = "allowed by opt-in" if unisolated_allowed() else "refused"
         return [
             f"no namespaces: {reason}",
-            f"python graders: {refused} ({UNISOLATED_ENV}); unisolated they get rlimits, a "
+            f"python graders other than rftkit's own: {refused} ({UNISOLATED_ENV}); unisolated "
+            "they get rlimits, a "
             "filtered environment, seccomp where available and an audit hook: hostile code "
             "can get around these",
         ]

@@ -17,12 +17,14 @@ Isolation (:func:`PythonSandbox.isolation_level` says which applies, and
   process but itself) and a wall-clock limit enforced here. Grader code can still use CPU and
   memory up to the limits, read the interpreter's files and the sample it was given.
 - **in-process checks only (not a security boundary)** elsewhere (macOS, Windows, a container
-  that forbids namespaces), and only by explicit opt-in (``RFTKIT_UNISOLATED_GRADERS=1`` or
-  ``require_isolation=False``; a warning is printed each time such a sandbox starts): the same
-  rlimits, filtered environment and seccomp where available, and an audit hook that stops
-  sockets, subprocesses and writes outside the temp dir. That keeps honest graders faithful to the
-  service's limits; hostile code can get around it. Without the opt-in,
-  :class:`~rftkit.graders.isolation.IsolationUnavailable` says how to install isolation.
+  that forbids namespaces): rftkit's own graders (:mod:`rftkit.graders.sources`, part of this
+  package anyway) run, and any other source only by explicit opt-in
+  (``RFTKIT_UNISOLATED_GRADERS=1`` or ``require_isolation=False``); otherwise
+  :class:`~rftkit.graders.isolation.IsolationUnavailable` says how to install isolation. Such a
+  sandbox says so on stderr each time it starts. Its graders get the same rlimits, a filtered
+  environment, seccomp where available, and an audit hook that stops sockets, subprocesses and
+  writes outside the temp dir: that keeps honest graders faithful to the service's limits;
+  hostile code can get around it.
 
 The caller trusts nothing the child writes: each result line is bounded in size, parsed with
 bounded numbers (an integer of any length, ``Infinity``, ``NaN`` or an exponent that overflows is
@@ -46,9 +48,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
+import importlib
+import inspect
 import json
 import math
 import os
+import pkgutil
 import re
 import select
 import socket
@@ -112,10 +118,12 @@ class PythonSandbox:
     ``max_concurrency`` calls at a time (default: 4 per core, at least 8, so a few looping
     graders do not hold every slot).
 
-    Where namespaces cannot be had, construction raises :class:`IsolationUnavailable` (saying how
-    to install isolation) unless the user opted in: ``require_isolation=False`` here, or, by
-    default (``None``), the environment variable ``RFTKIT_UNISOLATED_GRADERS=1``.
-    ``require_isolation=True`` refuses even with the variable set.
+    Where namespaces cannot be had, a source other than rftkit's own graders
+    (:mod:`rftkit.graders.sources`, which run as part of this package anyway) is refused with
+    :class:`IsolationUnavailable` saying how to install isolation, unless the user opted in:
+    ``require_isolation=False`` here, or, by default (``None``), the environment variable
+    ``RFTKIT_UNISOLATED_GRADERS=1``. ``require_isolation=True`` refuses at construction, even
+    with the variable set.
     """
 
     def __init__(
@@ -127,11 +135,10 @@ class PythonSandbox:
     ):
         self.limits = limits or SandboxLimits()
         reason = namespaces_unavailable()
-        allowed = unisolated_allowed() if require_isolation is None else not require_isolation
-        if reason is not None and not allowed:
-            raise IsolationUnavailable(
-                f"python graders run only isolated and {reason}: {HOW_TO_ISOLATE}"
-            )
+        if require_isolation and reason is not None:
+            raise IsolationUnavailable(f"python graders need namespaces and {reason}")
+        self._opted_in = unisolated_allowed() if require_isolation is None else True
+        self._reason = reason
         self._isolated = reason is None
         concurrency = max_concurrency or max(8, 4 * (os.cpu_count() or 1))
         self._slots = threading.BoundedSemaphore(concurrency)
@@ -152,7 +159,7 @@ class PythonSandbox:
                 command, fds = launch.argv, [theirs.fileno(), *launch.fds]
                 env = {"PATH": os.defpath}  # bwrap's own environment shows in the sandbox's /proc
             else:
-                _warn_unisolated()
+                _warn_unisolated(self._opted_in, self._reason)
                 paths = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
                 boot = [sys.executable, "-I", "-c", _zygote.BOOT, paths, str(theirs.fileno())]
                 command, fds, launch = boot, [theirs.fileno()], None
@@ -216,6 +223,11 @@ class PythonSandbox:
         continue in a fresh child. Cases of one call share the child's temp dir.
         """
         limits = limits or self.limits
+        if not (self._isolated or self._opted_in or source in _shipped_sources()):
+            raise IsolationUnavailable(
+                f"python graders from elsewhere run only isolated and {self._reason}: "
+                f"{HOW_TO_ISOLATE}"
+            )
         size = len(source.encode())
         if size > MAX_SOURCE_BYTES:
             too_big = f"the source is {size} bytes; the limit is {MAX_SOURCE_BYTES}"
@@ -305,14 +317,31 @@ class PythonSandbox:
             self._close_locked()
 
 
-def _warn_unisolated() -> None:
+def _warn_unisolated(opted_in: bool, reason: str | None) -> None:
     """Said on every start of an unisolated fork server, so the choice stays visible."""
-    print(
-        f"rftkit: python graders run WITHOUT isolation ({UNISOLATED_ENV} or "
-        "require_isolation=False): in-process checks only, not a security boundary. "
-        "Run only graders you wrote yourself.",
-        file=sys.stderr,
-    )
+    if opted_in:
+        said = (
+            f"python graders run WITHOUT isolation ({UNISOLATED_ENV}=1 or "
+            "require_isolation=False): in-process checks only, not a security boundary. "
+            "Run only graders you wrote yourself."
+        )
+    else:
+        said = (
+            f"no isolation for python graders here ({reason}): rftkit's own graders run with "
+            f"in-process checks; any other is refused. To isolate: {HOW_TO_ISOLATE}."
+        )
+    print(f"rftkit: {said}", file=sys.stderr)
+
+
+@functools.cache
+def _shipped_sources() -> frozenset[str]:
+    """The sources of rftkit's own python graders (as :func:`course.python_grader` sends them)."""
+    from rftkit.graders import sources
+
+    found = set()
+    for module in pkgutil.iter_modules(sources.__path__, f"{sources.__name__}."):
+        found.add(inspect.getsource(importlib.import_module(module.name)))
+    return frozenset(found)
 
 
 def _started(lease: socket.socket, wait_s: float) -> bool:
