@@ -54,10 +54,11 @@ from typing import Any
 from rftkit import _grader_seccomp
 
 BOOT = (
-    "import os, sys; paths = sys.argv[1].split(os.pathsep) if sys.argv[1] else []; "
-    "sys.path[:0] = paths; from rftkit._grader_zygote import main; main(sys.argv[2:], paths)"
+    "import os, runpy, sys; sys.path[:0] = sys.argv[1].split(os.pathsep) if sys.argv[1] else []; "
+    "runpy.run_module('rftkit._grader_zygote', run_name='__main__', alter_sys=True)"
 )
-"""``python -I -c BOOT PATHS ARGS...``: import this module from ``PATHS`` (pathsep-joined)."""
+"""``python -I -c BOOT PATHS ARGS...``: run this module as ``__main__`` from ``PATHS``
+(pathsep-joined), as ``python -m`` would without ``-I``."""
 
 HEADER = struct.Struct("!I")
 PRELOADED = ("json", "math", "re", "numpy", "rapidfuzz")
@@ -383,3 +384,7 @@ def main(argv: list[str], boot_paths: list[str]) -> None:
         with contextlib.suppress(ImportError):
             __import__(module)
     serve(socket.socket(fileno=int(argv[0])), private_tmp)
+
+
+if __name__ == "__main__":
+    main(sys.argv[2:], sys.argv[1].split(os.pathsep) if sys.argv[1] else [])

@@ -290,9 +290,11 @@ def test_without_namespaces_it_refuses_unless_the_user_opts_in(monkeypatch, capf
         item = {"reference_answer": "911.4"}
         assert box.run(shipped, {"output_text": "911.4", "output_tools": []}, item) >= 0.0
         assert "any other is refused" in capfd.readouterr().err
+        monkeypatch.setenv("RFTKIT_UNISOLATED_GRADERS", "1")  # as notebook 03 does, later on
+        assert box.run(custom, {}, {}) == 0.5
+        assert "WITHOUT isolation" in capfd.readouterr().err
     finally:
         box.close()
-    monkeypatch.setenv("RFTKIT_UNISOLATED_GRADERS", "1")
     with pytest.raises(IsolationUnavailable, match="no bwrap here"):
         PythonSandbox(FAST, require_isolation=True)
     for box in (PythonSandbox(FAST), PythonSandbox(FAST, require_isolation=False)):

@@ -137,14 +137,19 @@ class PythonSandbox:
         reason = namespaces_unavailable()
         if require_isolation and reason is not None:
             raise IsolationUnavailable(f"python graders need namespaces and {reason}")
-        self._opted_in = unisolated_allowed() if require_isolation is None else True
+        self._require = require_isolation
         self._reason = reason
+        self._said_opt_in = False
         self._isolated = reason is None
         concurrency = max_concurrency or max(8, 4 * (os.cpu_count() or 1))
         self._slots = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
         self._control: socket.socket | None = None
         self._server: subprocess.Popen[bytes] | None = None
+
+    def _opted_in(self) -> bool:
+        """``require_isolation=False``, or (default) ``RFTKIT_UNISOLATED_GRADERS=1`` now."""
+        return self._require is False or (self._require is None and unisolated_allowed())
 
     def isolation_level(self) -> str:
         """``"namespaces (bubblewrap) ..."`` or ``"in-process checks only (not a security
@@ -159,7 +164,8 @@ class PythonSandbox:
                 command, fds = launch.argv, [theirs.fileno(), *launch.fds]
                 env = {"PATH": os.defpath}  # bwrap's own environment shows in the sandbox's /proc
             else:
-                _warn_unisolated(self._opted_in, self._reason)
+                _warn_unisolated(self._opted_in(), self._reason)
+                self._said_opt_in = self._opted_in()
                 paths = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
                 boot = [sys.executable, "-I", "-c", _zygote.BOOT, paths, str(theirs.fileno())]
                 command, fds, launch = boot, [theirs.fileno()], None
@@ -223,11 +229,15 @@ class PythonSandbox:
         continue in a fresh child. Cases of one call share the child's temp dir.
         """
         limits = limits or self.limits
-        if not (self._isolated or self._opted_in or source in _shipped_sources()):
-            raise IsolationUnavailable(
-                f"python graders from elsewhere run only isolated and {self._reason}: "
-                f"{HOW_TO_ISOLATE}"
-            )
+        if not (self._isolated or source in _shipped_sources()):
+            if not self._opted_in():
+                raise IsolationUnavailable(
+                    f"python graders from elsewhere run only isolated and {self._reason}: "
+                    f"{HOW_TO_ISOLATE}"
+                )
+            if not self._said_opt_in:  # opted in after this sandbox started
+                _warn_unisolated(True, self._reason)
+                self._said_opt_in = True
         size = len(source.encode())
         if size > MAX_SOURCE_BYTES:
             too_big = f"the source is {size} bytes; the limit is {MAX_SOURCE_BYTES}"
@@ -335,10 +345,12 @@ def _warn_unisolated(opted_in: bool, reason: str | None) -> None:
 
 @functools.cache
 def _shipped_sources() -> frozenset[str]:
-    """The sources of rftkit's own python graders (as :func:`course.python_grader` sends them)."""
+    """The sources of rftkit's own python graders: each module of :mod:`rftkit.graders.sources`
+    (as :func:`~rftkit.graders.course.python_grader` sends it) and the local engine's call count."""
     from rftkit.graders import sources
+    from rftkit.local.rewards import CALL_COUNT_SOURCE
 
-    found = set()
+    found = {CALL_COUNT_SOURCE}
     for module in pkgutil.iter_modules(sources.__path__, f"{sources.__name__}."):
         found.add(inspect.getsource(importlib.import_module(module.name)))
     return frozenset(found)
