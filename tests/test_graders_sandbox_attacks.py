@@ -379,3 +379,48 @@ def test_the_result_line_parser_only_ever_fails_the_case(line):
         return
     assert 0 <= index < 3 and kind in ("ok", "error", "violation")
     assert isinstance(outcome, GraderFailure) or math.isfinite(outcome)
+
+
+def test_paths_nobody_cannot_reach_are_bound_through_a_cover(tmp_path, monkeypatch):
+    """As root, bubblewrap runs as nobody: an interpreter under a mode-700 directory (pyenv under
+    /root) is made reachable by the launcher's private cover, without changing the host."""
+    import subprocess
+    import sys
+
+    from rftkit.graders import isolation
+
+    if os.geteuid() != 0 or namespaces_unavailable() is not None:
+        pytest.skip("needs root and bubblewrap")
+    locked = tmp_path / "locked"
+    inner = locked / "venv"
+    inner.mkdir(parents=True)
+    (inner / "marker.txt").write_text("reached")
+    locked.chmod(0o700)
+    ((cover, paths),) = isolation._covers([str(inner)]).items()  # pytest's root may be 700 too
+    assert paths == [str(inner)] and str(locked).startswith(cover)
+    real = isolation._read_only_paths()
+    monkeypatch.setattr(isolation, "_read_only_paths", lambda: [*real, str(inner)])
+    code = f"import os; print(open('{inner}/marker.txt').read(), os.getuid())"
+    launch = isolation.sandbox_launch([sys.executable, "-I", "-c", code])
+    try:
+        done = subprocess.run(
+            launch.argv, pass_fds=launch.fds, capture_output=True, text=True, timeout=60
+        )
+    finally:
+        launch.close()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["reached", "65534"]
+    assert oct(locked.stat().st_mode & 0o777) == "0o700"  # the host is unchanged
+
+
+def test_isolation_details_say_what_holds_here():
+    from rftkit.graders.isolation import isolation_details
+
+    details = "\n".join(isolation_details())
+    if namespaces_unavailable() is not None:
+        assert "no namespaces" in details
+        return
+    assert "seccomp allow-list on every process, pid 1 included" in details
+    expected = "65534 (dropped from root)" if os.geteuid() == 0 else str(os.geteuid())
+    assert f"host uid of every sandbox process: {expected}" in details
+    assert "cgroups: not used" in details
