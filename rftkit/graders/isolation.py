@@ -229,6 +229,16 @@ def zygote_command(control_fd: int) -> list[str]:
     return [*boot, str(control_fd), "--private-tmp", scratch]
 
 
+_PROBE = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.unshare(0x20000) or libc.mount(b"tmpfs", sys.argv[1].encode(), b"tmpfs", 6, b"size=4096"):
+    sys.exit(f"no per-call /tmp here: mount: errno {ctypes.get_errno()}")
+"""
+"""What each call's child does first (its own mount namespace and tmpfs): an AppArmor or
+container profile that lets bubblewrap start but denies that must count as no isolation."""
+
+
 @functools.cache
 def namespaces_unavailable() -> str | None:
     """Why bubblewrap cannot run a grader here, or None when it can (probed once per process)."""
@@ -236,7 +246,7 @@ def namespaces_unavailable() -> str | None:
         return f"namespaces are Linux-only (this is {sys.platform})"
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed"
-    launch = sandbox_launch([sys.executable, "-I", "-c", "import os; os.getuid()"])
+    launch = sandbox_launch([sys.executable, "-I", "-c", _PROBE, scratch_dir(_read_only_paths())])
     try:
         done = subprocess.run(
             launch.argv,
