@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rftkit.graders import SandboxLimits, run_grader, run_grader_many
@@ -348,6 +348,10 @@ def test_a_401_digit_reward_is_that_cases_error_and_the_batch_goes_on():
 
 
 @settings(max_examples=300, deadline=None)
+@example(b'{"index": 0, "kind": "ok", "payload": 1' + b"0" * 400 + b"}")
+@example(b'{"index": 0, "kind": "ok", "payload": 1' + b"0" * 5000 + b"}")
+@example(b'{"index": 0, "kind": "ok", "payload": 1e999}')
+@example(b'{"index": 0, "kind": "ok", "payload": -Infinity}')
 @given(
     st.one_of(
         st.binary(max_size=300),
@@ -355,10 +359,13 @@ def test_a_401_digit_reward_is_that_cases_error_and_the_batch_goes_on():
             lambda index, kind, payload: json.dumps(
                 {"index": index, "kind": kind, "payload": payload}
             ).encode(),
-            st.one_of(st.integers(), st.floats(), st.text(max_size=5), st.none()),
+            st.one_of(
+                st.integers(0, 2), st.integers(), st.floats(), st.text(max_size=5), st.none()
+            ),
             st.sampled_from(["ok", "error", "violation", "other"]),
             st.one_of(
                 st.integers(min_value=-(10**500), max_value=10**500),
+                st.integers(min_value=10**300, max_value=10**4000),
                 st.floats(allow_nan=True, allow_infinity=True),
                 st.text(max_size=20),
                 st.lists(st.integers(), max_size=3),
