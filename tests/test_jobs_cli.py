@@ -2,6 +2,7 @@
 and no secret in anything printed."""
 
 import json
+import time
 
 import pytest
 from fake_openai_api import FakeState, fake_openai_app
@@ -142,3 +143,53 @@ def test_a_foundry_project_without_the_azure_extra_says_what_to_install(capsys, 
     monkeypatch.setenv("AZURE_AI_PROJECT_ENDPOINT", "https://project.example/api/projects/p")
     code, _, err = _run(capsys, "jobs", "status", "ftjob-1", "--backend", "azure")
     assert code == 2 and "pip install 'rftkit[azure]'" in err
+
+
+def test_a_create_that_answers_500_after_making_the_job_leaves_one_job_and_says_so(
+    platform, tmp_path, capsys
+):
+    state, where, tools = platform
+    state.fail_after_create = (500, {"error": {"message": "The server had an error"}})
+    task = _write_task(tmp_path, tools)
+    code, out, err = _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
+    creates = [r for r in state.requests if r["method"] == "POST" and
+               r["path"].endswith("/fine_tuning/jobs")]  # fmt: skip
+    assert code == 0 and len(creates) == 1 and len(state.jobs) == 1
+    (job_id,) = state.jobs
+    assert f"job {job_id} on azure: created" in out
+    assert "the create answered with an error (create the job: Azure AI Foundry had a server " \
+        "error (500: The server had an error)" in out  # fmt: skip
+    assert f"jobs from this task on azure now: 1: {job_id} (pending)" in out
+
+
+def test_a_hung_platform_is_reported_as_a_timeout_within_the_timeout(platform, tmp_path, capsys):
+    state, where, _ = platform
+    state.hang, state.hang_s = {"retrieve_job"}, 6.0
+    started = time.monotonic()
+    code, _, err = _run(capsys, "jobs", "status", "ftjob-1", *where, "--timeout", "2")
+    elapsed = time.monotonic() - started
+    assert code == 3 and elapsed < 3.0, elapsed
+    assert "read job ftjob-1: timed out: Azure AI Foundry gave no answer within 2 s" in err
+    assert "still waiting for Azure AI Foundry to read job ftjob-1" in err
+    assert "cannot reach" not in err
+
+
+def test_the_base_url_may_be_the_resource_url_and_the_cli_says_which_it_used(
+    platform, tmp_path, capsys
+):
+    state, where, tools = platform
+    resource = where[-1].removesuffix("/openai/v1/")
+    task = _write_task(tmp_path, tools)
+    code, out, err = _run(capsys, "jobs", "launch", "--task", task, "--backend", "azure",
+                          "--base-url", resource, "--rollouts", "0")  # fmt: skip
+    assert code == 0 and "created" in out
+    assert f"azure: API at {resource}/openai/v1/ (the resource URL given, with /openai/v1/ " \
+        "added)" in err  # fmt: skip
+    code, _, err = _run(capsys, "jobs", "events", next(iter(state.jobs)), *where)
+    assert code == 0 and f"azure: API at {where[-1]} (the /openai/v1/ URL given)" in err
+
+
+def test_timeout_must_be_positive(capsys):
+    with pytest.raises(SystemExit):
+        main(["jobs", "status", "ftjob-1", "--timeout", "0"])
+    assert "must be a positive number of seconds" in capsys.readouterr().err

@@ -11,6 +11,11 @@ Exit codes (for scripts):
 130   interrupted
 ====  =========================================================================================
 
+Every command that talks to a platform takes ``--timeout SECONDS`` (default 120): the longest
+it waits for any one request, retries included. While it waits it says so on stderr every few
+seconds, and a request that gets no answer in time ends the command with a message that names the
+timeout (exit 3). Waiting for uploaded files to be processed has its own limit (10 minutes).
+
 Credentials come from the environment only (``OPENAI_API_KEY``; ``AZURE_OPENAI_ENDPOINT`` and
 ``AZURE_OPENAI_API_KEY``, or ``AZURE_AI_PROJECT_ENDPOINT``), never from the command line; header
 values the task references come from the environment too and are never printed.
@@ -30,7 +35,8 @@ from rftkit.baseline import baseline_from_traces
 from rftkit.jobs import launch
 from rftkit.jobs.forecast import RolloutProfile, compare, forecast
 from rftkit.jobs.hosted import HostedJobError, open_job
-from rftkit.jobs.hosted.clients import client_for
+from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT
+from rftkit.jobs.hosted.clients import base_url_for, client_for
 from rftkit.jobs.hosted.errors import mask
 from rftkit.jobs.hosted.request import secret_values
 from rftkit.jobs.preflight import preflight
@@ -55,7 +61,20 @@ def _task(args: argparse.Namespace) -> RFTTask:
 def _client(args: argparse.Namespace) -> Any:
     if args.backend == "local":
         return None
-    return client_for(args.backend, args.base_url)
+    url, source = base_url_for(args.backend, args.base_url)
+    client = client_for(args.backend, args.base_url)
+    _say(f"{args.backend}: API at {url or client.base_url} ({source})")
+    return client
+
+
+def _say(line: str) -> None:
+    """A progress line on stderr (stdout keeps the command's result)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _hosted(args: argparse.Namespace) -> dict[str, Any]:
+    """The request options every hosted call of a command shares."""
+    return {"timeout": args.timeout, "progress": _say}
 
 
 def _baseline(args: argparse.Namespace) -> Any:
@@ -68,7 +87,7 @@ def _hosted_job(args: argparse.Namespace) -> Any:
             "local jobs live inside the process that launched them; `rftkit jobs launch "
             "--backend local` follows its job until it ends"
         )
-    return open_job(args.backend, args.job_id, client=_client(args))
+    return open_job(args.backend, args.job_id, client=_client(args), **_hosted(args))
 
 
 def _metrics(event: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +131,7 @@ def _run_preflight(args: argparse.Namespace) -> int:
         baseline=_baseline(args),
         budget_usd=args.budget,
         readiness_rollouts=args.rollouts,
+        timeout=args.timeout,
     )
     print(report.text())
     return OK if report.ok else CHECKS_FAILED
@@ -139,6 +159,7 @@ def _run_launch(args: argparse.Namespace) -> int:
         baseline=_baseline(args),
         budget_usd=args.budget,
         readiness_rollouts=args.rollouts,
+        timeout=args.timeout,
     )
     print(report.text())
     if not report.ok and not args.force:
@@ -148,9 +169,14 @@ def _run_launch(args: argparse.Namespace) -> int:
         job = launch("local", task)
         print(f"job {job.id} (local) started")
         return _exit_for(follow(job, poll=None))
-    job = launch(args.backend, task, client=client, force=args.new)
+    job = launch(args.backend, task, client=client, force=args.new, **_hosted(args))
     said = "already launched from this task (pass --new for another)" if job.reused else "created"
     print(f"job {job.id} on {args.backend}: {said}; status {job.as_job().get('status')}")
+    if job.launch_note:
+        print(f"note: {job.launch_note}")
+    if job.same_task:
+        listed = ", ".join(f"{j['id']} ({j['status']})" for j in job.same_task)
+        print(f"jobs from this task on {args.backend} now: {len(job.same_task)}: {listed}")
     return OK
 
 
@@ -200,6 +226,16 @@ def _guarded(command: Any) -> Any:
     return run
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     jobs = commands.add_parser(
         "jobs", help="preflight, forecast, launch and follow training jobs (exit codes: see docs)"
@@ -210,7 +246,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         if task:
             parser.add_argument("--task", type=Path, help="the task file (task.json)")
         parser.add_argument("--backend", choices=BACKENDS, default="local")
-        parser.add_argument("--base-url", help="the platform's API URL (e.g. a local server)")
+        parser.add_argument(
+            "--base-url",
+            help="the platform's API URL: for azure the resource URL (https://RES.openai.azure.com)"
+            " or its /openai/v1/ URL; or a local server",
+        )
+        parser.add_argument(
+            "--timeout",
+            type=_seconds,
+            default=DEFAULT_TIMEOUT,
+            help=f"seconds to wait for any one request, retries included (default "
+            f"{DEFAULT_TIMEOUT:g})",
+        )
 
     def checks(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--baseline", type=Path, help="a baseline's traces (JSONL)")

@@ -37,9 +37,9 @@ from rftkit.data import validate_file
 from rftkit.data.validate import Profile
 from rftkit.graders.validate import GraderValidationError, grader_warnings, validate_grader
 from rftkit.jobs.forecast import Forecast, RolloutProfile, forecast
-from rftkit.jobs.hosted.api import HostedAPI
+from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT, HostedAPI
 from rftkit.jobs.hosted.errors import HostedJobError, mask
-from rftkit.jobs.hosted.request import secret_values
+from rftkit.jobs.hosted.request import secret_values, uses_agent_rft
 from rftkit.jobs.local import local_checkpoint
 from rftkit.jobs.platforms import CHECKED, OPENAI_WIND_DOWN, model_support
 from rftkit.jobs.readiness import tool_readiness
@@ -84,16 +84,6 @@ class PreflightReport:
         return "\n".join([*lines, verdict])
 
 
-def _uses_agent_rft(task: RFTTask) -> bool:
-    def endpoint(grader: Any) -> bool:
-        return isinstance(grader, dict) and (
-            grader.get("type") == "endpoint"
-            or any(endpoint(g) for g in (grader.get("graders") or {}).values())
-        )
-
-    return bool(task.tools) or endpoint(task.grader)
-
-
 def _check_data(report: PreflightReport, task: RFTTask) -> None:
     names = [t.name for t in task.tools] or None
     splits = [("train", task.path("train")), ("validation", task.path("validation"))]
@@ -130,6 +120,7 @@ def _check_grader(
     grader: dict,
     client: Any,
     secrets: list[str],
+    timeout: float,
 ) -> None:
     try:
         validate_grader(task.grader)
@@ -143,7 +134,7 @@ def _check_grader(
         reason = "the local backend runs graders itself" if backend == "local" else "no client"
         report.add("grader: platform", "skipped", reason)
         return
-    api = HostedAPI(client, backend, secrets=secrets)
+    api = HostedAPI(client, backend, secrets=secrets, timeout=timeout)
     try:
         api.validate_grader(grader)
         report.add("grader: platform", "ok", f"{backend} graders/validate accepted it")
@@ -217,7 +208,7 @@ def _check_model(report: PreflightReport, task: RFTTask, backend: str, today: dt
         )
         return
     where = f"{task.model} on {backend}: {known.status} [{known.source}]"
-    if _uses_agent_rft(task) and not known.agent_rft:
+    if uses_agent_rft(task) and not known.agent_rft:
         report.add("model", "error", f"{where}; no Agent RFT (job tools, endpoint graders)")
     elif known.until is not None and known.until <= today:
         said = f"{where}, since {known.until}"
@@ -253,7 +244,7 @@ def _check_availability(
             f"OpenAI wind-down ({'; '.join(active)}); "
             f"{OPENAI_WIND_DOWN[final]} from {final} ({(final - today).days} days)",
         )
-    elif backend == "azure" and _uses_agent_rft(task):
+    elif backend == "azure" and uses_agent_rft(task):
         report.add(
             "availability",
             "warning",
@@ -275,6 +266,7 @@ def preflight(
     today: dt.date | None = None,
     readiness_rollouts: int = 10,
     redteam_cases: int = 3,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> PreflightReport:
     """Run every check for ``task`` on ``backend`` (``local``, ``openai``, ``azure``)."""
     if backend not in ("local", "openai", "azure"):
@@ -293,7 +285,7 @@ def preflight(
         grader, secrets = None, []
     _check_data(report, task)
     if grader is not None:
-        _check_grader(report, task, backend, grader, client, secrets)
+        _check_grader(report, task, backend, grader, client, secrets, timeout)
         _check_redteam(report, task, grader, baseline, redteam_cases)
         _check_tools(report, task, env, readiness_rollouts)
     _check_model(report, task, backend, today)
