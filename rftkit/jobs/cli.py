@@ -37,7 +37,7 @@ from rftkit.jobs.forecast import RolloutProfile, compare, forecast
 from rftkit.jobs.hosted import HostedJobError, open_job
 from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT
 from rftkit.jobs.hosted.clients import base_url_for, client_for
-from rftkit.jobs.hosted.errors import mask
+from rftkit.jobs.hosted.errors import job_failure, mask, mask_headers
 from rftkit.jobs.hosted.request import secret_values
 from rftkit.jobs.preflight import preflight
 from rftkit.rollouts.traces import load_traces
@@ -182,8 +182,10 @@ def _run_launch(args: argparse.Namespace) -> int:
 
 def _run_status(args: argparse.Namespace) -> int:
     job = _hosted_job(args)
-    record = job.as_job()
+    record = mask_headers(job.as_job())
     print(f"{job.id}: {record.get('status')}")
+    if record.get("status") == "failed":
+        print(f"error: {job_failure(record)}")
     print(json.dumps(record, indent=2))
     return OK
 
@@ -195,7 +197,13 @@ def _run_events(args: argparse.Namespace) -> int:
 
 
 def _run_watch(args: argparse.Namespace) -> int:
-    return _exit_for(follow(_hosted_job(args), poll=args.poll))
+    job = _hosted_job(args)
+    status = follow(job, poll=args.poll)
+    if status == "failed":
+        print(f"job {job.id} failed: {job_failure(job.as_job())}")
+    elif status != "succeeded":
+        print(f"job {job.id}: {status}")
+    return _exit_for(status)
 
 
 def _run_action(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ platform may echo a rejected grader, headers included, in its error body).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import openai
 
@@ -76,6 +77,28 @@ def mask(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+def mask_headers(body: Any) -> Any:
+    """A copy of ``body`` with the value of every ``headers`` entry, at any depth, masked: a
+    platform that echoes header values unmasked must not get them printed."""
+    if isinstance(body, dict):
+        return {
+            k: dict.fromkeys(v, MASK) if k == "headers" and isinstance(v, dict) else mask_headers(v)
+            for k, v in body.items()
+        }
+    if isinstance(body, list):
+        return [mask_headers(v) for v in body]
+    return body
+
+
+def job_failure(job: dict[str, Any]) -> str:
+    """What a failed job's ``error`` says (message, code, param), for printing."""
+    error = job.get("error") or {}
+    if not isinstance(error, dict) or not error.get("message"):
+        return "the platform gave no error message"
+    extra = ", ".join(f"{k}: {error[k]}" for k in ("code", "param") if error.get(k))
+    return f"{error['message']}" + (f" ({extra})" if extra else "")
 
 
 def _error_fields(exc: openai.APIStatusError) -> tuple[str, str, str]:

@@ -28,7 +28,7 @@ import openai
 
 from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT, HostedAPI, Platform, Progress
 from rftkit.jobs.hosted.clients import client_for
-from rftkit.jobs.hosted.errors import HostedJobError
+from rftkit.jobs.hosted.errors import HostedJobError, platform_name
 from rftkit.jobs.hosted.files import ensure_file
 from rftkit.jobs.hosted.request import (
     LAUNCH_KEY,
@@ -37,6 +37,7 @@ from rftkit.jobs.hosted.request import (
     secret_values,
     uses_agent_rft,
 )
+from rftkit.jobs.rules import platform_rules
 from rftkit.task import RFTTask
 
 ACTIVE = ("validating_files", "queued", "pending", "running", "pausing")
@@ -301,6 +302,14 @@ def launch_hosted(
         progress=progress,
         agent_rft=uses_agent_rft(task),
     )
+    broken = [m for _, severity, m in platform_rules(task, platform, str(client.base_url))
+              if severity == "error"]  # fmt: skip
+    if broken:
+        raise HostedJobError(
+            f"not launched, nothing sent: {platform_name(platform)} would refuse this job: "
+            + "; ".join(broken),
+            kind="invalid",
+        )
     if not force and (existing := find_job(api, task.content_hash())):
         return HostedJob(api, existing, reused=True)
     wait = {"progress": progress, **dict(file_wait or {})}
