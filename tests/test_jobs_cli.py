@@ -4,6 +4,7 @@ and no secret in anything printed."""
 import json
 import time
 
+import fake_openai_api
 import pytest
 from fake_openai_api import FakeState, fake_openai_app
 
@@ -193,3 +194,25 @@ def test_timeout_must_be_positive(capsys):
     with pytest.raises(SystemExit):
         main(["jobs", "status", "ftjob-1", "--timeout", "0"])
     assert "must be a positive number of seconds" in capsys.readouterr().err
+
+
+def test_watch_on_a_failed_job_prints_its_error_and_status_masks_every_header(
+    platform, tmp_path, capsys, monkeypatch
+):
+    state, where, tools = platform
+    task = _write_task(tmp_path, tools)
+    code, out, _ = _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
+    (job_id,) = state.jobs
+    said = "Training file has 3 lines with a final assistant message"
+    state.fail_job = {"code": "invalid_training_file", "param": "training_file", "message": said}
+    code, out, _ = _run(capsys, "jobs", "watch", job_id, *where, "--poll", "0")
+    assert code == 1
+    assert (f"job {job_id} failed: Training file has 3 lines with a final assistant message "
+            "(code: invalid_training_file, param: training_file)") in out  # fmt: skip
+    # a platform that echoes header values as they were sent: status must not print them
+    job = state.jobs[job_id]
+    job["method"]["reinforcement"]["tools"][0]["headers"] = {"Authorization": "Bearer plain-9"}
+    monkeypatch.setattr(fake_openai_api, "_mask", lambda value: value)
+    code, out, _ = _run(capsys, "jobs", "status", job_id, *where)
+    assert code == 0 and "plain-9" not in out and '"Authorization": "**********"' in out
+    assert "error: Training file has 3 lines" in out

@@ -520,3 +520,35 @@ def test_when_the_listing_after_a_failed_create_fails_too_the_error_says_it_is_u
                file_wait={"poll": 0})  # fmt: skip
     assert "lists jobs by the task's hash before it creates one" in str(error.value)
     assert len(_create_bodies(state)) == 1 and len(state.jobs) == 1
+
+
+# -- errors are classified on status and code, never on free text ------------------------------
+@pytest.mark.parametrize(
+    ("status", "error", "agent_rft", "kind", "words", "absent"),
+    [
+        (400, {"message": "Grader type 'endpoint' is not allowed here", "param": "grader.type",
+               "code": None}, False, "invalid", ["grader is invalid", "not allowed here"],
+         ["winding down", "refused"]),
+        (400, {"message": "Agent RFT is not enabled", "param": "method.reinforcement.tools",
+               "code": "feature_not_available"}, True, "not_available",
+         ["Agent RFT (job-level tools, endpoint graders, max_episode_steps) is not available to "
+          "this account", "private preview"], ["winding down"]),
+        (403, {"message": "Forbidden", "code": None}, True, "refused",
+         ["This job uses Agent RFT", "is not available to this account", "2027-01-06"], []),
+        (400, {"message": "bad value", "param": "method.reinforcement.tools[0].server_url",
+               "code": "invalid_value"}, True, "invalid",
+         ["the Agent RFT part of the request is invalid"], ["refused"]),
+    ],
+)  # fmt: skip
+def test_errors_are_classified_on_status_and_code(
+    fake, tmp_path, status, error, agent_rft, kind, words, absent
+):
+    state, url = fake
+    state.fail["validate_grader"] = (status, {"error": error})
+    api = HostedAPI(_openai(url), "openai", agent_rft=agent_rft)
+    with pytest.raises(HostedJobError) as raised:
+        api.validate_grader(EXACT_ONLY)
+    message = str(raised.value)
+    assert raised.value.kind == kind and raised.value.status == status, message
+    assert all(w in message for w in words), message
+    assert not any(w in message for w in absent), message
