@@ -145,7 +145,9 @@ def _run_forecast(args: argparse.Namespace) -> int:
     print(fc.text())
     if args.job_id:
         print("\nforecast next to actual")
-        print(compare(fc, _hosted_job(args)).to_string())
+        table = compare(fc, _hosted_job(args))
+        print(table.to_string())
+        print(f"billed time: {table.attrs['billed_time']}")
     return OK
 
 
