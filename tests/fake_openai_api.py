@@ -51,6 +51,8 @@ class FakeState:
     hang_s: float = 20.0
     fail_job: dict[str, str] | None = None
     """When set, a job's next status read ends it ``failed`` with this ``error``."""
+    deployments: dict[str, dict] = field(default_factory=dict)
+    """Azure Resource Manager deployments by name; a model answers only through one."""
 
 
 def _mask(value: Any) -> Any:
@@ -365,7 +367,56 @@ def fake_openai_app(state: FakeState) -> Any:
             return JSONResponse({"error": {"message": "Not found"}}, status_code=404)
         return page([{"id": "evalrun_1", "name": "Step 2", "status": "completed"}], request)
 
+    @router.post("/responses")
+    async def respond(request: Request) -> Any:
+        body = await request.json()
+        await record(request, {"model": body.get("model")})
+        deployment = state.deployments.get(body.get("model"))
+        ready = deployment and deployment["properties"]["provisioningState"] == "Succeeded"
+        if state.azure and not ready:
+            message = "The API deployment for this resource does not exist."
+            return JSONResponse(
+                {"error": {"code": "DeploymentNotFound", "message": message}}, status_code=404
+            )
+        text = {"type": "output_text", "text": "4", "annotations": []}
+        return {
+            "id": f"resp_{next(ids)}",
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "completed",
+            "model": body.get("model"),
+            "output": [{"type": "message", "id": f"msg_{next(ids)}", "role": "assistant",
+                        "status": "completed", "content": [text]}],
+        }  # fmt: skip
+
+    arm = APIRouter(
+        prefix="/subscriptions/{sub}/resourceGroups/{group}/providers/"
+        "Microsoft.CognitiveServices/accounts/{account}/deployments"
+    )
+
+    @arm.put("/{name}")
+    async def create_deployment(name: str, request: Request) -> Any:
+        body = await request.json()
+        await record(request, body)
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return JSONResponse({"error": {"code": "AuthenticationFailed"}}, status_code=401)
+        models = {j["fine_tuned_model"] for j in state.jobs.values()}
+        if body["properties"]["model"]["name"] not in models:
+            error = {"code": "DeploymentModelNotSupported", "message": "no such model"}
+            return JSONResponse({"error": error}, status_code=400)
+        body["properties"]["provisioningState"] = "Creating"
+        state.deployments[name] = {"name": name, **body}
+        return state.deployments[name]
+
+    @arm.get("/{name}")
+    async def read_deployment(name: str, request: Request) -> Any:
+        await record(request)
+        deployment = state.deployments[name]
+        deployment["properties"]["provisioningState"] = "Succeeded"
+        return deployment
+
     app = FastAPI()
     for prefix in ("/v1", "/openai/v1", "/openai"):
         app.include_router(router, prefix=prefix)
+    app.include_router(arm)
     return drop_after_create(app, state)

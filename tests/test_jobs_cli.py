@@ -5,6 +5,7 @@ import json
 import time
 
 import fake_openai_api
+import openai
 import pytest
 from fake_openai_api import FakeState, fake_openai_app
 
@@ -216,3 +217,52 @@ def test_watch_on_a_failed_job_prints_its_error_and_status_masks_every_header(
     code, out, _ = _run(capsys, "jobs", "status", job_id, *where)
     assert code == 0 and "plain-9" not in out and '"Authorization": "**********"' in out
     assert "error: Training file has 3 lines" in out
+
+
+MANAGEMENT_TOKEN = "canary-arm-token-51e0"
+
+
+def test_azure_from_task_to_an_answering_deployment(platform, tmp_path, capsys, monkeypatch):
+    state, where, tools = platform
+    base = where[-1]
+    task = _write_task(tmp_path, tools)
+    _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
+    (job_id,) = state.jobs
+    assert _run(capsys, "jobs", "watch", job_id, *where, "--poll", "0")[0] == 0
+    model = state.jobs[job_id]["fine_tuned_model"]
+    target = ["--subscription", "sub-1", "--resource-group", "rg-1", "--resource", "res1",
+              "--deployment-name", "arith-rft"]  # fmt: skip
+    code, out, _ = _run(capsys, "jobs", "deploy", job_id, *where, *target)
+    assert code == 0 and "not deployed: pass --apply" in out and not state.deployments
+    assert ("PUT https://management.azure.com/subscriptions/sub-1/resourceGroups/rg-1/providers/"
+            "Microsoft.CognitiveServices/accounts/res1/deployments/arith-rft?api-version="
+            "2024-10-01") in out  # fmt: skip
+    assert "Authorization: Bearer **********" in out and f'"name": "{model}"' in out
+    assert (f"az cognitiveservices account deployment create --subscription sub-1 "
+            f"--resource-group rg-1 --name res1 --deployment-name arith-rft --model-name {model}"
+            ) in out  # fmt: skip
+    assert "$1.70 per hour while deployed" in out and "model='arith-rft'" in out
+    code, _, err = _run(capsys, "jobs", "deploy", job_id, *where, *target, "--apply")
+    assert code == 2 and "AZURE_MANAGEMENT_TOKEN" in err
+    monkeypatch.setenv("AZURE_MANAGEMENT_TOKEN", MANAGEMENT_TOKEN)
+    management = base.removesuffix("/openai/v1/")
+    code, out, err = _run(capsys, "jobs", "deploy", job_id, *where, *target, "--apply",
+                          "--management-url", management)  # fmt: skip
+    assert code == 0 and "deployment arith-rft: Succeeded" in out
+    assert MANAGEMENT_TOKEN not in out + err
+    client = openai.OpenAI(base_url=base, api_key=API_KEY, max_retries=0)
+    with pytest.raises(openai.NotFoundError, match="deployment for this resource does not"):
+        client.responses.create(model=model, input="2 + 2?")
+    assert client.responses.create(model="arith-rft", input="2 + 2?").output_text == "4"
+
+
+def test_deploy_is_for_azure_and_needs_a_model(platform, tmp_path, capsys):
+    state, where, tools = platform
+    task = _write_task(tmp_path, tools)
+    _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
+    (job_id,) = state.jobs
+    target = ["--subscription", "s", "--resource-group", "g", "--deployment-name", "d1"]
+    code, _, err = _run(capsys, "jobs", "deploy", job_id, *where, *target, "--resource", "r")
+    assert code == 2 and "has no fine-tuned model to deploy (status" in err
+    code, _, err = _run(capsys, "jobs", "deploy", job_id, *where, *target)
+    assert code == 2 and "--resource is needed" in err

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
@@ -37,6 +39,7 @@ from rftkit.jobs.forecast import RolloutProfile, compare, forecast
 from rftkit.jobs.hosted import HostedJobError, open_job
 from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT
 from rftkit.jobs.hosted.clients import base_url_for, client_for
+from rftkit.jobs.hosted.deploy import ARM, HOURLY_USD, deploy, deployment_for
 from rftkit.jobs.hosted.errors import job_failure, mask, mask_headers
 from rftkit.jobs.hosted.request import secret_values
 from rftkit.jobs.preflight import preflight
@@ -208,6 +211,57 @@ def _run_watch(args: argparse.Namespace) -> int:
     return _exit_for(status)
 
 
+MANAGEMENT_TOKEN = "AZURE_MANAGEMENT_TOKEN"
+
+
+def _resource_of(url: str | None) -> str | None:
+    """``RES`` of ``https://RES.openai.azure.com/...`` (and the other Azure AI host names)."""
+    host = urlsplit(url or "").hostname or ""
+    for suffix in (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com"):
+        if host.endswith(suffix):
+            return host.removesuffix(suffix)
+    return None
+
+
+def _run_deploy(args: argparse.Namespace) -> int:
+    if args.backend != "azure":
+        raise _Usage(
+            "only Azure needs a deployment: on OpenAI a fine-tuned model answers by its id "
+            "(evaluate it with model=<fine_tuned_model>)"
+        )
+    job = _hosted_job(args)
+    url = str(job.api.client.base_url)
+    resource = args.resource or _resource_of(url)
+    if resource is None:
+        raise _Usage(f"--resource is needed (it cannot be read from {url})")
+    plan = deployment_for(
+        job.as_job(),
+        subscription=args.subscription,
+        resource_group=args.resource_group,
+        resource=resource,
+        name=args.deployment_name,
+        checkpoint=args.checkpoint,
+        sku=args.sku,
+    )
+    print(f"deploy {plan.model} as {plan.name}: {plan.cost_text()}")
+    print("\nthe request (Azure Resource Manager):\n" + plan.request_text())
+    print("\nor with the Azure CLI:\n" + plan.az_command())
+    print(
+        f"\nthen evaluate it by its deployment name: model={plan.name!r} at {url} (the "
+        "fine-tuned model id itself answers nothing)"
+    )
+    if not args.apply:
+        print(f"\nnot deployed: pass --apply with {MANAGEMENT_TOKEN} set to send the request")
+        return OK
+    token = os.environ.get(MANAGEMENT_TOKEN)
+    if not token:
+        raise _Usage(f"--apply needs {MANAGEMENT_TOKEN} (az account get-access-token)")
+    found = deploy(plan, token, management=args.management_url, progress=_say)
+    state = (found.get("properties") or {}).get("provisioningState")
+    print(f"\ndeployment {plan.name}: {state}; hosting is billed from now until it is deleted")
+    return OK
+
+
 def _run_action(args: argparse.Namespace) -> int:
     job = getattr(_hosted_job(args), args.action)()
     print(f"{job.id}: {job.as_job().get('status')}")
@@ -306,3 +360,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         if name == "watch":
             parser.add_argument("--poll", type=float, default=30.0, help="seconds between reads")
         parser.set_defaults(run=_guarded(run))
+
+    dep = actions.add_parser(
+        "deploy", help="Azure: deploy the fine-tuned model (prints the request; --apply sends it)"
+    )
+    dep.add_argument("job_id")
+    common(dep, task=False)
+    dep.add_argument("--subscription", required=True, help="the Azure subscription id")
+    dep.add_argument("--resource-group", required=True)
+    dep.add_argument("--resource", help="the Azure OpenAI resource (default: from the base URL)")
+    dep.add_argument("--deployment-name", required=True, help="the name inference will use")
+    dep.add_argument("--sku", choices=tuple(HOURLY_USD), default="Standard")
+    dep.add_argument("--checkpoint", help="deploy this checkpoint (ftchkpt-...) instead")
+    dep.add_argument("--apply", action="store_true", help=f"send it ({MANAGEMENT_TOKEN})")
+    dep.add_argument("--management-url", default=ARM, help=argparse.SUPPRESS)
+    dep.set_defaults(run=_guarded(_run_deploy))
