@@ -120,8 +120,9 @@ class HostedAPI:
         def tick() -> None:
             while not done.wait(self.progress_every):
                 waited = time.monotonic() - started
+                shown = f"{waited:.0f}" if self.timeout >= 20 else f"{waited:.1f}"
                 self.progress(
-                    f"still waiting for {self.name} to {action}: {waited:.0f} s of "
+                    f"still waiting for {self.name} to {action}: {shown} s of "
                     f"{self.timeout:g} s (--timeout)"
                 )
 
