@@ -6,6 +6,7 @@ import json
 import logging
 import time
 
+import httpx
 import jsonschema
 import openai
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from rftkit.jobs import HostedJobError, launch
 from rftkit.jobs.hosted import HostedAPI, normalise_job
+from rftkit.jobs.hosted.deploy import deploy, deployment_for
 from rftkit.jobs.hosted.errors import mask
 from rftkit.serving import serve_in_background
 from rftkit.task import RFTTask, TaskTool
@@ -552,3 +554,20 @@ def test_errors_are_classified_on_status_and_code(
     assert raised.value.kind == kind and raised.value.status == status, message
     assert all(w in message for w in words), message
     assert not any(w in message for w in absent), message
+
+
+def test_a_refused_deploy_never_shows_the_management_token():
+    token = "canary-arm-3f9d21"
+
+    def refuse(request):
+        said = f"token {request.headers['authorization']} may not deploy here"
+        return httpx.Response(403, json={"error": {"code": "AuthorizationFailed", "message": said}})
+
+    where = {"subscription": "s", "resource_group": "g", "resource": "r"}
+    plan = deployment_for({"id": "ftjob-1", "fine_tuned_model": "o4-mini.ft-1"}, name="d1", **where)
+    with pytest.raises(HostedJobError, match="answered 403") as error:
+        deploy(plan, token, http=httpx.Client(transport=httpx.MockTransport(refuse)))
+    assert token not in str(error.value) and "Bearer **********" in str(error.value)
+    assert error.value.kind == "auth"
+    with pytest.raises(ValueError, match="deployment name"):
+        deployment_for({"fine_tuned_model": "m"}, name="bad name", **where)

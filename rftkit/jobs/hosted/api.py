@@ -13,10 +13,10 @@ Time and retries are decided here, not by the SDK. The SDK's defaults (600 s per
 retries, and a retried POST carries no ``Idempotency-Key`` for these endpoints) would let a hung
 platform print nothing for half an hour and would turn one job create that failed *after* the job
 was made into three paid jobs. So every request runs with the SDK's retries off and a deadline of
-``timeout`` seconds, retries included; reads are retried within that deadline on 408/409/429/5xx
-and dropped connections; :meth:`HostedAPI.create_job` is sent exactly once (what happens after it
-fails is :func:`rftkit.jobs.hosted.job.launch_hosted`'s business). While a request is out,
-``progress`` (if given) hears about it every few seconds.
+``timeout`` seconds, retries included; reads are retried (twice, within that deadline) on
+408/409/429/5xx and dropped connections; :meth:`HostedAPI.create_job` is sent exactly once
+(what happens after it fails is :func:`rftkit.jobs.hosted.job.launch_hosted`'s business).
+While a request is out, ``progress`` (if given) hears about it every few seconds.
 
 The client is injected and may be any of ``OpenAI()``, ``AzureOpenAI(azure_endpoint=...,
 api_version=...)``, ``OpenAI(base_url="https://RES.openai.azure.com/openai/v1/")`` or a Foundry
@@ -43,6 +43,8 @@ turns one launch into an unbounded crawl."""
 DEFAULT_TIMEOUT = 120.0
 """Seconds one request may take, retries included (``rftkit jobs ... --timeout``)."""
 RETRIED_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+READ_RETRIES = 2
+"""Retries of a read after a retryable answer or a dropped connection (the SDK's own default)."""
 Progress = Callable[[str], None]
 
 
@@ -146,13 +148,14 @@ class HostedAPI:
 
     def _call(self, action: str, method: Callable[[Any], Any], retry: bool) -> Any:
         """``method(client)`` with no SDK retries, within the deadline; the raw response's JSON.
-        With ``retry``, answers that ask for it (and dropped connections) are retried while the
-        deadline allows."""
+        With ``retry``, answers that ask for it (and dropped connections) are retried up to
+        READ_RETRIES times while the deadline allows."""
         started = time.monotonic()
         deadline = started + self.timeout
         delay = 0.5
+        retries = READ_RETRIES if retry else 0
         with self._waiting(action, started):
-            while True:
+            for attempt in range(retries + 1):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise timeout_error(self.platform, action, self.timeout)
@@ -164,7 +167,8 @@ class HostedAPI:
                 except (openai.APIConnectionError, openai.APIStatusError) as exc:
                     status = getattr(exc, "status_code", None)
                     again = status is None or status in RETRIED_STATUSES
-                    if not (retry and again and time.monotonic() + delay < deadline):
+                    last = attempt == retries or time.monotonic() + delay >= deadline
+                    if not again or last:
                         raise self._error(exc, action) from None
                 except openai.OpenAIError as exc:
                     raise self._error(exc, action) from None
@@ -174,6 +178,7 @@ class HostedAPI:
                     ) from None
                 self.sleep(delay)
                 delay *= 2
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _json(self, action: str, method: Callable[[Any], Any]) -> Any:
         """A read (or another request that may be repeated safely)."""

@@ -196,14 +196,6 @@ def open_job(
     return HostedJob(api, api.retrieve_job(job_id))
 
 
-def find_job(api: HostedAPI, task_hash: str) -> dict[str, Any] | None:
-    """The newest job launched from a task with this hash that is not failed or cancelled."""
-    for job in api.list_jobs({TASK_HASH_KEY: task_hash}):
-        if job.get("status") not in NOT_REUSED:
-            return job
-    return None
-
-
 def _summary(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"id": j["id"], "status": j.get("status")} for j in jobs]
 
@@ -217,10 +209,16 @@ def _listed(jobs: list[dict[str, Any]]) -> str:
 
 
 def create_once(
-    api: HostedAPI, body: Mapping[str, Any], *, attempts: int = 2, backoff: float = 2.0
+    api: HostedAPI,
+    body: Mapping[str, Any],
+    *,
+    attempts: int = 2,
+    backoff: float = 2.0,
+    known: list[dict[str, Any]] | None = None,
 ) -> HostedJob:
     """Create the job ``body`` describes without ever making two: see the module docstring.
-    ``body["metadata"]`` must hold the task hash and a launch id unique to this call."""
+    ``body["metadata"]`` must hold the task hash and a launch id unique to this call; ``known``
+    are the jobs with that hash listed just before (reported beside the new one)."""
     task_hash, launch = body["metadata"][TASK_HASH_KEY], body["metadata"][LAUNCH_KEY]
     failures: list[HostedJobError] = []
     for attempt in range(1, attempts + 1):
@@ -229,8 +227,8 @@ def create_once(
         except HostedJobError as exc:
             failures.append(exc)
         else:
-            listed = [job]
-            if failures:  # the job list is only read when something went wrong
+            listed = [job, *(known or [])]
+            if failures:  # a failed attempt may have made jobs since: read the list again
                 listed = api.list_jobs({TASK_HASH_KEY: task_hash})
             return HostedJob(api, job, same_task=_summary(listed))
         failure = failures[-1]
@@ -310,8 +308,10 @@ def launch_hosted(
             + "; ".join(broken),
             kind="invalid",
         )
-    if not force and (existing := find_job(api, task.content_hash())):
-        return HostedJob(api, existing, reused=True)
+    known = api.list_jobs({TASK_HASH_KEY: task.content_hash()})
+    reusable = [j for j in known if j.get("status") not in NOT_REUSED]
+    if reusable and not force:
+        return HostedJob(api, reusable[0], reused=True, same_task=_summary(known))
     wait = {"progress": progress, **dict(file_wait or {})}
     train = ensure_file(api, task.path("train"), "train", **wait)
     valid_path = task.path("validation")
@@ -325,4 +325,4 @@ def launch_hosted(
         training_type=training_type,
     )
     body["metadata"][LAUNCH_KEY] = uuid.uuid4().hex
-    return create_once(api, body, attempts=create_attempts)
+    return create_once(api, body, attempts=create_attempts, known=known)
