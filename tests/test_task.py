@@ -29,7 +29,7 @@ def make(folder, **changes) -> RFTTask:
                            headers={"Authorization": "Bearer ${CALC_TOKEN}"})],
         "hyperparameters": {"n_epochs": 2, "compute_multiplier": "auto"},
     } | changes  # fmt: skip
-    return RFTTask(**fields).with_root(folder)
+    return RFTTask.in_folder(folder, **fields)
 
 
 def test_a_task_saves_beside_its_data_and_loads_back_from_anywhere(folder, monkeypatch):
@@ -173,7 +173,7 @@ def test_a_task_without_response_format_keeps_the_hash_it_had_before_the_field(t
              "reference": "{{item.answer}}", "operation": "eq"}  # fmt: skip
     tool = TaskTool(name="calc", server_url="https://tools.example/call",
                     headers={"Authorization": "Bearer ${T}"})  # fmt: skip
-    task = RFTTask(name="h", training_file="train.jsonl", validation_file="valid.jsonl",
-                   grader=exact, hyperparameters={"n_epochs": 2}, seed=3,
-                   tools=[tool]).with_root(tmp_path)  # fmt: skip
+    task = RFTTask.in_folder(tmp_path, name="h", training_file="train.jsonl",
+                             validation_file="valid.jsonl", grader=exact,
+                             hyperparameters={"n_epochs": 2}, seed=3, tools=[tool])  # fmt: skip
     assert task.content_hash() == "f4fdf0c82cb7b05dc2a20ecbbeb653d57168d417230035996434e0bc7d049095"

@@ -33,17 +33,7 @@ from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
-from rftkit.baseline import baseline_from_traces
 from rftkit.jobs import launch
-from rftkit.jobs.forecast import RolloutProfile, compare, forecast
-from rftkit.jobs.hosted import HostedJobError, open_job
-from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT
-from rftkit.jobs.hosted.clients import base_url_for, client_for
-from rftkit.jobs.hosted.deploy import ARM, HOURLY_USD, deploy, deployment_for
-from rftkit.jobs.hosted.errors import job_failure, mask, mask_headers
-from rftkit.jobs.hosted.request import secret_values
-from rftkit.jobs.preflight import preflight
-from rftkit.rollouts.traces import load_traces
 from rftkit.task import RFTTask, TaskSecretError
 
 OK, CHECKS_FAILED, BAD_INPUT, PLATFORM_ERROR, PAUSED = 0, 1, 2, 3, 4
@@ -64,6 +54,8 @@ def _task(args: argparse.Namespace) -> RFTTask:
 def _client(args: argparse.Namespace) -> Any:
     if args.backend == "local":
         return None
+    from rftkit.jobs.hosted.clients import base_url_for, client_for
+
     url, source = base_url_for(args.backend, args.base_url)
     client = client_for(args.backend, args.base_url)
     _say(f"{args.backend}: API at {url or client.base_url} ({source})")
@@ -75,13 +67,24 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _timeout(args: argparse.Namespace) -> float:
+    from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT
+
+    return args.timeout or DEFAULT_TIMEOUT
+
+
 def _hosted(args: argparse.Namespace) -> dict[str, Any]:
     """The request options every hosted call of a command shares."""
-    return {"timeout": args.timeout, "progress": _say}
+    return {"timeout": _timeout(args), "progress": _say}
 
 
 def _baseline(args: argparse.Namespace) -> Any:
-    return None if args.baseline is None else baseline_from_traces(load_traces(args.baseline))
+    if args.baseline is None:
+        return None
+    from rftkit.baseline import baseline_from_traces  # pandas and matplotlib: only when asked
+    from rftkit.rollouts.traces import load_traces
+
+    return baseline_from_traces(load_traces(args.baseline))
 
 
 def _hosted_job(args: argparse.Namespace) -> Any:
@@ -90,6 +93,8 @@ def _hosted_job(args: argparse.Namespace) -> Any:
             "local jobs live inside the process that launched them; `rftkit jobs launch "
             "--backend local` follows its job until it ends"
         )
+    from rftkit.jobs.hosted import open_job
+
     return open_job(args.backend, args.job_id, client=_client(args), **_hosted(args))
 
 
@@ -126,6 +131,8 @@ def _exit_for(status: str) -> int:
 
 # -- commands ---------------------------------------------------------------------------------
 def _run_preflight(args: argparse.Namespace) -> int:
+    from rftkit.jobs.preflight import preflight  # the whole kit's checks: imported when run
+
     task = _task(args)
     report = preflight(
         task,
@@ -134,13 +141,15 @@ def _run_preflight(args: argparse.Namespace) -> int:
         baseline=_baseline(args),
         budget_usd=args.budget,
         readiness_rollouts=args.rollouts,
-        timeout=args.timeout,
+        timeout=_timeout(args),
     )
     print(report.text())
     return OK if report.ok else CHECKS_FAILED
 
 
 def _run_forecast(args: argparse.Namespace) -> int:
+    from rftkit.jobs.forecast import RolloutProfile, compare, forecast
+
     task = _task(args)
     if args.baseline is None:
         raise _Usage("a forecast needs --baseline TRACES.jsonl (a baseline's saved traces)")
@@ -155,6 +164,8 @@ def _run_forecast(args: argparse.Namespace) -> int:
 
 
 def _run_launch(args: argparse.Namespace) -> int:
+    from rftkit.jobs.preflight import preflight
+
     task = _task(args)
     client = _client(args)
     report = preflight(
@@ -164,7 +175,7 @@ def _run_launch(args: argparse.Namespace) -> int:
         baseline=_baseline(args),
         budget_usd=args.budget,
         readiness_rollouts=args.rollouts,
-        timeout=args.timeout,
+        timeout=_timeout(args),
     )
     print(report.text())
     if not report.ok and not args.force:
@@ -186,6 +197,8 @@ def _run_launch(args: argparse.Namespace) -> int:
 
 
 def _run_status(args: argparse.Namespace) -> int:
+    from rftkit.jobs.hosted.errors import job_failure, mask_headers
+
     job = _hosted_job(args)
     record = mask_headers(job.as_job())
     print(f"{job.id}: {record.get('status')}")
@@ -202,6 +215,8 @@ def _run_events(args: argparse.Namespace) -> int:
 
 
 def _run_watch(args: argparse.Namespace) -> int:
+    from rftkit.jobs.hosted.errors import job_failure
+
     job = _hosted_job(args)
     status = follow(job, poll=args.poll)
     if status == "failed":
@@ -229,6 +244,8 @@ def _run_deploy(args: argparse.Namespace) -> int:
             "only Azure needs a deployment: on OpenAI a fine-tuned model answers by its id "
             "(evaluate it with model=<fine_tuned_model>)"
         )
+    from rftkit.jobs.hosted.deploy import ARM, deploy, deployment_for
+
     job = _hosted_job(args)
     url = str(job.api.client.base_url)
     resource = args.resource or _resource_of(url)
@@ -256,7 +273,7 @@ def _run_deploy(args: argparse.Namespace) -> int:
     token = os.environ.get(MANAGEMENT_TOKEN)
     if not token:
         raise _Usage(f"--apply needs {MANAGEMENT_TOKEN} (az account get-access-token)")
-    found = deploy(plan, token, management=args.management_url, progress=_say)
+    found = deploy(plan, token, management=args.management_url or ARM, progress=_say)
     state = (found.get("properties") or {}).get("provisioningState")
     print(f"\ndeployment {plan.name}: {state}; hosting is billed from now until it is deleted")
     return OK
@@ -272,6 +289,11 @@ def _guarded(command: Any) -> Any:
     """Run ``command``; bad input and platform errors become a message and an exit code."""
 
     def run(args: argparse.Namespace) -> int:
+        # The openai SDK (about half a CPU-second) is imported when a command runs, not for --help.
+        from rftkit.jobs.hosted import HostedJobError
+        from rftkit.jobs.hosted.errors import mask
+        from rftkit.jobs.hosted.request import secret_values
+
         secrets: list[str] = []
         try:
             if getattr(args, "task", None) is not None:
@@ -318,9 +340,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         parser.add_argument(
             "--timeout",
             type=_seconds,
-            default=DEFAULT_TIMEOUT,
-            help=f"seconds to wait for any one request, retries included (default "
-            f"{DEFAULT_TIMEOUT:g})",
+            help="seconds to wait for any one request, retries included (default 120)",
         )
 
     def checks(parser: argparse.ArgumentParser) -> None:
@@ -370,8 +390,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     dep.add_argument("--resource-group", required=True)
     dep.add_argument("--resource", help="the Azure OpenAI resource (default: from the base URL)")
     dep.add_argument("--deployment-name", required=True, help="the name inference will use")
-    dep.add_argument("--sku", choices=tuple(HOURLY_USD), default="Standard")
+    dep.add_argument(
+        "--sku", default="Standard", help="Standard (default), GlobalStandard or DeveloperTier"
+    )
     dep.add_argument("--checkpoint", help="deploy this checkpoint (ftchkpt-...) instead")
     dep.add_argument("--apply", action="store_true", help=f"send it ({MANAGEMENT_TOKEN})")
-    dep.add_argument("--management-url", default=ARM, help=argparse.SUPPRESS)
+    dep.add_argument("--management-url", help=argparse.SUPPRESS)
     dep.set_defaults(run=_guarded(_run_deploy))
