@@ -191,10 +191,15 @@ def test_the_base_url_may_be_the_resource_url_and_the_cli_says_which_it_used(
     assert code == 0 and f"azure: API at {where[-1]} (the /openai/v1/ URL given)" in err
 
 
-def test_timeout_must_be_positive(capsys):
+def test_timeout_must_be_positive_and_its_default_is_the_one_used(capsys):
+    from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT
+
     with pytest.raises(SystemExit):
         main(["jobs", "status", "ftjob-1", "--timeout", "0"])
     assert "must be a positive number of seconds" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["jobs", "status", "--help"])
+    assert f"(default {DEFAULT_TIMEOUT:g})" in " ".join(capsys.readouterr().out.split())
 
 
 def test_watch_on_a_failed_job_prints_its_error_and_status_masks_every_header(
