@@ -1,20 +1,28 @@
 """The sandbox's warm fork server: a single-threaded process that forks one child per grader call.
 
-Started by :class:`rftkit.graders.sandbox.PythonSandbox` as ``python -m rftkit._grader_zygote FD``,
-inside bubblewrap's namespaces when the machine has them (else directly, with a filtered
-environment). Each task arrives on the control socket as a 4-byte length, two descriptors
+Started by :class:`rftkit.graders.sandbox.PythonSandbox` with ``python -I`` (no current directory
+or ``PYTHON*`` variable on ``sys.path``) through :data:`BOOT`, as pid 1 of bubblewrap's namespaces
+when the machine has them (else directly, with a filtered environment, only by explicit opt-in).
+Inside, this module and :mod:`rftkit._grader_seccomp` are the only project files the sandbox has:
+they are bound into an otherwise empty ``rftkit`` package, and that path leaves ``sys.path`` before
+any grader runs. Each task arrives on the control socket as a 4-byte length, two descriptors
 (``SCM_RIGHTS``: the write end of a result pipe and this task's *lease*, one end of a socket
 pair whose other end the caller keeps) and the JSON task: one grader source and its cases.
 
-The child gets a fresh temp dir, rlimits, a seccomp filter (no processes, threads, sockets or
-signals to others), the audit hook (which reports attempts), then loads the source once and
-writes one JSON line per case to the result pipe. The child never sees the lease or the control
+The child gets a fresh temp dir, rlimits, a seccomp filter (an allow-list: no processes, threads,
+sockets or signals to others), the audit hook (which reports attempts), then loads the source once
+and writes one JSON line per case to the result pipe. Under namespaces (``--private-tmp``) the
+temp dir is ``/tmp`` itself: the child unshares its mount namespace and mounts its own tmpfs there,
+capped in bytes and inodes, then drops every capability. Nothing one call writes is visible to
+another, and it is freed by the kernel when the child's last reference to it goes, so nothing
+outlives the call. The child never sees the lease or the control
 socket. The server writes one byte on the lease once the child is forked (the caller's clock
 starts then), and watches it: when the caller closes or shuts down its end (a case overran, the
 call is over, the caller died) it kills the child; once the child is reaped and its temp dir
 removed it closes the lease, which is how the caller knows that nothing of its call is left
 running. Children also die at a generous backstop. The server is not dumpable, so a child cannot
-trace it or read its memory.
+trace it or read its memory; it holds ``CAP_SYS_ADMIN`` only inside the sandbox's user namespace
+(to mount each child's ``/tmp``), which also keeps a capability-less child from tracing it.
 
 Forking here rather than in the caller keeps ``fork`` away from the caller's threads and makes a
 call cost a fork, not an interpreter start. ``multiprocessing``'s fork server was not used
@@ -45,6 +53,13 @@ from typing import Any
 
 from rftkit import _grader_seccomp
 
+BOOT = (
+    "import os, runpy, sys; sys.path[:0] = sys.argv[1].split(os.pathsep) if sys.argv[1] else []; "
+    "runpy.run_module('rftkit._grader_zygote', run_name='__main__', alter_sys=True)"
+)
+"""``python -I -c BOOT PATHS ARGS...``: run this module as ``__main__`` from ``PATHS``
+(pathsep-joined), as ``python -m`` would without ``-I``."""
+
 HEADER = struct.Struct("!I")
 PRELOADED = ("json", "math", "re", "numpy", "rapidfuzz")
 """Imported once here so graders that use them start fast."""
@@ -53,6 +68,12 @@ VIOLATION_EXIT = 3
 DETAILS_LIMIT = 4000
 _GRACE_S = 5.0
 _PR_SET_DUMPABLE = 4
+_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+_CLONE_NEWNS = 0x00020000
+_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
+_CAP_VERSION_3 = 0x20080522
+MAX_INODES = 10_000
+"""Files and directories one call may create in its /tmp (each costs kernel memory)."""
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _FORBIDDEN = (
     "socket.",
@@ -174,20 +195,58 @@ def _outcome(grade: Any, sample: Any, item: Any, limits: dict[str, Any]) -> tupl
     return "error", f"grade() returned {value!r:.200}, not a number"
 
 
-def _child(task: dict[str, Any], root: str, result_fd: int) -> None:
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _private_tmp(root: str, disk_bytes: int) -> None:
+    """This child's own mount namespace with a fresh, capped tmpfs on ``root``; then no
+    capability is left (they were only ever this sandbox's user namespace's)."""
+    libc = _libc()
+
+    def check(code: int, what: str) -> None:
+        if code != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"{what}: {os.strerror(error)}")
+
+    check(libc.unshare(_CLONE_NEWNS), "unshare")
+    check(libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "mount --make-rprivate")
+    options = f"size={max(disk_bytes, 4096)},nr_inodes={MAX_INODES},mode=0700".encode()
+    check(libc.mount(b"tmpfs", root.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "mount")
+    header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+    nothing = (ctypes.c_uint32 * 6)()
+    check(libc.capset(header, nothing), "capset")
+    check(libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "ambient caps")
+    check(libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "not dumpable")
+
+
+def _child(
+    task: dict[str, Any],
+    root: str,
+    result_fd: int,
+    private: bool,
+    seccomp: _grader_seccomp.ChildFilter | None,
+) -> None:
     """Grade every case of the task in order, one result line each; never returns."""
     quiet = os.open(os.devnull, os.O_WRONLY)  # prints are captured below; raw writes go nowhere
     os.dup2(quiet, 1)
     os.dup2(quiet, 2)
     os.close(quiet)
-    os.chdir(root)
-    os.environ.clear()
-    os.environ.update({"HOME": root, "TMPDIR": root, "PATH": os.defpath})
-    tempfile.tempdir = root
-    sys.dont_write_bytecode = True
-    _set_limits(task["limits"], len(task["cases"]))
-    if _grader_seccomp.available():
-        _grader_seccomp.apply()
+    try:  # no grader code runs unless every layer is in place
+        if private:
+            _private_tmp(root, task["limits"]["disk_bytes"])
+        os.chdir(root)
+        os.environ.clear()
+        os.environ.update({"HOME": root, "TMPDIR": root, "PATH": os.defpath})
+        tempfile.tempdir = root
+        sys.dont_write_bytecode = True
+        _set_limits(task["limits"], len(task["cases"]))
+        if seccomp is not None:
+            seccomp.install()
+    except OSError as exc:
+        failed = f"the sandbox could not be set up for this call: {exc}"
+        _write_line(result_fd, {"index": 0, "kind": "error", "payload": failed})
+        os._exit(1)
     current = [0]
     _install_guard(root, result_fd, current)
     captured = io.StringIO()
@@ -217,7 +276,7 @@ class _Running:
     pid: int
     pidfd: int
     lease: socket.socket
-    root: str
+    root: str | None
     deadline: float
 
 
@@ -237,22 +296,29 @@ def _receive(control: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
     return json.loads(body), fds
 
 
-def _start(task: dict[str, Any], fds: list[int]) -> _Running:
+def _start(
+    task: dict[str, Any],
+    fds: list[int],
+    private_tmp: str | None,
+    seccomp: _grader_seccomp.ChildFilter | None,
+) -> _Running:
     result_fd, lease_fd = fds
     lease = socket.socket(fileno=lease_fd)
-    root = tempfile.mkdtemp(prefix="grader-")
+    root = private_tmp or tempfile.mkdtemp(prefix="grader-")
     pid = os.fork()
     if pid == 0:
         try:  # the child keeps only stdio and its result pipe: no lease, no other task's fds
             os.closerange(3, result_fd)
             os.closerange(result_fd + 1, os.sysconf("SC_OPEN_MAX"))
-            _child(task, root, result_fd)
+            _child(task, root, result_fd, private_tmp is not None, seccomp)
         finally:
             os._exit(1)
     os.close(result_fd)
     lease.send(b"s")  # started: the caller's clock for the first case starts now
     budget = task["limits"]["timeout_s"] * max(len(task["cases"]), 1)
-    return _Running(pid, os.pidfd_open(pid), lease, root, time.monotonic() + budget + _GRACE_S)
+    shared_root = None if private_tmp else root
+    deadline = time.monotonic() + budget + _GRACE_S
+    return _Running(pid, os.pidfd_open(pid), lease, shared_root, deadline)
 
 
 def _finish(child: _Running) -> None:
@@ -261,12 +327,14 @@ def _finish(child: _Running) -> None:
         signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
     os.waitpid(child.pid, 0)
     os.close(child.pidfd)
-    shutil.rmtree(child.root, ignore_errors=True)
+    if child.root is not None:  # a private /tmp went with the child's mount namespace
+        shutil.rmtree(child.root, ignore_errors=True)
     child.lease.close()
 
 
-def serve(control: socket.socket) -> None:
+def serve(control: socket.socket, private_tmp: str | None = None) -> None:
     """Fork a child per task until the caller closes the socket; every child ends with its lease."""
+    seccomp = _grader_seccomp.ChildFilter() if _grader_seccomp.available() else None
     running: dict[int, _Running] = {}  # by pidfd
     leases: dict[int, _Running] = {}  # by lease fd
     while True:
@@ -291,7 +359,7 @@ def serve(control: socket.socket) -> None:
                 for child in running.values():
                     _finish(child)
                 return
-            child = _start(*received)
+            child = _start(*received, private_tmp, seccomp)
             running[child.pidfd] = child
             leases[child.lease.fileno()] = child
 
@@ -302,16 +370,21 @@ def _not_dumpable() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def main() -> None:
+def main(argv: list[str], boot_paths: list[str]) -> None:
+    """``FD [--private-tmp PATH]``: serve on the control socket FD."""
     # Ctrl-C or a notebook kernel's shutdown reaches the whole process group; the server ends
     # when its parent closes the control socket, so the interrupt is not its business.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _not_dumpable()
+    private_tmp = argv[2] if argv[1:2] == ["--private-tmp"] else None
+    if private_tmp is not None:  # graders see the interpreter and its packages, not this package
+        for path in boot_paths:
+            sys.path.remove(path)
     for module in PRELOADED:
         with contextlib.suppress(ImportError):
             __import__(module)
-    serve(socket.socket(fileno=int(sys.argv[1])))
+    serve(socket.socket(fileno=int(argv[0])), private_tmp)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[2:], sys.argv[1].split(os.pathsep) if sys.argv[1] else [])

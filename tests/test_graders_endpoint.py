@@ -166,3 +166,23 @@ def test_modal_file_imports_offline_and_builds_the_app():
     web = modal_app.web.local()
     assert isinstance(web, FastAPI)
     assert {route.path for route in web.routes} >= {"/grade", "/healthz"}
+
+
+@pytest.mark.parametrize(
+    ("text", "sent"), [("911.4\ud800", "911.4\ufffd"), ("911.4\x00", "911.4\x00")]
+)
+def test_a_lone_surrogate_or_nul_in_the_answer_is_graded_not_raised(text, sent):
+    """Issue #26: a lone surrogate raised PydanticSerializationError out of run_grader. It is
+    sent as U+FFFD (UTF-8 cannot carry it); NUL is sent as it is."""
+    seen = []
+    app = FastAPI()
+
+    @app.post("/grade")
+    async def grade(request: Request):
+        seen.append((await request.json())["sample"]["output_text"])
+        return {"score": 0.75}
+
+    with serve_in_background(app) as base_url:
+        result = run_grader(endpoint(f"{base_url}/grade"), text, ITEM)
+    assert result.ok and result.reward == 0.75
+    assert seen == [sent]

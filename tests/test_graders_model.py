@@ -4,6 +4,7 @@ The fake validates every request body against the SDK's own param types (unknown
 refused too), so what the engine sends is what the real API accepts.
 """
 
+import asyncio
 import json
 
 import openai
@@ -18,7 +19,7 @@ from openai.types.chat.completion_create_params import (
 from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import TypeAdapter, ValidationError
 
-from rftkit.graders import run_grader, validate_grader
+from rftkit.graders import run_grader, run_grader_async, validate_grader
 from rftkit.serving import serve_in_background
 
 ALLOWED_KEYS = set(CompletionCreateParamsBase.__annotations__) | {"stream"}
@@ -244,3 +245,20 @@ def test_the_fake_refuses_what_the_api_would(served):
         client.chat.completions.create(
             model="m", messages=[{"role": "judge", "content": "x"}], response_format=schema
         )
+
+
+def test_an_async_client_is_awaited(served):
+    """Issue #26: an AsyncOpenAI client failed with "'coroutine' object has no attribute
+    'choices'"; sync and async entry points both await it now."""
+    client, bodies = served(lambda body: answer(0.6))
+
+    def async_client():  # an async client's connections belong to the loop that opened them
+        return openai.AsyncOpenAI(base_url=client.base_url, api_key="sk-fake", max_retries=0)
+
+    assert run_grader(SCORE, "911.4", ITEM, model_client=async_client()).reward == 0.6
+
+    async def inside_a_loop():
+        return await run_grader_async(SCORE, "911.4", ITEM, model_client=async_client())
+
+    assert asyncio.run(inside_a_loop()).reward == 0.6
+    assert len(bodies) == 2

@@ -71,12 +71,12 @@ ESCAPES = {
         "os.system",
     ),
     "write outside temp": (
-        "def grade(s, i):\n    open('/tmp/rftkit-sandbox-escape.txt', 'w').write('x')\n"
+        "def grade(s, i):\n    open('/var/tmp/rftkit-sandbox-escape.txt', 'w').write('x')\n"
         "    return 1.0",
         "outside the grader's temp dir",
     ),
     "delete outside temp": (
-        "import os\ndef grade(s, i):\n    os.remove('/tmp/nothing-here')\n    return 1.0",
+        "import os\ndef grade(s, i):\n    os.remove('/var/tmp/nothing-here')\n    return 1.0",
         "os.remove",
     ),
     "raising its own limits": (
@@ -103,7 +103,7 @@ def test_escape_is_stopped_and_reported_and_the_next_call_works(sandbox, name):
     assert info.value.flag == "python_grader_runtime_error"
     assert reason in info.value.details
     assert sandbox.run("def grade(s, i):\n    return 0.5", {}, {}) == 0.5
-    assert not os.path.exists("/tmp/rftkit-sandbox-escape.txt")
+    assert not os.path.exists("/var/tmp/rftkit-sandbox-escape.txt")
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,10 @@ def test_no_secrets_in_the_grader_environment(sandbox, monkeypatch):
         assert box.run(source, {}, {}) == 0.0
         proc = (
             "def grade(s, i):\n"
-            "    return float(b'sk-test' in open('/proc/self/environ', 'rb').read())"
+            "    try:\n"
+            "        return float(b'sk-test' in open('/proc/self/environ', 'rb').read())\n"
+            "    except OSError:  # not readable at all under namespaces\n"
+            "        return 0.0\n"
         )
         assert box.run(proc, {}, {}) == 0.0
     finally:
@@ -270,16 +273,37 @@ def test_the_sandbox_states_its_isolation(isolated):
     assert isolated.isolation_level().startswith("namespaces (bubblewrap)")
 
 
-def test_without_namespaces_it_says_so_or_refuses(monkeypatch):
+def test_without_namespaces_it_refuses_unless_the_user_opts_in(monkeypatch, capfd):
+    """Issue #26: without bubblewrap the grader ran silently as root. Now a source from elsewhere
+    is refused with how to install isolation; rftkit's own graders still run (they are this
+    package's code); anything else runs only by a visible opt-in, printed on every start."""
+    from rftkit.graders.course import course_grader
+
     monkeypatch.setattr(sandbox_module, "namespaces_unavailable", lambda: "no bwrap here")
-    with pytest.raises(IsolationUnavailable, match="no bwrap here"):
-        PythonSandbox(FAST, require_isolation=True)
+    monkeypatch.delenv("RFTKIT_UNISOLATED_GRADERS", raising=False)
+    custom = "def grade(s, i):\n    return 0.5"
+    shipped = course_grader()["graders"]["evidence"]["source"]
     box = PythonSandbox(FAST)
     try:
-        assert box.isolation_level() == "in-process checks only (not a security boundary)"
-        assert box.run("def grade(s, i):\n    return 0.5", {}, {}) == 0.5
+        with pytest.raises(IsolationUnavailable, match="no bwrap here.*apt-get install bubblewrap"):
+            box.run(custom, {}, {})
+        item = {"reference_answer": "911.4"}
+        assert box.run(shipped, {"output_text": "911.4", "output_tools": []}, item) >= 0.0
+        assert "any other is refused" in capfd.readouterr().err
+        monkeypatch.setenv("RFTKIT_UNISOLATED_GRADERS", "1")  # as notebook 03 does, later on
+        assert box.run(custom, {}, {}) == 0.5
+        assert "WITHOUT isolation" in capfd.readouterr().err
     finally:
         box.close()
+    with pytest.raises(IsolationUnavailable, match="no bwrap here"):
+        PythonSandbox(FAST, require_isolation=True)
+    for box in (PythonSandbox(FAST), PythonSandbox(FAST, require_isolation=False)):
+        try:
+            assert box.isolation_level() == "in-process checks only (not a security boundary)"
+            assert box.run(custom, {}, {}) == 0.5
+        finally:
+            box.close()
+        assert "WITHOUT isolation" in capfd.readouterr().err
 
 
 def test_the_callers_environment_is_out_of_reach(isolated):
@@ -521,13 +545,15 @@ def test_sqlite_works_in_memory_and_in_the_temp_dir(sandbox):
     assert sandbox.run(source, {}, {}) == 4.0
 
 
-def test_paths_under_tmp_are_bound_after_the_private_tmp():
-    # A CI clone (and its venv) may live under /tmp: the private tmpfs must not hide it.
-    from rftkit.graders.isolation import bwrap_command
+def test_an_interpreter_under_tmp_moves_the_private_tmp(monkeypatch):
+    # A CI clone (and its venv) may live under /tmp: each call's tmpfs must not hide it.
+    from rftkit.graders import isolation
 
-    args = bwrap_command(["python"], 1 << 20)
-    tmpfs = args.index("--tmpfs")
-    binds = [i for i, a in enumerate(args) if a == "--ro-bind" and args[i + 1].startswith("/tmp")]
-    assert all(i > tmpfs for i in binds)
-    rftkit_bind = [i for i, a in enumerate(args) if a == "--ro-bind" and "rftkit" in args[i + 1]]
-    assert rftkit_bind and all(i > tmpfs for i in rftkit_bind)
+    venv = "/tmp/ci-clone/.venv"
+    monkeypatch.setattr(isolation, "_read_only_paths", lambda: [venv])
+    args = isolation.bwrap_command(["python"], None)
+    assert args[args.index("--dir") + 1] == "/scratch"
+    assert args[args.index(venv) - 1] == "--ro-bind"
+    assert isolation.zygote_command(3)[-2:] == ["--private-tmp", "/scratch"]
+    monkeypatch.setattr(isolation, "_read_only_paths", lambda: ["/opt/venv"])
+    assert isolation.zygote_command(3)[-2:] == ["--private-tmp", "/tmp"]

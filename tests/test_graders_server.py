@@ -164,3 +164,77 @@ def test_a_grader_that_forges_its_result_gets_zero_not_a_500():
         response = httpx.post(f"{base_url}/grade", json=_request({}), headers=AUTH)
     assert response.status_code == 200
     assert response.json() == {"score": 0.0, "errors": ["python_grader_runtime_error"]}
+
+
+ROUGE = {
+    "type": "text_similarity",
+    "name": "rouge",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.reference}}",
+    "evaluation_metric": "rouge_l",
+}
+
+
+def test_cpu_bound_scoring_stops_at_the_deadline_and_never_blocks_the_loop():
+    """Issue #26: ROUGE on a 100 KB answer ran inline on the event loop, 7 s past a 5 s deadline,
+    and /healthz stalled meanwhile. It runs in a worker process that is killed at the deadline."""
+    app = create_grader_app(ROUGE, token=TOKEN, deadline_s=2)
+    words = " ".join(f"w{i % 997}" for i in range(20_000))  # ~100 KB; LCS is quadratic
+
+    async def scenario(base_url: str):
+        async with httpx.AsyncClient(base_url=base_url, headers=AUTH, timeout=60) as client:
+            warm = await client.post("/grade", json=_request({"reference": "x"}))
+            assert warm.json().get("score") == 1.0, warm.text  # a worker is up: not timed
+            started = asyncio.get_running_loop().time()
+            slow = asyncio.create_task(
+                client.post("/grade", json=_request({"reference": words[:60_000]}) | {
+                    "sample": Sample.from_text(words).model_dump(mode="json")
+                })
+            )
+            await asyncio.sleep(0.5)
+            health_started = asyncio.get_running_loop().time()
+            health = await client.get("/healthz")
+            health_s = asyncio.get_running_loop().time() - health_started
+            slow_response = await slow
+            slow_s = asyncio.get_running_loop().time() - started
+            after = await client.post("/grade", json=_request({"reference": "x"}))
+            return health, health_s, slow_response, slow_s, after
+
+    with serve_in_background(app) as base_url:
+        health, health_s, slow, slow_s, after = asyncio.run(scenario(base_url))
+    assert health.status_code == 200 and health_s < 1.0
+    assert slow.status_code == 503 and "took over 2 s" in slow.json()["detail"]
+    assert 2 <= slow_s < 2 + 1.5  # the deadline, and a margin for a busy machine
+    assert after.status_code == 200 and after.json()["score"] == 1.0
+
+
+def _half_sent(base_url: str, count: int) -> list[socket.socket]:
+    address = urlsplit(base_url)
+    connections = []
+    for _ in range(count):
+        conn = socket.create_connection((address.hostname, address.port), timeout=10)
+        conn.sendall(b"POST /grade HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ")
+        connections.append(conn)
+    return connections
+
+
+def test_half_sent_heads_are_closed_by_the_header_timeout(exact_url):
+    """Issue #26: 1,500 connections with half-sent heads stayed open. Here 50, and a 1 s header
+    timeout: the server closes every one of them (the client reads EOF)."""
+    app = create_grader_app(EXACT, token=TOKEN)
+    with serve_in_background(app, header_timeout_s=1.0) as base_url:
+        connections = _half_sent(base_url, 50)
+        try:
+            closed = [conn.recv(1) == b"" for conn in connections]
+        finally:
+            for conn in connections:
+                conn.close()
+        assert httpx.get(f"{base_url}/healthz", headers=AUTH).status_code == 200
+    assert all(closed)
+
+
+def test_a_body_that_never_arrives_is_answered_408():
+    app = create_grader_app(EXACT, token=TOKEN, body_timeout_s=1.0)
+    with serve_in_background(app) as base_url:
+        reply = _raw_post(base_url, b"Content-Length: 1000\r\n", b'{"sample": ')
+    assert reply.startswith(b"HTTP/1.1 408")

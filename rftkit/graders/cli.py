@@ -77,7 +77,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     from rftkit.graders import GraderValidationError
     from rftkit.graders.isolation import IsolationUnavailable
-    from rftkit.graders.server import create_grader_app
+    from rftkit.graders.server import create_grader_app, server_options
 
     token = os.environ.get(args.token_env)
     if token is None and not args.no_auth:
@@ -92,7 +92,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     except (GraderValidationError, IsolationUnavailable) as exc:
         print(f"{args.grader}: {exc}", file=sys.stderr)
         return 1
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False)
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, **server_options())
     return 0
 
 

@@ -11,11 +11,14 @@ status and the start of the body, never the request headers (they hold the beare
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from rftkit.graders.result import GraderFailure
 from rftkit.protocol import GraderRequest, GraderResponse
@@ -27,6 +30,19 @@ _BACKOFF_S = 0.2
 _BODY_SNIPPET = 300
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _body(request: GraderRequest) -> bytes:
+    """The request as UTF-8 JSON. A lone surrogate (a Python string can hold one, UTF-8 cannot)
+    is sent as U+FFFD instead of failing the grading; NUL and everything else go as they are."""
+    try:
+        return request.model_dump_json().encode()
+    except PydanticSerializationError:
+        text = json.dumps(request.model_dump(mode="json"), ensure_ascii=False)
+        return _LONE_SURROGATE.sub("\ufffd", text).encode()
+
+
 async def post_for_score(
     url: str,
     request: GraderRequest,
@@ -36,7 +52,7 @@ async def post_for_score(
     attempts: int = ATTEMPTS,
 ) -> float:
     """The endpoint's score for ``request``; GraderFailure when it cannot be had."""
-    body = request.model_dump_json()
+    body = _body(request)
     last = ""
     async with httpx.AsyncClient(timeout=timeout_s) as client:
         for attempt in range(attempts):

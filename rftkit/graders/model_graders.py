@@ -123,10 +123,13 @@ def _client(run) -> Any:
 
 
 async def _create(client: Any, arguments: dict[str, Any]) -> Any:
+    """Await an async client's call (``openai.AsyncOpenAI``'s ``create`` is a plain function that
+    returns a coroutine, so it cannot be told by its signature); a sync client's in a thread."""
     create = client.chat.completions.create
-    if inspect.iscoroutinefunction(create):
+    if isinstance(client, openai.AsyncOpenAI) or inspect.iscoroutinefunction(create):
         return await create(**arguments)
-    return await asyncio.to_thread(create, **arguments)
+    completion = await asyncio.to_thread(create, **arguments)
+    return await completion if inspect.isawaitable(completion) else completion
 
 
 def _record_usage(run, completion: Any) -> None:

@@ -5,23 +5,31 @@ The service runs python graders in a sandbox: no network, 2 minutes, 2 GB, 1 GB 
 (:mod:`rftkit._grader_zygote`, with numpy and rapidfuzz already imported), so a call costs a
 fork, not an interpreter start, and no call leaves state behind for the next.
 
-Isolation (:func:`PythonSandbox.isolation_level` says which applies):
+Isolation (:func:`PythonSandbox.isolation_level` says which applies, and
+:func:`~rftkit.graders.isolation.isolation_details` what holds on this machine):
 
 - **namespaces (bubblewrap)** on Linux where ``bwrap`` works (:mod:`rftkit.graders.isolation`):
-  the fork server and its children see only a read-only interpreter, a private ``/tmp``, their
-  own ``/proc`` and no network, as an unprivileged uid; each child also gets a seccomp filter
-  (no processes, threads, sockets, tracing, or signals to others), rlimits (memory, file size,
-  CPU time) and a wall-clock limit enforced here. Grader code can still use CPU and memory up
-  to the limits, read the interpreter's files and the sample it was given, write in its temp
-  dir, and see the temp dir of a call running at the same moment (same sandbox uid).
+  the fork server (pid 1) and its children run as an unprivileged host uid (``nobody`` when the
+  caller is root), under a default-deny seccomp filter, and see only a read-only interpreter and
+  its packages, their own ``/proc`` and no network. Each call's child has its own size- and
+  inode-capped ``/tmp`` that no other call sees and that ends with it, rlimits (memory, file size,
+  CPU time), a stricter filter (no processes, threads, sockets, or signals and limits for any
+  process but itself) and a wall-clock limit enforced here. Grader code can still use CPU and
+  memory up to the limits, read the interpreter's files and the sample it was given.
 - **in-process checks only (not a security boundary)** elsewhere (macOS, Windows, a container
-  that forbids namespaces): the same rlimits, filtered environment and seccomp where available,
-  and an audit hook that stops sockets, subprocesses and writes outside the temp dir. That keeps
-  honest graders faithful to the service's limits; hostile code can get around it.
-  ``require_isolation=True`` refuses to run in this mode instead.
+  that forbids namespaces): rftkit's own graders (:mod:`rftkit.graders.sources`, part of this
+  package anyway) run, and any other source only by explicit opt-in
+  (``RFTKIT_UNISOLATED_GRADERS=1`` or ``require_isolation=False``); otherwise
+  :class:`~rftkit.graders.isolation.IsolationUnavailable` says how to install isolation. Such a
+  sandbox says so on stderr each time it starts. Its graders get the same rlimits, a filtered
+  environment, seccomp where available, and an audit hook that stops sockets, subprocesses and
+  writes outside the temp dir: that keeps honest graders faithful to the service's limits;
+  hostile code can get around it.
 
-The caller trusts nothing the child writes: each result line is bounded in size, parsed, and
-checked for its type and its case index (in order, each once); a violation reported for a case
+The caller trusts nothing the child writes: each result line is bounded in size, parsed with
+bounded numbers (an integer of any length, ``Infinity``, ``NaN`` or an exponent that overflows is
+that case's error, never the caller's exception), and checked for its type and its case index (in
+order, each once); a violation reported for a case
 overrides an earlier line for it; a pid is never read from the child (the fork server kills its
 own children when the caller releases the call's lease); and every call returns only after the
 fork server has reaped its child.
@@ -41,9 +49,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
+import importlib
+import inspect
 import json
 import math
 import os
+import pkgutil
 import re
 import select
 import socket
@@ -52,17 +64,22 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from rftkit import _grader_zygote as _zygote
 from rftkit.graders.isolation import (
+    HOW_TO_ISOLATE,
     IN_PROCESS,
+    UNISOLATED_ENV,
     IsolationUnavailable,
-    bwrap_command,
     isolation_level,
     namespaces_unavailable,
+    sandbox_launch,
     thread_env,
+    unisolated_allowed,
+    zygote_command,
 )
 from rftkit.graders.result import GraderFailure
 
@@ -78,6 +95,10 @@ rest stay out."""
 
 _FORK_S = 10.0
 """How long a warm fork server may take to fork a child."""
+_SPAWNER = ThreadPoolExecutor(1, thread_name_prefix="rftkit-sandbox-spawner")
+"""Starts every fork server from one thread that lives as long as this process: Linux ties
+bubblewrap's ``--die-with-parent`` to the *thread* that started it, so a server started from a
+short-lived worker thread (``asyncio.to_thread``) died with that thread."""
 _START_S = 60.0
 """How long a fork server just started (interpreter, numpy, bubblewrap) may take for its first."""
 _LEASE_WAIT_S = 10.0
@@ -98,8 +119,12 @@ class PythonSandbox:
     ``max_concurrency`` calls at a time (default: 4 per core, at least 8, so a few looping
     graders do not hold every slot).
 
-    ``require_isolation=True`` raises :class:`IsolationUnavailable` (here, at construction)
-    where namespaces cannot be had, instead of running graders with in-process checks only.
+    Where namespaces cannot be had, a source other than rftkit's own graders
+    (:mod:`rftkit.graders.sources`, which run as part of this package anyway) is refused with
+    :class:`IsolationUnavailable` saying how to install isolation, unless the user opted in:
+    ``require_isolation=False`` here, or, by default (``None``), the environment variable
+    ``RFTKIT_UNISOLATED_GRADERS=1``. ``require_isolation=True`` refuses at construction, even
+    with the variable set.
     """
 
     def __init__(
@@ -107,18 +132,25 @@ class PythonSandbox:
         limits: SandboxLimits | None = None,
         max_concurrency: int | None = None,
         *,
-        require_isolation: bool = False,
+        require_isolation: bool | None = None,
     ):
         self.limits = limits or SandboxLimits()
         reason = namespaces_unavailable()
         if require_isolation and reason is not None:
             raise IsolationUnavailable(f"python graders need namespaces and {reason}")
+        self._require = require_isolation
+        self._reason = reason
+        self._said_opt_in = False
         self._isolated = reason is None
         concurrency = max_concurrency or max(8, 4 * (os.cpu_count() or 1))
         self._slots = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
         self._control: socket.socket | None = None
         self._server: subprocess.Popen[bytes] | None = None
+
+    def _opted_in(self) -> bool:
+        """``require_isolation=False``, or (default) ``RFTKIT_UNISOLATED_GRADERS=1`` now."""
+        return self._require is False or (self._require is None and unisolated_allowed())
 
     def isolation_level(self) -> str:
         """``"namespaces (bubblewrap) ..."`` or ``"in-process checks only (not a security
@@ -127,18 +159,28 @@ class PythonSandbox:
 
     def _start(self) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        command = [sys.executable, "-m", "rftkit._grader_zygote", str(theirs.fileno())]
-        if self._isolated:
-            command = bwrap_command(command, self.limits.disk_bytes)
-            env = {"PATH": os.defpath}  # bwrap's own environment shows in the sandbox's /proc
-        else:
-            env = {k: v for k, v in os.environ.items() if _ENV_KEPT.match(k)}
-            env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
-            env.update(thread_env())
-        self._server = subprocess.Popen(
-            command, env=env, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),)
-        )
-        theirs.close()
+        try:
+            if self._isolated:
+                launch = sandbox_launch(zygote_command(theirs.fileno()))
+                command, fds = launch.argv, [theirs.fileno(), *launch.fds]
+                env = {"PATH": os.defpath}  # bwrap's own environment shows in the sandbox's /proc
+            else:
+                _warn_unisolated(self._opted_in(), self._reason)
+                self._said_opt_in = self._opted_in()
+                paths = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+                boot = [sys.executable, "-I", "-c", _zygote.BOOT, paths, str(theirs.fileno())]
+                command, fds, launch = boot, [theirs.fileno()], None
+                env = {k: v for k, v in os.environ.items() if _ENV_KEPT.match(k)}
+                env.update(thread_env())
+            try:
+                self._server = _SPAWNER.submit(
+                    subprocess.Popen, command, env=env, stdin=subprocess.DEVNULL, pass_fds=fds
+                ).result()
+            finally:
+                if launch is not None:
+                    launch.close()
+        finally:
+            theirs.close()
         self._control = ours
         return ours
 
@@ -188,6 +230,15 @@ class PythonSandbox:
         continue in a fresh child. Cases of one call share the child's temp dir.
         """
         limits = limits or self.limits
+        if not (self._isolated or source in _shipped_sources()):
+            if not self._opted_in():
+                raise IsolationUnavailable(
+                    f"python graders from elsewhere run only isolated and {self._reason}: "
+                    f"{HOW_TO_ISOLATE}"
+                )
+            if not self._said_opt_in:  # opted in after this sandbox started
+                _warn_unisolated(True, self._reason)
+                self._said_opt_in = True
         size = len(source.encode())
         if size > MAX_SOURCE_BYTES:
             too_big = f"the source is {size} bytes; the limit is {MAX_SOURCE_BYTES}"
@@ -196,7 +247,13 @@ class PythonSandbox:
         start = 0
         while start < len(cases):
             with self._slots:
-                start = self._run_batch(source, cases, start, results, limits)
+                try:
+                    start = self._run_batch(source, cases, start, results, limits)
+                except Exception as exc:  # a bug here must cost these cases, not the batch
+                    detail = f"{type(exc).__name__}: {exc}"[:_zygote.DETAILS_LIMIT]
+                    failure = GraderFailure("python_grader_server_error", detail)
+                    results[start:] = [failure] * (len(cases) - start)
+                    start = len(cases)
         return results  # type: ignore[return-value]  # every slot is filled by now
 
     def _run_batch(
@@ -269,6 +326,35 @@ class PythonSandbox:
         """Stop the fork server (it also stops by itself when this process exits)."""
         with self._lock:
             self._close_locked()
+
+
+def _warn_unisolated(opted_in: bool, reason: str | None) -> None:
+    """Said on every start of an unisolated fork server, so the choice stays visible."""
+    if opted_in:
+        said = (
+            f"python graders run WITHOUT isolation ({UNISOLATED_ENV}=1 or "
+            "require_isolation=False): in-process checks only, not a security boundary. "
+            "Run only graders you wrote yourself."
+        )
+    else:
+        said = (
+            f"no isolation for python graders here ({reason}): rftkit's own graders run with "
+            f"in-process checks; any other is refused. To isolate: {HOW_TO_ISOLATE}."
+        )
+    print(f"rftkit: {said}", file=sys.stderr)
+
+
+@functools.cache
+def _shipped_sources() -> frozenset[str]:
+    """The sources of rftkit's own python graders: each module of :mod:`rftkit.graders.sources`
+    (as :func:`~rftkit.graders.course.python_grader` sends it) and the local engine's call count."""
+    from rftkit.graders import sources
+    from rftkit.local.rewards import CALL_COUNT_SOURCE
+
+    found = {CALL_COUNT_SOURCE}
+    for module in pkgutil.iter_modules(sources.__path__, f"{sources.__name__}."):
+        found.add(inspect.getsource(importlib.import_module(module.name)))
+    return frozenset(found)
 
 
 def _started(lease: socket.socket, wait_s: float) -> bool:
@@ -349,19 +435,27 @@ def _violation(
 
 
 def _parse_line(line: bytes, count: int) -> tuple[int, str, float | GraderFailure]:
-    """``(case index, kind, score or failure)`` from one line; GraderFailure if malformed."""
+    """``(case index, kind, score or failure)`` from one line; GraderFailure if malformed.
+
+    Nothing in the line can raise anything else: integers of any length, ``Infinity``/``NaN``,
+    exponents that overflow and deep nesting all end as that case's failure.
+    """
     try:
         message = json.loads(line)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, OverflowError):
         message = None
     if isinstance(message, dict) and set(message) == {"index", "kind", "payload"}:
         index, kind, payload = message["index"], message["kind"], message["payload"]
         in_range = type(index) is int and 0 <= index < count
         if in_range and kind == "ok" and type(payload) in (int, float):
-            score = float(payload)
+            try:
+                score = float(payload)
+            except OverflowError:
+                score = math.inf
             if math.isfinite(score):
                 return index, kind, score
-            return index, kind, GraderFailure(_RUNTIME, f"grade() returned {score}")
+            shown = "a number too large for a float" if type(payload) is int else str(score)
+            return index, kind, GraderFailure(_RUNTIME, f"grade() returned {shown}")
         if in_range and kind in ("error", "violation") and isinstance(payload, str):
             return index, kind, GraderFailure(_RUNTIME, payload[: _zygote.DETAILS_LIMIT])
     shown = line[:200].decode(errors="replace")
@@ -408,12 +502,13 @@ _default: PythonSandbox | None = None
 _default_lock = threading.Lock()
 
 
-def default_sandbox() -> PythonSandbox:
-    """The process-wide sandbox (one fork server, started on first use)."""
+def default_sandbox(require_isolation: bool | None = None) -> PythonSandbox:
+    """The process-wide sandbox (one fork server, started on first use); ``require_isolation``
+    applies when this call creates it (see :class:`PythonSandbox`)."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = PythonSandbox()
+            _default = PythonSandbox(require_isolation=require_isolation)
             atexit.register(_default.close)
         return _default
 

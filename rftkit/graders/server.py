@@ -16,11 +16,17 @@ The server grades for others, so it is strict:
 - a body above 1 MB (the service's limit) is refused with 413 from its ``Content-Length``, or
   as soon as the streamed body passes the limit, without reading the rest;
 - python graders run only under namespaces (:mod:`rftkit.graders.isolation`) unless
-  ``require_isolation=False`` is passed;
+  ``require_isolation=False`` is passed (the explicit opt-in, printed when the sandbox starts);
+- the body must arrive within ``body_timeout_s`` (else 408); a connection that sends no complete
+  request head within the server's header timeout is closed (:func:`server_options`, which
+  ``rftkit graders serve`` and :func:`~rftkit.serving.serve_in_background` apply);
 - at most ``max_concurrent`` requests grade at once and ``max_queued`` more wait; beyond that,
   or when no slot frees within the deadline, the answer is 503 with ``Retry-After``. A python
   grader that loops is stopped at ``deadline_s`` (score 0 with its flag), so looping samples
-  hold a slot for at most that long and other requests keep being answered.
+  hold a slot for at most that long and other requests keep being answered;
+- CPU-bound graders (``text_similarity`` anywhere in the config: BLEU, ROUGE, ...) never run on
+  the event loop: a worker process scores them (:mod:`rftkit.graders.workers`) and is killed at
+  ``deadline_s`` (answer 503), so ``/healthz`` and other requests keep being answered.
 
 Example::
 
@@ -32,10 +38,13 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+import os
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -45,10 +54,12 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rftkit.graders.engine import run_grader_async
-from rftkit.graders.isolation import IsolationUnavailable, namespaces_unavailable
-from rftkit.graders.sandbox import SandboxLimits
+from rftkit.graders.isolation import UNISOLATED_ENV, IsolationUnavailable, namespaces_unavailable
+from rftkit.graders.sandbox import SandboxLimits, default_sandbox
 from rftkit.graders.validate import validate_grader
+from rftkit.graders.workers import ScoringPool
 from rftkit.protocol import MAX_PAYLOAD_BYTES, GraderRequest, GraderResponse
+from rftkit.serving import header_timeout_protocol
 
 Scorer = Callable[[GraderRequest], Awaitable[float]]
 """Any async scorer: the graded request in, a reward out."""
@@ -80,17 +91,37 @@ class _BearerAuth:
         await self.app(scope, receive, send)
 
 
-async def _bounded_body(request: Request) -> bytes:
-    """The body, or 413 as soon as it is known to pass the limit (the rest is never read)."""
+async def _bounded_body(request: Request, timeout_s: float) -> bytes:
+    """The body, or 413 as soon as it is known to pass the limit (the rest is never read), or
+    408 when it has not all arrived within ``timeout_s``."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
         raise HTTPException(413, f"body is {declared} bytes; the limit is {MAX_PAYLOAD_BYTES}")
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_PAYLOAD_BYTES:
-            raise HTTPException(413, f"body is over the limit of {MAX_PAYLOAD_BYTES} bytes")
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                body.extend(chunk)
+                if len(body) > MAX_PAYLOAD_BYTES:
+                    raise HTTPException(413, f"body is over the limit of {MAX_PAYLOAD_BYTES} bytes")
+    except TimeoutError:
+        raise HTTPException(408, f"the body did not arrive within {timeout_s:g} s") from None
     return bytes(body)
+
+
+def _cpu_bound(config: Mapping[str, Any]) -> bool:
+    if config["type"] == "text_similarity":
+        return True
+    return config["type"] == "multi" and any(_cpu_bound(g) for g in config["graders"].values())
+
+
+HEADER_TIMEOUT_S = 10.0
+"""How long a connection may take to send a complete request head."""
+
+
+def server_options() -> dict[str, Any]:
+    """uvicorn settings for serving a grader app: the header timeout and short keep-alive."""
+    return {"http": header_timeout_protocol(HEADER_TIMEOUT_S), "timeout_keep_alive": 5}
 
 
 def _runs_python(config: Mapping[str, Any]) -> bool:
@@ -118,12 +149,14 @@ def create_grader_app(
     max_concurrent: int = 8,
     max_queued: int = 64,
     require_isolation: bool = True,
+    body_timeout_s: float = 10.0,
 ) -> FastAPI:
     """A FastAPI app grading with ``grader`` (validated now, so a bad config fails at start), or
     with ``scorer`` instead (your own code, run in this process: no isolation applies).
 
     ``token=None`` serves without auth (loopback development only); an empty token is refused.
-    ``deadline_s`` bounds one request's grading (each python grader is stopped then).
+    ``deadline_s`` bounds one request's grading (each python grader is stopped then, and a
+    CPU-bound grader's worker process is killed).
     """
     if (grader is None) == (scorer is None):
         raise ValueError("pass exactly one of grader (a config) and scorer (an async callable)")
@@ -137,11 +170,29 @@ def create_grader_app(
             f"this grader runs python code and {reason}; pass require_isolation=False to "
             "serve it with in-process checks only (not a security boundary)"
         )
+    if not require_isolation and reason is not None and config and _runs_python(config):
+        default_sandbox(require_isolation=False)  # the explicit opt-in, printed when it starts
     limits = SandboxLimits(timeout_s=deadline_s)
+    pool = None
+    if config is not None and _cpu_bound(config):
+        pool = ScoringPool(config, _worker_env(require_isolation))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if pool is None:
+            yield
+            return
+        threading.Thread(target=pool.warm, daemon=True).start()  # the first worker, ahead
+        try:
+            yield
+        finally:
+            pool.close()
+
     app = FastAPI(
         title=f"rftkit grader: {name}",
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     if token is not None:
         app.add_middleware(_BearerAuth, token=token)
@@ -156,7 +207,7 @@ def create_grader_app(
     @app.post("/grade", response_model=GraderResponse)
     async def grade(request: Request) -> Any:
         nonlocal admitted
-        body = await _bounded_body(request)
+        body = await _bounded_body(request, body_timeout_s)
         try:
             graded = GraderRequest.model_validate_json(body)
         except ValidationError as exc:
@@ -185,12 +236,23 @@ def create_grader_app(
     async def grade_one(graded: GraderRequest) -> tuple[float, list[str]]:
         if config is None:
             return await _scorer_result(scorer, graded)
+        if pool is not None:
+            sample = graded.sample.model_dump(mode="json")
+            return await pool.score(sample, graded.item, graded.trace_id, deadline_s)
         result = await run_grader_async(
             config, graded.sample, graded.item, trace_id=graded.trace_id, limits=limits
         )
         return result.reward, [flag for flag, value in result.metadata.errors if value is True]
 
     return app
+
+
+def _worker_env(require_isolation: bool) -> dict[str, str]:
+    """The server's environment; the explicit opt-in to unisolated python graders carries over."""
+    env = dict(os.environ)
+    if not require_isolation:
+        env[UNISOLATED_ENV] = "1"
+    return env
 
 
 def _scorer_name(scorer: Any) -> str:
