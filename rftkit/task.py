@@ -1,10 +1,19 @@
 """The task: the one thing every training backend takes and every check reads.
 
 A team's Agent RFT work is one :class:`RFTTask`: the training and validation files (RFT JSONL), the
-grader config, the job-level tools (``{name, server_url, headers}``), ``max_episode_steps``, the
-base model and the hyperparameters **in the hosted API's names** (docs/hosted-api.md §2.3),
-``suffix`` and ``seed``. It lives in one small JSON file beside the data (``task.json``), so the
-CLI, the notebooks and an ``rftkit new`` project share it.
+grader config, the job-level tools (``{name, server_url, headers}``), ``max_episode_steps``, an
+optional ``response_format``, the base model and the hyperparameters **in the hosted API's
+names** (docs/hosted-api.md §2.3), ``suffix`` and ``seed``.
+
+``max_episode_steps`` belongs to Agent RFT: the create request carries it only when the task has
+job-level tools (it is in neither the SDK's ``ReinforcementMethod`` nor Azure's v1 schema).
+``response_format`` is the structured-output format the RFT guides document for
+``method.reinforcement``: ``{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``
+(OpenAI's chat-completions form; Azure's page shows the flat form with ``name``/``schema`` beside
+``type``, also accepted); the platform then fills ``sample.output_json`` for the grader.
+
+A task lives in one small JSON file beside the data (``task.json``), so the CLI, the notebooks
+and an ``rftkit new`` project share it.
 
 Secrets never go in the file. A header value is a template that names environment variables,
 ``"Bearer ${RFTKIT_TOOL_TOKEN}"``; :meth:`RFTTask.job_tools` resolves them when a request is
@@ -14,7 +23,8 @@ reference, so a pasted token cannot be saved by accident. The same applies to th
 ``endpoint`` grader.
 
 :meth:`RFTTask.content_hash` covers the data bytes, grader, tools (as written: references, never
-their values), ``max_episode_steps``, model, hyperparameters, suffix and seed; a backend puts it in
+their values), ``max_episode_steps``, ``response_format`` (when set), model, hyperparameters,
+suffix and seed; a backend puts it in
 the job's metadata so launching the same task twice finds the first job.
 
 Example::
@@ -144,6 +154,8 @@ class RFTTask(BaseModel):
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     suffix: str | None = Field(default=None, max_length=64)
     seed: int | None = Field(default=None, ge=0, le=2_147_483_647)
+    response_format: dict[str, Any] | None = None
+    """Structured output the trained model must follow (see the module docstring)."""
     platform: Literal["openai", "azure"] | None = None
     """The validation profile: platform-specific dataset rules apply as errors only when named."""
 
@@ -183,6 +195,13 @@ class RFTTask(BaseModel):
                 isinstance(setting, bool) or not isinstance(setting, int | float) or setting <= 0
             ):
                 raise ValueError(f"{key} must be 'auto' or a positive number, not {setting!r}")
+        return value
+
+    @field_validator("response_format")
+    @classmethod
+    def _json_schema_format(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            check_response_format(value)
         return value
 
     @field_validator("grader")
@@ -294,10 +313,12 @@ class RFTTask(BaseModel):
             grader = self.resolved_grader(env)
             tools = [t.model_dump() for t in self.job_tools(env)]
         body: dict[str, Any] = {"grader": grader}
+        if self.response_format is not None:
+            body["response_format"] = json.loads(json.dumps(self.response_format))
         if tools:
             body["tools"] = tools
-        if self.max_episode_steps is not None:
-            body["max_episode_steps"] = self.max_episode_steps
+            if self.max_episode_steps is not None:  # an Agent RFT field: only with tools
+                body["max_episode_steps"] = self.max_episode_steps
         if self.hyperparameters:
             body["hyperparameters"] = dict(self.hyperparameters)
         return {"type": "reinforcement", "reinforcement": body}
@@ -309,9 +330,10 @@ class RFTTask(BaseModel):
             file = self.path(split)
             digest.update(split.encode())
             digest.update(b"-" if file is None else hashlib.sha256(file.read_bytes()).digest())
-        shape = self.model_dump(
-            mode="json", exclude={"name", "platform", "training_file", "validation_file"}
-        )
+        left_out = {"name", "platform", "training_file", "validation_file"}
+        if self.response_format is None:  # so tasks written before the field keep their hash
+            left_out.add("response_format")
+        shape = self.model_dump(mode="json", exclude=left_out)
         digest.update(json.dumps(shape, sort_keys=True, ensure_ascii=False).encode())
         return digest.hexdigest()
 
@@ -319,6 +341,29 @@ class RFTTask(BaseModel):
         # The grader dict can be long (python sources); the repr names it by type.
         for key, value in super().__repr_args__():
             yield (key, f"<{value.get('type')} grader>" if key == "grader" else value)
+
+
+def check_response_format(value: Any, where: str = "response_format") -> None:
+    """ValueError naming what is wrong unless ``value`` is a ``json_schema`` response format in
+    OpenAI's nested form or Azure's flat form, with a valid JSON Schema."""
+    if not isinstance(value, Mapping) or value.get("type") != "json_schema":
+        raise ValueError(f'{where} must be an object with "type": "json_schema"')
+    inner = value.get("json_schema", value)
+    if not isinstance(inner, Mapping):
+        raise ValueError(f"{where}.json_schema must be an object with name and schema")
+    name, schema = inner.get("name"), inner.get("schema")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+        raise ValueError(f"{where}: name must be 1-64 letters, digits, _ or -")
+    if not isinstance(schema, Mapping):
+        raise ValueError(f"{where}: schema must be a JSON Schema object")
+    if "strict" in inner and not isinstance(inner["strict"], bool):
+        raise ValueError(f"{where}: strict must be true or false")
+    from jsonschema import Draft202012Validator, SchemaError  # only when a task sets a format
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise ValueError(f"{where}: the schema is not valid JSON Schema ({exc.message})") from None
 
 
 def _grader_headers(grader: Any, path: str) -> Iterator[tuple[str, dict[str, str]]]:

@@ -4,12 +4,17 @@ Test-only. It records every request (method, path, query, JSON body or uploaded 
 tests can check the bodies the real ``openai`` client sends, and answers in the platforms'
 shapes: with ``azure=True`` as Azure does (status ``pending`` first, ``eval`` instead of
 ``eval_id``, ``-1`` for hyperparameters left on auto, ``trainingType``). Header values are
-echoed masked, as both platforms do. Failures are injected per operation with ``fail``.
+echoed masked, as both platforms do. Failures are injected per operation with ``fail``; the
+create can also fail *after* making the job (``fail_after_create``: the answer is an error, the
+job exists), drop the connection after making it (``drop_after_create``), and any operation can
+hang (``hang``: it answers nothing for ``hang_s`` seconds). The create enforces the platforms'
+published rules: hyperparameter ranges, and on Azure a validation file.
 Jobs advance one status per retrieve, adding a metrics event each time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 import time
@@ -37,6 +42,17 @@ class FakeState:
     stage: dict[str, int] = field(default_factory=dict)
     file_error: str | None = None
     """When set, uploaded files end in status ``error`` with these details."""
+    fail_after_create: tuple[int, dict] | None = None
+    """The create makes the job, then answers with this (status, body)."""
+    drop_after_create: bool = False
+    """The create makes the job, then closes the connection without an answer."""
+    hang: set[str] = field(default_factory=set)
+    """Operations that answer nothing for ``hang_s`` seconds."""
+    hang_s: float = 20.0
+    fail_job: dict[str, str] | None = None
+    """When set, a job's next status read ends it ``failed`` with this ``error``."""
+    deployments: dict[str, dict] = field(default_factory=dict)
+    """Azure Resource Manager deployments by name; a model answers only through one."""
 
 
 def _mask(value: Any) -> Any:
@@ -50,7 +66,66 @@ def _mask(value: Any) -> Any:
     return value
 
 
-def fake_openai_app(state: FakeState) -> FastAPI:
+HYPERPARAMETER_LIMITS = {  # the published OpenAPI spec's FineTuneReinforcementHyperparameters
+    "n_epochs": (int, 1, 50),
+    "batch_size": (int, 1, 256),
+    "compute_multiplier": (float, 0.00001, 10),
+    "eval_interval": (int, 1, None),
+    "eval_samples": (int, 1, None),
+    "learning_rate_multiplier": (float, 0, None),
+}
+
+
+def _invalid(message: str, param: str, code: str = "invalid_value") -> JSONResponse:
+    error = {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+    return JSONResponse({"error": error}, status_code=400)
+
+
+def _rule_broken(body: dict, azure: bool) -> JSONResponse | None:
+    if azure and not body.get("validation_file"):
+        return _invalid(
+            "Both a training and a validation dataset must be provided.", "validation_file"
+        )
+    hyper = ((body.get("method") or {}).get("reinforcement") or {}).get("hyperparameters") or {}
+    for name, value in hyper.items():
+        if name not in HYPERPARAMETER_LIMITS or value == "auto":
+            continue
+        kind, low, high = HYPERPARAMETER_LIMITS[name]
+        whole = kind is float or (isinstance(value, int) and not isinstance(value, bool))
+        if not whole or value < low or (high is not None and value > high):
+            return _invalid(
+                f"Invalid hyperparameter {name}: {value!r}",
+                f"method.reinforcement.hyperparameters.{name}",
+            )
+    return None
+
+
+def drop_after_create(app: Any, state: FakeState) -> Any:
+    """ASGI wrapper: when ``state.drop_after_create``, a create's answer is cut off after its
+    headers (the server closes the connection), once the job is made."""
+
+    async def wrapped(scope: dict, receive: Any, send: Any) -> None:
+        creating = (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"].endswith("/fine_tuning/jobs")
+            and state.drop_after_create
+        )
+        if not creating:
+            await app(scope, receive, send)
+            return
+
+        async def cut(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                await send(message)
+                raise ConnectionAbortedError("the fake drops the connection after the create")
+
+        await app(scope, receive, cut)
+
+    return wrapped
+
+
+def fake_openai_app(state: FakeState) -> Any:
     ids = itertools.count(1)
     router = APIRouter()
     stages = (
@@ -58,6 +133,10 @@ def fake_openai_app(state: FakeState) -> FastAPI:
         if state.azure
         else ["validating_files", "queued", "running", "running", "succeeded"]
     )
+
+    async def hung(operation: str) -> None:
+        if operation in state.hang:
+            await asyncio.sleep(state.hang_s)
 
     def failure(operation: str) -> JSONResponse | None:
         if operation in state.fail:
@@ -72,6 +151,8 @@ def fake_openai_app(state: FakeState) -> FastAPI:
                 "path": request.url.path,
                 "query": dict(request.query_params),
                 "body": body,
+                "retry_count": request.headers.get("x-stainless-retry-count"),
+                "idempotency_key": request.headers.get("idempotency-key"),
             }
         )
 
@@ -147,7 +228,8 @@ def fake_openai_app(state: FakeState) -> FastAPI:
     async def create(request: Request) -> Any:
         body = await request.json()
         await record(request, body)
-        if failed := failure("create_job"):
+        await hung("create_job")
+        if failed := failure("create_job") or _rule_broken(body, state.azure):
             return failed
         job_id = f"ftjob-{next(ids)}"
         job = {
@@ -171,11 +253,17 @@ def fake_openai_app(state: FakeState) -> FastAPI:
         state.jobs[job_id] = job
         state.events[job_id] = []
         event(job_id, "Created fine-tuning job")
+        if state.fail_after_create is not None:
+            status, error = state.fail_after_create
+            return JSONResponse(error, status_code=status)
         return shown(job)
 
     @router.get("/fine_tuning/jobs")
     async def list_jobs(request: Request) -> Any:
         await record(request)
+        await hung("list_jobs")
+        if failed := failure("list_jobs"):
+            return failed
         wanted = {
             k[len("metadata[") : -1]: v
             for k, v in request.query_params.items()
@@ -191,11 +279,16 @@ def fake_openai_app(state: FakeState) -> FastAPI:
     @router.get("/fine_tuning/jobs/{job_id}")
     async def retrieve(job_id: str, request: Request) -> Any:
         await record(request)
+        await hung("retrieve_job")
         if failed := failure("retrieve_job"):
             return failed
         if job_id not in state.jobs:
             return JSONResponse({"error": {"message": f"no job {job_id}"}}, status_code=404)
         job = state.jobs[job_id]
+        if state.fail_job is not None and job["status"] not in ("failed", "succeeded"):
+            job.update(status="failed", error=dict(state.fail_job), finished_at=int(time.time()))
+            event(job_id, f"Job failed: {state.fail_job['message']}")
+            return shown(job)
         stage = state.stage.get(job_id, 0)
         if job["status"] == stages[stage] and stage + 1 < len(stages):
             state.stage[job_id] = stage + 1
@@ -274,7 +367,56 @@ def fake_openai_app(state: FakeState) -> FastAPI:
             return JSONResponse({"error": {"message": "Not found"}}, status_code=404)
         return page([{"id": "evalrun_1", "name": "Step 2", "status": "completed"}], request)
 
+    @router.post("/responses")
+    async def respond(request: Request) -> Any:
+        body = await request.json()
+        await record(request, {"model": body.get("model")})
+        deployment = state.deployments.get(body.get("model"))
+        ready = deployment and deployment["properties"]["provisioningState"] == "Succeeded"
+        if state.azure and not ready:
+            message = "The API deployment for this resource does not exist."
+            return JSONResponse(
+                {"error": {"code": "DeploymentNotFound", "message": message}}, status_code=404
+            )
+        text = {"type": "output_text", "text": "4", "annotations": []}
+        return {
+            "id": f"resp_{next(ids)}",
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "completed",
+            "model": body.get("model"),
+            "output": [{"type": "message", "id": f"msg_{next(ids)}", "role": "assistant",
+                        "status": "completed", "content": [text]}],
+        }  # fmt: skip
+
+    arm = APIRouter(
+        prefix="/subscriptions/{sub}/resourceGroups/{group}/providers/"
+        "Microsoft.CognitiveServices/accounts/{account}/deployments"
+    )
+
+    @arm.put("/{name}")
+    async def create_deployment(name: str, request: Request) -> Any:
+        body = await request.json()
+        await record(request, body)
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return JSONResponse({"error": {"code": "AuthenticationFailed"}}, status_code=401)
+        models = {j["fine_tuned_model"] for j in state.jobs.values()}
+        if body["properties"]["model"]["name"] not in models:
+            error = {"code": "DeploymentModelNotSupported", "message": "no such model"}
+            return JSONResponse({"error": error}, status_code=400)
+        body["properties"]["provisioningState"] = "Creating"
+        state.deployments[name] = {"name": name, **body}
+        return state.deployments[name]
+
+    @arm.get("/{name}")
+    async def read_deployment(name: str, request: Request) -> Any:
+        await record(request)
+        deployment = state.deployments[name]
+        deployment["properties"]["provisioningState"] = "Succeeded"
+        return deployment
+
     app = FastAPI()
     for prefix in ("/v1", "/openai/v1", "/openai"):
         app.include_router(router, prefix=prefix)
-    return app
+    app.include_router(arm)
+    return drop_after_create(app, state)

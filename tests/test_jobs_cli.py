@@ -2,7 +2,10 @@
 and no secret in anything printed."""
 
 import json
+import time
 
+import fake_openai_api
+import openai
 import pytest
 from fake_openai_api import FakeState, fake_openai_app
 
@@ -142,3 +145,129 @@ def test_a_foundry_project_without_the_azure_extra_says_what_to_install(capsys, 
     monkeypatch.setenv("AZURE_AI_PROJECT_ENDPOINT", "https://project.example/api/projects/p")
     code, _, err = _run(capsys, "jobs", "status", "ftjob-1", "--backend", "azure")
     assert code == 2 and "pip install 'rftkit[azure]'" in err
+
+
+def test_a_create_that_answers_500_after_making_the_job_leaves_one_job_and_says_so(
+    platform, tmp_path, capsys
+):
+    state, where, tools = platform
+    state.fail_after_create = (500, {"error": {"message": "The server had an error"}})
+    task = _write_task(tmp_path, tools)
+    code, out, err = _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
+    creates = [r for r in state.requests if r["method"] == "POST" and
+               r["path"].endswith("/fine_tuning/jobs")]  # fmt: skip
+    assert code == 0 and len(creates) == 1 and len(state.jobs) == 1
+    (job_id,) = state.jobs
+    assert f"job {job_id} on azure: created" in out
+    assert "the create answered with an error (create the job: Azure AI Foundry had a server " \
+        "error (500: The server had an error)" in out  # fmt: skip
+    assert f"jobs from this task on azure now: 1: {job_id} (pending)" in out
+
+
+def test_a_hung_platform_is_reported_as_a_timeout_within_the_timeout(platform, tmp_path, capsys):
+    state, where, _ = platform
+    state.hang, state.hang_s = {"retrieve_job"}, 6.0
+    started = time.monotonic()
+    code, _, err = _run(capsys, "jobs", "status", "ftjob-1", *where, "--timeout", "2")
+    elapsed = time.monotonic() - started
+    assert code == 3 and elapsed < 3.0, elapsed
+    assert "read job ftjob-1: timed out: Azure AI Foundry gave no answer within 2 s" in err
+    assert "still waiting for Azure AI Foundry to read job ftjob-1" in err
+    assert "cannot reach" not in err
+
+
+def test_the_base_url_may_be_the_resource_url_and_the_cli_says_which_it_used(
+    platform, tmp_path, capsys
+):
+    state, where, tools = platform
+    resource = where[-1].removesuffix("/openai/v1/")
+    task = _write_task(tmp_path, tools)
+    code, out, err = _run(capsys, "jobs", "launch", "--task", task, "--backend", "azure",
+                          "--base-url", resource, "--rollouts", "0")  # fmt: skip
+    assert code == 0 and "created" in out
+    assert f"azure: API at {resource}/openai/v1/ (the resource URL given, with /openai/v1/ " \
+        "added)" in err  # fmt: skip
+    code, _, err = _run(capsys, "jobs", "events", next(iter(state.jobs)), *where)
+    assert code == 0 and f"azure: API at {where[-1]} (the /openai/v1/ URL given)" in err
+
+
+def test_timeout_must_be_positive_and_its_default_is_the_one_used(capsys):
+    from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT
+
+    with pytest.raises(SystemExit):
+        main(["jobs", "status", "ftjob-1", "--timeout", "0"])
+    assert "must be a positive number of seconds" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["jobs", "status", "--help"])
+    assert f"(default {DEFAULT_TIMEOUT:g})" in " ".join(capsys.readouterr().out.split())
+
+
+def test_watch_on_a_failed_job_prints_its_error_and_status_masks_every_header(
+    platform, tmp_path, capsys, monkeypatch
+):
+    state, where, tools = platform
+    task = _write_task(tmp_path, tools)
+    code, out, _ = _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
+    (job_id,) = state.jobs
+    said = "Training file has 3 lines with a final assistant message"
+    state.fail_job = {"code": "invalid_training_file", "param": "training_file", "message": said}
+    code, out, _ = _run(capsys, "jobs", "watch", job_id, *where, "--poll", "0")
+    assert code == 1
+    assert (f"job {job_id} failed: Training file has 3 lines with a final assistant message "
+            "(code: invalid_training_file, param: training_file)") in out  # fmt: skip
+    # a platform that echoes header values as they were sent: status must not print them
+    job = state.jobs[job_id]
+    job["method"]["reinforcement"]["tools"][0]["headers"] = {"Authorization": "Bearer plain-9"}
+    monkeypatch.setattr(fake_openai_api, "_mask", lambda value: value)
+    code, out, _ = _run(capsys, "jobs", "status", job_id, *where)
+    assert code == 0 and "plain-9" not in out and '"Authorization": "**********"' in out
+    assert "error: Training file has 3 lines" in out
+
+
+MANAGEMENT_TOKEN = "canary-arm-token-51e0"
+
+
+def test_azure_from_task_to_an_answering_deployment(platform, tmp_path, capsys, monkeypatch):
+    state, where, tools = platform
+    base = where[-1]
+    task = _write_task(tmp_path, tools)
+    _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
+    (job_id,) = state.jobs
+    assert _run(capsys, "jobs", "watch", job_id, *where, "--poll", "0")[0] == 0
+    model = state.jobs[job_id]["fine_tuned_model"]
+    target = ["--subscription", "sub-1", "--resource-group", "rg-1", "--resource", "res1",
+              "--deployment-name", "arith-rft"]  # fmt: skip
+    code, out, _ = _run(capsys, "jobs", "deploy", job_id, *where, *target)
+    assert code == 0 and "not deployed: pass --apply" in out and not state.deployments
+    assert ("PUT https://management.azure.com/subscriptions/sub-1/resourceGroups/rg-1/providers/"
+            "Microsoft.CognitiveServices/accounts/res1/deployments/arith-rft?api-version="
+            "2024-10-01") in out  # fmt: skip
+    assert "Authorization: Bearer **********" in out and f'"name": "{model}"' in out
+    assert (f"az cognitiveservices account deployment create --subscription sub-1 "
+            f"--resource-group rg-1 --name res1 --deployment-name arith-rft --model-name {model}"
+            ) in out  # fmt: skip
+    assert "$1.70 per hour while deployed" in out and "model='arith-rft'" in out
+    code, _, err = _run(capsys, "jobs", "deploy", job_id, *where, *target, "--apply")
+    assert code == 2 and "AZURE_MANAGEMENT_TOKEN" in err
+    monkeypatch.setenv("AZURE_MANAGEMENT_TOKEN", MANAGEMENT_TOKEN)
+    management = base.removesuffix("/openai/v1/")
+    code, out, err = _run(capsys, "jobs", "deploy", job_id, *where, *target, "--apply",
+                          "--management-url", management)  # fmt: skip
+    assert code == 0 and "deployment arith-rft: Succeeded" in out
+    assert MANAGEMENT_TOKEN not in out + err
+    client = openai.OpenAI(base_url=base, api_key=API_KEY, max_retries=0)
+    with pytest.raises(openai.NotFoundError, match="deployment for this resource does not"):
+        client.responses.create(model=model, input="2 + 2?")
+    assert client.responses.create(model="arith-rft", input="2 + 2?").output_text == "4"
+
+
+def test_deploy_is_for_azure_and_needs_a_model(platform, tmp_path, capsys):
+    state, where, tools = platform
+    task = _write_task(tmp_path, tools)
+    _run(capsys, "jobs", "launch", "--task", task, *where, "--rollouts", "0")
+    (job_id,) = state.jobs
+    target = ["--subscription", "s", "--resource-group", "g", "--deployment-name", "d1"]
+    code, _, err = _run(capsys, "jobs", "deploy", job_id, *where, *target, "--resource", "r")
+    assert code == 2 and "has no fine-tuned model to deploy (status" in err
+    code, _, err = _run(capsys, "jobs", "deploy", job_id, *where, *target)
+    assert code == 2 and "--resource is needed" in err

@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 from rftkit.jobs.forecast import RolloutProfile, compare, forecast, plan
@@ -98,16 +99,51 @@ def test_local_forecast_uses_the_local_mapping(task, profile):
     assert fc.cost_usd == (0.0, 0.0)
 
 
-class _Done:
+class _Job:
+    """A finished job as ``compare`` reads it: its record and its events."""
+
+    def __init__(self, events, created=1000, finished=1000 + 3 * 3600):
+        self.record = {"created_at": created, "finished_at": finished}
+        self._events = events
+
     def as_job(self):
-        return {"created_at": 1000, "finished_at": 1000 + 1800}
+        return self.record
 
     def events(self):
-        return [{"type": "message"}, {"type": "metrics", "data": {"step": 9}}]
+        return self._events
 
 
-def test_forecast_next_to_actual(task, profile):
-    table = compare(forecast(task, profile, "azure"), _Done())
+def _at(t, message, **data):
+    kind = "metrics" if data else "message"
+    return {"created_at": t, "type": kind, "message": message, "data": data}
+
+
+def test_actual_cost_counts_the_steps_own_time_when_events_carry_it(task, profile):
+    """3 h from create to finish, but the 9 steps ran 200 s each: 0.5 h billed, $50."""
+    steps = [_at(2000 + 300 * n, f"Step {n}", step=n,
+                 timing={"step": {"full_iteration": 200.0}}) for n in range(1, 10)]  # fmt: skip
+    table = compare(forecast(task, profile, "azure"), _Job(steps))
     assert table.loc["steps"].tolist() == [10, 10, 9]
-    assert table.loc["wall time (hours)", "actual"] == 0.5
+    assert table.loc["billed training time (hours)", "actual"] == 0.5
+    assert table.loc["wall time, queueing and pauses included (hours)", "actual"] == 3.0
     assert table.loc["cost at the table's rate (USD)", "actual"] == 50
+    assert "timing.step.full_iteration summed" in table.attrs["billed_time"]
+
+
+def test_without_step_timing_queueing_and_pauses_are_left_out(task, profile):
+    """Queued for an hour, trained 1 h, paused 30 min, trained 30 min more: 1.5 h billed."""
+    events = [
+        _at(1000, "Created fine-tuning job"),
+        _at(1000 + 3600, "Fine-tuning job started"),
+        _at(1000 + 5400, "Step 1", step=1),
+        _at(1000 + 7200, "Job paused"),
+        _at(1000 + 9000, "Job resumed"),
+        _at(1000 + 10800, "Step 2", step=2),
+    ]
+    table = compare(forecast(task, profile, "azure"), _Job(events, finished=1000 + 12000))
+    assert table.loc["billed training time (hours)", "actual"] == 1.5
+    assert table.loc["cost at the table's rate (USD)", "actual"] == 150
+    assert "less 0.50 h paused" in table.attrs["billed_time"]
+    fresh = compare(forecast(task, profile, "azure"), _Job([_at(1000, "Created")]), now=5000)
+    assert pd.isna(fresh.loc["billed training time (hours)", "actual"])
+    assert "no timed metrics events" in fresh.attrs["billed_time"]

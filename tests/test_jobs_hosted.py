@@ -4,7 +4,9 @@ and no secret anywhere it could be printed."""
 
 import json
 import logging
+import time
 
+import httpx
 import jsonschema
 import openai
 import pytest
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 from rftkit.jobs import HostedJobError, launch
 from rftkit.jobs.hosted import HostedAPI, normalise_job
+from rftkit.jobs.hosted.deploy import deploy, deployment_for
 from rftkit.jobs.hosted.errors import mask
 from rftkit.serving import serve_in_background
 from rftkit.task import RFTTask, TaskTool
@@ -407,3 +410,164 @@ def test_without_a_client_the_environment_must_name_the_key(tmp_path, monkeypatc
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ValueError, match="needs OPENAI_API_KEY"):
         launch("openai", _task(tmp_path), env=ENV)
+
+
+# -- no duplicate paid jobs: the create is sent once, and a failed one is looked for ------------
+EXACT_ONLY = GRADER["graders"]["exact"]
+
+
+def _sdk_defaults(url):
+    """A client with the SDK's own retry default (2): rftkit must not let it retry the create."""
+    return openai.OpenAI(base_url=f"{url}/v1", api_key=API_SECRET)
+
+
+def test_sdk_retries_a_failed_create_without_an_idempotency_key(fake, tmp_path):
+    """Why the create is never left to the SDK: its retry of a 500 makes three paid jobs."""
+    state, url = fake
+    state.fail_after_create = (500, {"error": {"message": "The server had an error"}})
+    client = _sdk_defaults(url).with_options(timeout=5)
+    method = {"type": "reinforcement", "reinforcement": {"grader": EXACT_ONLY}}
+    with pytest.raises(openai.InternalServerError):
+        client.fine_tuning.jobs.create(
+            model="o4-mini-2025-04-16", training_file="file-1", method=method
+        )
+    creates = [r for r in state.requests if r["method"] == "POST" and
+               r["path"].endswith("/fine_tuning/jobs")]  # fmt: skip
+    assert len(creates) == len(state.jobs) == 3
+    assert [r["retry_count"] for r in creates] == ["0", "1", "2"]
+    assert {r["idempotency_key"] for r in creates} == {None}
+
+
+@pytest.mark.parametrize("how", ["500 after the create", "connection dropped after the create"])
+def test_a_create_that_fails_after_making_the_job_leaves_exactly_one_job(fake, tmp_path, how):
+    state, url = fake
+    if how.startswith("500"):
+        state.fail_after_create = (500, {"error": {"message": "The server had an error"}})
+    else:
+        state.drop_after_create = True
+    task = _task(tmp_path)
+    job = launch("openai", task, client=_sdk_defaults(url), env=ENV, file_wait={"poll": 0})
+    assert len(_create_bodies(state)) == 1 and len(state.jobs) == 1
+    assert job.id == next(iter(state.jobs)) and not job.reused
+    assert "yet the job was made" in job.launch_note
+    assert job.same_task == [{"id": job.id, "status": "validating_files"}]
+    listings = [r for r in state.requests if r["method"] == "GET" and
+                r["path"].endswith("/fine_tuning/jobs")]  # fmt: skip
+    assert len(listings) == 2, "one listing before the create, one after it failed"
+    assert listings[-1]["query"]["metadata[rftkit_task_hash]"] == task.content_hash()
+    state.fail_after_create, state.drop_after_create = None, False
+    again = launch("openai", task, client=_sdk_defaults(url), env=ENV, file_wait={"poll": 0})
+    assert again.id == job.id and again.reused and len(state.jobs) == 1
+
+
+def test_a_forced_launch_that_fails_after_the_create_is_not_mistaken_for_the_old_job(
+    fake, tmp_path
+):
+    state, url = fake
+    task = _task(tmp_path)
+    first = launch("openai", task, client=_openai(url), env=ENV, file_wait={"poll": 0})
+    state.fail_after_create = (502, {"error": {"message": "Bad gateway"}})
+    forced = launch("openai", task, client=_openai(url), env=ENV, force=True,
+                    file_wait={"poll": 0})  # fmt: skip
+    assert forced.id != first.id and len(state.jobs) == 2 and len(_create_bodies(state)) == 2
+    assert {j["id"] for j in forced.same_task} == {first.id, forced.id}
+
+
+def test_a_create_refused_by_the_server_is_tried_again_only_after_a_listing_shows_nothing(
+    fake, tmp_path
+):
+    state, url = fake
+    state.fail["create_job"] = (503, {"error": {"message": "overloaded"}})
+    api_calls = []
+    with pytest.raises(HostedJobError, match="No job was created after 2 attempt") as error:
+        launch("openai", _task(tmp_path), client=_sdk_defaults(url), env=ENV,
+               file_wait={"poll": 0}, progress=api_calls.append)  # fmt: skip
+    assert error.value.kind == "server" and not state.jobs
+    kinds = [("create" if r["method"] == "POST" else "list") for r in state.requests
+             if r["path"].endswith("/fine_tuning/jobs")]  # fmt: skip
+    assert kinds == ["list", "create", "list", "create", "list"]
+    assert any("trying again" in line for line in api_calls)
+
+
+def test_a_create_that_times_out_is_not_repeated_and_says_what_exists(fake, tmp_path):
+    state, url = fake
+    state.hang, state.hang_s = {"create_job"}, 4.0
+    started = time.monotonic()
+    with pytest.raises(HostedJobError) as error:
+        launch("openai", _task(tmp_path), client=_sdk_defaults(url), env=ENV, timeout=1.0,
+               file_wait={"poll": 0})  # fmt: skip
+    assert time.monotonic() - started < 3.5
+    message = str(error.value)
+    assert error.value.kind == "timeout" and message.startswith("create the job: timed out")
+    assert "no answer within 1 s" in message and "was not sent again" in message
+    assert len(_create_bodies(state)) == 1
+
+
+def test_when_the_listing_after_a_failed_create_fails_too_the_error_says_it_is_unknown(
+    fake, tmp_path, monkeypatch
+):
+    state, url = fake
+    state.fail_after_create = (500, {"error": {"message": "The server had an error"}})
+    original = HostedAPI.create_job
+
+    def create_then_break_listing(self, body):
+        try:
+            return original(self, body)
+        finally:
+            state.fail["list_jobs"] = (500, {"error": {"message": "listing broke"}})
+
+    monkeypatch.setattr(HostedAPI, "create_job", create_then_break_listing)
+    with pytest.raises(HostedJobError, match="Whether the job was created is unknown") as error:
+        launch("openai", _task(tmp_path), client=_openai(url), env=ENV, timeout=2,
+               file_wait={"poll": 0})  # fmt: skip
+    assert "lists jobs by the task's hash before it creates one" in str(error.value)
+    assert len(_create_bodies(state)) == 1 and len(state.jobs) == 1
+
+
+# -- errors are classified on status and code, never on free text ------------------------------
+@pytest.mark.parametrize(
+    ("status", "error", "agent_rft", "kind", "words", "absent"),
+    [
+        (400, {"message": "Grader type 'endpoint' is not allowed here", "param": "grader.type",
+               "code": None}, False, "invalid", ["grader is invalid", "not allowed here"],
+         ["winding down", "refused"]),
+        (400, {"message": "Agent RFT is not enabled", "param": "method.reinforcement.tools",
+               "code": "feature_not_available"}, True, "not_available",
+         ["Agent RFT (job-level tools, endpoint graders, max_episode_steps) is not available to "
+          "this account", "private preview"], ["winding down"]),
+        (403, {"message": "Forbidden", "code": None}, True, "refused",
+         ["This job uses Agent RFT", "is not available to this account", "2027-01-06"], []),
+        (400, {"message": "bad value", "param": "method.reinforcement.tools[0].server_url",
+               "code": "invalid_value"}, True, "invalid",
+         ["the Agent RFT part of the request is invalid"], ["refused"]),
+    ],
+)  # fmt: skip
+def test_errors_are_classified_on_status_and_code(
+    fake, tmp_path, status, error, agent_rft, kind, words, absent
+):
+    state, url = fake
+    state.fail["validate_grader"] = (status, {"error": error})
+    api = HostedAPI(_openai(url), "openai", agent_rft=agent_rft)
+    with pytest.raises(HostedJobError) as raised:
+        api.validate_grader(EXACT_ONLY)
+    message = str(raised.value)
+    assert raised.value.kind == kind and raised.value.status == status, message
+    assert all(w in message for w in words), message
+    assert not any(w in message for w in absent), message
+
+
+def test_a_refused_deploy_never_shows_the_management_token():
+    token = "canary-arm-3f9d21"
+
+    def refuse(request):
+        said = f"token {request.headers['authorization']} may not deploy here"
+        return httpx.Response(403, json={"error": {"code": "AuthorizationFailed", "message": said}})
+
+    where = {"subscription": "s", "resource_group": "g", "resource": "r"}
+    plan = deployment_for({"id": "ftjob-1", "fine_tuned_model": "o4-mini.ft-1"}, name="d1", **where)
+    with pytest.raises(HostedJobError, match="answered 403") as error:
+        deploy(plan, token, http=httpx.Client(transport=httpx.MockTransport(refuse)))
+    assert token not in str(error.value) and "Bearer **********" in str(error.value)
+    assert error.value.kind == "auth"
+    with pytest.raises(ValueError, match="deployment name"):
+        deployment_for({"fine_tuned_model": "m"}, name="bad name", **where)

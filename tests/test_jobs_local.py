@@ -57,10 +57,16 @@ def test_a_paused_job_resumes_and_finishes_with_events_and_checkpoints(
     assert job.as_job()["fine_tuned_model"].startswith(f"ft:{BASE_MODEL}:local:")
     streamed = list(job.stream())
     assert streamed == job.events()
-    assert streamed[1]["message"].startswith("Learnability triage")
+    messages = [e["message"] for e in streamed]
+    assert messages[1] == "Files validated; the job is queued"
+    pause = "Pause requested: the job pauses after the current step"
+    assert messages[2:4] == ["Job started", pause]
+    assert messages[4].startswith("Learnability triage")
+    assert messages[5:7] == ["Job paused after step 0", "Job resumed"]
+    assert messages[-1] == "The job has successfully completed"
     metrics = [e for e in streamed if e["type"] == "metrics"]
     assert [e["data"]["step"] for e in metrics] == [1, 2]
-    assert job.events(after=metrics[0]["id"]) == [metrics[1]]
+    assert job.events(after=metrics[0]["id"]) == [metrics[1], streamed[-1]]
     assert [c["step_number"] for c in job.checkpoints()] == [1, 2]
     assert all((tmp_path / "checkpoints" / f"step-{n}.pt").exists() for n in (1, 2))
 

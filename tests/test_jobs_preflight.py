@@ -4,12 +4,16 @@ checker on loopback and the platform's graders/validate on a fake API through th
 import datetime as dt
 import json
 
+import httpx2
 import openai
 import pytest
 from fake_openai_api import FakeState, fake_openai_app
 
 from rftkit.baseline import baseline_from_traces
+from rftkit.jobs import HostedJobError, launch
+from rftkit.jobs.hosted import HostedAPI
 from rftkit.jobs.preflight import preflight
+from rftkit.jobs.rules import platform_rules, private_reason
 from rftkit.protocol import FunctionSpanData, GenerationSpanData, Sample, Span, Trace, Usage
 from rftkit.serving import serve_in_background
 from rftkit.task import RFTTask, TaskTool
@@ -167,3 +171,120 @@ def test_the_task_platform_profile_and_the_bleu_trap_reach_preflight(tmp_path):
         assert _by_check(report)["data: train"]["result"] == data_result, report.text()
         grader_rows = [r for r in report.rows if r["check"] == "grader: local"]
         assert any(r["result"] == "warning" and "bleu" in r["detail"] for r in grader_rows)
+
+
+# -- the platforms' own rules, before anything is uploaded ------------------------------------
+LOOPBACK_TOOL = TaskTool(name="calculator", server_url="http://127.0.0.1:8000/call")
+ENDPOINT_GRADER = {"type": "endpoint", "name": "judge", "url": "http://10.1.2.3/score"}
+OUT_OF_RANGE = {"n_epochs": 100, "batch_size": 1000, "compute_multiplier": 20,
+                "eval_interval": 1.5}  # fmt: skip
+
+
+def _recording_client(base_url="https://res.openai.azure.com/openai/v1/"):
+    """A client for a public platform URL that records instead of sending anything."""
+    sent = []
+
+    def handler(request):
+        sent.append(f"{request.method} {request.url.path}")
+        return httpx2.Response(500, json={"error": {"message": "must not be reached"}})
+
+    http = httpx2.Client(transport=httpx2.MockTransport(handler))
+    client = openai.OpenAI(base_url=base_url, api_key="k", max_retries=0, http_client=http)
+    return client, sent
+
+
+def test_hyperparameters_outside_the_published_ranges_are_errors(folder):
+    report = preflight(_task(folder, hyperparameters=OUT_OF_RANGE), "azure", today=TODAY)
+    rows = [r["detail"] for r in report.rows if r["check"] == "hyperparameters"]
+    assert [r["result"] for r in report.rows if r["check"] == "hyperparameters"] == ["error"] * 4
+    assert "n_epochs=100 must be at most 50" in rows[0]
+    assert "batch_size=1000 must be at most 256" in rows[1]
+    assert "compute_multiplier=20 must be at most 10" in rows[2]
+    assert "eval_interval=1.5 must be a whole number" in rows[3]
+    fine = {"n_epochs": 50, "batch_size": 256, "compute_multiplier": 10, "eval_interval": 1}
+    assert "hyperparameters" not in _by_check(preflight(_task(folder, hyperparameters=fine),
+                                                        "azure", today=TODAY))  # fmt: skip
+
+
+def test_azure_without_a_validation_file_is_a_blocker_openai_a_warning(folder):
+    task = _task(folder, validation_file=None)
+    azure = preflight(task, "azure", today=TODAY)
+    row = _by_check(azure)["data: validation"]
+    assert row["result"] == "error" and "Both a training and a validation dataset" in row["detail"]
+    assert _by_check(preflight(task, "openai", today=TODAY))["data: validation"]["result"] == (
+        "warning"
+    )
+
+
+def test_loopback_and_private_urls_are_blockers_for_a_hosted_platform(folder):
+    task = _task(folder, tools=[LOOPBACK_TOOL], grader={
+        "type": "multi", "name": "m", "calculate_output": "exact + judge",
+        "graders": {"exact": EXACT, "judge": ENDPOINT_GRADER}})  # fmt: skip
+    client, _ = _recording_client()
+    rules = platform_rules(task, "azure", str(client.base_url))
+    reachable = [(s, m) for c, s, m in rules if c == "reachable URLs"]
+    assert [s for s, _ in reachable] == ["error", "error"]
+    assert "tool calculator at http://127.0.0.1:8000/call: 127.0.0.1 is a non-public" in (
+        reachable[0][1]
+    )
+    assert "endpoint grader grader.judge at http://10.1.2.3/score" in reachable[1][1]
+    local_stand_in = platform_rules(task, "azure", "http://127.0.0.1:8765/openai/v1/")
+    assert {s for c, s, _ in local_stand_in if c == "reachable URLs"} == {"warning"}
+    public = _task(folder, tools=[TaskTool(name="c", server_url="https://93.184.215.14/call")])
+    assert not [r for r in platform_rules(public, "azure") if r[0] == "reachable URLs"]
+    for host in ("localhost", "svc.internal", "[::1]", "169.254.169.254", "0.0.0.0"):
+        assert private_reason(f"http://{host}/call"), host
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"hyperparameters": OUT_OF_RANGE}, "n_epochs=100 must be at most 50"),
+        ({"validation_file": None}, "Both a training and a validation dataset"),
+        ({"tools": [LOOPBACK_TOOL]}, "127.0.0.1 is a non-public address"),
+    ],
+)
+def test_launch_refuses_a_broken_rule_before_sending_anything(folder, changes, words):
+    client, sent = _recording_client()
+    with pytest.raises(HostedJobError, match="not launched, nothing sent") as error:
+        launch("azure", _task(folder, **changes), client=client, env={})
+    assert words in str(error.value) and error.value.kind == "invalid"
+    assert sent == []
+
+
+def test_the_fake_platform_refuses_what_preflight_blocks(folder):
+    """The rules are the platform's: sent anyway, the fake (like the service) answers 400."""
+    state = FakeState(azure=True)
+    with serve_in_background(fake_openai_app(state)) as url:
+        client = openai.OpenAI(base_url=f"{url}/openai/v1/", api_key="k", max_retries=0)
+        api = HostedAPI(client, "azure")
+        method = {"type": "reinforcement", "reinforcement": {"grader": EXACT}}
+        body = {"model": "o4-mini", "training_file": "file-1", "method": method}
+        with pytest.raises(HostedJobError, match="Both a training and a validation dataset"):
+            api.create_job(body)
+        body["validation_file"] = "file-2"
+        body["method"]["reinforcement"]["hyperparameters"] = {"batch_size": 1000}
+        with pytest.raises(HostedJobError, match="Invalid hyperparameter batch_size"):
+            api.create_job(body)
+
+
+def test_max_episode_steps_travels_only_with_tools_and_preflight_says_so(folder):
+    bare = _task(folder, max_episode_steps=20)
+    assert "max_episode_steps" not in bare.reinforcement_method()["reinforcement"]
+    row = _by_check(preflight(bare, "local", today=TODAY))["max_episode_steps"]
+    assert row["result"] == "warning" and "it is not sent" in row["detail"]
+    tooled = _task(folder, tools=[TaskTool(name="c", server_url="https://t.example/call")])
+    assert tooled.reinforcement_method()["reinforcement"]["max_episode_steps"] == 10
+    assert "max_episode_steps" not in _by_check(preflight(_task(folder), "local", today=TODAY))
+
+
+def test_a_grader_reading_output_json_without_response_format_is_warned_on_hosted(folder):
+    reads_json = {**EXACT, "input": "{{sample.output_json.answer}}"}
+    report = preflight(_task(folder, grader=reads_json), "azure", today=TODAY)
+    assert _by_check(report)["response_format"]["result"] == "warning"
+    fmt = {"type": "json_schema", "json_schema": {"name": "answer", "strict": True, "schema": {
+        "type": "object", "properties": {"answer": {"type": "string"}},
+        "required": ["answer"], "additionalProperties": False}}}  # fmt: skip
+    with_format = preflight(_task(folder, grader=reads_json, response_format=fmt), "azure",
+                            today=TODAY)  # fmt: skip
+    assert "response_format" not in _by_check(with_format)

@@ -126,3 +126,54 @@ def test_repr_shows_references_only(folder):
     task = make(folder)
     task.job_tools({"CALC_TOKEN": "never-shown"})
     assert "never-shown" not in repr(task) and "<string_check grader>" in repr(task)
+
+
+JSON_FORMAT = {"type": "json_schema", "json_schema": {"name": "answer", "strict": True,
+               "schema": {"type": "object", "properties": {"answer": {"type": "string"}},
+                          "required": ["answer"], "additionalProperties": False}}}  # fmt: skip
+
+
+def test_response_format_is_checked_saved_sent_and_hashed(folder):
+    flat = {"type": "json_schema", **JSON_FORMAT["json_schema"]}  # Azure's page shows this form
+    for form in (JSON_FORMAT, flat):
+        task = make(folder, response_format=form)
+        assert task.reinforcement_method(redact=True)["reinforcement"]["response_format"] == form
+        loaded = RFTTask.load(task.save(folder / "task.json"))
+        assert loaded.response_format == form and loaded.content_hash() == task.content_hash()
+    plain = make(folder)
+    assert "response_format" not in plain.reinforcement_method(redact=True)["reinforcement"]
+    assert plain.content_hash() != task.content_hash()
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"type": "text"}, '"type": "json_schema"'),
+        ({"type": "json_schema", "json_schema": {"name": "a b", "schema": {}}}, "name must be"),
+        ({"type": "json_schema", "json_schema": {"name": "a"}}, "schema must be a JSON Schema"),
+        ({"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": 5}}},
+         "not valid JSON Schema"),
+        ({"type": "json_schema", "json_schema": {"name": "a", "schema": {}, "strict": "yes"}},
+         "strict must be true or false"),
+    ],
+)  # fmt: skip
+def test_a_bad_response_format_is_refused_naming_what_is_wrong(folder, form, message):
+    with pytest.raises(ValueError, match="response_format") as error:
+        make(folder, response_format=form)
+    assert message in str(error.value)
+
+
+def test_a_task_without_response_format_keeps_the_hash_it_had_before_the_field(tmp_path):
+    """Jobs already launched are found by this hash: adding the field must not change it. The
+    value was printed by the code before ``response_format`` existed (commit eb96f4b)."""
+    line = '{"messages":[{"role":"user","content":"1+1?"}],"answer":"2"}\n'
+    for name in ("train.jsonl", "valid.jsonl"):
+        (tmp_path / name).write_text(line)
+    exact = {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
+             "reference": "{{item.answer}}", "operation": "eq"}  # fmt: skip
+    tool = TaskTool(name="calc", server_url="https://tools.example/call",
+                    headers={"Authorization": "Bearer ${T}"})  # fmt: skip
+    task = RFTTask.in_folder(tmp_path, name="h", training_file="train.jsonl",
+                             validation_file="valid.jsonl", grader=exact,
+                             hyperparameters={"n_epochs": 2}, seed=3, tools=[tool])  # fmt: skip
+    assert task.content_hash() == "f4fdf0c82cb7b05dc2a20ecbbeb653d57168d417230035996434e0bc7d049095"

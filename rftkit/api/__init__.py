@@ -12,7 +12,7 @@ Limits (what differs from the hosted service; everything else follows its shapes
 | area | served | not served (answered with the API's 400 error shape unless noted) |
 |---|---|---|
 | files | ``purpose="fine-tune"`` JSONL, checked at upload with the kit's RFT rules | other purposes; a file with errors (400 listing the lines) |
-| jobs: method | ``reinforcement`` with ``grader``, ``tools``, ``max_episode_steps``, ``hyperparameters`` | ``supervised``, ``dpo``; ``response_format``; top-level ``hyperparameters`` |
+| jobs: method | ``reinforcement`` with ``grader``, ``tools``, ``max_episode_steps``, ``hyperparameters``, ``response_format`` (checked and echoed; the local model is not constrained by it: ``sample.output_json`` holds an answer that parses as JSON, said in a ``warn`` event) | ``supervised``, ``dpo``; top-level ``hyperparameters`` |
 | jobs: model | ``rftkit-tinylm-base``; an ``ft:`` model or checkpoint of this server (trains on from it); any hosted id (``o4-mini-…``) is trained as ``rftkit-tinylm-base``, said in a ``warn`` event | a path; an unknown ``ft:`` id |
 | jobs: data | ``validation_file`` required (as RFT needs); dataset errors (line limits, grader variables, tool names, train/valid leakage) are answered 400 at create | the service's asynchronous ``validating_files`` failure and moderation checks |
 | jobs: hyperparameters | mapped to GRPO by the table in ``rftkit.local.hyperparameters``; ``reasoning_effort`` has no local counterpart | — |

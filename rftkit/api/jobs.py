@@ -25,7 +25,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from rftkit.api.errors import APIError, bad_request, not_found, unsupported
+from rftkit.api.errors import APIError, bad_request, not_found
 from rftkit.api.files import FileStore, invalid_file_message
 from rftkit.api.graders import checked_grader
 from rftkit.api.pages import page
@@ -35,6 +35,9 @@ from rftkit.task import HYPERPARAMETERS, RFTTask, TaskTool
 
 MASK = "**********"
 TERMINAL = ("succeeded", "failed", "cancelled")
+CANCEL_WAIT_S = 15.0
+"""A cancel answers once the job stopped at its next safe point (well under a second while
+rollouts run), waiting at most this long; a job still stopping then answers its status as is."""
 _METADATA_FILTER = re.compile(r"^metadata\[(.+)\]$")
 
 
@@ -244,13 +247,15 @@ class JobStore:
                 hyperparameters=spec.hyperparameters,
                 suffix=request.suffix,
                 seed=request.seed,
+                response_format=spec.response_format,
             )
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            param = {"hyperparameters": "method.reinforcement.hyperparameters"}.get(
-                where.split(".")[0], where
-            )
+            param = {
+                "hyperparameters": "method.reinforcement.hyperparameters",
+                "response_format": "method.reinforcement.response_format",
+            }.get(where.split(".")[0], where)
             raise bad_request(
                 f"Invalid {where or 'job'}: {first['msg']}", param, "invalid_value"
             ) from None
@@ -323,13 +328,7 @@ def reinforcement_spec(request: CreateJobRequest) -> ReinforcementSpec:
             "hyperparameters",
             "invalid_value",
         )
-    spec = method.reinforcement
-    if spec.response_format is not None:
-        raise unsupported(
-            "method.reinforcement.response_format",
-            "is not supported: the local model answers in plain text",
-        )
-    return spec
+    return method.reinforcement
 
 
 def echoed_method(task: RFTTask, spec: ReinforcementSpec) -> dict[str, Any]:
@@ -338,8 +337,8 @@ def echoed_method(task: RFTTask, spec: ReinforcementSpec) -> dict[str, Any]:
     body = method["reinforcement"]
     hyperparameters = {name: "auto" for name in HYPERPARAMETERS} | {"reasoning_effort": "default"}
     body["hyperparameters"] = hyperparameters | dict(spec.hyperparameters)
-    body.setdefault("max_episode_steps", None)
-    body["response_format"] = None
+    body["max_episode_steps"] = spec.max_episode_steps
+    body.setdefault("response_format", None)
     return method
 
 
@@ -428,5 +427,5 @@ def cancel(request: Request, job_id: str) -> dict[str, Any]:
             f"Job {job_id} has already completed: it is {server_job.job.status}.",
             "fine_tuning_job_id",
         )
-    server_job.job.cancel()
+    server_job.job.cancel(wait=CANCEL_WAIT_S)
     return server_job.api_object()

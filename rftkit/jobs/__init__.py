@@ -38,12 +38,13 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 __all__ = ["BACKENDS", "JOB_STATUSES", "HostedJob", "HostedJobError", "LocalJob", "launch"]
 
 
-def launch(backend: str, task: RFTTask, *, progress: bool = False, **options: Any) -> Any:
+def launch(backend: str, task: RFTTask, *, progress: Any = False, **options: Any) -> Any:
     """Create and start a job for ``task`` on ``backend``.
 
     ``local`` takes ``env``, ``grpo``, ``out_dir``; ``openai``/``azure`` take ``client``, ``env``,
-    ``force`` and (Azure) ``training_type``, and return the job already launched from the same
-    task unless ``force=True``.
+    ``force``, ``timeout`` (seconds per request) and (Azure) ``training_type``, and return the job
+    already launched from the same task unless ``force=True``. ``progress`` is a bar (``True``)
+    locally and, for a hosted backend, a callable that hears what is being waited for.
     """
     if backend == "local":
         from rftkit.jobs.local import LocalJob
@@ -52,7 +53,9 @@ def launch(backend: str, task: RFTTask, *, progress: bool = False, **options: An
     if backend in ("openai", "azure"):
         from rftkit.jobs.hosted import launch_hosted
 
-        return launch_hosted(backend, task, **options)
+        return launch_hosted(
+            backend, task, progress=progress if callable(progress) else None, **options
+        )
     if backend == "trl-modal":  # TRL's GRPOTrainer on Modal GPUs (rftkit.trl.backend)
         from rftkit.trl.backend import launch_trl_modal
 

@@ -11,6 +11,11 @@ Exit codes (for scripts):
 130   interrupted
 ====  =========================================================================================
 
+Every command that talks to a platform takes ``--timeout SECONDS`` (default 120): the longest
+it waits for any one request, retries included. While it waits it says so on stderr every few
+seconds, and a request that gets no answer in time ends the command with a message that names the
+timeout (exit 3). Waiting for uploaded files to be processed has its own limit (10 minutes).
+
 Credentials come from the environment only (``OPENAI_API_KEY``; ``AZURE_OPENAI_ENDPOINT`` and
 ``AZURE_OPENAI_API_KEY``, or ``AZURE_AI_PROJECT_ENDPOINT``), never from the command line; header
 values the task references come from the environment too and are never printed.
@@ -20,9 +25,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
@@ -47,9 +54,28 @@ def _task(args: argparse.Namespace) -> RFTTask:
 def _client(args: argparse.Namespace) -> Any:
     if args.backend == "local":
         return None
-    from rftkit.jobs.hosted.clients import client_for
+    from rftkit.jobs.hosted.clients import base_url_for, client_for
 
-    return client_for(args.backend, args.base_url)
+    url, source = base_url_for(args.backend, args.base_url)
+    client = client_for(args.backend, args.base_url)
+    _say(f"{args.backend}: API at {url or client.base_url} ({source})")
+    return client
+
+
+def _say(line: str) -> None:
+    """A progress line on stderr (stdout keeps the command's result)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _timeout(args: argparse.Namespace) -> float:
+    from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT
+
+    return args.timeout or DEFAULT_TIMEOUT
+
+
+def _hosted(args: argparse.Namespace) -> dict[str, Any]:
+    """The request options every hosted call of a command shares."""
+    return {"timeout": _timeout(args), "progress": _say}
 
 
 def _baseline(args: argparse.Namespace) -> Any:
@@ -69,7 +95,7 @@ def _hosted_job(args: argparse.Namespace) -> Any:
         )
     from rftkit.jobs.hosted import open_job
 
-    return open_job(args.backend, args.job_id, client=_client(args))
+    return open_job(args.backend, args.job_id, client=_client(args), **_hosted(args))
 
 
 def _metrics(event: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +141,7 @@ def _run_preflight(args: argparse.Namespace) -> int:
         baseline=_baseline(args),
         budget_usd=args.budget,
         readiness_rollouts=args.rollouts,
+        timeout=_timeout(args),
     )
     print(report.text())
     return OK if report.ok else CHECKS_FAILED
@@ -130,7 +157,9 @@ def _run_forecast(args: argparse.Namespace) -> int:
     print(fc.text())
     if args.job_id:
         print("\nforecast next to actual")
-        print(compare(fc, _hosted_job(args)).to_string())
+        table = compare(fc, _hosted_job(args))
+        print(table.to_string())
+        print(f"billed time: {table.attrs['billed_time']}")
     return OK
 
 
@@ -146,6 +175,7 @@ def _run_launch(args: argparse.Namespace) -> int:
         baseline=_baseline(args),
         budget_usd=args.budget,
         readiness_rollouts=args.rollouts,
+        timeout=_timeout(args),
     )
     print(report.text())
     if not report.ok and not args.force:
@@ -155,16 +185,25 @@ def _run_launch(args: argparse.Namespace) -> int:
         job = launch("local", task)
         print(f"job {job.id} (local) started")
         return _exit_for(follow(job, poll=None))
-    job = launch(args.backend, task, client=client, force=args.new)
+    job = launch(args.backend, task, client=client, force=args.new, **_hosted(args))
     said = "already launched from this task (pass --new for another)" if job.reused else "created"
     print(f"job {job.id} on {args.backend}: {said}; status {job.as_job().get('status')}")
+    if job.launch_note:
+        print(f"note: {job.launch_note}")
+    if job.same_task:
+        listed = ", ".join(f"{j['id']} ({j['status']})" for j in job.same_task)
+        print(f"jobs from this task on {args.backend} now: {len(job.same_task)}: {listed}")
     return OK
 
 
 def _run_status(args: argparse.Namespace) -> int:
+    from rftkit.jobs.hosted.errors import job_failure, mask_headers
+
     job = _hosted_job(args)
-    record = job.as_job()
+    record = mask_headers(job.as_job())
     print(f"{job.id}: {record.get('status')}")
+    if record.get("status") == "failed":
+        print(f"error: {job_failure(record)}")
     print(json.dumps(record, indent=2))
     return OK
 
@@ -176,7 +215,68 @@ def _run_events(args: argparse.Namespace) -> int:
 
 
 def _run_watch(args: argparse.Namespace) -> int:
-    return _exit_for(follow(_hosted_job(args), poll=args.poll))
+    from rftkit.jobs.hosted.errors import job_failure
+
+    job = _hosted_job(args)
+    status = follow(job, poll=args.poll)
+    if status == "failed":
+        print(f"job {job.id} failed: {job_failure(job.as_job())}")
+    elif status != "succeeded":
+        print(f"job {job.id}: {status}")
+    return _exit_for(status)
+
+
+MANAGEMENT_TOKEN = "AZURE_MANAGEMENT_TOKEN"
+
+
+def _resource_of(url: str | None) -> str | None:
+    """``RES`` of ``https://RES.openai.azure.com/...`` (and the other Azure AI host names)."""
+    host = urlsplit(url or "").hostname or ""
+    for suffix in (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com"):
+        if host.endswith(suffix):
+            return host.removesuffix(suffix)
+    return None
+
+
+def _run_deploy(args: argparse.Namespace) -> int:
+    if args.backend != "azure":
+        raise _Usage(
+            "only Azure needs a deployment: on OpenAI a fine-tuned model answers by its id "
+            "(evaluate it with model=<fine_tuned_model>)"
+        )
+    from rftkit.jobs.hosted.deploy import ARM, deploy, deployment_for
+
+    job = _hosted_job(args)
+    url = str(job.api.client.base_url)
+    resource = args.resource or _resource_of(url)
+    if resource is None:
+        raise _Usage(f"--resource is needed (it cannot be read from {url})")
+    plan = deployment_for(
+        job.as_job(),
+        subscription=args.subscription,
+        resource_group=args.resource_group,
+        resource=resource,
+        name=args.deployment_name,
+        checkpoint=args.checkpoint,
+        sku=args.sku,
+    )
+    print(f"deploy {plan.model} as {plan.name}: {plan.cost_text()}")
+    print("\nthe request (Azure Resource Manager):\n" + plan.request_text())
+    print("\nor with the Azure CLI:\n" + plan.az_command())
+    print(
+        f"\nthen evaluate it by its deployment name: model={plan.name!r} at {url} (the "
+        "fine-tuned model id itself answers nothing)"
+    )
+    if not args.apply:
+        print(f"\nnot deployed: pass --apply with {MANAGEMENT_TOKEN} set to send the request")
+        return OK
+    token = os.environ.get(MANAGEMENT_TOKEN)
+    if not token:
+        raise _Usage(f"--apply needs {MANAGEMENT_TOKEN} (az account get-access-token)")
+    found = deploy(plan, token, management=args.management_url or ARM, progress=_say)
+    state = (found.get("properties") or {}).get("provisioningState")
+    print(f"\ndeployment {plan.name}: {state}; hosting is billed from now until it is deleted")
+    return OK
 
 
 def _run_action(args: argparse.Namespace) -> int:
@@ -212,6 +312,16 @@ def _guarded(command: Any) -> Any:
     return run
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     jobs = commands.add_parser(
         "jobs", help="preflight, forecast, launch and follow training jobs (exit codes: see docs)"
@@ -222,7 +332,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         if task:
             parser.add_argument("--task", type=Path, help="the task file (task.json)")
         parser.add_argument("--backend", choices=BACKENDS, default="local")
-        parser.add_argument("--base-url", help="the platform's API URL (e.g. a local server)")
+        parser.add_argument(
+            "--base-url",
+            help="the platform's API URL: for azure the resource URL (https://RES.openai.azure.com)"
+            " or its /openai/v1/ URL; or a local server",
+        )
+        parser.add_argument(
+            "--timeout",
+            type=_seconds,
+            help="seconds to wait for any one request, retries included (default 120)",
+        )
 
     def checks(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--baseline", type=Path, help="a baseline's traces (JSONL)")
@@ -261,3 +380,20 @@ def register(commands: argparse._SubParsersAction) -> None:
         if name == "watch":
             parser.add_argument("--poll", type=float, default=30.0, help="seconds between reads")
         parser.set_defaults(run=_guarded(run))
+
+    dep = actions.add_parser(
+        "deploy", help="Azure: deploy the fine-tuned model (prints the request; --apply sends it)"
+    )
+    dep.add_argument("job_id")
+    common(dep, task=False)
+    dep.add_argument("--subscription", required=True, help="the Azure subscription id")
+    dep.add_argument("--resource-group", required=True)
+    dep.add_argument("--resource", help="the Azure OpenAI resource (default: from the base URL)")
+    dep.add_argument("--deployment-name", required=True, help="the name inference will use")
+    dep.add_argument(
+        "--sku", default="Standard", help="Standard (default), GlobalStandard or DeveloperTier"
+    )
+    dep.add_argument("--checkpoint", help="deploy this checkpoint (ftchkpt-...) instead")
+    dep.add_argument("--apply", action="store_true", help=f"send it ({MANAGEMENT_TOKEN})")
+    dep.add_argument("--management-url", help=argparse.SUPPRESS)
+    dep.set_defaults(run=_guarded(_run_deploy))

@@ -342,31 +342,85 @@ def forecast(
     )
 
 
+PAUSED_WORDS = ("paused", "pausing")
+RESUMED_WORDS = ("resumed", "started", "running")
+
+
+def billed_seconds(job: Any) -> tuple[float | None, str]:
+    """The seconds a job was billed for, and how they were counted.
+
+    OpenAI's billing guide for the RFT API bills wall-clock time in the core training loop
+    (sampling, grading, training, validation), not queueing, file validation, safety checks or
+    pauses. Counted, in order of preference:
+
+    1. the sum of every metrics event's ``timing.step.full_iteration`` (each step's own time);
+    2. otherwise the time from the first step's start (the event saying the job started
+       running, else the first metrics event) to the last metrics event, less every interval
+       between a pause event and the next resume event.
+    """
+    events = [e for e in job.events() if isinstance(e, dict)]
+    metrics = [e for e in events if e.get("type") == "metrics" and e.get("data")]
+    steps = [((e["data"].get("timing") or {}).get("step") or {}) for e in metrics]
+    if metrics and all(isinstance(s.get("full_iteration"), int | float) for s in steps):
+        total = sum(float(s["full_iteration"]) for s in steps)
+        return total, (
+            f"the {len(steps)} steps' timing.step.full_iteration summed; queueing, file "
+            "validation, safety checks and pauses fall outside every step"
+        )
+    timed = [e for e in events if isinstance(e.get("created_at"), int | float)]
+    timed_metrics = [e for e in timed if e in metrics]
+    if not timed_metrics:
+        return None, "not counted: the job has no timed metrics events yet"
+    timed.sort(key=lambda e: e["created_at"])
+    started = next(
+        (e for e in timed if any(w in str(e.get("message", "")).lower() for w in RESUMED_WORDS)),
+        timed_metrics[0],
+    )
+    end = timed_metrics[-1]["created_at"]
+    paused_s, paused_at = 0.0, None
+    for event in timed:
+        message = str(event.get("message", "")).lower()
+        if paused_at is None and any(w in message for w in PAUSED_WORDS):
+            paused_at = event["created_at"]
+        elif paused_at is not None and any(w in message for w in RESUMED_WORDS):
+            paused_s += max(0.0, min(event["created_at"], end) - paused_at)
+            paused_at = None
+    total = max(0.0, end - started["created_at"] - paused_s)
+    return total, (
+        "from the job's start of training to its last metrics event, less "
+        f"{paused_s / 3600:.2f} h paused (events carry no per-step timing); queueing and the "
+        "checks after the last step are left out"
+    )
+
+
 def compare(fc: Forecast, job: Any, now: float | None = None) -> pd.DataFrame:
-    """The forecast next to what ``job`` did (any backend's job): steps, wall time, cost."""
+    """The forecast next to what ``job`` did (any backend's job): steps, wall time, billed time
+    and cost. The cost counts billed time only (:func:`billed_seconds`); how it was counted is
+    in ``frame.attrs["billed_time"]``."""
     record = job.as_job()
     metrics = [e for e in job.events() if e.get("type") == "metrics" and e.get("data")]
     steps = max((int(e["data"].get("step", 0)) for e in metrics), default=0)
     end = record.get("finished_at") or (now if now is not None else time.time())
-    hours = (end - record["created_at"]) / 3600
+    wall = (end - record["created_at"]) / 3600
+    billed_s, how = billed_seconds(job)
+    billed = None if billed_s is None else billed_s / 3600
+    low, high = round(fc.wall_hours[0], 2), round(fc.wall_hours[1], 2)
     rows = [
         ("steps", fc.plan.steps, fc.plan.steps, steps),
-        (
-            "wall time (hours)",
-            round(fc.wall_hours[0], 2),
-            round(fc.wall_hours[1], 2),
-            round(hours, 2),
-        ),
+        ("billed training time (hours)", low, high, None if billed is None else round(billed, 2)),
+        ("wall time, queueing and pauses included (hours)", None, None, round(wall, 2)),
     ]
     if fc.cost_usd is not None:
-        rate = fc.price.usd_per_training_hour if fc.price else 0.0
+        rate = (fc.price.usd_per_training_hour if fc.price else 0.0) or 0.0
         rows.append(
             (
                 "cost at the table's rate (USD)",
                 round(fc.cost_usd[0]),
                 round(fc.cost_usd[1]),
-                round(hours * (rate or 0.0)),
+                None if billed is None else round(billed * rate),
             )
         )
     frame = pd.DataFrame(rows, columns=["metric", "forecast low", "forecast high", "actual"])
-    return frame.set_index("metric")
+    frame = frame.set_index("metric")
+    frame.attrs["billed_time"] = how
+    return frame

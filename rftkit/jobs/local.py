@@ -1,10 +1,14 @@
 """The ``local`` jobs backend: a GRPO run of the local model in a background thread.
 
 Statuses follow the fine-tuning API (``validating_files → queued → running → succeeded | failed |
-cancelled``, plus ``pausing``/``paused``). ``pause`` stops after the current step, keeping the
-trainer (weights, optimizer, chosen tasks); ``resume`` continues from there. ``cancel`` stops for
-good. Events are ``fine_tuning.job.event`` dicts, checkpoints ``fine_tuning.job.checkpoint``-like
-dicts with the validation metrics, so ``rftkit.analysis`` reads them like a hosted job's.
+cancelled``, plus ``pausing``/``paused``), and every change of status is an event, as on the hosted
+API. ``pause`` stops after the current step, keeping the trainer (weights, optimizer, chosen
+tasks); ``resume`` continues from there. ``cancel`` stops for good at the next safe point, within
+a fraction of a second while rollouts run (they are dropped; no weights change after it), or
+after the gradient step under way; ``cancel(wait=...)`` waits for that point.
+
+Events are ``fine_tuning.job.event`` dicts, checkpoints ``fine_tuning.job.checkpoint``-like dicts
+with the validation metrics, so ``rftkit.analysis`` reads them like a hosted job's.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from rftkit.local.grpo import GRPOTrainer, NothingToLearn
+from rftkit.local.grpo import Aborted, GRPOTrainer, NothingToLearn
 from rftkit.local.hyperparameters import grpo_config
 from rftkit.local.memory import release_free_memory, tune_malloc
 from rftkit.local.pretrain import BASE_CHECKPOINT, BASE_MODEL, load_model
@@ -92,8 +96,10 @@ class LocalJob:
         base, tokenizer = load_model(checkpoint)
         self.out_dir = Path(out_dir or Path("runs") / self.id)
         self._stop = threading.Event()
+        self._abort = threading.Event()
         self._pause_at: int | None = None
         self._cancelled = False
+        self._status_lock = threading.Lock()
         self.error: str | None = None
         self.trainer = GRPOTrainer(
             self.config,
@@ -105,15 +111,23 @@ class LocalJob:
             tools=task.job_tools(env),
             grader=task.resolved_grader(env),
             should_stop=self._should_stop,
+            should_abort=self._abort.is_set,
         )
         world_note = course_world_note(train + valid, {t.name for t in task.tools})
-        for note in (world_note, stand_in, *notes):
+        format_note = None
+        if task.response_format is not None:
+            format_note = (
+                "response_format is recorded, but the local model is not constrained to its "
+                "schema: the grader's sample.output_json holds an answer only when it parses as "
+                "JSON"
+            )
+        for note in (world_note, stand_in, format_note, *notes):
             if note:
                 self.trainer.emit(note, level="warn")
         routes = ", ".join(f"{t.name} -> {t.server_url}" for t in task.tools) or "none"
         self.trainer.emit(f"Rollouts call the task's tools: {routes}")
         self._thread: threading.Thread | None = None
-        self.status = "queued"
+        self._set_status("queued", "Files validated; the job is queued")
 
     @property
     def model_name(self) -> str:
@@ -143,6 +157,14 @@ class LocalJob:
             "method": {"type": "reinforcement"},
         }
 
+    def _set_status(self, status: str, message: str, level: str = "info") -> None:
+        """Change the status and say so in an event (every change, as the hosted API does)."""
+        with self._status_lock:
+            if status == self.status:
+                return
+            self.status = status
+            self.trainer.emit(message, level=level)  # a message event: data makes it metrics
+
     # -- the interface ---------------------------------------------------------------------
     def start(self, progress: bool = False) -> LocalJob:
         if self.status not in ("queued", "paused"):
@@ -151,7 +173,8 @@ class LocalJob:
             )
         tune_malloc()
         self._stop.clear()
-        self.status = "running"
+        resumed = self.status == "paused"
+        self._set_status("running", "Job resumed" if resumed else "Job started")
         self._thread = threading.Thread(target=self._run, args=(progress,), daemon=True)
         self._thread.start()
         return self
@@ -186,14 +209,14 @@ class LocalJob:
         if at_step is not None:
             self._pause_at = at_step
         elif self.status == "running":
-            self.status = "pausing"
+            self._set_status("pausing", "Pause requested: the job pauses after the current step")
             self._stop.set()
         return self
 
     def _should_stop(self) -> bool:
         if self._pause_at is not None and self.trainer.step >= self._pause_at:
             self._pause_at = None
-            self.status = "pausing"
+            self._set_status("pausing", f"Pausing after step {self.trainer.step}")
             return True
         return self._stop.is_set()
 
@@ -201,11 +224,18 @@ class LocalJob:
         self.wait()
         return self.start(progress)
 
-    def cancel(self) -> LocalJob:
+    def cancel(self, wait: float = 0.0) -> LocalJob:
+        """Stop for good at the next safe point; wait up to ``wait`` seconds for it."""
+        if self.status in ("succeeded", "failed", "cancelled"):
+            return self
         self._cancelled = True
         self._stop.set()
-        if self.status in ("queued", "paused"):
-            self.status = "cancelled"
+        self._abort.set()
+        self.trainer.emit("Cancel requested: the job stops at the next safe point")
+        if self._thread is None or not self._thread.is_alive():
+            self._finish("cancelled")
+        elif wait > 0:
+            self._thread.join(wait)
         return self
 
     def wait(self, timeout: float | None = None) -> str:
@@ -218,6 +248,9 @@ class LocalJob:
     def _run(self, progress: bool) -> None:
         try:
             self.trainer.run(progress=progress)
+        except Aborted as exc:
+            self._finish("cancelled", f"({exc})")
+            return
         except NothingToLearn as exc:  # a run that cannot learn never reports success
             self._fail(str(exc))
             return
@@ -229,14 +262,20 @@ class LocalJob:
         elif self.trainer.step >= self.config.steps:
             self._finish("succeeded")
         else:
-            self.status = "paused"
+            self._set_status("paused", f"Job paused after step {self.trainer.step}")
 
     def _fail(self, reason: str) -> None:
         self.error = reason
-        self.trainer.emit(f"Job failed: {reason}", level="error")
-        self._finish("failed")
+        self._finish("failed", f": {reason}")
 
-    def _finish(self, status: str) -> None:
+    def _finish(self, status: str, detail: str = "") -> None:
         self.finished_at = int(time.time())
-        self.status = status
+        messages = {
+            "succeeded": "The job has successfully completed",
+            "cancelled": f"Job cancelled after {self.trainer.step} step(s)",
+            "failed": "Job failed",
+        }
+        level = "error" if status == "failed" else "info"
+        separator = "" if detail.startswith(":") or not detail else " "
+        self._set_status(status, f"{messages[status]}{separator}{detail}", level=level)
         release_free_memory()

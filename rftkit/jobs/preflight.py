@@ -4,6 +4,9 @@ Rows, in order (``check``, ``result``: ok / warning / error / skipped, ``detail`
 
 - **secrets**: every header reference the task makes resolves from ``env``;
 - **data**: each file validated against the task's grader and tool names (``rftkit.data``);
+- **platform rules** (``openai``/``azure``, ``rftkit.jobs.rules``): hyperparameters within the
+  published ranges, a validation file on Azure, tool and grader URLs the platform can reach, and
+  the Agent RFT and ``response_format`` fields where they mean something;
 - **grader**: validated locally (``rftkit.graders.validate_grader``) and, given a client, by the
   platform's ``graders/validate``;
 - **red team**: the grader attacked with answers that must earn nothing (``rftkit.redteam``),
@@ -26,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,13 +41,14 @@ from rftkit.data import validate_file
 from rftkit.data.validate import Profile
 from rftkit.graders.validate import GraderValidationError, grader_warnings, validate_grader
 from rftkit.jobs.forecast import Forecast, RolloutProfile, forecast
-from rftkit.jobs.hosted.api import HostedAPI
+from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT, HostedAPI
 from rftkit.jobs.hosted.errors import HostedJobError, mask
-from rftkit.jobs.hosted.request import secret_values
+from rftkit.jobs.hosted.request import secret_values, uses_agent_rft
 from rftkit.jobs.local import local_checkpoint
 from rftkit.jobs.platforms import CHECKED, OPENAI_WIND_DOWN, model_support
 from rftkit.jobs.readiness import tool_readiness
 from rftkit.jobs.redteam_cases import cases_from_lines, cases_from_traces
+from rftkit.jobs.rules import platform_rules
 from rftkit.redteam import PROBES, run_redteam
 from rftkit.task import RFTTask, TaskSecretError
 
@@ -84,20 +89,39 @@ class PreflightReport:
         return "\n".join([*lines, verdict])
 
 
-def _uses_agent_rft(task: RFTTask) -> bool:
-    def endpoint(grader: Any) -> bool:
-        return isinstance(grader, dict) and (
-            grader.get("type") == "endpoint"
-            or any(endpoint(g) for g in (grader.get("graders") or {}).values())
+def _check_rules(report: PreflightReport, task: RFTTask, backend: str, client: Any) -> None:
+    if backend != "local":
+        url = None if client is None else str(client.base_url)
+        for check, result, detail in platform_rules(task, backend, url):
+            report.add(check, result, detail)
+    if (
+        not task.tools
+        and task.max_episode_steps is not None
+        and ("max_episode_steps" in task.model_fields_set)
+    ):
+        report.add(
+            "max_episode_steps",
+            "warning",
+            f"max_episode_steps={task.max_episode_steps} is an Agent RFT setting and this task "
+            "has no job-level tools: it is not sent",
+        )
+    reads_json = "output_json" in json.dumps(task.grader)
+    if backend != "local" and task.response_format is None and reads_json:
+        report.add(
+            "response_format",
+            "warning",
+            "the grader reads sample.output_json, which the hosted platforms fill only when the "
+            "task sets response_format (a json_schema); without it that part scores as if the "
+            "answer were not JSON",
         )
 
-    return bool(task.tools) or endpoint(task.grader)
 
-
-def _check_data(report: PreflightReport, task: RFTTask) -> None:
+def _check_data(report: PreflightReport, task: RFTTask, backend: str) -> None:
     names = [t.name for t in task.tools] or None
     splits = [("train", task.path("train")), ("validation", task.path("validation"))]
     for split, path in splits:
+        if path is None and backend == "azure":
+            continue  # a blocker, reported by the platform rules
         if path is None:
             report.add(
                 f"data: {split}",
@@ -130,6 +154,7 @@ def _check_grader(
     grader: dict,
     client: Any,
     secrets: list[str],
+    timeout: float,
 ) -> None:
     try:
         validate_grader(task.grader)
@@ -143,7 +168,7 @@ def _check_grader(
         reason = "the local backend runs graders itself" if backend == "local" else "no client"
         report.add("grader: platform", "skipped", reason)
         return
-    api = HostedAPI(client, backend, secrets=secrets)
+    api = HostedAPI(client, backend, secrets=secrets, timeout=timeout)
     try:
         api.validate_grader(grader)
         report.add("grader: platform", "ok", f"{backend} graders/validate accepted it")
@@ -217,7 +242,7 @@ def _check_model(report: PreflightReport, task: RFTTask, backend: str, today: dt
         )
         return
     where = f"{task.model} on {backend}: {known.status} [{known.source}]"
-    if _uses_agent_rft(task) and not known.agent_rft:
+    if uses_agent_rft(task) and not known.agent_rft:
         report.add("model", "error", f"{where}; no Agent RFT (job tools, endpoint graders)")
     elif known.until is not None and known.until <= today:
         said = f"{where}, since {known.until}"
@@ -253,7 +278,7 @@ def _check_availability(
             f"OpenAI wind-down ({'; '.join(active)}); "
             f"{OPENAI_WIND_DOWN[final]} from {final} ({(final - today).days} days)",
         )
-    elif backend == "azure" and _uses_agent_rft(task):
+    elif backend == "azure" and uses_agent_rft(task):
         report.add(
             "availability",
             "warning",
@@ -275,6 +300,7 @@ def preflight(
     today: dt.date | None = None,
     readiness_rollouts: int = 10,
     redteam_cases: int = 3,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> PreflightReport:
     """Run every check for ``task`` on ``backend`` (``local``, ``openai``, ``azure``)."""
     if backend not in ("local", "openai", "azure"):
@@ -291,9 +317,10 @@ def preflight(
     except TaskSecretError as exc:
         report.add("secrets", "error", str(exc))
         grader, secrets = None, []
-    _check_data(report, task)
+    _check_data(report, task, backend)
+    _check_rules(report, task, backend, client)
     if grader is not None:
-        _check_grader(report, task, backend, grader, client, secrets)
+        _check_grader(report, task, backend, grader, client, secrets, timeout)
         _check_redteam(report, task, grader, baseline, redteam_cases)
         _check_tools(report, task, env, readiness_rollouts)
     _check_model(report, task, backend, today)

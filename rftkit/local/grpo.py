@@ -24,6 +24,7 @@ import asyncio
 import copy
 import math
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -80,6 +81,14 @@ PATTERN_METRICS = {
 
 class NothingToLearn(RuntimeError):
     """Triage found no task whose rollouts got different rewards: GRPO would have no signal."""
+
+
+class Aborted(RuntimeError):
+    """``should_abort`` said stop: the rollouts under way were dropped, no weights changed."""
+
+
+ABORT_POLL_S = 0.1
+"""How often running rollouts ask ``should_abort``: a cancel is heard within this much time."""
 
 
 async def rollout_items(
@@ -204,6 +213,7 @@ class GRPOTrainer:
         grader: dict[str, Any],
         on_event: Callable[[dict[str, Any]], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        should_abort: Callable[[], bool] = lambda: False,
     ):
         if not train_items:
             raise ValueError("no training lines: GRPO needs at least one task to roll out")
@@ -225,6 +235,8 @@ class GRPOTrainer:
         self.checkpoints: list[dict[str, Any]] = []
         self.on_event = on_event
         self.should_stop = should_stop
+        self.should_abort = should_abort
+        self._emit_lock = threading.Lock()  # a job's own thread and its API both emit
         self.step = 0
         self.cpu_seconds = 0.0  # this process's CPU time in triage and steps (all threads)
         self._cpu_start = 0.0
@@ -232,14 +244,17 @@ class GRPOTrainer:
 
     # events in the fine_tuning.job.event shape
     def emit(self, message: str, data: dict[str, Any] | None = None, level: str = "info") -> None:
-        event = job_event(f"ftevent-local-{len(self.events) + 1}", message, data, level)
-        self.events.append(event)
+        with self._emit_lock:
+            event = job_event(f"ftevent-local-{len(self.events) + 1}", message, data, level)
+            self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)
 
     def run(self, progress: bool = True) -> list[dict[str, Any]]:
         """Triage, then ``steps`` GRPO steps with validation; returns the events.
 
+        ``should_stop`` is asked between steps (pause: the run can go on); ``should_abort`` while
+        rollouts run (cancel: the step under way is dropped and :class:`Aborted` raised).
         Raises NothingToLearn when no task's rollouts got different rewards."""
         tune_malloc()
         torch.manual_seed(self.config.seed)
@@ -249,21 +264,38 @@ class GRPOTrainer:
         if not self.train_items:  # a resumed run keeps its tasks
             self.triage()
         bar = tqdm(total=cfg.steps, initial=self.step, desc="grpo", disable=not progress)
-        while self.step < cfg.steps and not self.should_stop():
-            self.train_step()
-            bar.update(1)
-            last = self.events[-1]["data"]
-            bar.set_postfix(reward=f"{last['train_mean_reward']:.3f}", refresh=False)
-        bar.close()
+        try:
+            while self.step < cfg.steps and not self.should_stop():
+                self.train_step()
+                bar.update(1)
+                last = self.events[-1]["data"]
+                bar.set_postfix(reward=f"{last['train_mean_reward']:.3f}", refresh=False)
+        finally:
+            bar.close()
         return self.events
 
     def _rollouts(self, items: list[dict[str, Any]], repeats: int) -> list[Trace]:
         cfg = self.config
+        if self.should_abort():
+            raise Aborted("stopped before the rollouts")
         return asyncio.run(
-            rollout_items(
-                self.policy, items, self.tools, self.grader, repeats, cfg.max_episode_steps
+            self._abortable(
+                rollout_items(
+                    self.policy, items, self.tools, self.grader, repeats, cfg.max_episode_steps
+                )
             )
         )
+
+    async def _abortable(self, work: Any) -> list[Trace]:
+        """Await ``work``, asking ``should_abort`` every ABORT_POLL_S; on yes, cancel it."""
+        task = asyncio.ensure_future(work)
+        while not (await asyncio.wait({task}, timeout=ABORT_POLL_S))[0]:
+            if self.should_abort():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                self.policy.records.clear()
+                raise Aborted("stopped during the rollouts; they were dropped")
+        return task.result()
 
     def triage(self) -> None:
         """Keep the tasks whose base-model rewards differ between rollouts (learnable)."""

@@ -11,8 +11,9 @@ import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from rftkit.jobs.hosted.api import HostedAPI
+from rftkit.jobs.hosted.api import HostedAPI, Progress
 from rftkit.jobs.hosted.errors import HostedJobError
 
 READY = frozenset({"processed"})
@@ -32,9 +33,13 @@ def wait_processed(
     timeout: float = 600.0,
     poll: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
+    progress: Progress | None = None,
 ) -> dict:
-    """Poll until the file is processed; HostedJobError if it failed or took longer."""
-    deadline = time.monotonic() + timeout
+    """Poll until the file is processed; HostedJobError if it failed or took longer. The
+    platform checks files in its own time, so this wait has its own ``timeout``; ``progress``
+    hears the file's status at each poll."""
+    started = time.monotonic()
+    deadline = started + timeout
     while file.get("status") not in READY:
         if file.get("status") in FAILED:
             detail = file.get("status_details") or "no details given"
@@ -48,12 +53,17 @@ def wait_processed(
                 f"{timeout:.0f} s; run the launch again later (the file will be reused)",
                 kind="failed",
             )
+        if progress is not None:
+            progress(
+                f"file {file.get('filename')} is {file.get('status')} on {api.name} "
+                f"({time.monotonic() - started:.0f} s of {timeout:.0f} s)"
+            )
         sleep(poll)
         file = api.retrieve_file(file["id"])
     return file
 
 
-def ensure_file(api: HostedAPI, path: Path, split: str, **wait: float) -> str:
+def ensure_file(api: HostedAPI, path: Path, split: str, **wait: Any) -> str:
     """The id of a processed file with ``path``'s content: reused if uploaded before."""
     name = hashed_name(path, split)
     known = [f for f in api.list_files() if f.get("filename") == name]

@@ -1,30 +1,52 @@
 """A job on OpenAI or Azure AI Foundry with the local job's interface: ``status``, ``events()``,
 ``stream()``, ``checkpoints()``, ``pause()``, ``resume()``, ``cancel()``, ``wait()``, ``as_job()``.
 
-:func:`launch_hosted` is idempotent: the task's content hash goes into the job's metadata, and a
-second launch of the same task returns the job already there (found by listing jobs with that
-metadata) instead of starting a second paid one. Failed and cancelled jobs are not reused, so
-re-launching after a failure starts afresh; ``force=True`` always creates a new job.
+:func:`launch_hosted` never pays for the same task twice by accident:
+
+- the task's content hash goes into the job's metadata, and a second launch of the same task
+  returns the job already there (found by listing jobs with that metadata). Failed and cancelled
+  jobs are not reused, so re-launching after a failure starts afresh; ``force=True`` creates a new
+  job all the same;
+- the create itself is sent once (the SDK would retry it without an idempotency key). Each launch
+  also puts a launch id in the metadata, and after **any** error on the create the jobs with the
+  task's hash are listed: a job carrying this launch's id was created after all, and is returned
+  (``HostedJob.launch_note`` says what happened). Only when the listing shows no such job and the
+  platform *answered* (5xx, 429) is the create sent again, at most ``create_attempts`` times in
+  all. After a timeout or a dropped connection the platform may still be making the job, so the
+  create is not repeated: the error says that no job exists yet and that running the launch again
+  (which lists first) is safe.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import openai
 
-from rftkit.jobs.hosted.api import HostedAPI, Platform
+from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT, HostedAPI, Platform, Progress
 from rftkit.jobs.hosted.clients import client_for
-from rftkit.jobs.hosted.errors import HostedJobError
+from rftkit.jobs.hosted.errors import HostedJobError, platform_name
 from rftkit.jobs.hosted.files import ensure_file
-from rftkit.jobs.hosted.request import TASK_HASH_KEY, create_body, secret_values
+from rftkit.jobs.hosted.request import (
+    LAUNCH_KEY,
+    TASK_HASH_KEY,
+    create_body,
+    secret_values,
+    uses_agent_rft,
+)
+from rftkit.jobs.rules import platform_rules
 from rftkit.task import RFTTask
 
 ACTIVE = ("validating_files", "queued", "pending", "running", "pausing")
 FINISHED = ("succeeded", "failed", "cancelled")
 NOT_REUSED = ("failed", "cancelled")
+AMBIGUOUS = ("timeout", "unreachable")
+"""Create failures after which the platform may still be making the job: never repeated."""
+ANSWERED = ("server", "rate_limited")
+"""Create failures where the platform answered: repeated once a listing shows no job."""
 EVALS_GONE = (
     "per-step evaluation results are not available for this job: {why}. OpenAI's hosted Evals API, "
     "through which RFT validation runs were read, was reported shut down on 2026-11-30; read the "
@@ -35,10 +57,22 @@ EVALS_GONE = (
 class HostedJob:
     """One fine-tuning job on a hosted platform, read as raw JSON on every call."""
 
-    def __init__(self, api: HostedAPI, job: Mapping[str, Any], *, reused: bool = False):
+    def __init__(
+        self,
+        api: HostedAPI,
+        job: Mapping[str, Any],
+        *,
+        reused: bool = False,
+        launch_note: str | None = None,
+        same_task: list[dict[str, Any]] | None = None,
+    ):
         self.api = api
         self.id: str = job["id"]
         self.reused = reused
+        self.launch_note = launch_note
+        """Set when the create failed yet the job exists: what was said, how it was found."""
+        self.same_task = list(same_task or [])
+        """``{id, status}`` of every job with this task's hash after the launch (this one too)."""
         self._job = dict(job)
 
     def __repr__(self) -> str:
@@ -149,18 +183,94 @@ class HostedJob:
         return status
 
 
-def open_job(platform: Platform, job_id: str, *, client: openai.OpenAI) -> HostedJob:
+def open_job(
+    platform: Platform,
+    job_id: str,
+    *,
+    client: openai.OpenAI,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
+) -> HostedJob:
     """The job ``job_id`` on ``platform`` (HostedJobError if the platform has no such job)."""
-    api = HostedAPI(client, platform)
+    api = HostedAPI(client, platform, timeout=timeout, progress=progress)
     return HostedJob(api, api.retrieve_job(job_id))
 
 
-def find_job(api: HostedAPI, task_hash: str) -> dict[str, Any] | None:
-    """The newest job launched from a task with this hash that is not failed or cancelled."""
-    for job in api.list_jobs({TASK_HASH_KEY: task_hash}):
-        if job.get("status") not in NOT_REUSED:
-            return job
-    return None
+def _summary(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"id": j["id"], "status": j.get("status")} for j in jobs]
+
+
+def _said(error: HostedJobError) -> str:
+    return str(error).rstrip(". ")
+
+
+def _listed(jobs: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{j['id']} ({j.get('status')})" for j in jobs) or "none"
+
+
+def create_once(
+    api: HostedAPI,
+    body: Mapping[str, Any],
+    *,
+    attempts: int = 2,
+    backoff: float = 2.0,
+    known: list[dict[str, Any]] | None = None,
+) -> HostedJob:
+    """Create the job ``body`` describes without ever making two: see the module docstring.
+    ``body["metadata"]`` must hold the task hash and a launch id unique to this call; ``known``
+    are the jobs with that hash listed just before (reported beside the new one)."""
+    task_hash, launch = body["metadata"][TASK_HASH_KEY], body["metadata"][LAUNCH_KEY]
+    failures: list[HostedJobError] = []
+    for attempt in range(1, attempts + 1):
+        try:
+            job = api.create_job(body)
+        except HostedJobError as exc:
+            failures.append(exc)
+        else:
+            listed = [job, *(known or [])]
+            if failures:  # a failed attempt may have made jobs since: read the list again
+                listed = api.list_jobs({TASK_HASH_KEY: task_hash})
+            return HostedJob(api, job, same_task=_summary(listed))
+        failure = failures[-1]
+        try:
+            listed = api.list_jobs({TASK_HASH_KEY: task_hash})
+        except HostedJobError as listing:
+            raise HostedJobError(
+                f"{_said(failure)}. Whether the job was created is unknown: listing the jobs "
+                f"with this task's hash failed too ({listing}). Run the launch again: it lists "
+                "jobs by the task's hash before it creates one, so it cannot make a second",
+                kind=failure.kind,
+                status=failure.status,
+            ) from None
+        ours = [j for j in listed if (j.get("metadata") or {}).get(LAUNCH_KEY) == launch]
+        if ours:
+            note = (
+                f"the create answered with an error ({failure}), yet the job was made: it was "
+                f"found by the task's hash and this launch's id, and not created again"
+            )
+            return HostedJob(api, ours[0], launch_note=note, same_task=_summary(listed))
+        exists = f"jobs with this task's hash now: {_listed(listed)}"
+        if failure.kind in AMBIGUOUS:
+            raise HostedJobError(
+                f"{_said(failure)}. No job from this launch is listed ({exists}), but the "
+                "platform may still be making it, so the create was not sent again. Run the "
+                "launch again in a minute: it lists jobs by the task's hash first and creates "
+                "one only if none exists",
+                kind=failure.kind,
+                status=failure.status,
+            ) from None
+        if failure.kind not in ANSWERED or attempt == attempts:
+            tried = f"after {attempt} attempt(s) " if attempt > 1 else ""
+            raise HostedJobError(
+                f"{_said(failure)}. No job was created {tried}(listed by the task's hash after the "
+                f"failure: {exists})",
+                kind=failure.kind,
+                status=failure.status,
+            ) from None
+        if api.progress is not None:
+            api.progress(f"the create failed ({failure.status}) and no job was made; trying again")
+        api.sleep(backoff * attempt)
+    raise AssertionError("unreachable: the loop returns or raises")
 
 
 def launch_hosted(
@@ -172,16 +282,37 @@ def launch_hosted(
     force: bool = False,
     training_type: str | None = None,
     file_wait: Mapping[str, float] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
+    create_attempts: int = 2,
 ) -> HostedJob:
     """Create the job for ``task`` on ``platform`` through ``client`` (or return the one already
     launched from the same task, unless ``force``). Without ``client``, one is built from the
-    environment (:func:`rftkit.jobs.hosted.clients.client_for`)."""
+    environment (:func:`rftkit.jobs.hosted.clients.client_for`). ``timeout`` bounds each request
+    (retries included); ``progress`` hears what is being waited for."""
     if client is None:
         client = client_for(platform)
-    api = HostedAPI(client, platform, secrets=secret_values(task, env))
-    if not force and (existing := find_job(api, task.content_hash())):
-        return HostedJob(api, existing, reused=True)
-    wait = dict(file_wait or {})
+    api = HostedAPI(
+        client,
+        platform,
+        secrets=secret_values(task, env),
+        timeout=timeout,
+        progress=progress,
+        agent_rft=uses_agent_rft(task),
+    )
+    broken = [m for _, severity, m in platform_rules(task, platform, str(client.base_url))
+              if severity == "error"]  # fmt: skip
+    if broken:
+        raise HostedJobError(
+            f"not launched, nothing sent: {platform_name(platform)} would refuse this job: "
+            + "; ".join(broken),
+            kind="invalid",
+        )
+    known = api.list_jobs({TASK_HASH_KEY: task.content_hash()})
+    reusable = [j for j in known if j.get("status") not in NOT_REUSED]
+    if reusable and not force:
+        return HostedJob(api, reusable[0], reused=True, same_task=_summary(known))
+    wait = {"progress": progress, **dict(file_wait or {})}
     train = ensure_file(api, task.path("train"), "train", **wait)
     valid_path = task.path("validation")
     valid = None if valid_path is None else ensure_file(api, valid_path, "validation", **wait)
@@ -193,4 +324,5 @@ def launch_hosted(
         validation_file=valid,
         training_type=training_type,
     )
-    return HostedJob(api, api.create_job(body))
+    body["metadata"][LAUNCH_KEY] = uuid.uuid4().hex
+    return create_once(api, body, attempts=create_attempts, known=known)

@@ -1,9 +1,10 @@
 """The create-job body for a task, as OpenAI and Microsoft publish it (docs/hosted-api.md §2-§4).
 
-``method.reinforcement`` comes from :meth:`RFTTask.reinforcement_method` (grader, job ``tools``,
-``max_episode_steps``, hyperparameters). Azure differences: hyperparameters left on ``"auto"`` are
-left out (Azure reads them back as ``-1``), and Azure's ``trainingType`` (``Standard``,
-``GlobalStandard``, ``Developer``) is sent when chosen.
+``method.reinforcement`` comes from :meth:`RFTTask.reinforcement_method` (grader,
+``response_format``, job ``tools`` and, with them only, ``max_episode_steps``, hyperparameters).
+Azure differences: hyperparameters left on ``"auto"`` are left out (Azure reads them back as
+``-1``), and Azure's ``trainingType`` (``Standard``, ``GlobalStandard``, ``Developer``) is sent
+when chosen.
 """
 
 from __future__ import annotations
@@ -17,6 +18,20 @@ from rftkit.task import RFTTask, references
 
 TASK_HASH_KEY = "rftkit_task_hash"
 TASK_NAME_KEY = "rftkit_task"
+LAUNCH_KEY = "rftkit_launch"
+"""A fresh id per launch, so a create that failed can be told apart from an earlier job."""
+
+
+def uses_agent_rft(task: RFTTask) -> bool:
+    """True when the task needs Agent RFT: job-level tools or an endpoint grader."""
+
+    def endpoint(grader: Any) -> bool:
+        return isinstance(grader, dict) and (
+            grader.get("type") == "endpoint"
+            or any(endpoint(g) for g in (grader.get("graders") or {}).values())
+        )
+
+    return bool(task.tools) or endpoint(task.grader)
 
 
 def create_body(
