@@ -17,18 +17,21 @@ import secrets
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
+import anyio
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import FileResponse
 
 from rftkit.api.errors import bad_request, not_found
 from rftkit.api.pages import page
 from rftkit.data import validate_file
 
 PURPOSE = "fine-tune"
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+MIB = 1024 * 1024
+MAX_UPLOAD_BYTES = 512 * MIB
 SPLIT_DEPENDENT = frozenset({"too_many_lines"})
 """Findings that depend on whether the file trains or validates: checked at job creation."""
 _FILE_ID = re.compile(r"^file-[0-9a-f]{24}$")
@@ -56,8 +59,9 @@ class FileStore:
             raise not_found(f"No such File object: {file_id}", param)
         return self.objects[file_id]
 
-    def add(self, filename: str, data: bytes) -> dict[str, Any]:
-        """Validate ``data`` as RFT JSONL and store it; 400 listing what is wrong otherwise."""
+    def add(self, filename: str, source: BinaryIO) -> dict[str, Any]:
+        """Copy ``source`` (at most MAX_UPLOAD_BYTES), validate it as RFT JSONL and store it;
+        400 listing what is wrong otherwise. Blocking: a server calls it off its event loop."""
         if not filename.endswith(".jsonl"):
             raise bad_request(
                 "Invalid file format for Fine-Tuning API. Must be .jsonl",
@@ -66,7 +70,7 @@ class FileStore:
             )
         with tempfile.TemporaryDirectory(dir=self.root) as scratch:
             candidate = Path(scratch) / "upload.jsonl"
-            candidate.write_bytes(data)
+            size = _copy_capped(source, candidate, MAX_UPLOAD_BYTES)
             report = validate_file(candidate)
             errors = [f for f in report.errors if f.code not in SPLIT_DEPENDENT]
             if report.lines_read == 0 and not errors:
@@ -81,7 +85,7 @@ class FileStore:
             record = {
                 "id": file_id,
                 "object": "file",
-                "bytes": len(data),
+                "bytes": size,
                 "created_at": int(time.time()),
                 "filename": filename,
                 "purpose": PURPOSE,
@@ -102,6 +106,20 @@ class FileStore:
             self.path(file_id).unlink(missing_ok=True)
             (self.root / f"{file_id}.json").unlink(missing_ok=True)
         return {"id": file_id, "object": "file", "deleted": True}
+
+
+def _copy_capped(source: BinaryIO, target: Path, cap: int) -> int:
+    """Copy in 1 MB chunks; 400 as soon as more than ``cap`` bytes arrive."""
+    size = 0
+    with target.open("wb") as out:
+        while chunk := source.read(MIB):
+            size += len(chunk)
+            if size > cap:
+                raise bad_request(
+                    f"File is larger than the {cap // MIB} MB limit.", "file", "file_too_large"
+                )
+            out.write(chunk)
+    return size
 
 
 def invalid_file_message(filename: str, errors: list[Any], shown: int = 5) -> str:
@@ -135,10 +153,10 @@ async def upload(
             "purpose",
             "unsupported_value",
         )
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise bad_request("File is larger than the 512 MB limit.", "file", "file_too_large")
-    return store(request).add(file.filename or "upload.jsonl", data)
+    # The form parser has spooled the file to disk (the body limit capped it); copying and
+    # checking it takes seconds for a large file, so it happens on a worker thread, one at a time.
+    add = partial(store(request).add, file.filename or "upload.jsonl", file.file)
+    return await anyio.to_thread.run_sync(add, limiter=request.app.state.rftkit.file_checks)
 
 
 @router.get("")
@@ -160,10 +178,10 @@ def retrieve(request: Request, file_id: str) -> dict[str, Any]:
 
 
 @router.get("/{file_id}/content")
-def content(request: Request, file_id: str) -> Response:
+def content(request: Request, file_id: str) -> FileResponse:
     files = store(request)
     files.get(file_id)
-    return Response(files.path(file_id).read_bytes(), media_type="application/octet-stream")
+    return FileResponse(files.path(file_id), media_type="application/octet-stream")
 
 
 @router.delete("/{file_id}")

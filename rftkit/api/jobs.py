@@ -10,11 +10,19 @@ Header values in the request are real secrets. They are swapped for ``${RFTKIT_A
 references before the task is built and their values live only in the job's in-memory ``env``
 (the way a task file keeps references and the environment keeps values): nothing on disk, in a
 log or in a response holds them, and the job object echoes them masked (``**********``) as the
-service does.
+service does. URLs are shown with their userinfo and secret-looking query values masked
+(``rftkit.urlmask``) in job objects, lists and events.
+
+Limits, as a server others can reach needs them: hyperparameters within
+:data:`HYPERPARAMETER_RANGES` (the documented ranges; where none is documented, a local bound),
+tool and endpoint-grader URLs allowed by the server's outbound policy (``rftkit.outbound``;
+checked at create and again on every connection), and at most ``max_running`` jobs training at
+once — the rest wait ``queued`` and start in creation order, as the hosted service queues them.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import uuid
@@ -25,16 +33,29 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from rftkit import outbound
 from rftkit.api.errors import APIError, bad_request, not_found, unsupported
 from rftkit.api.files import FileStore, invalid_file_message
-from rftkit.api.graders import checked_grader
+from rftkit.api.graders import check_urls, checked_grader, endpoint_urls
 from rftkit.api.pages import page
 from rftkit.data import validate_file
 from rftkit.jobs.local import LocalJob
 from rftkit.task import HYPERPARAMETERS, RFTTask, TaskTool
+from rftkit.urlmask import masked
 
 MASK = "**********"
 TERMINAL = ("succeeded", "failed", "cancelled")
+MAX_RUNNING_JOBS = 1
+"""Jobs training at once by default: each takes the CPU's cores; more would only share them."""
+HYPERPARAMETER_RANGES: dict[str, tuple[float, float, type]] = {
+    "n_epochs": (1, 50, int),  # documented: 1-50
+    "batch_size": (1, 256, int),  # documented: 1-256
+    "compute_multiplier": (0.00001, 10, float),  # documented: (0.00001, 10]
+    "eval_interval": (1, 10_000, int),  # documented: >= 1; local bound
+    "eval_samples": (1, 64, int),  # documented: >= 1; local bound
+    "learning_rate_multiplier": (1e-6, 100, float),  # documented: > 0; local bound
+}
+"""Inclusive ``(low, high, kind)`` of each numeric hyperparameter; ``"auto"`` is always valid."""
 _METADATA_FILTER = re.compile(r"^metadata\[(.+)\]$")
 
 
@@ -110,6 +131,7 @@ class ServerJob:
         self.method_echo = method_echo
 
     def api_object(self) -> dict[str, Any]:
+        """The job as the API shows it, every URL in it masked."""
         body = self.job.as_job()
         body.update(
             model=self.request_model,
@@ -125,7 +147,7 @@ class ServerJob:
             estimated_finish=None,
             integrations=[],
         )
-        return body
+        return masked(body)
 
     def checkpoints(self) -> list[dict[str, Any]]:
         """Checkpoints in the API's shape, each usable as a model by its id."""
@@ -183,15 +205,72 @@ def split_secrets(
     return task_tools, walk(grader), env
 
 
-class JobStore:
-    """The server's jobs, in memory; their checkpoints under ``root``."""
+def check_hyperparameters(values: dict[str, Any]) -> None:
+    """400 naming the first hyperparameter outside :data:`HYPERPARAMETER_RANGES`."""
+    for name, value in values.items():
+        if name not in HYPERPARAMETER_RANGES or value == "auto":
+            continue
+        low, high, kind = HYPERPARAMETER_RANGES[name]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if (
+            not number
+            or (kind is int and not isinstance(value, int))
+            or not math.isfinite(value)
+            or not low <= value <= high
+        ):
+            what = "an integer" if kind is int else "a number"
+            raise bad_request(
+                f"Invalid method.reinforcement.hyperparameters.{name}: expected 'auto' or "
+                f"{what} from {low:g} to {high:g}.",
+                f"method.reinforcement.hyperparameters.{name}",
+                "invalid_value",
+            )
 
-    def __init__(self, root: Path, files: FileStore, grpo: dict[str, Any] | None = None) -> None:
+
+class JobStore:
+    """The server's jobs, in memory; their checkpoints under ``root``. At most ``max_running``
+    train at once; a scheduler thread starts queued ones in creation order."""
+
+    def __init__(
+        self,
+        root: Path,
+        files: FileStore,
+        grpo: dict[str, Any] | None = None,
+        policy: outbound.OutboundPolicy | None = None,
+        max_running: int = MAX_RUNNING_JOBS,
+    ) -> None:
+        if max_running < 1:
+            raise ValueError(f"max_running must be at least 1, not {max_running}")
         self.root = root
         self.files = files
         self.grpo = dict(grpo or {})
+        self.outbound = policy or outbound.OutboundPolicy()
+        self.max_running = max_running
         self.jobs: dict[str, ServerJob] = {}
         self._lock = threading.Lock()
+        self._queue: list[LocalJob] = []
+        self._closed = threading.Event()
+        self._scheduler: threading.Thread | None = None
+
+    def _admit(self) -> None:
+        """Start queued jobs while fewer than ``max_running`` train."""
+        with self._lock:
+            running = sum(j.job.status in ("running", "pausing") for j in self.jobs.values())
+            while self._queue and running < self.max_running:
+                job = self._queue.pop(0)
+                if job.status != "queued":  # cancelled while it waited
+                    continue
+                with outbound.applying(self.outbound):  # the job's thread keeps the policy
+                    job.start()
+                running += 1
+
+    def _schedule(self) -> None:
+        while not self._closed.wait(0.2):
+            self._admit()
+
+    def close(self) -> None:
+        """Stop starting queued jobs (the server is shutting down)."""
+        self._closed.set()
 
     def get(self, job_id: str) -> ServerJob:
         if job_id not in self.jobs:
@@ -228,7 +307,11 @@ class JobStore:
 
     def create(self, request: CreateJobRequest) -> ServerJob:
         spec = reinforcement_spec(request)
+        check_hyperparameters(spec.hyperparameters)
         grader = checked_grader(spec.grader, "method.reinforcement.grader")
+        urls = [(f"method.reinforcement.tools[{i}].server_url", t.server_url)
+                for i, t in enumerate(spec.tools)]  # fmt: skip
+        check_urls(self.outbound, urls + endpoint_urls(grader, "method.reinforcement.grader"))
         train = self._file(request.training_file, "training_file")
         valid = self._file(request.validation_file, "validation_file")
         tools, grader_refs, env = split_secrets(spec.tools, grader)
@@ -263,7 +346,13 @@ class JobStore:
         server_job = ServerJob(job, request, echoed_method(task, spec))
         with self._lock:
             self.jobs[job.id] = server_job
-        job.start()
+            self._queue.append(job)
+            if self._scheduler is None:
+                self._scheduler = threading.Thread(
+                    target=self._schedule, name="rftkit-api-jobs", daemon=True
+                )
+                self._scheduler.start()
+        self._admit()
         return server_job
 
     def _file(self, file_id: str | None, param: str) -> Path:
@@ -382,7 +471,7 @@ def events(
     after: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> dict[str, Any]:
-    newest_first = list(reversed(store(request).get(job_id).job.events()))
+    newest_first = [masked(e) for e in reversed(store(request).get(job_id).job.events())]
     listed = page(newest_first, after=after, limit=limit)
     return {"object": "list", "data": listed["data"], "has_more": listed["has_more"]}
 

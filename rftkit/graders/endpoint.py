@@ -3,9 +3,14 @@
 Request and response are :class:`rftkit.protocol.GraderRequest` / ``GraderResponse`` (reference
 §4.4). Like the service, a connection failure, timeout or 5xx is retried (``ATTEMPTS`` in all);
 if it still fails the sample scores 0 with ``unresponsive_reward_error``. A 4xx or a body that is
-not ``{"score": <finite number>}`` is ``other_error``. Error details carry the status and the
-start of the body, never the request headers (they hold the bearer token). ``rate_limit`` and
-``pass_threshold`` are accepted and not enforced locally (the service uses them).
+not ``{"score": <finite number>}`` is ``other_error``. Error details carry the status line and
+the URL with its credentials masked (``rftkit.urlmask``) — never the request headers (they hold
+the bearer token) and never the body: a URL that is not a grader (an internal admin page) must
+not be readable through a grader's error. ``rate_limit`` and ``pass_threshold`` are accepted and
+not enforced locally (the service uses them).
+
+Requests go out under the current outbound policy (``rftkit.outbound``): an address it refuses
+fails at once (``other_error``), with no retry and no byte sent; redirects are not followed.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import httpx
 from pydantic import ValidationError
 
 from rftkit.graders.result import GraderFailure
+from rftkit.outbound import async_client, refusal_in
 from rftkit.protocol import GraderRequest, GraderResponse
+from rftkit.urlmask import mask_urls
 
 ATTEMPTS = 3
 TIMEOUT_S = 600.0
 """The service's documented limit per grading request (10 min)."""
 _BACKOFF_S = 0.2
-_BODY_SNIPPET = 300
 
 
 async def post_for_score(
@@ -38,7 +44,8 @@ async def post_for_score(
     """The endpoint's score for ``request``; GraderFailure when it cannot be had."""
     body = request.model_dump_json()
     last = ""
-    async with httpx.AsyncClient(timeout=timeout_s) as client:
+    shown = mask_urls(url)
+    async with async_client(timeout=timeout_s) as client:
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(_BACKOFF_S * 2 ** (attempt - 1))
@@ -49,15 +56,22 @@ async def post_for_score(
                     headers={**(headers or {}), "content-type": "application/json"},
                 )
             except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__} from {url}"
+                refused = refusal_in(exc)
+                if refused:
+                    raise GraderFailure(
+                        "other_error", f"{shown} is not called: {refused}"
+                    ) from None
+                last = f"{type(exc).__name__} from {shown}"
                 continue
             if response.status_code >= 500:
-                last = f"HTTP {response.status_code} from {url}: {response.text[:_BODY_SNIPPET]}"
+                last = f"HTTP {response.status_code} from {shown}"
                 continue
             if response.status_code >= 400:
+                raise GraderFailure("other_error", f"HTTP {response.status_code} from {shown}")
+            if response.is_redirect:
                 raise GraderFailure(
                     "other_error",
-                    f"HTTP {response.status_code} from {url}: {response.text[:_BODY_SNIPPET]}",
+                    f"HTTP {response.status_code} from {shown}: redirects are not followed",
                 )
             try:
                 return GraderResponse.model_validate_json(response.content).score
@@ -65,7 +79,7 @@ async def post_for_score(
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"]) or "body"
                 raise GraderFailure(
-                    "other_error", f"{url} answered an invalid body ({where}: {first['msg']})"
+                    "other_error", f"{shown} answered an invalid body ({where}: {first['msg']})"
                 ) from None
     raise GraderFailure(
         "unresponsive_reward_error", f"no score after {attempts} attempts; last: {last}"

@@ -9,6 +9,7 @@ dicts with the validation metrics, so ``rftkit.analysis`` reads them like a host
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 import uuid
@@ -152,7 +153,12 @@ class LocalJob:
         tune_malloc()
         self._stop.clear()
         self.status = "running"
-        self._thread = threading.Thread(target=self._run, args=(progress,), daemon=True)
+        # The thread runs in this context, so an outbound policy applied by the caller
+        # (rftkit.outbound.applying) covers the job's rollouts and graders too.
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._run, progress), daemon=True
+        )
         self._thread.start()
         return self
 
