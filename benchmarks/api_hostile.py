@@ -177,8 +177,10 @@ def attack_outbound(src: Path, root: Path) -> None:
                                 headers={"Authorization": f"Bearer {KEY}"},
                                 json={"grader": grader, "model_sample": "x"})  # fmt: skip
             answers.append(answer.status_code)
-        print(f"2. endpoint graders at four loopback spellings on an --allow-remote server: "
-              f"answers {answers}; requests that reached the listener: {Counting.hits}")
+        print(
+            f"2. endpoint graders at four loopback spellings on an --allow-remote server: "
+            f"answers {answers}; requests that reached the listener: {Counting.hits}"
+        )
     finally:
         server.terminate()
         server.wait(30)
@@ -214,9 +216,9 @@ def attack_event_loop(src: Path, root: Path) -> None:
                 time.sleep(0.05)
         grading.join()
         body = result["body"]
-        print(f"3. rouge_l on a {len(answer_text) // 1000} KB answer took {result['seconds']:.1f} s "
-              f"(reward {body.get('reward')}, errors "
-              f"{[k for k, v in body.get('metadata', {}).get('errors', {}).items() if v]}); "
+        flags = [k for k, v in body.get("metadata", {}).get("errors", {}).items() if v]
+        print(f"3. rouge_l on a {len(answer_text) // 1000} KB answer took "
+              f"{result['seconds']:.1f} s (reward {body.get('reward')}, errors {flags}); "
               f"GET /v1/models meanwhile: {len(latencies)} requests, median "
               f"{statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms")  # fmt: skip
     finally:

@@ -8,6 +8,7 @@ concurrent jobs are bounded; URL credentials never come back.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -17,13 +18,21 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from rftkit import outbound
 from rftkit.api import serve_api
+from rftkit.graders.endpoint import post_for_score
+from rftkit.graders.offload import OffLoop
+from rftkit.graders.result import GraderFailure
 from rftkit.outbound import OutboundPolicy
+from rftkit.protocol import GraderRequest, Sample
 
 MIB = 1024 * 1024
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,3 +216,247 @@ def test_json_nested_900_deep_is_a_400_without_a_traceback(api, caplog):
             assert answer.status_code == 400, path
             assert answer.json()["error"]["code"] == "json_too_deep"
     assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
+
+
+class Listener:
+    """Loopback HTTP listeners on 127.0.0.1 and 127.0.0.2 (one port), counting every request.
+
+    ``/grade`` answers a score, ``/redirect`` a 302 to ``/grade``, ``/secret`` a 404 whose body
+    holds a secret (as an internal admin page might)."""
+
+    SECRET = "internal-page-secret-7f3a"
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        self.servers = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                path = self.path.partition("?")[0]
+                owner.hits.append(path)
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                if path == "/redirect":
+                    self.send_response(302)
+                    self.send_header("location", f"http://127.0.0.1:{owner.port}/grade")
+                    body = b""
+                elif path == "/secret":
+                    self.send_response(404)
+                    body = owner.SECRET.encode()
+                else:
+                    self.send_response(500 if path == "/broken" else 200)
+                    body = json.dumps({"score": 1.0}).encode()
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        first = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = first.server_address[1]
+        self.servers = [first, ThreadingHTTPServer(("127.0.0.2", self.port), Handler)]
+        for server in self.servers:
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture
+def listener():
+    served = Listener()
+    yield served
+    served.close()
+
+
+SPELLINGS = ("127.0.0.1", "127.0.0.2", "0x7f.1", "[::ffff:127.0.0.1]", "localhost", "2130706433")
+
+
+def endpoint(url: str) -> dict:
+    return {"type": "endpoint", "name": "probe", "url": url,
+            "headers": {"Authorization": "Bearer tool-secret-value"}}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def remote_api(tmp_path_factory):
+    """The API as ``--allow-remote`` makes it: no loopback or private URLs unless allowed."""
+    with serve_api(tmp_path_factory.mktemp("remote"),
+                   outbound=OutboundPolicy.for_server(allow_remote=True)) as served:  # fmt: skip
+        yield served
+
+
+def test_an_exposed_server_calls_no_loopback_spelling_nor_metadata(remote_api, listener):
+    for host in SPELLINGS:
+        url = f"http://{host}:{listener.port}/grade"
+        graded = post(remote_api, "/fine_tuning/alpha/graders/run",
+                      {"grader": endpoint(url), "model_sample": "x"})  # fmt: skip
+        assert graded.status_code == 400, host
+        assert graded.json()["error"]["code"] == "url_not_allowed"
+        job = post(remote_api, "/fine_tuning/jobs", {
+            "model": "rftkit-tinylm-base", "training_file": "file-x", "validation_file": "file-y",
+            "method": {"type": "reinforcement", "reinforcement": {
+                "grader": {"type": "string_check", "name": "g", "operation": "eq",
+                           "input": "a", "reference": "a"},
+                "tools": [{"name": "calculator", "server_url": url}]}}})  # fmt: skip
+        assert job.status_code == 400, host
+        assert job.json()["error"]["param"] == "method.reinforcement.tools[0].server_url"
+    metadata = post(remote_api, "/fine_tuning/alpha/graders/run",
+                    {"grader": endpoint("http://169.254.169.254/latest/meta-data"),
+                     "model_sample": "x"})  # fmt: skip
+    assert metadata.status_code == 400
+    assert listener.hits == []
+
+
+def test_a_rehearsal_server_calls_loopback_but_never_metadata(api, listener):
+    graded = post(api, "/fine_tuning/alpha/graders/run",
+                  {"grader": endpoint(f"http://127.0.0.2:{listener.port}/grade"),
+                   "model_sample": "x"})  # fmt: skip
+    assert graded.status_code == 200 and graded.json()["reward"] == 1.0
+    for url in ("http://169.254.169.254/", "http://[fe80::1]/", "http://0.0.0.0/"):
+        refused = post(api, "/fine_tuning/alpha/graders/run",
+                       {"grader": endpoint(url), "model_sample": "x"})  # fmt: skip
+        assert refused.status_code == 400, url
+    assert listener.hits == ["/grade"]
+
+
+def test_allow_url_opens_one_origin_only(tmp_path, listener):
+    allowed = f"http://127.0.0.1:{listener.port}"
+    policy = OutboundPolicy.for_server(allow_remote=True, allow_urls=[allowed])
+    with serve_api(tmp_path, outbound=policy) as exposed:
+        ok = post(exposed, "/fine_tuning/alpha/graders/run",
+                  {"grader": endpoint(f"{allowed}/grade"), "model_sample": "x"})  # fmt: skip
+        other = post(exposed, "/fine_tuning/alpha/graders/run",
+                     {"grader": endpoint(f"http://127.0.0.2:{listener.port}/grade"),
+                      "model_sample": "x"})  # fmt: skip
+    assert ok.json()["reward"] == 1.0 and other.status_code == 400
+    assert listener.hits == ["/grade"]
+
+
+def test_the_connect_time_check_stops_dns_rebinding(monkeypatch, listener):
+    """The name resolves to a public address when checked, to loopback when connecting."""
+    real = socket.getaddrinfo
+    answers = iter(["93.184.216.34"])
+
+    def rebinding(host, port, *args, **kwargs):
+        if host in ("rebind.test", b"rebind.test"):
+            address = next(answers, "127.0.0.1")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    policy = OutboundPolicy.for_server(allow_remote=True)
+    url = f"http://rebind.test:{listener.port}/grade"
+    policy.check_url(url)  # the first answer is public: the up-front check passes
+
+    async def grade() -> float:
+        with outbound.applying(policy):
+            return await post_for_score(url, GraderRequest(sample=Sample(), item={},
+                                                           trace_id="trace_rebind"))  # fmt: skip
+
+    with pytest.raises(GraderFailure, match="loopback or private"):
+        asyncio.run(grade())
+    assert listener.hits == []
+
+
+def test_redirects_are_not_followed_and_error_bodies_not_echoed(api, listener):
+    def run(path: str) -> dict:
+        url = f"http://user:hunter2@127.0.0.1:{listener.port}{path}?api_key=qsecret&top=1"
+        return post(api, "/fine_tuning/alpha/graders/run",
+                    {"grader": endpoint(url), "model_sample": "x"}).json()  # fmt: skip
+
+    redirected, secret, broken = run("/redirect"), run("/secret"), run("/broken")
+    assert "redirects are not followed" in redirected["metadata"]["error_details"][0]
+    assert listener.hits.count("/grade") == 0  # the redirect's target was never asked
+    shown = json.dumps([redirected, secret, broken])
+    assert "HTTP 404" in shown and Listener.SECRET not in shown
+    assert "hunter2" not in shown and "qsecret" not in shown and "top=1" in shown
+
+
+def test_models_answer_while_a_worst_case_grader_runs(tmp_path):
+    """rouge_l on a 173 KB answer once stalled every route for 33 s; now it runs in a child that
+    is stopped at its deadline (3 s here) while /v1/models keeps answering."""
+    answer_text = " ".join(f"w{i % 5000}" for i in range(30_000))
+    reference = " ".join(f"w{i % 3000}" for i in range(2_000))
+    grader = {"type": "text_similarity", "name": "rouge", "evaluation_metric": "rouge_l",
+              "input": "{{sample.output_text}}", "reference": "{{item.reference}}"}  # fmt: skip
+    with serve_api(tmp_path) as served:
+        state = served.app.state.rftkit
+        state.off_loop.close()
+        state.off_loop = OffLoop(deadline_s=3)
+        graded: dict = {}
+        grading = threading.Thread(target=lambda: graded.update(post(
+            served, "/fine_tuning/alpha/graders/run",
+            {"grader": grader, "model_sample": answer_text, "item": {"reference": reference}},
+        ).json()))  # fmt: skip
+        latencies = []
+        with httpx.Client(headers={"Authorization": f"Bearer {served.api_key}"}) as client:
+            client.get(f"{served.base_url}/models")  # connect once
+            grading.start()
+            time.sleep(0.3)
+            while grading.is_alive():
+                started = time.perf_counter()
+                assert client.get(f"{served.base_url}/models").status_code == 200
+                latencies.append(time.perf_counter() - started)
+                time.sleep(0.02)
+        grading.join()
+    assert "longer than 3 s" in graded["metadata"]["error_details"][0]
+    assert len(latencies) >= 20
+    # Generous bounds for a shared machine; benchmarks/api_hostile.py measures the real figures.
+    assert sorted(latencies)[len(latencies) // 2] < 0.1 and max(latencies) < 1.0, latencies
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [("n_epochs", "1e12"), ("n_epochs", "1" + "0" * 400), ("compute_multiplier", "1e6"),
+     ("batch_size", "1000000000"), ("n_epochs", "0"), ("n_epochs", "2.5"),
+     ("eval_samples", "1e400"), ("learning_rate_multiplier", "true")],
+)  # fmt: skip
+def test_hyperparameters_outside_their_ranges_are_a_400(api, name, raw):
+    grader = {"type": "string_check", "name": "g", "operation": "eq", "input": "a",
+              "reference": "a"}  # fmt: skip
+    job = {"model": "rftkit-tinylm-base", "training_file": "file-x", "validation_file": "file-y",
+           "method": {"type": "reinforcement", "reinforcement": {
+               "grader": grader, "hyperparameters": {name: "RAW"}}}}  # fmt: skip
+    body = json.dumps(job).replace('"RAW"', raw).encode()  # a number json.dumps cannot write
+    answer = post(api, "/fine_tuning/jobs", body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["param"] == f"method.reinforcement.hyperparameters.{name}"
+
+
+def test_graders_validate_masks_header_values(api):
+    grader = {"type": "multi", "calculate_output": "a", "graders": {"a": endpoint(
+        "http://127.0.0.1:9/grade")}}  # fmt: skip
+    answer = post(api, "/fine_tuning/alpha/graders/validate", {"grader": grader})
+    assert answer.status_code == 200
+    assert "tool-secret-value" not in answer.text
+    assert answer.json()["grader"]["graders"]["a"]["headers"] == {"Authorization": "**********"}
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+ROUTES = ("/fine_tuning/jobs", "/fine_tuning/alpha/graders/validate",
+          "/fine_tuning/alpha/graders/run", "/responses", "/chat/completions")  # fmt: skip
+FIELDS = st.fixed_dictionaries({}, optional={
+    "model": st.sampled_from(["rftkit-tinylm-base", "ft:nothing", "o4-mini"]) | JSON,
+    "grader": st.fixed_dictionaries({"type": st.sampled_from(
+        ["string_check", "text_similarity", "multi", "endpoint", "python"])}) | JSON,
+    "model_sample": st.text(max_size=30) | JSON, "item": JSON, "method": JSON,
+    "training_file": JSON, "input": JSON, "messages": JSON, "temperature": JSON,
+})  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(route=st.sampled_from(ROUTES), body=FIELDS | JSON)
+def test_any_json_on_any_route_is_answered_never_a_500(api, route, body):
+    answer = post(api, route, body)
+    assert answer.status_code in (200, 400, 404), (answer.status_code, answer.text)
+    assert set(answer.json()) != {"error"} or answer.json()["error"]["message"]

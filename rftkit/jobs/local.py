@@ -156,9 +156,7 @@ class LocalJob:
         # The thread runs in this context, so an outbound policy applied by the caller
         # (rftkit.outbound.applying) covers the job's rollouts and graders too.
         context = contextvars.copy_context()
-        self._thread = threading.Thread(
-            target=context.run, args=(self._run, progress), daemon=True
-        )
+        self._thread = threading.Thread(target=context.run, args=(self._run, progress), daemon=True)
         self._thread.start()
         return self
 
