@@ -22,9 +22,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from local_api_fixtures import FAST_GRPO, recorded_course_task
 
 from rftkit import outbound
 from rftkit.api import serve_api
@@ -460,3 +462,52 @@ def test_any_json_on_any_route_is_answered_never_a_500(api, route, body):
     answer = post(api, route, body)
     assert answer.status_code in (200, 400, 404), (answer.status_code, answer.text)
     assert set(answer.json()) != {"error"} or answer.json()["error"]["message"]
+
+
+def test_jobs_beyond_the_cap_queue_and_their_urls_come_back_masked(tmp_path):
+    with (
+        recorded_course_task(tmp_path / "task") as course,
+        serve_api(tmp_path / "api", grpo=FAST_GRPO, max_running_jobs=1) as served,
+    ):
+        client = openai.OpenAI(base_url=served.base_url, api_key=served.api_key, max_retries=0)
+        task = course.task
+        train = client.files.create(file=task.path("train").open("rb"), purpose="fine-tune")
+        valid = client.files.create(file=task.path("validation").open("rb"), purpose="fine-tune")
+
+        def create(secret_url) -> str:
+            method = task.reinforcement_method(course.env)
+            for tool in method["reinforcement"]["tools"]:
+                tool["server_url"] = secret_url(tool["server_url"])
+            job = client.fine_tuning.jobs.create(model=task.model, training_file=train.id,
+                                                 validation_file=valid.id,
+                                                 extra_body={"method": method})  # fmt: skip
+            return job.id
+
+        first = create(lambda url: f"{url}?api_key=qsecret-1&top=2")
+        second = create(lambda url: url.replace("http://", "http://user:hunter2@"))
+        assert status(client, first) == "running"
+        time.sleep(1.0)
+        assert status(client, second) == "queued"  # the cap holds it back
+        client.fine_tuning.jobs.cancel(first)
+        deadline = time.monotonic() + 180
+        while status(client, second) == "queued":
+            assert time.monotonic() < deadline, "the queued job never started"
+            time.sleep(0.5)
+        shown = json.dumps([
+            client.fine_tuning.jobs.with_raw_response.list().http_response.json(),
+            *(client.fine_tuning.jobs.with_raw_response.retrieve(j).http_response.json()
+              for j in (first, second)),
+            *(client.fine_tuning.jobs.with_raw_response.list_events(j, limit=100)
+              .http_response.json() for j in (first, second)),
+        ])  # fmt: skip
+        client.fine_tuning.jobs.cancel(second)
+        for job_id in (first, second):
+            while status(client, job_id) not in ("cancelled", "failed", "succeeded"):
+                assert time.monotonic() < deadline + 120, f"{job_id} never ended"
+                time.sleep(0.5)
+    assert "qsecret-1" not in shown and "hunter2" not in shown
+    assert "api_key=***&top=2" in shown and "://***@127.0.0.1" in shown
+
+
+def status(client: openai.OpenAI, job_id: str) -> str:
+    return client.fine_tuning.jobs.with_raw_response.retrieve(job_id).http_response.json()["status"]
