@@ -511,3 +511,35 @@ def test_jobs_beyond_the_cap_queue_and_their_urls_come_back_masked(tmp_path):
 
 def status(client: openai.OpenAI, job_id: str) -> str:
     return client.fine_tuning.jobs.with_raw_response.retrieve(job_id).http_response.json()["status"]
+
+
+SPIN = "import time\ndef grade(sample, item):\n    end = time.time() + 8\n    while time.time() < end:\n        pass\n    return 0.0\n"  # noqa: E501
+QUICK = "def grade(sample, item):\n    return 1.0\n"
+
+
+def test_a_quick_python_grader_is_not_queued_behind_six_spinning_ones(api):
+    """Six graders spinning 8 s once took every thread of the event loop's default pool, so a
+    trivial one waited for them; the server's own grading pool has room beside them."""
+
+    def run(source: str) -> dict:
+        grader = {"type": "python", "name": "p", "source": source}
+        return post(
+            api, "/fine_tuning/alpha/graders/run", {"grader": grader, "model_sample": "x"}
+        ).json()
+
+    post(
+        api,
+        "/fine_tuning/alpha/graders/run",
+        {"grader": {"type": "python", "name": "w", "source": QUICK}, "model_sample": "x"},
+    )  # warm the sandbox
+    spinners = [threading.Thread(target=run, args=(SPIN,)) for _ in range(6)]
+    for spinner in spinners:
+        spinner.start()
+    time.sleep(1.0)
+    started = time.perf_counter()
+    quick = run(QUICK)
+    waited = time.perf_counter() - started
+    for spinner in spinners:
+        spinner.join()
+    assert quick["reward"] == 1.0
+    assert waited < 5.0, f"the quick grader waited {waited:.1f} s"
