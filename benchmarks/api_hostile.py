@@ -10,7 +10,8 @@ and measures three things:
    grader in four spellings (``127.0.0.1``, ``127.0.0.2``, ``0x7f.1``, ``[::ffff:127.0.0.1]``),
    on a server started with ``--allow-remote``;
 3. the time ``GET /v1/models`` takes while a ``rouge_l`` grader scores a 173 KB answer against a
-   2,000-word reference (sequential requests, one every 50 ms, until the grader answers).
+   2,000-word reference (sequential requests, one every 50 ms, until the grader answers);
+4. the same while a valid ``--upload-mb`` MB training file is uploaded and checked.
 
 Run it on two checkouts to compare (the machine is shared: timings vary with its load):
 
@@ -226,10 +227,62 @@ def attack_event_loop(src: Path, root: Path) -> None:
         server.wait(30)
 
 
+def models_latency_during(base: str, work) -> tuple[float, list[float]]:
+    """Run ``work()`` in a thread; GET /v1/models every 50 ms until it ends: its seconds and the
+    latencies in ms."""
+    auth = {"Authorization": f"Bearer {KEY}"}
+    seconds: list[float] = []
+
+    def timed() -> None:
+        started = time.perf_counter()
+        work()
+        seconds.append(time.perf_counter() - started)
+
+    worker = threading.Thread(target=timed)
+    latencies = []
+    with httpx.Client(headers=auth, timeout=300) as client:
+        client.get(f"{base}/models")
+        worker.start()
+        time.sleep(0.2)
+        while worker.is_alive():
+            started = time.perf_counter()
+            client.get(f"{base}/models")
+            latencies.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.05)
+    worker.join()
+    return seconds[0], latencies
+
+
+def attack_upload(src: Path, root: Path, size_mb: int) -> None:
+    from rftkit.data import build_dataset  # only here: the rest runs without rftkit imported
+
+    line = json.dumps(build_dataset([{"question": "status of order 1?", "answer": "shipped"}])[0])
+    count = size_mb * MIB // (len(line) + 1)
+    data = ("".join(line.replace("order 1?", f"order {n}?") + "\n" for n in range(count))).encode()
+    server, base = start_server(src, root / "upload")
+    try:
+        status: list[int] = []
+
+        def upload() -> None:
+            answer = httpx.post(f"{base}/files", headers={"Authorization": f"Bearer {KEY}"},
+                                files={"file": ("train.jsonl", data)},
+                                data={"purpose": "fine-tune"}, timeout=600)  # fmt: skip
+            status.append(answer.status_code)
+
+        seconds, latencies = models_latency_during(base, upload)
+        print(f"4. a valid {len(data) / MIB:.0f} MB upload ({count} lines) took {seconds:.1f} s "
+              f"(status {status[0]}); GET /v1/models meanwhile: {len(latencies)} requests, "
+              f"median {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms")  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--src", type=Path, default=Path(__file__).resolve().parents[1])
-    parser.add_argument("--only", choices=("memory", "outbound", "loop"))
+    parser.add_argument("--only", choices=("memory", "outbound", "loop", "upload"))
+    parser.add_argument("--upload-mb", type=int, default=30)
     args = parser.parse_args()
     print(f"source tree: {args.src}")
     with tempfile.TemporaryDirectory() as scratch:
@@ -240,6 +293,8 @@ def main() -> None:
             attack_outbound(args.src, root)
         if args.only in (None, "loop"):
             attack_event_loop(args.src, root)
+        if args.only in (None, "upload"):
+            attack_upload(args.src, root, args.upload_mb)
 
 
 if __name__ == "__main__":

@@ -34,10 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rftkit import outbound
 from rftkit.api.errors import APIError, bad_request, not_found, unsupported
-from rftkit.api.files import FileStore, invalid_file_message
+from rftkit.api.files import FileStore, checked, invalid_file_message
 from rftkit.api.graders import check_urls, checked_grader, endpoint_urls
 from rftkit.api.pages import page
-from rftkit.data import validate_file
 from rftkit.jobs.local import LocalJob
 from rftkit.task import HYPERPARAMETERS, RFTTask, TaskTool
 from rftkit.urlmask import masked
@@ -373,7 +372,7 @@ class JobStore:
             ("train", "training_file", "validation"),
             ("validation", "validation_file", "train"),
         ):
-            report = validate_file(
+            report = checked(
                 task.path(split), split=split, grader=grader, tool_names=names,
                 other_split=task.path(other),
             )  # fmt: skip

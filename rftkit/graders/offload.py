@@ -10,6 +10,9 @@ address-space cap and a deadline after which the child is killed and the sample 
 bounded thread pool instead of the event loop's shared default one, so a few looping graders
 cannot take every thread other requests need.
 
+:func:`in_child` is the same child for any CPU-bound work a server must not do on its loop
+(the local API checks uploaded files with it).
+
 Scripts and the trainer keep grading inline (``run_grader``, ``run_grader_async`` without
 ``off_loop``): their event loop serves no one else.
 """
@@ -43,18 +46,54 @@ _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(_PRELOAD)  # each child starts with the scorers imported
 
 
-def _score_child(
-    conn: Connection, metric: str, text: str, reference: str, memory_bytes: int
+class ChildFailed(RuntimeError):
+    """Work in a child did not finish: stopped at its deadline, out of memory, or raised. The
+    message names the reason, never the inputs."""
+
+
+def _child(
+    conn: Connection, function: Callable[..., Any], args: tuple, memory_bytes: int | None
 ) -> None:
-    resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
+    if memory_bytes is not None:
+        resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
     try:
-        conn.send(("ok", similarity(metric, text, reference)))
+        conn.send(("ok", function(*args)))
     except MemoryError:
-        conn.send(("error", f"scoring needed more than {memory_bytes // MIB} MB; stopped"))
-    except MetricUnavailable as exc:
+        conn.send(("error", f"needed more than {(memory_bytes or 0) // MIB} MB; stopped"))
+    except MetricUnavailable as exc:  # its message says what to install
         conn.send(("error", str(exc)))
-    except Exception as exc:  # the type only: the message could quote the texts
-        conn.send(("error", f"scoring failed ({type(exc).__name__})"))
+    except Exception as exc:  # the type only: the message could quote the inputs
+        conn.send(("error", f"failed ({type(exc).__name__})"))
+
+
+def in_child(
+    function: Callable[..., T], *args: Any, deadline_s: float, memory_bytes: int | None = None
+) -> T:
+    """``function(*args)`` in a child forked from the forkserver and killed after
+    ``deadline_s``; ChildFailed when it does not return. Blocking: call it from a thread.
+
+    One child per call, not a pool: a pool's idle workers would outlive a server that is killed
+    (and keep its forkserver alive); a child lives only as long as its work.
+    """
+    receiver, sender = _context.Pipe(duplex=False)
+    child = _context.Process(
+        target=_child, args=(sender, function, args, memory_bytes), daemon=True
+    )
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(deadline_s):
+            raise ChildFailed(f"took longer than {deadline_s:g} s; stopped")
+        kind, value = receiver.recv()
+    except EOFError:
+        raise ChildFailed("the process died") from None
+    finally:
+        child.kill()
+        child.join()
+        receiver.close()
+    if kind != "ok":
+        raise ChildFailed(value)
+    return value
 
 
 def similarity_in_child(
@@ -65,28 +104,13 @@ def similarity_in_child(
     deadline_s: float = SCORE_DEADLINE_S,
     memory_bytes: int = SCORE_MEMORY_BYTES,
 ) -> float:
-    """``similarity(metric, text, reference)`` in a child killed after ``deadline_s``."""
-    receiver, sender = _context.Pipe(duplex=False)
-    child = _context.Process(
-        target=_score_child, args=(sender, metric, text, reference, memory_bytes), daemon=True
-    )
-    child.start()
-    sender.close()
+    """``similarity(metric, text, reference)`` in a child; GraderFailure when it fails."""
     try:
-        if not receiver.poll(deadline_s):
-            raise GraderFailure(
-                "other_error", f"text_similarity took longer than {deadline_s:g} s; stopped"
-            )
-        kind, value = receiver.recv()
-    except EOFError:
-        raise GraderFailure("other_error", "the scoring process died") from None
-    finally:
-        child.kill()
-        child.join()
-        receiver.close()
-    if kind != "ok":
-        raise GraderFailure("other_error", value)
-    return value
+        return in_child(
+            similarity, metric, text, reference, deadline_s=deadline_s, memory_bytes=memory_bytes
+        )
+    except ChildFailed as exc:
+        raise GraderFailure("other_error", f"text_similarity {exc}") from None
 
 
 @dataclass
