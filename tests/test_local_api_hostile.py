@@ -30,6 +30,7 @@ from local_api_fixtures import FAST_GRPO, recorded_course_task
 
 from rftkit import outbound
 from rftkit.api import serve_api
+from rftkit.data import build_dataset
 from rftkit.graders.endpoint import post_for_score
 from rftkit.graders.offload import OffLoop
 from rftkit.graders.result import GraderFailure
@@ -543,3 +544,27 @@ def test_a_quick_python_grader_is_not_queued_behind_six_spinning_ones(api):
         spinner.join()
     assert quick["reward"] == 1.0
     assert waited < 5.0, f"the quick grader waited {waited:.1f} s"
+
+
+def test_models_answer_while_a_large_upload_is_checked(api):
+    """A valid upload's check once ran inside the async route: the loop stopped for all of it."""
+    line = json.dumps(build_dataset([{"question": "status of order 1?", "answer": "shipped"}])[0])
+    data = "".join(line.replace("order 1?", f"order {n}?") + "\n" for n in range(80_000)).encode()
+    auth = {"Authorization": f"Bearer {api.api_key}"}
+    uploaded: list[httpx.Response] = []
+    uploading = threading.Thread(target=lambda: uploaded.append(httpx.post(
+        f"{api.base_url}/files", headers=auth, files={"file": ("big.jsonl", data)},
+        data={"purpose": "fine-tune"}, timeout=300)))  # fmt: skip
+    latencies = []
+    with httpx.Client(headers=auth) as client:
+        client.get(f"{api.base_url}/models")
+        uploading.start()
+        time.sleep(0.3)
+        while uploading.is_alive():
+            started = time.perf_counter()
+            assert client.get(f"{api.base_url}/models").status_code == 200
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.02)
+    assert uploaded[0].status_code == 200 and uploaded[0].json()["bytes"] == len(data)
+    assert len(latencies) >= 10
+    assert sorted(latencies)[len(latencies) // 2] < 0.1 and max(latencies) < 1.0, latencies
