@@ -214,8 +214,10 @@ def test_json_nested_900_deep_is_a_400_without_a_traceback(api, caplog):
     deep = b"[" * 900 + b"]" * 900
     body = b'{"grader": {"type": "string_check", "x": ' + deep + b"}}"
     with caplog.at_level("DEBUG"):
-        for path in ("/fine_tuning/jobs", "/fine_tuning/alpha/graders/validate", "/responses"):
-            answer = post(api, path, body)
+        for path, kind in (("/fine_tuning/jobs", "application/json"),
+                           ("/fine_tuning/alpha/graders/validate", "application/vnd.x+json"),
+                           ("/responses", "application/json; charset=utf-8")):  # fmt: skip
+            answer = post(api, path, body, **{"content-type": kind})
             assert answer.status_code == 400, path
             assert answer.json()["error"]["code"] == "json_too_deep"
     assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text

@@ -51,6 +51,12 @@ def body_limit(path: str) -> int:
     return BODY_LIMITS.get(path.rstrip("/") or "/", DEFAULT_BODY_LIMIT)
 
 
+def is_json(content_type: str) -> bool:
+    """Whether FastAPI parses a body of this type as JSON (``application/json``, ``…+json``)."""
+    kind, _, subtype = content_type.partition(";")[0].strip().lower().partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
 def too_large(limit: int) -> APIError:
     return APIError(
         413,
@@ -96,7 +102,7 @@ class KeyAndBodyMiddleware:
         if declared.isdigit() and int(declared) > limit:
             await _answer(too_large(limit), scope, receive, send)
             return
-        if headers.get("content-type", "").startswith("application/json"):
+        if is_json(headers.get("content-type", "")):
             await self._json(scope, receive, send, limit)
             return
         await self.app(scope, _limited(receive, limit), send)
