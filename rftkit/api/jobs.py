@@ -502,7 +502,8 @@ def resume(request: Request, job_id: str) -> dict[str, Any]:
         raise bad_request(
             f"Job {job_id} cannot be resumed: it is {server_job.job.status}.", "fine_tuning_job_id"
         )
-    server_job.job.resume()
+    with outbound.applying(store(request).outbound):  # the resumed thread keeps the policy
+        server_job.job.resume()
     return server_job.api_object()
 
 
