@@ -570,3 +570,42 @@ def test_models_answer_while_a_large_upload_is_checked(api):
     assert uploaded[0].status_code == 200 and uploaded[0].json()["bytes"] == len(data)
     assert len(latencies) >= 10
     assert sorted(latencies)[len(latencies) // 2] < 0.1 and max(latencies) < 1.0, latencies
+
+
+def test_a_jobs_rollouts_check_each_connection_too(tmp_path, monkeypatch):
+    """The tool URL's name resolves to a public address when the job is created and to loopback
+    afterwards (DNS rebinding): the job's rollouts, in its own thread, refuse to connect."""
+    real = socket.getaddrinfo
+    public: list[str] = []  # one public answer per check at create, loopback after them
+
+    def rebinding(host, port, *args, **kwargs):
+        if host in ("rebind.test", b"rebind.test"):
+            address = public.pop() if public else "127.0.0.1"
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    policy = OutboundPolicy.for_server(allow_remote=True)
+    with (
+        recorded_course_task(tmp_path / "task") as course,
+        serve_api(tmp_path / "api", grpo=FAST_GRPO, outbound=policy) as served,
+    ):
+        client = openai.OpenAI(base_url=served.base_url, api_key=served.api_key, max_retries=0)
+        task = course.task
+        train = client.files.create(file=task.path("train").open("rb"), purpose="fine-tune")
+        valid = client.files.create(file=task.path("validation").open("rb"), purpose="fine-tune")
+        method = task.reinforcement_method(course.env)
+        port = httpx.URL(method["reinforcement"]["tools"][0]["server_url"]).port
+        for tool in method["reinforcement"]["tools"]:
+            tool["server_url"] = f"http://rebind.test:{port}/call"
+            public.append("93.184.216.34")
+        job = client.fine_tuning.jobs.create(model=task.model, training_file=train.id,
+                                             validation_file=valid.id,
+                                             extra_body={"method": method})  # fmt: skip
+        deadline = time.monotonic() + 240
+        while status(client, job.id) not in ("failed", "succeeded", "cancelled"):
+            assert time.monotonic() < deadline, "the job never ended"
+            time.sleep(0.5)
+        ended = status(client, job.id)
+    assert ended == "failed"
+    assert len(course.store) == 0  # not one call reached the tool service
