@@ -167,3 +167,21 @@ def test_the_task_platform_profile_and_the_bleu_trap_reach_preflight(tmp_path):
         assert _by_check(report)["data: train"]["result"] == data_result, report.text()
         grader_rows = [r for r in report.rows if r["check"] == "grader: local"]
         assert any(r["result"] == "warning" and "bleu" in r["detail"] for r in grader_rows)
+
+
+def test_hosted_preflight_warns_of_tool_urls_the_trainer_cannot_reach(folder, platform):
+    _, client = platform
+    unreachable = ("http://127.0.0.1:8000/call", "http://0x7f.1:8000/call",
+                   "http://169.254.169.254/call", "http://10.1.2.3/call")  # fmt: skip
+
+    def task_at(url):  # an unset header reference: the live tool check is skipped, not this one
+        headers = {"Authorization": "Bearer ${RFTKIT_TEST_UNSET_TOKEN}"}
+        return _task(folder, tools=[TaskTool(name="search", server_url=url, headers=headers)])
+
+    for url in unreachable:
+        rows = [r for r in preflight(task_at(url), "azure", client=client, today=TODAY).rows
+                if r["check"] == "tool urls"]  # fmt: skip
+        assert [r["result"] for r in rows] == ["warning"], url
+        assert "cannot reach it" in rows[0]["detail"]
+    local = preflight(task_at(unreachable[0]), "local", client=client, today=TODAY)
+    assert "tool urls" not in {r["check"] for r in local.rows}

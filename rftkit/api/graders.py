@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from rftkit import outbound
 from rftkit.api.errors import bad_request
 from rftkit.graders import GraderValidationError, run_grader_async, validate_grader
+from rftkit.graders.endpoint import endpoint_urls
 from rftkit.urlmask import mask_urls
 
 MASK = "**********"
@@ -49,17 +50,6 @@ def checked_grader(grader: dict[str, Any], param: str = "grader") -> dict[str, A
     except GraderValidationError as exc:
         where = f"{param}.{exc.path}" if exc.path else param
         raise bad_request(f"Invalid grader: {exc}", where, "invalid_grader") from None
-
-
-def endpoint_urls(grader: Any, where: str) -> list[tuple[str, str]]:
-    """``(param, url)`` of every endpoint grader in a config, sub-graders included."""
-    found: list[tuple[str, str]] = []
-    if isinstance(grader, dict):
-        if grader.get("type") == "endpoint" and isinstance(grader.get("url"), str):
-            found.append((f"{where}.url", grader["url"]))
-        for key, sub in (grader.get("graders") or {}).items():
-            found += endpoint_urls(sub, f"{where}.graders.{key}")
-    return found
 
 
 def check_urls(policy: outbound.OutboundPolicy, urls: list[tuple[str, str]]) -> None:

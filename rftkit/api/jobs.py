@@ -35,8 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rftkit import outbound
 from rftkit.api.errors import APIError, bad_request, not_found, unsupported
 from rftkit.api.files import FileStore, checked, invalid_file_message
-from rftkit.api.graders import check_urls, checked_grader, endpoint_urls
+from rftkit.api.graders import check_urls, checked_grader
 from rftkit.api.pages import page
+from rftkit.graders.endpoint import endpoint_urls
 from rftkit.jobs.local import LocalJob
 from rftkit.task import HYPERPARAMETERS, RFTTask, TaskTool
 from rftkit.urlmask import masked

@@ -95,3 +95,15 @@ async def score_with_endpoint(grader: Mapping[str, Any], context: Mapping[str, A
     except ValidationError as exc:
         raise GraderFailure("sample_parse_error", str(exc.errors()[0]["msg"])) from None
     return await post_for_score(grader["url"], request, grader.get("headers"))
+
+
+def endpoint_urls(grader: Any, where: str) -> list[tuple[str, str]]:
+    """``(param, url)`` of every endpoint grader in a config, sub-graders included."""
+    found: list[tuple[str, str]] = []
+    if isinstance(grader, dict):
+        if grader.get("type") == "endpoint" and isinstance(grader.get("url"), str):
+            found.append((f"{where}.url", grader["url"]))
+        graders = grader.get("graders")
+        for key, sub in (graders.items() if isinstance(graders, dict) else ()):
+            found += endpoint_urls(sub, f"{where}.graders.{key}")
+    return found

@@ -10,6 +10,9 @@ Rows, in order (``check``, ``result``: ok / warning / error / skipped, ``detail`
   on cases from a baseline's best rollouts or else from the task's lines;
 - **tools**: the task's real tool URLs, called with the task's headers, probes from the
   dataset's tool specs and its lines as items (``rftkit.endpoints.check_tools``);
+- **tool urls** (hosted backends): a warning for each tool or endpoint-grader URL the hosted
+  trainer cannot reach from the internet — loopback, private, link-local or unresolvable
+  (judged by ``rftkit.outbound``, the policy the local API applies with ``--allow-remote``);
 - **model** and **availability**: the model and backend support RFT / Agent RFT, and the
   platform still creates jobs (``rftkit.jobs.platforms``: dates and sources);
 - **forecast**: time, cost and tool traffic from a baseline, against ``budget_usd``.
@@ -35,6 +38,7 @@ import pandas as pd
 
 from rftkit.data import validate_file
 from rftkit.data.validate import Profile
+from rftkit.graders.endpoint import endpoint_urls
 from rftkit.graders.validate import GraderValidationError, grader_warnings, validate_grader
 from rftkit.jobs.forecast import Forecast, RolloutProfile, forecast
 from rftkit.jobs.hosted.api import HostedAPI
@@ -44,8 +48,10 @@ from rftkit.jobs.local import local_checkpoint
 from rftkit.jobs.platforms import CHECKED, OPENAI_WIND_DOWN, model_support
 from rftkit.jobs.readiness import tool_readiness
 from rftkit.jobs.redteam_cases import cases_from_lines, cases_from_traces
+from rftkit.outbound import OutboundPolicy, OutboundRefused
 from rftkit.redteam import PROBES, run_redteam
 from rftkit.task import RFTTask, TaskSecretError
+from rftkit.urlmask import mask_urls
 
 RESULTS = ("ok", "warning", "error", "skipped")
 
@@ -202,6 +208,24 @@ def _check_tools(report: PreflightReport, task: RFTTask, env: Any, rollouts: int
         report.add("tools", "ok", f"{len(task.tools)} tool(s) passed the contract and a burst")
 
 
+def _check_reach(report: PreflightReport, task: RFTTask) -> None:
+    """A hosted trainer calls tools and endpoint graders from the internet: URLs on loopback,
+    private or link-local addresses cannot reach it (judged by ``rftkit.outbound``)."""
+    urls = [(f"tools[{i}].server_url", t.server_url) for i, t in enumerate(task.tools)]
+    urls += endpoint_urls(task.grader, "grader")
+    public = OutboundPolicy(private_allowed=False)
+    for param, url in urls:
+        try:
+            public.check_url(url)
+        except OutboundRefused as exc:
+            report.add(
+                "tool urls",
+                "warning",
+                f"{param} {mask_urls(url)}: {exc}; the hosted trainer calls it from the internet "
+                "and cannot reach it (serve it at a public https URL)",
+            )
+
+
 def _check_model(report: PreflightReport, task: RFTTask, backend: str, today: dt.date) -> None:
     if backend == "local":
         _, stand_in = local_checkpoint(task.model)
@@ -296,6 +320,8 @@ def preflight(
         _check_grader(report, task, backend, grader, client, secrets)
         _check_redteam(report, task, grader, baseline, redteam_cases)
         _check_tools(report, task, env, readiness_rollouts)
+    if backend != "local":
+        _check_reach(report, task)
     _check_model(report, task, backend, today)
     _check_availability(report, task, backend, today)
     if baseline is None:
