@@ -7,6 +7,7 @@ Modal does, so a store that relied on sharing live objects would fail here too.
 """
 
 import asyncio
+import json
 import pickle
 
 import httpx
@@ -135,3 +136,44 @@ def test_the_service_runs_on_the_modal_dict_store(tmp_path):
         log = httpx.get(f"{url}/traces/trace_m").json()
     assert [c["replayed"] for c in log["calls"]] == [False, True]
     assert log["state"] == {"reads": ["reports/beltas-machines/2024-Q1.md"]}
+
+
+def test_hostile_trace_ids_and_payloads_stay_within_the_stores_caps(tmp_path):
+    """Distinct trace ids with 100 KB arguments (once: 1,000 of 878 KB took 1.7 GB for an hour):
+    the least recently used traces go, each trace keeps its newest calls, evictions counted."""
+    write_corpus(generate_world(seed=0), tmp_path, style="compact")
+    store = InMemoryStateStore(max_traces=50, max_trace_bytes=400_000, max_total_bytes=2_000_000)
+    app = create_app(tmp_path, allow_no_auth=True, store=store)
+    padding = "x" * 100_000
+
+    def call(trace: str, number: int) -> dict:
+        arguments = json.dumps({"path": "reports/none.md", "padding": padding})
+        return {"type": "function_call", "call_id": f"call_{number}", "name": "read_file",
+                "arguments": arguments, "trace_id": trace}  # fmt: skip
+
+    with serve_in_background(app) as url, httpx.Client(base_url=url) as client:
+        for number in range(120):
+            assert client.post("/call", json=call(f"trace_{number}", 0)).status_code < 500
+        assert len(store) <= 20 and store.total_bytes <= 2_000_000  # the byte cap binds first
+        assert store.evicted_traces >= 100
+        assert client.get("/traces/trace_0").status_code == 404
+        assert client.get("/traces/trace_119").status_code == 200
+        for number in range(10):  # one trace, ten large calls: only its newest few are kept
+            client.post("/call", json=call("trace_long", number))
+        kept = [c["call_id"] for c in client.get("/traces/trace_long").json()["calls"]]
+    assert kept == [f"call_{n}" for n in range(10 - len(kept), 10)] and 1 <= len(kept) <= 4
+    assert store.evicted_calls >= 6
+
+
+def test_the_trace_count_cap_evicts_the_least_recently_used():
+    store = InMemoryStateStore(max_traces=3)
+
+    async def scenario():
+        for trace in ("a", "b", "c"):
+            await store.save(await store.load(trace))
+        await store.save(await store.load("a"))  # a is used again: b is now the oldest
+        await store.save(await store.load("d"))
+        return [t for t in "abcd" if await store.peek(t) is not None]
+
+    assert asyncio.run(scenario()) == ["a", "c", "d"]
+    assert store.evicted_traces == 1

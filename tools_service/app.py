@@ -123,6 +123,11 @@ def truncate_output(text: str, max_bytes: int = MAX_OUTPUT_BYTES) -> str:
     return text
 
 
+def _json_size(value: Any) -> int:
+    """Bytes of ``value`` as JSON (what a logged call costs the state store)."""
+    return len(json.dumps(value, ensure_ascii=False, default=repr).encode())
+
+
 def _encoded_size(text: str) -> int:
     return len(json.dumps(text, ensure_ascii=False).encode())
 
@@ -290,16 +295,15 @@ def create_app(
                         "status": status,
                         "body": body,
                     }
-                record.calls.append(
-                    {
-                        "call_id": call.call_id,
-                        "tool": name,
-                        "arguments": arguments,
-                        "status": status,
-                        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-                        "replayed": replayed,
-                    }
-                )
+                entry = {
+                    "call_id": call.call_id,
+                    "tool": name,
+                    "arguments": arguments,
+                    "status": status,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "replayed": replayed,
+                }
+                record.log(entry, _json_size(arguments) + _json_size(body))
                 await store.save(record)
             return JSONResponse(body, status_code=status)
         except _ToolCrashed:

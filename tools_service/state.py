@@ -7,6 +7,12 @@ at once (parallel tool calls), and retries a call after a 5xx or a timeout. So e
 and a call log an endpoint grader can score — guarded by a per-trace lock and forgotten after a
 TTL of inactivity.
 
+Anyone with the token chooses trace ids and argument sizes, so the in-memory store is bounded:
+at most ``max_traces`` live traces, ``max_trace_bytes`` of logged calls per trace (its oldest
+calls and their cached replies go first) and ``max_total_bytes`` in all (the least recently used
+traces go first). Each eviction is counted (``evicted_traces``, ``evicted_calls``). Sizes are
+those of the calls' JSON arguments and replies; the tools' own ``state`` is not measured.
+
 Two stores share one small interface:
 
 - :class:`InMemoryStateStore`, the default: one process (local runs, tests, one Modal container).
@@ -27,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -34,6 +41,12 @@ from typing import Any, Protocol
 
 DEFAULT_TTL_SECONDS = 3600.0
 """A rollout idle this long is over: its state is dropped (the trainer's tool timeout is 10 min)."""
+MIB = 1024 * 1024
+DEFAULT_MAX_TRACES = 10_000
+"""Live rollouts kept: a job's concurrent rollouts with room to spare."""
+DEFAULT_MAX_TRACE_BYTES = 16 * MIB
+"""Logged calls per rollout: 16 calls of the largest payload (1 MB), far more of real ones."""
+DEFAULT_MAX_TOTAL_BYTES = 256 * MIB
 
 
 @dataclass
@@ -45,6 +58,22 @@ class TraceRecord:
     replies: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     touched: float = 0.0
+    sizes: list[int] = field(default_factory=list)
+    """Bytes of each entry of ``calls`` (its arguments and reply), in the same order."""
+    size: int = 0
+
+    def log(self, entry: dict[str, Any], size: int) -> None:
+        """Append a call to the log, with its size in bytes."""
+        self.calls.append(entry)
+        self.sizes.append(size)
+        self.size += size
+
+    def drop_oldest(self) -> None:
+        """Forget the oldest logged call and its cached reply (a retry of it runs again)."""
+        entry = self.calls.pop(0)
+        self.size -= self.sizes.pop(0)
+        if not any(c["call_id"] == entry["call_id"] for c in self.calls):
+            self.replies.pop(entry["call_id"], None)
 
 
 class StateStore(Protocol):
@@ -68,7 +97,8 @@ class StateStore(Protocol):
 
 
 class InMemoryStateStore:
-    """Records in a dict of this process; expired ones are swept lazily, at most every TTL/10.
+    """Records in a dict of this process; expired ones are swept lazily, at most every TTL/10,
+    and the least recently used evicted beyond the caps (see the module docstring).
 
     Sweeping on access (rather than in a background task) keeps the store correct wherever the
     app runs — under uvicorn, under a TestClient without lifespan, or inside a Modal container.
@@ -78,10 +108,21 @@ class InMemoryStateStore:
         self,
         ttl_seconds: float = DEFAULT_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        max_traces: int = DEFAULT_MAX_TRACES,
+        max_trace_bytes: int = DEFAULT_MAX_TRACE_BYTES,
+        max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
     ) -> None:
         self.ttl_seconds = ttl_seconds
+        self.max_traces = max_traces
+        self.max_trace_bytes = max_trace_bytes
+        self.max_total_bytes = max_total_bytes
+        self.evicted_traces = 0
+        self.evicted_calls = 0
+        self.total_bytes = 0
         self._clock = clock
-        self._records: dict[str, TraceRecord] = {}
+        self._records: OrderedDict[str, TraceRecord] = OrderedDict()  # least recently used first
+        self._accounted: dict[str, int] = {}  # bytes of each record counted in total_bytes
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_sweep = clock()
 
@@ -96,13 +137,38 @@ class InMemoryStateStore:
         self._sweep()
         record = self._live(trace_id)
         if record is None:
+            self._forget(trace_id)
             record = TraceRecord(trace_id=trace_id, touched=self._clock())
             self._records[trace_id] = record
+            self._evict(keep=trace_id)
         return record
 
     async def save(self, record: TraceRecord) -> None:
         record.touched = self._clock()
+        while record.size > self.max_trace_bytes and record.calls:
+            record.drop_oldest()
+            self.evicted_calls += 1
         self._records[record.trace_id] = record
+        self._records.move_to_end(record.trace_id)
+        self.total_bytes += record.size - self._accounted.get(record.trace_id, 0)
+        self._accounted[record.trace_id] = record.size
+        self._evict(keep=record.trace_id)
+
+    def _evict(self, keep: str) -> None:
+        """Drop least recently used records, never ``keep`` or a locked one, within the caps."""
+        for trace_id in list(self._records):
+            if len(self._records) <= self.max_traces and self.total_bytes <= self.max_total_bytes:
+                return
+            lock = self._locks.get(trace_id)
+            if trace_id == keep or (lock is not None and lock.locked()):
+                continue
+            self._forget(trace_id)
+            self._locks.pop(trace_id, None)
+            self.evicted_traces += 1
+
+    def _forget(self, trace_id: str) -> None:
+        self._records.pop(trace_id, None)
+        self.total_bytes -= self._accounted.pop(trace_id, 0)
 
     async def peek(self, trace_id: str) -> TraceRecord | None:
         return self._live(trace_id)
@@ -121,7 +187,7 @@ class InMemoryStateStore:
         for trace_id, record in list(self._records.items()):
             lock = self._locks.get(trace_id)
             if now - record.touched > self.ttl_seconds and not (lock and lock.locked()):
-                del self._records[trace_id]
+                self._forget(trace_id)
                 self._locks.pop(trace_id, None)
         for trace_id, lock in list(self._locks.items()):  # locks whose record never came to be
             if trace_id not in self._records and not lock.locked():

@@ -15,16 +15,21 @@ from __future__ import annotations
 
 import secrets
 import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+import anyio
+from fastapi import FastAPI
+from pydantic import SecretStr
 
 from rftkit.api import files, graders, jobs, models, responses
-from rftkit.api.errors import APIError, install_error_handlers
+from rftkit.api.errors import install_error_handlers
+from rftkit.api.guards import KeyAndBodyMiddleware
+from rftkit.graders.offload import OffLoop
+from rftkit.outbound import OutboundPolicy
 from rftkit.serving import serve_in_background
 
 KEY_PREFIX = "rftkit-local-"
@@ -32,49 +37,62 @@ KEY_PREFIX = "rftkit-local-"
 
 @dataclass
 class ServerState:
-    """What the routes share: the stores, the models and the key (never shown)."""
+    """What the routes share: the stores, the models, the key (never shown), the outbound
+    policy, and the lanes that keep blocking work off the event loop."""
 
     files: files.FileStore
     jobs: jobs.JobStore
     models: models.ModelRegistry
     api_key: str = field(repr=False)
+    outbound: OutboundPolicy
+    off_loop: OffLoop = field(default_factory=OffLoop)
+    file_checks: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
+    """Uploads are copied and checked on a worker thread, one at a time."""
 
 
 def new_api_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(24)
 
 
-def require_key(request: Request) -> None:
-    """Bearer auth with the server's own key; the API's 401 shapes, never echoing a key."""
-    expected = request.app.state.rftkit.api_key
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if not header or scheme.lower() != "bearer" or not given:
-        raise APIError(
-            401,
-            "You didn't provide an API key. You need to provide your API key in an "
-            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-        )
-    if not secrets.compare_digest(given.encode(), expected.encode()):
-        raise APIError(401, "Incorrect API key provided.", code="invalid_api_key")
-
-
 def create_app(
-    data_dir: str | Path, api_key: str, *, grpo: dict[str, Any] | None = None
+    data_dir: str | Path,
+    api_key: str,
+    *,
+    grpo: dict[str, Any] | None = None,
+    outbound: OutboundPolicy | None = None,
+    max_running_jobs: int = jobs.MAX_RUNNING_JOBS,
 ) -> FastAPI:
     """The app over ``data_dir`` (files and checkpoints); ``grpo`` overrides GRPO-only
-    settings of every job (``triage_repeats`` and the like; ``rftkit.local.hyperparameters``)."""
+    settings of every job (``triage_repeats`` and the like; ``rftkit.local.hyperparameters``).
+
+    ``outbound`` says which tool and grader URLs the server calls (default: a loopback
+    rehearsal's, ``OutboundPolicy()``: anything but link-local and metadata addresses; see
+    ``rftkit.outbound``). At most ``max_running_jobs`` jobs train at once; the rest queue.
+    """
     if not api_key:
         raise ValueError("the local API needs a key: pass api_key= (rftkit.api.app.new_api_key())")
     root = Path(data_dir)
+    policy = outbound or OutboundPolicy()
     file_store = files.FileStore(root / "files")
-    job_store = jobs.JobStore(root / "jobs", file_store, grpo)
-    app = FastAPI(title="rftkit local fine-tuning API", docs_url=None, redoc_url=None)
-    app.state.rftkit = ServerState(file_store, job_store, models.ModelRegistry(job_store), api_key)
+    job_store = jobs.JobStore(root / "jobs", file_store, grpo, policy, max_running_jobs)
+    state = ServerState(
+        file_store, job_store, models.ModelRegistry(job_store), api_key, outbound=policy
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        job_store.close()
+        state.off_loop.close()
+
+    app = FastAPI(
+        title="rftkit local fine-tuning API", docs_url=None, redoc_url=None, lifespan=lifespan
+    )
+    app.state.rftkit = state
     install_error_handlers(app)
-    secured = [Depends(require_key)]
+    app.add_middleware(KeyAndBodyMiddleware, key=SecretStr(api_key))  # outermost: before any read
     for module in (files, jobs, graders, models, responses):
-        app.include_router(module.router, dependencies=secured)
+        app.include_router(module.router)
     return app
 
 
@@ -94,12 +112,14 @@ def serve_api(
     *,
     api_key: str | None = None,
     grpo: dict[str, Any] | None = None,
+    outbound: OutboundPolicy | None = None,
+    max_running_jobs: int = jobs.MAX_RUNNING_JOBS,
     **uvicorn_config: Any,
 ) -> Iterator[LocalAPI]:
     """Serve the local API on loopback until the block ends (a fresh key unless given)."""
     with ExitStack() as stack:
         root = Path(data_dir or stack.enter_context(tempfile.TemporaryDirectory()))
         key = api_key or new_api_key()
-        app = create_app(root, key, grpo=grpo)
+        app = create_app(root, key, grpo=grpo, outbound=outbound, max_running_jobs=max_running_jobs)
         url = stack.enter_context(serve_in_background(app, **uvicorn_config))
         yield LocalAPI(f"{url}/v1", key, root, app)

@@ -2,7 +2,9 @@
 
 The key comes from ``RFTKIT_API_KEY`` or is generated and printed once. Binding to anything but
 loopback needs ``--allow-remote``: the server trains on and calls whatever URLs a job names, so
-it is a tool for one machine, not a service to expose.
+it is a tool for one machine, not a service to expose. With ``--allow-remote`` (whatever the bind
+address) it also stops calling loopback and private addresses, except the origins given with
+``--allow-url`` (``rftkit.outbound``); link-local and metadata addresses are never called.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 import uvicorn
 
 from rftkit.api.app import create_app, new_api_key
+from rftkit.api.jobs import MAX_RUNNING_JOBS
+from rftkit.outbound import OutboundPolicy, OutboundRefused
 
 KEY_ENV = "RFTKIT_API_KEY"
 DEFAULT_PORT = 8100
@@ -52,7 +56,18 @@ def _serve(args: argparse.Namespace) -> int:
     if not key:
         key = new_api_key()
         print(f"API key (shown once; or set {KEY_ENV}): {key}")
-    app = create_app(args.data_dir, key, grpo=_grpo_overrides(args.grpo))
+    try:
+        policy = OutboundPolicy.for_server(args.allow_remote, args.allow_url)
+    except OutboundRefused as exc:
+        print(f"--allow-url: {exc}")
+        return 2
+    app = create_app(
+        args.data_dir,
+        key,
+        grpo=_grpo_overrides(args.grpo),
+        outbound=policy,
+        max_running_jobs=args.max_running_jobs,
+    )
     print(f"base_url: http://{args.host}:{args.port}/v1  data: {args.data_dir}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
@@ -65,7 +80,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument("--data-dir", type=Path, default=Path("rftkit-api"))
-    serve.add_argument("--allow-remote", action="store_true", help="bind beyond loopback")
+    serve.add_argument(
+        "--allow-remote", action="store_true",
+        help="bind beyond loopback; tool and grader URLs on loopback or private networks are then "
+        "refused unless given with --allow-url",
+    )  # fmt: skip
+    serve.add_argument(
+        "--allow-url", action="append", default=[], metavar="URL",
+        help="with --allow-remote: an internal origin (scheme://host:port) jobs may call",
+    )  # fmt: skip
+    serve.add_argument(
+        "--max-running-jobs", type=int, default=MAX_RUNNING_JOBS,
+        help="jobs that train at once; the rest queue",
+    )  # fmt: skip
     serve.add_argument(
         "--grpo", action="append", default=[], metavar="KEY=VALUE",
         help="a GRPO-only setting for every job, e.g. triage_repeats=2",

@@ -112,6 +112,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code in (404, 405):
             error = not_found(f"Invalid URL ({request.method} {request.url.path})")
+        elif exc.status_code == 413:
+            error = APIError(413, str(exc.detail), code="request_too_large")
         else:
             error = APIError(exc.status_code, str(exc.detail))
         return JSONResponse(error.body(), status_code=error.status)

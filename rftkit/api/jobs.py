@@ -10,11 +10,19 @@ Header values in the request are real secrets. They are swapped for ``${RFTKIT_A
 references before the task is built and their values live only in the job's in-memory ``env``
 (the way a task file keeps references and the environment keeps values): nothing on disk, in a
 log or in a response holds them, and the job object echoes them masked (``**********``) as the
-service does.
+service does. URLs are shown with their userinfo and secret-looking query values masked
+(``rftkit.urlmask``) in job objects, lists and events.
+
+Limits, as a server others can reach needs them: hyperparameters within
+the published ranges (``rftkit.jobs.rules``) and :data:`LOCAL_CAPS` where none is published,
+tool and endpoint-grader URLs allowed by the server's outbound policy (``rftkit.outbound``;
+checked at create and again on every connection), and at most ``max_running`` jobs training at
+once — the rest wait ``queued`` and start in creation order, as the hosted service queues them.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import uuid
@@ -25,19 +33,31 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from rftkit import outbound
 from rftkit.api.errors import APIError, bad_request, not_found
-from rftkit.api.files import FileStore, invalid_file_message
-from rftkit.api.graders import checked_grader
+from rftkit.api.files import FileStore, checked, invalid_file_message
+from rftkit.api.graders import check_urls, checked_grader
 from rftkit.api.pages import page
-from rftkit.data import validate_file
+from rftkit.graders.endpoint import endpoint_urls
 from rftkit.jobs.local import LocalJob
+from rftkit.jobs.rules import HYPERPARAMETER_LIMITS
 from rftkit.task import HYPERPARAMETERS, RFTTask, TaskTool
+from rftkit.urlmask import masked
 
 MASK = "**********"
 TERMINAL = ("succeeded", "failed", "cancelled")
 CANCEL_WAIT_S = 15.0
 """A cancel answers once the job stopped at its next safe point (well under a second while
 rollouts run), waiting at most this long; a job still stopping then answers its status as is."""
+MAX_RUNNING_JOBS = 1
+"""Jobs training at once by default: each takes the CPU's cores; more would only share them."""
+LOCAL_CAPS: dict[str, float] = {
+    "eval_interval": 10_000,
+    "eval_samples": 64,
+    "learning_rate_multiplier": 100,
+}
+"""Bounds this server adds where the hosted API publishes none (``rftkit.jobs.rules`` holds the
+published ranges): a server others can reach must not accept unbounded work."""
 _METADATA_FILTER = re.compile(r"^metadata\[(.+)\]$")
 
 
@@ -113,6 +133,7 @@ class ServerJob:
         self.method_echo = method_echo
 
     def api_object(self) -> dict[str, Any]:
+        """The job as the API shows it, every URL in it masked."""
         body = self.job.as_job()
         body.update(
             model=self.request_model,
@@ -128,7 +149,7 @@ class ServerJob:
             estimated_finish=None,
             integrations=[],
         )
-        return body
+        return masked(body)
 
     def checkpoints(self) -> list[dict[str, Any]]:
         """Checkpoints in the API's shape, each usable as a model by its id."""
@@ -186,15 +207,68 @@ def split_secrets(
     return task_tools, walk(grader), env
 
 
-class JobStore:
-    """The server's jobs, in memory; their checkpoints under ``root``."""
+def check_hyperparameters(values: dict[str, Any]) -> None:
+    """400 naming the first hyperparameter outside its published range or :data:`LOCAL_CAPS`."""
+    for name, value in values.items():
+        limit = HYPERPARAMETER_LIMITS.get(name)
+        if limit is None or value == "auto":
+            continue
+        problem = limit.problem(value)
+        if problem is None and value > LOCAL_CAPS.get(name, math.inf):
+            problem = f"must be at most {LOCAL_CAPS[name]:g} on this local server"
+        if problem is not None:
+            raise bad_request(
+                f"Invalid method.reinforcement.hyperparameters.{name}: it {problem} "
+                f"(published range: {limit.text()}).",
+                f"method.reinforcement.hyperparameters.{name}",
+                "invalid_value",
+            )
 
-    def __init__(self, root: Path, files: FileStore, grpo: dict[str, Any] | None = None) -> None:
+
+class JobStore:
+    """The server's jobs, in memory; their checkpoints under ``root``. At most ``max_running``
+    train at once; a scheduler thread starts queued ones in creation order."""
+
+    def __init__(
+        self,
+        root: Path,
+        files: FileStore,
+        grpo: dict[str, Any] | None = None,
+        policy: outbound.OutboundPolicy | None = None,
+        max_running: int = MAX_RUNNING_JOBS,
+    ) -> None:
+        if max_running < 1:
+            raise ValueError(f"max_running must be at least 1, not {max_running}")
         self.root = root
         self.files = files
         self.grpo = dict(grpo or {})
+        self.outbound = policy or outbound.OutboundPolicy()
+        self.max_running = max_running
         self.jobs: dict[str, ServerJob] = {}
         self._lock = threading.Lock()
+        self._queue: list[LocalJob] = []
+        self._closed = threading.Event()
+        self._scheduler: threading.Thread | None = None
+
+    def _admit(self) -> None:
+        """Start queued jobs while fewer than ``max_running`` train."""
+        with self._lock:
+            running = sum(j.job.status in ("running", "pausing") for j in self.jobs.values())
+            while self._queue and running < self.max_running:
+                job = self._queue.pop(0)
+                if job.status != "queued":  # cancelled while it waited
+                    continue
+                with outbound.applying(self.outbound):  # the job's thread keeps the policy
+                    job.start()
+                running += 1
+
+    def _schedule(self) -> None:
+        while not self._closed.wait(0.2):
+            self._admit()
+
+    def close(self) -> None:
+        """Stop starting queued jobs (the server is shutting down)."""
+        self._closed.set()
 
     def get(self, job_id: str) -> ServerJob:
         if job_id not in self.jobs:
@@ -231,7 +305,11 @@ class JobStore:
 
     def create(self, request: CreateJobRequest) -> ServerJob:
         spec = reinforcement_spec(request)
+        check_hyperparameters(spec.hyperparameters)
         grader = checked_grader(spec.grader, "method.reinforcement.grader")
+        urls = [(f"method.reinforcement.tools[{i}].server_url", t.server_url)
+                for i, t in enumerate(spec.tools)]  # fmt: skip
+        check_urls(self.outbound, urls + endpoint_urls(grader, "method.reinforcement.grader"))
         train = self._file(request.training_file, "training_file")
         valid = self._file(request.validation_file, "validation_file")
         tools, grader_refs, env = split_secrets(spec.tools, grader)
@@ -268,7 +346,13 @@ class JobStore:
         server_job = ServerJob(job, request, echoed_method(task, spec))
         with self._lock:
             self.jobs[job.id] = server_job
-        job.start()
+            self._queue.append(job)
+            if self._scheduler is None:
+                self._scheduler = threading.Thread(
+                    target=self._schedule, name="rftkit-api-jobs", daemon=True
+                )
+                self._scheduler.start()
+        self._admit()
         return server_job
 
     def _file(self, file_id: str | None, param: str) -> Path:
@@ -291,7 +375,7 @@ class JobStore:
             ("train", "training_file", "validation"),
             ("validation", "validation_file", "train"),
         ):
-            report = validate_file(
+            report = checked(
                 task.path(split), split=split, grader=grader, tool_names=names,
                 other_split=task.path(other),
             )  # fmt: skip
@@ -381,7 +465,7 @@ def events(
     after: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> dict[str, Any]:
-    newest_first = list(reversed(store(request).get(job_id).job.events()))
+    newest_first = [masked(e) for e in reversed(store(request).get(job_id).job.events())]
     listed = page(newest_first, after=after, limit=limit)
     return {"object": "list", "data": listed["data"], "has_more": listed["has_more"]}
 
@@ -415,7 +499,8 @@ def resume(request: Request, job_id: str) -> dict[str, Any]:
         raise bad_request(
             f"Job {job_id} cannot be resumed: it is {server_job.job.status}.", "fine_tuning_job_id"
         )
-    server_job.job.resume()
+    with outbound.applying(store(request).outbound):  # the resumed thread keeps the policy
+        server_job.job.resume()
     return server_job.api_object()
 
 

@@ -45,6 +45,7 @@ from pydantic import ValidationError
 
 from rftkit.background import BackgroundLoop
 from rftkit.graders.formula import Formula, FormulaError, FormulaEvaluationError
+from rftkit.graders.offload import OffLoop
 from rftkit.graders.result import GraderErrors, GraderFailure, GraderMetadata, GraderRunResult
 from rftkit.graders.sandbox import SandboxLimits, default_sandbox
 from rftkit.graders.similarity import MetricUnavailable, similarity
@@ -76,6 +77,8 @@ class _Run:
     sub_rewards: dict[str, float] = field(default_factory=dict)
     precomputed: dict[int, float | GraderFailure] = field(default_factory=dict)
     """Python grader outcomes already computed in a batch, by ``id()`` of the grader dict."""
+    off_loop: OffLoop | None = None
+    """Where a server's grading puts its blocking work (``rftkit.graders.offload``)."""
 
     def fail(self, failure: GraderFailure, where: str) -> None:
         self.errors.merge(failure.as_errors())
@@ -169,6 +172,8 @@ async def _score(grader: Mapping[str, Any], context: Mapping[str, Any], run: _Ru
         )
     if kind == "text_similarity":
         text, reference = _render(grader["input"], context), _render(grader["reference"], context)
+        if run.off_loop is not None:
+            return await run.off_loop.similarity(grader["evaluation_metric"], text, reference)
         try:
             return similarity(grader["evaluation_metric"], text, reference)
         except MetricUnavailable as exc:
@@ -180,7 +185,8 @@ async def _score(grader: Mapping[str, Any], context: Mapping[str, Any], run: _Ru
                 raise outcome
             return outcome
         sandbox = default_sandbox()
-        return await asyncio.to_thread(
+        in_thread = run.off_loop.call if run.off_loop is not None else asyncio.to_thread
+        return await in_thread(
             sandbox.run, grader["source"], context["sample"], context["item"], run.limits
         )
     if kind == "multi":
@@ -223,7 +229,7 @@ async def _multi(grader: Mapping[str, Any], context: Mapping[str, Any], run: _Ru
             f"({sorted(graders)})",
         )
     keys = list(graders)
-    if _is_local(grader):  # no I/O: score inline, no event loop needed
+    if _is_local(grader) and run.off_loop is None:  # no I/O: score inline, no loop needed
         outcomes = [await _outcome(graders[key], context, run) for key in keys]
     else:
         outcomes = await asyncio.gather(*(_outcome(graders[key], context, run) for key in keys))
@@ -359,10 +365,17 @@ async def run_grader_async(
     trace_id: str | None = None,
     model_client: ModelClient | None = None,
     limits: SandboxLimits | None = None,
+    off_loop: OffLoop | None = None,
 ) -> GraderRunResult:
-    """:func:`run_grader` for event loops: python graders in a thread, HTTP awaited."""
+    """:func:`run_grader` for event loops: python graders in a thread, HTTP awaited.
+
+    ``off_loop`` is for a loop that serves others (a server): similarity scoring then runs in a
+    killable child and python graders wait in its bounded pool (``rftkit.graders.offload``).
+    """
     check_structure(grader)
-    return await _grade(grader, sample, item, _new_run(trace_id, model_client, limits))
+    run = _new_run(trace_id, model_client, limits)
+    run.off_loop = off_loop
+    return await _grade(grader, sample, item, run)
 
 
 def _python_graders(grader: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -46,6 +46,7 @@ from fastapi import FastAPI
 
 from rftkit.graders.server import create_grader_app
 from rftkit.graders.sources import answer_closeness
+from rftkit.outbound import async_client
 from rftkit.protocol import GraderRequest, Sample, Trace
 
 Correctness = Callable[[dict[str, Any], dict[str, Any]], float]
@@ -171,7 +172,7 @@ class TrajectoryGrader:
 
     async def fetch_calls(self, trace_id: str) -> list[dict[str, Any]] | None:
         """The rollout's call log, or None when the service does not have it."""
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
+        async with async_client(timeout=self.timeout) as client:
             try:
                 response = await client.get(  # the id quoted whole: it names one trace only
                     f"{self.tools_url}/traces/{quote(trace_id, safe='')}", headers=self._headers

@@ -13,6 +13,7 @@ with the validation metrics, so ``rftkit.analysis`` reads them like a hosted job
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 import uuid
@@ -175,7 +176,10 @@ class LocalJob:
         self._stop.clear()
         resumed = self.status == "paused"
         self._set_status("running", "Job resumed" if resumed else "Job started")
-        self._thread = threading.Thread(target=self._run, args=(progress,), daemon=True)
+        # The thread runs in this context, so an outbound policy applied by the caller
+        # (rftkit.outbound.applying) covers the job's rollouts and graders too.
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run, progress), daemon=True)
         self._thread.start()
         return self
 

@@ -25,6 +25,7 @@ Example::
 from __future__ import annotations
 
 import ipaddress
+import math
 import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from rftkit import outbound
 from rftkit.task import RFTTask
 
 SPEC = "OpenAI OpenAPI spec (FineTuneReinforcementHyperparameters)"
@@ -52,8 +54,10 @@ class Limit:
     def problem(self, value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return "must be 'auto' or a number"
-        if self.whole and not float(value).is_integer():
-            return "must be a whole number"
+        if isinstance(value, float) and not math.isfinite(value):
+            return "must be a finite number"
+        if self.whole and isinstance(value, float) and not value.is_integer():
+            return "must be a whole number"  # an int of any size is whole: never float() it
         if self.low is not None and value < self.low:
             return f"must be at least {self.low:g}"
         if self.above is not None and value <= self.above:
@@ -106,8 +110,9 @@ def _task_urls(task: RFTTask) -> Iterator[tuple[str, str]]:
 
 
 def _not_public(address: str) -> bool:
+    """Judged as the local API's outbound policy judges it (``rftkit.outbound``)."""
     ip = ipaddress.ip_address(address)
-    return not ip.is_global or ip.is_multicast
+    return outbound.never_allowed(ip) or outbound.is_internal(ip) or not ip.is_global
 
 
 def _resolve(host: str) -> list[str]:

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from rftkit.background import BackgroundLoop
 from rftkit.jsonsafe import well_formed
+from rftkit.outbound import async_client
 from rftkit.protocol import (
     FunctionCall,
     FunctionSpanData,
@@ -361,7 +362,7 @@ async def run_rollouts(
     )
     not_scored = 0
 
-    async with httpx.AsyncClient(limits=limits, timeout=call_timeout) as client:
+    async with async_client(limits=limits, timeout=call_timeout) as client:
         router = ToolRouter(tools, client, call_timeout=call_timeout, retry_backoff=retry_backoff)
         engine = RolloutEngine(
             policy,
