@@ -290,8 +290,8 @@ def test_a_grader_reading_output_json_without_response_format_is_warned_on_hoste
     assert "response_format" not in _by_check(with_format)
 
 
-def test_hosted_preflight_refuses_every_spelling_of_an_unreachable_tool_url(folder, platform):
-    _, client = platform
+def test_hosted_preflight_refuses_every_spelling_of_an_unreachable_tool_url(folder):
+    """Against the public service (no local platform URL), each spelling is a blocker."""
     unreachable = ("http://127.0.0.1:8000/call", "http://0x7f.1:8000/call",
                    "http://169.254.169.254/call", "http://10.1.2.3/call")  # fmt: skip
 
@@ -300,9 +300,9 @@ def test_hosted_preflight_refuses_every_spelling_of_an_unreachable_tool_url(fold
         return _task(folder, tools=[TaskTool(name="search", server_url=url, headers=headers)])
 
     for url in unreachable:
-        rows = [r for r in preflight(task_at(url), "azure", client=client, today=TODAY).rows
+        rows = [r for r in preflight(task_at(url), "azure", today=TODAY).rows
                 if r["check"] == "reachable URLs"]  # fmt: skip
         assert [r["result"] for r in rows] == ["error"], url
         assert "cannot reach from its network" in rows[0]["detail"]
-    local = preflight(task_at(unreachable[0]), "local", client=client, today=TODAY)
+    local = preflight(task_at(unreachable[0]), "local", today=TODAY)
     assert "reachable URLs" not in {r["check"] for r in local.rows}
