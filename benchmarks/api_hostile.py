@@ -86,6 +86,7 @@ def start_server(src: Path, root: Path, *args: str) -> tuple[subprocess.Popen, s
 
 
 def repeated(chunk: bytes, count: int) -> Iterator[bytes]:
+    """``count`` times the same chunk: a huge body never held in memory."""
     for _ in range(count):
         yield chunk
 

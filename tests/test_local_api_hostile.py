@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from local_api_fixtures import FAST_GRPO, recorded_course_task
 
+from benchmarks.api_hostile import free_port, repeated, status_mib, temp_bytes
 from rftkit import outbound
 from rftkit.api import serve_api
 from rftkit.data import build_dataset
@@ -43,29 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def rss_mib(pid: int) -> float:
     """Resident memory of a process, from /proc/<pid>/status."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
-def temp_bytes(pid: int, tmp: Path) -> int:
-    """Bytes in files under ``tmp``, the unnamed (O_TMPFILE) ones the process holds open
-    included: a spooled upload has no name, only a file descriptor."""
-    size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            if os.readlink(fd).startswith(str(tmp)):
-                size += os.stat(fd).st_size
-        except OSError:  # closed meanwhile
-            continue
-    return size
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return status_mib(pid, "VmRSS")
 
 
 @contextmanager
@@ -97,12 +76,6 @@ def api_process(tmp_path: Path, *args: str) -> Iterator[tuple[subprocess.Popen, 
     finally:
         server.terminate()
         server.wait(30)
-
-
-def repeated(chunk: bytes, count: int) -> Iterator[bytes]:
-    """``count`` times the same chunk: a huge body the test never holds in memory."""
-    for _ in range(count):
-        yield chunk
 
 
 def multipart(size_mib: int) -> tuple[dict[str, str], int, Iterator[bytes]]:
