@@ -6,8 +6,6 @@ Nothing here reaches Modal (there is no emulator) and nothing runs on a GPU."""
 from __future__ import annotations
 
 import math
-import tomllib
-from pathlib import Path
 
 import pytest
 
@@ -19,12 +17,12 @@ from rftkit.trl.__main__ import main as cli
 from rftkit.trl.backend import ModalUnavailable, PreflightFailed, TRLModalJob, launch_trl_modal
 from rftkit.trl.describe import ASSUMED_STEP_SECONDS, STARTUP_HOURS, forecast
 from rftkit.trl.gpus import DEFAULT_MODEL, GPUS, PRICE_DATE
+from rftkit.trl.image import image_requirements
 from rftkit.trl.jobspec import TRLJobSpec, planned_steps
 from rftkit.trl.preflight import memory_check, preflight
 from tools_service.app import TOKEN_ENV
 
 TINY = CourseTaskSize(train_worlds=1, train_per_world=10, valid_worlds=1, valid_per_world=10)
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -66,26 +64,11 @@ def test_the_app_imports_offline_configured_as_documented():
     assert [s.name for s in train.secrets] == ["rftkit-tool-token", "rftkit-grader-keys"]
     serve = modal_app.serve._spec_
     assert serve.gpus == "H100" and [s.name for s in serve.secrets] == ["rftkit-serve-key"]
-    requirements = modal_app._rftkit_requirements()
+    requirements = modal_app._requirements()
+    assert requirements == image_requirements()
     assert any(r.startswith("httpx") for r in requirements)
     assert not any(r.startswith(("jupyterlab", "modal")) for r in requirements)
-
-
-def test_image_pins_are_the_trl_extras_pins():
-    from rftkit.trl.modal_app import PINS
-
-    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"
-    ]["trl"]
-    pinned = {r for r in extra if "==" in r and not r.startswith("rftkit")}
-    assert pinned == {p for p in PINS if not p.startswith("vllm")}
-    assert "vllm==0.33.0" in PINS
-    assert (
-        "rftkit[trl]"
-        in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][
-            "dev"
-        ]
-    )
+    assert "vllm==0.30.0" in requirements and "trl[vllm,peft]==1.16.0" in requirements
 
 
 def test_describe_runs_locally_and_shows_the_job_and_forecast(public_task):
@@ -93,7 +76,7 @@ def test_describe_runs_locally_and_shows_the_job_and_forecast(public_task):
 
     text = describe.local(public_task.model_dump_json(), TRLJobSpec().to_json())
     assert "modal run --detach -m rftkit.trl.modal_app" in text
-    assert "GRPOConfig.num_generations" in text and "trl==1.16.0" in text
+    assert "GRPOConfig.num_generations" in text and "trl[vllm,peft]==1.16.0" in text
     table = describe_job(public_task)
     assert table.loc["GRPOConfig.max_tool_calling_iterations", "value"] == "11"
     assert table.loc["model", "value"] == DEFAULT_MODEL

@@ -15,6 +15,7 @@ import pandas as pd
 from rftkit.task import RFTTask
 from rftkit.trl.gpus import PRICE_DATE, PRICE_SOURCE, parse_gpu
 from rftkit.trl.hyperparameters import grpo_settings
+from rftkit.trl.image import TRAINING_STACK
 from rftkit.trl.jobspec import TRLJobSpec, planned_steps
 
 ASSUMED_STEP_SECONDS = 120.0
@@ -51,7 +52,7 @@ def describe_job(
     task: RFTTask, spec: TRLJobSpec | None = None, seconds_per_step: float | None = None
 ) -> pd.DataFrame:
     """One row per setting: what runs where, the GRPOConfig it gets, and the forecast."""
-    from rftkit.trl.modal_app import APP_NAME, PINS, RUNS_VOLUME
+    from rftkit.trl.modal_app import APP_NAME, RUNS_VOLUME
 
     spec = spec or TRLJobSpec()
     settings, notes = grpo_settings(task, spec.grpo_overrides())
@@ -63,7 +64,7 @@ def describe_job(
             f" --model {spec.model} --gpu {spec.gpu} --vllm-mode {spec.vllm_mode}",
         ),
         ("modal app / volume", f"{APP_NAME} / {RUNS_VOLUME}"),
-        ("image", ", ".join(PINS)),
+        ("image", ", ".join(TRAINING_STACK)),
         ("model", spec.model),
         ("gpu", spec.gpu),
         ("vllm_mode", spec.vllm_mode),

@@ -35,13 +35,13 @@ import os
 import subprocess
 import sys
 import time
-import tomllib
 import uuid
 from pathlib import Path
 from typing import Any
 
 import modal
 
+from rftkit.trl.image import PYTHON_VERSION, TRAINING_STACK, image_requirements
 from rftkit.trl.jobspec import VLLM_PORT, TRLJobSpec
 
 APP_NAME = "rftkit-trl"
@@ -53,32 +53,19 @@ TOOL_SECRET = "rftkit-tool-token"
 GRADER_SECRET = "rftkit-grader-keys"
 SERVE_SECRET = "rftkit-serve-key"
 SERVE_ENV = "RFTKIT_SERVE_CHECKPOINT"
-PINS = (
-    "trl==1.16.0",
-    "transformers==5.24.0",
-    "accelerate==1.15.0",
-    "datasets==5.2.0",
-    "vllm==0.33.0",
-)
-"""The training stack; torch comes in at the CUDA build vLLM 0.33.0 pins."""
-SKIPPED_IN_IMAGE = ("jupyterlab", "ipywidgets", "modal", "matplotlib")
-"""rftkit dependencies the GPU container never imports."""
 TRAIN_GPU = "H100"
 SERVE_GPU = "H100"
 
 
-def _rftkit_requirements() -> list[str]:
-    """rftkit's own runtime dependencies, read from pyproject.toml where the app is defined."""
-    if not modal.is_local():
-        return []
-    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
-    requirements = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
-    return [r for r in requirements if not r.startswith(SKIPPED_IN_IMAGE)]
+def _requirements() -> list[str]:
+    """The image's requirement list (:mod:`rftkit.trl.image`); pyproject.toml is read where the
+    app is defined, not in the container, which already has them installed."""
+    return image_requirements() if modal.is_local() else list(TRAINING_STACK)
 
 
 image = (
-    modal.Image.debian_slim(python_version="3.11")
-    .uv_pip_install(*PINS, *_rftkit_requirements())
+    modal.Image.debian_slim(python_version=PYTHON_VERSION)
+    .uv_pip_install(*_requirements())
     .env({"TRL_EXPERIMENTAL_SILENCE": "1"})
     .add_local_python_source("rftkit", "tools_service")
 )
