@@ -94,7 +94,12 @@ def test_forecast_is_steps_times_step_time_plus_startup(public_task):
     assert assumed["seconds_per_step_source"] == "assumed"
     two = forecast(public_task, TRLJobSpec(gpu="H100:2", vllm_mode="server"), 30.0)
     assert two["gpu_hours"] == pytest.approx(2 * (steps * 30 / 3600 + STARTUP_HOURS))
-    assert two["ceiling_usd"] == pytest.approx(12 * 2 * GPUS["H100"].usd_per_hour)
+    assert two["ceiling_usd"] == pytest.approx(24 * 2 * GPUS["H100"].usd_per_hour)
+    from rftkit.trl.modal_app import TRAIN_SETTINGS  # the ceiling is the function's own timeout
+
+    assert TRAIN_SETTINGS["timeout"] == 24 * 3600 == TRLJobSpec().timeout_seconds
+    short = forecast(public_task, TRLJobSpec(timeout_hours=2))
+    assert short["ceiling_gpu_hours"] == 2
     assert forecast(public_task, TRLJobSpec(overrides={"max_steps": 3}))["steps"] == 3
 
 
@@ -111,18 +116,46 @@ def test_preflight_refuses_loopback_tools_and_passes_deployed_ones(course, publi
     assert course.env[TOKEN_ENV] not in missing.text()
 
 
-def test_memory_check_and_job_spec_limits():
-    assert memory_check(TRLJobSpec())[0] == "ok"
-    assert memory_check(TRLJobSpec(model="Qwen/Qwen3-8B"))[0] == "error"
+def test_memory_check_refuses_what_cannot_fit_and_names_what_can(public_task):
+    default = TRLJobSpec()
+    assert default.method == "lora"  # 4B > LORA_ABOVE_BILLION
+    level, message = memory_check(public_task, default)
+    assert level == "ok" and "lora" in message
+    level, message = memory_check(public_task, TRLJobSpec(model="Qwen/Qwen3-4B", finetune="full"))
     assert (
-        memory_check(TRLJobSpec(model="Qwen/Qwen3-8B", gpu="H100:2", vllm_mode="server"))[0] == "ok"
+        level == "error" and "Would fit: --gpu H100 --vllm-mode colocate --finetune lora" in message
     )
-    assert memory_check(TRLJobSpec(gpu="L4"))[0] == "error"
-    assert memory_check(TRLJobSpec(model="someone/unknown"))[0] == "warning"
-    with pytest.raises(ValueError, match="two GPUs"):
-        TRLJobSpec(vllm_mode="server")
-    with pytest.raises(ValueError, match="not in the table"):
-        TRLJobSpec(gpu="Z9")
+    eight_full_server = TRLJobSpec(
+        model="Qwen/Qwen3-8B", gpu="H100:2", vllm_mode="server", finetune="full"
+    )
+    level, message = memory_check(public_task, eight_full_server)
+    assert level == "error" and "~136 GB per GPU" in message
+    assert memory_check(public_task, TRLJobSpec(model="Qwen/Qwen3-0.6B"))[0] == "ok"
+    assert memory_check(public_task, TRLJobSpec(model="Qwen/Qwen3-32B"))[0] == "error"
+    assert memory_check(public_task, TRLJobSpec(model="someone/unknown"))[0] == "warning"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"vllm_mode": "server"}, "two GPUs"),
+        ({"gpu": "Z9"}, "not in the table"),
+        ({"gpu": "H100:0"}, "from 1 to 8"),
+        ({"gpu": "H100:9"}, "from 1 to 8"),
+        ({"gpu": "H100:two"}, "from 1 to 8"),
+        ({"vllm_mode": "both"}, "vllm_mode"),
+        ({"finetune": "qlora"}, "finetune"),
+        ({"timeout_hours": 25}, "24"),
+    ],
+)
+def test_bad_job_spec_values_are_refused_by_name(options, message):
+    with pytest.raises(ValueError, match=message):
+        TRLJobSpec(**options)
+
+
+def test_the_new_gpus_are_in_the_table():
+    assert GPUS["H200"].memory_gb == 141 and GPUS["B200"].memory_gb == 180
+    assert TRLJobSpec(gpu="B200:8").timeout_seconds == 24 * 3600
 
 
 def test_without_a_modal_token_launch_and_control_say_what_to_do(
@@ -158,6 +191,13 @@ def test_cli_describe_preflight_and_course_task(
     assert "preflight passed" in out and "GRPOConfig.num_generations" in out
     assert course.env[TOKEN_ENV] not in out
     assert cli(["status", "ftjob-trl-x"]) == 2
+    capsys.readouterr()
+    assert cli(["preflight", "--task", str(task_file), "--gpu", "H100:x"]) == 2
+    assert cli(["describe", "--task", str(task_file), "--gpu", "Q7"]) == 2
+    errors = capsys.readouterr().err
+    assert "bad option" in errors and "H100:x" in errors and "Traceback" not in errors
+    with pytest.raises(SystemExit):  # argparse: invalid choice, exit 2
+        cli(["preflight", "--task", str(task_file), "--vllm-mode", "both"])
 
 
 def test_a_served_model_is_evaluated_like_any_hosted_one(course):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rftkit.task import TASK_FILE, RFTTask
 from rftkit.trl.gpus import DEFAULT_MODEL
-from rftkit.trl.jobspec import TRLJobSpec
+from rftkit.trl.jobspec import FINETUNES, VLLM_MODES, TRLJobSpec
 
 COURSE_DATA = Path(__file__).resolve().parents[2] / "notebooks" / "data"
 
@@ -49,7 +49,27 @@ def course_task(tools_url: str, out: str | Path) -> RFTTask:
 
 
 def _spec(args: argparse.Namespace) -> TRLJobSpec:
-    return TRLJobSpec(model=args.model, gpu=args.gpu, vllm_mode=args.vllm_mode)
+    """The job spec from the options; a bad value is a ``ValueError`` naming the option."""
+    return TRLJobSpec(
+        model=args.model,
+        gpu=args.gpu,
+        vllm_mode=args.vllm_mode,
+        finetune=args.finetune,
+        max_prompt_length=args.max_prompt_length,
+        max_completion_length=args.max_completion_length,
+        timeout_hours=args.timeout_hours,
+    )
+
+
+def add_spec_options(parser: argparse.ArgumentParser) -> None:
+    """The job spec's options (shared with ``rftkit jobs --backend trl-modal``)."""
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--gpu", default="H100", help="H100, H100:2 ... B200:8")
+    parser.add_argument("--vllm-mode", default="colocate", choices=VLLM_MODES)
+    parser.add_argument("--finetune", default="auto", choices=FINETUNES)
+    parser.add_argument("--max-prompt-length", type=int, default=2048)
+    parser.add_argument("--max-completion-length", type=int, default=4096)
+    parser.add_argument("--timeout-hours", type=float, default=24.0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,9 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("describe", "preflight"):
         sub = actions.add_parser(name)
         sub.add_argument("--task", required=True)
-        sub.add_argument("--model", default=DEFAULT_MODEL)
-        sub.add_argument("--gpu", default="H100")
-        sub.add_argument("--vllm-mode", default="colocate", choices=("colocate", "server"))
+        add_spec_options(sub)
     course = actions.add_parser("course-task")
     course.add_argument("--tools-url", required=True)
     course.add_argument("--out", required=True)
@@ -76,6 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate.add_argument("--model", help="the served model's name (with --base-url)")
     evaluate.add_argument("--k", type=int, default=4)
     args = parser.parse_args(argv)
+    if args.action in ("describe", "preflight"):
+        try:
+            _spec(args)
+        except ValueError as exc:
+            print(f"bad option: {exc}", file=sys.stderr)
+            return 2
 
     if args.action == "describe":
         from rftkit.trl.describe import describe_job

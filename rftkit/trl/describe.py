@@ -2,8 +2,9 @@
 
 For notebook 05 and the CLI: offline it shows what would run; nothing here needs Modal or a GPU.
 
-The forecast has two parts. The **ceiling** is certain: the function's timeout × GPUs × the list
-price; Modal stops the job there. The **estimate** is planned steps × seconds per step: the
+The forecast has two parts. The **ceiling** is certain: the train function's timeout (the spec's
+``timeout_hours``, 24 h by default, which the launch passes to Modal) × GPUs × the list price;
+the job stops there. The **estimate** is planned steps × seconds per step: the
 seconds are an assumption (``ASSUMED_STEP_SECONDS``) until a first run measures them; pass
 ``seconds_per_step`` from its events (``timing.step.full_iteration``) to re-forecast.
 """
@@ -55,19 +56,24 @@ def describe_job(
     from rftkit.trl.modal_app import APP_NAME, RUNS_VOLUME
 
     spec = spec or TRLJobSpec()
-    settings, notes = grpo_settings(task, spec.grpo_overrides())
+    settings, notes = grpo_settings(task, spec.grpo_overrides(task))
+    layout = spec.plan(task)
     cost = forecast(task, spec, seconds_per_step)
     rows = [
         (
             "command",
             f"modal run --detach -m rftkit.trl.modal_app --task {task.root / 'task.json'}"
-            f" --model {spec.model} --gpu {spec.gpu} --vllm-mode {spec.vllm_mode}",
+            f" --model {spec.model} --gpu {spec.gpu} --vllm-mode {spec.vllm_mode}"
+            f" --finetune {spec.method}",
         ),
         ("modal app / volume", f"{APP_NAME} / {RUNS_VOLUME}"),
         ("image", ", ".join(TRAINING_STACK)),
         ("model", spec.model),
         ("gpu", spec.gpu),
         ("vllm_mode", spec.vllm_mode),
+        ("fine-tuning", spec.method + (f" {spec.lora_settings()}" if spec.lora_settings() else "")),
+        ("layout (memory rule)", layout.summary() if layout else "model not in the table"),
+        ("timeout", f"{spec.timeout_hours:g} h (checkpointed and timed_out before it)"),
         ("tools", ", ".join(f"{t.name} -> {t.server_url}" for t in task.tools) or "none"),
         ("grader", str(task.grader.get("name") or task.grader.get("type"))),
     ]

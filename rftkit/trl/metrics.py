@@ -56,16 +56,43 @@ def rollout_means(rollouts: list[ScoredRollout]) -> dict[str, Any]:
 
 
 class EventWriter:
-    """Appends events to a JSONL file (and a list) as they come, so a running job can be read."""
+    """Appends events to a JSONL file (and a list) as they come, so a running job can be read.
 
-    def __init__(self, path: str | Path | None, on_event: Callable[[dict], None] | None = None):
+    Event ids are keyed by the optimizer step they belong to (``ftevent-trl-<step>-<n>``). A run
+    resumed from ``checkpoint-N`` (``resume_step=N``) keeps the file's events up to step N and
+    drops the later ones, which the resumed run writes again: no duplicates, no gaps. ``path``
+    None keeps events in memory only (the other processes of a multi-process run)."""
+
+    def __init__(
+        self,
+        path: str | Path | None,
+        on_event: Callable[[dict], None] | None = None,
+        resume_step: int = 0,
+    ):
         self.path = None if path is None else Path(path)
         self.events: list[dict[str, Any]] = []
         self.on_event = on_event
+        self.step = resume_step
+        if self.path is not None and self.path.is_file():
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            old = [json.loads(line) for line in lines if line.strip()]
+            self.events = [e for e in old if event_step(e) <= resume_step]
+            self.path.write_text(
+                "".join(json.dumps(e, allow_nan=False) + "\n" for e in self.events),
+                encoding="utf-8",
+            )
 
-    def emit(self, message: str, data: dict[str, Any] | None = None, level: str = "info") -> None:
+    def emit(
+        self,
+        message: str,
+        data: dict[str, Any] | None = None,
+        level: str = "info",
+        step: int | None = None,
+    ) -> None:
+        step = self.step if step is None else step
+        number = 1 + sum(event_step(e) == step for e in self.events)
         safe = None if data is None else _json_safe(data)
-        event = job_event(f"ftevent-trl-{len(self.events) + 1}", message, safe, level)
+        event = job_event(f"ftevent-trl-{step}-{number}", message, safe, level)
         self.events.append(event)
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +100,11 @@ class EventWriter:
                 handle.write(json.dumps(event, allow_nan=False) + "\n")
         if self.on_event is not None:
             self.on_event(event)
+
+
+def event_step(event: dict[str, Any]) -> int:
+    """The optimizer step an event belongs to, from its id."""
+    return int(event["id"].split("-")[2])
 
 
 class TaskMetricsCallback(TrainerCallback):
@@ -136,6 +168,9 @@ class TaskMetricsCallback(TrainerCallback):
             },
             "timing": {"step": {"full_iteration": time.perf_counter() - self._step_started}},
         }
+        self.writer.step = state.global_step
+        if not _evaluates(args, state):  # written before this step's checkpoint is saved
+            self._flush()
 
     def on_prediction_step(self, args, state, control, **kwargs):
         if self._eval_started is None:
@@ -170,7 +205,15 @@ class TaskMetricsCallback(TrainerCallback):
         message = f"Step {data['step']}/{data['total_steps']} , train mean reward={reward}"
         if data["full_valid_mean_reward"] is not None:
             message += f", full validation mean reward={_fmt(data['full_valid_mean_reward'])}"
-        self.writer.emit(message, data)
+        self.writer.emit(message, data, step=data["step"])
+
+
+def _evaluates(args: Any, state: Any) -> bool:
+    """Whether ``Trainer`` evaluates after this step (then the event waits for the result)."""
+    strategy = str(getattr(args, "eval_strategy", "no"))
+    steps = getattr(args, "eval_steps", None)
+    every = steps if isinstance(steps, int) and steps >= 1 else None
+    return strategy.endswith("steps") and every is not None and state.global_step % every == 0
 
 
 def _json_safe(value: Any) -> Any:

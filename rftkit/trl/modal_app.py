@@ -5,8 +5,10 @@ Train (the one command; ``--detach`` keeps it running after the terminal closes)
     modal run --detach -m rftkit.trl.modal_app --task path/to/task.json
 
 Options: ``--model`` (default: the task's ``model`` when it is a hub id such as
-``Qwen/Qwen3-4B-Instruct-2507``, else that one), ``--gpu`` (``H100``; ``H100:2``
-with ``--vllm-mode server``), ``--max-steps`` (a short first run). It runs preflight and prints the
+``Qwen/Qwen3-4B-Instruct-2507``, else that one), ``--gpu`` (``H100``, ``H100:2`` ... ``B200:8``;
+``--vllm-mode server`` gives vLLM GPUs of its own), ``--finetune auto|full|lora``,
+``--timeout-hours`` (at most 24), ``--max-steps`` (a short first run). Preflight names the
+layouts that fit when the chosen one does not. It runs preflight and prints the
 job and its forecast before anything is spent; the task's data files go to the volume
 ``rftkit-trl-runs`` under the job id, where the job writes ``events.jsonl``, ``status.json`` and
 ``checkpoint-N/`` (each a full Hugging Face model directory with its tokenizer).
@@ -42,7 +44,7 @@ from typing import Any
 import modal
 
 from rftkit.trl.image import PYTHON_VERSION, TRAINING_STACK, image_requirements
-from rftkit.trl.jobspec import VLLM_PORT, TRLJobSpec
+from rftkit.trl.jobspec import MAX_TIMEOUT_HOURS, VLLM_PORT, TRLJobSpec
 
 APP_NAME = "rftkit-trl"
 RUNS_VOLUME = "rftkit-trl-runs"
@@ -76,7 +78,7 @@ hf_cache = modal.Volume.from_name(HF_VOLUME, create_if_missing=True)
 TRAIN_SETTINGS: dict[str, Any] = {
     "gpu": TRAIN_GPU,
     "volumes": {RUNS_DIR: runs, HF_DIR: hf_cache},
-    "timeout": 24 * 3600,
+    "timeout": int(MAX_TIMEOUT_HOURS * 3600),  # launches pass the spec's timeout_hours
     "secrets": [modal.Secret.from_name(TOOL_SECRET), modal.Secret.from_name(GRADER_SECRET)],
 }
 
@@ -85,20 +87,25 @@ def job_dir(job_id: str) -> Path:
     return Path(RUNS_DIR) / job_id
 
 
-def _write_status(job_id: str, status: str, error: str | None = None) -> None:
-    body = {"status": status, "error": error, "updated_at": int(time.time())}
-    (job_dir(job_id) / "status.json").write_text(json.dumps(body), encoding="utf-8")
-    runs.commit()
-
-
-def _start_vllm_server(model: str) -> subprocess.Popen:
-    """``trl vllm-serve`` (vLLM in the dev mode TRL's client needs) on the second GPU, for
+def _start_vllm_server(spec: TRLJobSpec, gpus: list[int], tensor_parallel: int) -> subprocess.Popen:
+    """``trl vllm-serve`` (vLLM in the mode TRL's client needs) on ``gpus``, for
     ``vllm_mode="server"``; waits until its ``/health`` answers."""
     import httpx
 
     server = subprocess.Popen(
-        ["trl", "vllm-serve", "--model", model, "--port", str(VLLM_PORT)],
-        env={**os.environ, "CUDA_VISIBLE_DEVICES": "1"},
+        [
+            "trl",
+            "vllm-serve",
+            "--model",
+            spec.model,
+            "--port",
+            str(VLLM_PORT),
+            "--tensor_parallel_size",
+            str(tensor_parallel),
+            "--max_model_len",
+            str(spec.max_prompt_length + spec.max_completion_length),
+        ],
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus))},
     )
     deadline = time.monotonic() + 1200
     while time.monotonic() < deadline:
@@ -116,49 +123,52 @@ def _start_vllm_server(model: str) -> subprocess.Popen:
 
 @app.function(**TRAIN_SETTINGS)
 def train(job_id: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Run GRPO for the task uploaded under ``/runs/<job_id>/task``; returns the final status."""
+    """Run (or, after a preemption, resume) GRPO for the job in ``/runs/<job_id>``: one process,
+    or ``accelerate launch`` over the training GPUs with vLLM on the rest (the plan's layout)."""
+    from rftkit.task import RFTTask
+    from rftkit.trl.run import read_status, run_job, write_status
+
     job = TRLJobSpec(**spec)
     runs.reload()
+    folder = job_dir(job_id)
+    layout = job.plan(RFTTask.load(folder / "task" / "task.json"))
+    processes = layout.train_processes if layout else 1
     server = None
     try:
-        if job.vllm_mode == "server":
-            server = _start_vllm_server(job.model)
-            os.environ["CUDA_VISIBLE_DEVICES"] = "0"  # before torch sees the GPUs
-        from transformers import TrainerCallback
-
-        from rftkit.task import RFTTask
-        from rftkit.trl.trainer import build_trainer
-
-        class CommitToVolume(TrainerCallback):
-            """Make events and checkpoints visible to readers outside the container."""
-
-            def on_log(self, args, state, control, **kwargs):
-                runs.commit()
-
-            def on_save(self, args, state, control, **kwargs):
-                runs.commit()
-
-        task = RFTTask.load(job_dir(job_id) / "task" / "task.json")
-        _write_status(job_id, "running")
-        built = build_trainer(
-            task,
-            job.model,
-            None,
-            job_dir(job_id),
-            env=os.environ,
-            overrides=job.grpo_overrides(),
-        )
-        built.trainer.add_callback(CommitToVolume())
-        built.trainer.train()
-        built.trainer.save_model(str(job_dir(job_id) / "final"))
-        _write_status(job_id, "succeeded")
-        return {"status": "succeeded"}
-    except Exception as exc:  # the reason is kept on the volume for `status`, then re-raised
-        _write_status(job_id, "failed", f"{type(exc).__name__}: {exc}")
+        if job.vllm_mode == "server" and layout is not None:
+            vllm_gpus = list(range(processes, processes + layout.vllm_gpus))
+            server = _start_vllm_server(job, vllm_gpus, layout.vllm_tensor_parallel)
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, range(processes)))
+        if processes == 1:
+            status = run_job(
+                folder, env=os.environ, timeout_seconds=job.timeout_seconds, on_save=runs.commit
+            )
+        else:
+            status = _run_processes(folder, processes, job.timeout_seconds)
+        return {"status": status}
+    except Exception as exc:  # a failure before the run could record it
+        if (read_status(folder) or {}).get("status") != "failed":
+            write_status(folder, "failed", f"{type(exc).__name__}: {exc}")
         raise
     finally:
+        runs.commit()
         if server is not None:
             server.terminate()
+
+
+def _run_processes(folder: Path, processes: int, timeout_seconds: int) -> str:
+    """``accelerate launch`` the run; the volume is committed every minute while it trains."""
+    from rftkit.trl.run import launch_command, read_status
+
+    env = {**os.environ, "RFTKIT_TIMEOUT_SECONDS": str(timeout_seconds)}
+    child = subprocess.Popen(launch_command(folder, processes), env=env)
+    while child.poll() is None:
+        time.sleep(60)
+        runs.commit()
+    status = (read_status(folder) or {}).get("status", "failed")
+    if child.returncode != 0 and status == "running":
+        raise RuntimeError(f"the training processes exited with {child.returncode}")
+    return status
 
 
 @app.function(
@@ -216,6 +226,8 @@ def main(
     model: str = "",
     gpu: str = TRAIN_GPU,
     vllm_mode: str = "colocate",
+    finetune: str = "auto",
+    timeout_hours: float = 24.0,
     max_steps: int = 0,
 ) -> None:
     """Preflight, show the job and its forecast, upload the task, run GRPO on Modal."""
@@ -226,7 +238,17 @@ def main(
     loaded = RFTTask.load(task)
     model = model or (loaded.model if "/" in loaded.model else TRLJobSpec.model)
     overrides = {"max_steps": max_steps} if max_steps else {}
-    spec = TRLJobSpec(model=model, gpu=gpu, vllm_mode=vllm_mode, overrides=overrides)  # type: ignore[arg-type]
+    try:
+        spec = TRLJobSpec(
+            model=model,
+            gpu=gpu,
+            vllm_mode=vllm_mode,  # type: ignore[arg-type]
+            finetune=finetune,  # type: ignore[arg-type]
+            timeout_hours=timeout_hours,
+            overrides=overrides,
+        )
+    except ValueError as exc:
+        sys.exit(f"bad option: {exc}")
     report = preflight(loaded, spec)
     print(report.text())
     if not report.passed:
@@ -237,8 +259,13 @@ def main(
         for path, remote in upload_plan(loaded, job_id).items():
             upload.put_file(path, remote)
         upload.put_file(json_bytes(spec.to_json()), f"/{job_id}/spec.json")
+    call = train.with_options(gpu=spec.gpu, timeout=spec.timeout_seconds).spawn(
+        job_id, spec.to_json()
+    )
+    with runs.batch_upload() as upload:  # so `python -m rftkit.trl cancel` finds the call
+        upload.put_file(json_bytes({"call_id": call.object_id}), f"/{job_id}/call.json")
     print(f"job {job_id}: training on {spec.gpu} (volume {RUNS_VOLUME}, folder {job_id})")
-    train.with_options(gpu=spec.gpu).remote(job_id, spec.to_json())
+    print(call.get())
 
 
 def upload_plan(task: Any, job_id: str) -> dict[Any, str]:

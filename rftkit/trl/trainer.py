@@ -69,13 +69,20 @@ def build_trainer(
     rollout_timeout: float = 600.0,
     retry_backoff: float = 0.5,
     on_event: Callable[[dict[str, Any]], None] | None = None,
+    lora: dict[str, Any] | None = None,
+    resume_step: int = 0,
 ) -> TaskTrainer:
     """GRPOTrainer for ``task`` (model: an id or a loaded model; tokenizer None loads the model's).
 
     ``overrides`` are ``GRPOConfig`` fields that win over the hyperparameter table
     (:mod:`rftkit.trl.hyperparameters`); ``env`` resolves header references. Events go to
-    ``output_dir/events.jsonl`` as they happen.
+    ``output_dir/events.jsonl`` as they happen. ``lora``: ``peft.LoraConfig`` keyword arguments
+    (:meth:`rftkit.trl.jobspec.TRLJobSpec.lora_settings`) to train adapters instead of the model.
+    ``resume_step``: the checkpoint a resumed run starts from (its later events are dropped).
+    Only the main process of a multi-process run writes the events file.
     """
+    from accelerate import PartialState
+
     settings, notes = grpo_settings(task, overrides)
     args = GRPOConfig(output_dir=str(output_dir), **settings)
     environment = task_environment(
@@ -87,7 +94,11 @@ def build_trainer(
     )
     grader = task.resolved_grader(env)
     reward = TaskReward(grader, timeout=call_timeout)
-    writer = EventWriter(Path(output_dir) / EVENTS_FILE, on_event)
+    main = PartialState().is_main_process
+    events = Path(output_dir) / EVENTS_FILE if main else None
+    writer = EventWriter(events, on_event, resume_step=resume_step)
+    if resume_step:
+        writer.emit(f"Resumed from checkpoint-{resume_step}")
     for note in notes:
         writer.emit(note, level="warn")
     routes = ", ".join(f"{t.name} -> {t.server_url}" for t in task.tools) or "none"
@@ -102,5 +113,14 @@ def build_trainer(
         processing_class=tokenizer,
         environment_factory=environment,
         callbacks=[TaskMetricsCallback(reward, writer, grader)],
+        peft_config=_lora_config(lora),
     )
     return TaskTrainer(trainer, reward, writer)
+
+
+def _lora_config(settings: dict[str, Any] | None) -> Any:
+    if settings is None:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(**settings)
