@@ -2,6 +2,7 @@
 
 - ``describe --task task.json``: the job that would run and its forecast (offline);
 - ``preflight --task task.json``: every check, exit 1 on an error;
+- ``fits``: which model sizes fit which GPU layouts, by the memory rule (a markdown table);
 - ``course-task --tools-url URL --out DIR``: the course's task (world 0, the committed
   ``notebooks/data/*_compact.jsonl``) pointed at a deployed tool service;
 - ``status|events|checkpoints|cancel JOB_ID``: a launched job (needs a Modal token);
@@ -81,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub = actions.add_parser(name)
         sub.add_argument("--task", required=True)
         add_spec_options(sub)
+    fits = actions.add_parser("fits", help="which Qwen3 sizes fit which H100 layouts (markdown)")
+    fits.add_argument("--completions-per-step", type=int, default=64)
+    fits.add_argument("--prompt-tokens", type=int, default=2048)
+    fits.add_argument("--completion-tokens", type=int, default=4096)
     course = actions.add_parser("course-task")
     course.add_argument("--tools-url", required=True)
     course.add_argument("--out", required=True)
@@ -111,6 +116,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = preflight(RFTTask.load(args.task), _spec(args))
         print(report.text())
         return 0 if report.passed else 1
+    elif args.action == "fits":
+        from rftkit.trl.describe import fit_table
+
+        print(
+            fit_table(
+                completions_per_step=args.completions_per_step,
+                prompt_tokens=args.prompt_tokens,
+                completion_tokens=args.completion_tokens,
+            )
+        )
     elif args.action == "course-task":
         task = course_task(args.tools_url, args.out)
         print(f"wrote {task.root / TASK_FILE}")

@@ -88,3 +88,66 @@ def describe_job(
         ("price", f"${cost['usd_per_gpu_hour']}/GPU-hour; {cost['price_source']}"),
     ]
     return pd.DataFrame(rows, columns=["setting", "value"]).set_index("setting")
+
+
+TABLE_MODELS = (
+    "Qwen/Qwen3-0.6B",
+    "Qwen/Qwen3-1.7B",
+    "Qwen/Qwen3-4B",
+    "Qwen/Qwen3-8B",
+    "Qwen/Qwen3-32B",
+)
+TABLE_GPUS = ("H100", "H100:2", "H100:8")
+
+
+def fit_table(
+    models: tuple[str, ...] = TABLE_MODELS,
+    gpus: tuple[str, ...] = TABLE_GPUS,
+    *,
+    completions_per_step: int = 64,
+    prompt_tokens: int = 2048,
+    completion_tokens: int = 4096,
+) -> str:
+    """Markdown: for each model, GPU count and method, the layout that fits (colocated vLLM
+    preferred) with its micro-batch and training GB per GPU, or what the best one needs.
+    ``python -m rftkit.trl fits`` prints it; every figure is the memory rule's, none measured."""
+    from rftkit.trl.gpus import MODELS
+    from rftkit.trl.memory import plan
+
+    header = ["model", "params"] + [f"{g} {m}" for g in gpus for m in ("full", "LoRA")]
+    rows = [header, ["---"] * len(header)]
+    for name in models:
+        arch = MODELS[name].architecture
+        row = [name.split("/")[-1], f"{arch.billion_parameters:.1f}B"]
+        for spec in gpus:
+            gpu, count = parse_gpu(spec)
+            for method in ("full", "lora"):
+                layouts = [
+                    plan(
+                        arch,
+                        gpu,
+                        count,
+                        vllm_mode=mode,
+                        finetune=method,
+                        completions_per_step=completions_per_step,
+                        prompt_tokens=prompt_tokens,
+                        completion_tokens=completion_tokens,
+                    )
+                    for mode in (("colocate", "server") if count > 1 else ("colocate",))
+                ]
+                fitting = [p for p in layouts if p.fits]
+                if fitting:
+                    p = fitting[0]
+                    row.append(
+                        f"yes: {p.vllm_mode}, mb {p.micro_batch}×{p.gradient_accumulation}, "
+                        f"{p.train_total_gb:.0f}/{p.train_budget_gb():.0f} GB"
+                    )
+                else:
+                    best = min(layouts, key=lambda p: p.train_total_gb)
+                    short = [
+                        "vLLM share" if text.startswith("vLLM") else f"{best.train_total_gb:.0f} GB"
+                        for text in best.problems
+                    ]
+                    row.append(f"no: {' + '.join(short)}")
+        rows.append(row)
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)

@@ -127,7 +127,6 @@ class TRLJobSpec:
             "use_vllm": True,
             "vllm_mode": self.vllm_mode,
             "bf16": True,
-            "gradient_checkpointing": True,
             "max_completion_length": self.max_completion_length,
             "vllm_max_model_length": self.max_prompt_length + self.max_completion_length,
             "model_init_kwargs": {"dtype": "bfloat16" if self.method == "lora" else "float32"},
