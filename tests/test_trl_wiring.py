@@ -14,9 +14,12 @@ it does after the tool answers is whatever it samples.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import inspect
 import json
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -189,9 +192,16 @@ def tiny_model_that_opens_with_a_call(task, env, steps: int = 60):
 
 
 @pytest.fixture(scope="module")
-def run(served, tmp_path_factory):
+def tiny(served):
+    """The fitted tiny model and its tokenizer (each run trains a copy)."""
+    task, env, _, _ = served
+    return tiny_model_that_opens_with_a_call(task, env)
+
+
+@pytest.fixture(scope="module")
+def run(served, tiny, tmp_path_factory):
     task, env, wrapper, _ = served
-    model, tokenizer = tiny_model_that_opens_with_a_call(task, env)
+    model, tokenizer = copy.deepcopy(tiny[0]), tiny[1]
     out = tmp_path_factory.mktemp("trl-run")
     built = build_trainer(
         task,
@@ -316,3 +326,76 @@ def test_the_jobs_backend_reads_the_run_folder_like_a_modal_job(run):
     assert checkpoint["metrics"]["valid_reward_mean"] == pytest.approx(valid)
     saved = out / "checkpoint-2"
     assert (saved / "config.json").is_file() and (saved / "tokenizer_config.json").is_file()
+
+
+class SlowForLines:
+    """ASGI wrapper: holds every tool call ``delay`` seconds (``slow_delay`` for the lines in
+    ``slow``), then passes it to the real service; records (trace_id, task_id, start, end)."""
+
+    def __init__(self, app, slow: set[str], delay: float, slow_delay: float):
+        self.app, self.slow, self.delay, self.slow_delay = app, slow, delay, slow_delay
+        self.seen: list[tuple[str, str, float, float]] = []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        message = await receive()
+        body = message.get("body", b"")
+        call = json.loads(body)
+        task_id = call["item"]["task_id"]
+        start = time.monotonic()
+        await asyncio.sleep(self.slow_delay if task_id in self.slow else self.delay)
+        self.seen.append((call["trace_id"], task_id, start, time.monotonic()))
+
+        async def replay():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+
+def test_one_slow_endpoint_discards_only_its_rollouts_and_calls_overlap(
+    tiny, served, tmp_path_factory
+):
+    """Per-rollout clock and concurrent tools through the real trainer: one line's calls take
+    3 s against a 2.5 s rollout budget, every other call 0.2 s. Rollouts' calls are in flight
+    together, and only the slow line's rollouts are discarded."""
+    task, env, _, _ = served
+    root = tmp_path_factory.mktemp("trl-slow")
+    seeds = world_seeds(GRPO_SEEDS, SIZE.train_worlds) + world_seeds(VALID_SEEDS, SIZE.valid_worlds)
+    corpora = {seed: build_world(seed, root / "worlds").corpus() for seed in seeds}
+    slow: set[str] = set()
+    wrapper = SlowForLines(create_app(corpora, token=env[TOKEN_ENV]), slow, 0.2, 3.0)
+    with serve_in_background(wrapper) as url:
+        slow_task = write_course_task(root, url, SIZE)
+        slow_task.hyperparameters = dict(task.hyperparameters)
+        slow_task.validation_file = None
+        slow.add(slow_task.items("train")[0]["task_id"])
+        built = build_trainer(
+            slow_task,
+            copy.deepcopy(tiny[0]),
+            tiny[1],
+            root / "out",
+            env=env,
+            call_timeout=10,
+            rollout_timeout=2.5,
+            overrides={
+                "max_steps": 1,
+                "use_cpu": True,
+                "bf16": False,
+                "max_completion_length": 160,
+                "temperature": 0.7,
+                "dataloader_num_workers": 0,
+            },
+        )
+        built.trainer.train()
+    rollouts = [r for r in built.reward.rollouts if r.tool_calls]
+    on_slow = [r for r in rollouts if r.item_id in slow]
+    others = [r for r in rollouts if r.item_id not in slow]
+    assert on_slow and others, "both lines were rolled out with a call"
+    assert all(r.discarded and "tool time" in r.error for r in on_slow)
+    assert not [r for r in others if r.discarded]
+    spans = [(t, s, e) for t, line, s, e in wrapper.seen if line not in slow]  # 0.2 s calls
+    overlapping = {
+        (a, b) for a, s1, e1 in spans for b, s2, e2 in spans if a != b and s1 < e2 and s2 < e1
+    }
+    assert overlapping, "calls of different rollouts were in flight at the same time"

@@ -210,10 +210,11 @@ class TaskMetricsCallback(TrainerCallback):
 
 def _evaluates(args: Any, state: Any) -> bool:
     """Whether ``Trainer`` evaluates after this step (then the event waits for the result)."""
-    strategy = str(getattr(args, "eval_strategy", "no"))
+    strategy = getattr(args, "eval_strategy", "no")
+    strategy = str(getattr(strategy, "value", strategy))
     steps = getattr(args, "eval_steps", None)
     every = steps if isinstance(steps, int) and steps >= 1 else None
-    return strategy.endswith("steps") and every is not None and state.global_step % every == 0
+    return strategy == "steps" and every is not None and state.global_step % every == 0
 
 
 def _json_safe(value: Any) -> Any:

@@ -48,11 +48,33 @@ def task_rows(items: list[dict[str, Any]], split: str) -> list[dict[str, Any]]:
     ]
 
 
+class TaskGRPOTrainer(GRPOTrainer):
+    """TRL's GRPOTrainer with each turn's tool calls started together across rollouts.
+
+    ``GRPOTrainer._tool_call_loop`` (TRL 1.16) calls the tools rollout after rollout; this hands
+    the loop's ``completions`` and the batch's environments to the environments' transport, which
+    starts every rollout's calls of a turn at the first call (:mod:`rftkit.trl.environment`).
+    The loop itself (masking, truncation, re-generation) is TRL's, unchanged."""
+
+    def _tool_call_loop(self, prompts, prompt_ids, completion_ids, completions, *args, **kwargs):
+        transport = (
+            getattr(type(self.environments[0]), "_transport", None) if self.environments else None
+        )
+        if transport is None:
+            return super()._tool_call_loop(
+                prompts, prompt_ids, completion_ids, completions, *args, **kwargs
+            )
+        with transport.batch(self.environments, completions):
+            return super()._tool_call_loop(
+                prompts, prompt_ids, completion_ids, completions, *args, **kwargs
+            )
+
+
 @dataclass
 class TaskTrainer:
     """The assembled trainer and the parts a caller reads afterwards."""
 
-    trainer: GRPOTrainer
+    trainer: TaskGRPOTrainer
     reward: TaskReward
     writer: EventWriter
 
@@ -104,7 +126,7 @@ def build_trainer(
     routes = ", ".join(f"{t.name} -> {t.server_url}" for t in task.tools) or "none"
     writer.emit(f"Rollouts call the task's tools: {routes}")
     valid = task.items("validation")
-    trainer = GRPOTrainer(
+    trainer = TaskGRPOTrainer(
         model=model,
         reward_funcs=reward,
         args=args,
