@@ -225,3 +225,19 @@ def test_cli_evaluate_needs_a_token_for_a_job(course, no_modal_token, monkeypatc
     task_file = course.task.root / "task.json"
     assert cli(["evaluate", "--task", str(task_file), "--job", "ftjob-trl-x"]) == 2
     assert cli(["evaluate", "--task", str(task_file)]) == 2
+
+
+def test_cancel_leaves_an_ended_job_alone_and_names_a_missing_call(tmp_path, monkeypatch):
+    """With a (fake) token: an ended job is not cancelled again (no Modal call is made); a
+    running job without a recorded call says how to stop it instead of a traceback."""
+    from rftkit.trl.backend import LocalRunFolder
+
+    monkeypatch.setenv("MODAL_TOKEN_ID", "ak-fake")
+    monkeypatch.setenv("MODAL_TOKEN_SECRET", "as-fake")
+    for status in ("succeeded", "failed", "cancelled", "timed_out"):
+        (tmp_path / "status.json").write_text(f'{{"status": "{status}", "error": null}}')
+        job = TRLModalJob("ftjob-trl-x", LocalRunFolder(tmp_path), call_id="fc-1")
+        assert job.cancel() is job and job.status == status
+    (tmp_path / "status.json").write_text('{"status": "running", "error": null}')
+    with pytest.raises(RuntimeError, match="call.json"):
+        TRLModalJob("ftjob-trl-x", LocalRunFolder(tmp_path)).cancel()

@@ -133,3 +133,36 @@ def test_a_killed_job_resumes_from_its_checkpoint_without_duplicate_or_missing_e
 def _events(folder: Path) -> list[dict]:
     lines = (folder / "events.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def _fresh_copy(folder: Path, name: str, **spec_changes) -> Path:
+    """A new job folder with the same task and (changed) spec, nothing run yet."""
+    import shutil
+
+    copy = folder.parent / name
+    shutil.copytree(folder / "task", copy / "task")
+    spec = json.loads((folder / "spec.json").read_text()) | spec_changes
+    (copy / "spec.json").write_text(json.dumps(spec))
+    return copy
+
+
+def test_a_run_that_reaches_its_deadline_stops_checkpointed_as_timed_out(job_folder, monkeypatch):
+    from rftkit.trl.run import run_job
+
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    folder = _fresh_copy(job_folder, "ftjob-trl-deadline")
+    assert run_job(folder, timeout_seconds=0.01) == "timed_out"
+    status = read_status(folder)
+    assert status["status"] == "timed_out" and status["global_step"] == 1
+    assert (folder / "checkpoint-1" / "trainer_state.json").is_file()
+    assert not (folder / "final").exists()
+
+
+def test_a_run_that_fails_records_why(job_folder):
+    from rftkit.trl.run import run_job
+
+    folder = _fresh_copy(job_folder, "ftjob-trl-broken", model=str(job_folder / "no-such-model"))
+    with pytest.raises(Exception, match="no-such-model"):
+        run_job(folder, env={TOKEN_ENV: TOKEN})
+    status = read_status(folder)
+    assert status["status"] == "failed" and "no-such-model" in status["error"]
