@@ -8,8 +8,10 @@ rollouts without a single successful tool call (the silent failure users report:
 tool-free rollouts), discarded rollouts, completion tokens and step time.
 
 The numbers come from :class:`~rftkit.trl.rewards.TaskReward`'s record of each rollout, not from
-TRL's logs, so they mean what they mean on every backend. ``completion_tokens_mean`` counts TRL's
-completion ids, which include the tool results' tokens of a multi-turn rollout. ``kl`` and
+TRL's logs, so they mean what they mean on every backend; with several training processes
+each scores its own share and the shares are gathered before the means.
+``completion_tokens_mean`` counts TRL's completion ids, which include the tool results' tokens of
+a multi-turn rollout. ``kl`` and
 ``loss`` are TRL's own logged values.
 """
 
@@ -126,7 +128,7 @@ class TaskMetricsCallback(TrainerCallback):
     def _drain(self, split: str) -> list[ScoredRollout]:
         new = self.reward.rollouts[self._seen :]
         self._seen = len(self.reward.rollouts)
-        return [r for r in new if r.split == split]
+        return _gathered([r for r in new if r.split == split])
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._flush()
@@ -206,6 +208,18 @@ class TaskMetricsCallback(TrainerCallback):
         if data["full_valid_mean_reward"] is not None:
             message += f", full validation mean reward={_fmt(data['full_valid_mean_reward'])}"
         self.writer.emit(message, data, step=data["step"])
+
+
+def _gathered(rollouts: list[ScoredRollout]) -> list[ScoredRollout]:
+    """Every process's rollouts of the step (each process scores only its own share). All
+    processes log and evaluate together, so they all reach this collective call."""
+    from accelerate import PartialState
+
+    if PartialState().num_processes == 1:
+        return rollouts
+    from accelerate.utils import gather_object
+
+    return gather_object(rollouts)
 
 
 def _evaluates(args: Any, state: Any) -> bool:
