@@ -241,3 +241,14 @@ def test_cancel_leaves_an_ended_job_alone_and_names_a_missing_call(tmp_path, mon
     (tmp_path / "status.json").write_text('{"status": "running", "error": null}')
     with pytest.raises(RuntimeError, match="call.json"):
         TRLModalJob("ftjob-trl-x", LocalRunFolder(tmp_path)).cancel()
+
+
+def test_a_lora_checkpoint_is_served_as_an_adapter_on_its_base(tmp_path):
+    from rftkit.trl.modal_app import serve_command
+
+    full = serve_command(tmp_path, "ftjob-trl-x", "Qwen/Qwen3-1.7B")
+    assert full[:5] == ["vllm", "serve", str(tmp_path), "--served-model-name", "ftjob-trl-x"]
+    (tmp_path / "adapter_config.json").write_text("{}")
+    lora = serve_command(tmp_path, "ftjob-trl-x", "Qwen/Qwen3-8B")
+    assert lora[2] == "Qwen/Qwen3-8B" and f"ftjob-trl-x={tmp_path}" in lora
+    assert "--enable-lora" in lora and lora[lora.index("--tool-call-parser") + 1] == "hermes"

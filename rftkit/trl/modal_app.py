@@ -183,31 +183,39 @@ def _run_processes(folder: Path, processes: int, timeout_seconds: int) -> str:
 @modal.web_server(port=VLLM_PORT, startup_timeout=1200, label="rftkit-trl-serve")
 def serve() -> None:
     """vLLM's OpenAI-compatible server for the checkpoint named at deploy time (``SERVE_ENV``)."""
-    from rftkit.trl.gpus import MODELS
-
     checkpoint = os.environ.get(SERVE_ENV, "")
     if not checkpoint:
         raise RuntimeError(f"set {SERVE_ENV}=<job id>/checkpoint-<N> when deploying")
     job_id = checkpoint.split("/")[0]
     spec = json.loads((job_dir(job_id) / "spec.json").read_text(encoding="utf-8"))
-    known = MODELS.get(spec["model"])
+    subprocess.Popen(serve_command(Path(RUNS_DIR) / checkpoint, job_id, spec["model"]))
+
+
+def serve_command(checkpoint: Path, job_id: str, base_model: str) -> list[str]:
+    """``vllm serve`` for a checkpoint under the model name ``job_id``: a full model directory
+    as it is; a LoRA checkpoint (``adapter_config.json``) as an adapter on its base model."""
+    from rftkit.trl.gpus import MODELS
+    from rftkit.trl.memory import LORA_RANK
+
+    known = MODELS.get(base_model)
     parser = known.vllm_tool_parser if known else "hermes"
-    subprocess.Popen(
-        [
-            "vllm",
-            "serve",
-            str(Path(RUNS_DIR) / checkpoint),
-            "--served-model-name",
-            job_id,
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(VLLM_PORT),
-            "--enable-auto-tool-choice",
-            "--tool-call-parser",
-            parser,
-        ]
-    )
+    if (checkpoint / "adapter_config.json").is_file():
+        model = [base_model, "--enable-lora", "--lora-modules", f"{job_id}={checkpoint}"]
+        model += ["--max-lora-rank", str(LORA_RANK)]
+    else:
+        model = [str(checkpoint), "--served-model-name", job_id]
+    return [
+        "vllm",
+        "serve",
+        *model,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(VLLM_PORT),
+        "--enable-auto-tool-choice",
+        "--tool-call-parser",
+        parser,
+    ]
 
 
 @app.function(image=image)
