@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_trl_wiring import SIZE, tiny_model_that_opens_with_a_call
+from test_trl_wiring import SIZE
 
 from rftkit.course_task import write_course_task
 from rftkit.local.worlds import GRPO_SEEDS, VALID_SEEDS, build_world, world_seeds
@@ -25,6 +25,7 @@ from rftkit.serving import serve_in_background
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.metrics import event_step
 from rftkit.trl.run import read_status
+from rftkit.trl.tiny import tiny_model_that_opens_with_a_call
 from tools_service.app import TOKEN_ENV, create_app
 
 ROOT = Path(__file__).resolve().parents[1]

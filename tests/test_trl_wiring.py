@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import inspect
 import json
 import os
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -29,10 +27,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
-import torch  # noqa: E402
-import trl  # noqa: E402
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
-from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM  # noqa: E402
 
 from rftkit.analysis.events import grader_frame, metrics_frame  # noqa: E402
 from rftkit.course_task import CourseTaskSize, write_course_task  # noqa: E402
@@ -42,16 +36,11 @@ from rftkit.local.worlds import GRPO_SEEDS, VALID_SEEDS, build_world, world_seed
 from rftkit.protocol import Sample  # noqa: E402
 from rftkit.serving import serve_in_background  # noqa: E402
 from rftkit.trl.backend import LocalRunFolder, TRLModalJob  # noqa: E402
-from rftkit.trl.environment import task_environment  # noqa: E402
-from rftkit.trl.trainer import build_trainer, task_rows  # noqa: E402
+from rftkit.trl.tiny import tiny_model_that_opens_with_a_call  # noqa: E402
+from rftkit.trl.trainer import build_trainer  # noqa: E402
 from tools_service.app import TOKEN_ENV, create_app  # noqa: E402
 
 SIZE = CourseTaskSize(train_worlds=1, train_per_world=2, valid_worlds=1, valid_per_world=2)
-OPENING_CALL = {"name": "search", "arguments": {"query": "revenue", "top_k": 1}}
-SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-ADDED = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"]
-TEMPLATE = Path(trl.__file__).parent / "chat_templates" / "qwen2_5.jinja"
-"""TRL's own copy of the Qwen2.5 chat template, one TRL parses tool calls for."""
 
 
 class DownForLines:
@@ -109,86 +98,6 @@ def served(tmp_path_factory):
         }
         broken.add(task.items("train")[1]["task_id"])
         yield task, {TOKEN_ENV: token}, wrapper, url
-
-
-def tiny_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
-    """A byte-level BPE trained on ``texts``, with TRL's own Qwen2.5 chat template. Merges may
-    cross spaces (no pre-splitting), so the long, repeated tool schemas become a few tokens and
-    the fit below stays short."""
-    bpe = Tokenizer(models.BPE(unk_token=None))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(
-        texts,
-        trainers.BpeTrainer(
-            vocab_size=3000,
-            show_progress=False,
-            special_tokens=SPECIAL + ADDED,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        ),
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=SPECIAL[1:],
-        padding_side="left",
-    )
-    tokenizer.chat_template = TEMPLATE.read_text(encoding="utf-8")
-    return tokenizer
-
-
-def tiny_model_that_opens_with_a_call(task, env, steps: int = 60):
-    """A random 2-layer Qwen2 fitted to open every rollout with ``OPENING_CALL``, on the prompts
-    exactly as TRL renders them: the environment's tool methods, in TRL's order."""
-    torch.manual_seed(0)
-    rows = task_rows(task.items("train") + task.items("validation"), "train")
-    environment = task_environment(task, env)()
-    methods = [
-        getattr(environment, name)
-        for name, _ in inspect.getmembers(type(environment), predicate=inspect.isfunction)
-        if not name.startswith("_") and name != "reset"
-    ]
-    tools = [methods] * len(rows)
-    opening = {
-        "role": "assistant",
-        "content": "",
-        "tool_calls": [{"type": "function", "function": OPENING_CALL}],
-    }
-    renderer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.BPE()))
-    renderer.chat_template = TEMPLATE.read_text(encoding="utf-8")
-    texts = [
-        renderer.apply_chat_template(r["prompt"] + [opening], tools=t, tokenize=False)
-        for r, t in zip(rows, tools, strict=True)
-    ]
-    tokenizer = tiny_tokenizer(texts)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-    )
-    model = Qwen2ForCausalLM(config)
-    batch = tokenizer(texts, return_tensors="pt", padding=True)
-    labels = batch.input_ids.clone()
-    for n, (row, spec) in enumerate(zip(rows, tools, strict=True)):
-        prompt = tokenizer.apply_chat_template(
-            row["prompt"], tools=spec, tokenize=False, add_generation_prompt=True
-        )
-        padding = int((batch.attention_mask[n] == 0).sum())
-        labels[n, : padding + len(tokenizer(prompt).input_ids)] = -100  # left-padded
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        model(**batch, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    return model, tokenizer
 
 
 @pytest.fixture(scope="module")

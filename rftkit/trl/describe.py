@@ -5,11 +5,16 @@ For notebook 05 and the CLI: offline it shows what would run; nothing here needs
 The forecast has two parts. The **ceiling** is certain: the train function's timeout (the spec's
 ``timeout_hours``, 24 h by default, which the launch passes to Modal) × GPUs × the list price;
 the job stops there. The **estimate** is planned steps × seconds per step: the
-seconds are an assumption (``ASSUMED_STEP_SECONDS``) until a first run measures them; pass
-``seconds_per_step`` from its events (``timing.step.full_iteration``) to re-forecast.
+seconds are an assumption (``ASSUMED_STEP_SECONDS``) until a run measures them: pass
+``seconds_per_step`` from a job's events (``timing.step.full_iteration``), or run
+``benchmarks/gpu_smoke.py`` on a GPU, whose ``benchmarks/results/gpu_smoke.json`` the forecast
+uses for a job with the same model, GPU and method.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -19,6 +24,8 @@ from rftkit.trl.hyperparameters import grpo_settings
 from rftkit.trl.image import TRAINING_STACK
 from rftkit.trl.jobspec import TRLJobSpec, planned_steps
 
+SMOKE_RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "gpu_smoke.json"
+
 ASSUMED_STEP_SECONDS = 120.0
 """An assumption, not a measurement: one GRPO step of a ~4B model with colocated vLLM, 64 multi-
 turn rollouts, on one H100. Replace it with your first steps' measured time."""
@@ -26,19 +33,42 @@ STARTUP_HOURS = 0.25
 """Also assumed: image pull, model download to the cache volume, vLLM start."""
 
 
+def measured_step_seconds(spec: TRLJobSpec, results: Path = SMOKE_RESULTS) -> float | None:
+    """The GPU smoke's median step time, when it measured this spec's model, GPU and method."""
+    if not results.is_file():
+        return None
+    measured = json.loads(results.read_text(encoding="utf-8"))
+    if (measured["model"], measured["gpu"], measured["method"]) != (
+        spec.model,
+        spec.gpu,
+        spec.method,
+    ):
+        return None
+    return float(measured["seconds_per_step"])
+
+
 def forecast(
-    task: RFTTask, spec: TRLJobSpec | None = None, seconds_per_step: float | None = None
+    task: RFTTask,
+    spec: TRLJobSpec | None = None,
+    seconds_per_step: float | None = None,
+    results: Path = SMOKE_RESULTS,
 ) -> dict[str, float | int | str]:
     """GPU-hours and dollars: the estimate (see the module docstring) and the ceiling."""
     spec = spec or TRLJobSpec()
     gpu, count = parse_gpu(spec.gpu)
     steps = planned_steps(task, spec)
+    source = "measured"
+    if seconds_per_step is None:
+        seconds_per_step = measured_step_seconds(spec, results)
+        source = "measured by benchmarks/gpu_smoke.py"
+    if seconds_per_step is None:
+        source = "assumed"
     seconds = ASSUMED_STEP_SECONDS if seconds_per_step is None else seconds_per_step
     hours = (steps * seconds / 3600 + STARTUP_HOURS) * count
     return {
         "steps": steps,
         "seconds_per_step": seconds,
-        "seconds_per_step_source": "assumed" if seconds_per_step is None else "measured",
+        "seconds_per_step_source": source,
         "gpu_hours": hours,
         "usd": hours * gpu.usd_per_hour,
         "ceiling_gpu_hours": spec.timeout_hours * count,

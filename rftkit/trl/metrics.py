@@ -5,7 +5,9 @@ callback writes the same keys for a TRL run, so ``rftkit.analysis`` reads it lik
 one ``metrics`` event per optimizer step with train reward (and validation reward on evaluation
 steps), per-grader rewards, tool calls per rollout, the tool-call error rate, the share of
 rollouts without a single successful tool call (the silent failure users report: training on
-tool-free rollouts), discarded rollouts, completion tokens and step time.
+tool-free rollouts), discarded rollouts, completion tokens, step time, completion tokens per
+second over the step and the peak GPU memory of the main process
+(``torch.cuda.max_memory_allocated``; None on a CPU).
 
 The numbers come from :class:`~rftkit.trl.rewards.TaskReward`'s record of each rollout, not from
 TRL's logs, so they mean what they mean on every backend; with several training processes
@@ -141,6 +143,7 @@ class TaskMetricsCallback(TrainerCallback):
         if "loss" not in logs and "reward" not in logs:
             return  # the end-of-training summary, not a step
         train = rollout_means(self._drain("train"))
+        seconds = time.perf_counter() - self._step_started
         self._pending = {
             "step": state.global_step,
             "total_steps": state.max_steps,
@@ -168,7 +171,9 @@ class TaskMetricsCallback(TrainerCallback):
                     for name, value in train["graders"].items()
                 ],
             },
-            "timing": {"step": {"full_iteration": time.perf_counter() - self._step_started}},
+            "timing": {"step": {"full_iteration": seconds}},
+            "tokens_per_second": train["completion_tokens"] * train["rollouts"] / seconds,
+            "peak_memory_gb": _peak_memory_gb(),
         }
         self.writer.step = state.global_step
         if not _evaluates(args, state):  # written before this step's checkpoint is saved
@@ -208,6 +213,15 @@ class TaskMetricsCallback(TrainerCallback):
         if data["full_valid_mean_reward"] is not None:
             message += f", full validation mean reward={_fmt(data['full_valid_mean_reward'])}"
         self.writer.emit(message, data, step=data["step"])
+
+
+def _peak_memory_gb() -> float | None:
+    """The most GPU memory this process's tensors have held (None on the CPU)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.max_memory_allocated() / 1e9
 
 
 def _gathered(rollouts: list[ScoredRollout]) -> list[ScoredRollout]:
