@@ -252,3 +252,34 @@ def test_a_lora_checkpoint_is_served_as_an_adapter_on_its_base(tmp_path):
     lora = serve_command(tmp_path, "ftjob-trl-x", "Qwen/Qwen3-8B")
     assert lora[2] == "Qwen/Qwen3-8B" and f"ftjob-trl-x={tmp_path}" in lora
     assert "--enable-lora" in lora and lora[lora.index("--tool-call-parser") + 1] == "hermes"
+
+
+def test_rftkit_jobs_drives_trl_modal_without_a_token(
+    tmp_path, capsys, monkeypatch, no_modal_token, course
+):
+    """``rftkit jobs preflight|forecast|launch --backend trl-modal``: TRL's checks and job table;
+    launching and reading jobs without a Modal token exit 2 saying what to do."""
+    from rftkit.cli import main as rftkit
+
+    cli(
+        ["course-task", "--tools-url", "https://ws--rftkit-tools.modal.run", "--out", str(tmp_path)]
+    )
+    task = str(tmp_path / "task.json")
+    monkeypatch.setenv(TOKEN_ENV, course.env[TOKEN_ENV])
+    capsys.readouterr()
+    assert rftkit(["jobs", "preflight", "--task", task, "--backend", "trl-modal"]) == 0
+    assert "preflight passed" in capsys.readouterr().out
+    full = ["--model", "Qwen/Qwen3-4B", "--finetune", "full"]
+    assert rftkit(["jobs", "preflight", "--task", task, "--backend", "trl-modal", *full]) == 1
+    assert "Would fit" in capsys.readouterr().out
+    assert rftkit(["jobs", "forecast", "--task", task, "--backend", "trl-modal"]) == 0
+    assert "cost USD (ceiling)" in capsys.readouterr().out
+    assert rftkit(["jobs", "launch", "--task", task, "--backend", "trl-modal"]) == 2
+    assert "modal setup" in capsys.readouterr().err
+    bad = ["jobs", "launch", "--task", task, "--backend", "trl-modal", "--gpu", "H100:x"]
+    assert rftkit(bad) == 2
+    assert "H100:x" in capsys.readouterr().err
+    for action in ("status", "events", "cancel", "pause"):
+        assert rftkit(["jobs", action, "ftjob-trl-x", "--backend", "trl-modal"]) == 2
+        assert "modal setup" in capsys.readouterr().err
+    assert course.env[TOKEN_ENV] not in capsys.readouterr().out
