@@ -132,12 +132,16 @@ def train(job_id: str, spec: dict[str, Any]) -> dict[str, Any]:
     runs.reload()
     folder = job_dir(job_id)
     layout = job.plan(RFTTask.load(folder / "task" / "task.json"))
+    # a model outside the memory table: one training process, vLLM (server mode) on GPU 1
     processes = layout.train_processes if layout else 1
+    vllm_gpus, tensor_parallel = (
+        (layout.vllm_gpus, layout.vllm_tensor_parallel) if layout else (1, 1)
+    )
     server = None
     try:
-        if job.vllm_mode == "server" and layout is not None:
-            vllm_gpus = list(range(processes, processes + layout.vllm_gpus))
-            server = _start_vllm_server(job, vllm_gpus, layout.vllm_tensor_parallel)
+        if job.vllm_mode == "server":
+            gpus = list(range(processes, processes + vllm_gpus))
+            server = _start_vllm_server(job, gpus, tensor_parallel)
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, range(processes)))
         if processes == 1:
             status = run_job(
@@ -146,7 +150,8 @@ def train(job_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         else:
             status = _run_processes(folder, processes, job.timeout_seconds)
         return {"status": status}
-    except Exception as exc:  # a failure before the run could record it
+    except Exception as exc:  # a failure before the run could record it (a cancellation is
+        # modal's InputCancellation, a BaseException: it passes, and `cancel` records it)
         if (read_status(folder) or {}).get("status") != "failed":
             write_status(folder, "failed", f"{type(exc).__name__}: {exc}")
         raise
