@@ -22,8 +22,9 @@ The table alone puts a step's batch on one device (``per_device_train_batch_size
 ``batch_size`` full groups), which is how the CPU tests run. On GPUs the job spec replaces that
 with the layout :mod:`rftkit.trl.memory` picks: the same lines × group per optimizer step as
 ``per_device_train_batch_size`` × ``gradient_accumulation_steps`` × processes, so one forward pass
-never holds the whole batch's logits. Without a validation file there is no evaluation. Overrides (any ``GRPOConfig`` field) win over the table.
-This module imports no TRL, so the job that would run can be shown on a machine without it.
+never holds the whole batch's logits. Without a validation file there is no evaluation.
+Overrides (any ``GRPOConfig`` field) win over the table. This module imports no TRL, so the job
+that would run can be shown on a machine without it.
 """
 
 from __future__ import annotations
