@@ -2,54 +2,69 @@
 
 argparse (standard library) rather than a CLI framework: the surface is small and every group
 module stays importable without extra dependencies.
+
+Only the group being run is imported. The groups reach torch, jsonschema's format checkers, pandas
+and uvicorn; importing all of them cost every command about 7 CPU-seconds before it did anything
+(``benchmarks/cli_start.py`` prints the figures). ``rftkit --help`` lists the groups from
+:data:`COMMANDS` alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from rftkit import demo, tools_cli
-from rftkit.api import cli as api_cli
-from rftkit.data import cli as data_cli
-from rftkit.endpoints import cli as endpoints_cli
-from rftkit.graders import cli as graders_cli
-from rftkit.jobs import cli as jobs_cli
-from rftkit.local import cli as local_cli
-from rftkit.scaffold import cli as new_cli
-from rftkit.world import cli as world_cli
-
-Registrar = Callable[[argparse._SubParsersAction], None]
-
-GROUPS: tuple[Registrar, ...] = (
-    demo.register,
-    world_cli.register,
-    data_cli.register,
-    tools_cli.register,
-    endpoints_cli.register,
-    graders_cli.register,
-    new_cli.register,
-    local_cli.register,
-    jobs_cli.register,
-    api_cli.register,
-)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("rftkit.demo", "run the whole loop offline on the embedded default"),
+    "world": ("rftkit.world.cli", "the course's task world"),
+    "data": ("rftkit.data.cli", "RFT datasets: validate, build, split"),
+    "tools": ("rftkit.tools_cli", "the course's tool service"),
+    "endpoints": ("rftkit.endpoints.cli", "readiness tests for tool endpoints"),
+    "graders": ("rftkit.graders.cli", "OpenAI grader configs, run locally"),
+    "new": (
+        "rftkit.scaffold.cli",
+        "scaffold your own Agent RFT project (tools, data, grader, checks, Modal, notebooks)",
+    ),
+    "local": ("rftkit.local.cli", "the local CPU training engine"),
+    "jobs": (
+        "rftkit.jobs.cli",
+        "preflight, forecast, launch and follow training jobs (exit codes: see docs)",
+    ),
+    "api": ("rftkit.api.cli", "the local OpenAI-compatible fine-tuning API"),
+}
+"""Each group's module (which has ``register(commands)``) and its one-line help."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The group ``argv`` runs: its first word that names one (options come before it)."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every group listed; ``only`` (or every group, when None) fully registered."""
     parser = argparse.ArgumentParser(
         prog="rftkit",
         description="Agent RFT kit: data, tools, graders, rollouts, training, analysis.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in GROUPS:
-        register(commands)
+    for name, (module, help_text) in COMMANDS.items():
+        if only is None or name == only:
+            importlib.import_module(module).register(commands)
+        else:
+            commands.add_parser(name, help=help_text)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen command; its return value is the exit status."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = chosen_command(argv)
+    args = build_parser(only=command or "").parse_args(argv)  # "" registers no group
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

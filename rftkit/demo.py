@@ -203,7 +203,9 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = DemoConfig(grpo={"steps": args.steps} if args.steps else {})
+    config = DemoConfig.quick() if args.quick else DemoConfig()
+    if args.steps:
+        config.grpo = {**config.grpo, "steps": args.steps}
     started = time.perf_counter()
     result = run_demo(args.out, config)
     print()
@@ -217,4 +219,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser("demo", help="run the whole loop offline on the embedded default")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"))
     demo.add_argument("--steps", type=int, help="GRPO steps (default: the engine's own)")
+    demo.add_argument(
+        "--quick", action="store_true", help="the smoke run: every stage for real, at small sizes"
+    )
     demo.set_defaults(run=_run)

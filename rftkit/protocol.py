@@ -6,7 +6,7 @@ The trainer POSTs each tool call as a Responses-API ``function_call`` carrying t
 ``{sample, item, trace_id}`` and answers ``{"score": float}``. The tool service, the rollout
 engine, the graders and the tests all import these models; nobody re-declares the JSON.
 Sources: OpenAI build-hours ``20-agent-rft`` and Microsoft's ``Agentic_RFT_PrivatePreview``
-samples (see ``shared/reference/openai-agent-rft-api.md`` §4).
+samples (see ``docs/hosted-api.md`` §4).
 
 Example — what a tool endpoint receives and answers::
 
@@ -131,8 +131,8 @@ class ToolCall(_Wire):
 class Sample(_Wire):
     """The model's output as graders see it: ``{{sample.*}}`` in templates, ``grade(sample, item)``.
 
-    The documented shape (OpenAI graders guide, "Sample namespace" and "Python graders"; reference
-    §5.1): ``output_text``, ``output_json``, ``output_tools`` (chat-completions
+    The documented shape (OpenAI graders guide, "Sample namespace" and "Python graders";
+    docs/hosted-api.md §5.1): ``output_text``, ``output_json``, ``output_tools`` (chat-completions
     ``message.tool_calls``), ``choices`` (chat-completions choices) and ``output_audio``
     (``{data, transcript}``). Nothing else is declared; keys a caller adds (Microsoft's endpoint
     samples carry ``output_reasoning_summary``; rftkit's rollout engine adds ``trajectory``, the
@@ -336,9 +336,9 @@ class Trace(BaseModel):
 def job_event(
     event_id: str, message: str, data: dict[str, Any] | None = None, level: str = "info"
 ) -> dict[str, Any]:
-    """A ``fine_tuning.job.event`` as the hosted API returns it (reference §6.3): a ``metrics``
-    event when it carries ``data`` (the RFT metrics layout), else a ``message`` event. Every
-    training backend emits these, so ``rftkit.analysis`` reads any of them."""
+    """A ``fine_tuning.job.event`` as the hosted API returns it (docs/hosted-api.md §6.3): a
+    ``metrics`` event when it carries ``data`` (the RFT metrics layout), else a ``message`` event.
+    Every training backend emits these, so ``rftkit.analysis`` reads any of them."""
     return {
         "id": event_id,
         "object": "fine_tuning.job.event",

@@ -2,9 +2,9 @@
 
 A team's Agent RFT work is one :class:`RFTTask`: the training and validation files (RFT JSONL), the
 grader config, the job-level tools (``{name, server_url, headers}``), ``max_episode_steps``, the
-base model and the hyperparameters **in the hosted API's names** (reference §2.3), ``suffix`` and
-``seed``. It lives in one small JSON file beside the data (``task.json``), so the CLI, the
-notebooks and an ``rftkit new`` project share it.
+base model and the hyperparameters **in the hosted API's names** (docs/hosted-api.md §2.3),
+``suffix`` and ``seed``. It lives in one small JSON file beside the data (``task.json``), so the
+CLI, the notebooks and an ``rftkit new`` project share it.
 
 Secrets never go in the file. A header value is a template that names environment variables,
 ``"Bearer ${RFTKIT_TOOL_TOKEN}"``; :meth:`RFTTask.job_tools` resolves them when a request is
@@ -43,7 +43,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rftkit.data.jsonl import load_jsonl
 from rftkit.protocol import JobTool
@@ -59,7 +67,7 @@ HYPERPARAMETERS = (
     "learning_rate_multiplier",
     "reasoning_effort",
 )
-"""``method.reinforcement.hyperparameters`` in the hosted API (reference §2.3); each may be auto."""
+"""``method.reinforcement.hyperparameters`` (docs/hosted-api.md §2.3); each may be auto."""
 REASONING_EFFORTS = ("default", "low", "medium", "high")
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -122,7 +130,7 @@ class TaskTool(BaseModel):
 
 
 class RFTTask(BaseModel):
-    """A team's Agent RFT task; see the module docstring. Paths are relative to ``root``."""
+    """A team's Agent RFT task; see the module docstring. Data paths are absolute in memory."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -142,6 +150,22 @@ class RFTTask(BaseModel):
     _root: Path = PrivateAttr(default_factory=Path.cwd)
 
     # -- validation -------------------------------------------------------------------------
+    @field_validator("training_file", "validation_file")
+    @classmethod
+    def _absolute(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """One rule for data paths: absolute in memory, whatever the caller passed.
+
+        A relative path is read against ``context={"root": folder}`` when validation is given one
+        (:meth:`load` passes the task file's folder, :meth:`in_folder` the caller's), else against
+        the working directory at the moment it is set; symlinks and ``..`` are resolved, so a later
+        change of working directory or a save elsewhere cannot change which file is meant.
+        """
+        if value is None:
+            return None
+        root = (info.context or {}).get("root")
+        base = Path.cwd() if root is None else Path(root)
+        return (base / Path(value).expanduser()).resolve()
+
     @field_validator("hyperparameters")
     @classmethod
     def _hosted_names(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -177,20 +201,19 @@ class RFTTask(BaseModel):
         return self
 
     # -- files --------------------------------------------------------------------------------
+    @classmethod
+    def in_folder(cls, folder: str | os.PathLike[str], **fields: Any) -> RFTTask:
+        """A task whose relative data paths are read from ``folder`` (not the working directory)."""
+        return cls.model_validate(fields, context={"root": Path(folder).resolve()})
+
     @property
     def root(self) -> Path:
-        """The folder relative paths are read from (the task file's folder once loaded)."""
+        """The folder of the task file once saved or loaded (the working directory before)."""
         return self._root
-
-    def with_root(self, root: str | os.PathLike[str]) -> RFTTask:
-        """This task reading its relative paths from ``root``."""
-        self._root = Path(root).resolve()
-        return self
 
     def path(self, split: Literal["train", "validation"]) -> Path | None:
         """The absolute path of a split's file (None for a missing validation file)."""
-        name = self.training_file if split == "train" else self.validation_file
-        return None if name is None else (self._root / name)
+        return self.training_file if split == "train" else self.validation_file
 
     def items(self, split: Literal["train", "validation"] = "train") -> list[dict[str, Any]]:
         """The split's dataset lines; DatasetValidationError lists every unreadable line."""
@@ -204,7 +227,7 @@ class RFTTask(BaseModel):
         for key in ("training_file", "validation_file"):
             absolute = self.path("train" if key == "training_file" else "validation")
             if absolute is not None:
-                body[key] = os.path.relpath(absolute.resolve(), target.parent)
+                body[key] = Path(os.path.relpath(absolute, target.parent)).as_posix()
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         self._root = target.parent
@@ -224,11 +247,12 @@ class RFTTask(BaseModel):
             raise ValueError(f"{source}: not JSON ({exc.msg}, line {exc.lineno})") from None
         if not isinstance(body, dict):
             raise ValueError(f"{source}: a task file holds one JSON object")
+        folder = source.resolve().parent
         try:
-            task = cls.model_validate(body)
+            task = cls.model_validate(body, context={"root": folder})
         except ValueError as exc:
             raise ValueError(f"{source}: {exc}") from None
-        task.with_root(source.resolve().parent)
+        task._root = folder
         for split in ("train", "validation"):
             file = task.path(split)
             if file is not None and not file.is_file():
@@ -252,7 +276,8 @@ class RFTTask(BaseModel):
     def reinforcement_method(
         self, env: Mapping[str, str] | None = None, *, redact: bool = False
     ) -> dict[str, Any]:
-        """``method`` of the create request as OpenAI and Microsoft publish it (reference §2.2).
+        """``method`` of the create request as OpenAI and Microsoft publish it
+        (docs/hosted-api.md §2.2).
 
         ``redact=True`` masks every header value the way the service echoes them (``**********``),
         for showing the request without resolving anything.

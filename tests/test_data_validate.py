@@ -270,7 +270,7 @@ def test_grader_walk_skips_python_source_and_sample_variables():
 
 
 def test_items_carry_the_fields_the_service_adds(tmp_path):
-    """The grader's item gains ``tools`` and ``parallel_tool_calls`` (reference §3.3)."""
+    """The grader's item gains ``tools`` and ``parallel_tool_calls`` (docs/hosted-api.md §3.3)."""
     lines = good_lines()
     for line in lines:
         del line["tools"]

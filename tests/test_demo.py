@@ -1,46 +1,58 @@
-"""The main command's pipeline, shrunk: every stage runs for real (HTTP tools, grader, GRPO)."""
+"""The README's first command, as a newcomer runs it: ``python -m rftkit demo --quick`` in a fresh,
+empty working directory with the default (relative) ``--out``. Every stage runs for real (HTTP
+tools, grader, GRPO), at small sizes."""
 
 import json
 
 import matplotlib
 import pytest
+from commands import run_rftkit
 
 from rftkit.analysis import plots
 from rftkit.analysis.events import grader_frame, load_events, metrics_frame
-from rftkit.demo import DemoConfig, run_demo
 from rftkit.local.plots import PATTERN_PANELS, plot_runs, validation_curves
 from rftkit.rollouts import load_traces
 
 matplotlib.use("Agg")
+STAGES = [
+    "1/7 dataset: held-out worlds, validated",
+    "2/7 tools served over HTTP on loopback",
+    "3/7 checks: grader and endpoints",
+    "4/7 baseline: base model, 2 rollouts per item",
+    "5/7 training: GRPO on the local backend, the course task",
+    "6/7 evaluation: trained model, same items and rollouts",
+    "7/7 report",
+]
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    return out, run_demo(out, DemoConfig.quick())
+    cwd = tmp_path_factory.mktemp("fresh")  # empty: nothing of the checkout's runs/ is there
+    done = run_rftkit(cwd, "demo", "--quick")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return cwd / "runs" / "demo", done.stdout
 
 
-def test_every_stage_ran_and_wrote_its_outputs(demo):
-    out, result = demo
-    assert list(result.stages) == [
-        "1/7 dataset: held-out worlds, validated",
-        "2/7 tools served over HTTP on loopback",
-        "3/7 checks: grader and endpoints",
-        "4/7 baseline: base model, 2 rollouts per item",
-        "5/7 training: GRPO on the local backend, the course task",
-        "6/7 evaluation: trained model, same items and rollouts",
-        "7/7 report",
-    ]
+def test_every_stage_ran_and_wrote_its_outputs_under_the_default_relative_out(demo):
+    out, stdout = demo
+    assert [
+        line[2:].removesuffix(" …") for line in stdout.splitlines() if line.startswith("▶ ")
+    ] == (STAGES)
+    assert stdout.count("  done in ") == 7
     before, after = (
         load_traces(out / "traces_before.jsonl"),
         load_traces(out / "traces_after.jsonl"),
     )
     assert len(before) == len(after) == 10 * 2
     assert {t.policy for t in before} == {"rftkit-local-tinylm"}
-    scored = result.summary.loc["rollouts scored", "before"]
+    scored = int(
+        next(ln for ln in stdout.splitlines() if ln.startswith("rollouts scored")).split()[2]
+    )
     assert 0 < scored <= 20
     assert scored == sum(t.reward is not None for t in before)
-    assert "data:image/png;base64," in result.report.read_text()
+    assert "report: runs/demo/report.html" in stdout
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+    assert (out / "task" / "task.json").is_file() and (out / "job").is_dir()
 
 
 def test_training_events_follow_the_rft_metrics_layout(demo):

@@ -24,8 +24,8 @@ def check(operation, input_, reference):
     }
 
 
-# Cases from the graders guide (reference §5.1–§5.2): eq/ne exact and case-sensitive, like is
-# "input contains reference" case-sensitive, ilike the same ignoring case.
+# Cases from the graders guide (docs/hosted-api.md §5.1–§5.2): eq/ne exact and case-sensitive,
+# like is "input contains reference" case-sensitive, ilike the same ignoring case.
 STRING_CHECK_CASES = [
     ("eq", "911.4", "911.4", 1.0),
     ("eq", "911.4 ", "911.4", 0.0),

@@ -1,4 +1,4 @@
-"""The ``calculate_output`` language (reference §5.4): precedence, functions, rejections."""
+"""``calculate_output`` (docs/hosted-api.md §5.4): precedence, functions, rejections."""
 
 import math
 

@@ -71,7 +71,7 @@ CASES = [
 
 def validate_run_body(body):
     """GraderRunParams, except that a multi's ``graders`` is a dict of sub-graders (the SDK
-    types it as one grader; the API takes a dict — reference §5.4)."""
+    types it as one grader; the API takes a dict — docs/hosted-api.md §5.4)."""
     grader = body["grader"]
     if grader.get("type") == "multi":
         for sub in grader["graders"].values():

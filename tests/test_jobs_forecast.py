@@ -35,11 +35,12 @@ def task(tmp_path):
     line = {"messages": [{"role": "user", "content": "q"}], "answer": "a"}
     (tmp_path / "train.jsonl").write_text((json.dumps(line) + "\n") * 40)
     (tmp_path / "valid.jsonl").write_text((json.dumps(line) + "\n") * 10)
-    return RFTTask(
+    return RFTTask.in_folder(
+        tmp_path,
         name="t", training_file="train.jsonl", validation_file="valid.jsonl", grader=GRADER,
         tools=[TaskTool(name="search", server_url="https://t.example/call")],
         hyperparameters=HYPER,
-    ).with_root(tmp_path)  # fmt: skip
+    )  # fmt: skip
 
 
 @pytest.fixture

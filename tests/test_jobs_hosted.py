@@ -36,7 +36,7 @@ GRADER = {
 }  # fmt: skip
 
 HYPER = {"type": ["string", "number"]}
-PUBLISHED_CREATE = {  # reference openai-agent-rft-api §2.1-§2.3, §4.1, §4.4
+PUBLISHED_CREATE = {  # docs/hosted-api.md §2.1-§2.3, §4.1, §4.4
     "type": "object",
     "required": ["model", "training_file", "method"],
     "additionalProperties": False,
@@ -146,7 +146,7 @@ def _task(tmp_path, **changes) -> RFTTask:
         "suffix": "arith",
         "seed": 7,
     } | changes  # fmt: skip
-    return RFTTask(**fields).with_root(tmp_path)
+    return RFTTask.in_folder(tmp_path, **fields)
 
 
 @pytest.fixture

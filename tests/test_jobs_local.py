@@ -131,7 +131,8 @@ def test_a_teams_own_task_trains_locally_with_real_calls_to_its_service(tmp_path
     write_jsonl(build_dataset(lines[:1]), tmp_path / "valid.jsonl")
     monkeypatch.setenv("ORDERS_TOKEN", "orders-token")
     with serve_in_background(orders_service(received)) as url:
-        task = RFTTask(
+        task = RFTTask.in_folder(
+            tmp_path,
             name="orders",
             training_file="train.jsonl",
             validation_file="valid.jsonl",
@@ -140,7 +141,7 @@ def test_a_teams_own_task_trains_locally_with_real_calls_to_its_service(tmp_path
                             headers={"Authorization": "Bearer ${ORDERS_TOKEN}"})],
             max_episode_steps=3,
             model="o4-mini-2025-04-16",
-        ).with_root(tmp_path)  # fmt: skip
+        )  # fmt: skip
         task.save(tmp_path / "task.json")
         task = RFTTask.load(tmp_path / "task.json")
         job = launch("local", task, grpo={"steps": 1, "group_size": 4, "triage_repeats": 4},

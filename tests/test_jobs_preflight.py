@@ -38,7 +38,7 @@ def folder(tmp_path):
 def _task(folder, **changes):
     fields = {"name": "arith", "training_file": "train.jsonl", "validation_file": "valid.jsonl",
               "grader": EXACT, "model": "o4-mini-2025-04-16"} | changes  # fmt: skip
-    return RFTTask(**fields).with_root(folder)
+    return RFTTask.in_folder(folder, **fields)
 
 
 def _by_check(report):

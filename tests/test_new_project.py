@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from commands import run_rftkit
 
 from rftkit.cli import main
 from rftkit.scaffold import (
@@ -24,9 +25,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("projects") / "support-agent"
-    assert main(["new", str(root)]) == 0
-    return root
+    """``rftkit new support-agent`` as the README runs it: a relative path, from an empty folder."""
+    cwd = tmp_path_factory.mktemp("projects")
+    done = run_rftkit(cwd, "new", "support-agent")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"cd {(cwd / 'support-agent').resolve()}" in done.stdout
+    return cwd / "support-agent"
 
 
 def test_the_project_has_the_course_structure(project):

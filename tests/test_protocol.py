@@ -1,4 +1,4 @@
-"""The wire format against the documented payloads (reference §4.2–§4.4, §5.1, §6.5)."""
+"""The wire format against the documented payloads (docs/hosted-api.md §4.2–§4.4, §5.1, §6.5)."""
 
 import json
 
@@ -27,7 +27,8 @@ def _deep_object(depth: int) -> dict:
     return value
 
 
-# Verbatim from MSFT-TC §4.1 / BH20 (reference §4.2), with a dataset line as `item`.
+# Verbatim from Microsoft's RFT_ToolCall README and OpenAI's build-hours 20-agent-rft
+# (docs/hosted-api.md §4.2), with a dataset line as `item`.
 TOOL_CALL = {
     "type": "function_call",
     "id": "fc_123",

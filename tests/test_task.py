@@ -29,7 +29,7 @@ def make(folder, **changes) -> RFTTask:
                            headers={"Authorization": "Bearer ${CALC_TOKEN}"})],
         "hyperparameters": {"n_epochs": 2, "compute_multiplier": "auto"},
     } | changes  # fmt: skip
-    return RFTTask(**fields).with_root(folder)
+    return RFTTask.in_folder(folder, **fields)
 
 
 def test_a_task_saves_beside_its_data_and_loads_back_from_anywhere(folder, monkeypatch):

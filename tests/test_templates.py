@@ -1,4 +1,4 @@
-"""Template paths as OpenAI's grader guide writes them (reference §5.1)."""
+"""Template paths as OpenAI's grader guide writes them (docs/hosted-api.md §5.1)."""
 
 import pytest
 

@@ -172,7 +172,7 @@ def unavailable():
 
 def test_5xx_is_retried_three_times_then_the_rollout_is_discarded(course, unavailable):
     url, hits = unavailable
-    task = course.task.model_copy(deep=True).with_root(course.task.root)
+    task = course.task.model_copy(deep=True)
     task.tools = [TaskTool(name=t.name, server_url=f"{url}/call") for t in task.tools]
     environment_class = task_environment(task, {}, retry_backoff=0.01)
     environment = started(environment_class, task.items("train")[0])

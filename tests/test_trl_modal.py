@@ -34,7 +34,7 @@ def course(tmp_path_factory):
 @pytest.fixture
 def public_task(course):
     """The course task as if its tools were deployed (preflight's reachability check passes)."""
-    task = course.task.model_copy(deep=True).with_root(course.task.root)
+    task = course.task.model_copy(deep=True)
     task.tools = [
         TaskTool(
             name=t.name, server_url="https://ws--rftkit-tools.modal.run/call", headers=t.headers

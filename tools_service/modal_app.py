@@ -51,8 +51,8 @@ TOKEN_SECRET = "rftkit-tool-token"
 STATE_DICT = "rftkit-tool-state"
 CORPUS_IN_IMAGE = "/corpus"
 
-# Burst shape (reference §4.3): ~100-500 rollouts start at each step boundary, each with one or a
-# few parallel calls, then quiet while the model generates. A call costs a few ms of CPU.
+# Burst shape (docs/hosted-api.md §4.3): ~100-500 rollouts start at each step boundary, each with
+# one or a few parallel calls, then quiet while the model generates. A call costs a few ms of CPU.
 AUTOSCALING = {
     # One container always warm: the first call of a job never waits for a cold start.
     "min_containers": 1,

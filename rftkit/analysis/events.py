@@ -1,8 +1,8 @@
 """Metrics events (``fine_tuning.job.event`` with ``type == "metrics"``) into tidy frames.
 
 Every backend — OpenAI's, Azure's, the local engine — reports progress in the RFT metrics layout
-(reference §6.3), so one reader serves them all. Events may be SDK objects, dicts or a JSONL file;
-keys a backend does not report are simply absent columns, never invented zeros.
+(docs/hosted-api.md §6.3), so one reader serves them all. Events may be SDK objects, dicts or a
+JSONL file; keys a backend does not report are simply absent columns, never invented zeros.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ _METADATA_FILTER = re.compile(r"^metadata\[(.+)\]$")
 
 
 class JobToolSpec(BaseModel):
-    """One entry of ``method.reinforcement.tools`` (reference §4.1)."""
+    """One entry of ``method.reinforcement.tools`` (docs/hosted-api.md §4.1)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -71,7 +71,7 @@ class MethodSpec(BaseModel):
 
 
 class CreateJobRequest(BaseModel):
-    """``JobCreateParams`` (reference §2.1) with the Agent RFT fields in ``method``."""
+    """``JobCreateParams`` (docs/hosted-api.md §2.1) with the Agent RFT fields in ``method``."""
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
@@ -89,7 +89,7 @@ class CreateJobRequest(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _metadata_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        """Up to 16 pairs, keys up to 64 characters, values up to 512 (reference §2.1)."""
+        """Up to 16 pairs, keys up to 64 characters, values up to 512 (docs/hosted-api.md §2.1)."""
         if value is not None and (
             len(value) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in value.items())
         ):

@@ -9,54 +9,40 @@ Typical use::
     validate_file("train.jsonl", grader="grader.json", tool_names=["search", ...]).to_frame()
 """
 
-from rftkit.data.build import (
-    COURSE_INSTRUCTIONS,
-    build_dataset,
-    course_dataset,
-    write_course_files,
-)
-from rftkit.data.curate import find_leakage, near_duplicates, question_of
-from rftkit.data.findings import DatasetValidationError, Finding, Severity, ValidationReport
-from rftkit.data.jsonl import load_jsonl, read_lines, write_jsonl
-from rftkit.data.split import stratified_split
-from rftkit.data.stats import dataset_stats, plot_stats
-from rftkit.data.tokens import count_tokens, line_tokens
-from rftkit.data.toolspecs import course_tool_specs, fetch_tool_specs, tool_names
-from rftkit.data.triage import filter_learnable, triage
-from rftkit.data.validate import (
-    Profile,
-    grader_item_variables,
-    validate_file,
-    validate_records,
-)
+from rftkit._lazy import lazy_exports
 
-__all__ = [
-    "COURSE_INSTRUCTIONS",
-    "DatasetValidationError",
-    "Finding",
-    "Profile",
-    "Severity",
-    "ValidationReport",
-    "build_dataset",
-    "count_tokens",
-    "course_dataset",
-    "course_tool_specs",
-    "dataset_stats",
-    "fetch_tool_specs",
-    "filter_learnable",
-    "find_leakage",
-    "grader_item_variables",
-    "line_tokens",
-    "load_jsonl",
-    "near_duplicates",
-    "plot_stats",
-    "question_of",
-    "read_lines",
-    "stratified_split",
-    "tool_names",
-    "triage",
-    "validate_file",
-    "validate_records",
-    "write_course_files",
-    "write_jsonl",
-]
+_EXPORTS = {
+    "COURSE_INSTRUCTIONS": "rftkit.data.build",
+    "build_dataset": "rftkit.data.build",
+    "course_dataset": "rftkit.data.build",
+    "write_course_files": "rftkit.data.build",
+    "find_leakage": "rftkit.data.curate",
+    "near_duplicates": "rftkit.data.curate",
+    "question_of": "rftkit.data.curate",
+    "DatasetValidationError": "rftkit.data.findings",
+    "Finding": "rftkit.data.findings",
+    "Severity": "rftkit.data.findings",
+    "ValidationReport": "rftkit.data.findings",
+    "load_jsonl": "rftkit.data.jsonl",
+    "read_lines": "rftkit.data.jsonl",
+    "write_jsonl": "rftkit.data.jsonl",
+    "stratified_split": "rftkit.data.split",
+    "dataset_stats": "rftkit.data.stats",
+    "plot_stats": "rftkit.data.stats",
+    "count_tokens": "rftkit.data.tokens",
+    "line_tokens": "rftkit.data.tokens",
+    "course_tool_specs": "rftkit.data.toolspecs",
+    "fetch_tool_specs": "rftkit.data.toolspecs",
+    "tool_names": "rftkit.data.toolspecs",
+    "filter_learnable": "rftkit.data.triage",
+    "triage": "rftkit.data.triage",
+    "Profile": "rftkit.data.validate",
+    "grader_item_variables": "rftkit.data.validate",
+    "validate_file": "rftkit.data.validate",
+    "validate_records": "rftkit.data.validate",
+}
+"""Each public name and the submodule that defines it (imported on first use)."""
+
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

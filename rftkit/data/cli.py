@@ -23,12 +23,12 @@ class _CannotRun(Exception):
 
 def _specs(url: str | None, header_options: list[str] | None = None) -> list[dict] | None:
     """The service's tool specs, fetched with ``--header`` values (and ``$RFTKIT_TOOL_TOKEN``)."""
+    if url is None:
+        return None
     from rftkit.data import fetch_tool_specs
     from rftkit.endpoints.headers import HeaderError, parse_headers, with_token
     from rftkit.endpoints.redact import strip_userinfo
 
-    if url is None:
-        return None
     try:
         headers = with_token(parse_headers(header_options or []), "RFTKIT_TOOL_TOKEN")
         return fetch_tool_specs(url, headers=headers)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = ("file", "line", "field", "severity", "code", "message", "hint")
 
@@ -72,6 +74,8 @@ class ValidationReport:
 
     def to_frame(self) -> pd.DataFrame:
         """The findings as a table, one row each; ``line`` is a nullable integer column."""
+        import pandas as pd  # only a report shown as a table needs it; the CLI reads the task fast
+
         frame = pd.DataFrame([asdict(f) for f in self.findings], columns=list(COLUMNS))
         frame["line"] = frame["line"].astype("Int64")
         frame["severity"] = frame["severity"].astype(str)

@@ -12,8 +12,9 @@ Each line is parsed by :func:`rftkit.jsonsafe.loads`, so no line can crash the r
 deeper than ``MAX_LINE_DEPTH`` and numbers of over 4,300 digits are errors at their line. So are
 what strict JSON forbids or leaves undefined, which Python's ``json`` accepts without a word:
 ``NaN``/``Infinity`` (not JSON, RFC 8259 §6), a key twice in one object (parsers differ on which
-value wins, §4) and a ``\\u`` escape that leaves a lone surrogate (unpredictable, §8.2; it cannot
-be written as UTF-8). For those three the line is still parsed as Python would and checked.
+value wins, RFC 8259 §4) and a ``\\u`` escape that leaves a lone surrogate (unpredictable, RFC 8259
+§8.2; it cannot be written as UTF-8). For those three the line is still parsed as Python would and
+checked.
 
 A path that is not a regular file (a directory, ``/dev/zero``, a pipe) or cannot be read raises
 :class:`UnreadableFileError` before anything is read, and a file over the Files API's 512 MB upload

@@ -1,11 +1,12 @@
 """Token counts with the real o200k_base tokenizer (GPT-4o, GPT-4.1, o3, o4-mini, GPT-5), offline.
 
-tiktoken downloads its BPE file on first use, which fails on an offline machine (tooling notes
-§6). rftkit ships the file instead, as package data: ``o200k_base.tiktoken.gz`` (1.7 MB), OpenAI's
-public ``o200k_base.tiktoken`` gzipped, byte-identical once unpacked to what tiktoken expects
-(its sha256 is checked on every load). Alternatives considered: ``bpe-openai`` on PyPI ships the
-same file but is a 41 MB platform-specific wheel from a third party; populating tiktoken's cache
-still needs the file from somewhere, and means setting a process-wide environment variable.
+tiktoken downloads its BPE file on first use, which fails on an offline machine (tiktoken 0.14 has
+no offline switch: openai/tiktoken#513). rftkit ships the file instead, as package data:
+``o200k_base.tiktoken.gz`` (1.7 MB), OpenAI's public ``o200k_base.tiktoken`` gzipped, byte-identical
+once unpacked to what tiktoken expects (its sha256 is checked on every load). Alternatives
+considered: ``bpe-openai`` on PyPI ships the same file but is a 41 MB platform-specific wheel from a
+third party; populating tiktoken's cache still needs the file from somewhere, and means setting a
+process-wide environment variable.
 
 The split pattern and special tokens still come from tiktoken's own ``o200k_base`` definition;
 only its download is replaced by the shipped file.

@@ -2,8 +2,8 @@
 
 RL learns from differences between rollouts of the same item. An item the baseline model always
 fails (every reward 0) or always solves (every reward 1) gives every rollout the same reward, so
-its advantage is zero and it only costs compute (reference §3.4). Given k baseline rewards per
-item, ``triage`` marks each item ``always_0``, ``always_1``, ``constant`` (all rewards equal
+its advantage is zero and it only costs compute (docs/hosted-api.md §3.4). Given k baseline rewards
+per item, ``triage`` marks each item ``always_0``, ``always_1``, ``constant`` (all rewards equal
 somewhere in between, e.g. partial credit), ``learnable``, or ``unscored`` (fewer than two rewards:
 one rollout cannot show whether the outcome varies); ``filter_learnable`` keeps the lines worth
 training on. The names match ``rftkit.baseline``'s buckets; notebook 04 feeds it real baseline

@@ -1,6 +1,6 @@
 """Check an RFT JSONL file against the rules OpenAI and Azure enforce or recommend.
 
-The rules (``shared/reference/openai-agent-rft-api.md`` §3, §5.1):
+The rules (``docs/hosted-api.md`` §3, §5.1):
 
 - ``messages`` is required; roles are developer, user, assistant, tool (``system`` is not
   accepted); content is text (or images) only.
@@ -15,9 +15,9 @@ The rules (``shared/reference/openai-agent-rft-api.md`` §3, §5.1):
 Rules one platform states and the other does not are errors only under a :class:`Profile` that
 names that platform (a task's ``platform``), and warnings otherwise:
 
-- at least 10 lines per file: Microsoft's Agent RFT sample (reference §3.2; Azure); OpenAI
+- at least 10 lines per file: Microsoft's Agent RFT sample (docs/hosted-api.md §3.2; Azure); OpenAI
   documents a minimum of 10 for supervised fine-tuning only, and its RFT guide's examples have 3;
-- the last message is from the user, not the developer: Azure's RFT how-to (reference §3.1);
+- the last message is from the user, not the developer: Azure's how-to (docs/hosted-api.md §3.1);
   OpenAI states none. (A line ending with an assistant or tool turn is an error everywhere: it
   holds the answer and leaves the model nothing to answer; that is the kit's choice.)
 - no image parts for o4-mini: the model Azure's RFT runs (issue 16); an error when the profile
@@ -69,7 +69,7 @@ TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_SCHEMA_DEPTH = 40
 """Nesting (in JSON levels) up to which tool schemas are checked; jsonschema recurses several
 frames per level and runs out of stack near 200. No function's parameters need this many."""
-# The service adds these to the item the grader sees (reference §3.3), so templates may read them.
+# The service adds these to the item the grader sees (docs/hosted-api.md §3.3): templates read them.
 ITEM_DEFAULTS = {"tools": None, "parallel_tool_calls": True}
 
 Grader = Mapping[str, Any] | str | os.PathLike[str]

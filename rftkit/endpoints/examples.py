@@ -19,8 +19,6 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import jsonschema
-
 from rftkit.endpoints.target import Probe
 
 MAX_DEPTH = 16
@@ -63,6 +61,8 @@ def example_arguments(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 def schema_mismatch(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> str | None:
     """Why ``arguments`` do not match ``schema`` (None when they do, or the schema is unusable)."""
+    import jsonschema  # its format checkers cost a second or more to import: only when checking
+
     try:
         validator = jsonschema.validators.validator_for(schema)(schema)
         error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))

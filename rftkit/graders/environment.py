@@ -1,7 +1,7 @@
 """The python-grader environment OpenAI documents, and a check of a grader's imports against it.
 
 Source: OpenAI graders guide, "Python graders" → technical constraints
-(https://developers.openai.com/api/docs/guides/graders; reference §5.3, G-GR), read 2026-12-01:
+(https://developers.openai.com/api/docs/guides/graders; docs/hosted-api.md §5.3), read 2026-12-01:
 for ``image_tag`` ``2025-05-08`` the packages below at these versions, and five NLTK corpora.
 The guide lists no other image tag. The same pins are the ``grader-env`` extra in
 ``pyproject.toml`` (``pip install -e '.[grader-env]'`` into a separate virtualenv: they are older

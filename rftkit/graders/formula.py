@@ -1,11 +1,11 @@
 """The ``multi`` grader's ``calculate_output`` language, parsed and evaluated without ``eval``.
 
-Documented surface (reference §5.4): numbers, the sub-grader keys as variables, ``+ - * / ^``,
-unary minus, parentheses, and ``min max abs floor ceil exp sqrt log``. Anything else — ``**``,
-attribute access, strings, unknown names or functions — is a :class:`FormulaError` naming the
-position. A recursive-descent parser over a regex tokenizer is ~100 lines and rejects by
-construction; ``ast.parse`` would need a whitelist of Python's far larger grammar and still
-disagree on ``^``.
+Documented surface (docs/hosted-api.md §5.4): numbers, the sub-grader keys as variables,
+``+ - * / ^``, unary minus, parentheses, and ``min max abs floor ceil exp sqrt log``. Anything
+else — ``**``, attribute access, strings, unknown names or functions — is a
+:class:`FormulaError` naming the position. A recursive-descent parser over a regex tokenizer is ~100
+lines and rejects by construction; ``ast.parse`` would need a whitelist of Python's far larger
+grammar and still disagree on ``^``.
 
 Precedence, loosest first: ``+ -`` (left), ``* /`` (left), unary ``-``, ``^`` (right), so
 ``-2^2 == -4`` and ``2^3^2 == 512`` as in mathematics.

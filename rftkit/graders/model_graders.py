@@ -1,7 +1,7 @@
 """``score_model`` and ``label_model`` through any OpenAI-compatible chat-completions endpoint.
 
 The service asks the grader model for ``{"result": ..., "steps": [{"description", "conclusion"}]}``
-(reference §5.2); here that is a strict JSON-schema ``response_format``, so any server that
+(docs/hosted-api.md §5.2); here that is a strict JSON-schema ``response_format``, so any server that
 supports structured outputs (OpenAI, Azure, vLLM, a local fake) can play the grader model.
 ``score_model`` clips ``result`` to ``range`` (default ``[0, 1]``); ``label_model`` scores 1 when
 the label is among ``passing_labels``. Templates are filled in every text part of every message.

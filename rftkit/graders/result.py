@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 
 class GraderErrors(BaseModel):
-    """The documented error flags of ``metadata.errors`` (reference §5.5)."""
+    """The documented error flags of ``metadata.errors`` (docs/hosted-api.md §5.5)."""
 
     formula_parse_error: bool = False
     sample_parse_error: bool = False
@@ -47,7 +47,7 @@ class GraderMetadata(BaseModel):
     execution_time: float = 0.0
     scores: dict[str, Any] = Field(default_factory=dict)
     token_usage: int | dict[str, Any] | None = None
-    """An int in the SDK; the OpenAPI example shows an object (reference §10): both accepted."""
+    """An int in the SDK, an object in the OpenAPI example (docs/hosted-api.md §10): both taken."""
     sampled_model_name: str | None = None
     errors: GraderErrors = Field(default_factory=GraderErrors)
     error_details: list[str] = Field(default_factory=list)

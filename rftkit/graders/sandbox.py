@@ -1,7 +1,7 @@
 """Run a ``python`` grader's ``grade(sample, item)`` in a separate, isolated, limited process.
 
 The service runs python graders in a sandbox: no network, 2 minutes, 2 GB, 1 GB of disk
-(reference §5.3). Locally every call runs in a fresh child forked from a warm fork server
+(docs/hosted-api.md §5.3). Locally every call runs in a fresh child forked from a warm fork server
 (:mod:`rftkit._grader_zygote`, with numpy and rapidfuzz already imported), so a call costs a
 fork, not an interpreter start, and no call leaves state behind for the next.
 
@@ -27,8 +27,9 @@ own children when the caller releases the call's lease); and every call returns 
 fork server has reaped its child.
 
 The grader sees this environment's packages, not the service's image (``image_tag`` is accepted
-and ignored; the image pins numpy, scipy, rapidfuzz, nltk, rouge-score and others, reference
-§5.3). ``run_many`` grades many cases with one source in one child, each case still limited.
+and ignored; the image pins numpy, scipy, rapidfuzz, nltk, rouge-score and others,
+docs/hosted-api.md §5.3). ``run_many`` grades many cases with one source in one child, each case
+still limited.
 
 Example::
 

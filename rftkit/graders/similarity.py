@@ -40,7 +40,7 @@ METRICS = (
     "rouge_l",
 )
 EVALS_ONLY = frozenset({"cosine"})
-"""Metrics OpenAI accepts in Evals but not in RFT jobs (reference §5.2)."""
+"""Metrics OpenAI accepts in Evals but not in RFT jobs (docs/hosted-api.md §5.2)."""
 
 
 class MetricUnavailable(RuntimeError):

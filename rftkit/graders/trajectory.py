@@ -1,10 +1,10 @@
 """Trajectory grading: score how a rollout worked, from the tool service's own call log.
 
 An Agent RFT ``endpoint`` grader receives ``{sample, item, trace_id}``. ``sample.output_tools`` on
-the hosted service may hold only the final turn's calls (reference §11.5), so a dict grader's
-efficiency term can miss most of what a rollout did. With the ``trace_id`` the grader can ask the
-tool service (``GET /traces/{trace_id}``, every call in arrival order with its status) and score
-the process itself:
+the hosted service may hold only the last turn's calls (docs/hosted-api.md §11.5), so a dict
+grader's efficiency term can miss most of what a rollout did. With the ``trace_id`` the grader can
+ask the tool service (``GET /traces/{trace_id}``, every call in arrival order with its status) and
+score the process itself:
 
 - **correct** — the credit for the answer: the course rubric's (``answer_closeness``) unless
   ``correct=`` names another ``grade(sample, item)`` (a project's own answer grader);
@@ -90,7 +90,8 @@ def calls_from_sample(sample: Sample) -> list[dict[str, Any]]:
 
 def last_turn_sample(trace: Trace) -> Sample:
     """The rollout's sample as the hosted service may send it: ``output_tools`` cut to the calls
-    of the last turn that made any (which calls the service sends is undocumented, §11.5)."""
+    of the last turn that made any (which calls the service sends is undocumented,
+    docs/hosted-api.md §11.5)."""
     if trace.sample is None:
         raise ValueError(f"trace {trace.trace_id} has no sample (a discarded rollout?)")
     turns: list[set[str | None]] = []

@@ -2,14 +2,14 @@
 
 Each grader type is checked against the ``openai`` SDK's own TypedDict
 (``openai.types.graders.*Param``) through pydantic, so field names, required fields and enums
-come from the SDK, not from a copy. On top of that: ``multi`` holds a dict of sub-graders (the
-SDK types it wrongly as one grader, reference §5.4) and no nested ``multi``; ``calculate_output``
-parses and uses only sub-grader keys; every template names ``item`` or ``sample``;
-``passing_labels`` ⊆ ``labels``; ``range`` is two increasing numbers; a python grader compiles,
-defines ``grade`` and fits in 256 kB. The ``endpoint`` type has no SDK type yet; its fields come
-from Microsoft's and OpenAI's samples (reference §4.4). Every ``{{`` in a templated field must
-close on the same line with ``}}`` around a valid path: an unclosed one is an error naming the
-field, never literal text that a sample could match.
+come from the SDK, not from a copy. On top of that: ``multi`` holds a dict of sub-graders (the SDK
+types it wrongly as one grader, docs/hosted-api.md §5.4) and no nested ``multi``;
+``calculate_output`` parses and uses only sub-grader keys; every template names ``item`` or
+``sample``; ``passing_labels`` ⊆ ``labels``; ``range`` is two increasing numbers; a python grader
+compiles, defines ``grade`` and fits in 256 kB. The ``endpoint`` type has no SDK type yet; its
+fields come from Microsoft's and OpenAI's samples (docs/hosted-api.md §4.4). Every ``{{`` in a
+templated field must close on the same line with ``}}`` around a valid path: an unclosed one is an
+error naming the field, never literal text that a sample could match.
 
 ``name`` is optional for ``python`` and ``multi`` graders, which OpenAI's graders and RFT guides
 print without one and the service accepts (issue #16): the normalised grader gets the type as its

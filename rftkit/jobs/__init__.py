@@ -18,14 +18,23 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rftkit.jobs.hosted import HostedJob, HostedJobError, launch_hosted
-from rftkit.jobs.local import JOB_STATUSES, LocalJob
-from rftkit.task import RFTTask
+from rftkit._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from rftkit.task import RFTTask
 
 BACKENDS = ("local", "openai", "azure", "trl-modal")
 
+# The local backend brings torch and the hosted ones the openai SDK: each is imported when used.
+_EXPORTS = {
+    "JOB_STATUSES": "rftkit.jobs.local",
+    "LocalJob": "rftkit.jobs.local",
+    "HostedJob": "rftkit.jobs.hosted",
+    "HostedJobError": "rftkit.jobs.hosted",
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 __all__ = ["BACKENDS", "JOB_STATUSES", "HostedJob", "HostedJobError", "LocalJob", "launch"]
 
 
@@ -37,8 +46,12 @@ def launch(backend: str, task: RFTTask, *, progress: bool = False, **options: An
     task unless ``force=True``.
     """
     if backend == "local":
+        from rftkit.jobs.local import LocalJob
+
         return LocalJob(task, **options).start(progress)
     if backend in ("openai", "azure"):
+        from rftkit.jobs.hosted import launch_hosted
+
         return launch_hosted(backend, task, **options)
     if backend == "trl-modal":  # TRL's GRPOTrainer on Modal GPUs (rftkit.trl.backend)
         from rftkit.trl.backend import launch_trl_modal

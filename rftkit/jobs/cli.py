@@ -26,15 +26,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from rftkit.baseline import baseline_from_traces
 from rftkit.jobs import launch
-from rftkit.jobs.forecast import RolloutProfile, compare, forecast
-from rftkit.jobs.hosted import HostedJobError, open_job
-from rftkit.jobs.hosted.clients import client_for
-from rftkit.jobs.hosted.errors import mask
-from rftkit.jobs.hosted.request import secret_values
-from rftkit.jobs.preflight import preflight
-from rftkit.rollouts.traces import load_traces
 from rftkit.task import RFTTask, TaskSecretError
 
 OK, CHECKS_FAILED, BAD_INPUT, PLATFORM_ERROR, PAUSED = 0, 1, 2, 3, 4
@@ -57,17 +49,24 @@ def _task(args: argparse.Namespace) -> RFTTask:
 def _client(args: argparse.Namespace) -> Any:
     if args.backend == "local":
         return None
+    from rftkit.jobs.hosted.clients import client_for
+
     return client_for(args.backend, args.base_url)
 
 
 def _baseline(args: argparse.Namespace) -> Any:
-    return None if args.baseline is None else baseline_from_traces(load_traces(args.baseline))
+    if args.baseline is None:
+        return None
+    from rftkit.baseline import baseline_from_traces  # pandas and matplotlib: only when asked
+    from rftkit.rollouts.traces import load_traces
+
+    return baseline_from_traces(load_traces(args.baseline))
 
 
 def _trl_spec(args: argparse.Namespace) -> Any:
-    from rftkit.trl.__main__ import _spec
+    from rftkit.trl.options import spec_from_options
 
-    return _spec(args)
+    return spec_from_options(args)
 
 
 def _hosted_job(args: argparse.Namespace) -> Any:
@@ -80,6 +79,8 @@ def _hosted_job(args: argparse.Namespace) -> Any:
             "local jobs live inside the process that launched them; `rftkit jobs launch "
             "--backend local` follows its job until it ends"
         )
+    from rftkit.jobs.hosted import open_job
+
     return open_job(args.backend, args.job_id, client=_client(args))
 
 
@@ -116,6 +117,8 @@ def _exit_for(status: str) -> int:
 
 # -- commands ---------------------------------------------------------------------------------
 def _run_preflight(args: argparse.Namespace) -> int:
+    from rftkit.jobs.preflight import preflight  # the whole kit's checks: imported when run
+
     task = _task(args)
     if args.backend == "trl-modal":
         from rftkit.trl.preflight import preflight as trl_preflight
@@ -136,6 +139,8 @@ def _run_preflight(args: argparse.Namespace) -> int:
 
 
 def _run_forecast(args: argparse.Namespace) -> int:
+    from rftkit.jobs.forecast import RolloutProfile, compare, forecast
+
     task = _task(args)
     if args.backend == "trl-modal":  # GPU-hours from steps x step time; no baseline needed
         from rftkit.trl.describe import describe_job
@@ -153,6 +158,8 @@ def _run_forecast(args: argparse.Namespace) -> int:
 
 
 def _run_launch(args: argparse.Namespace) -> int:
+    from rftkit.jobs.preflight import preflight
+
     task = _task(args)
     if args.backend == "trl-modal":
         return _launch_trl(task, args)
@@ -222,6 +229,11 @@ def _guarded(command: Any) -> Any:
     """Run ``command``; bad input and platform errors become a message and an exit code."""
 
     def run(args: argparse.Namespace) -> int:
+        # The openai SDK (about half a CPU-second) is imported when a command runs, not for --help.
+        from rftkit.jobs.hosted import HostedJobError
+        from rftkit.jobs.hosted.errors import mask
+        from rftkit.jobs.hosted.request import secret_values
+
         secrets: list[str] = []
         try:
             if getattr(args, "task", None) is not None:
@@ -258,7 +270,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         parser.add_argument("--base-url", help="the platform's API URL (e.g. a local server)")
 
     def trl(parser: argparse.ArgumentParser) -> None:
-        from rftkit.trl.__main__ import add_spec_options
+        from rftkit.trl.options import add_spec_options
 
         add_spec_options(parser.add_argument_group("trl-modal only"))
 

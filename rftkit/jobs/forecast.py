@@ -7,7 +7,7 @@ The arithmetic (each line a row of :meth:`Forecast.table`):
   times;
 - tool traffic: every rollout of a step starts at the step boundary, so an endpoint that the
   baseline's rollouts call may get up to one request per rollout at once (the **peak simultaneous
-  requests**, compared with the 50 QPS endpoints are asked to handle, reference §4.3), and
+  requests**, compared with the 50 QPS endpoints are asked to handle, docs/hosted-api.md §4.3), and
   ``calls per rollout × rollouts per step ÷ rollout latency`` on average over the step;
 - wall time: per step the slowest rollouts (baseline p50 .. p95 latency, plus grader latency)
   plus a per-step training overhead; the range is low .. high;

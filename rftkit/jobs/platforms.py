@@ -1,10 +1,10 @@
 """What each training platform offers, with the date each fact was checked and its source.
 
 Preflight reads :data:`MODELS` and :data:`OPENAI_WIND_DOWN`; the forecast reads :data:`PRICES`.
-All three are plain tables meant to be edited when a platform changes: every row carries its
-source and the date it was read (reference: ``training-backends.md`` §1, ``openai-agent-rft-api.md``
-§0, §6.7). ``verified=False`` marks facts only third parties reported; preflight words them as
-reports and warns rather than refusing.
+All three are plain tables meant to be edited when a platform changes: every row carries its source
+and the date it was read; ``docs/platforms.md`` §1 says the same in prose, and
+``docs/hosted-api.md`` §6.7 gives the billing rules. ``verified=False`` marks facts only third
+parties reported; preflight words them as reports and warns rather than refusing.
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ PRICES: tuple[Price, ...] = (
     Price("openai", "o4-mini-2025-04-16", 100.0,
           "wall-clock time in the core training loop, prorated per second; model-grader tokens "
           "billed at API rates", "help.openai.com billing guide for the RFT API"),
-    Price("openai", "gpt-5-2025-08-07", None, "not published", "openai-agent-rft-api.md §6.7"),
+    Price("openai", "gpt-5-2025-08-07", None, "not published",
+          "help.openai.com billing guide for the RFT API"),
     Price("azure", "o4-mini-2025-04-16", 100.0,
           "auto-pause at $5,000 (training plus grading); grader tokens billed; Global training "
           "10-30% cheaper, Developer tier 50% off Global; cancelled runs billed up to the cancel",

@@ -15,7 +15,7 @@ the base model (``rftkit.baseline.bucket_of``): a group of equal rewards has zer
 teaches nothing; when no task varies, the run stops with :class:`NothingToLearn` rather than
 train on nothing. Every ``eval_interval`` steps the policy is validated on the task's validation
 lines, a checkpoint is written, and each step emits a ``fine_tuning.job.event`` in the
-RFT metrics layout (reference §6.3), so the same analysis code reads local and hosted jobs.
+RFT metrics layout (docs/hosted-api.md §6.3), so the same analysis code reads local and hosted jobs.
 """
 
 from __future__ import annotations

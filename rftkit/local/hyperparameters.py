@@ -1,6 +1,7 @@
 """How a task's hosted hyperparameters become the local engine's GRPO settings: one table.
 
-The hosted API names what a job spends (reference §2.3); GRPO has its own knobs. The mapping:
+The hosted API names what a job spends (docs/hosted-api.md §2.3); GRPO has its own knobs.
+The mapping:
 
 | hosted | local GRPO setting | rule | "auto" |
 |---|---|---|---|

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from rftkit.task import TASK_FILE, RFTTask
 from rftkit.trl.gpus import DEFAULT_MODEL
-from rftkit.trl.jobspec import FINETUNES, VLLM_MODES, TRLJobSpec
+from rftkit.trl.jobspec import TRLJobSpec
+from rftkit.trl.options import add_spec_options, spec_from_options
 
 COURSE_DATA = Path(__file__).resolve().parents[2] / "notebooks" / "data"
 
@@ -50,27 +51,7 @@ def course_task(tools_url: str, out: str | Path) -> RFTTask:
 
 
 def _spec(args: argparse.Namespace) -> TRLJobSpec:
-    """The job spec from the options; a bad value is a ``ValueError`` naming the option."""
-    return TRLJobSpec(
-        model=args.model,
-        gpu=args.gpu,
-        vllm_mode=args.vllm_mode,
-        finetune=args.finetune,
-        max_prompt_length=args.max_prompt_length,
-        max_completion_length=args.max_completion_length,
-        timeout_hours=args.timeout_hours,
-    )
-
-
-def add_spec_options(parser: argparse.ArgumentParser) -> None:
-    """The job spec's options (shared with ``rftkit jobs --backend trl-modal``)."""
-    parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--gpu", default="H100", help="H100, H100:2 ... B200:8")
-    parser.add_argument("--vllm-mode", default="colocate", choices=VLLM_MODES)
-    parser.add_argument("--finetune", default="auto", choices=FINETUNES)
-    parser.add_argument("--max-prompt-length", type=int, default=2048)
-    parser.add_argument("--max-completion-length", type=int, default=4096)
-    parser.add_argument("--timeout-hours", type=float, default=24.0)
+    return spec_from_options(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,7 @@ call is then a :class:`rftkit.protocol.FunctionCall` sent through the kit's
 :class:`~rftkit.rollouts.toolcalls.ToolRouter` to the task's ``server_url`` with its headers, so
 the same tool service answers TRL, the local engine and the hosted trainers.
 
-Failure semantics (those of the hosted trainer, reference §3):
+Failure semantics (those of the hosted trainer, docs/hosted-api.md §4.3):
 
 - 4xx: the body is what the model reads (the router returns it);
 - 5xx, connection errors, per-call timeouts: retried 3 times by the router; if the last attempt

@@ -33,6 +33,7 @@ from rftkit.trl.memory import (
     Plan,
     plan,
 )
+from rftkit.trl.options import FINETUNES, VLLM_MODES
 
 VLLM_PORT = 8000
 MAX_TIMEOUT_HOURS = 24.0
@@ -41,8 +42,6 @@ SAVE_EVERY_STEPS = 8
 """Without a validation file, a checkpoint every so many steps (what a preempted job resumes
 from); with one, checkpoints follow ``eval_interval``."""
 SAVE_TOTAL_LIMIT = 3
-VLLM_MODES = ("colocate", "server")
-FINETUNES = ("auto", "full", "lora")
 
 
 @dataclass(frozen=True)

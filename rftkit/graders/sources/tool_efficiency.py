@@ -2,7 +2,7 @@
 
 Self-contained (submitted as a ``python`` grader's source). ``len(sample.output_tools)`` is the
 number of tool calls: in rftkit's local engine ``sample.output_tools`` lists every call the
-rollout made. On OpenAI's service it may hold only the final turn's calls (reference §11.5);
+rollout made. On OpenAI's service it may hold only the last turn's calls (docs/hosted-api.md §11.5);
 there an endpoint grader that reads the tool service's ``GET /traces/{trace_id}`` log plays
 this role. Fewer calls than ``item.min_tool_calls`` means the answer cannot rest on the evidence
 (a lucky guess): credit falls linearly to 0 at no calls. More calls decay as min/calls (as

@@ -4,7 +4,7 @@ read as raw JSON.
 The SDK's response models type ``status`` without ``pending``/``pausing``/``paused`` and drop or
 misparse Agent RFT fields (an endpoint grader comes back as a ``StringCheckGrader``), so every
 call here goes through ``with_raw_response`` and returns the JSON the platform sent, with Azure's
-differences made uniform by :func:`normalise_job` (reference: training-backends §1-§2).
+differences made uniform by :func:`normalise_job` (docs/platforms.md §2).
 
 Requests are plain dicts: the create body travels in ``extra_body`` so the SDK's TypedDict
 transform never touches an endpoint grader or the job's ``tools``.

@@ -1,4 +1,4 @@
-"""The create-job body for a task, as OpenAI and Microsoft publish it (reference §2-§4).
+"""The create-job body for a task, as OpenAI and Microsoft publish it (docs/hosted-api.md §2-§4).
 
 ``method.reinforcement`` comes from :meth:`RFTTask.reinforcement_method` (grader, job ``tools``,
 ``max_episode_steps``, hyperparameters). Azure differences: hyperparameters left on ``"auto"`` are
