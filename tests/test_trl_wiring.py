@@ -191,7 +191,7 @@ def test_grader_scores_equal_a_direct_run_of_the_grader(served):
 
     class Finished:
         def _finish(self):
-            return Rollout("trace_x", item, 0.0, tool_calls=calls)
+            return Rollout("trace_x", item, tool_calls=calls)
 
     reward = TaskReward(task.resolved_grader(env))
     answer = item["reference_answer"]

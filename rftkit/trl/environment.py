@@ -27,6 +27,8 @@ Failure semantics (those of the hosted trainer, docs/hosted-api.md §4.3):
 ``completions``) to the transport (:meth:`ToolTransport.batch`); the first tool call of the turn
 then starts every rollout's pending calls at once on the background loop, and each rollout's
 method only collects its own answers. Without the trainer (a direct call) a call runs alone.
+Calls of one turn go out together, so when one of them is retried to exhaustion its siblings in
+the same turn have already been sent; no call of a later turn is.
 
 TRL cannot stop a rollout's generation midway, so a discarded rollout's later turns are generated
 and shown "rollout discarded" as each tool's answer; they are never scored.
@@ -81,7 +83,6 @@ class Rollout:
 
     trace_id: str
     item: dict[str, Any]
-    started: float
     calls: list[CallRecord] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     discarded: str | None = None
@@ -186,7 +187,7 @@ class TaskEnvironment:
                 f"dataset row has no {ITEM_COLUMN!r} column: build the dataset with "
                 "rftkit.trl.trainer.task_dataset"
             )
-        self._rollout = Rollout(new_trace_id(), json.loads(row[ITEM_COLUMN]), time.monotonic())
+        self._rollout = Rollout(new_trace_id(), json.loads(row[ITEM_COLUMN]))
         return None
 
     def _function_call(self, rollout: Rollout, call_id: str, name: str, arguments: dict) -> Any:
