@@ -283,3 +283,19 @@ def test_rftkit_jobs_drives_trl_modal_without_a_token(
         assert rftkit(["jobs", action, "ftjob-trl-x", "--backend", "trl-modal"]) == 2
         assert "modal setup" in capsys.readouterr().err
     assert course.env[TOKEN_ENV] not in capsys.readouterr().out
+
+
+def test_the_run_command_is_one_process_or_accelerate_with_fsdp2(tmp_path):
+    from rftkit.trl.run import launch_command
+
+    assert launch_command(tmp_path, 1)[1:] == ["-m", "rftkit.trl.run", str(tmp_path)]
+    four = launch_command(tmp_path, 4)
+    assert four[1:3] == ["-m", "accelerate.commands.launch"]
+    assert four[four.index("--num_processes") + 1] == "4"
+    assert four[four.index("--fsdp_version") + 1] == "2" and "--use_fsdp" in four
+    assert four[four.index("--fsdp_state_dict_type") + 1] == "FULL_STATE_DICT"
+    assert four[-3:] == ["-m", "rftkit.trl.run", str(tmp_path)]
+    from accelerate.commands.launch import launch_command_parser
+
+    parsed = launch_command_parser().parse_args(four[3:])  # accelerate's own parser takes them
+    assert parsed.use_fsdp and parsed.fsdp_version == "2" and parsed.num_processes == 4

@@ -75,7 +75,7 @@ def launch_command(folder: Path, processes: int, main_module: str = "rftkit.trl.
         "--fsdp_auto_wrap_policy",
         "TRANSFORMER_BASED_WRAP",
         "--fsdp_state_dict_type",
-        "SHARDED_STATE_DICT",
+        "FULL_STATE_DICT",  # checkpoints and final/ stay Hugging Face models vLLM can serve
         "--fsdp_reshard_after_forward",
         "true",
         "-m",
