@@ -8,9 +8,10 @@ README's TRL section; about 15 minutes, most of it image build and model downloa
 
 It launches ``Qwen/Qwen3-0.6B``, LoRA, ``H100``, colocated vLLM, ``max_steps=3`` through the
 ``trl-modal`` backend, waits for the job and writes ``benchmarks/results/gpu_smoke.json``: seconds
-per step, completion tokens per second and peak GPU memory per step, with the model, GPU and
-method they were measured for. :func:`rftkit.trl.describe.forecast` uses that step time for a job
-with the same model, GPU and method instead of its assumption.
+per step, completion tokens per second, peak GPU memory, tool calls per rollout and discarded
+rollouts, with the model, GPU and method they were measured for.
+:func:`rftkit.trl.describe.forecast` uses that step time for a job with the same model, GPU and
+method instead of its assumption.
 
 Without a GPU (CI runs this path): ``python benchmarks/gpu_smoke.py --cpu`` runs the same job
 runner (``rftkit.trl.run``) on the CPU with a tiny model built offline against the course's tool
@@ -51,6 +52,8 @@ def summarize(events: list[dict[str, Any]], *, model: str, gpu: str, method: str
         "seconds_per_step_each": seconds,
         "tokens_per_second": statistics.median(rates) if rates else None,
         "peak_memory_gb": max(memory) if memory else None,
+        "tool_calls_per_rollout": statistics.fmean(s["tool_calls_per_rollout"] for s in steps),
+        "discarded_rollouts": sum(s["discarded_rollouts"] for s in steps),
         "measured_at": time.strftime("%Y-%m-%d", time.gmtime()),
     }
 

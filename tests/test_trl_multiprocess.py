@@ -4,8 +4,8 @@ The same ``python -m rftkit.trl.run FOLDER`` the Modal app launches over several
 CPU processes (torchrun's launcher, gloo, data parallel: the FSDP2 options need GPUs), on a tiny
 model with a LoRA adapter. (``accelerate launch --cpu`` would start one process only.)
 It checks what multi-process adds: one event stream and one status written by the main process,
-metrics gathered from both processes' rollouts, one set of checkpoints (adapters), and every
-rollout's own trace id on the tool service.
+metrics gathered from both processes' rollouts (every call the tool service saw is counted, each
+under a rollout's own trace id), and one set of checkpoints (adapters).
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ import socket
 import subprocess
 import sys
 
-from test_trl_resume import TOKEN, _child_env, _events, _fresh_copy, job_folder  # noqa: F401
+from test_trl_resume import (  # noqa: F401
+    TOKEN,
+    _child_env,
+    _events,
+    _fresh_copy,
+    job_folder,
+    tool_service,
+)
 
 from rftkit.trl.run import read_status
 
@@ -26,7 +33,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_two_processes_write_one_stream_with_both_processes_rollouts(job_folder):  # noqa: F811
+def test_two_processes_write_one_stream_with_both_processes_rollouts(job_folder, tool_service):  # noqa: F811
     spec = json.loads((job_folder / "spec.json").read_text())
     overrides = spec["overrides"] | {
         "max_steps": 2,
@@ -53,7 +60,10 @@ def test_two_processes_write_one_stream_with_both_processes_rollouts(job_folder)
         "rftkit.trl.run",
         str(folder),
     ]
+    _, recorder = tool_service
+    before = len(recorder.trace_ids)
     result = subprocess.run(command, env=_child_env(), capture_output=True, text=True, timeout=900)
+    calls = recorder.trace_ids[before:]
     assert result.returncode == 0, result.stderr[-3000:]
     assert read_status(folder)["status"] == "succeeded"
     events = _events(folder)
@@ -62,6 +72,10 @@ def test_two_processes_write_one_stream_with_both_processes_rollouts(job_folder)
     metrics = [e["data"] for e in events if e["type"] == "metrics"]
     assert [m["step"] for m in metrics] == [1, 2]
     assert all(m["rollouts"] == 4 for m in metrics)  # both processes' two rollouts each
+    # every call the service saw is counted in the gathered metrics, under a rollout's trace id
+    counted = sum(m["tool_calls_per_rollout"] * m["rollouts"] for m in metrics)
+    assert calls and len(calls) == round(counted)
+    assert all(t.startswith("trace_") for t in calls) and len(set(calls)) <= 8
     assert sorted(p.name for p in folder.glob("checkpoint-*")) == ["checkpoint-2"]
     assert (folder / "checkpoint-2" / "adapter_config.json").is_file()  # LoRA: the adapters
     assert not (folder / "checkpoint-2" / "model.safetensors").exists()

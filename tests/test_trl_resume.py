@@ -52,36 +52,64 @@ KILL_AFTER_STEP_3 = textwrap.dedent(
 )
 
 
+class TraceRecorder:
+    """ASGI wrapper: the ``trace_id`` of every tool call reaching the real service, in order."""
+
+    def __init__(self, app):
+        self.app, self.trace_ids = app, []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        message = await receive()
+        body = message.get("body", b"")
+        self.trace_ids.append(json.loads(body)["trace_id"])
+
+        async def replay():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+
 @pytest.fixture(scope="module")
-def job_folder(tmp_path_factory):
-    """A job folder as the Modal app lays it out, with the tool service running."""
-    root = tmp_path_factory.mktemp("trl-resume")
+def tool_service(tmp_path_factory):
+    """The course's tool service on loopback, recording each call's trace id."""
+    root = tmp_path_factory.mktemp("trl-tools")
     seeds = world_seeds(GRPO_SEEDS, SIZE.train_worlds) + world_seeds(VALID_SEEDS, SIZE.valid_worlds)
     corpora = {seed: build_world(seed, root / "worlds").corpus() for seed in seeds}
-    with serve_in_background(create_app(corpora, token=TOKEN)) as url:
-        folder = root / "ftjob-trl-resume"
-        task = write_course_task(folder / "task", url, SIZE)
-        task.hyperparameters = {"n_epochs": 3, "batch_size": 2, "compute_multiplier": 0.25}
-        task.validation_file = None
-        task.save(folder / "task" / "task.json")
-        model, tokenizer = tiny_model_that_opens_with_a_call(task, {TOKEN_ENV: TOKEN}, steps=30)
-        model.save_pretrained(root / "tiny")
-        tokenizer.save_pretrained(root / "tiny")
-        spec = TRLJobSpec(
-            model=str(root / "tiny"),
-            overrides={
-                "use_vllm": False,
-                "use_cpu": True,
-                "bf16": False,
-                "max_steps": 3,
-                "save_steps": 2,
-                "max_completion_length": 96,
-                "dataloader_num_workers": 0,
-                "learning_rate": 1e-4,
-            },
-        )
-        (folder / "spec.json").write_text(json.dumps(spec.to_json()))
-        yield folder
+    recorder = TraceRecorder(create_app(corpora, token=TOKEN))
+    with serve_in_background(recorder) as url:
+        yield url, recorder
+
+
+@pytest.fixture(scope="module")
+def job_folder(tmp_path_factory, tool_service):
+    """A job folder as the Modal app lays it out, with the tool service running."""
+    root = tmp_path_factory.mktemp("trl-resume")
+    url, _ = tool_service
+    folder = root / "ftjob-trl-resume"
+    task = write_course_task(folder / "task", url, SIZE)
+    task.hyperparameters = {"n_epochs": 3, "batch_size": 2, "compute_multiplier": 0.25}
+    task.validation_file = None
+    task.save(folder / "task" / "task.json")
+    model, tokenizer = tiny_model_that_opens_with_a_call(task, {TOKEN_ENV: TOKEN})
+    model.save_pretrained(root / "tiny")
+    tokenizer.save_pretrained(root / "tiny")
+    spec = TRLJobSpec(
+        model=str(root / "tiny"),
+        overrides={
+            "use_vllm": False,
+            "use_cpu": True,
+            "bf16": False,
+            "max_steps": 3,
+            "save_steps": 2,
+            "max_completion_length": 96,
+            "dataloader_num_workers": 0,
+            "learning_rate": 1e-4,
+        },
+    )
+    (folder / "spec.json").write_text(json.dumps(spec.to_json()))
+    return folder
 
 
 def _child_env() -> dict[str, str]:

@@ -28,6 +28,7 @@ def test_the_cpu_path_runs_the_job_runner_and_records_its_steps(tmp_path, capsys
     assert result["gpu"] == "cpu" and result["method"] == "lora" and result["steps"] == 2
     assert all(s > 0 for s in result["seconds_per_step_each"])
     assert result["tokens_per_second"] > 0 and result["peak_memory_gb"] is None
+    assert result["tool_calls_per_rollout"] > 0 and result["discarded_rollouts"] == 0
     assert not (tmp_path / "gpu_smoke.json").exists()
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 import trl
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
 from rftkit.trl.environment import task_environment
@@ -39,10 +39,13 @@ def tiny_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
         trainers.BpeTrainer(
             vocab_size=3000,
             show_progress=False,
-            special_tokens=SPECIAL + ADDED,
+            special_tokens=SPECIAL,
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         ),
     )
+    # tool-call markers are whole tokens but not special ones (as in Qwen's own tokenizer): a
+    # tokenizer reloaded from disk drops special tokens when TRL decodes a completion
+    bpe.add_tokens([AddedToken(token, special=False) for token in ADDED])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe,
         eos_token="<|im_end|>",
