@@ -92,7 +92,7 @@ def on_cpu() -> dict:
         task.hyperparameters = {"n_epochs": 2, "batch_size": 2, "compute_multiplier": 0.25}
         task.validation_file = None
         task.save(root / "job" / "task" / "task.json")
-        model, tokenizer = tiny_model_that_opens_with_a_call(task, served.env, steps=30)
+        model, tokenizer = tiny_model_that_opens_with_a_call(task, served.env)
         model.save_pretrained(root / "tiny")
         tokenizer.save_pretrained(root / "tiny")
         spec = TRLJobSpec(
@@ -109,7 +109,7 @@ def on_cpu() -> dict:
             },
         )
         (root / "job" / "spec.json").write_text(json.dumps(spec.to_json()))
-        status = run_job(root / "job", env=served.env)
+        status = run_job(root / "job", env=served.env, tokenizer=tokenizer)
     if status != "succeeded":
         raise RuntimeError(f"the CPU smoke ended {status}")
     lines = (root / "job" / "events.jsonl").read_text().splitlines()

@@ -1,6 +1,6 @@
 """Two training processes on the CPU: the job runner under ``accelerate launch`` (gloo), with LoRA.
 
-The same ``python -m rftkit.trl.run FOLDER`` the Modal app launches over several GPUs, here as two
+The same runner (``rftkit.trl.run.run_job``) the Modal app launches over several GPUs, here as two
 CPU processes (torchrun's launcher, gloo, data parallel: the FSDP2 options need GPUs), on a tiny
 model with a LoRA adapter. (``accelerate launch --cpu`` would start one process only.)
 It checks what multi-process adds: one event stream and one status written by the main process,
@@ -26,6 +26,13 @@ from test_trl_resume import (  # noqa: F401
 
 from rftkit.trl.run import read_status
 
+RUN_TINY = """
+import sys
+from rftkit.trl.run import run_job
+from rftkit.trl.tiny import load_tiny_tokenizer
+run_job(sys.argv[1], tokenizer=load_tiny_tokenizer({tokenizer!r}))
+"""
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -41,6 +48,8 @@ def test_two_processes_write_one_stream_with_both_processes_rollouts(job_folder,
         "model_init_kwargs": {"dtype": "float32"},
     }
     folder = _fresh_copy(job_folder, "ftjob-trl-ddp", finetune="lora", overrides=overrides)
+    runner = folder / "run_tiny.py"  # rftkit.trl.run's run_job, given the tiny tokenizer
+    runner.write_text(RUN_TINY.format(tokenizer=spec["model"]))
     command = [
         sys.executable,
         "-m",
@@ -56,8 +65,7 @@ def test_two_processes_write_one_stream_with_both_processes_rollouts(job_folder,
         "no",
         "--main_process_port",
         str(_free_port()),
-        "-m",
-        "rftkit.trl.run",
+        str(runner),
         str(folder),
     ]
     _, recorder = tool_service

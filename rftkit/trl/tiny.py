@@ -39,12 +39,12 @@ def tiny_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
         trainers.BpeTrainer(
             vocab_size=3000,
             show_progress=False,
-            special_tokens=SPECIAL,
+            special_tokens=SPECIAL + ADDED,
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         ),
     )
-    # tool-call markers are whole tokens but not special ones (as in Qwen's own tokenizer): a
-    # tokenizer reloaded from disk drops special tokens when TRL decodes a completion
+    # the tool-call markers stay whole tokens (same ids) but are not special ones, as in Qwen's
+    # own tokenizer: a tokenizer reloaded from disk drops special tokens when TRL decodes
     bpe.add_tokens([AddedToken(token, special=False) for token in ADDED])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe,
@@ -108,3 +108,11 @@ def tiny_model_that_opens_with_a_call(task, env, steps: int = 60):
         optimizer.step()
         optimizer.zero_grad()
     return model, tokenizer
+
+
+def load_tiny_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
+    """The tiny tokenizer saved in ``path``, exactly as saved. ``AutoTokenizer`` (and so TRL,
+    given a model directory) would build a ``Qwen2Tokenizer`` from the model's config, whose own
+    pre-tokenizer splits text differently from the one this tokenizer was trained with; pass this
+    one as the trainer's tokenizer instead."""
+    return PreTrainedTokenizerFast.from_pretrained(str(path))
