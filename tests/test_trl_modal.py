@@ -6,8 +6,6 @@ Nothing here reaches Modal (there is no emulator) and nothing runs on a GPU."""
 from __future__ import annotations
 
 import math
-import tomllib
-from pathlib import Path
 
 import pytest
 
@@ -19,12 +17,12 @@ from rftkit.trl.__main__ import main as cli
 from rftkit.trl.backend import ModalUnavailable, PreflightFailed, TRLModalJob, launch_trl_modal
 from rftkit.trl.describe import ASSUMED_STEP_SECONDS, STARTUP_HOURS, forecast
 from rftkit.trl.gpus import DEFAULT_MODEL, GPUS, PRICE_DATE
+from rftkit.trl.image import image_requirements
 from rftkit.trl.jobspec import TRLJobSpec, planned_steps
 from rftkit.trl.preflight import memory_check, preflight
 from tools_service.app import TOKEN_ENV
 
 TINY = CourseTaskSize(train_worlds=1, train_per_world=10, valid_worlds=1, valid_per_world=10)
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -66,26 +64,11 @@ def test_the_app_imports_offline_configured_as_documented():
     assert [s.name for s in train.secrets] == ["rftkit-tool-token", "rftkit-grader-keys"]
     serve = modal_app.serve._spec_
     assert serve.gpus == "H100" and [s.name for s in serve.secrets] == ["rftkit-serve-key"]
-    requirements = modal_app._rftkit_requirements()
+    requirements = modal_app._requirements()
+    assert requirements == image_requirements()
     assert any(r.startswith("httpx") for r in requirements)
     assert not any(r.startswith(("jupyterlab", "modal")) for r in requirements)
-
-
-def test_image_pins_are_the_trl_extras_pins():
-    from rftkit.trl.modal_app import PINS
-
-    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"
-    ]["trl"]
-    pinned = {r for r in extra if "==" in r and not r.startswith("rftkit")}
-    assert pinned == {p for p in PINS if not p.startswith("vllm")}
-    assert "vllm==0.33.0" in PINS
-    assert (
-        "rftkit[trl]"
-        in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][
-            "dev"
-        ]
-    )
+    assert "vllm==0.30.0" in requirements and "trl[vllm,peft]==1.16.0" in requirements
 
 
 def test_describe_runs_locally_and_shows_the_job_and_forecast(public_task):
@@ -93,7 +76,7 @@ def test_describe_runs_locally_and_shows_the_job_and_forecast(public_task):
 
     text = describe.local(public_task.model_dump_json(), TRLJobSpec().to_json())
     assert "modal run --detach -m rftkit.trl.modal_app" in text
-    assert "GRPOConfig.num_generations" in text and "trl==1.16.0" in text
+    assert "GRPOConfig.num_generations" in text and "trl[vllm,peft]==1.16.0" in text
     table = describe_job(public_task)
     assert table.loc["GRPOConfig.max_tool_calling_iterations", "value"] == "11"
     assert table.loc["model", "value"] == DEFAULT_MODEL
@@ -111,7 +94,12 @@ def test_forecast_is_steps_times_step_time_plus_startup(public_task):
     assert assumed["seconds_per_step_source"] == "assumed"
     two = forecast(public_task, TRLJobSpec(gpu="H100:2", vllm_mode="server"), 30.0)
     assert two["gpu_hours"] == pytest.approx(2 * (steps * 30 / 3600 + STARTUP_HOURS))
-    assert two["ceiling_usd"] == pytest.approx(12 * 2 * GPUS["H100"].usd_per_hour)
+    assert two["ceiling_usd"] == pytest.approx(24 * 2 * GPUS["H100"].usd_per_hour)
+    from rftkit.trl.modal_app import TRAIN_SETTINGS  # the ceiling is the function's own timeout
+
+    assert TRAIN_SETTINGS["timeout"] == 24 * 3600 == TRLJobSpec().timeout_seconds
+    short = forecast(public_task, TRLJobSpec(timeout_hours=2))
+    assert short["ceiling_gpu_hours"] == 2
     assert forecast(public_task, TRLJobSpec(overrides={"max_steps": 3}))["steps"] == 3
 
 
@@ -128,18 +116,46 @@ def test_preflight_refuses_loopback_tools_and_passes_deployed_ones(course, publi
     assert course.env[TOKEN_ENV] not in missing.text()
 
 
-def test_memory_check_and_job_spec_limits():
-    assert memory_check(TRLJobSpec())[0] == "ok"
-    assert memory_check(TRLJobSpec(model="Qwen/Qwen3-8B"))[0] == "error"
+def test_memory_check_refuses_what_cannot_fit_and_names_what_can(public_task):
+    default = TRLJobSpec()
+    assert default.method == "lora"  # 4B > LORA_ABOVE_BILLION
+    level, message = memory_check(public_task, default)
+    assert level == "ok" and "lora" in message
+    level, message = memory_check(public_task, TRLJobSpec(model="Qwen/Qwen3-4B", finetune="full"))
     assert (
-        memory_check(TRLJobSpec(model="Qwen/Qwen3-8B", gpu="H100:2", vllm_mode="server"))[0] == "ok"
+        level == "error" and "Would fit: --gpu H100 --vllm-mode colocate --finetune lora" in message
     )
-    assert memory_check(TRLJobSpec(gpu="L4"))[0] == "error"
-    assert memory_check(TRLJobSpec(model="someone/unknown"))[0] == "warning"
-    with pytest.raises(ValueError, match="two GPUs"):
-        TRLJobSpec(vllm_mode="server")
-    with pytest.raises(ValueError, match="not in the table"):
-        TRLJobSpec(gpu="Z9")
+    eight_full_server = TRLJobSpec(
+        model="Qwen/Qwen3-8B", gpu="H100:2", vllm_mode="server", finetune="full"
+    )
+    level, message = memory_check(public_task, eight_full_server)
+    assert level == "error" and "~136 GB per GPU" in message
+    assert memory_check(public_task, TRLJobSpec(model="Qwen/Qwen3-0.6B"))[0] == "ok"
+    assert memory_check(public_task, TRLJobSpec(model="Qwen/Qwen3-32B"))[0] == "error"
+    assert memory_check(public_task, TRLJobSpec(model="someone/unknown"))[0] == "warning"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"vllm_mode": "server"}, "two GPUs"),
+        ({"gpu": "Z9"}, "not in the table"),
+        ({"gpu": "H100:0"}, "from 1 to 8"),
+        ({"gpu": "H100:9"}, "from 1 to 8"),
+        ({"gpu": "H100:two"}, "from 1 to 8"),
+        ({"vllm_mode": "both"}, "vllm_mode"),
+        ({"finetune": "qlora"}, "finetune"),
+        ({"timeout_hours": 25}, "24"),
+    ],
+)
+def test_bad_job_spec_values_are_refused_by_name(options, message):
+    with pytest.raises(ValueError, match=message):
+        TRLJobSpec(**options)
+
+
+def test_the_new_gpus_are_in_the_table():
+    assert GPUS["H200"].memory_gb == 141 and GPUS["B200"].memory_gb == 180
+    assert TRLJobSpec(gpu="B200:8").timeout_seconds == 24 * 3600
 
 
 def test_without_a_modal_token_launch_and_control_say_what_to_do(
@@ -175,6 +191,13 @@ def test_cli_describe_preflight_and_course_task(
     assert "preflight passed" in out and "GRPOConfig.num_generations" in out
     assert course.env[TOKEN_ENV] not in out
     assert cli(["status", "ftjob-trl-x"]) == 2
+    capsys.readouterr()
+    assert cli(["preflight", "--task", str(task_file), "--gpu", "H100:x"]) == 2
+    assert cli(["describe", "--task", str(task_file), "--gpu", "Q7"]) == 2
+    errors = capsys.readouterr().err
+    assert "bad option" in errors and "H100:x" in errors and "Traceback" not in errors
+    with pytest.raises(SystemExit):  # argparse: invalid choice, exit 2
+        cli(["preflight", "--task", str(task_file), "--vllm-mode", "both"])
 
 
 def test_a_served_model_is_evaluated_like_any_hosted_one(course):
@@ -202,3 +225,77 @@ def test_cli_evaluate_needs_a_token_for_a_job(course, no_modal_token, monkeypatc
     task_file = course.task.root / "task.json"
     assert cli(["evaluate", "--task", str(task_file), "--job", "ftjob-trl-x"]) == 2
     assert cli(["evaluate", "--task", str(task_file)]) == 2
+
+
+def test_cancel_leaves_an_ended_job_alone_and_names_a_missing_call(tmp_path, monkeypatch):
+    """With a (fake) token: an ended job is not cancelled again (no Modal call is made); a
+    running job without a recorded call says how to stop it instead of a traceback."""
+    from rftkit.trl.backend import LocalRunFolder
+
+    monkeypatch.setenv("MODAL_TOKEN_ID", "ak-fake")
+    monkeypatch.setenv("MODAL_TOKEN_SECRET", "as-fake")
+    for status in ("succeeded", "failed", "cancelled", "timed_out"):
+        (tmp_path / "status.json").write_text(f'{{"status": "{status}", "error": null}}')
+        job = TRLModalJob("ftjob-trl-x", LocalRunFolder(tmp_path), call_id="fc-1")
+        assert job.cancel() is job and job.status == status
+    (tmp_path / "status.json").write_text('{"status": "running", "error": null}')
+    with pytest.raises(RuntimeError, match="call.json"):
+        TRLModalJob("ftjob-trl-x", LocalRunFolder(tmp_path)).cancel()
+
+
+def test_a_lora_checkpoint_is_served_as_an_adapter_on_its_base(tmp_path):
+    from rftkit.trl.modal_app import serve_command
+
+    full = serve_command(tmp_path, "ftjob-trl-x", "Qwen/Qwen3-1.7B")
+    assert full[:5] == ["vllm", "serve", str(tmp_path), "--served-model-name", "ftjob-trl-x"]
+    (tmp_path / "adapter_config.json").write_text("{}")
+    lora = serve_command(tmp_path, "ftjob-trl-x", "Qwen/Qwen3-8B")
+    assert lora[2] == "Qwen/Qwen3-8B" and f"ftjob-trl-x={tmp_path}" in lora
+    assert "--enable-lora" in lora and lora[lora.index("--tool-call-parser") + 1] == "hermes"
+
+
+def test_rftkit_jobs_drives_trl_modal_without_a_token(
+    tmp_path, capsys, monkeypatch, no_modal_token, course
+):
+    """``rftkit jobs preflight|forecast|launch --backend trl-modal``: TRL's checks and job table;
+    launching and reading jobs without a Modal token exit 2 saying what to do."""
+    from rftkit.cli import main as rftkit
+
+    cli(
+        ["course-task", "--tools-url", "https://ws--rftkit-tools.modal.run", "--out", str(tmp_path)]
+    )
+    task = str(tmp_path / "task.json")
+    monkeypatch.setenv(TOKEN_ENV, course.env[TOKEN_ENV])
+    capsys.readouterr()
+    assert rftkit(["jobs", "preflight", "--task", task, "--backend", "trl-modal"]) == 0
+    assert "preflight passed" in capsys.readouterr().out
+    full = ["--model", "Qwen/Qwen3-4B", "--finetune", "full"]
+    assert rftkit(["jobs", "preflight", "--task", task, "--backend", "trl-modal", *full]) == 1
+    assert "Would fit" in capsys.readouterr().out
+    assert rftkit(["jobs", "forecast", "--task", task, "--backend", "trl-modal"]) == 0
+    assert "cost USD (ceiling)" in capsys.readouterr().out
+    assert rftkit(["jobs", "launch", "--task", task, "--backend", "trl-modal"]) == 2
+    assert "modal setup" in capsys.readouterr().err
+    bad = ["jobs", "launch", "--task", task, "--backend", "trl-modal", "--gpu", "H100:x"]
+    assert rftkit(bad) == 2
+    assert "H100:x" in capsys.readouterr().err
+    for action in ("status", "events", "cancel", "pause"):
+        assert rftkit(["jobs", action, "ftjob-trl-x", "--backend", "trl-modal"]) == 2
+        assert "modal setup" in capsys.readouterr().err
+    assert course.env[TOKEN_ENV] not in capsys.readouterr().out
+
+
+def test_the_run_command_is_one_process_or_accelerate_with_fsdp2(tmp_path):
+    from rftkit.trl.run import launch_command
+
+    assert launch_command(tmp_path, 1)[1:] == ["-m", "rftkit.trl.run", str(tmp_path)]
+    four = launch_command(tmp_path, 4)
+    assert four[1:3] == ["-m", "accelerate.commands.launch"]
+    assert four[four.index("--num_processes") + 1] == "4"
+    assert four[four.index("--fsdp_version") + 1] == "2" and "--use_fsdp" in four
+    assert four[four.index("--fsdp_state_dict_type") + 1] == "FULL_STATE_DICT"
+    assert four[-3:] == ["-m", "rftkit.trl.run", str(tmp_path)]
+    from accelerate.commands.launch import launch_command_parser
+
+    parsed = launch_command_parser().parse_args(four[3:])  # accelerate's own parser takes them
+    assert parsed.use_fsdp and parsed.fsdp_version == "2" and parsed.num_processes == 4

@@ -14,10 +14,11 @@ it does after the tool answers is whatever it samples.
 
 from __future__ import annotations
 
-import inspect
+import asyncio
+import copy
 import json
 import os
-from pathlib import Path
+import time
 
 import httpx
 import pytest
@@ -26,10 +27,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
-import torch  # noqa: E402
-import trl  # noqa: E402
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
-from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM  # noqa: E402
 
 from rftkit.analysis.events import grader_frame, metrics_frame  # noqa: E402
 from rftkit.course_task import CourseTaskSize, write_course_task  # noqa: E402
@@ -39,16 +36,11 @@ from rftkit.local.worlds import GRPO_SEEDS, VALID_SEEDS, build_world, world_seed
 from rftkit.protocol import Sample  # noqa: E402
 from rftkit.serving import serve_in_background  # noqa: E402
 from rftkit.trl.backend import LocalRunFolder, TRLModalJob  # noqa: E402
-from rftkit.trl.environment import task_environment  # noqa: E402
-from rftkit.trl.trainer import build_trainer, task_rows  # noqa: E402
+from rftkit.trl.tiny import tiny_model_that_opens_with_a_call  # noqa: E402
+from rftkit.trl.trainer import build_trainer  # noqa: E402
 from tools_service.app import TOKEN_ENV, create_app  # noqa: E402
 
 SIZE = CourseTaskSize(train_worlds=1, train_per_world=2, valid_worlds=1, valid_per_world=2)
-OPENING_CALL = {"name": "search", "arguments": {"query": "revenue", "top_k": 1}}
-SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-ADDED = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"]
-TEMPLATE = Path(trl.__file__).parent / "chat_templates" / "qwen2_5.jinja"
-"""TRL's own copy of the Qwen2.5 chat template, one TRL parses tool calls for."""
 
 
 class DownForLines:
@@ -108,90 +100,17 @@ def served(tmp_path_factory):
         yield task, {TOKEN_ENV: token}, wrapper, url
 
 
-def tiny_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
-    """A byte-level BPE trained on ``texts``, with TRL's own Qwen2.5 chat template. Merges may
-    cross spaces (no pre-splitting), so the long, repeated tool schemas become a few tokens and
-    the fit below stays short."""
-    bpe = Tokenizer(models.BPE(unk_token=None))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(
-        texts,
-        trainers.BpeTrainer(
-            vocab_size=3000,
-            show_progress=False,
-            special_tokens=SPECIAL + ADDED,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        ),
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=SPECIAL[1:],
-        padding_side="left",
-    )
-    tokenizer.chat_template = TEMPLATE.read_text(encoding="utf-8")
-    return tokenizer
-
-
-def tiny_model_that_opens_with_a_call(task, env, steps: int = 60):
-    """A random 2-layer Qwen2 fitted to open every rollout with ``OPENING_CALL``, on the prompts
-    exactly as TRL renders them: the environment's tool methods, in TRL's order."""
-    torch.manual_seed(0)
-    rows = task_rows(task.items("train") + task.items("validation"), "train")
-    environment = task_environment(task, env)()
-    methods = [
-        getattr(environment, name)
-        for name, _ in inspect.getmembers(type(environment), predicate=inspect.isfunction)
-        if not name.startswith("_") and name != "reset"
-    ]
-    tools = [methods] * len(rows)
-    opening = {
-        "role": "assistant",
-        "content": "",
-        "tool_calls": [{"type": "function", "function": OPENING_CALL}],
-    }
-    renderer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.BPE()))
-    renderer.chat_template = TEMPLATE.read_text(encoding="utf-8")
-    texts = [
-        renderer.apply_chat_template(r["prompt"] + [opening], tools=t, tokenize=False)
-        for r, t in zip(rows, tools, strict=True)
-    ]
-    tokenizer = tiny_tokenizer(texts)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-    )
-    model = Qwen2ForCausalLM(config)
-    batch = tokenizer(texts, return_tensors="pt", padding=True)
-    labels = batch.input_ids.clone()
-    for n, (row, spec) in enumerate(zip(rows, tools, strict=True)):
-        prompt = tokenizer.apply_chat_template(
-            row["prompt"], tools=spec, tokenize=False, add_generation_prompt=True
-        )
-        padding = int((batch.attention_mask[n] == 0).sum())
-        labels[n, : padding + len(tokenizer(prompt).input_ids)] = -100  # left-padded
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        model(**batch, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    return model, tokenizer
+@pytest.fixture(scope="module")
+def tiny(served):
+    """The fitted tiny model and its tokenizer (each run trains a copy)."""
+    task, env, _, _ = served
+    return tiny_model_that_opens_with_a_call(task, env)
 
 
 @pytest.fixture(scope="module")
-def run(served, tmp_path_factory):
+def run(served, tiny, tmp_path_factory):
     task, env, wrapper, _ = served
-    model, tokenizer = tiny_model_that_opens_with_a_call(task, env)
+    model, tokenizer = copy.deepcopy(tiny[0]), tiny[1]
     out = tmp_path_factory.mktemp("trl-run")
     built = build_trainer(
         task,
@@ -272,7 +191,7 @@ def test_grader_scores_equal_a_direct_run_of_the_grader(served):
 
     class Finished:
         def _finish(self):
-            return Rollout("trace_x", item, 0.0, tool_calls=calls)
+            return Rollout("trace_x", item, tool_calls=calls)
 
     reward = TaskReward(task.resolved_grader(env))
     answer = item["reference_answer"]
@@ -316,3 +235,76 @@ def test_the_jobs_backend_reads_the_run_folder_like_a_modal_job(run):
     assert checkpoint["metrics"]["valid_reward_mean"] == pytest.approx(valid)
     saved = out / "checkpoint-2"
     assert (saved / "config.json").is_file() and (saved / "tokenizer_config.json").is_file()
+
+
+class SlowForLines:
+    """ASGI wrapper: holds every tool call ``delay`` seconds (``slow_delay`` for the lines in
+    ``slow``), then passes it to the real service; records (trace_id, task_id, start, end)."""
+
+    def __init__(self, app, slow: set[str], delay: float, slow_delay: float):
+        self.app, self.slow, self.delay, self.slow_delay = app, slow, delay, slow_delay
+        self.seen: list[tuple[str, str, float, float]] = []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        message = await receive()
+        body = message.get("body", b"")
+        call = json.loads(body)
+        task_id = call["item"]["task_id"]
+        start = time.monotonic()
+        await asyncio.sleep(self.slow_delay if task_id in self.slow else self.delay)
+        self.seen.append((call["trace_id"], task_id, start, time.monotonic()))
+
+        async def replay():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+
+def test_one_slow_endpoint_discards_only_its_rollouts_and_calls_overlap(
+    tiny, served, tmp_path_factory
+):
+    """Per-rollout clock and concurrent tools through the real trainer: one line's calls take
+    3 s against a 2.5 s rollout budget, every other call 0.2 s. Rollouts' calls are in flight
+    together, and only the slow line's rollouts are discarded."""
+    task, env, _, _ = served
+    root = tmp_path_factory.mktemp("trl-slow")
+    seeds = world_seeds(GRPO_SEEDS, SIZE.train_worlds) + world_seeds(VALID_SEEDS, SIZE.valid_worlds)
+    corpora = {seed: build_world(seed, root / "worlds").corpus() for seed in seeds}
+    slow: set[str] = set()
+    wrapper = SlowForLines(create_app(corpora, token=env[TOKEN_ENV]), slow, 0.2, 3.0)
+    with serve_in_background(wrapper) as url:
+        slow_task = write_course_task(root, url, SIZE)
+        slow_task.hyperparameters = dict(task.hyperparameters)
+        slow_task.validation_file = None
+        slow.add(slow_task.items("train")[0]["task_id"])
+        built = build_trainer(
+            slow_task,
+            copy.deepcopy(tiny[0]),
+            tiny[1],
+            root / "out",
+            env=env,
+            call_timeout=10,
+            rollout_timeout=2.5,
+            overrides={
+                "max_steps": 1,
+                "use_cpu": True,
+                "bf16": False,
+                "max_completion_length": 160,
+                "temperature": 0.7,
+                "dataloader_num_workers": 0,
+            },
+        )
+        built.trainer.train()
+    rollouts = [r for r in built.reward.rollouts if r.tool_calls]
+    on_slow = [r for r in rollouts if r.item_id in slow]
+    others = [r for r in rollouts if r.item_id not in slow]
+    assert on_slow and others, "both lines were rolled out with a call"
+    assert all(r.discarded and "tool time" in r.error for r in on_slow)
+    assert not [r for r in others if r.discarded]
+    spans = [(t, s, e) for t, line, s, e in wrapper.seen if line not in slow]  # 0.2 s calls
+    overlapping = {
+        (a, b) for a, s1, e1 in spans for b, s2, e2 in spans if a != b and s1 < e2 and s2 < e1
+    }
+    assert overlapping, "calls of different rollouts were in flight at the same time"

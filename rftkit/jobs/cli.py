@@ -37,8 +37,10 @@ from rftkit.jobs import launch
 from rftkit.task import RFTTask, TaskSecretError
 
 OK, CHECKS_FAILED, BAD_INPUT, PLATFORM_ERROR, PAUSED = 0, 1, 2, 3, 4
-BACKENDS = ("local", "openai", "azure")
-"""The backends this command drives; ``trl-modal`` has its own (``python -m rftkit.trl``)."""
+BACKENDS = ("local", "openai", "azure", "trl-modal")
+"""The backends this command drives. ``trl-modal`` dispatches to ``rftkit.trl`` (its own
+preflight, the job table as its forecast, launch through Modal); without a Modal token launching
+and reading jobs exit 2 saying what to do."""
 
 
 class _Usage(Exception):
@@ -87,7 +89,17 @@ def _baseline(args: argparse.Namespace) -> Any:
     return baseline_from_traces(load_traces(args.baseline))
 
 
+def _trl_spec(args: argparse.Namespace) -> Any:
+    from rftkit.trl.options import spec_from_options
+
+    return spec_from_options(args)
+
+
 def _hosted_job(args: argparse.Namespace) -> Any:
+    if args.backend == "trl-modal":
+        from rftkit.trl.backend import TRLModalJob
+
+        return TRLModalJob.attach(args.job_id)
     if args.backend == "local":
         raise _Usage(
             "local jobs live inside the process that launched them; `rftkit jobs launch "
@@ -134,6 +146,12 @@ def _run_preflight(args: argparse.Namespace) -> int:
     from rftkit.jobs.preflight import preflight  # the whole kit's checks: imported when run
 
     task = _task(args)
+    if args.backend == "trl-modal":
+        from rftkit.trl.preflight import preflight as trl_preflight
+
+        trl_report = trl_preflight(task, _trl_spec(args))
+        print(trl_report.text())
+        return OK if trl_report.passed else CHECKS_FAILED
     report = preflight(
         task,
         args.backend,
@@ -151,6 +169,11 @@ def _run_forecast(args: argparse.Namespace) -> int:
     from rftkit.jobs.forecast import RolloutProfile, compare, forecast
 
     task = _task(args)
+    if args.backend == "trl-modal":  # GPU-hours from steps x step time; no baseline needed
+        from rftkit.trl.describe import describe_job
+
+        print(describe_job(task, _trl_spec(args)).to_string())
+        return OK
     if args.baseline is None:
         raise _Usage("a forecast needs --baseline TRACES.jsonl (a baseline's saved traces)")
     fc = forecast(task, RolloutProfile.from_baseline(_baseline(args)), args.backend)
@@ -167,6 +190,8 @@ def _run_launch(args: argparse.Namespace) -> int:
     from rftkit.jobs.preflight import preflight
 
     task = _task(args)
+    if args.backend == "trl-modal":
+        return _launch_trl(task, args)
     client = _client(args)
     report = preflight(
         task,
@@ -193,6 +218,21 @@ def _run_launch(args: argparse.Namespace) -> int:
     if job.same_task:
         listed = ", ".join(f"{j['id']} ({j['status']})" for j in job.same_task)
         print(f"jobs from this task on {args.backend} now: {len(job.same_task)}: {listed}")
+    return OK
+
+
+def _launch_trl(task: RFTTask, args: argparse.Namespace) -> int:
+    from rftkit.trl.backend import launch_trl_modal
+    from rftkit.trl.preflight import preflight as trl_preflight
+
+    spec = _trl_spec(args)
+    report = trl_preflight(task, spec)
+    print(report.text())
+    if not report.passed:
+        print("not launched: fix the errors above")
+        return CHECKS_FAILED
+    job = launch_trl_modal(task, spec=spec)
+    print(f"job {job.id} on trl-modal ({spec.gpu}): launched")
     return OK
 
 
@@ -308,6 +348,11 @@ def _guarded(command: Any) -> Any:
         except (_Usage, TaskSecretError, ValueError, ImportError, FileNotFoundError) as exc:
             print(mask(str(exc), secrets), file=sys.stderr)
             return BAD_INPUT
+        except (NotImplementedError, RuntimeError) as exc:
+            if getattr(args, "backend", None) != "trl-modal":
+                raise
+            print(mask(str(exc), secrets), file=sys.stderr)  # no Modal token; TRL cannot pause
+            return BAD_INPUT
 
     return run
 
@@ -343,6 +388,11 @@ def register(commands: argparse._SubParsersAction) -> None:
             help="seconds to wait for any one request, retries included (default 120)",
         )
 
+    def trl(parser: argparse.ArgumentParser) -> None:
+        from rftkit.trl.options import add_spec_options
+
+        add_spec_options(parser.add_argument_group("trl-modal only"))
+
     def checks(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--baseline", type=Path, help="a baseline's traces (JSONL)")
         parser.add_argument("--budget", type=float, help="USD; a forecast over it is an error")
@@ -351,12 +401,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     pre = actions.add_parser("preflight", help="every check before a job; exit 1 on errors")
     common(pre)
     checks(pre)
+    trl(pre)
     pre.set_defaults(run=_guarded(_run_preflight))
 
     fc = actions.add_parser("forecast", help="steps, tool traffic, time and cost of a job")
     common(fc)
     fc.add_argument("--baseline", type=Path, help="a baseline's traces (JSONL)")
     fc.add_argument("--job-id", help="a job of this task: show the forecast next to actual")
+    trl(fc)
     fc.set_defaults(run=_guarded(_run_forecast))
 
     go = actions.add_parser("launch", help="preflight, then launch (idempotent on hosted)")
@@ -364,6 +416,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     checks(go)
     go.add_argument("--force", action="store_true", help="launch despite preflight errors")
     go.add_argument("--new", action="store_true", help="a new job even if one was launched")
+    trl(go)
     go.set_defaults(run=_guarded(_run_launch))
 
     for name, run, text in (

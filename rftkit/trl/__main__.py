@@ -2,6 +2,7 @@
 
 - ``describe --task task.json``: the job that would run and its forecast (offline);
 - ``preflight --task task.json``: every check, exit 1 on an error;
+- ``fits``: which model sizes fit which GPU layouts, by the memory rule (a markdown table);
 - ``course-task --tools-url URL --out DIR``: the course's task (world 0, the committed
   ``notebooks/data/*_compact.jsonl``) pointed at a deployed tool service;
 - ``status|events|checkpoints|cancel JOB_ID``: a launched job (needs a Modal token);
@@ -24,6 +25,7 @@ from pathlib import Path
 from rftkit.task import TASK_FILE, RFTTask
 from rftkit.trl.gpus import DEFAULT_MODEL
 from rftkit.trl.jobspec import TRLJobSpec
+from rftkit.trl.options import add_spec_options, spec_from_options
 
 COURSE_DATA = Path(__file__).resolve().parents[2] / "notebooks" / "data"
 
@@ -49,7 +51,7 @@ def course_task(tools_url: str, out: str | Path) -> RFTTask:
 
 
 def _spec(args: argparse.Namespace) -> TRLJobSpec:
-    return TRLJobSpec(model=args.model, gpu=args.gpu, vllm_mode=args.vllm_mode)
+    return spec_from_options(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,9 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("describe", "preflight"):
         sub = actions.add_parser(name)
         sub.add_argument("--task", required=True)
-        sub.add_argument("--model", default=DEFAULT_MODEL)
-        sub.add_argument("--gpu", default="H100")
-        sub.add_argument("--vllm-mode", default="colocate", choices=("colocate", "server"))
+        add_spec_options(sub)
+    fits = actions.add_parser("fits", help="which Qwen3 sizes fit which H100 layouts (markdown)")
+    fits.add_argument("--completions-per-step", type=int, default=64)
+    fits.add_argument("--prompt-tokens", type=int, default=2048)
+    fits.add_argument("--completion-tokens", type=int, default=4096)
     course = actions.add_parser("course-task")
     course.add_argument("--tools-url", required=True)
     course.add_argument("--out", required=True)
@@ -76,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate.add_argument("--model", help="the served model's name (with --base-url)")
     evaluate.add_argument("--k", type=int, default=4)
     args = parser.parse_args(argv)
+    if args.action in ("describe", "preflight"):
+        try:
+            _spec(args)
+        except ValueError as exc:
+            print(f"bad option: {exc}", file=sys.stderr)
+            return 2
 
     if args.action == "describe":
         from rftkit.trl.describe import describe_job
@@ -87,6 +97,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = preflight(RFTTask.load(args.task), _spec(args))
         print(report.text())
         return 0 if report.passed else 1
+    elif args.action == "fits":
+        from rftkit.trl.describe import fit_table
+
+        print(
+            fit_table(
+                completions_per_step=args.completions_per_step,
+                prompt_tokens=args.prompt_tokens,
+                completion_tokens=args.completion_tokens,
+            )
+        )
     elif args.action == "course-task":
         task = course_task(args.tools_url, args.out)
         print(f"wrote {task.root / TASK_FILE}")

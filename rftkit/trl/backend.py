@@ -26,7 +26,7 @@ from rftkit.task import RFTTask
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.preflight import modal_credentials, preflight
 
-TERMINAL = ("succeeded", "failed", "cancelled")
+TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -168,7 +168,9 @@ class TRLModalJob:
             "created_at": self.created_at,
             "status": state["status"],
             "fine_tuned_model": f"{self.id}/final" if state["status"] == "succeeded" else None,
-            "error": {"code": "job_failed", "message": error, "param": None} if error else None,
+            "error": {"code": f"job_{state['status']}", "message": error, "param": None}
+            if error
+            else None,
             "method": {"type": "reinforcement"},
         }
 
@@ -182,14 +184,25 @@ class TRLModalJob:
 
     # -- control ---------------------------------------------------------------------------
     def cancel(self) -> TRLModalJob:
-        """Cancel the Modal function call (checkpoints already written stay on the volume)."""
+        """Cancel the Modal function call and record ``cancelled`` (the container cannot);
+        checkpoints already written stay on the volume. A job that already ended is left as is."""
         if not modal_credentials():
             raise ModalUnavailable(_NO_TOKEN)
+        if self.status in TERMINAL:
+            return self
         if self.call_id is None:
-            raise RuntimeError(f"job {self.id} has no Modal call id recorded; nothing to cancel")
+            raise RuntimeError(
+                f"job {self.id} has no Modal call id on the volume (call.json): it was started "
+                "by an older rftkit; stop it with `modal app stop rftkit-trl`"
+            )
         import modal
 
-        modal.FunctionCall.from_id(self.call_id).cancel()
+        from rftkit.trl.modal_app import json_bytes, runs
+
+        modal.FunctionCall.from_id(self.call_id).cancel(terminate_containers=True)
+        body = {"status": "cancelled", "error": None, "updated_at": int(time.time())}
+        with runs.batch_upload(force=True) as upload:
+            upload.put_file(json_bytes(body), f"/{self.id}/status.json")
         return self
 
     def serve(self, checkpoint: str | None = None) -> str:
@@ -246,7 +259,9 @@ def launch_trl_modal(
     with runs.batch_upload() as upload:
         for path, remote in upload_plan(task, job_id).items():
             upload.put_file(path, remote)
-    train = modal.Function.from_name(APP_NAME, "train").with_options(gpu=spec.gpu)
+    train = modal.Function.from_name(APP_NAME, "train").with_options(
+        gpu=spec.gpu, timeout=spec.timeout_seconds
+    )
     call = train.spawn(job_id, spec.to_json())
     with runs.batch_upload() as upload:
         for name, body in (

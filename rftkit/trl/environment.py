@@ -17,7 +17,18 @@ Failure semantics (those of the hosted trainer, docs/hosted-api.md §4.3):
   mean/std and gives an advantage of exactly 0 (``GRPOTrainer._generate_and_score_completions``:
   "unscorable" rows). With TRL's default ``beta=0`` its tokens then carry no gradient; they still
   count in the token normaliser of the ``dapo`` loss, which only rescales the step;
-- a rollout that runs past ``rollout_timeout`` seconds (from ``reset``) is discarded the same way.
+- a rollout whose own clock passes ``rollout_timeout`` seconds is discarded the same way. The
+  clock runs only while one of that rollout's tool calls is in flight (generation is batched
+  across rollouts, so its time is no rollout's fault), so one slow endpoint discards only the
+  rollouts that waited on it.
+
+**Concurrency.** TRL 1.16's ``GRPOTrainer`` calls the tools of a turn one rollout after another.
+:class:`rftkit.trl.trainer.TaskGRPOTrainer` hands each turn's batch (``environments`` and
+``completions``) to the transport (:meth:`ToolTransport.batch`); the first tool call of the turn
+then starts every rollout's pending calls at once on the background loop, and each rollout's
+method only collects its own answers. Without the trainer (a direct call) a call runs alone.
+Calls of one turn go out together, so when one of them is retried to exhaustion its siblings in
+the same turn have already been sent; no call of a later turn is.
 
 TRL cannot stop a rollout's generation midway, so a discarded rollout's later turns are generated
 and shown "rollout discarded" as each tool's answer; they are never scored.
@@ -27,9 +38,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,10 +83,28 @@ class Rollout:
 
     trace_id: str
     item: dict[str, Any]
-    started: float
     calls: list[CallRecord] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     discarded: str | None = None
+    busy: list[tuple[float, float]] = field(default_factory=list)
+    """(start, end) of each of its tool calls: the rollout's clock is their union."""
+    pending: list[tuple[str, str, str, Future]] = field(default_factory=list)
+    """Calls started ahead by the turn's batch: (name, arguments as JSON, call id, future)."""
+
+    def clock(self) -> float:
+        """Seconds during which at least one of this rollout's calls was in flight."""
+        spans = sorted(self.busy)
+        total, end = 0.0, -math.inf
+        for start, stop in spans:
+            start = max(start, end)
+            if stop > start:
+                total += stop - start
+                end = stop
+        return total
+
+
+Timed = tuple[CallOutcome | None, float, float]
+"""A call's outcome (None: out of time) and its (start, end) on the monotonic clock."""
 
 
 class ToolTransport:
@@ -81,16 +113,19 @@ class ToolTransport:
 
     def __init__(self, tools: list[JobTool], *, call_timeout: float, retry_backoff: float):
         self.tools = tools
+        self.names = {t.name for t in tools}
         self.call_timeout = call_timeout
         self.retry_backoff = retry_backoff
         self._loop = BackgroundLoop("rftkit-trl-tools")
         self._router: ToolRouter | None = None
+        self._batch: tuple[Sequence[Any], Sequence[Any]] | None = None
+        self._started: set[int] = set()
 
-    def call(self, call: FunctionCall, budget: float) -> CallOutcome | None:
-        """The router's outcome, or None when ``budget`` seconds ran out first."""
-        return self._loop.run(self._call(call, budget))
+    def start(self, call: FunctionCall, budget: float) -> Future[Timed]:
+        """Start ``call`` with ``budget`` seconds; the future gives :data:`Timed`."""
+        return self._loop.submit(self._call(call, budget))
 
-    async def _call(self, call: FunctionCall, budget: float) -> CallOutcome | None:
+    async def _call(self, call: FunctionCall, budget: float) -> Timed:
         if self._router is None:  # created on the loop that will use it
             client = httpx.AsyncClient(limits=httpx.Limits(max_connections=256))
             self._router = ToolRouter(
@@ -99,11 +134,41 @@ class ToolTransport:
                 call_timeout=self.call_timeout,
                 retry_backoff=self.retry_backoff,
             )
+        start = time.monotonic()
         try:
             async with asyncio.timeout(budget):
-                return await self._router.call(call)
+                outcome = await self._router.call(call)
         except TimeoutError:
-            return None
+            outcome = None
+        return outcome, start, time.monotonic()
+
+    @contextmanager
+    def batch(self, environments: Sequence[Any], completions: Sequence[Any]) -> Iterator[None]:
+        """While TRL runs a batch's tool loop: ``completions[i]`` is rollout ``i``'s messages so
+        far, ``environments[i]`` its environment (TRL's indexing)."""
+        self._batch, self._started = (environments, completions), set()
+        try:
+            yield
+        finally:
+            self._batch = None
+
+    def start_turn(self) -> None:
+        """Start every rollout's not-yet-started calls of its last assistant message."""
+        if self._batch is None:
+            return
+        environments, completions = self._batch
+        for environment, messages in zip(environments, completions, strict=False):
+            last = messages[-1] if messages else None
+            if not isinstance(last, dict) or last.get("role") != "assistant":
+                continue
+            if id(last) in self._started or not isinstance(environment, TaskEnvironment):
+                continue
+            self._started.add(id(last))
+            for tool_call in last.get("tool_calls") or []:
+                function = tool_call.get("function") or {}
+                name, arguments = function.get("name"), function.get("arguments")
+                if name in self.names and isinstance(arguments, dict):
+                    environment._start(name, arguments)
 
 
 class TaskEnvironment:
@@ -122,21 +187,11 @@ class TaskEnvironment:
                 f"dataset row has no {ITEM_COLUMN!r} column: build the dataset with "
                 "rftkit.trl.trainer.task_dataset"
             )
-        self._rollout = Rollout(new_trace_id(), json.loads(row[ITEM_COLUMN]), time.monotonic())
+        self._rollout = Rollout(new_trace_id(), json.loads(row[ITEM_COLUMN]))
         return None
 
-    def _call_tool(self, name: str, arguments: dict[str, Any]) -> str:
-        rollout = self._rollout
-        if rollout is None:
-            raise RuntimeError("a tool was called before reset(): TRL resets every rollout first")
-        call_id = f"call_{uuid.uuid4().hex[:24]}"
-        rollout.tool_calls.append(
-            ToolCall(id=call_id, function=FunctionSpec(name=name, arguments=json.dumps(arguments)))
-        )
-        if rollout.discarded is not None:
-            return DISCARDED_OUTPUT.format(reason=rollout.discarded)
-        budget = self._rollout_timeout - (time.monotonic() - rollout.started)
-        call = FunctionCall(
+    def _function_call(self, rollout: Rollout, call_id: str, name: str, arguments: dict) -> Any:
+        return FunctionCall(
             id=f"fc_{uuid.uuid4().hex[:24]}",
             call_id=call_id,
             name=name,
@@ -144,26 +199,74 @@ class TaskEnvironment:
             trace_id=rollout.trace_id,
             item=rollout.item,
         )
-        outcome = self._transport.call(call, budget) if budget > 0 else None
-        if outcome is None:
-            rollout.discarded = f"rollout exceeded {self._rollout_timeout:g} s"
-            rollout.calls.append(CallRecord(name, None, 0, rollout.discarded))
+
+    def _start(self, name: str, arguments: dict[str, Any]) -> None:
+        """Start a call ahead of TRL asking for it (the turn's batch, see the module doc)."""
+        rollout = self._rollout
+        if rollout is None or rollout.discarded is not None:
+            return
+        budget = self._rollout_timeout - rollout.clock()
+        if budget <= 0:
+            return
+        call_id = f"call_{uuid.uuid4().hex[:24]}"
+        future = self._transport.start(
+            self._function_call(rollout, call_id, name, arguments), budget
+        )
+        rollout.pending.append((name, _key(arguments), call_id, future))
+
+    def _call_tool(self, name: str, arguments: dict[str, Any]) -> str:
+        rollout = self._rollout
+        if rollout is None:
+            raise RuntimeError("a tool was called before reset(): TRL resets every rollout first")
+        self._transport.start_turn()
+        started = next(
+            (p for p in rollout.pending if p[0] == name and p[1] == _key(arguments)), None
+        )
+        call_id = started[2] if started else f"call_{uuid.uuid4().hex[:24]}"
+        rollout.tool_calls.append(
+            ToolCall(id=call_id, function=FunctionSpec(name=name, arguments=json.dumps(arguments)))
+        )
+        if rollout.discarded is not None:
             return DISCARDED_OUTPUT.format(reason=rollout.discarded)
+        if started is not None:
+            rollout.pending.remove(started)
+            future = started[3]
+        else:
+            budget = self._rollout_timeout - rollout.clock()
+            if budget <= 0:
+                return self._out_of_time(rollout, name)
+            future = self._transport.start(
+                self._function_call(rollout, call_id, name, arguments), budget
+            )
+        outcome, start, end = future.result()
+        rollout.busy.append((start, end))
+        if rollout.discarded is not None:  # another of its calls discarded it meanwhile
+            return DISCARDED_OUTPUT.format(reason=rollout.discarded)
+        if outcome is None:
+            return self._out_of_time(rollout, name)
         rollout.calls.append(CallRecord(name, outcome.status_code, outcome.attempts, outcome.error))
         if outcome.discard:
             rollout.discarded = outcome.error or "a tool kept failing"
             return DISCARDED_OUTPUT.format(reason=rollout.discarded)
         return outcome.output if outcome.output is not None else error_body("empty", "no output")
 
+    def _out_of_time(self, rollout: Rollout, name: str) -> str:
+        rollout.discarded = f"rollout exceeded {self._rollout_timeout:g} s of tool time"
+        rollout.calls.append(CallRecord(name, None, 0, rollout.discarded))
+        return DISCARDED_OUTPUT.format(reason=rollout.discarded)
+
     def _finish(self) -> Rollout:
-        """The finished rollout (marked discarded when it ran out of time)."""
+        """The finished rollout (marked discarded when its clock ran out)."""
         rollout = self._rollout
         if rollout is None:
             raise RuntimeError("no rollout: reset() was never called on this environment")
-        elapsed = time.monotonic() - rollout.started
-        if rollout.discarded is None and elapsed > self._rollout_timeout:
-            rollout.discarded = f"rollout exceeded {self._rollout_timeout:g} s"
+        if rollout.discarded is None and rollout.clock() > self._rollout_timeout:
+            rollout.discarded = f"rollout exceeded {self._rollout_timeout:g} s of tool time"
         return rollout
+
+
+def _key(arguments: dict[str, Any]) -> str:
+    return json.dumps(arguments, sort_keys=True, default=str)
 
 
 def rollout_of(environment: TaskEnvironment) -> Rollout:

@@ -18,10 +18,13 @@ The counterpart of ``rftkit.local.hyperparameters`` for TRL 1.16's GRPOTrainer:
 ``num_generations_eval`` is rollouts per validation line; ``max_tool_calling_iterations`` counts
 tool rounds, one fewer than model turns.
 
-One process trains (colocated vLLM on one GPU, or a second GPU serving vLLM), so a step's batch
-is one device's: ``per_device_train_batch_size`` holds ``batch_size`` full groups. Without a
-validation file there is no evaluation. Overrides (any ``GRPOConfig`` field) win over the table.
-This module imports no TRL, so the job that would run can be shown on a machine without it.
+The table alone puts a step's batch on one device (``per_device_train_batch_size`` holds
+``batch_size`` full groups), which is how the CPU tests run. On GPUs the job spec replaces that
+with the layout :mod:`rftkit.trl.memory` picks: the same lines × group per optimizer step as
+``per_device_train_batch_size`` × ``gradient_accumulation_steps`` × processes, so one forward pass
+never holds the whole batch's logits. Without a validation file there is no evaluation.
+Overrides (any ``GRPOConfig`` field) win over the table. This module imports no TRL, so the job
+that would run can be shown on a machine without it.
 """
 
 from __future__ import annotations

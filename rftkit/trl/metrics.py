@@ -5,11 +5,15 @@ callback writes the same keys for a TRL run, so ``rftkit.analysis`` reads it lik
 one ``metrics`` event per optimizer step with train reward (and validation reward on evaluation
 steps), per-grader rewards, tool calls per rollout, the tool-call error rate, the share of
 rollouts without a single successful tool call (the silent failure users report: training on
-tool-free rollouts), discarded rollouts, completion tokens and step time.
+tool-free rollouts), discarded rollouts, completion tokens, step time, completion tokens per
+second over the step and the peak GPU memory of the main process
+(``torch.cuda.max_memory_allocated``; None on a CPU).
 
 The numbers come from :class:`~rftkit.trl.rewards.TaskReward`'s record of each rollout, not from
-TRL's logs, so they mean what they mean on every backend. ``completion_tokens_mean`` counts TRL's
-completion ids, which include the tool results' tokens of a multi-turn rollout. ``kl`` and
+TRL's logs, so they mean what they mean on every backend; with several training processes
+each scores its own share and the shares are gathered before the means.
+``completion_tokens_mean`` counts TRL's completion ids, which include the tool results' tokens of
+a multi-turn rollout. ``kl`` and
 ``loss`` are TRL's own logged values.
 """
 
@@ -56,16 +60,43 @@ def rollout_means(rollouts: list[ScoredRollout]) -> dict[str, Any]:
 
 
 class EventWriter:
-    """Appends events to a JSONL file (and a list) as they come, so a running job can be read."""
+    """Appends events to a JSONL file (and a list) as they come, so a running job can be read.
 
-    def __init__(self, path: str | Path | None, on_event: Callable[[dict], None] | None = None):
+    Event ids are keyed by the optimizer step they belong to (``ftevent-trl-<step>-<n>``). A run
+    resumed from ``checkpoint-N`` (``resume_step=N``) keeps the file's events up to step N and
+    drops the later ones, which the resumed run writes again: no duplicates, no gaps. ``path``
+    None keeps events in memory only (the other processes of a multi-process run)."""
+
+    def __init__(
+        self,
+        path: str | Path | None,
+        on_event: Callable[[dict], None] | None = None,
+        resume_step: int = 0,
+    ):
         self.path = None if path is None else Path(path)
         self.events: list[dict[str, Any]] = []
         self.on_event = on_event
+        self.step = resume_step
+        if self.path is not None and self.path.is_file():
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            old = [json.loads(line) for line in lines if line.strip()]
+            self.events = [e for e in old if event_step(e) <= resume_step]
+            self.path.write_text(
+                "".join(json.dumps(e, allow_nan=False) + "\n" for e in self.events),
+                encoding="utf-8",
+            )
 
-    def emit(self, message: str, data: dict[str, Any] | None = None, level: str = "info") -> None:
+    def emit(
+        self,
+        message: str,
+        data: dict[str, Any] | None = None,
+        level: str = "info",
+        step: int | None = None,
+    ) -> None:
+        step = self.step if step is None else step
+        number = 1 + sum(event_step(e) == step for e in self.events)
         safe = None if data is None else _json_safe(data)
-        event = job_event(f"ftevent-trl-{len(self.events) + 1}", message, safe, level)
+        event = job_event(f"ftevent-trl-{step}-{number}", message, safe, level)
         self.events.append(event)
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +104,11 @@ class EventWriter:
                 handle.write(json.dumps(event, allow_nan=False) + "\n")
         if self.on_event is not None:
             self.on_event(event)
+
+
+def event_step(event: dict[str, Any]) -> int:
+    """The optimizer step an event belongs to, from its id."""
+    return int(event["id"].split("-")[2])
 
 
 class TaskMetricsCallback(TrainerCallback):
@@ -94,7 +130,7 @@ class TaskMetricsCallback(TrainerCallback):
     def _drain(self, split: str) -> list[ScoredRollout]:
         new = self.reward.rollouts[self._seen :]
         self._seen = len(self.reward.rollouts)
-        return [r for r in new if r.split == split]
+        return _gathered([r for r in new if r.split == split])
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._flush()
@@ -107,6 +143,7 @@ class TaskMetricsCallback(TrainerCallback):
         if "loss" not in logs and "reward" not in logs:
             return  # the end-of-training summary, not a step
         train = rollout_means(self._drain("train"))
+        seconds = time.perf_counter() - self._step_started
         self._pending = {
             "step": state.global_step,
             "total_steps": state.max_steps,
@@ -134,8 +171,13 @@ class TaskMetricsCallback(TrainerCallback):
                     for name, value in train["graders"].items()
                 ],
             },
-            "timing": {"step": {"full_iteration": time.perf_counter() - self._step_started}},
+            "timing": {"step": {"full_iteration": seconds}},
+            "tokens_per_second": train["completion_tokens"] * train["rollouts"] / seconds,
+            "peak_memory_gb": _peak_memory_gb(),
         }
+        self.writer.step = state.global_step
+        if not _evaluates(args, state):  # written before this step's checkpoint is saved
+            self._flush()
 
     def on_prediction_step(self, args, state, control, **kwargs):
         if self._eval_started is None:
@@ -170,7 +212,37 @@ class TaskMetricsCallback(TrainerCallback):
         message = f"Step {data['step']}/{data['total_steps']} , train mean reward={reward}"
         if data["full_valid_mean_reward"] is not None:
             message += f", full validation mean reward={_fmt(data['full_valid_mean_reward'])}"
-        self.writer.emit(message, data)
+        self.writer.emit(message, data, step=data["step"])
+
+
+def _peak_memory_gb() -> float | None:
+    """The most GPU memory this process's tensors have held (None on the CPU)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.max_memory_allocated() / 1e9
+
+
+def _gathered(rollouts: list[ScoredRollout]) -> list[ScoredRollout]:
+    """Every process's rollouts of the step (each process scores only its own share). All
+    processes log and evaluate together, so they all reach this collective call."""
+    from accelerate import PartialState
+
+    if PartialState().num_processes == 1:
+        return rollouts
+    from accelerate.utils import gather_object
+
+    return gather_object(rollouts)
+
+
+def _evaluates(args: Any, state: Any) -> bool:
+    """Whether ``Trainer`` evaluates after this step (then the event waits for the result)."""
+    strategy = getattr(args, "eval_strategy", "no")
+    strategy = str(getattr(strategy, "value", strategy))
+    steps = getattr(args, "eval_steps", None)
+    every = steps if isinstance(steps, int) and steps >= 1 else None
+    return strategy == "steps" and every is not None and state.global_step % every == 0
 
 
 def _json_safe(value: Any) -> Any:

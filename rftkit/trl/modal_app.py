@@ -5,8 +5,10 @@ Train (the one command; ``--detach`` keeps it running after the terminal closes)
     modal run --detach -m rftkit.trl.modal_app --task path/to/task.json
 
 Options: ``--model`` (default: the task's ``model`` when it is a hub id such as
-``Qwen/Qwen3-4B-Instruct-2507``, else that one), ``--gpu`` (``H100``; ``H100:2``
-with ``--vllm-mode server``), ``--max-steps`` (a short first run). It runs preflight and prints the
+``Qwen/Qwen3-4B-Instruct-2507``, else that one), ``--gpu`` (``H100``, ``H100:2`` ... ``B200:8``;
+``--vllm-mode server`` gives vLLM GPUs of its own), ``--finetune auto|full|lora``,
+``--timeout-hours`` (at most 24), ``--max-steps`` (a short first run). Preflight names the
+layouts that fit when the chosen one does not. It runs preflight and prints the
 job and its forecast before anything is spent; the task's data files go to the volume
 ``rftkit-trl-runs`` under the job id, where the job writes ``events.jsonl``, ``status.json`` and
 ``checkpoint-N/`` (each a full Hugging Face model directory with its tokenizer).
@@ -35,14 +37,14 @@ import os
 import subprocess
 import sys
 import time
-import tomllib
 import uuid
 from pathlib import Path
 from typing import Any
 
 import modal
 
-from rftkit.trl.jobspec import VLLM_PORT, TRLJobSpec
+from rftkit.trl.image import PYTHON_VERSION, TRAINING_STACK, image_requirements
+from rftkit.trl.jobspec import MAX_TIMEOUT_HOURS, VLLM_PORT, TRLJobSpec
 
 APP_NAME = "rftkit-trl"
 RUNS_VOLUME = "rftkit-trl-runs"
@@ -53,32 +55,19 @@ TOOL_SECRET = "rftkit-tool-token"
 GRADER_SECRET = "rftkit-grader-keys"
 SERVE_SECRET = "rftkit-serve-key"
 SERVE_ENV = "RFTKIT_SERVE_CHECKPOINT"
-PINS = (
-    "trl==1.16.0",
-    "transformers==5.24.0",
-    "accelerate==1.15.0",
-    "datasets==5.2.0",
-    "vllm==0.33.0",
-)
-"""The training stack; torch comes in at the CUDA build vLLM 0.33.0 pins."""
-SKIPPED_IN_IMAGE = ("jupyterlab", "ipywidgets", "modal", "matplotlib")
-"""rftkit dependencies the GPU container never imports."""
 TRAIN_GPU = "H100"
 SERVE_GPU = "H100"
 
 
-def _rftkit_requirements() -> list[str]:
-    """rftkit's own runtime dependencies, read from pyproject.toml where the app is defined."""
-    if not modal.is_local():
-        return []
-    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
-    requirements = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
-    return [r for r in requirements if not r.startswith(SKIPPED_IN_IMAGE)]
+def _requirements() -> list[str]:
+    """The image's requirement list (:mod:`rftkit.trl.image`); pyproject.toml is read where the
+    app is defined, not in the container, which already has them installed."""
+    return image_requirements() if modal.is_local() else list(TRAINING_STACK)
 
 
 image = (
-    modal.Image.debian_slim(python_version="3.11")
-    .uv_pip_install(*PINS, *_rftkit_requirements())
+    modal.Image.debian_slim(python_version=PYTHON_VERSION)
+    .uv_pip_install(*_requirements())
     .env({"TRL_EXPERIMENTAL_SILENCE": "1"})
     .add_local_python_source("rftkit", "tools_service")
 )
@@ -89,7 +78,7 @@ hf_cache = modal.Volume.from_name(HF_VOLUME, create_if_missing=True)
 TRAIN_SETTINGS: dict[str, Any] = {
     "gpu": TRAIN_GPU,
     "volumes": {RUNS_DIR: runs, HF_DIR: hf_cache},
-    "timeout": 24 * 3600,
+    "timeout": int(MAX_TIMEOUT_HOURS * 3600),  # launches pass the spec's timeout_hours
     "secrets": [modal.Secret.from_name(TOOL_SECRET), modal.Secret.from_name(GRADER_SECRET)],
 }
 
@@ -98,20 +87,25 @@ def job_dir(job_id: str) -> Path:
     return Path(RUNS_DIR) / job_id
 
 
-def _write_status(job_id: str, status: str, error: str | None = None) -> None:
-    body = {"status": status, "error": error, "updated_at": int(time.time())}
-    (job_dir(job_id) / "status.json").write_text(json.dumps(body), encoding="utf-8")
-    runs.commit()
-
-
-def _start_vllm_server(model: str) -> subprocess.Popen:
-    """``trl vllm-serve`` (vLLM in the dev mode TRL's client needs) on the second GPU, for
+def _start_vllm_server(spec: TRLJobSpec, gpus: list[int], tensor_parallel: int) -> subprocess.Popen:
+    """``trl vllm-serve`` (vLLM in the mode TRL's client needs) on ``gpus``, for
     ``vllm_mode="server"``; waits until its ``/health`` answers."""
     import httpx
 
     server = subprocess.Popen(
-        ["trl", "vllm-serve", "--model", model, "--port", str(VLLM_PORT)],
-        env={**os.environ, "CUDA_VISIBLE_DEVICES": "1"},
+        [
+            "trl",
+            "vllm-serve",
+            "--model",
+            spec.model,
+            "--port",
+            str(VLLM_PORT),
+            "--tensor_parallel_size",
+            str(tensor_parallel),
+            "--max_model_len",
+            str(spec.max_prompt_length + spec.max_completion_length),
+        ],
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus))},
     )
     deadline = time.monotonic() + 1200
     while time.monotonic() < deadline:
@@ -129,49 +123,57 @@ def _start_vllm_server(model: str) -> subprocess.Popen:
 
 @app.function(**TRAIN_SETTINGS)
 def train(job_id: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Run GRPO for the task uploaded under ``/runs/<job_id>/task``; returns the final status."""
+    """Run (or, after a preemption, resume) GRPO for the job in ``/runs/<job_id>``: one process,
+    or ``accelerate launch`` over the training GPUs with vLLM on the rest (the plan's layout)."""
+    from rftkit.task import RFTTask
+    from rftkit.trl.run import read_status, run_job, write_status
+
     job = TRLJobSpec(**spec)
     runs.reload()
+    folder = job_dir(job_id)
+    layout = job.plan(RFTTask.load(folder / "task" / "task.json"))
+    # a model outside the memory table: one training process, vLLM (server mode) on GPU 1
+    processes = layout.train_processes if layout else 1
+    vllm_gpus, tensor_parallel = (
+        (layout.vllm_gpus, layout.vllm_tensor_parallel) if layout else (1, 1)
+    )
     server = None
     try:
         if job.vllm_mode == "server":
-            server = _start_vllm_server(job.model)
-            os.environ["CUDA_VISIBLE_DEVICES"] = "0"  # before torch sees the GPUs
-        from transformers import TrainerCallback
-
-        from rftkit.task import RFTTask
-        from rftkit.trl.trainer import build_trainer
-
-        class CommitToVolume(TrainerCallback):
-            """Make events and checkpoints visible to readers outside the container."""
-
-            def on_log(self, args, state, control, **kwargs):
-                runs.commit()
-
-            def on_save(self, args, state, control, **kwargs):
-                runs.commit()
-
-        task = RFTTask.load(job_dir(job_id) / "task" / "task.json")
-        _write_status(job_id, "running")
-        built = build_trainer(
-            task,
-            job.model,
-            None,
-            job_dir(job_id),
-            env=os.environ,
-            overrides=job.grpo_overrides(),
-        )
-        built.trainer.add_callback(CommitToVolume())
-        built.trainer.train()
-        built.trainer.save_model(str(job_dir(job_id) / "final"))
-        _write_status(job_id, "succeeded")
-        return {"status": "succeeded"}
-    except Exception as exc:  # the reason is kept on the volume for `status`, then re-raised
-        _write_status(job_id, "failed", f"{type(exc).__name__}: {exc}")
+            gpus = list(range(processes, processes + vllm_gpus))
+            server = _start_vllm_server(job, gpus, tensor_parallel)
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, range(processes)))
+        if processes == 1:
+            status = run_job(
+                folder, env=os.environ, timeout_seconds=job.timeout_seconds, on_save=runs.commit
+            )
+        else:
+            status = _run_processes(folder, processes, job.timeout_seconds)
+        return {"status": status}
+    except Exception as exc:  # a failure before the run could record it (a cancellation is
+        # modal's InputCancellation, a BaseException: it passes, and `cancel` records it)
+        if (read_status(folder) or {}).get("status") != "failed":
+            write_status(folder, "failed", f"{type(exc).__name__}: {exc}")
         raise
     finally:
+        runs.commit()
         if server is not None:
             server.terminate()
+
+
+def _run_processes(folder: Path, processes: int, timeout_seconds: int) -> str:
+    """``accelerate launch`` the run; the volume is committed every minute while it trains."""
+    from rftkit.trl.run import launch_command, read_status
+
+    env = {**os.environ, "RFTKIT_TIMEOUT_SECONDS": str(timeout_seconds)}
+    child = subprocess.Popen(launch_command(folder, processes), env=env)
+    while child.poll() is None:
+        time.sleep(60)
+        runs.commit()
+    status = (read_status(folder) or {}).get("status", "failed")
+    if child.returncode != 0 and status == "running":
+        raise RuntimeError(f"the training processes exited with {child.returncode}")
+    return status
 
 
 @app.function(
@@ -186,31 +188,39 @@ def train(job_id: str, spec: dict[str, Any]) -> dict[str, Any]:
 @modal.web_server(port=VLLM_PORT, startup_timeout=1200, label="rftkit-trl-serve")
 def serve() -> None:
     """vLLM's OpenAI-compatible server for the checkpoint named at deploy time (``SERVE_ENV``)."""
-    from rftkit.trl.gpus import MODELS
-
     checkpoint = os.environ.get(SERVE_ENV, "")
     if not checkpoint:
         raise RuntimeError(f"set {SERVE_ENV}=<job id>/checkpoint-<N> when deploying")
     job_id = checkpoint.split("/")[0]
     spec = json.loads((job_dir(job_id) / "spec.json").read_text(encoding="utf-8"))
-    known = MODELS.get(spec["model"])
+    subprocess.Popen(serve_command(Path(RUNS_DIR) / checkpoint, job_id, spec["model"]))
+
+
+def serve_command(checkpoint: Path, job_id: str, base_model: str) -> list[str]:
+    """``vllm serve`` for a checkpoint under the model name ``job_id``: a full model directory
+    as it is; a LoRA checkpoint (``adapter_config.json``) as an adapter on its base model."""
+    from rftkit.trl.gpus import MODELS
+    from rftkit.trl.memory import LORA_RANK
+
+    known = MODELS.get(base_model)
     parser = known.vllm_tool_parser if known else "hermes"
-    subprocess.Popen(
-        [
-            "vllm",
-            "serve",
-            str(Path(RUNS_DIR) / checkpoint),
-            "--served-model-name",
-            job_id,
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(VLLM_PORT),
-            "--enable-auto-tool-choice",
-            "--tool-call-parser",
-            parser,
-        ]
-    )
+    if (checkpoint / "adapter_config.json").is_file():
+        model = [base_model, "--enable-lora", "--lora-modules", f"{job_id}={checkpoint}"]
+        model += ["--max-lora-rank", str(LORA_RANK)]
+    else:
+        model = [str(checkpoint), "--served-model-name", job_id]
+    return [
+        "vllm",
+        "serve",
+        *model,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(VLLM_PORT),
+        "--enable-auto-tool-choice",
+        "--tool-call-parser",
+        parser,
+    ]
 
 
 @app.function(image=image)
@@ -229,6 +239,8 @@ def main(
     model: str = "",
     gpu: str = TRAIN_GPU,
     vllm_mode: str = "colocate",
+    finetune: str = "auto",
+    timeout_hours: float = 24.0,
     max_steps: int = 0,
 ) -> None:
     """Preflight, show the job and its forecast, upload the task, run GRPO on Modal."""
@@ -239,7 +251,17 @@ def main(
     loaded = RFTTask.load(task)
     model = model or (loaded.model if "/" in loaded.model else TRLJobSpec.model)
     overrides = {"max_steps": max_steps} if max_steps else {}
-    spec = TRLJobSpec(model=model, gpu=gpu, vllm_mode=vllm_mode, overrides=overrides)  # type: ignore[arg-type]
+    try:
+        spec = TRLJobSpec(
+            model=model,
+            gpu=gpu,
+            vllm_mode=vllm_mode,  # type: ignore[arg-type]
+            finetune=finetune,  # type: ignore[arg-type]
+            timeout_hours=timeout_hours,
+            overrides=overrides,
+        )
+    except ValueError as exc:
+        sys.exit(f"bad option: {exc}")
     report = preflight(loaded, spec)
     print(report.text())
     if not report.passed:
@@ -250,8 +272,13 @@ def main(
         for path, remote in upload_plan(loaded, job_id).items():
             upload.put_file(path, remote)
         upload.put_file(json_bytes(spec.to_json()), f"/{job_id}/spec.json")
+    call = train.with_options(gpu=spec.gpu, timeout=spec.timeout_seconds).spawn(
+        job_id, spec.to_json()
+    )
+    with runs.batch_upload() as upload:  # so `python -m rftkit.trl cancel` finds the call
+        upload.put_file(json_bytes({"call_id": call.object_id}), f"/{job_id}/call.json")
     print(f"job {job_id}: training on {spec.gpu} (volume {RUNS_VOLUME}, folder {job_id})")
-    train.with_options(gpu=spec.gpu).remote(job_id, spec.to_json())
+    print(call.get())
 
 
 def upload_plan(task: Any, job_id: str) -> dict[Any, str]:

@@ -5,23 +5,27 @@ the configured tool names, and train/validation leakage), the grader validates f
 header reference resolves. The backend's: every tool a line offers has a URL, and it is not on
 loopback or a private address (a Modal container cannot reach your machine); each tool spec can
 be shown to the model exactly by TRL (:mod:`rftkit.trl.toolmethods`); the model's chat template is
-one TRL parses tool calls for; the GPU holds the model (:mod:`rftkit.trl.gpus`).
+one TRL parses tool calls for; the prompts fit ``max_prompt_length``; the job fits its GPUs by
+the rule in :mod:`rftkit.trl.memory`, and when it does not, the layouts that would fit (LoRA, more
+GPUs, server mode, a larger GPU) are named.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from rftkit.data.tokens import line_tokens
 from rftkit.data.validate import validate_file
 from rftkit.graders.validate import GraderValidationError, validate_grader
 from rftkit.task import RFTTask, TaskSecretError
-from rftkit.trl.gpus import MODELS, parse_gpu, training_memory_gb
+from rftkit.trl.gpus import GPUS, MAX_GPUS, MODELS
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.toolmethods import ToolSpecError, spec_function, task_tool_specs
 
@@ -62,7 +66,8 @@ def preflight(
     _data_checks(task, report)
     _tool_checks(task, report, env)
     report.add("model", *template_check(spec.model))
-    report.add("gpu", *memory_check(spec))
+    report.add("prompt length", *prompt_check(task, spec))
+    report.add("gpu", *memory_check(task, spec))
     return report
 
 
@@ -176,21 +181,62 @@ def template_check(model: str) -> tuple[str, str]:
     return "ok", f"{model}: chat template {known.template}, tool calls parsed by TRL"
 
 
-def memory_check(spec: TRLJobSpec) -> tuple[str, str]:
-    """Whether the training GPU holds the model by the rule in ``rftkit.trl.gpus``."""
-    gpu, count = parse_gpu(spec.gpu)
-    size = spec.size
-    if size is None:
-        return "warning", f"{spec.model}: size unknown (pass billion_parameters) - not checked"
-    need = training_memory_gb(size, gpu, spec.vllm_mode)
-    verdict = "ok" if need <= gpu.memory_gb else "error"
+CHAT_FORMAT_MARGIN = 1.25
+"""The count is of the messages' text and the tools' JSON in OpenAI's o200k encoding; the model's
+own tokenizer and its chat template's markup add to it, by this much at most on the course's
+lines (an estimate, not the model's tokenizer)."""
+
+
+def prompt_check(task: RFTTask, spec: TRLJobSpec) -> tuple[str, str]:
+    """The longest prompt against ``max_prompt_length`` (vLLM's context is prompt + completion)."""
+    items = task.items("train") + task.items("validation")
+    if not items:
+        return "warning", "no lines to measure"
+    longest = math.ceil(max(line_tokens(item) for item in items) * CHAT_FORMAT_MARGIN)
     detail = (
-        f"{spec.model} ({size:g}B) needs ~{need:.0f} GB on the training GPU "
-        f"({spec.vllm_mode} vLLM); {gpu.name} has {gpu.memory_gb} GB"
+        f"longest prompt ~{longest} tokens (estimated); max_prompt_length {spec.max_prompt_length}"
+        f", vllm_max_model_length {spec.max_prompt_length + spec.max_completion_length}"
     )
-    if verdict == "error":
-        detail += "; pick a bigger GPU, vllm_mode='server' on two GPUs, or a smaller model"
-    return verdict, detail + (f" x{count}" if count > 1 else "")
+    if longest > spec.max_prompt_length:
+        return "error", detail + ": raise max_prompt_length (--max-prompt-length)"
+    return "ok", detail
+
+
+def memory_check(task: RFTTask, spec: TRLJobSpec) -> tuple[str, str]:
+    """Whether the job fits its GPUs (:mod:`rftkit.trl.memory`); if not, what would."""
+    layout = spec.plan(task)
+    if layout is None:
+        return "warning", (
+            f"{spec.model} is not in rftkit.trl.gpus.MODELS: its memory is not checked "
+            "(add its architecture there)"
+        )
+    if layout.fits:
+        return "ok", f"{spec.model} on {spec.gpu}: {layout.summary()}"
+    options = ", ".join(alternatives(task, spec)) or "none up to 8 x B200: pick a smaller model"
+    return "error", (
+        f"{spec.model} on {spec.gpu} ({layout.finetune}, {spec.vllm_mode} vLLM) does not fit: "
+        f"{'; '.join(layout.problems)}. Would fit: {options}"
+    )
+
+
+def alternatives(task: RFTTask, spec: TRLJobSpec, limit: int = 4) -> list[str]:
+    """Layouts that fit, cheapest first: LoRA, more GPUs, server mode, then larger GPUs."""
+    gpu_name = spec.gpu.partition(":")[0]
+    found: list[tuple[float, str]] = []
+    for name in dict.fromkeys([gpu_name, "H100", "H200", "B200"]):
+        for count in (1, 2, 4, MAX_GPUS):
+            for mode in ("colocate", "server"):
+                for method in dict.fromkeys([spec.method, "lora"]):
+                    if mode == "server" and count < 2:
+                        continue
+                    gpu = name if count == 1 else f"{name}:{count}"
+                    candidate = replace(spec, gpu=gpu, vllm_mode=mode, finetune=method)
+                    layout = candidate.plan(task)
+                    if layout is not None and layout.fits:
+                        price = GPUS[name].usd_per_hour * count
+                        flags = f"--gpu {gpu} --vllm-mode {mode} --finetune {method}"
+                        found.append((price, f"{flags} (${price:.2f}/h)"))
+    return [text for _, text in sorted(dict.fromkeys(found))[:limit]]
 
 
 def modal_credentials(env: Mapping[str, str] | None = None) -> bool:
