@@ -71,3 +71,17 @@ def _choices(parser: argparse.ArgumentParser) -> list[argparse.Action]:
 )
 def test_the_group_is_the_first_word_that_names_one(argv, group):
     assert chosen_command(argv) == group
+
+
+@pytest.mark.parametrize("package", ["rftkit.data", "rftkit.jobs"])
+def test_a_lazy_export_is_the_object_itself_after_every_submodule_is_imported(package):
+    """A submodule bound under an exported name (``rftkit.data.triage``) must not hide it."""
+    import importlib
+    import pkgutil
+    import types
+
+    module = importlib.import_module(package)
+    for info in pkgutil.iter_modules(module.__path__):
+        importlib.import_module(f"{package}.{info.name}")
+    for name in module.__all__:
+        assert not isinstance(getattr(module, name), types.ModuleType), f"{package}.{name}"

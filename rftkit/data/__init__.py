@@ -11,6 +11,10 @@ Typical use::
 
 from rftkit._lazy import lazy_exports
 
+# A name that is also a submodule's cannot be lazy: importing the submodule (as any caller of
+# rftkit.data.triage does) binds the module under that name, and __getattr__ is never asked.
+from rftkit.data.triage import triage as triage
+
 _EXPORTS = {
     "COURSE_INSTRUCTIONS": "rftkit.data.build",
     "build_dataset": "rftkit.data.build",
@@ -35,7 +39,6 @@ _EXPORTS = {
     "fetch_tool_specs": "rftkit.data.toolspecs",
     "tool_names": "rftkit.data.toolspecs",
     "filter_learnable": "rftkit.data.triage",
-    "triage": "rftkit.data.triage",
     "Profile": "rftkit.data.validate",
     "grader_item_variables": "rftkit.data.validate",
     "validate_file": "rftkit.data.validate",
@@ -44,5 +47,5 @@ _EXPORTS = {
 """Each public name and the submodule that defines it (imported on first use)."""
 
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "triage"])
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -13,10 +13,10 @@ rollouts (``Baseline.rewards_by_item()``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 VERDICTS = ("always_0", "always_1", "constant", "learnable", "unscored")
 
@@ -33,6 +33,9 @@ def triage(
     ``low``/``high`` are the grader's worst and best reward. Spread is the population standard
     deviation (``ddof=0``); an item with fewer than two rewards is ``unscored``.
     """
+    import numpy as np  # imported when used: rftkit.data binds this function at import time
+    import pandas as pd
+
     rows = []
     for item, rewards in rewards_by_item.items():
         values = np.asarray(list(rewards), dtype=float)
