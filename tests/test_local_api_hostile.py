@@ -31,7 +31,9 @@ from local_api_fixtures import FAST_GRPO, recorded_course_task
 from benchmarks.api_hostile import free_port, repeated, status_mib, temp_bytes
 from rftkit import outbound
 from rftkit.api import serve_api
+from rftkit.api.jobs import MAX_TRIAGE_TASKS
 from rftkit.data import build_dataset
+from rftkit.endpoints import check_tools
 from rftkit.graders.endpoint import post_for_score
 from rftkit.graders.offload import OffLoop
 from rftkit.graders.result import GraderFailure
@@ -256,6 +258,19 @@ SPELLINGS = ("127.0.0.1", "127.0.0.2", "0x7f.1", "[::ffff:127.0.0.1]", "localhos
 def endpoint(url: str) -> dict:
     return {"type": "endpoint", "name": "probe", "url": url,
             "headers": {"Authorization": "Bearer tool-secret-value"}}  # fmt: skip
+
+
+def test_readiness_checks_under_the_policy_call_no_refused_spelling(listener):
+    """``check_tools`` takes the same policy: a refused tool is a blocker and gets no request."""
+    policy = OutboundPolicy.for_server(allow_remote=True)
+    for host in SPELLINGS:
+        tools = [{"name": "search", "server_url": f"http://{host}:{listener.port}/call",
+                  "headers": {"Authorization": "Bearer tool-secret-value"}}]  # fmt: skip
+        report = check_tools(tools, examples={"search": {"query": "x"}}, rollouts=5,
+                             policy=policy)  # fmt: skip
+        assert not report.ready and "refused by the outbound policy" in report.text(), host
+        assert "tool-secret-value" not in report.text()
+    assert listener.hits == []
 
 
 @pytest.fixture(scope="module")
@@ -483,6 +498,48 @@ def test_jobs_beyond_the_cap_queue_and_their_urls_come_back_masked(tmp_path):
                 time.sleep(0.5)
     assert "qsecret-1" not in shown and "hunter2" not in shown
     assert "api_key=***&top=2" in shown and "://***@127.0.0.1" in shown
+
+
+def test_a_resumed_job_waits_for_a_free_slot_too_and_triage_is_bounded(tmp_path):
+    """The cap held for new jobs only: a resumed job started at once beside a running one. And
+    triage tried every training line, however many the caller uploaded."""
+    with (
+        recorded_course_task(tmp_path / "task") as course,
+        serve_api(tmp_path / "api", grpo=FAST_GRPO, max_running_jobs=1) as served,
+    ):
+        client = openai.OpenAI(base_url=served.base_url, api_key=served.api_key, max_retries=0)
+        task = course.task
+        files = [client.files.create(file=task.path(s).open("rb"), purpose="fine-tune").id
+                 for s in ("train", "validation")]  # fmt: skip
+
+        def create() -> str:
+            return client.fine_tuning.jobs.create(
+                model=task.model, training_file=files[0], validation_file=files[1],
+                extra_body={"method": task.reinforcement_method(course.env)}).id  # fmt: skip
+
+        def wait_for(job_id: str, wanted: str) -> None:
+            deadline = time.monotonic() + 180
+            while status(client, job_id) != wanted:
+                assert time.monotonic() < deadline, f"{job_id} never became {wanted}"
+                time.sleep(0.3)
+
+        first = create()
+        trainer = served.app.state.rftkit.jobs.get(first).job.trainer
+        assert trainer.config.triage_tasks == MAX_TRIAGE_TASKS  # a caller's file cannot widen it
+        client.fine_tuning.jobs.pause(first)
+        wait_for(first, "paused")
+        second = create()  # the paused job holds no slot: this one starts
+        wait_for(second, "running")
+        client.fine_tuning.jobs.resume(first)
+        time.sleep(1.0)
+        assert status(client, first) == "paused"  # it waits while the second trains
+        events = client.fine_tuning.jobs.list_events(first, limit=100).data
+        assert any("waiting for a free slot" in e.message for e in events)
+        client.fine_tuning.jobs.cancel(second)
+        wait_for(first, "running")  # the freed slot goes to the resumed job
+        client.fine_tuning.jobs.cancel(first)
+        for job_id in (first, second):
+            assert status(client, job_id) == "cancelled"
 
 
 def status(client: openai.OpenAI, job_id: str) -> str:

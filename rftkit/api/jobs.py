@@ -51,6 +51,9 @@ CANCEL_WAIT_S = 15.0
 rollouts run), waiting at most this long; a job still stopping then answers its status as is."""
 MAX_RUNNING_JOBS = 1
 """Jobs training at once by default: each takes the CPU's cores; more would only share them."""
+MAX_TRIAGE_TASKS = 256
+"""Training lines an API job's triage tries (unless the server's own GRPO settings say): a
+training file may hold millions of lines, and triage rolls each out several times before step 1."""
 LOCAL_CAPS: dict[str, float] = {
     "eval_interval": 10_000,
     "eval_samples": 64,
@@ -250,13 +253,17 @@ class JobStore:
         self._closed = threading.Event()
         self._scheduler: threading.Thread | None = None
 
+    def _running(self) -> int:
+        return sum(j.job.status in ("running", "pausing") for j in self.jobs.values())
+
     def _admit(self) -> None:
-        """Start queued jobs while fewer than ``max_running`` train."""
+        """Start queued jobs (and resumed ones waiting for a slot) while fewer than
+        ``max_running`` train."""
         with self._lock:
-            running = sum(j.job.status in ("running", "pausing") for j in self.jobs.values())
+            running = self._running()
             while self._queue and running < self.max_running:
                 job = self._queue.pop(0)
-                if job.status != "queued":  # cancelled while it waited
+                if job.status not in ("queued", "paused"):  # cancelled while it waited
                     continue
                 with outbound.applying(self.outbound):  # the job's thread keeps the policy
                     job.start()
@@ -265,6 +272,21 @@ class JobStore:
     def _schedule(self) -> None:
         while not self._closed.wait(0.2):
             self._admit()
+
+    def resume(self, job: LocalJob) -> None:
+        """Resume ``job`` now if a slot is free, else first in line: the cap holds for resumed
+        jobs too (the job stays ``paused`` until its turn, and an event says it waits)."""
+        job.wait()  # a pausing job finishes its step first
+        with self._lock:
+            if self._running() < self.max_running:
+                with outbound.applying(self.outbound):  # the resumed thread keeps the policy
+                    job.resume()
+            elif job not in self._queue:
+                self._queue.insert(0, job)
+                job.trainer.emit(
+                    f"Resume requested: waiting for a free slot ({self.max_running} job(s) "
+                    "train at once on this server)"
+                )
 
     def close(self) -> None:
         """Stop starting queued jobs (the server is shutting down)."""
@@ -339,7 +361,8 @@ class JobStore:
             ) from None
         self._check_data(task, request, grader)
         try:
-            job = LocalJob(task, env=env, grpo=self.grpo, out_dir=self.root / uuid.uuid4().hex)
+            grpo = {"triage_tasks": MAX_TRIAGE_TASKS, **self.grpo}
+            job = LocalJob(task, env=env, grpo=grpo, out_dir=self.root / uuid.uuid4().hex)
         except ValueError as exc:
             raise bad_request(f"The job cannot start: {exc}", None, "invalid_job") from None
         job.metadata = dict(request.metadata or {})
@@ -499,8 +522,7 @@ def resume(request: Request, job_id: str) -> dict[str, Any]:
         raise bad_request(
             f"Job {job_id} cannot be resumed: it is {server_job.job.status}.", "fine_tuning_job_id"
         )
-    with outbound.applying(store(request).outbound):  # the resumed thread keeps the policy
-        server_job.job.resume()
+    store(request).resume(server_job.job)
     return server_job.api_object()
 
 

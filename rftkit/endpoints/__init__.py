@@ -49,9 +49,10 @@ from rftkit.endpoints.examples import (
     example_arguments,
     spec_name_and_schema,
 )
-from rftkit.endpoints.redact import Redactor, secrets_of
+from rftkit.endpoints.redact import Redactor, secrets_of, strip_userinfo
 from rftkit.endpoints.report import ReadinessReport
 from rftkit.endpoints.target import CALCULATOR_PROBE, Probe, ToolTarget
+from rftkit.outbound import OutboundPolicy, OutboundRefused
 from rftkit.protocol import JobTool
 
 __all__ = [
@@ -139,6 +140,7 @@ def check_tools(
     max_retries: int = 3,
     retry_backoff: float = 0.05,
     setup: Sequence[tuple[str, str]] = (),
+    policy: OutboundPolicy | None = None,
 ) -> ReadinessReport:
     """Contract check of every tool in ``job_tools``, then a burst of ``rollouts`` rollouts.
 
@@ -151,8 +153,10 @@ def check_tools(
     ``calls`` calls per rollout going round the tools, ``parallel`` at a time; ``rollouts=0``
     runs the contract check only. ``timeout`` is per request; a timed-out request is retried like
     a 5xx, as the trainer does, after ``retry_backoff`` × 2**attempt seconds. ``setup`` adds
-    ``(severity, text)`` findings made by the caller. Raises ValueError for a job tool without a
-    name or an http(s) URL, or with URL credentials beside an Authorization header.
+    ``(severity, text)`` findings made by the caller. ``policy`` (``rftkit.outbound``, e.g. the
+    one a server applies with ``--allow-remote``): a tool whose URL it refuses is a blocker and
+    is never called, nor is any tool while one is refused. Raises ValueError for a job tool
+    without a name or an http(s) URL, or with URL credentials beside an Authorization header.
     """
     job_tools = _as_dicts(job_tools)
     secrets: set[str] = set()
@@ -172,6 +176,10 @@ def check_tools(
     ]
     if not targets:
         findings.append(("blocker", "no tools to check"))
+        return ReadinessReport([], None, p99_budget_ms, findings, redact)
+    refused = _refused(targets, policy)
+    if refused:
+        findings += [("blocker", redact(text)) for text in refused]
         return ReadinessReport([], None, p99_budget_ms, findings, redact)
 
     async def run() -> ReadinessReport:
@@ -194,6 +202,22 @@ def check_tools(
         return ReadinessReport(contract, burst, p99_budget_ms, findings, redact)
 
     return run_coroutine(run())
+
+
+def _refused(targets: Sequence[ToolTarget], policy: OutboundPolicy | None) -> list[str]:
+    """One sentence per target whose URL ``policy`` refuses (checked before any request)."""
+    if policy is None:
+        return []
+    refused = []
+    for target in targets:
+        try:
+            policy.check_url(target.url)
+        except OutboundRefused as exc:
+            refused.append(
+                f"{target.name}: {strip_userinfo(target.url)} refused by the outbound "
+                f"policy ({exc}); nothing was sent"
+            )
+    return refused
 
 
 def check_endpoint(
