@@ -10,6 +10,7 @@ import math
 import pytest
 
 from rftkit.course_task import CourseTaskSize, serve_course_task
+from rftkit.graders.course import naive_grader
 from rftkit.jobs import launch
 from rftkit.task import TaskTool
 from rftkit.trl import describe_job
@@ -114,6 +115,19 @@ def test_preflight_refuses_loopback_tools_and_passes_deployed_ones(course, publi
     missing = preflight(public_task, env={})
     assert any(c.name == "secrets" and TOKEN_ENV in c.message for c in missing.checks)
     assert course.env[TOKEN_ENV] not in missing.text()
+
+
+def test_preflight_runs_the_hosted_red_team_and_masks_header_values(course, public_task):
+    """The task's shared checks: a grader the red team beats is an error here as on hosted."""
+    assert {c.name: c.level for c in preflight(public_task, env=course.env).checks}[
+        "red team"
+    ] == "ok"
+    naive = public_task.model_copy(update={"grader": naive_grader()})
+    row = next(c for c in preflight(naive, env=course.env).checks if c.name == "red team")
+    assert row.level == "error" and "rewarded" in row.message
+    report = preflight(public_task, env=course.env)
+    report.add("note", "ok", f"echoed {course.env[TOKEN_ENV]}")
+    assert course.env[TOKEN_ENV] not in report.text()
 
 
 def test_memory_check_refuses_what_cannot_fit_and_names_what_can(public_task):

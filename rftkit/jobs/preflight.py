@@ -176,9 +176,11 @@ def _check_grader(
         report.add("grader: platform", "error", str(exc))
 
 
-def _check_redteam(
+def check_redteam(
     report: PreflightReport, task: RFTTask, grader: dict, baseline: Any, cases: int
 ) -> None:
+    """The red team's row: ``grader`` (resolved) attacked on cases from a baseline's best
+    rollouts, else from the training lines. Every backend's preflight runs it (TRL's too)."""
     lines = task.items("train")
     built = cases_from_traces(baseline.traces, lines, task.grader, cases) if baseline else []
     source, probes = "the baseline's best rollouts", PROBES
@@ -321,7 +323,7 @@ def preflight(
     _check_rules(report, task, backend, client)
     if grader is not None:
         _check_grader(report, task, backend, grader, client, secrets, timeout)
-        _check_redteam(report, task, grader, baseline, redteam_cases)
+        check_redteam(report, task, grader, baseline, redteam_cases)
         _check_tools(report, task, env, readiness_rollouts)
     _check_model(report, task, backend, today)
     _check_availability(report, task, backend, today)

@@ -1,33 +1,42 @@
 """Checks before a TRL job on Modal spends anything: the task's, then the backend's own.
 
 The task's checks: both data files validate (``rftkit.data.validate_file`` with the grader and
-the configured tool names, and train/validation leakage), the grader validates for RFT, every
-header reference resolves. The backend's: every tool a line offers has a URL, and it is not on
-loopback or a private address (a Modal container cannot reach your machine); each tool spec can
-be shown to the model exactly by TRL (:mod:`rftkit.trl.toolmethods`); the model's chat template is
-one TRL parses tool calls for; the prompts fit ``max_prompt_length``; the job fits its GPUs by
-the rule in :mod:`rftkit.trl.memory`, and when it does not, the layouts that would fit (LoRA, more
-GPUs, server mode, a larger GPU) are named.
+the configured tool names, and train/validation leakage), the grader validates for RFT and holds
+against the red team (``rftkit.jobs.preflight.check_redteam``, the hosted preflight's own row),
+every header reference resolves (a warning here: the job reads them from its Modal secrets), and
+header values are masked in every message. The backend's: every tool a line offers has a URL,
+and it is not on loopback or a private address (``rftkit.jobs.rules.private_reason``: a Modal
+container cannot reach your machine); each tool spec can be shown to the model exactly by TRL
+(:mod:`rftkit.trl.toolmethods`); the model's chat template is one TRL parses tool calls for; the
+prompts fit ``max_prompt_length``; the job fits its GPUs by the rule in :mod:`rftkit.trl.memory`,
+and when it does not, the layouts that would fit (LoRA, more GPUs, server mode, a larger GPU) are
+named.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import ipaddress
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from rftkit.data.tokens import line_tokens
 from rftkit.data.validate import validate_file
 from rftkit.graders.validate import GraderValidationError, validate_grader
+from rftkit.jobs.hosted.errors import mask
+from rftkit.jobs.hosted.request import secret_values
+from rftkit.jobs.preflight import check_redteam
+from rftkit.jobs.rules import private_reason
 from rftkit.task import RFTTask, TaskSecretError
 from rftkit.trl.gpus import GPUS, MAX_GPUS, MODELS
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.toolmethods import ToolSpecError, spec_function, task_tool_specs
+
+REDTEAM_CASES = 3
+"""Cases the red team attacks the grader on, as ``rftkit jobs preflight`` (from the training
+lines: no baseline on this path)."""
 
 
 @dataclass(frozen=True)
@@ -40,13 +49,15 @@ class Check:
 @dataclass
 class PreflightReport:
     checks: list[Check] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list, repr=False)
+    """Header values never shown: masked in :meth:`add`, as the jobs preflight masks them."""
 
     @property
     def passed(self) -> bool:
         return not any(c.level == "error" for c in self.checks)
 
     def add(self, name: str, level: str, message: str) -> None:
-        self.checks.append(Check(name, level, message))
+        self.checks.append(Check(name, level, mask(message, self.secrets)))
 
     def text(self) -> str:
         lines = [f"{c.level:>7}  {c.name}: {c.message}" for c in self.checks]
@@ -62,9 +73,18 @@ def preflight(
     ``env`` stands for the Modal secrets when checking header references (default: this
     process's environment)."""
     spec = spec or TRLJobSpec()
-    report = PreflightReport()
+    try:
+        secrets = secret_values(task, env)
+    except TaskSecretError:
+        secrets = []  # the secrets row below says which reference is missing
+    report = PreflightReport(secrets=secrets)
     _data_checks(task, report)
     _tool_checks(task, report, env)
+    try:
+        grader = task.resolved_grader(env)
+    except TaskSecretError:
+        grader = task.grader  # an endpoint grader's probes then fail: the red team row says so
+    check_redteam(report, task, grader, baseline=None, cases=REDTEAM_CASES)
     report.add("model", *template_check(spec.model))
     report.add("prompt length", *prompt_check(task, spec))
     report.add("gpu", *memory_check(task, spec))
@@ -105,14 +125,13 @@ def _tool_checks(task: RFTTask, report: PreflightReport, env: Mapping[str, str] 
             f"{exc}; the Modal secrets rftkit-tool-token / rftkit-grader-keys must hold it",
         )
     for tool in task.tools:
-        host = urlsplit(tool.server_url).hostname or ""
-        if _unreachable_from_modal(host):
+        reason = private_reason(tool.server_url)
+        if reason is not None:
             report.add(
                 f"tool {tool.name}",
                 "error",
-                f"{tool.server_url} is on this machine or a private network, which a Modal "
-                "GPU cannot reach; deploy the tools (modal deploy -m tools_service.modal_app) "
-                "and point the task at them",
+                f"{tool.server_url}: {reason}, which a Modal GPU cannot reach; deploy the "
+                "tools (modal deploy -m tools_service.modal_app) and point the task at them",
             )
     try:
         specs = task_tool_specs(task.items("train") + task.items("validation"))
@@ -137,16 +156,6 @@ def _tool_checks(task: RFTTask, report: PreflightReport, env: Mapping[str, str] 
             report.add("tool specs", "error", str(exc))
             return
     report.add("tool specs", "ok", f"TRL shows the model exactly the {len(specs)} specs")
-
-
-def _unreachable_from_modal(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host.endswith((".local", ".internal"))
-    return address.is_loopback or address.is_private or address.is_link_local
 
 
 def template_check(model: str) -> tuple[str, str]:
