@@ -193,14 +193,20 @@ def _quietly(function, *args):
 
 def test_a_planted_module_in_tmp_is_not_imported_by_a_later_call(box):
     """Row 3: difflib.py planted in /tmp (sys.path[0]) was imported by an honest grader."""
-    plant = TAMPER + (
+    plant = TAMPER + (  # /scratch is the call's tmpfs when the venv itself lives under /tmp
+        "import os\n"
         "def grade(s, i):\n"
-        "    for where in ('/tmp', '.'):\n"
-        "        with open(f'{where}/difflib.py', 'w') as f:\n"
-        "            f.write('PLANTED = True\\n')\n"
-        "    return 1.0\n"
+        "    planted = 0\n"
+        "    for where in ('/tmp', '/scratch', os.environ.get('TMPDIR', '/tmp'), '.'):\n"
+        "        try:\n"
+        "            with open(f'{where}/difflib.py', 'w') as f:\n"
+        "                f.write('PLANTED = True\\n')\n"
+        "            planted += 1\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return float(planted)\n"
     )
-    assert box.run(plant, {}, {}) == 1.0
+    assert box.run(plant, {}, {}) >= 1.0
     honest = (
         "import difflib, sys\n"
         "def grade(s, i):\n"
@@ -261,7 +267,7 @@ def test_filling_tmp_root_and_dev_is_capped_and_leaves_nothing(box):
         "import os\n"
         "def grade(s, i):\n"
         "    written = 0\n"
-        "    for folder in ('/', '/dev', '/dev/shm', '/tmp'):\n"
+        "    for folder in ('/', '/dev', '/dev/shm', '/tmp', '/scratch'):\n"
         "        try:\n"
         "            with open(os.path.join(folder, 'fill'), 'wb') as f:\n"
         "                while True:\n"
@@ -276,25 +282,31 @@ def test_filling_tmp_root_and_dev_is_capped_and_leaves_nothing(box):
     assert 0 < written <= LIMITS.disk_bytes
     # The call's tmpfs went with it (other processes on the host may move Shmem a little).
     assert _shmem_kib() - before < 16 * 1024
-    honest = "def grade(s, i):\n    open('/tmp/ok', 'wb').write(b'y' * 10**6)\n    return 1.0"
+    honest = (
+        "import os\n"
+        "def grade(s, i):\n"
+        "    open(os.path.join(os.environ.get('TMPDIR', '/tmp'), 'ok'), 'wb').write(b'y' * 10**6)\n"
+        "    return 1.0\n"
+    )
     assert box.run(honest, {}, {}) == 1.0
 
 
 def test_many_files_are_capped_and_the_next_call_is_fast(box):
     """Row 7: 150k empty files cost 149 MB of kernel memory and stalled a concurrent call."""
     many = TAMPER + (
+        "import os\n"
         "def grade(s, i):\n"
         "    made = 0\n"
         "    try:\n"
         "        while made < 150_000:\n"
-        "            open(f'/tmp/f{made}', 'w').close()\n"
+        "            open(os.path.join(os.environ.get('TMPDIR', '/tmp'), f'f{made}'), 'w').close()\n"
         "            made += 1\n"
         "    except OSError:\n"
         "        pass\n"
         "    return float(made)\n"
     )
     made = box.run(many, {}, {}, SandboxLimits(timeout_s=60, memory_bytes=LIMITS.memory_bytes))
-    assert made < 20_000
+    assert 1_000 < made < 20_000  # the cap stopped it (and files could be made at all)
     started = time.monotonic()
     assert box.run("def grade(s, i):\n    return 1.0", {}, {}) == 1.0
     assert time.monotonic() - started < 2.0
