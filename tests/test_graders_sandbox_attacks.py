@@ -296,10 +296,10 @@ def test_many_files_are_capped_and_the_next_call_is_fast(box):
     many = TAMPER + (
         "import os\n"
         "def grade(s, i):\n"
-        "    made = 0\n"
+        "    made, where = 0, os.environ.get('TMPDIR', '/tmp')\n"
         "    try:\n"
         "        while made < 150_000:\n"
-        "            open(os.path.join(os.environ.get('TMPDIR', '/tmp'), f'f{made}'), 'w').close()\n"
+        "            open(os.path.join(where, f'f{made}'), 'w').close()\n"
         "            made += 1\n"
         "    except OSError:\n"
         "        pass\n"
