@@ -18,14 +18,15 @@ Example::
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rftkit._lazy import lazy_exports
+from rftkit.jobs.backend import BACKENDS, Backend, Job, Progress, get_backend
 
 if TYPE_CHECKING:
     from rftkit.task import RFTTask
-
-BACKENDS = ("local", "openai", "azure", "trl-modal")
 
 # The local backend brings torch and the hosted ones the openai SDK: each is imported when used.
 _EXPORTS = {
@@ -33,31 +34,77 @@ _EXPORTS = {
     "LocalJob": "rftkit.jobs.local",
     "HostedJob": "rftkit.jobs.hosted",
     "HostedJobError": "rftkit.jobs.hosted",
+    "Report": "rftkit.jobs.report",
+    "PreflightFailed": "rftkit.jobs.report",
+    "Forecast": "rftkit.jobs.forecast",
 }
 __getattr__ = lazy_exports(__name__, _EXPORTS)
-__all__ = ["BACKENDS", "JOB_STATUSES", "HostedJob", "HostedJobError", "LocalJob", "launch"]
+__all__ = [
+    "BACKENDS",
+    "JOB_STATUSES",
+    "Backend",
+    "Forecast",
+    "HostedJob",
+    "HostedJobError",
+    "Job",
+    "LocalJob",
+    "PreflightFailed",
+    "Report",
+    "get_backend",
+    "launch",
+]
+
+_BACKEND_OPTIONS = {"openai": ("client", "timeout"), "azure": ("client", "timeout")}
+_BACKEND_OPTIONS["trl-modal"] = ("spec",)
 
 
-def launch(backend: str, task: RFTTask, *, progress: Any = False, **options: Any) -> Any:
-    """Create and start a job for ``task`` on ``backend``.
+def _printer(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
-    ``local`` takes ``env``, ``grpo``, ``out_dir``; ``openai``/``azure`` take ``client``, ``env``,
-    ``force``, ``timeout`` (seconds per request) and (Azure) ``training_type``, and return the job
-    already launched from the same task unless ``force=True``. ``progress`` is a bar (``True``)
-    locally and, for a hosted backend, a callable that hears what is being waited for.
+
+def launch(
+    backend: str | Backend,
+    task: RFTTask,
+    *,
+    env: Mapping[str, str] | None = None,
+    skip_preflight: bool = False,
+    preflight: Mapping[str, Any] | None = None,
+    on_progress: Progress | None = None,
+    progress: bool | Progress = False,
+    **options: Any,
+) -> Job:
+    """Check ``task`` as ``rftkit jobs launch`` does, then create and start its job.
+
+    The backend's preflight runs first (the CLI's checks; ``preflight`` passes options to it,
+    e.g. ``{"baseline": run, "budget_usd": 500, "readiness_rollouts": 0}``); any error raises
+    :class:`~rftkit.jobs.report.PreflightFailed` holding the report, and nothing is launched.
+    ``skip_preflight=True`` launches without it (the CLI's ``--force``, or a caller that has just
+    run it). ``backend`` is a name (``local``, ``openai``, ``azure``, ``trl-modal``) or a
+    :class:`~rftkit.jobs.backend.Backend`.
+
+    Options by backend: ``local`` takes ``grpo`` and ``out_dir``; ``openai``/``azure`` take
+    ``client``, ``timeout`` (seconds per request), ``force`` (a new job although this task
+    launched one: otherwise that job is returned) and (Azure) ``training_type``; ``trl-modal``
+    takes ``spec`` (a ``TRLJobSpec``). ``on_progress`` hears what the launch is doing and waiting
+    for, a line at a time. ``progress`` is the older spelling, kept for one release: a callable is
+    ``on_progress``; ``True`` shows the local engine's step bar, or prints the lines on stderr.
     """
-    if backend == "local":
-        from rftkit.jobs.local import LocalJob
+    if isinstance(backend, str):
+        names = _BACKEND_OPTIONS.get(backend, ())
+        made = {k: options.pop(k) for k in names if k in options}
+        chosen = get_backend(backend, **made)
+    else:
+        chosen = backend
+    if callable(progress):
+        on_progress, progress = on_progress or progress, False
+    if not skip_preflight:
+        from rftkit.jobs.report import PreflightFailed
 
-        return LocalJob(task, **options).start(progress)
-    if backend in ("openai", "azure"):
-        from rftkit.jobs.hosted import launch_hosted
-
-        return launch_hosted(
-            backend, task, progress=progress if callable(progress) else None, **options
-        )
-    if backend == "trl-modal":  # TRL's GRPOTrainer on Modal GPUs (rftkit.trl.backend)
-        from rftkit.trl.backend import launch_trl_modal
-
-        return launch_trl_modal(task, progress=progress, **options)
-    raise ValueError(f"unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}")
+        report = chosen.preflight(task, env=env, **dict(preflight or {}))
+        if not report.ok:
+            raise PreflightFailed(report)
+    if chosen.name == "local":
+        options["progress"] = bool(progress)
+    elif progress is True:
+        on_progress = on_progress or _printer
+    return chosen.launch(task, env=env, on_progress=on_progress, **options)

@@ -34,13 +34,13 @@ from urllib.parse import urlsplit
 from tqdm.auto import tqdm
 
 from rftkit.jobs import launch
+from rftkit.jobs.backend import BACKENDS, Backend, BackendUnavailable, Job, get_backend
 from rftkit.task import RFTTask, TaskSecretError
 
 OK, CHECKS_FAILED, BAD_INPUT, PLATFORM_ERROR, PAUSED = 0, 1, 2, 3, 4
-BACKENDS = ("local", "openai", "azure", "trl-modal")
-"""The backends this command drives. ``trl-modal`` dispatches to ``rftkit.trl`` (its own
-preflight, the job table as its forecast, launch through Modal); without a Modal token launching
-and reading jobs exit 2 saying what to do."""
+# The backends this command drives (rftkit.jobs.backend.BACKENDS), every one through the
+# Backend and Job protocols. Without a Modal token, launching and reading trl-modal jobs exit 2
+# saying what to do.
 
 
 class _Usage(Exception):
@@ -75,11 +75,6 @@ def _timeout(args: argparse.Namespace) -> float:
     return args.timeout or DEFAULT_TIMEOUT
 
 
-def _hosted(args: argparse.Namespace) -> dict[str, Any]:
-    """The request options every hosted call of a command shares."""
-    return {"timeout": _timeout(args), "progress": _say}
-
-
 def _baseline(args: argparse.Namespace) -> Any:
     if args.baseline is None:
         return None
@@ -95,44 +90,47 @@ def _trl_spec(args: argparse.Namespace) -> Any:
     return spec_from_options(args)
 
 
-def _hosted_job(args: argparse.Namespace) -> Any:
-    if args.backend == "trl-modal":
-        from rftkit.trl.backend import TRLModalJob
-
-        return TRLModalJob.attach(args.job_id)
-    if args.backend == "local":
-        raise _Usage(
-            "local jobs live inside the process that launched them; `rftkit jobs launch "
-            "--backend local` follows its job until it ends"
+def _backend(args: argparse.Namespace) -> Backend:
+    """The backend the command names, built from its options (a client for a hosted one, the
+    job spec for trl-modal)."""
+    if args.backend in ("openai", "azure"):
+        return get_backend(
+            args.backend, client=_client(args), timeout=_timeout(args), progress=_say
         )
-    from rftkit.jobs.hosted import open_job
+    if args.backend == "trl-modal":
+        return get_backend("trl-modal", spec=_trl_spec(args))
+    return get_backend(args.backend)
 
-    return open_job(args.backend, args.job_id, client=_client(args), **_hosted(args))
+
+def _hosted_job(args: argparse.Namespace) -> Job:
+    return _backend(args).open(args.job_id)
 
 
 def _metrics(event: dict[str, Any]) -> dict[str, Any]:
     return event.get("data") or {} if event.get("type") == "metrics" else {}
 
 
-def follow(job: Any, poll: float, out: Any = None) -> str:
+def follow(job: Job, poll: float | None, out: Any = None) -> str:
     """Show a progress bar over the job's steps with the latest reward, until the job stops."""
     out = out or sys.stdout
     bar = tqdm(total=None, unit="step", file=out, dynamic_ncols=False, ncols=100)
+
+    def show(event: dict[str, Any]) -> None:
+        data = _metrics(event)
+        if "step" in data:
+            bar.total = data.get("total_steps") or bar.total
+            bar.n = int(data["step"])
+            reward = data.get("train_mean_reward", data.get("reward/train_mean"))
+            if reward is not None:
+                bar.set_postfix(reward=f"{float(reward):.3f}", refresh=False)
+            bar.refresh()
+        elif event.get("message"):
+            bar.write(f"[{event.get('level', 'info')}] {event['message']}", file=out)
+
     try:
-        for event in job.stream(poll=poll) if poll is not None else job.stream():
-            data = _metrics(event)
-            if "step" in data:
-                bar.total = data.get("total_steps") or bar.total
-                bar.n = int(data["step"])
-                reward = data.get("train_mean_reward", data.get("reward/train_mean"))
-                if reward is not None:
-                    bar.set_postfix(reward=f"{float(reward):.3f}", refresh=False)
-                bar.refresh()
-            elif event.get("message"):
-                bar.write(f"[{event.get('level', 'info')}] {event['message']}", file=out)
+        return job.watch(show, poll)
     finally:
         bar.close()
-    return job.status
 
 
 def _exit_for(status: str) -> int:
@@ -142,97 +140,60 @@ def _exit_for(status: str) -> int:
 
 
 # -- commands ---------------------------------------------------------------------------------
-def _run_preflight(args: argparse.Namespace) -> int:
-    from rftkit.jobs.preflight import preflight  # the whole kit's checks: imported when run
-
-    task = _task(args)
+def _checks(args: argparse.Namespace) -> dict[str, Any]:
+    """The preflight options a command was given, for a backend that takes them."""
     if args.backend == "trl-modal":
-        from rftkit.trl.preflight import preflight as trl_preflight
+        return {}
+    return {
+        "baseline": _baseline(args),
+        "budget_usd": args.budget,
+        "readiness_rollouts": args.rollouts,
+    }
 
-        trl_report = trl_preflight(task, _trl_spec(args))
-        print(trl_report.text())
-        return OK if trl_report.passed else CHECKS_FAILED
-    report = preflight(
-        task,
-        args.backend,
-        client=_client(args),
-        baseline=_baseline(args),
-        budget_usd=args.budget,
-        readiness_rollouts=args.rollouts,
-        timeout=_timeout(args),
-    )
-    print(report.text())
+
+def _run_preflight(args: argparse.Namespace) -> int:
+    report = _backend(args).preflight(_task(args), **_checks(args))
+    print(report.render())
     return OK if report.ok else CHECKS_FAILED
 
 
 def _run_forecast(args: argparse.Namespace) -> int:
-    from rftkit.jobs.forecast import RolloutProfile, compare, forecast
+    from rftkit.jobs.forecast import compare
 
     task = _task(args)
-    if args.backend == "trl-modal":  # GPU-hours from steps x step time; no baseline needed
-        from rftkit.trl.describe import describe_job
-
-        print(describe_job(task, _trl_spec(args)).to_string())
-        return OK
-    if args.baseline is None:
-        raise _Usage("a forecast needs --baseline TRACES.jsonl (a baseline's saved traces)")
-    fc = forecast(task, RolloutProfile.from_baseline(_baseline(args)), args.backend)
+    backend = _backend(args)
+    baseline = None if args.backend == "trl-modal" else _baseline(args)
+    fc = backend.forecast(task, baseline=baseline)
     print(fc.text())
     if args.job_id:
         print("\nforecast next to actual")
-        table = compare(fc, _hosted_job(args))
+        table = compare(fc, backend.open(args.job_id))
         print(table.to_string())
         print(f"billed time: {table.attrs['billed_time']}")
     return OK
 
 
 def _run_launch(args: argparse.Namespace) -> int:
-    from rftkit.jobs.preflight import preflight
-
     task = _task(args)
-    if args.backend == "trl-modal":
-        return _launch_trl(task, args)
-    client = _client(args)
-    report = preflight(
-        task,
-        args.backend,
-        client=client,
-        baseline=_baseline(args),
-        budget_usd=args.budget,
-        readiness_rollouts=args.rollouts,
-        timeout=_timeout(args),
-    )
-    print(report.text())
+    backend = _backend(args)
+    report = backend.preflight(task, **_checks(args))
+    print(report.render())
     if not report.ok and not args.force:
         print("not launched: fix the errors above, or pass --force to launch anyway")
         return CHECKS_FAILED
-    if args.backend == "local":
-        job = launch("local", task)
+    options = {"force": True} if args.new else {}
+    job = launch(backend, task, skip_preflight=True, **options)
+    if args.backend == "local":  # the job lives in this process: follow it to its end
         print(f"job {job.id} (local) started")
         return _exit_for(follow(job, poll=None))
-    job = launch(args.backend, task, client=client, force=args.new, **_hosted(args))
-    said = "already launched from this task (pass --new for another)" if job.reused else "created"
+    reused = getattr(job, "reused", False)
+    said = "already launched from this task (pass --new for another)" if reused else "created"
     print(f"job {job.id} on {args.backend}: {said}; status {job.as_job().get('status')}")
-    if job.launch_note:
+    if getattr(job, "launch_note", None):
         print(f"note: {job.launch_note}")
-    if job.same_task:
+    if getattr(job, "same_task", None):
         listed = ", ".join(f"{j['id']} ({j['status']})" for j in job.same_task)
         print(f"jobs from this task on {args.backend} now: {len(job.same_task)}: {listed}")
-    return OK
-
-
-def _launch_trl(task: RFTTask, args: argparse.Namespace) -> int:
-    from rftkit.trl.backend import launch_trl_modal
-    from rftkit.trl.preflight import preflight as trl_preflight
-
-    spec = _trl_spec(args)
-    report = trl_preflight(task, spec)
-    print(report.text())
-    if not report.passed:
-        print("not launched: fix the errors above")
-        return CHECKS_FAILED
-    job = launch_trl_modal(task, spec=spec)
-    print(f"job {job.id} on trl-modal ({spec.gpu}): launched")
     return OK
 
 
@@ -348,9 +309,7 @@ def _guarded(command: Any) -> Any:
         except (_Usage, TaskSecretError, ValueError, ImportError, FileNotFoundError) as exc:
             print(mask(str(exc), secrets), file=sys.stderr)
             return BAD_INPUT
-        except (NotImplementedError, RuntimeError) as exc:
-            if getattr(args, "backend", None) != "trl-modal":
-                raise
+        except (BackendUnavailable, NotImplementedError) as exc:
             print(mask(str(exc), secrets), file=sys.stderr)  # no Modal token; TRL cannot pause
             return BAD_INPUT
 

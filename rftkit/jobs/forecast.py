@@ -16,8 +16,9 @@ The arithmetic (each line a row of :meth:`Forecast.table`):
   ``grader_usd_per_million_tokens`` is given.
 
 Hosted hyperparameters left on ``auto`` and the rollouts per prompt are not published; the
-assumptions used are in :class:`Assumptions` (edit them) and listed in the forecast's notes. The
-local backend uses its own mapping (``rftkit.local.hyperparameters``) instead.
+assumptions used are in :class:`Assumptions` (edit them; the defaults are the hosted column of
+``rftkit.jobs.hyperparameters.AUTO``) and listed in the forecast's notes. The local backend uses
+its own mapping (``rftkit.local.hyperparameters``) instead.
 
 Example::
 
@@ -37,6 +38,7 @@ from typing import Any
 
 import pandas as pd
 
+from rftkit.jobs.hyperparameters import AUTO, resolve
 from rftkit.jobs.platforms import AZURE_AUTO_PAUSE_USD, PRICES, Price, price_for
 from rftkit.protocol import Trace
 from rftkit.rollouts import traces_frame
@@ -51,15 +53,8 @@ class Assumptions:
     """What the forecast assumes where nothing is published. Defaults: the auto values are those
     of OpenAI's own Agent RFT build-hour job (build-hours ``20-agent-rft``)."""
 
-    auto: dict[str, float] = field(
-        default_factory=lambda: {
-            "n_epochs": 1,
-            "batch_size": 16,
-            "compute_multiplier": 1,
-            "eval_interval": 5,
-            "eval_samples": 2,
-        }
-    )
+    auto: dict[str, float] = field(default_factory=lambda: dict(AUTO["openai"]))
+    """The hosted column of ``rftkit.jobs.hyperparameters.AUTO`` unless replaced."""
     rollouts_per_prompt_at_1: int = 8
     """Rollouts per prompt at ``compute_multiplier=1`` (unpublished)."""
     step_overhead_s: tuple[float, float] = (30.0, 180.0)
@@ -147,47 +142,57 @@ def plan(task: RFTTask, backend: str, assumptions: Assumptions = Assumptions()) 
             evals * n_valid * config.valid_repeats,
             tuple(notes),
         )
-    notes = []
-
-    def value(name: str) -> float:
-        setting = task.hyperparameters.get(name, "auto")
-        if setting == "auto":
-            notes.append(f"{name} is auto: assumed {assumptions.auto[name]}")
-            return assumptions.auto[name]
-        return setting
-
-    batch = int(value("batch_size"))
-    steps = max(1, math.ceil(value("n_epochs") * n_train / batch))
-    per_prompt = max(1, round(assumptions.rollouts_per_prompt_at_1 * value("compute_multiplier")))
+    hyper, left = resolve(task.hyperparameters, backend, {**AUTO[backend], **assumptions.auto})
+    read = ("batch_size", "n_epochs", "compute_multiplier", "eval_interval", "eval_samples")
+    notes = [f"{name} is auto: assumed {hyper[name]}" for name in read if name in left]
+    batch = int(hyper["batch_size"])
+    steps = max(1, math.ceil(hyper["n_epochs"] * n_train / batch))
+    per_prompt = max(1, round(assumptions.rollouts_per_prompt_at_1 * hyper["compute_multiplier"]))
     notes.append(
         f"{per_prompt} rollouts per prompt assumed ({assumptions.rollouts_per_prompt_at_1} at "
         "compute_multiplier=1; the platforms do not publish it)"
     )
-    evals = steps // int(value("eval_interval"))
-    eval_rollouts = evals * n_valid * int(value("eval_samples"))
+    evals = steps // int(hyper["eval_interval"])
+    eval_rollouts = evals * n_valid * int(hyper["eval_samples"])
     return Plan(steps, batch * per_prompt, evals, eval_rollouts, tuple(notes))
 
 
 @dataclass(frozen=True)
 class Forecast:
-    """The forecast for one task on one backend: the plan, time, cost and tool traffic."""
+    """The forecast for one task on one backend: the plan, time, cost and tool traffic.
+
+    Every backend's ``forecast`` returns one. The hosted and local ones start from a baseline's
+    measured rollouts (``profile``); TRL's from planned steps × seconds per step, with no
+    profile, its own figures in ``figures`` (``fc["gpu_hours"]`` reads one, as the dict TRL's
+    forecast was) and the job it would run in ``detail``."""
 
     task_name: str
     backend: str
     model: str
     plan: Plan
-    profile: RolloutProfile
+    profile: RolloutProfile | None
     wall_hours: tuple[float, float]
     cost_usd: tuple[float, float] | None
     price: Price | None
     tool_urls: dict[str, str]
     grader_tokens: float
     notes: tuple[str, ...]
+    figures: dict[str, Any] = field(default_factory=dict)
+    """Backend-specific figures (TRL: GPU-hours, seconds per step and its source, the ceiling)."""
+    detail: pd.DataFrame | None = None
+    """A backend's own breakdown, printed under the table (TRL: the job it would run)."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.figures:
+            raise KeyError(f"{key!r} is not among this forecast's figures: {sorted(self.figures)}")
+        return self.figures[key]
 
     def endpoints(self) -> pd.DataFrame:
         """Per endpoint URL: calls per rollout, peak simultaneous requests at a step boundary,
         average QPS over a step, and whether the peak exceeds the 50 QPS endpoints should take."""
         rows = []
+        if self.profile is None:  # nothing measured: no traffic to show
+            return pd.DataFrame(rows)
         for url in sorted(set(self.tool_urls.values())):
             tools = sorted(n for n, u in self.tool_urls.items() if u == url)
             per_rollout = sum(self.profile.calls_by_tool.get(n, 0.0) for n in tools)
@@ -215,14 +220,16 @@ class Forecast:
             ("rollouts per step", plan.rollouts_per_step, plan.rollouts_per_step),
             ("validation runs", plan.evals, plan.evals),
             ("rollouts (training + validation)", plan.rollouts, plan.rollouts),
-            (
-                "tool calls",
-                round(plan.rollouts * p.tool_calls),
-                round(plan.rollouts * p.tool_calls),
-            ),
-            ("model-grader tokens", round(self.grader_tokens), round(self.grader_tokens)),
-            ("wall time (hours)", round(self.wall_hours[0], 2), round(self.wall_hours[1], 2)),
         ]
+        if p is not None:
+            calls = round(plan.rollouts * p.tool_calls)
+            rows.append(("tool calls", calls, calls))
+            rows.append(
+                ("model-grader tokens", round(self.grader_tokens), round(self.grader_tokens))
+            )
+        rows.append(
+            ("wall time (hours)", round(self.wall_hours[0], 2), round(self.wall_hours[1], 2))
+        )
         if self.cost_usd is not None:
             rows.append(("cost (USD)", round(self.cost_usd[0]), round(self.cost_usd[1])))
         return pd.DataFrame(rows, columns=["metric", "low", "high"], dtype=object).set_index(
@@ -268,13 +275,19 @@ class Forecast:
         return found
 
     def text(self) -> str:
+        source = (
+            f"{self.profile.rollouts} measured rollouts"
+            if self.profile is not None
+            else "planned steps (no rollouts measured)"
+        )
         parts = [
-            f"forecast: {self.task_name} on {self.backend} ({self.model}), from "
-            f"{self.profile.rollouts} measured rollouts",
+            f"forecast: {self.task_name} on {self.backend} ({self.model}), from {source}",
             self.table().to_string(),
         ]
-        if len(self.tool_urls):
+        if len(self.tool_urls) and self.profile is not None:
             parts += ["", self.endpoints().to_string(index=False)]
+        if self.detail is not None:
+            parts += ["", self.detail.to_string()]
         if self.price is not None:
             parts += ["", f"price: {self.price.note} [{self.price.source}, {self.price.checked}]"]
         parts += [f"note: {n}" for n in self.notes]

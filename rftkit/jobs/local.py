@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from rftkit.jobs.backend import Watching
 from rftkit.local.grpo import Aborted, GRPOTrainer, NothingToLearn
 from rftkit.local.hyperparameters import grpo_config
 from rftkit.local.memory import release_free_memory, tune_malloc
@@ -69,7 +70,7 @@ def course_world_note(items: list[dict[str, Any]], tool_names: set[str]) -> str 
     )
 
 
-class LocalJob:
+class LocalJob(Watching):
     """One local training job on a task; create it with :func:`launch`.
 
     ``env`` resolves the task's header references (default: the process environment); ``grpo``

@@ -17,13 +17,15 @@ Rows, in order (``check``, ``result``: ok / warning / error / skipped, ``detail`
   platform still creates jobs (``rftkit.jobs.platforms``: dates and sources);
 - **forecast**: time, cost and tool traffic from a baseline, against ``budget_usd``.
 
-``rftkit jobs launch`` refuses to launch on any error unless forced. Header values never appear
-in the report: every detail is masked with the values the task resolved.
+The rows make a :class:`rftkit.jobs.report.Report` (TRL's preflight makes one too).
+``rftkit jobs launch`` and :func:`rftkit.jobs.launch` refuse to launch on any error unless told
+to skip it. Header values never appear in the report: every detail is masked with the values the
+task resolved.
 
 Example::
 
     report = preflight(task, "azure", env=env, client=client, baseline=baseline, budget_usd=500)
-    report.table(); print(report.text()); report.ok
+    report.table(); print(report.render()); report.ok
 """
 
 from __future__ import annotations
@@ -31,65 +33,54 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import openai
-import pandas as pd
+from pydantic import ValidationError
 
 from rftkit.data import validate_file
 from rftkit.data.validate import Profile
 from rftkit.graders.validate import GraderValidationError, grader_warnings, validate_grader
-from rftkit.jobs.forecast import Forecast, RolloutProfile, forecast
+from rftkit.jobs.forecast import RolloutProfile, forecast
 from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT, HostedAPI
-from rftkit.jobs.hosted.errors import HostedJobError, mask
+from rftkit.jobs.hosted.errors import HostedJobError
 from rftkit.jobs.hosted.request import secret_values, uses_agent_rft
 from rftkit.jobs.local import local_checkpoint
 from rftkit.jobs.platforms import CHECKED, OPENAI_WIND_DOWN, model_support
 from rftkit.jobs.readiness import tool_readiness
 from rftkit.jobs.redteam_cases import cases_from_lines, cases_from_traces
+from rftkit.jobs.report import Report
 from rftkit.jobs.rules import platform_rules
 from rftkit.redteam import PROBES, run_redteam
 from rftkit.task import RFTTask, TaskSecretError
 
-RESULTS = ("ok", "warning", "error", "skipped")
+PreflightReport = Report
+"""The name this type had before :mod:`rftkit.jobs.report` (kept for one release)."""
 
 
-@dataclass
-class PreflightReport:
-    """The rows of a preflight and the forecast it made (None without a baseline)."""
-
-    task_name: str
-    backend: str
-    rows: list[dict[str, str]] = field(default_factory=list)
-    forecast: Forecast | None = None
-
-    def add(self, check: str, result: str, detail: str) -> None:
-        assert result in RESULTS, result
-        self.rows.append({"check": check, "result": result, "detail": detail})
-
-    @property
-    def errors(self) -> list[dict[str, str]]:
-        return [r for r in self.rows if r["result"] == "error"]
-
-    @property
-    def ok(self) -> bool:
-        """True when no check found an error (warnings allowed)."""
-        return not self.errors
-
-    def table(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=["check", "result", "detail"])
-
-    def text(self) -> str:
-        verdict = "READY TO LAUNCH" if self.ok else f"NOT READY ({len(self.errors)} error(s))"
-        lines = [f"preflight: {self.task_name} on {self.backend}"]
-        width = max((len(r["check"]) for r in self.rows), default=0)
-        for row in self.rows:
-            lines.append(f"  {row['result'].upper():8} {row['check']:{width}}  {row['detail']}")
-        return "\n".join([*lines, verdict])
+def task_secrets(
+    task: RFTTask, env: Mapping[str, str] | None
+) -> tuple[dict | None, list[str], tuple[str, str]]:
+    """The task's shared secrets check, the same on every backend: the resolved grader (None
+    when a reference is missing), the values to mask, and the ``secrets`` row. A header holding
+    a literal value (possible in a task built in code with ``model_copy``, which skips the
+    task's validation) is an error here as in a task file."""
+    literal = None
+    try:
+        type(task).model_validate(task.model_dump())
+    except ValidationError as exc:
+        said = [str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()]
+        literal = next((m for m in said if "literal value" in m), None)
+    try:
+        secrets = secret_values(task, env)
+    except TaskSecretError as exc:
+        return None, [], ("error", literal or str(exc))
+    if literal is not None:
+        return None, secrets, ("error", literal)
+    return task.resolved_grader(env), secrets, ("ok", "every header reference resolves")
 
 
-def _check_rules(report: PreflightReport, task: RFTTask, backend: str, client: Any) -> None:
+def _check_rules(report: Report, task: RFTTask, backend: str, client: Any) -> None:
     if backend != "local":
         url = None if client is None else str(client.base_url)
         for check, result, detail in platform_rules(task, backend, url):
@@ -116,7 +107,7 @@ def _check_rules(report: PreflightReport, task: RFTTask, backend: str, client: A
         )
 
 
-def _check_data(report: PreflightReport, task: RFTTask, backend: str) -> None:
+def _check_data(report: Report, task: RFTTask, backend: str) -> None:
     names = [t.name for t in task.tools] or None
     splits = [("train", task.path("train")), ("validation", task.path("validation"))]
     for split, path in splits:
@@ -148,7 +139,7 @@ def _check_data(report: PreflightReport, task: RFTTask, backend: str) -> None:
 
 
 def _check_grader(
-    report: PreflightReport,
+    report: Report,
     task: RFTTask,
     backend: str,
     grader: dict,
@@ -177,7 +168,7 @@ def _check_grader(
 
 
 def check_redteam(
-    report: PreflightReport, task: RFTTask, grader: dict, baseline: Any, cases: int
+    report: Report, task: RFTTask, grader: dict, baseline: Any, cases: int
 ) -> None:
     """The red team's row: ``grader`` (resolved) attacked on cases from a baseline's best
     rollouts, else from the training lines. Every backend's preflight runs it (TRL's too)."""
@@ -214,7 +205,7 @@ def check_redteam(
         report.add("red team", "ok", f"{summary}; no probe earns over {attacked.threshold}")
 
 
-def _check_tools(report: PreflightReport, task: RFTTask, env: Any, rollouts: int) -> None:
+def _check_tools(report: Report, task: RFTTask, env: Any, rollouts: int) -> None:
     if not task.tools:
         report.add("tools", "skipped", "the task has no job-level tools")
         return
@@ -229,7 +220,7 @@ def _check_tools(report: PreflightReport, task: RFTTask, env: Any, rollouts: int
         report.add("tools", "ok", f"{len(task.tools)} tool(s) passed the contract and a burst")
 
 
-def _check_model(report: PreflightReport, task: RFTTask, backend: str, today: dt.date) -> None:
+def _check_model(report: Report, task: RFTTask, backend: str, today: dt.date) -> None:
     if backend == "local":
         _, stand_in = local_checkpoint(task.model)
         report.add("model", "warning" if stand_in else "ok", stand_in or f"{task.model} (local)")
@@ -261,7 +252,7 @@ def _check_model(report: PreflightReport, task: RFTTask, backend: str, today: dt
 
 
 def _check_availability(
-    report: PreflightReport, task: RFTTask, backend: str, today: dt.date
+    report: Report, task: RFTTask, backend: str, today: dt.date
 ) -> None:
     if backend == "openai":
         final = max(OPENAI_WIND_DOWN)
@@ -303,7 +294,7 @@ def preflight(
     readiness_rollouts: int = 10,
     redteam_cases: int = 3,
     timeout: float = DEFAULT_TIMEOUT,
-) -> PreflightReport:
+) -> Report:
     """Run every check for ``task`` on ``backend`` (``local``, ``openai``, ``azure``)."""
     if backend not in ("local", "openai", "azure"):
         raise ValueError(
@@ -311,14 +302,9 @@ def preflight(
             + (" (trl-modal has its own: rftkit.trl.preflight)" if backend == "trl-modal" else "")
         )
     today = today or dt.date.today()
-    report = PreflightReport(task.name, backend)
-    try:
-        grader = task.resolved_grader(env)
-        secrets = secret_values(task, env)
-        report.add("secrets", "ok", "every header reference resolves")
-    except TaskSecretError as exc:
-        report.add("secrets", "error", str(exc))
-        grader, secrets = None, []
+    grader, secrets, resolved = task_secrets(task, env)
+    report = Report(task.name, backend, secrets=secrets)
+    report.add("secrets", *resolved)
     _check_data(report, task, backend)
     _check_rules(report, task, backend, client)
     if grader is not None:
@@ -339,6 +325,4 @@ def preflight(
             shown = "" if cost is None else f", ${cost[0]:,.0f}-${cost[1]:,.0f}"
             hours = report.forecast.wall_hours
             report.add("forecast", "ok", f"{hours[0]:.1f}-{hours[1]:.1f} h{shown}")
-    for row in report.rows:
-        row["detail"] = mask(row["detail"], secrets)
     return report

@@ -15,6 +15,7 @@ The mapping:
 | task ``max_episode_steps`` | ``max_episode_steps`` | the same number | 12 |
 | task ``seed`` | ``seed`` | the same number | 0 |
 
+The "auto" column is resolved by ``rftkit.jobs.hyperparameters`` (one table for every backend).
 GRPO-only settings (``kl_coef``, ``temperature``, ``triage_repeats``, ``triage_tasks``, ``threads``,
 ``batch_tokens``) keep their defaults unless given as overrides, which win over the mapping.
 """
@@ -25,25 +26,16 @@ import dataclasses
 import math
 from typing import Any
 
+from rftkit.jobs.hyperparameters import AUTO as BY_BACKEND
+from rftkit.jobs.hyperparameters import resolve
 from rftkit.local.grpo import GRPOConfig
 from rftkit.task import RFTTask
 
 BASE_LR = GRPOConfig.lr
 BASE_GROUP = GRPOConfig.group_size
-AUTO = {
-    "n_epochs": 2,
-    "batch_size": GRPOConfig.tasks_per_step,
-    "compute_multiplier": 1.0,
-    "eval_interval": GRPOConfig.eval_interval,
-    "eval_samples": GRPOConfig.valid_repeats,
-    "learning_rate_multiplier": 1.0,
-}
-"""What "auto" (or leaving a hyperparameter out) means on the local engine."""
-
-
-def _setting(task: RFTTask, name: str) -> Any:
-    value = task.hyperparameters.get(name, "auto")
-    return AUTO[name] if value == "auto" else value
+AUTO = BY_BACKEND["local"]
+"""What "auto" (or leaving a hyperparameter out) means on the local engine: the local column of
+``rftkit.jobs.hyperparameters.AUTO``, where every backend's "auto" is resolved."""
 
 
 def grpo_config(
@@ -57,14 +49,15 @@ def grpo_config(
         raise ValueError(
             f"GRPO settings: unknown {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    batch = int(_setting(task, "batch_size"))
+    hyper, _ = resolve(task.hyperparameters, "local")
+    batch = int(hyper["batch_size"])
     mapped = {
-        "steps": max(1, math.ceil(_setting(task, "n_epochs") * training_lines / batch)),
+        "steps": max(1, math.ceil(hyper["n_epochs"] * training_lines / batch)),
         "tasks_per_step": batch,
-        "group_size": max(2, round(BASE_GROUP * _setting(task, "compute_multiplier"))),
-        "eval_interval": int(_setting(task, "eval_interval")),
-        "valid_repeats": int(_setting(task, "eval_samples")),
-        "lr": BASE_LR * _setting(task, "learning_rate_multiplier"),
+        "group_size": max(2, round(BASE_GROUP * hyper["compute_multiplier"])),
+        "eval_interval": int(hyper["eval_interval"]),
+        "valid_repeats": int(hyper["eval_samples"]),
+        "lr": BASE_LR * hyper["learning_rate_multiplier"],
     }
     if task.max_episode_steps is not None:
         mapped["max_episode_steps"] = task.max_episode_steps

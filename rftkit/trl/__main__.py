@@ -95,8 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rftkit.trl.preflight import preflight
 
         report = preflight(RFTTask.load(args.task), _spec(args))
-        print(report.text())
-        return 0 if report.passed else 1
+        print(report.render())
+        return 0 if report.ok else 1
     elif args.action == "fits":
         from rftkit.trl.describe import fit_table
 

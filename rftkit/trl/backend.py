@@ -22,6 +22,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from rftkit.jobs.backend import BackendUnavailable, Progress, Watching
+from rftkit.jobs.report import PreflightFailed as _PreflightFailed
 from rftkit.task import RFTTask
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.preflight import modal_credentials, preflight
@@ -30,12 +32,13 @@ TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
-class ModalUnavailable(RuntimeError):
+class ModalUnavailable(BackendUnavailable):
     """No Modal token here: launching, cancelling and reading the volume need one."""
 
 
-class PreflightFailed(ValueError):
-    """A check failed; the message is the whole preflight report."""
+PreflightFailed = _PreflightFailed
+"""Raised by :func:`launch_trl_modal` when a check fails (``rftkit.jobs.report``'s, kept here
+for one release); the message is the whole report."""
 
 
 class RunFolder(Protocol):
@@ -86,8 +89,8 @@ _NO_TOKEN = (
 )
 
 
-class TRLModalJob:
-    """One TRL job: the same interface as :class:`rftkit.jobs.local.LocalJob`."""
+class TRLModalJob(Watching):
+    """One TRL job: a :class:`rftkit.jobs.backend.Job` like every backend's."""
 
     def __init__(
         self, job_id: str, folder: RunFolder, *, model: str = "", call_id: str | None = None
@@ -227,6 +230,7 @@ class TRLModalJob:
         return modal_app.serve.get_web_url().rstrip("/") + "/v1"
 
     def pause(self, at_step: int | None = None) -> TRLModalJob:
+        """Not possible: raises ``NotImplementedError`` saying what to do instead."""
         raise NotImplementedError(
             "TRL jobs on Modal cannot pause: cancel, then launch again with "
             "overrides={'resume_from_checkpoint': '<checkpoint path>'}"
@@ -241,21 +245,33 @@ def launch_trl_modal(
     *,
     spec: TRLJobSpec | None = None,
     env: Mapping[str, str] | None = None,
-    progress: bool = False,
+    progress: Progress | bool | None = None,
 ) -> TRLModalJob:
-    """Preflight, then deploy the Modal app and spawn its ``train`` function for ``task``."""
+    """Preflight, then deploy the Modal app and spawn its ``train`` function for ``task``.
+    (:func:`rftkit.jobs.launch` does the same through :class:`rftkit.jobs.backend.Backend`.)"""
     spec = spec or TRLJobSpec()
     report = preflight(task, spec, env)
-    if not report.passed:
-        raise PreflightFailed(report.text())
+    if not report.ok:
+        raise PreflightFailed(report)
+    return start_trl_modal(task, spec, on_progress=progress if callable(progress) else None)
+
+
+def start_trl_modal(
+    task: RFTTask, spec: TRLJobSpec, *, on_progress: Progress | None = None
+) -> TRLModalJob:
+    """Deploy the Modal app and spawn its ``train`` function (no checks: run preflight first).
+    Without a Modal token: :class:`ModalUnavailable` saying what to do."""
     if not modal_credentials():
         raise ModalUnavailable(_NO_TOKEN)
     import modal
 
     from rftkit.trl.modal_app import APP_NAME, app, json_bytes, runs, upload_plan
 
+    say = on_progress or (lambda _: None)
     job_id = f"ftjob-trl-{uuid.uuid4().hex[:12]}"
+    say(f"deploying the Modal app {APP_NAME}")
     app.deploy()
+    say(f"uploading the task to the runs volume as {job_id}")
     with runs.batch_upload() as upload:
         for path, remote in upload_plan(task, job_id).items():
             upload.put_file(path, remote)
@@ -263,6 +279,7 @@ def launch_trl_modal(
         gpu=spec.gpu, timeout=spec.timeout_seconds
     )
     call = train.spawn(job_id, spec.to_json())
+    say(f"spawned train on {spec.gpu}: call {call.object_id}")
     with runs.batch_upload() as upload:
         for name, body in (
             ("spec.json", spec.to_json()),

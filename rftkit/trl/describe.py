@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from rftkit.jobs.forecast import Forecast, Plan
+from rftkit.jobs.hyperparameters import resolve
 from rftkit.task import RFTTask
 from rftkit.trl.gpus import PRICE_DATE, PRICE_SOURCE, parse_gpu
-from rftkit.trl.hyperparameters import grpo_settings
+from rftkit.trl.hyperparameters import BASE_GROUP, grpo_settings
 from rftkit.trl.image import TRAINING_STACK
 from rftkit.trl.jobspec import TRLJobSpec, planned_steps
 
@@ -52,8 +54,10 @@ def forecast(
     spec: TRLJobSpec | None = None,
     seconds_per_step: float | None = None,
     results: Path = SMOKE_RESULTS,
-) -> dict[str, float | int | str]:
-    """GPU-hours and dollars: the estimate (see the module docstring) and the ceiling."""
+) -> Forecast:
+    """GPU-hours and dollars: the estimate (see the module docstring) and the ceiling, as the
+    :class:`~rftkit.jobs.forecast.Forecast` every backend returns (its ``figures`` hold the
+    GPU-hours, the step time and its source, and the ceiling: ``fc["gpu_hours"]``)."""
     spec = spec or TRLJobSpec()
     gpu, count = parse_gpu(spec.gpu)
     steps = planned_steps(task, spec)
@@ -64,8 +68,9 @@ def forecast(
     if seconds_per_step is None:
         source = "assumed"
     seconds = ASSUMED_STEP_SECONDS if seconds_per_step is None else seconds_per_step
-    hours = (steps * seconds / 3600 + STARTUP_HOURS) * count
-    return {
+    wall = steps * seconds / 3600 + STARTUP_HOURS
+    hours = wall * count
+    figures = {
         "steps": steps,
         "seconds_per_step": seconds,
         "seconds_per_step_source": source,
@@ -77,6 +82,30 @@ def forecast(
         "price_source": PRICE_SOURCE,
         "price_date": PRICE_DATE,
     }
+    hyper, _ = resolve(task.hyperparameters, "trl-modal")
+    per_step = int(hyper["batch_size"]) * max(2, round(BASE_GROUP * hyper["compute_multiplier"]))
+    n_valid = len(task.items("validation"))
+    evals = steps // int(hyper["eval_interval"]) if n_valid else 0
+    notes = (
+        f"{seconds:g} seconds per step ({source}); {STARTUP_HOURS:g} h start-up",
+        f"{count} x {gpu.name} at ${gpu.usd_per_hour}/GPU-hour ({PRICE_SOURCE}, {PRICE_DATE})",
+        f"ceiling: the {spec.timeout_hours:g} h timeout, {figures['ceiling_gpu_hours']:g} "
+        f"GPU-hours, ${figures['ceiling_usd']:,.2f}",
+    )
+    return Forecast(
+        task.name,
+        "trl-modal",
+        spec.model,
+        Plan(steps, per_step, evals, evals * n_valid * int(hyper["eval_samples"]), ()),
+        None,
+        (wall, wall),
+        (figures["usd"], figures["usd"]),
+        None,
+        {t.name: t.server_url for t in task.tools},
+        0.0,
+        notes,
+        figures,
+    )
 
 
 def describe_job(

@@ -31,43 +31,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from rftkit.jobs.hyperparameters import AUTO as BY_BACKEND
+from rftkit.jobs.hyperparameters import resolve
 from rftkit.task import RFTTask
 
 BASE_LR = 1e-6
 BASE_GROUP = 8
-AUTO = {
-    "n_epochs": 2,
-    "batch_size": 8,
-    "compute_multiplier": 1.0,
-    "eval_interval": 8,
-    "eval_samples": 1,
-    "learning_rate_multiplier": 1.0,
-}
-"""What "auto" (or leaving a hyperparameter out) means on the TRL backend."""
-
-
-def _setting(task: RFTTask, name: str) -> Any:
-    value = task.hyperparameters.get(name, "auto")
-    return AUTO[name] if value == "auto" else value
+AUTO = BY_BACKEND["trl-modal"]
+"""What "auto" (or leaving a hyperparameter out) means on the TRL backend: the trl-modal column
+of ``rftkit.jobs.hyperparameters.AUTO``, where every backend's "auto" is resolved."""
 
 
 def grpo_settings(
     task: RFTTask, overrides: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], list[str]]:
     """``GRPOConfig`` keyword arguments for ``task`` (the table) and notes on what did not map."""
-    group = max(2, round(BASE_GROUP * _setting(task, "compute_multiplier")))
-    lines = int(_setting(task, "batch_size"))
+    hyper, _ = resolve(task.hyperparameters, "trl-modal")
+    group = max(2, round(BASE_GROUP * hyper["compute_multiplier"]))
+    lines = int(hyper["batch_size"])
     settings: dict[str, Any] = {
-        "num_train_epochs": float(_setting(task, "n_epochs")),
+        "num_train_epochs": float(hyper["n_epochs"]),
         "num_generations": group,
         "per_device_train_batch_size": lines * group,
-        "learning_rate": BASE_LR * _setting(task, "learning_rate_multiplier"),
+        "learning_rate": BASE_LR * hyper["learning_rate_multiplier"],
         "logging_steps": 1,
         "report_to": "none",
     }
     if task.validation_file is not None:
-        interval = int(_setting(task, "eval_interval"))
-        samples = int(_setting(task, "eval_samples"))
+        interval = int(hyper["eval_interval"])
+        samples = int(hyper["eval_samples"])
         settings |= {
             "eval_strategy": "steps",
             "eval_steps": interval,

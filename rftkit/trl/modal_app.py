@@ -263,8 +263,8 @@ def main(
     except ValueError as exc:
         sys.exit(f"bad option: {exc}")
     report = preflight(loaded, spec)
-    print(report.text())
-    if not report.passed:
+    print(report.render())
+    if not report.ok:
         sys.exit(1)
     print(describe_job(loaded, spec).to_string())
     job_id = f"ftjob-trl-{uuid.uuid4().hex[:12]}"

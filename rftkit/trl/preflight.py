@@ -3,8 +3,11 @@
 The task's checks: both data files validate (``rftkit.data.validate_file`` with the grader and
 the configured tool names, and train/validation leakage), the grader validates for RFT and holds
 against the red team (``rftkit.jobs.preflight.check_redteam``, the hosted preflight's own row),
-every header reference resolves (a warning here: the job reads them from its Modal secrets), and
-header values are masked in every message. The backend's: every tool a line offers has a URL,
+every header reference resolves and none holds a literal value
+(``rftkit.jobs.preflight.task_secrets``: the same row and message as on every backend; the job
+reads the values from its Modal secrets, which must hold them too), and header values are masked
+in every message. The result is a :class:`rftkit.jobs.report.Report`, as on every backend.
+The backend's: every tool a line offers has a URL,
 and it is not on loopback or a private address (``rftkit.jobs.rules.private_reason``: a Modal
 container cannot reach your machine); each tool spec can be shown to the model exactly by TRL
 (:mod:`rftkit.trl.toolmethods`); the model's chat template is one TRL parses tool calls for; the
@@ -19,17 +22,16 @@ import importlib.util
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from rftkit.data.tokens import line_tokens
 from rftkit.data.validate import validate_file
 from rftkit.graders.validate import GraderValidationError, validate_grader
-from rftkit.jobs.hosted.errors import mask
-from rftkit.jobs.hosted.request import secret_values
-from rftkit.jobs.preflight import check_redteam
+from rftkit.jobs.preflight import check_redteam, task_secrets
+from rftkit.jobs.report import Report
 from rftkit.jobs.rules import private_reason
-from rftkit.task import RFTTask, TaskSecretError
+from rftkit.task import RFTTask
 from rftkit.trl.gpus import GPUS, MAX_GPUS, MODELS
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.toolmethods import ToolSpecError, spec_function, task_tool_specs
@@ -39,59 +41,39 @@ REDTEAM_CASES = 3
 lines: no baseline on this path)."""
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    level: str  # "ok", "warning" or "error"
-    message: str
-
-
-@dataclass
-class PreflightReport:
-    checks: list[Check] = field(default_factory=list)
-    secrets: list[str] = field(default_factory=list, repr=False)
-    """Header values never shown: masked in :meth:`add`, as the jobs preflight masks them."""
-
-    @property
-    def passed(self) -> bool:
-        return not any(c.level == "error" for c in self.checks)
-
-    def add(self, name: str, level: str, message: str) -> None:
-        self.checks.append(Check(name, level, mask(message, self.secrets)))
-
-    def text(self) -> str:
-        lines = [f"{c.level:>7}  {c.name}: {c.message}" for c in self.checks]
-        verdict = "preflight passed" if self.passed else "preflight FAILED"
-        return "\n".join([*lines, verdict])
+PreflightReport = Report
+"""The name this type had before :mod:`rftkit.jobs.report` (kept for one release)."""
 
 
 def preflight(
     task: RFTTask, spec: TRLJobSpec | None = None, env: Mapping[str, str] | None = None
-) -> PreflightReport:
-    """Every check, each reported (none stops the others); ``passed`` when there is no error.
+) -> Report:
+    """Every check, each reported (none stops the others); ``ok`` when there is no error.
 
     ``env`` stands for the Modal secrets when checking header references (default: this
     process's environment)."""
     spec = spec or TRLJobSpec()
-    try:
-        secrets = secret_values(task, env)
-    except TaskSecretError:
-        secrets = []  # the secrets row below says which reference is missing
-    report = PreflightReport(secrets=secrets)
+    grader, secrets, resolved = task_secrets(task, env)
+    report = Report(task.name, "trl-modal", secrets=secrets)
+    report.add("secrets", *resolved)
+    if resolved[0] == "error":
+        report.add(
+            "modal secrets",
+            "warning",
+            "the job reads header values from the Modal secrets rftkit-tool-token / "
+            "rftkit-grader-keys: they must hold them too",
+        )
     _data_checks(task, report)
-    _tool_checks(task, report, env)
-    try:
-        grader = task.resolved_grader(env)
-    except TaskSecretError:
-        grader = task.grader  # an endpoint grader's probes then fail: the red team row says so
-    check_redteam(report, task, grader, baseline=None, cases=REDTEAM_CASES)
+    _tool_checks(task, report)
+    # An endpoint grader's probes fail without its headers: the red team row then says so.
+    check_redteam(report, task, grader or task.grader, baseline=None, cases=REDTEAM_CASES)
     report.add("model", *template_check(spec.model))
     report.add("prompt length", *prompt_check(task, spec))
     report.add("gpu", *memory_check(task, spec))
     return report
 
 
-def _data_checks(task: RFTTask, report: PreflightReport) -> None:
+def _data_checks(task: RFTTask, report: Report) -> None:
     names = [t.name for t in task.tools]
     for split in ("train", "validation"):
         path = task.path(split)
@@ -113,17 +95,7 @@ def _data_checks(task: RFTTask, report: PreflightReport) -> None:
         report.add("grader", "error", str(exc))
 
 
-def _tool_checks(task: RFTTask, report: PreflightReport, env: Mapping[str, str] | None) -> None:
-    try:
-        task.job_tools(env)
-        task.resolved_grader(env)
-        report.add("secrets", "ok", "every header reference resolves")
-    except TaskSecretError as exc:  # the job reads them from its Modal secrets, not from here
-        report.add(
-            "secrets",
-            "warning",
-            f"{exc}; the Modal secrets rftkit-tool-token / rftkit-grader-keys must hold it",
-        )
+def _tool_checks(task: RFTTask, report: Report) -> None:
     for tool in task.tools:
         reason = private_reason(tool.server_url)
         if reason is not None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import openai
 
+from rftkit.jobs.backend import Watching
 from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT, HostedAPI, Platform, Progress
 from rftkit.jobs.hosted.clients import client_for
 from rftkit.jobs.hosted.errors import HostedJobError, platform_name
@@ -54,7 +55,7 @@ EVALS_GONE = (
 )
 
 
-class HostedJob:
+class HostedJob(Watching):
     """One fine-tuning job on a hosted platform, read as raw JSON on every call."""
 
     def __init__(
