@@ -184,7 +184,8 @@ def _no_secret(*texts):
 def test_openai_launch_sends_the_published_shape_and_the_job_runs_to_the_end(fake, tmp_path):
     state, url = fake
     task = _task(tmp_path)
-    job = launch("openai", task, client=_openai(url), env=ENV, file_wait={"poll": 0})
+    job = launch("openai", task,
+        skip_preflight=True, client=_openai(url), env=ENV, file_wait={"poll": 0})
     (body,) = _create_bodies(state)
     jsonschema.validate(body, PUBLISHED_CREATE)
     reinforcement = body["method"]["reinforcement"]
@@ -214,33 +215,36 @@ def test_openai_launch_sends_the_published_shape_and_the_job_runs_to_the_end(fak
 def test_a_second_launch_returns_the_first_job_and_reuses_the_files(fake, tmp_path):
     state, url = fake
     task = _task(tmp_path)
-    first = launch("openai", task, client=_openai(url), env=ENV, file_wait={"poll": 0})
-    again = launch("openai", task, client=_openai(url), env=ENV, file_wait={"poll": 0})
+    first = launch("openai", task,
+        skip_preflight=True, client=_openai(url), env=ENV, file_wait={"poll": 0})
+    again = launch("openai", task,
+        skip_preflight=True, client=_openai(url), env=ENV, file_wait={"poll": 0})
     assert again.id == first.id and again.reused and not first.reused
     assert len(_create_bodies(state)) == 1
     listing = [r for r in state.requests if r["method"] == "GET" and
                r["path"].endswith("/fine_tuning/jobs")]  # fmt: skip
     assert listing[-1]["query"]["metadata[rftkit_task_hash]"] == task.content_hash()
-    forced = launch("openai", task, client=_openai(url), env=ENV, force=True,
+    forced = launch("openai", task, skip_preflight=True, client=_openai(url), env=ENV, force=True,
                     file_wait={"poll": 0})  # fmt: skip
     assert forced.id != first.id
     uploads = [r for r in state.requests if r["method"] == "POST" and r["path"].endswith("/files")]
     assert len(uploads) == 2, "the forced launch reuses the files uploaded for the first"
     changed = _task(tmp_path, seed=8)
-    assert launch("openai", changed, client=_openai(url), env=ENV).id not in (first.id, forced.id)
+    assert launch("openai", changed,
+        skip_preflight=True, client=_openai(url), env=ENV).id not in (first.id, forced.id)
 
 
 def test_a_cancelled_job_is_not_returned_by_the_next_launch(fake, tmp_path):
     _, url = fake
     task = _task(tmp_path)
-    first = launch("openai", task, client=_openai(url), env=ENV).cancel()
+    first = launch("openai", task, skip_preflight=True, client=_openai(url), env=ENV).cancel()
     assert first.as_job()["status"] == "cancelled"
-    assert launch("openai", task, client=_openai(url), env=ENV).id != first.id
+    assert launch("openai", task, skip_preflight=True, client=_openai(url), env=ENV).id != first.id
 
 
 def test_pause_and_resume_read_the_new_status_as_a_plain_string(fake, tmp_path):
     _, url = fake
-    job = launch("openai", _task(tmp_path), client=_openai(url), env=ENV)
+    job = launch("openai", _task(tmp_path), skip_preflight=True, client=_openai(url), env=ENV)
     assert job.pause().as_job()["status"] == "paused"
     assert job.resume().as_job()["status"] == "running"
 
@@ -255,7 +259,8 @@ def test_azure_clients_reach_the_same_code_path_and_its_differences_are_read(
                                     api_key=API_SECRET, max_retries=0)  # fmt: skip
     else:
         client = openai.OpenAI(base_url=f"{url}/openai/v1/", api_key=API_SECRET, max_retries=0)
-    job = launch("azure", _task(tmp_path), client=client, env=ENV, training_type="Standard",
+    job = launch("azure", _task(tmp_path),
+        skip_preflight=True, client=client, env=ENV, training_type="Standard",
                  file_wait={"poll": 0})  # fmt: skip
     (body,) = _create_bodies(state)
     jsonschema.validate(body, PUBLISHED_CREATE)
@@ -302,7 +307,7 @@ def test_platform_errors_become_clear_messages_without_secrets(
     state.fail["create_job"] = (status, body)
     caplog.set_level(logging.DEBUG)
     with pytest.raises(HostedJobError) as error:
-        launch("openai", _task(tmp_path), client=_openai(url), env=ENV)
+        launch("openai", _task(tmp_path), skip_preflight=True, client=_openai(url), env=ENV)
     assert error.value.kind == kind and error.value.status == status
     message = str(error.value)
     for word in words:
@@ -317,14 +322,14 @@ def test_azure_refusal_names_the_other_places_to_train(fake_azure, tmp_path):
     state.fail["create_job"] = (403, REFUSED)
     client = openai.OpenAI(base_url=f"{url}/openai/v1/", api_key=API_SECRET, max_retries=0)
     with pytest.raises(HostedJobError, match="Azure AI Foundry refused") as error:
-        launch("azure", _task(tmp_path), client=client, env=ENV)
+        launch("azure", _task(tmp_path), skip_preflight=True, client=client, env=ENV)
     assert "open-weights" in str(error.value) and "local" in str(error.value)
 
 
 def test_an_unreachable_platform_is_said_plainly(tmp_path):
     client = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key=API_SECRET, max_retries=0)
     with pytest.raises(HostedJobError, match="cannot reach OpenAI") as error:
-        launch("openai", _task(tmp_path), client=client, env=ENV)
+        launch("openai", _task(tmp_path), skip_preflight=True, client=client, env=ENV)
     assert error.value.kind == "unreachable"
 
 
@@ -332,7 +337,8 @@ def test_nothing_printed_logged_or_shown_carries_a_secret(fake, tmp_path, capsys
     state, url = fake
     caplog.set_level(logging.DEBUG)
     task = _task(tmp_path)
-    job = launch("openai", task, client=_openai(url), env=ENV, file_wait={"poll": 0})
+    job = launch("openai", task,
+        skip_preflight=True, client=_openai(url), env=ENV, file_wait={"poll": 0})
     job.wait(poll=0)
     print(job, job.as_job(), job.events(), job.checkpoints(), job.api, task)
     out = capsys.readouterr()
@@ -398,10 +404,11 @@ def test_a_file_the_platform_rejects_stops_the_launch_and_is_not_reused(fake, tm
     state.file_error = "line 3: messages must end with a user message"
     task = _task(tmp_path)
     with pytest.raises(HostedJobError, match="was not accepted: line 3: messages") as error:
-        launch("openai", task, client=_openai(url), env=ENV, file_wait={"poll": 0})
+        launch("openai", task,
+            skip_preflight=True, client=_openai(url), env=ENV, file_wait={"poll": 0})
     assert error.value.kind == "invalid" and not _create_bodies(state)
     state.file_error = None
-    launch("openai", task, client=_openai(url), env=ENV, file_wait={"poll": 0})
+    launch("openai", task, skip_preflight=True, client=_openai(url), env=ENV, file_wait={"poll": 0})
     uploads = [r for r in state.requests if r["method"] == "POST" and r["path"].endswith("/files")]
     assert len(uploads) == 3, "the rejected training file is uploaded again, not reused"
 
@@ -409,7 +416,7 @@ def test_a_file_the_platform_rejects_stops_the_launch_and_is_not_reused(fake, tm
 def test_without_a_client_the_environment_must_name_the_key(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ValueError, match="needs OPENAI_API_KEY"):
-        launch("openai", _task(tmp_path), env=ENV)
+        launch("openai", _task(tmp_path), skip_preflight=True, env=ENV)
 
 
 # -- no duplicate paid jobs: the create is sent once, and a failed one is looked for ------------
@@ -446,7 +453,8 @@ def test_a_create_that_fails_after_making_the_job_leaves_exactly_one_job(fake, t
     else:
         state.drop_after_create = True
     task = _task(tmp_path)
-    job = launch("openai", task, client=_sdk_defaults(url), env=ENV, file_wait={"poll": 0})
+    job = launch("openai", task,
+        skip_preflight=True, client=_sdk_defaults(url), env=ENV, file_wait={"poll": 0})
     assert len(_create_bodies(state)) == 1 and len(state.jobs) == 1
     assert job.id == next(iter(state.jobs)) and not job.reused
     assert "yet the job was made" in job.launch_note
@@ -456,7 +464,8 @@ def test_a_create_that_fails_after_making_the_job_leaves_exactly_one_job(fake, t
     assert len(listings) == 2, "one listing before the create, one after it failed"
     assert listings[-1]["query"]["metadata[rftkit_task_hash]"] == task.content_hash()
     state.fail_after_create, state.drop_after_create = None, False
-    again = launch("openai", task, client=_sdk_defaults(url), env=ENV, file_wait={"poll": 0})
+    again = launch("openai", task,
+        skip_preflight=True, client=_sdk_defaults(url), env=ENV, file_wait={"poll": 0})
     assert again.id == job.id and again.reused and len(state.jobs) == 1
 
 
@@ -465,9 +474,10 @@ def test_a_forced_launch_that_fails_after_the_create_is_not_mistaken_for_the_old
 ):
     state, url = fake
     task = _task(tmp_path)
-    first = launch("openai", task, client=_openai(url), env=ENV, file_wait={"poll": 0})
+    first = launch("openai", task,
+        skip_preflight=True, client=_openai(url), env=ENV, file_wait={"poll": 0})
     state.fail_after_create = (502, {"error": {"message": "Bad gateway"}})
-    forced = launch("openai", task, client=_openai(url), env=ENV, force=True,
+    forced = launch("openai", task, skip_preflight=True, client=_openai(url), env=ENV, force=True,
                     file_wait={"poll": 0})  # fmt: skip
     assert forced.id != first.id and len(state.jobs) == 2 and len(_create_bodies(state)) == 2
     assert {j["id"] for j in forced.same_task} == {first.id, forced.id}
@@ -480,7 +490,7 @@ def test_a_create_refused_by_the_server_is_tried_again_only_after_a_listing_show
     state.fail["create_job"] = (503, {"error": {"message": "overloaded"}})
     api_calls = []
     with pytest.raises(HostedJobError, match="No job was created after 2 attempt") as error:
-        launch("openai", _task(tmp_path), client=_sdk_defaults(url), env=ENV,
+        launch("openai", _task(tmp_path), skip_preflight=True, client=_sdk_defaults(url), env=ENV,
                file_wait={"poll": 0}, progress=api_calls.append)  # fmt: skip
     assert error.value.kind == "server" and not state.jobs
     kinds = [("create" if r["method"] == "POST" else "list") for r in state.requests
@@ -494,7 +504,8 @@ def test_a_create_that_times_out_is_not_repeated_and_says_what_exists(fake, tmp_
     state.hang, state.hang_s = {"create_job"}, 4.0
     started = time.monotonic()
     with pytest.raises(HostedJobError) as error:
-        launch("openai", _task(tmp_path), client=_sdk_defaults(url), env=ENV, timeout=1.0,
+        launch("openai", _task(tmp_path),
+            skip_preflight=True, client=_sdk_defaults(url), env=ENV, timeout=1.0,
                file_wait={"poll": 0})  # fmt: skip
     assert time.monotonic() - started < 3.5
     message = str(error.value)
@@ -518,7 +529,8 @@ def test_when_the_listing_after_a_failed_create_fails_too_the_error_says_it_is_u
 
     monkeypatch.setattr(HostedAPI, "create_job", create_then_break_listing)
     with pytest.raises(HostedJobError, match="Whether the job was created is unknown") as error:
-        launch("openai", _task(tmp_path), client=_openai(url), env=ENV, timeout=2,
+        launch("openai", _task(tmp_path),
+            skip_preflight=True, client=_openai(url), env=ENV, timeout=2,
                file_wait={"poll": 0})  # fmt: skip
     assert "lists jobs by the task's hash before it creates one" in str(error.value)
     assert len(_create_bodies(state)) == 1 and len(state.jobs) == 1
