@@ -175,6 +175,7 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
                 grpo=config.grpo,
                 out_dir=out_dir / "job",
                 progress=True,
+                skip_preflight=True,  # stage 3 checked the grader and the endpoint
             )
             print(f"  {job.config.steps} steps; task {course.task.content_hash()[:12]}")
             status = job.wait()

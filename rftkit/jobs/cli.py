@@ -97,8 +97,8 @@ def _backend(args: argparse.Namespace) -> Backend:
         return get_backend(
             args.backend, client=_client(args), timeout=_timeout(args), progress=_say
         )
-    if args.backend == "trl-modal":
-        return get_backend("trl-modal", spec=_trl_spec(args))
+    if args.backend == "trl-modal":  # commands on a job id take no spec options
+        return get_backend("trl-modal", spec=_trl_spec(args) if hasattr(args, "gpu") else None)
     return get_backend(args.backend)
 
 

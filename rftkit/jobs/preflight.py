@@ -40,6 +40,7 @@ from pydantic import ValidationError
 
 from rftkit.data import validate_file
 from rftkit.data.validate import Profile
+from rftkit.endpoints import check_tools
 from rftkit.graders.validate import GraderValidationError, grader_warnings, validate_grader
 from rftkit.jobs.forecast import RolloutProfile, forecast
 from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT, HostedAPI
@@ -47,7 +48,6 @@ from rftkit.jobs.hosted.errors import HostedJobError
 from rftkit.jobs.hosted.request import secret_values, uses_agent_rft
 from rftkit.jobs.local import local_checkpoint
 from rftkit.jobs.platforms import CHECKED, OPENAI_WIND_DOWN, model_support
-from rftkit.jobs.readiness import tool_readiness
 from rftkit.jobs.redteam_cases import cases_from_lines, cases_from_traces
 from rftkit.jobs.report import Report
 from rftkit.jobs.rules import platform_rules
@@ -211,7 +211,9 @@ def _check_tools(report: Report, task: RFTTask, env: Any, rollouts: int) -> None
         return
     lines = task.items("train")
     specs = lines[0].get("tools") or [] if lines else []
-    verdict = tool_readiness(task.job_tools(env), specs, items=lines[:20], rollouts=rollouts)
+    # The job's tools exactly as the trainer calls them: each URL, the resolved headers, probes
+    # from the dataset's tool specs, the lines sent as each call's item.
+    verdict = check_tools(task.job_tools(env), specs, items=lines[:20], rollouts=rollouts, calls=3)
     for blocker in verdict.blockers:
         report.add("tools", "error", blocker)
     for note in verdict.notes:
