@@ -1,10 +1,17 @@
-"""Training jobs behind one small interface: launch a task, then status, events, checkpoints,
-pause, resume, cancel.
+"""Training jobs behind one interface: check a task, forecast it, launch it, then status,
+events, watch, checkpoints, pause, resume, cancel.
 
-Every backend takes the same :class:`~rftkit.task.RFTTask`. ``local`` is the CPU engine in
-``rftkit.local`` (the embedded default); ``openai`` and ``azure`` are the hosted platforms, with
-the ``openai`` client injected (``rftkit.jobs.hosted``); ``trl-modal`` is TRL's GRPOTrainer on
-Modal GPUs (``rftkit.trl.backend``).
+Every backend takes the same :class:`~rftkit.task.RFTTask` and is a
+:class:`~rftkit.jobs.backend.Backend` (``rftkit.jobs.backend``): ``preflight`` returns a
+:class:`~rftkit.jobs.report.Report`, ``forecast`` a :class:`~rftkit.jobs.forecast.Forecast`,
+``launch`` a :class:`~rftkit.jobs.backend.Job`. ``local`` is the CPU engine in ``rftkit.local``
+(the embedded default); ``openai`` and ``azure`` are the hosted platforms, with the ``openai``
+client injected (``rftkit.jobs.hosted``; another ``base_url`` reaches any server speaking the
+API, the local fine-tuning API included); ``trl-modal`` is TRL's GRPOTrainer on Modal GPUs
+(``rftkit.trl.backend``).
+
+:func:`launch` runs the backend's preflight first, as ``rftkit jobs launch`` does, and refuses
+a task with errors (:class:`~rftkit.jobs.report.PreflightFailed`) unless ``skip_preflight=True``.
 
 Example::
 
