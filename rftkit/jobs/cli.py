@@ -102,7 +102,7 @@ def _backend(args: argparse.Namespace) -> Backend:
     return get_backend(args.backend)
 
 
-def _hosted_job(args: argparse.Namespace) -> Job:
+def _open_job(args: argparse.Namespace) -> Job:
     return _backend(args).open(args.job_id)
 
 
@@ -200,7 +200,7 @@ def _run_launch(args: argparse.Namespace) -> int:
 def _run_status(args: argparse.Namespace) -> int:
     from rftkit.jobs.hosted.errors import job_failure, mask_headers
 
-    job = _hosted_job(args)
+    job = _open_job(args)
     record = mask_headers(job.as_job())
     print(f"{job.id}: {record.get('status')}")
     if record.get("status") == "failed":
@@ -210,7 +210,7 @@ def _run_status(args: argparse.Namespace) -> int:
 
 
 def _run_events(args: argparse.Namespace) -> int:
-    for event in _hosted_job(args).events():
+    for event in _open_job(args).events():
         print(f"{event.get('created_at')} {event.get('level', 'info'):5} {event.get('message')}")
     return OK
 
@@ -218,7 +218,7 @@ def _run_events(args: argparse.Namespace) -> int:
 def _run_watch(args: argparse.Namespace) -> int:
     from rftkit.jobs.hosted.errors import job_failure
 
-    job = _hosted_job(args)
+    job = _open_job(args)
     status = follow(job, poll=args.poll)
     if status == "failed":
         print(f"job {job.id} failed: {job_failure(job.as_job())}")
@@ -247,7 +247,7 @@ def _run_deploy(args: argparse.Namespace) -> int:
         )
     from rftkit.jobs.hosted.deploy import ARM, deploy, deployment_for
 
-    job = _hosted_job(args)
+    job = _open_job(args)
     url = str(job.api.client.base_url)
     resource = args.resource or _resource_of(url)
     if resource is None:
@@ -281,7 +281,7 @@ def _run_deploy(args: argparse.Namespace) -> int:
 
 
 def _run_action(args: argparse.Namespace) -> int:
-    job = getattr(_hosted_job(args), args.action)()
+    job = getattr(_open_job(args), args.action)()
     print(f"{job.id}: {job.as_job().get('status')}")
     return OK
 

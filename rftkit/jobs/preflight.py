@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,8 +55,18 @@ from rftkit.jobs.rules import platform_rules
 from rftkit.redteam import PROBES, run_redteam
 from rftkit.task import RFTTask, TaskSecretError
 
-PreflightReport = Report
-"""The name this type had before :mod:`rftkit.jobs.report` (kept for one release)."""
+
+def __getattr__(name: str) -> Any:
+    """``PreflightReport``, this module's report type before :mod:`rftkit.jobs.report`, is
+    :class:`~rftkit.jobs.report.Report` for one release."""
+    if name == "PreflightReport":
+        warnings.warn(
+            f"{__name__}.PreflightReport is rftkit.jobs.report.Report now",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def task_secrets(
@@ -167,9 +178,7 @@ def _check_grader(
         report.add("grader: platform", "error", str(exc))
 
 
-def check_redteam(
-    report: Report, task: RFTTask, grader: dict, baseline: Any, cases: int
-) -> None:
+def check_redteam(report: Report, task: RFTTask, grader: dict, baseline: Any, cases: int) -> None:
     """The red team's row: ``grader`` (resolved) attacked on cases from a baseline's best
     rollouts, else from the training lines. Every backend's preflight runs it (TRL's too)."""
     lines = task.items("train")
@@ -253,9 +262,7 @@ def _check_model(report: Report, task: RFTTask, backend: str, today: dt.date) ->
         report.add("model", "ok", where)
 
 
-def _check_availability(
-    report: Report, task: RFTTask, backend: str, today: dt.date
-) -> None:
+def _check_availability(report: Report, task: RFTTask, backend: str, today: dt.date) -> None:
     if backend == "openai":
         final = max(OPENAI_WIND_DOWN)
         if today >= final:

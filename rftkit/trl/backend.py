@@ -193,8 +193,8 @@ class TRLModalJob(Watching):
             raise ModalUnavailable(_NO_TOKEN)
         if self.status in TERMINAL:
             return self
-        if self.call_id is None:
-            raise RuntimeError(
+        if self.call_id is None:  # the backend cannot reach the job's call: say what can
+            raise BackendUnavailable(
                 f"job {self.id} has no Modal call id on the volume (call.json): it was started "
                 "by an older rftkit; stop it with `modal app stop rftkit-trl`"
             )

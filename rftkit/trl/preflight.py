@@ -21,9 +21,11 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from rftkit.data.tokens import line_tokens
 from rftkit.data.validate import validate_file
@@ -41,8 +43,17 @@ REDTEAM_CASES = 3
 lines: no baseline on this path)."""
 
 
-PreflightReport = Report
-"""The name this type had before :mod:`rftkit.jobs.report` (kept for one release)."""
+def __getattr__(name: str) -> Any:
+    """``PreflightReport``, this module's report type before :mod:`rftkit.jobs.report`, is
+    :class:`~rftkit.jobs.report.Report` for one release."""
+    if name == "PreflightReport":
+        warnings.warn(
+            f"{__name__}.PreflightReport is rftkit.jobs.report.Report now",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def preflight(
