@@ -184,8 +184,9 @@ class HostedBackend:
     ) -> Report:
         from rftkit.jobs.preflight import preflight
 
+        # The client the launch will use, so the platform validates the grader as the CLI's does.
         return preflight(
-            task, self.name, env=env, client=self.client, **(self._timeout() | options)
+            task, self.name, env=env, client=self._client(), **(self._timeout() | options)
         )
 
     def forecast(self, task: RFTTask, *, baseline: Any = None, **options: Any) -> Forecast:

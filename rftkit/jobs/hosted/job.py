@@ -1,5 +1,6 @@
-"""A job on OpenAI or Azure AI Foundry with the local job's interface: ``status``, ``events()``,
-``stream()``, ``checkpoints()``, ``pause()``, ``resume()``, ``cancel()``, ``wait()``, ``as_job()``.
+"""A job on OpenAI or Azure AI Foundry, a :class:`rftkit.jobs.backend.Job` like every backend's:
+``status``, ``events()``, ``stream()``, ``watch()``, ``checkpoints()``, ``pause()``, ``resume()``,
+``cancel()``, ``wait()``, ``as_job()``.
 
 :func:`launch_hosted` never pays for the same task twice by accident:
 
