@@ -13,6 +13,7 @@ import pytest
 from fake_openai_api import FakeState, fake_openai_app
 from test_jobs_forecast import _trace
 
+from rftkit.api import serve_api
 from rftkit.jobs import launch
 from rftkit.jobs.backend import (
     BACKENDS,
@@ -47,6 +48,14 @@ def platform():
         yield url
 
 
+@pytest.fixture(scope="module")
+def local_api(tmp_path_factory):
+    """The local fine-tuning API (``rftkit api serve``) on loopback: the hosted backend reaches
+    it with nothing but the client's base URL."""
+    with serve_api(tmp_path_factory.mktemp("api")) as api:
+        yield api
+
+
 @pytest.fixture
 def no_modal_token(monkeypatch, tmp_path):
     monkeypatch.delenv("MODAL_TOKEN_ID", raising=False)
@@ -54,7 +63,15 @@ def no_modal_token(monkeypatch, tmp_path):
     monkeypatch.setenv("MODAL_CONFIG_PATH", str(tmp_path / "absent.toml"))
 
 
-def _backend(name, url) -> Backend:
+LOCAL_API = "openai on the local API"
+CASES = [*BACKENDS, LOCAL_API]
+
+
+def _backend(name, url, request=None) -> Backend:
+    if name == LOCAL_API:
+        api = request.getfixturevalue("local_api")
+        client = openai.OpenAI(base_url=api.base_url, api_key=api.api_key, max_retries=0)
+        return get_backend("openai", client=client, timeout=10)
     if name in ("openai", "azure"):
         base = f"{url}/v1" if name == "openai" else f"{url}/openai/v1/"
         client = openai.OpenAI(base_url=base, api_key="conformance-api-key", max_retries=0)
@@ -87,10 +104,10 @@ def _parameters(function) -> list[tuple[str, object]]:
             if p.name != "self"]  # fmt: skip
 
 
-@pytest.mark.parametrize("name", BACKENDS)
-def test_every_backend_satisfies_the_protocol_with_its_signatures(name, platform):
-    backend = _backend(name, platform)
-    assert isinstance(backend, Backend) and backend.name == name
+@pytest.mark.parametrize("name", CASES)
+def test_every_backend_satisfies_the_protocol_with_its_signatures(name, platform, request):
+    backend = _backend(name, platform, request)
+    assert isinstance(backend, Backend) and backend.name == name.split()[0]
     for method in ("preflight", "forecast", "launch", "open"):
         declared = _parameters(getattr(Backend, method))
         own = _parameters(getattr(backend, method))
@@ -137,13 +154,13 @@ def test_jobs_launched_on_every_backend_are_jobs_and_hear_progress(
     assert not isinstance(object(), Job)
 
 
-@pytest.mark.parametrize("name", BACKENDS)
+@pytest.mark.parametrize("name", CASES)
 @pytest.mark.parametrize("bad", ["literal secret", "missing variable"])
 def test_the_same_bad_task_is_refused_by_every_backend_with_the_same_message(
-    name, bad, platform, task, no_modal_token
+    name, bad, platform, task, no_modal_token, request
 ):
     broken, env = (_literal(task), ENV) if bad == "literal secret" else (task, {})
-    backend = _backend(name, platform)
+    backend = _backend(name, platform, request)
     options = {} if name == "trl-modal" else {"readiness_rollouts": 0}
     report = backend.preflight(broken, env=env, **options)
     assert isinstance(report, Report) and not report.ok
