@@ -79,7 +79,7 @@ def on_cpu() -> dict:
     """The same runner on the CPU: a tiny model, the course's tools on loopback."""
     import os
 
-    from rftkit.course_task import CourseTaskSize, serve_course_task
+    from rftkit.course.task import CourseTaskSize, serve_course_task
     from rftkit.trl.jobspec import TRLJobSpec
     from rftkit.trl.run import run_job
     from rftkit.trl.tiny import tiny_model_that_opens_with_a_call

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from rftkit.course.world import generate_world, write_corpus
 from rftkit.serving import serve_in_background
-from rftkit.world import generate_world, write_corpus
 from tools_service.app import create_app
 from tools_service.state import InMemoryStateStore
 

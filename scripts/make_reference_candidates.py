@@ -23,9 +23,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+from rftkit.course.world import Task, World, generate_tasks, generate_world
+from rftkit.course.world.render import render_full
 from rftkit.protocol import FunctionSpec, Sample, ToolCall
-from rftkit.world import Task, World, generate_tasks, generate_world
-from rftkit.world.render import render_full
 
 SEED = 0
 OUT = Path(__file__).resolve().parents[1] / "rftkit" / "reference_labels" / "items.jsonl"

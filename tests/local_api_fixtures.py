@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rftkit.api import LocalAPI, serve_api
-from rftkit.course_task import CourseTaskSize, serve_course_task
+from rftkit.course.task import CourseTaskSize, serve_course_task
 from rftkit.task import RFTTask
 from tools_service.app import TOKEN_ENV
 from tools_service.state import InMemoryStateStore

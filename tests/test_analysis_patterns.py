@@ -281,11 +281,11 @@ def test_the_demo_run():
 def test_real_rollouts_show_the_patterns_the_scripts_act_out():
     """Through the real tool service: ``efficient`` reads all its evidence in one turn (parallel
     when there are two reports) and stops; ``wasteful`` reads one report per turn, then reads one
-    again and calculates twice (``rftkit.rollouts.scripted``)."""
-    from rftkit.course_session import course_session
-    from rftkit.graders.course import course_grader
+    again and calculates twice (``rftkit.course.scripted``)."""
+    from rftkit.course.grader import course_grader
+    from rftkit.course.scripted import ScriptedPolicy
+    from rftkit.course.session import course_session
     from rftkit.rollouts import run_rollouts_sync
-    from rftkit.rollouts.scripted import ScriptedPolicy
 
     with course_session(seed=0, style="compact", n=12) as course:
         common = dict(tools=course.job_tools, grader=course_grader(), progress=False)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
+from rftkit.course.world import generate_tasks, generate_world
 from rftkit.data import (
     COURSE_INSTRUCTIONS,
     build_dataset,
@@ -19,7 +20,6 @@ from rftkit.data import (
     write_jsonl,
 )
 from rftkit.serving import serve_in_background
-from rftkit.world import generate_tasks, generate_world
 from tools_service.tools import toolbox
 
 COURSE_KEYS = [

@@ -7,10 +7,10 @@ import time
 import pytest
 
 from rftkit.cli import main
+from rftkit.course.world import generate_world, write_corpus
 from rftkit.endpoints import CALCULATOR_PROBE, check_endpoint
 from rftkit.endpoints.burst import call_steps
 from rftkit.serving import serve_in_background
-from rftkit.world import generate_world, write_corpus
 from tools_service.app import create_app
 from tools_service.corpus import Corpus
 from tools_service.registry import Toolbox, ToolContext

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rftkit.course.world import generate_world, write_corpus
 from rftkit.protocol import FunctionCallOutput, ToolError
 from rftkit.serving import serve_in_background
-from rftkit.world import generate_world, write_corpus
 from tools_service.app import TOKEN_ENV, create_app, truncate_output
 from tools_service.corpus import Corpus
 from tools_service.registry import Toolbox, ToolContext

@@ -41,7 +41,7 @@ from pathlib import Path
 import modal
 from fastapi import FastAPI
 
-from rftkit.world import generate_world, write_corpus
+from rftkit.course.world import generate_world, write_corpus
 from tools_service.app import TOKEN_ENV, create_app
 from tools_service.state import InMemoryStateStore, ModalDictStateStore
 

@@ -19,10 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rftkit.course.world import STYLES, Task, generate_tasks, generate_world
 from rftkit.data.jsonl import write_jsonl
 from rftkit.data.split import stratified_split
 from rftkit.data.toolspecs import course_tool_specs
-from rftkit.world import STYLES, Task, generate_tasks, generate_world
 
 COURSE_INSTRUCTIONS = (
     "You answer questions about companies from their quarterly reports, which you can only see "

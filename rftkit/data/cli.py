@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from rftkit.world import STYLES
+from rftkit.course.world import STYLES
 
 
 class _CannotRun(Exception):

@@ -21,10 +21,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from rftkit.local.checkpoint import BASE_CHECKPOINT, BASE_MODEL, load_model
 from rftkit.local.grpo import Aborted, GRPOTrainer, NothingToLearn
 from rftkit.local.hyperparameters import grpo_config
 from rftkit.local.memory import release_free_memory, tune_malloc
-from rftkit.local.pretrain import BASE_CHECKPOINT, BASE_MODEL, load_model
 from rftkit.task import RFTTask
 
 JOB_STATUSES = (

@@ -32,8 +32,8 @@ COURSE_DATA = Path(__file__).resolve().parents[2] / "notebooks" / "data"
 
 def course_task(tools_url: str, out: str | Path) -> RFTTask:
     """The course task for a deployed tool service (which serves world 0 by default)."""
-    from rftkit.course_task import COURSE_HYPERPARAMETERS, course_task_tools
-    from rftkit.graders.course import course_grader
+    from rftkit.course.grader import course_grader
+    from rftkit.course.task import COURSE_HYPERPARAMETERS, course_task_tools
 
     task = RFTTask(
         name="course-trl",

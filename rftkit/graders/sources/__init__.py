@@ -1,3 +1,3 @@
 """Python grader sources: each module is self-contained (standard library only) and defines
-``grade(sample, item) -> float``; :mod:`rftkit.graders.course` embeds it with
+``grade(sample, item) -> float``; :mod:`rftkit.course.grader` embeds it with
 ``inspect.getsource``, so the code that is tested is the code a job submits."""
