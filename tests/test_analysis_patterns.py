@@ -15,7 +15,7 @@ from rftkit.analysis.patterns import (
     tool_choice,
 )
 from rftkit.analysis.traces import latency_percentiles, side_by_side, transcript
-from rftkit.data import course_dataset
+from rftkit.course.dataset import course_dataset
 from rftkit.protocol import (
     FunctionSpanData,
     FunctionSpec,

@@ -123,7 +123,7 @@ def test_06_quotes_its_tool_use_patterns():
         assert "{} → {}".format(*row(label)) in prose, label
 
     from rftkit.analysis.patterns import tool_choice
-    from rftkit.data import course_dataset
+    from rftkit.course.dataset import course_dataset
 
     items = {f"w{seed}-{line['task_id']}": line
              for seed in (100, 101) for line in course_dataset(seed=seed, style="compact", n=20)}

@@ -6,9 +6,9 @@ import httpx
 import pytest
 from rollout_fakes import TOKEN, Unreliable
 
+from rftkit.course.dataset import course_dataset
 from rftkit.course.scripted import ScriptedPolicy
 from rftkit.course.world import generate_world, write_corpus
-from rftkit.data import course_dataset
 from rftkit.rollouts import run_rollouts, run_rollouts_sync, traces_frame
 from rftkit.serving import serve_in_background
 from tools_service.app import create_app

@@ -1,28 +1,26 @@
-"""Dataset lines from tasks: developer instructions, the user's question, the tool specs, and
-the reference fields graders read.
+"""The course's dataset lines: a world task as a line, the course dataset and its files.
 
-The course line (the graders, rollouts and trainer read exactly these keys)::
+The kit's :func:`rftkit.data.build_dataset` turns any task with ``as_line`` into a line; the
+world's :class:`~rftkit.course.world.Task` does it with :func:`course_line`. The course line (the
+graders, rollouts and trainer read exactly these keys)::
 
     {"messages": [{"role": "developer", ...}, {"role": "user", "content": <question>}],
      "tools": [...], "task_id": "t0001", "reference_answer": "85.2", "reference_value": 85.2,
      "unit": "USD millions", "task_type": "lookup", "tier": 1, "min_tool_calls": 1,
      "evidence": [...], "uses_restatement": false, "world_seed": 0, "corpus_style": "full"}
-
-A team's own tasks are plain dicts with ``question`` and ``answer``; every other key is kept as a
-reference field for the grader.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rftkit.course.world import STYLES, Task, generate_tasks, generate_world
+from rftkit.data.build import build_dataset
 from rftkit.data.jsonl import write_jsonl
 from rftkit.data.split import stratified_split
-from rftkit.data.toolspecs import course_tool_specs
 
 COURSE_INSTRUCTIONS = (
     "You answer questions about companies from their quarterly reports, which you can only see "
@@ -34,14 +32,28 @@ COURSE_INSTRUCTIONS = (
 )
 
 
-def _course_line(
+def course_tool_specs() -> list[dict[str, Any]]:
+    """The course's tools (search, list_files, read_file, calculator) in chat-completions format."""
+    from tools_service.tools import toolbox  # the service package; imported only when asked
+
+    return toolbox.specs()
+
+
+def course_line(
     task: Task,
-    style: str,
-    instructions: str,
-    tools: list[dict[str, Any]],
-    world_seed: int,
+    *,
+    style: str = "full",
+    instructions: str | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    world_seed: int = 0,
 ) -> dict[str, Any]:
+    """A world task as a course line. ``style`` picks the corpus the evidence refers to;
+    instructions default to COURSE_INSTRUCTIONS, tools to the course's tool service."""
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
     compact = style == "compact"
+    instructions = instructions or COURSE_INSTRUCTIONS
+    tools = list(tools) if tools is not None else course_tool_specs()
     return {
         "messages": [
             {"role": "developer", "content": instructions},
@@ -60,52 +72,6 @@ def _course_line(
         "world_seed": world_seed,
         "corpus_style": style,
     }
-
-
-def _own_line(
-    index: int, task: Mapping[str, Any], instructions: str | None, tools: list[dict[str, Any]]
-) -> dict[str, Any]:
-    missing = [key for key in ("question", "answer") if key not in task]
-    if missing:
-        raise ValueError(f"task {index} has no {' or '.join(missing)} (keys: {sorted(task)})")
-    extra = {k: v for k, v in task.items() if k not in ("question", "answer", "id", "task_id")}
-    messages = [{"role": "developer", "content": instructions}] if instructions else []
-    messages.append({"role": "user", "content": str(task["question"])})
-    line: dict[str, Any] = {"messages": messages}
-    if tools:
-        line["tools"] = copy.deepcopy(tools)
-    line["task_id"] = str(task.get("task_id", task.get("id", f"t{index + 1:04d}")))
-    line["reference_answer"] = str(task["answer"])
-    return line | extra
-
-
-def build_dataset(
-    tasks: Iterable[Task | Mapping[str, Any]],
-    *,
-    style: str = "full",
-    instructions: str | None = None,
-    tools: Sequence[Mapping[str, Any]] | None = None,
-    world_seed: int = 0,
-) -> list[dict[str, Any]]:
-    """One line per task, in order.
-
-    World ``Task``s become course lines (``style`` picks the corpus the evidence refers to;
-    instructions default to COURSE_INSTRUCTIONS, tools to the course's tool service).
-    Plain dicts need ``question`` and ``answer``; ``id``/``task_id`` names the line and other
-    keys are kept as grader references; they get a developer message only if ``instructions``
-    is given, and tools only if ``tools`` is.
-    """
-    if style not in STYLES:
-        raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
-    lines = []
-    for index, task in enumerate(tasks):
-        if isinstance(task, Task):
-            specs = list(tools) if tools is not None else course_tool_specs()
-            text = instructions or COURSE_INSTRUCTIONS
-            lines.append(_course_line(task, style, text, specs, world_seed))
-        else:
-            lines.append(_own_line(index, task, instructions, list(tools or [])))
-    return lines
 
 
 def course_dataset(

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rftkit.course.dataset import course_dataset
 from rftkit.course.world import STYLES, generate_world, write_corpus
-from rftkit.data import course_dataset
 from rftkit.protocol import JobTool
 from rftkit.serving import serve_in_background
 from tools_service.app import create_app

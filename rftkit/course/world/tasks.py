@@ -19,6 +19,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
+from typing import Any
 
 from .facts import METRICS, Company, World
 from .numbers import growth_percent, plain
@@ -63,6 +64,13 @@ class Task:
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict (tuples become lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def as_line(self, **options: Any) -> dict[str, Any]:
+        """This task as a course dataset line (:func:`rftkit.course.dataset.course_line`), so the
+        kit's ``build_dataset`` builds it without knowing the course."""
+        from rftkit.course.dataset import course_line  # that module imports this one
+
+        return course_line(self, **options)
 
 
 def generate_tasks(world: World, seed: int, n: int | None = None) -> list[Task]:
