@@ -12,15 +12,17 @@ import math
 import random
 import statistics
 import tempfile
+from functools import partial
 from typing import Any
 
 import pandas as pd
 import torch
 
-from rftkit.analysis.patterns import rollout_patterns
+from rftkit.analysis.patterns import evidence_files_read, rollout_patterns
 from rftkit.course.expert import Habits, ScriptedExpert
 from rftkit.course.rewards import REWARDS
 from rftkit.course.task import serve_worlds, world_lines
+from rftkit.course.tools import EVIDENCE_TOOL
 from rftkit.course.worlds import build_world
 from rftkit.local.grpo import rollout_items
 from rftkit.local.memory import release_free_memory, tune_malloc
@@ -31,6 +33,8 @@ from rftkit.protocol import JobTool, Trace
 from rftkit.rollouts.traces import is_correct
 
 WORLDS_AT_ONCE = 4
+COURSE_EVIDENCE = partial(evidence_files_read, tool=EVIDENCE_TOOL)
+"""The course's evidence rule: every evidence path opened by a successful ``read_file``."""
 
 
 def evaluate(
@@ -58,7 +62,7 @@ def evaluate(
             traces = _rollout_chunks(policy, work, tools, grader, max_episode_steps)
     release_free_memory()
     items = {item["task_id"]: item for lines in work for item in lines}
-    patterns = rollout_patterns(traces, items).set_index("trace_id")
+    patterns = rollout_patterns(traces, items, COURSE_EVIDENCE).set_index("trace_id")
     rows = []
     for trace in traces:
         item, pattern = items[trace.item_id], patterns.loc[trace.trace_id]

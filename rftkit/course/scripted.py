@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from rftkit.course.tools import COURSE_TOOLS
 from rftkit.protocol import Usage
 from rftkit.rollouts.policy import PolicyTurn, ToolCallRequest
 
@@ -35,7 +36,6 @@ STYLES = ("efficient", "wasteful", "guessing")
 GUESS_RATE = {1: 0.75, 2: 0.35, 3: 0.0}
 """How often ``guessing`` is right, by task tier (1 is a lookup, 3 a multi-hop question)."""
 NEEDS_CALCULATOR = ("difference", "growth")
-COURSE_TOOLS = ("search", "list_files", "read_file", "calculator")
 _CHOICE = re.compile(r": (?P<first>.+) or (?P<second>.+)\?$")
 
 Plan = tuple[list[list[tuple[str, dict[str, Any]]]], str]

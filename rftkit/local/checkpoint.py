@@ -17,6 +17,10 @@ from rftkit.local.tokenizer import Tokenizer
 BASE_CHECKPOINT = Path(__file__).parent / "checkpoints" / "base.pt"
 BASE_MODEL = "rftkit-tinylm-base"
 """The committed base checkpoint's model id, as a task or the local fine-tuning API names it."""
+BASE_TOOLS = frozenset({"search", "list_files", "read_file", "calculator"})
+"""The tools the committed base checkpoint was pre-trained to call: a fact about that file (the
+course's toolbox, ``rftkit.course.tools.COURSE_TOOLS``, when it was trained; a test keeps the two
+equal), so the local job can say when a task's tools are ones the model never saw."""
 
 
 def load_model(path: str | Path = BASE_CHECKPOINT) -> tuple[TinyLM, Tokenizer]:
