@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass, field
 
 from rftkit.course.world import Task, World, report_path
-from tools_service.corpus import Corpus
-from tools_service.registry import ToolContext, ToolInputError
+from rftkit.toolserver.corpus import Corpus
+from rftkit.toolserver.registry import ToolContext, ToolInputError
 from tools_service.tools import toolbox
 
 LABEL_KEYS = {

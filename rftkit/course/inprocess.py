@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from rftkit.course.world import Task
 from rftkit.local.policy import LocalModelPolicy
-from tools_service.corpus import Corpus
-from tools_service.registry import ToolContext, ToolInputError
+from rftkit.toolserver.corpus import Corpus
+from rftkit.toolserver.registry import ToolContext, ToolInputError
 from tools_service.tools import toolbox
 
 

@@ -32,8 +32,8 @@ from rftkit.local.checkpoint import BASE_MODEL
 from rftkit.protocol import JobTool
 from rftkit.serving import serve_in_background
 from rftkit.task import TASK_FILE, RFTTask, TaskTool
+from rftkit.toolserver.state import StateStore
 from tools_service.app import TOKEN_ENV, create_app
-from tools_service.state import StateStore
 from tools_service.tools import toolbox
 
 COURSE_HYPERPARAMETERS = {

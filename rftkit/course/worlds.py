@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rftkit.course.world import Task, World, generate_tasks, generate_world, write_corpus
-from tools_service.corpus import Corpus
+from rftkit.toolserver.corpus import Corpus
 
 PRETRAIN_SEEDS = 1000
 GRPO_SEEDS = 2000
