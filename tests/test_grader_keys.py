@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import inspect
 
-from rftkit.course.grader import python_grader
 from rftkit.data import validate_records
 from rftkit.data.grader_keys import python_item_reads
-from rftkit.graders.sources import tool_efficiency
+from rftkit.graders.sources import python_grader, tool_efficiency
 
 SOURCE = """
 import json

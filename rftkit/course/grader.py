@@ -13,21 +13,15 @@ only the final turn's calls, and an endpoint grader that reads the tool service'
 
 from __future__ import annotations
 
-import inspect
-from types import ModuleType
 from typing import Any
 
-from rftkit.graders.sources import (
+from rftkit.graders.sources import (  # python_grader: re-exported, its old home
     answer_closeness,
     answer_closeness_draft,
     evidence_lookup,
+    python_grader,
     tool_efficiency,
 )
-
-
-def python_grader(name: str, module: ModuleType) -> dict[str, Any]:
-    """A ``python`` grader whose source is ``module``'s file (which must define ``grade``)."""
-    return {"type": "python", "name": name, "source": inspect.getsource(module)}
 
 
 def naive_grader() -> dict[str, Any]:

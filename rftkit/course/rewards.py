@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rftkit.course.grader import course_grader, python_grader
-from rftkit.graders.sources import answer_closeness, latency_efficiency
+from rftkit.course.grader import course_grader
+from rftkit.graders.sources import answer_closeness, latency_efficiency, python_grader
 
 CALL_COUNT_SOURCE = '''def grade(sample, item):
     """The number of tool calls the rollout made."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rftkit.course.dataset import write_course_files
 from rftkit.course.grader import course_grader
 from rftkit.course.worlds import GRPO_SEEDS, VALID_SEEDS, LocalWorld, build_world, world_seeds
 from rftkit.data import build_dataset, write_jsonl
@@ -33,6 +34,7 @@ from rftkit.protocol import JobTool
 from rftkit.serving import serve_in_background
 from rftkit.task import TASK_FILE, RFTTask, TaskTool
 from rftkit.toolserver.state import StateStore
+from rftkit.trl.gpus import DEFAULT_MODEL
 from tools_service.app import TOKEN_ENV, create_app
 from tools_service.tools import toolbox
 
@@ -173,3 +175,23 @@ def serve_course_task(
         served = stack.enter_context(serve_worlds(train + valid, store))
         task = _write_task(root, served.base_url, train, valid, size, grader)
         yield ServedTask(task, served.base_url, {TOKEN_ENV: served.token})
+
+
+def trl_course_task(tools_url: str, out: str | Path) -> RFTTask:
+    """The course task for TRL on Modal against a deployed tool service (which serves world 0 by
+    default): world 0's compact lines (the split ``write_course_files`` makes, the same lines as
+    the notebooks' ``data/*_compact.jsonl``), written under ``out/data``, and ``out/task.json``."""
+    files = write_course_files(Path(out) / "data", seed=0)
+    task = RFTTask(
+        name="course-trl",
+        training_file=files["train_compact"],
+        validation_file=files["valid_compact"],
+        grader=course_grader(),
+        tools=course_task_tools(tools_url),
+        max_episode_steps=12,
+        model=DEFAULT_MODEL,
+        hyperparameters=dict(COURSE_HYPERPARAMETERS),
+        seed=0,
+    )
+    task.save(Path(out) / TASK_FILE)
+    return task
