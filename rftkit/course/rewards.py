@@ -18,12 +18,13 @@ from __future__ import annotations
 from typing import Any
 
 from rftkit.course.grader import course_grader
-from rftkit.graders.sources import answer_closeness, latency_efficiency, python_grader
+from rftkit.graders.sources import (
+    CALL_COUNT_SOURCE,
+    answer_closeness,
+    latency_efficiency,
+    python_grader,
+)
 
-CALL_COUNT_SOURCE = '''def grade(sample, item):
-    """The number of tool calls the rollout made."""
-    return float(len(sample.get("output_tools") or []))
-'''
 FLAT_COST = 0.1
 LATENCY_WEIGHT = 0.4
 

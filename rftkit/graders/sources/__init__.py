@@ -13,3 +13,11 @@ from typing import Any
 def python_grader(name: str, module: ModuleType) -> dict[str, Any]:
     """A ``python`` grader whose source is ``module``'s file (which must define ``grade``)."""
     return {"type": "python", "name": name, "source": inspect.getsource(module)}
+
+
+CALL_COUNT_SOURCE = '''def grade(sample, item):
+    """The number of tool calls the rollout made."""
+    return float(len(sample.get("output_tools") or []))
+'''
+"""A python grader source counting the rollout's tool calls (a reward term of its own, e.g. the
+course's flat-cost reward)."""
