@@ -54,7 +54,7 @@ def test_candidate_generator_reproduces_items_byte_for_byte(tmp_path, monkeypatc
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "OUT", tmp_path / "items.jsonl")
     module.main()
-    shipped = (ROOT / "rftkit" / "reference_labels" / "items.jsonl").read_bytes()
+    shipped = (ROOT / "rftkit" / "course" / "reference_labels" / "items.jsonl").read_bytes()
     assert (tmp_path / "items.jsonl").read_bytes() == shipped
 
 
