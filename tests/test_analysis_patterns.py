@@ -1,5 +1,6 @@
 """Tool-use patterns on hand-built traces (exact figures) and on the committed demo run."""
 
+import functools
 import json
 from pathlib import Path
 
@@ -91,6 +92,17 @@ def test_evidence_rule_is_a_parameter():
     trace = _trace("a", [[SEARCH], [SEARCH], [CALC]])
     assert rollout_patterns([trace], ITEMS)["evidence_read"].tolist() == [False]
     assert rollout_patterns([trace], ITEMS, searched)["calls_after_evidence"].tolist() == [2.0]
+
+
+def test_the_evidence_tool_and_its_argument_are_parameters():
+    """A project whose documents open with ``open_doc(doc_id=...)``: the same rule, its names."""
+    opened = ("open_doc", {"doc_id": "r/x.md"}, 200)
+    trace = _trace("a", [[opened], [CALC]])
+    rule = functools.partial(evidence_files_read, tool="open_doc", argument="doc_id")
+    assert rollout_patterns([trace], ITEMS)["evidence_read"].tolist() == [False]
+    assert rollout_patterns([trace], ITEMS, rule)["calls_after_evidence"].tolist() == [1.0]
+    refused = _trace("a", [[("open_doc", {"doc_id": "r/x.md"}, 404)]])
+    assert rollout_patterns([refused], ITEMS, rule)["evidence_read"].tolist() == [False]
 
 
 @pytest.mark.parametrize(
