@@ -20,11 +20,26 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from rftkit.task import TASK_FILE, RFTTask
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.options import add_spec_options, spec_from_options
+
+
+def course_task(tools_url: str, out: str) -> RFTTask:
+    """Deprecated: :func:`rftkit.course.task.trl_course_task` (this name goes in the next
+    release)."""
+    from rftkit.course.task import trl_course_task
+
+    warnings.warn(
+        "rftkit.trl.__main__.course_task moved to rftkit.course.task.trl_course_task; the old"
+        " name goes in the next release",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return trl_course_task(tools_url, out)
 
 
 def _spec(args: argparse.Namespace) -> TRLJobSpec:
