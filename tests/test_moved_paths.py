@@ -122,3 +122,12 @@ def test_the_new_paths_import_without_a_warning():
         capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_trl_course_task_keeps_its_old_name_with_a_warning(tmp_path):
+    from rftkit.trl.__main__ import course_task
+
+    with pytest.warns(DeprecationWarning, match="rftkit.course.task.trl_course_task"):
+        task = course_task("https://ws--rftkit-tools.modal.run", str(tmp_path))
+    assert task.training_file.is_relative_to(tmp_path)
+    assert len(task.items("train")) + len(task.items("validation")) == 100
