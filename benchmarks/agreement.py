@@ -16,9 +16,9 @@ from scipy.stats import bootstrap
 from sklearn.metrics import cohen_kappa_score
 
 from rftkit.agreement import kappa_interval
+from rftkit.course.grader import course_grader
+from rftkit.course.reference_labels import SCALE, load_reference_set
 from rftkit.graders import run_grader
-from rftkit.graders.course import course_grader
-from rftkit.reference_labels import SCALE, load_reference_set
 
 RESAMPLES = 2000
 REPEATS = 3

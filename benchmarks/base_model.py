@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rftkit.local.evaluate import evaluate, summarise, teacher_forced_accuracy
-from rftkit.local.pretrain import BASE_CHECKPOINT, load_model
-from rftkit.local.worlds import VALID_SEEDS, world_seeds
+from rftkit.course.evaluate import evaluate, summarise, teacher_forced_accuracy
+from rftkit.course.worlds import VALID_SEEDS, world_seeds
+from rftkit.local.checkpoint import BASE_CHECKPOINT, load_model
 
 
 def main() -> None:

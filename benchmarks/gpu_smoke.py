@@ -7,9 +7,10 @@ README's TRL section; about 15 minutes, most of it image build and model downloa
     python benchmarks/gpu_smoke.py --tools-url https://<workspace>--rftkit-tools.modal.run
 
 It launches ``Qwen/Qwen3-0.6B``, LoRA, ``H100``, colocated vLLM, ``max_steps=3`` through the
-``trl-modal`` backend, waits for the job and writes ``benchmarks/results/gpu_smoke.json``: seconds
+``trl-modal`` backend, waits for the job and writes ``rftkit/trl/gpu_smoke.json``: seconds
 per step, completion tokens per second, peak GPU memory, tool calls per rollout and discarded
-rollouts, with the model, GPU and method they were measured for.
+rollouts, with the model, GPU and method they were measured for (inside the package, so a wheel
+built afterwards ships it; ``--out DIR`` writes it there instead).
 :func:`rftkit.trl.describe.forecast` uses that step time for a job with the same model, GPU and
 method instead of its assumption.
 
@@ -59,11 +60,11 @@ def summarize(events: list[dict[str, Any]], *, model: str, gpu: str, method: str
 
 
 def on_gpu(tools_url: str) -> dict:
-    from rftkit.trl.__main__ import course_task
+    from rftkit.course.task import trl_course_task
     from rftkit.trl.backend import launch_trl_modal
     from rftkit.trl.jobspec import TRLJobSpec
 
-    task = course_task(tools_url, Path(tempfile.mkdtemp(prefix="gpu-smoke-")))
+    task = trl_course_task(tools_url, Path(tempfile.mkdtemp(prefix="gpu-smoke-")))
     spec = TRLJobSpec(
         model=MODEL, gpu=GPU, finetune="lora", timeout_hours=1, overrides={"max_steps": STEPS}
     )
@@ -79,7 +80,7 @@ def on_cpu() -> dict:
     """The same runner on the CPU: a tiny model, the course's tools on loopback."""
     import os
 
-    from rftkit.course_task import CourseTaskSize, serve_course_task
+    from rftkit.course.task import CourseTaskSize, serve_course_task
     from rftkit.trl.jobspec import TRLJobSpec
     from rftkit.trl.run import run_job
     from rftkit.trl.tiny import tiny_model_that_opens_with_a_call
@@ -122,11 +123,17 @@ def main(argv: list[str] | None = None) -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--tools-url", help="the deployed course tool service (GPU path)")
     where.add_argument("--cpu", action="store_true", help="the CPU path with a tiny model")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, help="folder of the result (default: see above)")
     args = parser.parse_args(argv)
     result = on_cpu() if args.cpu else on_gpu(args.tools_url)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / ("gpu_smoke_cpu.json" if args.cpu else "gpu_smoke.json")
+    from rftkit.trl.describe import SMOKE_RESULTS
+
+    name = "gpu_smoke_cpu.json" if args.cpu else "gpu_smoke.json"
+    if args.out is not None:
+        path = args.out / name
+    else:
+        path = RESULTS / name if args.cpu else SMOKE_RESULTS
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
     print(f"wrote {path}")

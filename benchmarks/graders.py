@@ -21,12 +21,12 @@ from nltk.translate.gleu_score import sentence_gleu
 from rapidfuzz import fuzz
 from rouge_score.rouge_scorer import RougeScorer
 
+from rftkit.course.grader import course_grader
+from rftkit.course.world import generate_tasks, generate_world
 from rftkit.graders import run_grader, run_grader_async, run_grader_many
-from rftkit.graders.course import course_grader
 from rftkit.graders.sandbox import default_sandbox
 from rftkit.graders.sources import answer_closeness, evidence_lookup, tool_efficiency
 from rftkit.protocol import Sample, ToolCall
-from rftkit.world import generate_tasks, generate_world
 
 PAIRS = [
     (

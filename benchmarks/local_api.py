@@ -31,7 +31,7 @@ from pathlib import Path
 import openai
 
 from rftkit.api import serve_api
-from rftkit.course_task import CourseTaskSize, serve_course_task
+from rftkit.course.task import CourseTaskSize, serve_course_task
 from rftkit.jobs import LocalJob
 
 SIZE = CourseTaskSize(train_worlds=1, train_per_world=16, valid_worlds=1, valid_per_world=10)

@@ -5,8 +5,8 @@
 
 1. the committed base model on held-out tasks from unseen worlds (seeds 100+), one rollout per
    task at the rollout temperature, over HTTP, graded by the course grader;
-2. GRPO on the course task (``rftkit.course_task``) through the local jobs backend, trained on the
-   latency reward (``rftkit.local.rewards``) with the task's hosted hyperparameters mapped to GRPO
+2. GRPO on the course task (``rftkit.course.task``) through the local jobs backend, trained on the
+   latency reward (``rftkit.course.rewards``) with the task's hosted hyperparameters mapped to GRPO
    settings; its CPU time and peak memory;
 3. the trained model on the same held-out tasks: course-reward gain in standard errors (paired by
    task), accuracy, and the Agent RFT patterns: tool calls, turns and reasoning tokens per rollout,
@@ -29,13 +29,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from rftkit.course_task import serve_course_task
+from rftkit.course.evaluate import evaluate, parallel_turn_share, summarise
+from rftkit.course.rewards import REWARDS
+from rftkit.course.task import serve_course_task
+from rftkit.course.worlds import HELDOUT_SEEDS, TUNING_SEEDS, world_seeds
 from rftkit.jobs.local import LocalJob
-from rftkit.local.evaluate import evaluate, parallel_turn_share, summarise
+from rftkit.local.checkpoint import BASE_CHECKPOINT, load_model
 from rftkit.local.grpo import GRPOConfig, GRPOTrainer
-from rftkit.local.pretrain import BASE_CHECKPOINT, load_model
-from rftkit.local.rewards import REWARDS
-from rftkit.local.worlds import HELDOUT_SEEDS, TUNING_SEEDS, world_seeds
 
 RESULTS = Path(__file__).parent / "results"
 EVALUATION_WORLDS = {"heldout": HELDOUT_SEEDS, "tuning": TUNING_SEEDS}

@@ -17,10 +17,10 @@ import tempfile
 
 import local_training
 
-from rftkit.local.evaluate import evaluate
+from rftkit.course.evaluate import evaluate
+from rftkit.course.worlds import HELDOUT_SEEDS, world_seeds
+from rftkit.local.checkpoint import BASE_CHECKPOINT, load_model
 from rftkit.local.memory import mmap_threshold
-from rftkit.local.pretrain import BASE_CHECKPOINT, load_model
-from rftkit.local.worlds import HELDOUT_SEEDS, world_seeds
 
 
 def main() -> None:

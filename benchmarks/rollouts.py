@@ -24,10 +24,10 @@ import uuid
 
 import httpx
 
-from rftkit.course_session import course_session
+from rftkit.course.scripted import ScriptedPolicy
+from rftkit.course.session import course_session
 from rftkit.protocol import FunctionCall, Trace
 from rftkit.rollouts import run_rollouts, traces_frame
-from rftkit.rollouts.scripted import ScriptedPolicy
 
 
 def exact_match(sample, item, trace_id) -> float:

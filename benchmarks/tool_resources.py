@@ -34,9 +34,9 @@ import httpx
 import pandas as pd
 
 from rftkit.serving import serve_in_background
+from rftkit.toolserver.registry import Toolbox, ToolContext
+from rftkit.toolserver.resources import PerThread, Resources
 from tools_service.app import create_app
-from tools_service.registry import Toolbox, ToolContext
-from tools_service.resources import PerThread, Resources
 
 TOKEN = "benchmark-token-not-secret"
 ORDERS = 1_000

@@ -32,8 +32,8 @@ import httpx
 import numpy as np
 from fastapi import FastAPI, Request
 
+from rftkit.course.world import generate_world, write_corpus
 from rftkit.endpoints import CALCULATOR_PROBE, ToolTarget, run_burst, run_coroutine
-from rftkit.world import generate_world, write_corpus
 
 TOKEN = "benchmark-token-not-secret"
 UVICORN_SETTINGS = [

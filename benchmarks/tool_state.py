@@ -19,10 +19,10 @@ from pathlib import Path
 
 import httpx
 
+from rftkit.course.world import generate_world, write_corpus
 from rftkit.serving import serve_in_background
-from rftkit.world import generate_world, write_corpus
+from rftkit.toolserver.state import InMemoryStateStore
 from tools_service.app import create_app
-from tools_service.state import InMemoryStateStore
 
 
 def rss_mib() -> float:

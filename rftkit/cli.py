@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("rftkit.demo", "run the whole loop offline on the embedded default"),
-    "world": ("rftkit.world.cli", "the course's task world"),
+    "world": ("rftkit.course.world.cli", "the course's task world"),
     "data": ("rftkit.data.cli", "RFT datasets: validate, build, split"),
     "tools": ("rftkit.tools_cli", "the course's tool service"),
     "endpoints": ("rftkit.endpoints.cli", "readiness tests for tool endpoints"),
@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rftkit.scaffold.cli",
         "scaffold your own Agent RFT project (tools, data, grader, checks, Modal, notebooks)",
     ),
-    "local": ("rftkit.local.cli", "the local CPU training engine"),
+    "local": ("rftkit.course.local_cli", "the local CPU training engine"),
     "jobs": (
         "rftkit.jobs.cli",
         "preflight, forecast, launch and follow training jobs (exit codes: see docs)",

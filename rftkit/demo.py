@@ -28,17 +28,17 @@ from typing import Any
 import pandas as pd
 
 from rftkit.analysis.report import summary_table, write_html_report
-from rftkit.course_session import CourseSession, course_session
-from rftkit.course_task import CourseTaskSize, serve_course_task
+from rftkit.course.rewards import latency_grader
+from rftkit.course.session import CourseSession, course_session
+from rftkit.course.task import CourseTaskSize, serve_course_task
+from rftkit.course.worlds import HELDOUT_SEEDS, world_seeds
 from rftkit.data import validate_records
 from rftkit.endpoints import check_endpoint
 from rftkit.graders import validate_grader
 from rftkit.jobs import launch
+from rftkit.local.checkpoint import load_model
 from rftkit.local.grpo import GRPOConfig
 from rftkit.local.policy import LocalModelPolicy
-from rftkit.local.pretrain import load_model
-from rftkit.local.rewards import latency_grader
-from rftkit.local.worlds import HELDOUT_SEEDS, world_seeds
 from rftkit.protocol import Trace
 from rftkit.redteam import cases_from_reference, run_redteam
 from rftkit.rollouts import run_rollouts, save_traces, traces_frame

@@ -1,228 +1,26 @@
-"""Self-checks for the course's exercises: "not yet: <hint>" or "correct", never an exception.
+"""Deprecated path, re-exported for one more release; moved to
+:mod:`rftkit.course.exercises`."""
 
-A learner's exercise cell ships as a stub (``...``, ``None`` or a function that raises
-``NotImplementedError``). Its check prints "not yet" with a hint until the answer is right, so the
-notebook still runs top to bottom (and under nbval) before anyone has solved it. Every check
-returns a bool: the solved copies in ``notebooks/solutions/`` assert it is True, and
-``tests/test_exercises.py`` proves each one says "not yet" to wrong answers.
+import warnings
 
-Learners' code may raise anything; a check reports it as "not yet" and the notebook goes on.
-"""
-
-from __future__ import annotations
-
-import copy
-import functools
-import math
-import numbers
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-import pandas as pd
-
-from rftkit.baseline import Baseline, bucket_of
-from rftkit.data import validate_records
-from rftkit.graders import GraderValidationError, validate_grader
-from rftkit.protocol import Trace
-from rftkit.redteam import Case, run_redteam
-
-STUB_HINT = "the exercise still holds its stub; write your answer in the cell above and run it"
-
-
-class NotYet(Exception):
-    """A wrong or missing answer; the message is the hint the learner sees."""
-
-
-def exercise_check(check: Callable[..., str | None]) -> Callable[..., bool]:
-    """Turn a check that raises ``NotYet`` into one that prints its verdict and returns a bool.
-
-    The wrapped check may return a short note that is printed after "correct".
-    """
-
-    @functools.wraps(check)
-    def run(*args: Any, **kwargs: Any) -> bool:
-        try:
-            note = check(*args, **kwargs)
-        except NotYet as not_yet:
-            print(f"not yet: {not_yet}")
-            return False
-        except NotImplementedError:
-            print(f"not yet: {STUB_HINT}")
-            return False
-        except Exception as error:  # the learner's code, whatever it raised
-            print(f"not yet: your answer raised {type(error).__name__}: {error}"[:500])
-            return False
-        print(f"correct: {note}" if note else "correct")
-        return True
-
-    return run
-
-
-def _require_answer(answer: Any) -> None:
-    if answer is None or answer is Ellipsis:
-        raise NotYet(STUB_HINT)
-
-
-@exercise_check
-def check_restated_tasks(answer: Any, tasks: pd.DataFrame) -> str:
-    """00: how many of the world's tasks need a figure that a later report restates."""
-    _require_answer(answer)
-    if not isinstance(answer, numbers.Real) or isinstance(answer, bool):
-        raise NotYet(f"answer with a number of tasks, not {type(answer).__name__}")
-    expected = int(tasks["uses_restatement"].sum())
-    if answer != expected:
-        raise NotYet(
-            f"{answer} is not it: count the tasks (rows of `tasks`) whose `uses_restatement` is "
-            "True; the world's restatements are figures, and a figure can be asked about by "
-            "several tasks, or none"
-        )
-    return f"{expected} of {len(tasks)} tasks need the later report"
-
-
-@exercise_check
-def check_repair(
-    repair: Callable[[dict[str, Any]], dict[str, Any]],
-    lines: Sequence[Mapping[str, Any]],
-    *,
-    grader: Mapping[str, Any],
-    tool_names: Sequence[str],
-) -> str:
-    """01: ``repair(line)`` fixes every line, drops none, keeps each task and its question."""
-    _require_answer(repair)
-    originals = copy.deepcopy(list(lines))
-    repaired = [repair(copy.deepcopy(line)) for line in lines]
-    if any(not isinstance(line, dict) for line in repaired):
-        raise NotYet("repair(line) must return the fixed line (a dict), also for good lines")
-    if [line.get("task_id") for line in repaired] != [line["task_id"] for line in originals]:
-        raise NotYet("lines were lost, added or changed task: return one fixed copy of each line")
-    for number, (before, after) in enumerate(zip(originals, repaired, strict=True), start=1):
-        asked = [m["content"] for m in before["messages"] if m["role"] == "user"]
-        if [m.get("content") for m in after["messages"] if m.get("role") == "user"] != asked:
-            raise NotYet(f"line {number}: the user's question changed; repair the line around it")
-    report = validate_records(repaired, grader=grader, tool_names=tool_names)
-    if not report.ok:
-        first = report.errors[0]
-        raise NotYet(
-            f"{len(report.errors)} error(s) left, first on line {first.line}: {first.field} "
-            f"{first.code} ({first.message}); hint: {first.hint}"
-        )
-    return report.summary()
-
-
-PERCENT_CHANGE_CASES = [((4043.9, 4134.9), "2.3"), ((100, 150), "50.0"), ((200, 150), "-25.0")]
-
-
-@exercise_check
-def check_percent_change(percent_change: Callable[[float, float], Any]) -> str:
-    """02: the percentage change from ``old`` to ``new``, one decimal, as a string."""
-    _require_answer(percent_change)
-    for (old, new), expected in PERCENT_CHANGE_CASES:
-        got = percent_change(old, new)
-        if not isinstance(got, str):
-            raise NotYet(
-                f"percent_change({old}, {new}) returned {type(got).__name__} {got!r}: a tool "
-                "answers the model with text, so return str(...)"
-            )
-        if got != expected:
-            raise NotYet(
-                f"percent_change({old}, {new}) returned {got!r}, expected {expected!r}: "
-                "(new - old) * 100 / old, rounded to one decimal"
-            )
-    return f"{len(PERCENT_CHANGE_CASES)} cases right; now the readiness check serves it"
-
-
-@exercise_check
-def check_string_grader(config: Any, cases: Sequence[Case]) -> str:
-    """03: a ``string_check`` that pays the honest answer and nothing for hedges, lists, dumps."""
-    _require_answer(config)
-    if not isinstance(config, Mapping) or config.get("type") != "string_check":
-        raise NotYet(
-            'the exercise asks for a string_check config (a dict with "type": "string_check"), '
-            "no python: start from naive_grader() and change what it checks"
-        )
-    try:
-        validate_grader(config)
-    except GraderValidationError as error:
-        raise NotYet(f"the config is not valid: {error}") from None
-    report = run_redteam(config, cases)
-    left = [problem for problem in report.problems() if not problem.startswith("lucky guess")]
-    if left:
-        raise NotYet(
-            "still paid or still wrong: " + "; ".join(left) + ". Hint: which `operation` of a "
-            "string_check pays only an answer that is the reference and nothing else?"
-        )
-    return "every probe earns nothing but the lucky guess: which one is that, and why?"
-
-
-BUCKET_CASES = [
-    ([0.0, 0.0, 0.0, 0.0], "always_0"),
-    ([1.0, 1.0, 1.0], "always_1"),
-    ([0.86, 0.86, 0.86, 0.86], "constant"),
-    ([0.0, 1.0, 0.0, 0.0], "learnable"),
-    ([0.4, 0.6], "learnable"),
-    ([0.0, 0.0, 0.0, 0.2], "learnable"),
-    ([0.7], "unscored"),
-]
-
-
-@exercise_check
-def check_bucket(bucket: Callable[[list[float]], str], baseline: Baseline) -> str:
-    """04: ``bucket(rewards)`` gives the triage verdict for one item's scored rewards."""
-    _require_answer(bucket)
-    cases = [(rewards, expected, "a made-up item") for rewards, expected in BUCKET_CASES]
-    cases += [
-        (rewards, bucket_of(rewards), item_id)
-        for item_id, rewards in baseline.rewards_by_item().items()
-    ]
-    for rewards, expected, where in cases:
-        got = bucket(list(rewards))
-        if got != expected:
-            raise NotYet(
-                f"bucket({[round(r, 3) for r in rewards]}) ({where}) gave {got!r}, expected "
-                f"{expected!r}; an item teaches something only if its rewards differ"
-            )
-    return f"{len(cases)} items bucketed as the triage does"
-
-
-def _lucky_share(traces: Sequence[Trace]) -> float:
-    """Share of scored rollouts right without a tool call, read from the traces themselves."""
-    scored = [t for t in traces if t.reward is not None]
-    lucky = [
-        t
-        for t in scored
-        if not t.function_spans
-        and (t.grader_result or {}).get("sub_rewards", {}).get("correct", t.reward) >= 1
-    ]
-    return len(lucky) / len(scored) if scored else math.nan
-
-
-NO_TOOL_CASE = pd.DataFrame(
-    {
-        "reward": [1.0, 0.4, 0.0, None, 1.0],
-        "correct": [True, True, False, None, True],
-        "tool_calls": [2, 0, 0, 0, 0],
-    }
+from rftkit.course.exercises import *  # noqa: F403
+from rftkit.course.exercises import (  # noqa: F401
+    BUCKET_CASES,
+    NO_TOOL_CASE,
+    PERCENT_CHANGE_CASES,
+    STUB_HINT,
+    NotYet,
+    check_bucket,
+    check_no_tool_correct,
+    check_percent_change,
+    check_repair,
+    check_restated_tasks,
+    check_string_grader,
+    exercise_check,
 )
-"""Five rollouts: two right without a tool among the four scored, one discarded (no reward)."""
 
-
-@exercise_check
-def check_no_tool_correct(
-    no_tool_correct: Callable[[pd.DataFrame], float],
-    runs: Mapping[str, tuple[pd.DataFrame, Sequence[Trace]]],
-) -> str:
-    """06: share of *scored* rollouts that answered correctly without any tool call."""
-    _require_answer(no_tool_correct)
-    got = no_tool_correct(NO_TOOL_CASE.copy())
-    if not isinstance(got, numbers.Real) or not math.isclose(got, 0.5):
-        raise NotYet(
-            f"on a made-up run (2 of 4 scored rollouts right without tools, 1 discarded) you "
-            f"got {got!r}, expected 0.5: count only rows with a reward"
-        )
-    shares = {}
-    for name, (frame, traces) in runs.items():
-        got, expected = no_tool_correct(frame), _lucky_share(traces)
-        if not math.isclose(got, expected, abs_tol=1e-9):
-            raise NotYet(f"{name}: {got!r}, but the traces say {expected:.3f}")
-        shares[name] = round(expected, 3)
-    return ", ".join(f"{name} {share}" for name, share in shares.items())
+warnings.warn(
+    "rftkit.exercises moved to rftkit.course.exercises; the old path goes in the next release",
+    DeprecationWarning,
+    stacklevel=2,
+)

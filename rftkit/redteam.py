@@ -394,7 +394,7 @@ def cases_from_reference() -> list[Case]:
     canonical reference string, and with no more tool calls than the task's minimum; their tool
     calls and the files they read become the honest rollout and the documents.
     """
-    from rftkit.reference_labels import load_reference_set
+    from rftkit.course.reference_labels import load_reference_set
 
     reference = load_reference_set()
     ideal = [

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
-from rftkit.world import STYLES, generate_world, write_corpus
+from rftkit.course.world import STYLES, generate_world, write_corpus
 from tools_service.app import TOKEN_ENV, create_app
 
 

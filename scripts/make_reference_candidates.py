@@ -3,12 +3,13 @@
 What this script is: a generator of plausible agent outputs for seed-0 course tasks — correct
 answers in several formats, wrong figures, right digits at the wrong scale, superseded
 (pre-restatement) figures, hedges, number dumps, answers with no tool use, prompt injections —
-each with a short tool trace. It writes ``rftkit/reference_labels/items.jsonl``; the field
+each with a short tool trace. It writes ``rftkit/course/reference_labels/items.jsonl``; the field
 ``construction`` records how each candidate was made, for analysis after labelling.
 
-What it is not: a labeller. The labels in ``rftkit/reference_labels/labels.csv`` were written by
-hand, item by item, by reading each item (question, reference answer, answer, trace) and
-applying ``rubric.md``; see ``rftkit/reference_labels/README.md``. Nothing here scores anything.
+What it is not: a labeller. The labels in ``rftkit/course/reference_labels/labels.csv`` were
+written by hand, item by item, by reading each item (question, reference answer, answer, trace)
+and applying ``rubric.md``; see ``rftkit/course/reference_labels/README.md``. Nothing here scores
+anything.
 
 Run from the repository root: ``python scripts/make_reference_candidates.py``. The output is
 deterministic (seeded) and committed; re-running reproduces it byte for byte.
@@ -23,12 +24,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+from rftkit.course.world import Task, World, generate_tasks, generate_world
+from rftkit.course.world.render import render_full
 from rftkit.protocol import FunctionSpec, Sample, ToolCall
-from rftkit.world import Task, World, generate_tasks, generate_world
-from rftkit.world.render import render_full
 
 SEED = 0
-OUT = Path(__file__).resolve().parents[1] / "rftkit" / "reference_labels" / "items.jsonl"
+OUT = Path(__file__).resolve().parents[1] / "rftkit" / "course" / "reference_labels" / "items.jsonl"
 MONEY = "USD millions"
 
 Trace = list[dict[str, object]]

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from rftkit.local.expert import Habits
-from rftkit.local.pretrain import build_tokenizer, scripted_transcripts
+from rftkit.course.expert import Habits
+from rftkit.course.pretrain import build_tokenizer, scripted_transcripts
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +20,7 @@ def scripted_world(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_course_task(tmp_path_factory):
     """The course task shrunk to a few lines, its worlds' tool service running on loopback."""
-    from rftkit.course_task import CourseTaskSize, serve_course_task
+    from rftkit.course.task import CourseTaskSize, serve_course_task
 
     size = CourseTaskSize(train_worlds=1, train_per_world=3, valid_worlds=1, valid_per_world=2)
     with serve_course_task(tmp_path_factory.mktemp("course-task"), size) as served:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rftkit.api import LocalAPI, serve_api
-from rftkit.course_task import CourseTaskSize, serve_course_task
+from rftkit.course.task import CourseTaskSize, serve_course_task
 from rftkit.task import RFTTask
+from rftkit.toolserver.state import InMemoryStateStore
 from tools_service.app import TOKEN_ENV
-from tools_service.state import InMemoryStateStore
 
 SMALL = CourseTaskSize(train_worlds=1, train_per_world=10, valid_worlds=1, valid_per_world=10)
 """The fewest lines the RFT rules accept (10 per file)."""

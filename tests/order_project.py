@@ -30,9 +30,9 @@ import json
 import sqlite3
 from typing import Any
 
-from tools_service.corpus import Corpus
-from tools_service.registry import Toolbox, ToolContext, ToolInputError
-from tools_service.resources import PerThread
+from rftkit.toolserver.corpus import Corpus
+from rftkit.toolserver.registry import Toolbox, ToolContext, ToolInputError
+from rftkit.toolserver.resources import PerThread
 
 from {package} import DATA
 
@@ -157,8 +157,8 @@ Answers to `tasks.jsonl`, labelled by the rubric below (fixture labels for rftki
 EXAMPLE_TESTS = '''"""Tests of the order tools."""
 
 import pytest
-from tools_service.registry import ToolContext, ToolInputError
-from tools_service.resources import Resources
+from rftkit.toolserver.registry import ToolContext, ToolInputError
+from rftkit.toolserver.resources import Resources
 
 from {package} import tools
 

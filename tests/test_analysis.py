@@ -24,10 +24,10 @@ from rftkit.analysis.traces import (
     tool_bigrams,
     tool_counts,
 )
-from rftkit.course_session import course_session
-from rftkit.graders.course import course_grader
+from rftkit.course.grader import course_grader
+from rftkit.course.scripted import ScriptedPolicy
+from rftkit.course.session import course_session
 from rftkit.rollouts import load_traces, run_rollouts_sync, traces_frame
-from rftkit.rollouts.scripted import ScriptedPolicy
 
 matplotlib.use("Agg")
 

@@ -1,5 +1,6 @@
 """Tool-use patterns on hand-built traces (exact figures) and on the committed demo run."""
 
+import functools
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from rftkit.analysis.patterns import (
     tool_choice,
 )
 from rftkit.analysis.traces import latency_percentiles, side_by_side, transcript
-from rftkit.data import course_dataset
+from rftkit.course.dataset import course_dataset
 from rftkit.protocol import (
     FunctionSpanData,
     FunctionSpec,
@@ -91,6 +92,17 @@ def test_evidence_rule_is_a_parameter():
     trace = _trace("a", [[SEARCH], [SEARCH], [CALC]])
     assert rollout_patterns([trace], ITEMS)["evidence_read"].tolist() == [False]
     assert rollout_patterns([trace], ITEMS, searched)["calls_after_evidence"].tolist() == [2.0]
+
+
+def test_the_evidence_tool_and_its_argument_are_parameters():
+    """A project whose documents open with ``open_doc(doc_id=...)``: the same rule, its names."""
+    opened = ("open_doc", {"doc_id": "r/x.md"}, 200)
+    trace = _trace("a", [[opened], [CALC]])
+    rule = functools.partial(evidence_files_read, tool="open_doc", argument="doc_id")
+    assert rollout_patterns([trace], ITEMS)["evidence_read"].tolist() == [False]
+    assert rollout_patterns([trace], ITEMS, rule)["calls_after_evidence"].tolist() == [1.0]
+    refused = _trace("a", [[("open_doc", {"doc_id": "r/x.md"}, 404)]])
+    assert rollout_patterns([refused], ITEMS, rule)["evidence_read"].tolist() == [False]
 
 
 @pytest.mark.parametrize(
@@ -281,11 +293,11 @@ def test_the_demo_run():
 def test_real_rollouts_show_the_patterns_the_scripts_act_out():
     """Through the real tool service: ``efficient`` reads all its evidence in one turn (parallel
     when there are two reports) and stops; ``wasteful`` reads one report per turn, then reads one
-    again and calculates twice (``rftkit.rollouts.scripted``)."""
-    from rftkit.course_session import course_session
-    from rftkit.graders.course import course_grader
+    again and calculates twice (``rftkit.course.scripted``)."""
+    from rftkit.course.grader import course_grader
+    from rftkit.course.scripted import ScriptedPolicy
+    from rftkit.course.session import course_session
     from rftkit.rollouts import run_rollouts_sync
-    from rftkit.rollouts.scripted import ScriptedPolicy
 
     with course_session(seed=0, style="compact", n=12) as course:
         common = dict(tools=course.job_tools, grader=course_grader(), progress=False)

@@ -172,7 +172,7 @@ def test_labelling_widget_records_clicks_in_jupyterlab(lab):
     expect.set_options(timeout=TIMEOUT_MS)
 
     notebook = nbformat.read(lab["root"] / NOTEBOOK, as_version=4)
-    needed = [_cell_index(notebook, "from rftkit import reference_labels")]
+    needed = [_cell_index(notebook, "from rftkit.course import reference_labels")]
     widget_cell = _cell_index(notebook, "LabelView(")
     errors: list[str] = []
     with sync_playwright() as pw:

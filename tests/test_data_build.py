@@ -5,21 +5,23 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from rftkit.data import (
+from rftkit.course.dataset import (
     COURSE_INSTRUCTIONS,
-    build_dataset,
     course_dataset,
     course_tool_specs,
+    write_course_files,
+)
+from rftkit.course.world import generate_tasks, generate_world
+from rftkit.data import (
+    build_dataset,
     fetch_tool_specs,
     load_jsonl,
     tool_names,
     validate_file,
     validate_records,
-    write_course_files,
     write_jsonl,
 )
 from rftkit.serving import serve_in_background
-from rftkit.world import generate_tasks, generate_world
 from tools_service.tools import toolbox
 
 COURSE_KEYS = [

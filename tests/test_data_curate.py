@@ -5,9 +5,9 @@ from collections import Counter
 import matplotlib
 import pytest
 
+from rftkit.course.dataset import course_dataset
 from rftkit.data import (
     build_dataset,
-    course_dataset,
     dataset_stats,
     find_leakage,
     near_duplicates,

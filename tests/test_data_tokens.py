@@ -8,7 +8,8 @@ import socket
 import pytest
 from tiktoken_ext import openai_public
 
-from rftkit.data import count_tokens, course_dataset, line_tokens
+from rftkit.course.dataset import course_dataset
+from rftkit.data import count_tokens, line_tokens
 from rftkit.data import tokens as tokens_module
 
 # Token ids published by tiktoken ports' test suites (e.g. js-tiktoken) for o200k_base.

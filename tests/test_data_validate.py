@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from rftkit.course.dataset import course_tool_specs
 from rftkit.data import (
     DatasetValidationError,
     Profile,
     build_dataset,
-    course_tool_specs,
     grader_item_variables,
     validate_file,
     validate_records,

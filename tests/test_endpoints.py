@@ -7,14 +7,14 @@ import time
 import pytest
 
 from rftkit.cli import main
+from rftkit.course.world import generate_world, write_corpus
 from rftkit.endpoints import CALCULATOR_PROBE, check_endpoint
 from rftkit.endpoints.burst import call_steps
 from rftkit.serving import serve_in_background
-from rftkit.world import generate_world, write_corpus
+from rftkit.toolserver.corpus import Corpus
+from rftkit.toolserver.registry import Toolbox, ToolContext
+from rftkit.toolserver.state import InMemoryStateStore
 from tools_service.app import create_app
-from tools_service.corpus import Corpus
-from tools_service.registry import Toolbox, ToolContext
-from tools_service.state import InMemoryStateStore
 from tools_service.tools import calculator, toolbox
 
 TOKEN = "endpoint-test-token-42"

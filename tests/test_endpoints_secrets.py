@@ -9,10 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from rftkit.cli import main
+from rftkit.course.world import generate_world, write_corpus
 from rftkit.endpoints import check_endpoint, check_tools
 from rftkit.endpoints.redact import Redactor, secrets_of, strip_userinfo
 from rftkit.serving import serve_in_background
-from rftkit.world import generate_world, write_corpus
 from tools_service.app import create_app
 
 TOKEN = "s3cret-bearer-token-value-91"

@@ -14,13 +14,14 @@ import nbformat
 import pandas as pd
 import pytest
 
-from rftkit import exercises
 from rftkit.baseline import baseline_from_traces
-from rftkit.data import course_dataset, course_tool_specs, tool_names
-from rftkit.graders.course import course_grader, naive_grader
+from rftkit.course import exercises
+from rftkit.course.dataset import course_dataset, course_tool_specs
+from rftkit.course.grader import course_grader, naive_grader
+from rftkit.course.world import generate_tasks, generate_world
+from rftkit.data import tool_names
 from rftkit.redteam import cases_from_reference
 from rftkit.rollouts import load_traces, traces_frame
-from rftkit.world import generate_tasks, generate_world
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_RUN = ROOT / "notebooks" / "data" / "demo_run"

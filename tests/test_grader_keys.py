@@ -7,8 +7,7 @@ import inspect
 
 from rftkit.data import validate_records
 from rftkit.data.grader_keys import python_item_reads
-from rftkit.graders.course import python_grader
-from rftkit.graders.sources import tool_efficiency
+from rftkit.graders.sources import python_grader, tool_efficiency
 
 SOURCE = """
 import json

@@ -3,7 +3,7 @@
 import json
 
 from rftkit.cli import main
-from rftkit.graders.course import course_grader
+from rftkit.course.grader import course_grader
 
 
 def test_course_prints_the_config(capsys):

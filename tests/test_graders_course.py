@@ -5,12 +5,12 @@ import inspect
 import pytest
 
 from rftkit.agreement import bin_scores, launch_gate
+from rftkit.course.grader import course_grader, course_grader_draft, naive_grader
+from rftkit.course.reference_labels import SCALE, load_reference_set
+from rftkit.course.world import generate_tasks, generate_world
 from rftkit.graders import run_grader, run_grader_many, validate_grader
-from rftkit.graders.course import course_grader, course_grader_draft, naive_grader
 from rftkit.graders.sources import answer_closeness, evidence_lookup, tool_efficiency
 from rftkit.protocol import Sample, ToolCall
-from rftkit.reference_labels import SCALE, load_reference_set
-from rftkit.world import generate_tasks, generate_world
 
 MONEY = {
     "reference_answer": "911.4",

@@ -8,8 +8,8 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from rftkit.course.grader import course_grader
 from rftkit.graders import GraderValidationError, run_grader, run_grader_async
-from rftkit.graders.course import course_grader
 from rftkit.graders.server import create_grader_app
 from rftkit.protocol import GraderRequest, Sample, ToolCall
 from rftkit.serving import serve_in_background

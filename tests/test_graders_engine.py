@@ -198,8 +198,8 @@ def test_async_python_graders_run_side_by_side():
 
 
 def test_run_grader_many_equals_run_grader_case_by_case():
+    from rftkit.course.grader import course_grader
     from rftkit.graders import run_grader_many
-    from rftkit.graders.course import course_grader
 
     grader = course_grader()
     base = {

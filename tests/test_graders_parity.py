@@ -12,8 +12,8 @@ from openai.types.fine_tuning.alpha.grader_run_params import GraderRunParams
 from openai.types.graders.multi_grader_param import Graders as MultiGraders
 from pydantic import TypeAdapter, ValidationError
 
+from rftkit.course.grader import course_grader, naive_grader
 from rftkit.graders import run_grader
-from rftkit.graders.course import course_grader, naive_grader
 from rftkit.graders.service import differences, run_on_service
 from rftkit.serving import serve_in_background
 

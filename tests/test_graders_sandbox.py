@@ -277,7 +277,7 @@ def test_without_namespaces_it_refuses_unless_the_user_opts_in(monkeypatch, capf
     """Issue #26: without bubblewrap the grader ran silently as root. Now a source from elsewhere
     is refused with how to install isolation; rftkit's own graders still run (they are this
     package's code); anything else runs only by a visible opt-in, printed on every start."""
-    from rftkit.graders.course import course_grader
+    from rftkit.course.grader import course_grader
 
     monkeypatch.setattr(sandbox_module, "namespaces_unavailable", lambda: "no bwrap here")
     monkeypatch.delenv("RFTKIT_UNISOLATED_GRADERS", raising=False)

@@ -321,7 +321,7 @@ def test_the_project_is_not_visible_inside(box):
         "import os, sys\n"
         "def grade(s, i):\n"
         # The project's own .venv (make's default) is bound read-only as the interpreter's.
-        "    seen = [p for p in (i['project'], i['project'] + '/rftkit/reference_labels')\n"
+        "    seen = [p for p in (i['project'], i['project'] + '/rftkit/course/reference_labels')\n"
         "            if os.path.exists(p) and set(os.listdir(p)) - {'.venv'}]\n"
         "    try:\n"
         "        import rftkit.graders\n"

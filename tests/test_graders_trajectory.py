@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rftkit.course_session import course_session
+from rftkit.course.grader import course_grader
+from rftkit.course.scripted import ScriptedPolicy
+from rftkit.course.session import course_session
 from rftkit.graders import run_grader, run_grader_many, validate_grader
-from rftkit.graders.course import course_grader
 from rftkit.graders.server import create_grader_app
 from rftkit.graders.trajectory import (
     TrajectoryGrader,
@@ -21,7 +22,6 @@ from rftkit.graders.trajectory import (
 )
 from rftkit.protocol import GraderRequest, Sample
 from rftkit.rollouts import run_rollouts_sync
-from rftkit.rollouts.scripted import ScriptedPolicy
 from rftkit.serving import serve_in_background
 
 ITEM = {"reference_answer": "14.3", "unit": "USD millions", "min_tool_calls": 1,

@@ -3,8 +3,8 @@ error names the field path."""
 
 import pytest
 
+from rftkit.course.grader import course_grader
 from rftkit.graders import GraderValidationError, validate_grader
-from rftkit.graders.course import course_grader
 
 CHECK = {
     "type": "string_check",

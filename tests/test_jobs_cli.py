@@ -10,7 +10,7 @@ import pytest
 from fake_openai_api import FakeState, fake_openai_app
 
 from rftkit.cli import main
-from rftkit.data import course_tool_specs
+from rftkit.course.dataset import course_tool_specs
 from rftkit.serving import serve_in_background
 from rftkit.task import RFTTask, TaskTool
 from tools_service.app import create_app

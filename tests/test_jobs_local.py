@@ -9,8 +9,8 @@ from fastapi import FastAPI, Request
 
 from rftkit.data import build_dataset, write_jsonl
 from rftkit.jobs import LocalJob, launch
+from rftkit.local.checkpoint import BASE_MODEL
 from rftkit.local.model import ModelConfig, TinyLM
-from rftkit.local.pretrain import BASE_MODEL
 from rftkit.protocol import FunctionCall, FunctionCallOutput
 from rftkit.serving import serve_in_background
 from rftkit.task import RFTTask, TaskTool

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rftkit.course.rewards import latency_grader
 from rftkit.graders import run_grader, validate_grader
 from rftkit.graders.sources import latency_efficiency
-from rftkit.local.rewards import latency_grader
 from rftkit.protocol import Sample, ToolCall
 
 ITEM = {

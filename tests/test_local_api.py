@@ -11,7 +11,7 @@ import openai
 import pytest
 from local_api_fixtures import logged_api, recorded_course_task
 
-from rftkit.local.pretrain import BASE_MODEL
+from rftkit.local.checkpoint import BASE_MODEL
 from rftkit.rollouts import run_rollouts_sync
 from rftkit.rollouts.openai_policy import OpenAICompatiblePolicy
 

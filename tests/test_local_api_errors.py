@@ -17,8 +17,8 @@ from rftkit.api import serve_api
 from rftkit.api.cli import is_loopback
 from rftkit.cli import main
 from rftkit.data import build_dataset
+from rftkit.local.checkpoint import BASE_MODEL
 from rftkit.local.policy import MAX_MARKED_TURN_TOKENS
-from rftkit.local.pretrain import BASE_MODEL
 
 SECRET = "tool-header-value-that-must-not-leak"
 EXACT = {"type": "string_check", "name": "exact", "operation": "eq",

@@ -3,7 +3,7 @@ exception; "correct" only for hyperparameters that give the asked-for GRPO budge
 
 import pytest
 
-from rftkit.job_exercises import TARGET, check_step_budget
+from rftkit.course.job_exercises import TARGET, check_step_budget
 from rftkit.local.hyperparameters import grpo_config
 
 

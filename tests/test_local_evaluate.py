@@ -2,9 +2,9 @@
 
 import pytest
 
-from rftkit.local.evaluate import evaluate, summarise
-from rftkit.local.pretrain import BASE_CHECKPOINT, load_model
-from rftkit.local.worlds import HELDOUT_SEEDS, world_seeds
+from rftkit.course.evaluate import evaluate, summarise
+from rftkit.course.worlds import HELDOUT_SEEDS, world_seeds
+from rftkit.local.checkpoint import BASE_CHECKPOINT, load_model
 
 
 @pytest.fixture(scope="module")

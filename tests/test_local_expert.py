@@ -8,10 +8,10 @@ import random
 
 import pytest
 
-from rftkit.local import expert as expert_module
-from rftkit.local.expert import BASE_HABITS, PERFECT, SLOW_ROUTE_TYPES, Habits, ScriptedExpert
-from rftkit.local.pretrain import PretrainConfig, scripted_transcripts
-from rftkit.local.worlds import build_world
+from rftkit.course import expert as expert_module
+from rftkit.course.expert import BASE_HABITS, PERFECT, SLOW_ROUTE_TYPES, Habits, ScriptedExpert
+from rftkit.course.pretrain import PretrainConfig, scripted_transcripts
+from rftkit.course.worlds import build_world
 
 BASE_TRANSCRIPTS = "dd86c7a2bfc850b0885558c963bd60bd9578371732de2582c013b0c0bd5b6f29"
 """sha256 of world 1001's transcripts with ``BASE_HABITS`` and ``Random(0)``: the data the

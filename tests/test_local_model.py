@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
+from rftkit.local.batches import batch_tensors, length_buckets
 from rftkit.local.model import ModelConfig, TinyLM, masked_mean, sequence_logprobs
-from rftkit.local.pretrain import batch_tensors, length_buckets
 from rftkit.local.tokenizer import (
     N_SLOTS,
     SlotTable,

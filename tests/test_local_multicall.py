@@ -22,18 +22,12 @@ import torch
 from rftkit.analysis.patterns import rollout_patterns
 from rftkit.api import serve_api
 from rftkit.api.models import ModelRegistry
+from rftkit.course.pretrain import PretrainConfig, build_tokenizer, train_cycle
+from rftkit.local.batches import length_buckets
+from rftkit.local.checkpoint import BASE_CHECKPOINT, BASE_MODEL, load_model
 from rftkit.local.grpo import GRPOConfig, GRPOTrainer, grpo_loss
 from rftkit.local.model import ModelConfig, TinyLM
 from rftkit.local.policy import LocalModelPolicy
-from rftkit.local.pretrain import (
-    BASE_CHECKPOINT,
-    BASE_MODEL,
-    PretrainConfig,
-    build_tokenizer,
-    length_buckets,
-    load_model,
-    train_cycle,
-)
 from rftkit.local.tokenizer import render
 from rftkit.local.turns import MAX_CALLS_PER_TURN
 from rftkit.rollouts import run_rollouts

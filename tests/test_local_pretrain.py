@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from rftkit.local.evaluate import teacher_forced_accuracy
-from rftkit.local.pretrain import PretrainConfig, load_model, pretrain
+from rftkit.course.evaluate import teacher_forced_accuracy
+from rftkit.course.pretrain import PretrainConfig, pretrain
+from rftkit.local.checkpoint import load_model
 
 TINY = {"worlds": 1, "batch_tokens": 2048, "n_layer": 1, "n_head": 2, "n_embd": 16, "warmup": 1}
 
@@ -48,9 +49,9 @@ def test_every_cycle_needs_its_slot_weight():
 def test_teacher_forced_accuracy_counts_every_token_the_expert_wrote(tmp_path):
     import random
 
-    from rftkit.local.expert import Habits, ScriptedExpert
+    from rftkit.course.expert import Habits, ScriptedExpert
+    from rftkit.course.worlds import build_world, world_seeds
     from rftkit.local.tokenizer import render
-    from rftkit.local.worlds import build_world, world_seeds
 
     config = PretrainConfig(cycles=(2,), slot_weights=(1.0,), **TINY)
     pretrain(config, tmp_path / "tiny.pt", progress=False)

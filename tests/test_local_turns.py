@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rftkit.local.pretrain import build_tokenizer
+from rftkit.course.pretrain import build_tokenizer
 from rftkit.local.tokenizer import FIRST_SLOT, TURN_MARKERS, SlotTable, Tokenizer, render
 from rftkit.local.turns import MAX_CALLS_PER_TURN, ParsedTurn, parse_marked_turn
 

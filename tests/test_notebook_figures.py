@@ -41,7 +41,7 @@ def _table_value(text: str, row: str) -> str:
 
 def test_00_quotes_the_models_parameter_count():
     torch = pytest.importorskip("torch")  # noqa: F841 - the model needs the train extra
-    from rftkit.local.pretrain import load_model
+    from rftkit.local.checkpoint import load_model
 
     counted = f"{load_model()[0].num_parameters():,}"
     assert _output("00_welcome.ipynb", "params00").strip() == f"{counted} parameters"
@@ -123,7 +123,7 @@ def test_06_quotes_its_tool_use_patterns():
         assert "{} → {}".format(*row(label)) in prose, label
 
     from rftkit.analysis.patterns import tool_choice
-    from rftkit.data import course_dataset
+    from rftkit.course.dataset import course_dataset
 
     items = {f"w{seed}-{line['task_id']}": line
              for seed in (100, 101) for line in course_dataset(seed=seed, style="compact", n=20)}

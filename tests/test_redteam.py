@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 
 import pytest
 
-from rftkit.graders.course import course_grader, naive_grader
+from rftkit.course.grader import course_grader, naive_grader
 from rftkit.protocol import Sample, ToolCall
 from rftkit.redteam import (
     CONTROLS,

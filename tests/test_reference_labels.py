@@ -3,9 +3,9 @@
 import importlib.util
 from pathlib import Path
 
-from rftkit import reference_labels
+from rftkit.course import reference_labels
+from rftkit.course.reference_labels import SCALE, load_items, load_labels, load_reference_set
 from rftkit.protocol import Sample
-from rftkit.reference_labels import SCALE, load_items, load_labels, load_reference_set
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +54,7 @@ def test_candidate_generator_reproduces_items_byte_for_byte(tmp_path, monkeypatc
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "OUT", tmp_path / "items.jsonl")
     module.main()
-    shipped = (ROOT / "rftkit" / "reference_labels" / "items.jsonl").read_bytes()
+    shipped = (ROOT / "rftkit" / "course" / "reference_labels" / "items.jsonl").read_bytes()
     assert (tmp_path / "items.jsonl").read_bytes() == shipped
 
 
@@ -76,7 +76,7 @@ def test_trace_summary_is_the_labellers_view():
 
 def test_the_blind_second_pass_labels_every_item_and_its_agreement_is_computed():
     from rftkit.agreement import cohen_kappa
-    from rftkit.reference_labels import SECOND_PASS, inter_rater_agreement, load_labels
+    from rftkit.course.reference_labels import SECOND_PASS, inter_rater_agreement, load_labels
 
     second = load_labels(SECOND_PASS)
     assert list(second["item_id"]) == [f"r{n:03d}" for n in range(1, 73)]

@@ -6,11 +6,11 @@ import httpx
 import pytest
 from rollout_fakes import TOKEN, Unreliable
 
-from rftkit.data import course_dataset
+from rftkit.course.dataset import course_dataset
+from rftkit.course.scripted import ScriptedPolicy
+from rftkit.course.world import generate_world, write_corpus
 from rftkit.rollouts import run_rollouts, run_rollouts_sync, traces_frame
-from rftkit.rollouts.scripted import ScriptedPolicy
 from rftkit.serving import serve_in_background
-from rftkit.world import generate_world, write_corpus
 from tools_service.app import create_app
 
 FAST = {"retry_backoff": 0.01, "progress": False}
@@ -195,7 +195,7 @@ def test_cancelling_a_run_against_the_service_leaves_no_tasks(world_dir, items):
 
 
 def test_course_grader_scores_rollouts_through_the_local_grader_engine(service, items):
-    from rftkit.graders.course import course_grader
+    from rftkit.course.grader import course_grader
 
     scored = {}
     for style in ("efficient", "wasteful"):
@@ -247,7 +247,7 @@ def test_baseline_of_the_guessing_policy_over_the_real_service(service, items):
 
 
 def test_course_session_serves_the_world_with_a_token_no_repr_shows():
-    from rftkit.course_session import course_session
+    from rftkit.course.session import course_session
 
     with course_session(seed=0, style="compact", n=5) as course:
         token = course.job_tools[0].headers["Authorization"]

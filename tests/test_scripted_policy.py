@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from rftkit.data import course_dataset
-from rftkit.rollouts.scripted import ScriptedPolicy
+from rftkit.course.dataset import course_dataset
+from rftkit.course.scripted import ScriptedPolicy
 
 ITEMS = course_dataset(seed=0, n=5)
 

@@ -12,8 +12,8 @@ from rftkit.baseline import run_baseline_sync
 from rftkit.data import build_dataset
 from rftkit.rollouts.solver import Solution, SolverPolicy, solver_policies
 from rftkit.serving import serve_in_background
+from rftkit.toolserver.registry import Toolbox, ToolContext, ToolInputError
 from tools_service.app import create_app
-from tools_service.registry import Toolbox, ToolContext, ToolInputError
 
 TOKEN = "solver-test-token-not-secret"
 ORDERS = {f"A{n}": ("shipped" if n % 2 else "held", f"2026-12-{n + 1:02d}") for n in range(10)}

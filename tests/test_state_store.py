@@ -12,10 +12,10 @@ import pickle
 
 import httpx
 
+from rftkit.course.world import generate_world, write_corpus
 from rftkit.serving import serve_in_background
-from rftkit.world import generate_world, write_corpus
+from rftkit.toolserver.state import InMemoryStateStore, ModalDictStateStore, TraceRecord
 from tools_service.app import create_app
-from tools_service.state import InMemoryStateStore, ModalDictStateStore, TraceRecord
 
 
 class _Method:

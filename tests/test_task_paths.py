@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rftkit.course_task import CourseTaskSize, write_course_task
+from rftkit.course.task import CourseTaskSize, write_course_task
 from rftkit.task import RFTTask
 
 GRADER = {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from rftkit.serving import serve_in_background
+from rftkit.toolserver.registry import Toolbox, ToolContext, ToolInputError
+from rftkit.toolserver.resources import PerThread, Resources
 from tools_service.app import create_app
-from tools_service.registry import Toolbox, ToolContext, ToolInputError
-from tools_service.resources import PerThread, Resources
 
 TOKEN = "resources-test-token-not-secret"
 

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rftkit.course.world import generate_world, write_corpus
 from rftkit.protocol import FunctionCallOutput, ToolError
 from rftkit.serving import serve_in_background
-from rftkit.world import generate_world, write_corpus
+from rftkit.toolserver.corpus import Corpus
+from rftkit.toolserver.registry import Toolbox, ToolContext
+from rftkit.toolserver.state import InMemoryStateStore
 from tools_service.app import TOKEN_ENV, create_app, truncate_output
-from tools_service.corpus import Corpus
-from tools_service.registry import Toolbox, ToolContext
-from tools_service.state import InMemoryStateStore
 from tools_service.tools import READ_BUDGET
 
 TOKEN = "test-token-0123456789abcdef"

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rftkit.world import generate_tasks, generate_world, write_corpus
-from tools_service.corpus import Corpus
-from tools_service.registry import Toolbox, ToolContext, ToolInputError
+from rftkit.course.world import generate_tasks, generate_world, write_corpus
+from rftkit.toolserver.corpus import Corpus
+from rftkit.toolserver.registry import Toolbox, ToolContext, ToolInputError
 from tools_service.tools import READ_BUDGET, toolbox
 
 

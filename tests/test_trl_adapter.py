@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from transformers.utils import get_json_schema
 from trl import GRPOConfig
 
-from rftkit.course_task import CourseTaskSize, serve_course_task
+from rftkit.course.task import CourseTaskSize, serve_course_task
 from rftkit.serving import serve_in_background
 from rftkit.task import TaskTool
 from rftkit.trl.environment import DISCARDED_OUTPUT, ITEM_COLUMN, rollout_of, task_environment

@@ -21,7 +21,7 @@ from transformers import (
 )
 from trl import GRPOConfig
 
-from rftkit.course_task import CourseTaskSize, write_course_task
+from rftkit.course.task import CourseTaskSize, write_course_task
 from rftkit.trl.describe import fit_table
 from rftkit.trl.gpus import GPUS, MODELS
 from rftkit.trl.jobspec import TRLJobSpec, completions_per_step

@@ -9,8 +9,8 @@ import math
 
 import pytest
 
-from rftkit.course_task import CourseTaskSize, serve_course_task
-from rftkit.graders.course import naive_grader
+from rftkit.course.grader import naive_grader
+from rftkit.course.task import CourseTaskSize, serve_course_task
 from rftkit.jobs import launch
 from rftkit.task import TaskTool
 from rftkit.trl import describe_job

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from test_trl_wiring import SIZE
 
-from rftkit.course_task import write_course_task
-from rftkit.local.worlds import GRPO_SEEDS, VALID_SEEDS, build_world, world_seeds
+from rftkit.course.task import write_course_task
+from rftkit.course.worlds import GRPO_SEEDS, VALID_SEEDS, build_world, world_seeds
 from rftkit.serving import serve_in_background
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.metrics import event_step

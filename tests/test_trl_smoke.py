@@ -7,7 +7,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from rftkit.course_task import CourseTaskSize, write_course_task
+from rftkit.course.task import CourseTaskSize, write_course_task
 from rftkit.trl.describe import ASSUMED_STEP_SECONDS, forecast
 from rftkit.trl.jobspec import TRLJobSpec
 

@@ -29,10 +29,10 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 
 from rftkit.analysis.events import grader_frame, metrics_frame  # noqa: E402
-from rftkit.course_task import CourseTaskSize, write_course_task  # noqa: E402
+from rftkit.course.grader import course_grader  # noqa: E402
+from rftkit.course.task import CourseTaskSize, write_course_task  # noqa: E402
+from rftkit.course.worlds import GRPO_SEEDS, VALID_SEEDS, build_world, world_seeds  # noqa: E402
 from rftkit.graders import run_grader  # noqa: E402
-from rftkit.graders.course import course_grader  # noqa: E402
-from rftkit.local.worlds import GRPO_SEEDS, VALID_SEEDS, build_world, world_seeds  # noqa: E402
 from rftkit.protocol import Sample  # noqa: E402
 from rftkit.serving import serve_in_background  # noqa: E402
 from rftkit.trl.backend import LocalRunFolder, TRLModalJob  # noqa: E402

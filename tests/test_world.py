@@ -1,4 +1,4 @@
-"""Tests for rftkit.world: reproducibility, and answers re-derived from the rendered files.
+"""Tests for rftkit.course.world: reproducibility, and answers re-derived from the rendered files.
 
 The parsers below read only the markdown corpus (never the generator's facts or render
 code), so a task passes only if its answer really follows from what an agent can read.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rftkit.world import (
+from rftkit.course.world import (
     STYLES,
     TASK_TYPES,
     generate_tasks,

@@ -23,7 +23,7 @@ What goes into the image, and why:
   ``RFTKIT_CORPUS_STYLE``); set ``RFTKIT_CORPUS_DIR`` to deploy your own documents instead.
 - Token: from the Modal secret ``rftkit-tool-token`` as ``RFTKIT_TOOL_TOKEN`` (never in code).
 - State: a ``modal.Dict`` shared by all containers, because a rollout's calls may land on any
-  container (:class:`~tools_service.state.ModalDictStateStore`).
+  container (:class:`~rftkit.toolserver.state.ModalDictStateStore`).
 
 Offline (no Modal token) this module imports, its image and app are defined, and ``web.local()``
 returns the same FastAPI app the tests exercise; there is no Modal emulator, so locally the app
@@ -41,9 +41,9 @@ from pathlib import Path
 import modal
 from fastapi import FastAPI
 
-from rftkit.world import generate_world, write_corpus
+from rftkit.course.world import generate_world, write_corpus
+from rftkit.toolserver.state import InMemoryStateStore, ModalDictStateStore
 from tools_service.app import TOKEN_ENV, create_app
-from tools_service.state import InMemoryStateStore, ModalDictStateStore
 
 APP_NAME = "rftkit-tools"
 LABEL = "rftkit-tools"

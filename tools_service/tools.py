@@ -16,8 +16,8 @@ from decimal import (
     localcontext,
 )
 
-from tools_service.corpus import words
-from tools_service.registry import Toolbox, ToolContext, ToolInputError
+from rftkit.toolserver.corpus import words
+from rftkit.toolserver.registry import Toolbox, ToolContext, ToolInputError
 
 READ_BUDGET = 20
 MAX_LINE_CHARS = 200

@@ -3,8 +3,10 @@ once the evidence is read, and which tools each kind of task uses.
 
 A *turn* is one generation span; the calls of a turn are its ``tool_calls``. Whether the evidence
 has been read is a rule of the task, so it is a parameter (:data:`EvidenceRule`); the default,
-:func:`evidence_files_read`, is the course's: every path in the line's ``evidence`` opened by a
-``read_file`` that answered 200.
+:func:`evidence_files_read`, counts every path in the line's ``evidence`` opened by a successful
+call of one tool, whose name and argument are parameters (``read_file`` and ``path`` by default,
+the course's: ``functools.partial(evidence_files_read, tool="open_doc", argument="doc_id")`` for
+a project whose documents open otherwise).
 """
 
 from __future__ import annotations
@@ -30,26 +32,33 @@ PATTERN_COLUMNS = [
 ]  # fmt: skip
 
 
-def _read_path(call: FunctionSpanData) -> str | None:
-    """The ``path`` argument of a successful ``read_file`` call, else None (also for arguments a
+def _read_path(call: FunctionSpanData, tool: str, argument: str) -> str | None:
+    """The ``argument`` of a successful ``tool`` call, else None (also for arguments a
     hand-edited trace file made unreadable: too deep, too large, not JSON)."""
-    if call.name != "read_file" or call.status_code != 200:
+    if call.name != tool or call.status_code != 200:
         return None
     try:
         arguments = loads(call.input)
     except ValueError:
         return None
-    path = arguments.get("path") if isinstance(arguments, dict) else None
+    path = arguments.get(argument) if isinstance(arguments, dict) else None
     return path if isinstance(path, str) else None
 
 
-def evidence_files_read(calls: Sequence[FunctionSpanData], item: Mapping[str, Any]) -> bool:
-    """True once every path of ``item["evidence"]`` was opened by a ``read_file`` answering 200.
+def evidence_files_read(
+    calls: Sequence[FunctionSpanData],
+    item: Mapping[str, Any],
+    *,
+    tool: str = "read_file",
+    argument: str = "path",
+) -> bool:
+    """True once every path of ``item["evidence"]`` was opened by a ``tool`` call answering 200
+    (the path in its ``argument``).
 
     An item without evidence paths never counts as read (there is nothing to measure against).
     """
     evidence = set(item.get("evidence") or ())
-    return bool(evidence) and evidence <= {_read_path(c) for c in calls}
+    return bool(evidence) and evidence <= {_read_path(c, tool, argument) for c in calls}
 
 
 def _calls_after_evidence(

@@ -18,8 +18,8 @@ from fastapi import APIRouter, Request
 
 from rftkit.api.errors import APIError
 from rftkit.api.jobs import JobStore, checkpoint_model
+from rftkit.local.checkpoint import BASE_CHECKPOINT, BASE_MODEL, load_model
 from rftkit.local.policy import LocalModelPolicy
-from rftkit.local.pretrain import BASE_CHECKPOINT, BASE_MODEL, load_model
 
 CACHED_POLICIES = 8
 

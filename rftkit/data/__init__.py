@@ -3,11 +3,15 @@ and keep only the items a model can learn from.
 
 Typical use::
 
-    lines = course_dataset(seed=0)
+    lines = build_dataset(tasks, instructions=INSTRUCTIONS, tools=toolbox.specs())
     train, valid = stratified_split(lines, valid_fraction=0.2, seed=0)
     write_jsonl(train, "train.jsonl")
     validate_file("train.jsonl", grader="grader.json", tool_names=["search", ...]).to_frame()
 """
+
+import importlib
+import warnings
+from typing import Any
 
 from rftkit._lazy import lazy_exports
 
@@ -16,10 +20,8 @@ from rftkit._lazy import lazy_exports
 from rftkit.data.triage import triage as triage
 
 _EXPORTS = {
-    "COURSE_INSTRUCTIONS": "rftkit.data.build",
+    "LineSource": "rftkit.data.build",
     "build_dataset": "rftkit.data.build",
-    "course_dataset": "rftkit.data.build",
-    "write_course_files": "rftkit.data.build",
     "find_leakage": "rftkit.data.curate",
     "near_duplicates": "rftkit.data.curate",
     "question_of": "rftkit.data.curate",
@@ -35,7 +37,6 @@ _EXPORTS = {
     "plot_stats": "rftkit.data.stats",
     "count_tokens": "rftkit.data.tokens",
     "line_tokens": "rftkit.data.tokens",
-    "course_tool_specs": "rftkit.data.toolspecs",
     "fetch_tool_specs": "rftkit.data.toolspecs",
     "tool_names": "rftkit.data.toolspecs",
     "filter_learnable": "rftkit.data.triage",
@@ -47,5 +48,21 @@ _EXPORTS = {
 """Each public name and the submodule that defines it (imported on first use)."""
 
 
+_MOVED = ("COURSE_INSTRUCTIONS", "course_dataset", "course_tool_specs", "write_course_files")
+"""The course's dataset names, now in ``rftkit.course.dataset``; still resolved here, with a
+DeprecationWarning, for one release."""
+
 __all__ = sorted([*_EXPORTS, "triage"])
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+_exported = lazy_exports(__name__, _EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        warnings.warn(
+            f"rftkit.data.{name} moved to rftkit.course.dataset.{name}; the old path goes in the"
+            " next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module("rftkit.course.dataset"), name)
+    return _exported(name)

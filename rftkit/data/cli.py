@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from rftkit.world import STYLES
+from rftkit.course.world import STYLES
 
 
 class _CannotRun(Exception):
@@ -71,13 +71,8 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    from rftkit.data import (
-        DatasetValidationError,
-        build_dataset,
-        course_dataset,
-        load_jsonl,
-        write_jsonl,
-    )
+    from rftkit.course.dataset import course_dataset
+    from rftkit.data import DatasetValidationError, build_dataset, load_jsonl, write_jsonl
 
     specs = _specs(args.tools, args.header)
     if args.tasks is None:

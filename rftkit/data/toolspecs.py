@@ -1,6 +1,7 @@
 """Where a dataset's ``tools`` array comes from: the tool service that will answer the calls.
 
-The specs are never written by hand. In process they come from the course's toolbox; from a
+The specs are never written by hand. In process they come from the toolbox itself
+(``toolbox.specs()``; the course's are ``rftkit.course.dataset.course_tool_specs``); from a
 running service they come from ``GET {url}/tools``, which answers the same list. Taking them from
 the service is what keeps the dataset's tool names equal to the job's.
 """
@@ -11,13 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-
-
-def course_tool_specs() -> list[dict[str, Any]]:
-    """The course's tools (search, list_files, read_file, calculator) in chat-completions format."""
-    from tools_service.tools import toolbox  # the service package; imported only when asked
-
-    return toolbox.specs()
 
 
 class ToolSpecsError(ValueError):

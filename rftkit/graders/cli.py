@@ -30,7 +30,7 @@ def _load_json(path: Path, what: str) -> Any:
 
 
 def _run_course(args: argparse.Namespace) -> int:
-    from rftkit.graders.course import course_grader, naive_grader
+    from rftkit.course.grader import course_grader, naive_grader
 
     print(json.dumps(naive_grader() if args.naive else course_grader(), indent=2))
     return 0

@@ -1,91 +1,19 @@
-"""The course's grader configs: a naive one for the red team to break, and the one we keep.
+"""Deprecated path, re-exported for one more release; moved to
+:mod:`rftkit.course.grader`."""
 
-Both are plain OpenAI grader dicts, so the same value runs locally (:func:`run_grader`) and goes
-into a job. Dataset lines carry ``reference_answer`` (canonical string), ``reference_value``
-(float), ``unit`` ("USD millions", "people", "%" or "company"), ``task_type``, ``tier`` and
-``min_tool_calls``.
+import warnings
 
-The course grader's efficiency term reads ``len(sample.output_tools)``. In rftkit's local engine
-``sample.output_tools`` lists *every* tool call the rollout made; on OpenAI's service it may hold
-only the final turn's calls, and an endpoint grader that reads the tool service's
-``GET /traces/{trace_id}`` log plays that role (see :mod:`rftkit.graders.trajectory`).
-"""
-
-from __future__ import annotations
-
-import inspect
-from types import ModuleType
-from typing import Any
-
-from rftkit.graders.sources import (
-    answer_closeness,
-    answer_closeness_draft,
-    evidence_lookup,
-    tool_efficiency,
+from rftkit.course.grader import *  # noqa: F403
+from rftkit.course.grader import (  # noqa: F401
+    EFFICIENCY_WEIGHT,
+    course_grader,
+    course_grader_draft,
+    naive_grader,
+    python_grader,
 )
 
-
-def python_grader(name: str, module: ModuleType) -> dict[str, Any]:
-    """A ``python`` grader whose source is ``module``'s file (which must define ``grade``)."""
-    return {"type": "python", "name": name, "source": inspect.getsource(module)}
-
-
-def naive_grader() -> dict[str, Any]:
-    """Reward 1 when the output contains the reference answer anywhere.
-
-    Looks reasonable and is easy to game: "either 911.4 or 912" passes, listing every number of
-    the documents passes, and so does the wrong answer 911.45 (it contains "911.4"). There is no
-    partial credit, so nearly-right answers teach nothing.
-    """
-    return {
-        "type": "string_check",
-        "name": "contains_reference",
-        "operation": "like",
-        "input": "{{sample.output_text}}",
-        "reference": "{{item.reference_answer}}",
-    }
-
-
-def course_grader_draft() -> dict[str, Any]:
-    """The first multi grader, which notebook 03 measures and replaces: it fails the launch gate.
-
-    ``correct`` gives 1 for the exact value, 0.5 within 1 %, 0.25 for the right digits at the
-    wrong scale; ``correct * (0.5 + 0.5 * tools)`` halves a lucky guess, but also pulls right
-    answers made with extra tool calls below the "right" label, which the rubric does not do.
-    """
-    return {
-        "type": "multi",
-        "name": "course_grader_draft",
-        "graders": {
-            "correct": python_grader("answer_closeness_draft", answer_closeness_draft),
-            "tools": python_grader("tool_efficiency", tool_efficiency),
-        },
-        "calculate_output": "correct * (0.5 + 0.5 * tools)",
-    }
-
-
-# Small enough that the slowest correct rollout still earns more than any partly right one
-# (0.8 > 0.5): efficiency breaks ties between right answers, it never turns right into wrong.
-EFFICIENCY_WEIGHT = 0.2
-
-
-def course_grader() -> dict[str, Any]:
-    """The rubric's credit for the answer, halved without evidence, times a gentle efficiency term.
-
-    ``correct`` applies the labelling rubric (1 right, 0.5 rounded too coarsely, 0 wrong,
-    ambiguous or addressed to the grader); ``evidence`` is 0.5 when the rollout read or searched
-    nothing (a lucky guess, rubric rule 10); ``tools`` is 1 at the task's minimum number of tool
-    calls. ``correct * evidence * (0.8 + 0.2 * tools)`` leaves a wrong answer at 0 however it was
-    reached; the rubric does not judge efficiency, so the term only ranks answers within a label.
-    """
-    keep = 1 - EFFICIENCY_WEIGHT
-    return {
-        "type": "multi",
-        "name": "course_grader",
-        "graders": {
-            "correct": python_grader("answer_closeness", answer_closeness),
-            "evidence": python_grader("evidence_lookup", evidence_lookup),
-            "tools": python_grader("tool_efficiency", tool_efficiency),
-        },
-        "calculate_output": f"correct * evidence * ({keep:g} + {EFFICIENCY_WEIGHT:g} * tools)",
-    }
+warnings.warn(
+    "rftkit.graders.course moved to rftkit.course.grader; the old path goes in the next release",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -1,6 +1,6 @@
 """Deploy a grader as an ``endpoint`` grader on Modal: ``modal deploy -m rftkit.graders.modal_app``.
 
-Serves :func:`rftkit.graders.course.course_grader` (replace ``GRADER`` with yours) behind bearer
+Serves :func:`rftkit.course.grader.course_grader` (replace ``GRADER`` with yours) behind bearer
 auth; the token comes from the Modal secret ``rftkit-grader-token`` (``GRADER_TOKEN``):
 ``modal secret create rftkit-grader-token GRADER_TOKEN=...``. The job then uses
 ``{"type": "endpoint", "url": "https://<workspace>--rftkit-grader.modal.run/grade",
@@ -19,7 +19,7 @@ import os
 
 import modal
 
-from rftkit.graders.course import course_grader
+from rftkit.course.grader import course_grader
 from rftkit.graders.server import create_grader_app
 
 GRADER = course_grader()

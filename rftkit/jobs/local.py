@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from rftkit.jobs.backend import Watching
+from rftkit.local.checkpoint import BASE_CHECKPOINT, BASE_MODEL, BASE_TOOLS, load_model
 from rftkit.local.grpo import Aborted, GRPOTrainer, NothingToLearn
 from rftkit.local.hyperparameters import grpo_config
 from rftkit.local.memory import release_free_memory, tune_malloc
-from rftkit.local.pretrain import BASE_CHECKPOINT, BASE_MODEL, load_model
 from rftkit.task import RFTTask
 
 JOB_STATUSES = (
@@ -38,7 +38,6 @@ JOB_STATUSES = (
     "failed",
     "cancelled",
 )
-COURSE_TOOLS = frozenset({"search", "list_files", "read_file", "calculator"})
 
 
 def local_checkpoint(model: str) -> tuple[Path, str | None]:
@@ -58,7 +57,7 @@ def local_checkpoint(model: str) -> tuple[Path, str | None]:
 
 def course_world_note(items: list[dict[str, Any]], tool_names: set[str]) -> str | None:
     """Why the local model cannot be expected to learn this task (None for a course-world task)."""
-    if tool_names == COURSE_TOOLS and all(
+    if tool_names == BASE_TOOLS and all(
         isinstance(i.get("world_seed"), int) and i.get("corpus_style") == "compact" for i in items
     ):
         return None

@@ -36,10 +36,10 @@ from tqdm.auto import tqdm
 
 from rftkit.analysis.patterns import pattern_summary, rollout_patterns
 from rftkit.baseline import TOLERANCE, bucket_of
+from rftkit.local.batches import batch_tensors, length_buckets
 from rftkit.local.memory import tune_malloc
 from rftkit.local.model import TinyLM, masked_mean, sequence_logprobs
 from rftkit.local.policy import LocalModelPolicy
-from rftkit.local.pretrain import batch_tensors, length_buckets
 from rftkit.local.tokenizer import Rendered, Tokenizer
 from rftkit.protocol import JobTool, Trace, job_event
 from rftkit.rollouts import run_rollouts

@@ -3,6 +3,9 @@
 ``benchmarks/local_training.py --seed N`` writes ``benchmarks/results/local_training.json`` (seed
 0) and ``local_training_seed<N>.json``. Notebook 05 and ``benchmarks/local_training_seeds.py``
 read them through here, so both show the same figures; nothing is re-run.
+
+They are the checkout's, not the package's: an installed wheel has no ``benchmarks/``, so there
+``load_results`` needs the folder (``directory=``) and says so.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from typing import Any
 import pandas as pd
 
 RESULTS = Path(__file__).parents[2] / "benchmarks" / "results"
-"""Where a checkout keeps them (an installed wheel has no benchmarks)."""
+"""Where a checkout keeps them, when the package is imported from one (an installed wheel has no
+benchmarks: there this path is outside the package and is never read)."""
 
 
 def seed_of(path: Path) -> int | None:
@@ -24,10 +28,18 @@ def seed_of(path: Path) -> int | None:
     return int(match.group(1) or 0) if match else None
 
 
-def load_results(directory: Path = RESULTS) -> dict[int, dict[str, Any]]:
-    """Every seed's results in ``directory``, by seed."""
+def load_results(directory: str | Path | None = None) -> dict[int, dict[str, Any]]:
+    """Every seed's results in ``directory`` (default: the checkout's ``benchmarks/results``),
+    by seed."""
+    if directory is None:
+        if not (RESULTS.parents[1] / "pyproject.toml").is_file():
+            raise FileNotFoundError(
+                "the local training results live in a checkout's benchmarks/results, and this "
+                "rftkit is installed, not a checkout: pass load_results(directory=...)"
+            )
+        directory = RESULTS
     runs = {}
-    for path in directory.glob("local_training*.json"):
+    for path in Path(directory).glob("local_training*.json"):
         seed = seed_of(path)
         if seed is not None:
             runs[seed] = json.loads(path.read_text(encoding="utf-8"))

@@ -1,60 +1,20 @@
-"""The rewards of the local engine's lessons, all plain OpenAI grader configs.
+"""Deprecated path, re-exported for one more release; moved to
+:mod:`rftkit.course.rewards`."""
 
-- ``course_grader()`` (from ``rftkit.graders.course``): correctness times an efficiency factor,
-  so a tool call costs something only when the answer is right. A wrong answer scores 0 however
-  few calls it made, so dropping the tools never pays.
-- ``flat_cost_grader()``: correctness minus a flat cost per call. It looks sensible, but on
-  questions the model cannot solve yet the only way up is fewer calls. In the benchmark's 24 steps
-  (``benchmarks/local_training.py``) its own reward rose while tool calls fell to half of what
-  the tasks need and held-out accuracy fell below the base model's.
-- ``latency_grader()``: the course grader's correctness and evidence terms, times a stronger
-  efficiency term that counts latency as the trainer sees it (model turns, tool calls and
-  reasoning tokens; ``latency_efficiency``). Correctness still comes first: the slowest right
-  answer (0.6) beats any partly right one (0.5), and a wrong answer is 0 however fast.
-"""
+import warnings
 
-from __future__ import annotations
+from rftkit.course.rewards import *  # noqa: F403
+from rftkit.course.rewards import (  # noqa: F401
+    CALL_COUNT_SOURCE,
+    FLAT_COST,
+    LATENCY_WEIGHT,
+    REWARDS,
+    flat_cost_grader,
+    latency_grader,
+)
 
-from typing import Any
-
-from rftkit.graders.course import course_grader, python_grader
-from rftkit.graders.sources import answer_closeness, latency_efficiency
-
-CALL_COUNT_SOURCE = '''def grade(sample, item):
-    """The number of tool calls the rollout made."""
-    return float(len(sample.get("output_tools") or []))
-'''
-FLAT_COST = 0.1
-LATENCY_WEIGHT = 0.4
-
-
-def flat_cost_grader(cost: float = FLAT_COST) -> dict[str, Any]:
-    """Naive reward: ``correct - cost * calls`` (the one that gets hacked)."""
-    return {
-        "type": "multi",
-        "name": "flat_cost_grader",
-        "graders": {
-            "correct": python_grader("answer_closeness", answer_closeness),
-            "calls": {"type": "python", "name": "tool_calls", "source": CALL_COUNT_SOURCE},
-        },
-        "calculate_output": f"correct - {cost:g} * calls",
-    }
-
-
-def latency_grader(weight: float = LATENCY_WEIGHT) -> dict[str, Any]:
-    """``correct * evidence * (1 - weight + weight * latency)``: right first, then fast; the
-    course grader's own ``correct`` and ``evidence`` graders, with the latency term beside them."""
-    course = course_grader()["graders"]
-    return {
-        "type": "multi",
-        "name": "latency_grader",
-        "graders": {
-            "correct": course["correct"],
-            "evidence": course["evidence"],
-            "latency": python_grader("latency_efficiency", latency_efficiency),
-        },
-        "calculate_output": f"correct * evidence * ({1 - weight:g} + {weight:g} * latency)",
-    }
-
-
-REWARDS = {"course": course_grader, "latency": latency_grader, "flat_cost": flat_cost_grader}
+warnings.warn(
+    "rftkit.local.rewards moved to rftkit.course.rewards; the old path goes in the next release",
+    DeprecationWarning,
+    stacklevel=2,
+)

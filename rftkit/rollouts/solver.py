@@ -17,7 +17,7 @@ project can baseline, triage and test its grader before any model is involved:
 - ``sloppy``: the solver's calls, then, in ``sloppy_rate`` of the rollouts, a plausible wrong
   answer of the same kind (:func:`rftkit.answer_types.wrong_answer`), else the right one.
 
-Like :class:`~rftkit.rollouts.scripted.ScriptedPolicy` it does not read the tool outputs, its
+Like :class:`~rftkit.course.scripted.ScriptedPolicy` it does not read the tool outputs, its
 ``name`` starts with ``scripted`` so tables say so, and the k-th rollout of a question to start
 draws ``Random(f"{seed}:{question}:{k}")``, so a run's outcomes do not depend on rollout order.
 """

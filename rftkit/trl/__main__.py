@@ -3,8 +3,9 @@
 - ``describe --task task.json``: the job that would run and its forecast (offline);
 - ``preflight --task task.json``: every check, exit 1 on an error;
 - ``fits``: which model sizes fit which GPU layouts, by the memory rule (a markdown table);
-- ``course-task --tools-url URL --out DIR``: the course's task (world 0, the committed
-  ``notebooks/data/*_compact.jsonl``) pointed at a deployed tool service;
+- ``course-task --tools-url URL --out DIR``: the course's task (world 0's compact lines, written
+  under ``DIR/data``) pointed at a deployed tool service
+  (:func:`rftkit.course.task.trl_course_task`);
 - ``status|events|checkpoints|cancel JOB_ID``: a launched job (needs a Modal token);
 - ``evaluate --task task.json --job JOB_ID``: deploy vLLM serving the job's last checkpoint on
   Modal and run the kit's baseline on the task's validation lines against it; or
@@ -19,35 +20,26 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 from rftkit.task import TASK_FILE, RFTTask
-from rftkit.trl.gpus import DEFAULT_MODEL
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.options import add_spec_options, spec_from_options
 
-COURSE_DATA = Path(__file__).resolve().parents[2] / "notebooks" / "data"
 
+def course_task(tools_url: str, out: str) -> RFTTask:
+    """Deprecated: :func:`rftkit.course.task.trl_course_task` (this name goes in the next
+    release)."""
+    from rftkit.course.task import trl_course_task
 
-def course_task(tools_url: str, out: str | Path) -> RFTTask:
-    """The course task for a deployed tool service (which serves world 0 by default)."""
-    from rftkit.course_task import COURSE_HYPERPARAMETERS, course_task_tools
-    from rftkit.graders.course import course_grader
-
-    task = RFTTask(
-        name="course-trl",
-        training_file=COURSE_DATA / "train_compact.jsonl",
-        validation_file=COURSE_DATA / "valid_compact.jsonl",
-        grader=course_grader(),
-        tools=course_task_tools(tools_url),
-        max_episode_steps=12,
-        model=DEFAULT_MODEL,
-        hyperparameters=dict(COURSE_HYPERPARAMETERS),
-        seed=0,
+    warnings.warn(
+        "rftkit.trl.__main__.course_task moved to rftkit.course.task.trl_course_task; the old"
+        " name goes in the next release",
+        DeprecationWarning,
+        stacklevel=2,
     )
-    task.save(Path(out) / TASK_FILE)
-    return task
+    return trl_course_task(tools_url, out)
 
 
 def _spec(args: argparse.Namespace) -> TRLJobSpec:
@@ -108,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
     elif args.action == "course-task":
-        task = course_task(args.tools_url, args.out)
+        from rftkit.course.task import trl_course_task  # the course's own task, when asked
+
+        task = trl_course_task(args.tools_url, args.out)
         print(f"wrote {task.root / TASK_FILE}")
     elif args.action == "evaluate":
         from rftkit.trl.evaluate import evaluate_served

@@ -7,8 +7,9 @@ The forecast has two parts. The **ceiling** is certain: the train function's tim
 the job stops there. The **estimate** is planned steps × seconds per step: the
 seconds are an assumption (``ASSUMED_STEP_SECONDS``) until a run measures them: pass
 ``seconds_per_step`` from a job's events (``timing.step.full_iteration``), or run
-``benchmarks/gpu_smoke.py`` on a GPU, whose ``benchmarks/results/gpu_smoke.json`` the forecast
-uses for a job with the same model, GPU and method.
+``benchmarks/gpu_smoke.py`` on a GPU: it writes ``rftkit/trl/gpu_smoke.json`` (``SMOKE_RESULTS``,
+inside the package so an installed wheel carries the measurement), which the forecast uses for a
+job with the same model, GPU and method.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from rftkit.trl.hyperparameters import BASE_GROUP, grpo_settings
 from rftkit.trl.image import TRAINING_STACK
 from rftkit.trl.jobspec import TRLJobSpec, planned_steps
 
-SMOKE_RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "gpu_smoke.json"
+SMOKE_RESULTS = Path(__file__).resolve().parent / "gpu_smoke.json"
+"""The GPU smoke's measurement, shipped with the package (absent until a GPU run writes it)."""
 
 ASSUMED_STEP_SECONDS = 120.0
 """An assumption, not a measurement: one GRPO step of a ~4B model with colocated vLLM, 64 multi-

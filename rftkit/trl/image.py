@@ -17,8 +17,7 @@ rather than a user's first ``modal run``.
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
+from importlib import metadata
 
 TRAINING_STACK = (
     "trl[vllm,peft]==1.16.0",
@@ -34,18 +33,26 @@ SKIPPED_IN_IMAGE = ("jupyterlab", "ipywidgets", "modal", "matplotlib")
 """rftkit dependencies the GPU container never imports."""
 PYTHON_VERSION = "3.11"
 PLATFORM = "x86_64-manylinux_2_28"
-PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
-def rftkit_requirements(pyproject: Path = PYPROJECT) -> list[str]:
-    """rftkit's own runtime dependencies (``pyproject.toml``), less those the image skips."""
-    requirements = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
-    return [r for r in requirements if not r.startswith(SKIPPED_IN_IMAGE)]
+def rftkit_requirements() -> list[str]:
+    """rftkit's own runtime dependencies, less those the image skips: the installed
+    distribution's metadata (``pyproject.toml``'s ``dependencies`` as the wheel or the editable
+    install recorded them; no extras), so an installed package needs no checkout."""
+    try:
+        requirements = metadata.requires("rftkit") or []
+    except metadata.PackageNotFoundError:
+        raise RuntimeError(
+            "rftkit's distribution metadata is missing (rftkit imported from a folder that was "
+            "never installed); install it (pip install -e . or the wheel) to build the image"
+        ) from None
+    runtime = [r for r in requirements if "extra ==" not in r]
+    return [r for r in runtime if not r.startswith(SKIPPED_IN_IMAGE)]
 
 
-def image_requirements(pyproject: Path = PYPROJECT) -> list[str]:
+def image_requirements() -> list[str]:
     """Everything ``uv pip install`` gets in the image: the training stack, then rftkit's."""
-    return [*TRAINING_STACK, *rftkit_requirements(pyproject)]
+    return [*TRAINING_STACK, *rftkit_requirements()]
 
 
 def pinned_versions() -> dict[str, str]:

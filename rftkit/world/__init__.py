@@ -1,31 +1,27 @@
-"""The course's task world: seeded fictional quarterly reports and exact-answer questions.
+"""Deprecated path, re-exported for one more release; moved to
+:mod:`rftkit.course.world`."""
 
-Typical use::
+import warnings
 
-    world = generate_world(seed=0)
-    write_corpus(world, "corpus", style="full")  # or "compact" for a tiny model
-    tasks = generate_tasks(world, seed=0)
+from rftkit.course.world import *  # noqa: F403
+from rftkit.course.world import (  # noqa: F401
+    STYLES,
+    TASK_TYPES,
+    Company,
+    QuarterFacts,
+    Restatement,
+    Task,
+    World,
+    corpus_index,
+    generate_tasks,
+    generate_world,
+    growth_percent,
+    report_path,
+    write_corpus,
+)
 
-Other seeds give unseen companies, which makes them held-out worlds.
-"""
-
-from .facts import Company, QuarterFacts, Restatement, World, generate_world
-from .numbers import growth_percent
-from .render import STYLES, corpus_index, report_path, write_corpus
-from .tasks import TASK_TYPES, Task, generate_tasks
-
-__all__ = [
-    "STYLES",
-    "TASK_TYPES",
-    "Company",
-    "QuarterFacts",
-    "Restatement",
-    "Task",
-    "World",
-    "corpus_index",
-    "generate_tasks",
-    "generate_world",
-    "growth_percent",
-    "report_path",
-    "write_corpus",
-]
+warnings.warn(
+    "rftkit.world moved to rftkit.course.world; the old path goes in the next release",
+    DeprecationWarning,
+    stacklevel=2,
+)
