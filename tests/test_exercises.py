@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from rftkit import exercises
-from rftkit.baseline import baseline_from_traces
 from rftkit.data import course_dataset, course_tool_specs, tool_names
+from rftkit.evaluation.baseline import baseline_from_traces
+from rftkit.evaluation.redteam import cases_from_reference
 from rftkit.graders.course import course_grader, naive_grader
-from rftkit.redteam import cases_from_reference
 from rftkit.rollouts import load_traces, traces_frame
 from rftkit.world import generate_tasks, generate_world
 

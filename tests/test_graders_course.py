@@ -4,7 +4,7 @@ import inspect
 
 import pytest
 
-from rftkit.agreement import bin_scores, launch_gate
+from rftkit.evaluation.agreement import bin_scores, launch_gate
 from rftkit.graders import run_grader, run_grader_many, validate_grader
 from rftkit.graders.course import course_grader, course_grader_draft, naive_grader
 from rftkit.graders.sources import answer_closeness, evidence_lookup, tool_efficiency

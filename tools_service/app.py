@@ -52,6 +52,7 @@ from fastapi.responses import JSONResponse
 from pydantic import SecretStr, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rftkit.errors import RFTKitError
 from rftkit.protocol import (
     MAX_PAYLOAD_BYTES,
     FunctionCall,
@@ -83,7 +84,7 @@ class _ToolCrashed(Exception):
     """A tool raised something other than ToolInputError, or returned a non-string: a bug."""
 
 
-class ToolServiceError(Exception):
+class ToolServiceError(RFTKitError):
     """A refusal with its HTTP status; rendered as a ToolError body."""
 
     def __init__(

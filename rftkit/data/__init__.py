@@ -9,7 +9,7 @@ Typical use::
     validate_file("train.jsonl", grader="grader.json", tool_names=["search", ...]).to_frame()
 """
 
-from rftkit._lazy import lazy_exports
+from rftkit._util.lazy import lazy_exports
 
 # A name that is also a submodule's cannot be lazy: importing the submodule (as any caller of
 # rftkit.data.triage does) binds the module under that name, and __getattr__ is never asked.

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from rftkit.errors import RFTKitError
+
 
 def course_tool_specs() -> list[dict[str, Any]]:
     """The course's tools (search, list_files, read_file, calculator) in chat-completions format."""
@@ -20,7 +22,7 @@ def course_tool_specs() -> list[dict[str, Any]]:
     return toolbox.specs()
 
 
-class ToolSpecsError(ValueError):
+class ToolSpecsError(ValueError, RFTKitError):
     """``GET {url}/tools`` gave no list of specs. The message holds no URL and no reply body,
     so it cannot carry a credential; the caller names the service."""
 

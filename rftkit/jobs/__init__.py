@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rftkit._lazy import lazy_exports
+from rftkit._util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from rftkit.task import RFTTask

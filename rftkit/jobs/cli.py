@@ -33,10 +33,12 @@ from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
+from rftkit.errors import ExitCode
 from rftkit.jobs import launch
 from rftkit.task import RFTTask, TaskSecretError
 
-OK, CHECKS_FAILED, BAD_INPUT, PLATFORM_ERROR, PAUSED = 0, 1, 2, 3, 4
+OK, CHECKS_FAILED, BAD_INPUT = ExitCode.OK, ExitCode.CHECKS_FAILED, ExitCode.BAD_INPUT
+PLATFORM_ERROR, PAUSED = ExitCode.PLATFORM_ERROR, ExitCode.PAUSED
 BACKENDS = ("local", "openai", "azure", "trl-modal")
 """The backends this command drives. ``trl-modal`` dispatches to ``rftkit.trl`` (its own
 preflight, the job table as its forecast, launch through Modal); without a Modal token launching
@@ -83,7 +85,8 @@ def _hosted(args: argparse.Namespace) -> dict[str, Any]:
 def _baseline(args: argparse.Namespace) -> Any:
     if args.baseline is None:
         return None
-    from rftkit.baseline import baseline_from_traces  # pandas and matplotlib: only when asked
+    # pandas and matplotlib: only when asked
+    from rftkit.evaluation.baseline import baseline_from_traces
     from rftkit.rollouts.traces import load_traces
 
     return baseline_from_traces(load_traces(args.baseline))

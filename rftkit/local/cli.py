@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from rftkit.course_task import serve_course_task
+from rftkit.errors import ExitCode
 from rftkit.jobs.local import LocalJob
 from rftkit.local.pretrain import BASE_CHECKPOINT, PretrainConfig, pretrain
 from rftkit.local.rewards import REWARDS
@@ -21,7 +22,7 @@ def _run_pretrain(args: argparse.Namespace) -> int:
     )
     summary = pretrain(config, args.out, resume_from=args.resume_from, done_cycles=args.done_cycles)
     print(json.dumps(summary, indent=2))
-    return 0
+    return ExitCode.OK
 
 
 def _run_grpo(args: argparse.Namespace) -> int:
@@ -47,7 +48,7 @@ def _run_grpo(args: argparse.Namespace) -> int:
             indent=2,
         )
     )
-    return 0 if job.status == "succeeded" else 1
+    return ExitCode.OK if job.status == "succeeded" else ExitCode.CHECKS_FAILED
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rftkit.errors import ExitCode
 from rftkit.task import TASK_FILE, RFTTask
 from rftkit.trl.gpus import DEFAULT_MODEL
 from rftkit.trl.jobspec import TRLJobSpec
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _spec(args)
         except ValueError as exc:
             print(f"bad option: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.BAD_INPUT
 
     if args.action == "describe":
         from rftkit.trl.describe import describe_job
@@ -96,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         report = preflight(RFTTask.load(args.task), _spec(args))
         print(report.text())
-        return 0 if report.passed else 1
+        return ExitCode.OK if report.passed else ExitCode.CHECKS_FAILED
     elif args.action == "fits":
         from rftkit.trl.describe import fit_table
 
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         key = os.environ.get("VLLM_API_KEY")
         if not key:
             print("set VLLM_API_KEY to the served endpoint's key", file=sys.stderr)
-            return 2
+            return ExitCode.BAD_INPUT
         if args.job:
             from rftkit.trl.backend import ModalUnavailable, TRLModalJob
 
@@ -124,13 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 base_url = TRLModalJob.attach(args.job).serve(args.checkpoint)
             except ModalUnavailable as exc:
                 print(exc, file=sys.stderr)
-                return 2
+                return ExitCode.BAD_INPUT
             model = args.job
         elif args.base_url and args.model:
             base_url, model = args.base_url, args.model
         else:
             print("give --job, or --base-url and --model", file=sys.stderr)
-            return 2
+            return ExitCode.BAD_INPUT
         result = evaluate_served(RFTTask.load(args.task), base_url, model, key, k=args.k)
         print(result.summary().to_string())
     else:
@@ -150,8 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"cancelled {job.id}")
         except ModalUnavailable as exc:
             print(exc, file=sys.stderr)
-            return 2
-    return 0
+            return ExitCode.BAD_INPUT
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from rftkit.errors import RFTKitError
 from rftkit.task import RFTTask
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.preflight import modal_credentials, preflight
@@ -30,11 +31,11 @@ TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
-class ModalUnavailable(RuntimeError):
+class ModalUnavailable(RuntimeError, RFTKitError):
     """No Modal token here: launching, cancelling and reading the volume need one."""
 
 
-class PreflightFailed(ValueError):
+class PreflightFailed(ValueError, RFTKitError):
     """A check failed; the message is the whole preflight report."""
 
 
