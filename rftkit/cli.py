@@ -16,6 +16,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from rftkit.errors import ExitCode
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("rftkit.demo", "run the whole loop offline on the embedded default"),
     "world": ("rftkit.course.world.cli", "the course's task world"),
@@ -69,4 +71,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED

@@ -34,13 +34,14 @@ from rftkit.course.task import CourseTaskSize, serve_course_task
 from rftkit.course.worlds import HELDOUT_SEEDS, world_seeds
 from rftkit.data import validate_records
 from rftkit.endpoints import check_endpoint
+from rftkit.errors import ExitCode
+from rftkit.evaluation.redteam import cases_from_reference, run_redteam
 from rftkit.graders import validate_grader
 from rftkit.jobs import launch
 from rftkit.local.checkpoint import load_model
 from rftkit.local.grpo import GRPOConfig
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.protocol import Trace
-from rftkit.redteam import cases_from_reference, run_redteam
 from rftkit.rollouts import run_rollouts, save_traces, traces_frame
 from rftkit.rollouts.engine import run_blocking
 from tools_service.tools import toolbox
@@ -213,7 +214,7 @@ def _run(args: argparse.Namespace) -> int:
     print(result.summary.round(3).to_string())
     print(f"\nreport: {result.report}")
     print(f"wall time: {time.perf_counter() - started:.0f} s")
-    return 0
+    return ExitCode.OK
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -43,6 +43,8 @@ import anyio
 import httpcore
 import httpx
 
+from rftkit.errors import RFTKitError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 METADATA = frozenset(
     ipaddress.ip_address(a)
@@ -55,7 +57,7 @@ SCHEMES = ("http", "https")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class OutboundRefused(httpcore.ConnectError):
+class OutboundRefused(httpcore.ConnectError, RFTKitError):
     """A URL or address the policy refuses. A connect error to httpx, so clients that retry
     connection failures stop here too, without a byte sent."""
 

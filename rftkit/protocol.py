@@ -28,7 +28,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rftkit.jsonsafe import MAX_BYTES, loads
+from rftkit._util.jsonsafe import MAX_BYTES, loads
 
 MAX_PAYLOAD_BYTES = MAX_BYTES
 """Request and response bodies above this are refused by the trainer (413 shown to the model)."""
@@ -58,9 +58,9 @@ class FunctionCall(_Wire):
     def _arguments_as_json_string(cls, value: Any) -> str:
         """Accept an object too (BH20's server does) and normalise it to the JSON string.
 
-        The string is parsed within ``rftkit.jsonsafe``'s limits (depth, size; no NaN, duplicate
-        keys or lone surrogates), so a model's hostile arguments become a ValueError the endpoint
-        answers with a 400 the model can read, never a RecursionError and a 500.
+        The string is parsed within ``rftkit._util.jsonsafe``'s limits (depth, size; no NaN,
+        duplicate keys or lone surrogates), so a model's hostile arguments become a ValueError the
+        endpoint answers with a 400 the model can read, never a RecursionError and a 500.
         """
         if isinstance(value, dict):
             try:

@@ -64,6 +64,7 @@ from pydantic import (
 )
 
 from rftkit.data.jsonl import load_jsonl
+from rftkit.errors import RFTKitError
 from rftkit.protocol import JobTool
 
 TASK_FILE = "task.json"
@@ -84,7 +85,7 @@ _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_HEADER = re.compile(r"authorization|key|token|secret|cookie|password", re.IGNORECASE)
 
 
-class TaskSecretError(LookupError):
+class TaskSecretError(LookupError, RFTKitError):
     """A header references an environment variable that is not set; names it, never a value."""
 
 

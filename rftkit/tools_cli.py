@@ -18,6 +18,7 @@ from pathlib import Path
 import uvicorn
 
 from rftkit.course.world import STYLES, generate_world, write_corpus
+from rftkit.errors import ExitCode
 from tools_service.app import TOKEN_ENV, create_app
 
 
@@ -48,13 +49,13 @@ def _run_serve(args: argparse.Namespace) -> int:
         where = "token: none (--no-auth, loopback only)"
     elif args.no_auth:
         print(f"--no-auth is refused on non-loopback host {args.host}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     else:
         print(
             f"no token: set {TOKEN_ENV}, or pass --generate-token, or --no-auth on loopback",
             file=sys.stderr,
         )
-        return 2
+        return ExitCode.BAD_INPUT
     app = create_app(corpus, token=token, allow_no_auth=token is None)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("tools_service.access").setLevel(logging.INFO)
@@ -63,7 +64,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     print("  POST /call  POST /tools/{name}  GET /tools  GET /traces/{trace_id}  GET /healthz")
     print(where, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
-    return 0
+    return ExitCode.OK
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import cohens_kappa as statsmodels_kappa
 
-from rftkit.agreement import (
+from rftkit.evaluation.agreement import (
     agreement_report,
     bin_scores,
     class_balance,

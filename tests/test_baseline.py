@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 
 import pytest
 
-from rftkit.baseline import baseline_from_traces, bucket_of, pass_at_k
+from rftkit.evaluation.baseline import baseline_from_traces, bucket_of, pass_at_k
 from rftkit.protocol import (
     FunctionSpanData,
     GenerationSpanData,

@@ -20,7 +20,7 @@ ENTRY_POINTS = {
     "rftkit.graders.cli": "rftkit graders course prints the course grader",
     "rftkit.graders.modal_app": "the example grader deployment serves the course grader",
     "rftkit.trl.__main__": "python -m rftkit.trl course-task",
-    "rftkit.redteam": "the red team's default reference set is the course's labels",
+    "rftkit.evaluation.redteam": "the red team's default reference set is the course's labels",
 }
 """Kit modules that may import the course: commands that run it, and one default."""
 SHIMS = ("rftkit.course_task", "rftkit.course_session", "rftkit.exercises", "rftkit.job_exercises",

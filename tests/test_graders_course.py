@@ -4,7 +4,7 @@ import inspect
 
 import pytest
 
-from rftkit.agreement import bin_scores, launch_gate
+from rftkit.evaluation.agreement import bin_scores, launch_gate
 from rftkit.course.grader import course_grader, course_grader_draft, naive_grader
 from rftkit.course.reference_labels import SCALE, load_reference_set
 from rftkit.course.world import generate_tasks, generate_world

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from rftkit.graders import GraderValidationError, run_grader, validate_grader
 from rftkit.graders.formula import FUNCTIONS, Formula, FormulaError, FormulaEvaluationError
-from rftkit.templates import TemplateError, render
+from rftkit.graders.templating import TemplateError, render
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -9,7 +9,7 @@ import openai
 import pytest
 from fake_openai_api import FakeState, fake_openai_app
 
-from rftkit.baseline import baseline_from_traces
+from rftkit.evaluation.baseline import baseline_from_traces
 from rftkit.jobs import HostedJobError, launch
 from rftkit.jobs.hosted import HostedAPI
 from rftkit.jobs.preflight import preflight

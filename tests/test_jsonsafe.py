@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rftkit.jsonsafe import MAX_DEPTH, JSONLimitError, loads, lone_surrogate_path, nesting_depth
+from rftkit._util.jsonsafe import (
+    MAX_DEPTH,
+    JSONLimitError,
+    loads,
+    lone_surrogate_path,
+    nesting_depth,
+)
 
 FUZZ = settings(max_examples=150, deadline=1000, database=None)
 

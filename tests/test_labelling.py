@@ -2,7 +2,7 @@
 
 import pytest
 
-from rftkit.labelling import LabelSession, LabelView
+from rftkit.evaluation.labelling import LabelSession, LabelView
 
 SCALE = {0.0: "wrong", 0.5: "partly right", 1.0: "right"}
 

@@ -9,7 +9,7 @@ import pytest
 
 from rftkit.course.grader import course_grader, naive_grader
 from rftkit.protocol import Sample, ToolCall
-from rftkit.redteam import (
+from rftkit.evaluation.redteam import (
     CONTROLS,
     LONG_ANSWER_CHARS,
     PROBES,
@@ -17,6 +17,8 @@ from rftkit.redteam import (
     cases_from_reference,
     run_redteam,
 )
+from rftkit.graders.course import course_grader, naive_grader
+from rftkit.protocol import Sample, ToolCall
 
 READ = ToolCall.model_validate(
     {"id": "c1", "type": "function", "function": {"name": "read_file", "arguments": "{}"}}

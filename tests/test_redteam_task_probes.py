@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import json
 
+from rftkit.evaluation.redteam import (
+    TASK_CONTROLS,
+    TASK_PROBES,
+    Case,
+    answer_with,
+    probe,
+    run_redteam,
+)
 from rftkit.protocol import Sample, ToolCall
-from rftkit.redteam import TASK_CONTROLS, TASK_PROBES, Case, answer_with, probe, run_redteam
 
 LOOKUP = ToolCall.model_validate(
     {"id": "c1", "type": "function",

@@ -36,7 +36,7 @@ def test_rubric_names_its_version_and_scale():
 
 
 def test_labels_load_into_a_labelling_session(tmp_path):
-    from rftkit.labelling import LabelSession
+    from rftkit.evaluation.labelling import LabelSession
 
     session = LabelSession(load_items(), reference_labels.SCALE_NAMES)
     path = tmp_path / "labels.csv"
@@ -75,7 +75,7 @@ def test_trace_summary_is_the_labellers_view():
 
 
 def test_the_blind_second_pass_labels_every_item_and_its_agreement_is_computed():
-    from rftkit.agreement import cohen_kappa
+    from rftkit.evaluation.agreement import cohen_kappa
     from rftkit.course.reference_labels import SECOND_PASS, inter_rater_agreement, load_labels
 
     second = load_labels(SECOND_PASS)

@@ -230,7 +230,7 @@ def test_grader_config_with_an_unresponsive_endpoint_discards(service, items):
 
 
 def test_baseline_of_the_guessing_policy_over_the_real_service(service, items):
-    from rftkit.baseline import bucket_of, run_baseline_sync
+    from rftkit.evaluation.baseline import bucket_of, run_baseline_sync
 
     policy = ScriptedPolicy(items, "guessing", seed=1)
     baseline = run_baseline_sync(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rftkit.rubric import rubric_scale
+from rftkit.evaluation.rubric import rubric_scale
 
 RUBRIC = """# Labels
 

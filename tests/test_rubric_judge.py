@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from rftkit.course.reference_labels import rubric, rubric_model_grader
 from rftkit.graders import run_grader
-from rftkit.redteam import CONTROLS, PROBES, cases_from_reference, run_redteam
+from rftkit.evaluation.redteam import CONTROLS, PROBES, cases_from_reference, run_redteam
 from rftkit.serving import serve_in_background
 
 

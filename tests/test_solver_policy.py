@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from rftkit.answer_types import as_date, as_number, kind_of, label_set, wrong_answer
-from rftkit.baseline import run_baseline_sync
+from rftkit._util.answer_types import as_date, as_number, kind_of, label_set, wrong_answer
 from rftkit.data import build_dataset
+from rftkit.evaluation.baseline import run_baseline_sync
 from rftkit.rollouts.solver import Solution, SolverPolicy, solver_policies
 from rftkit.serving import serve_in_background
 from rftkit.toolserver.registry import Toolbox, ToolContext, ToolInputError

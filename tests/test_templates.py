@@ -2,7 +2,14 @@
 
 import pytest
 
-from rftkit.templates import TemplateError, item_fields, parse_path, render, resolve, variables
+from rftkit.graders.templating import (
+    TemplateError,
+    item_fields,
+    parse_path,
+    render,
+    resolve,
+    variables,
+)
 
 CONTEXT = {
     "item": {"reference_answer": "1234.5", "ground_truth": {"date": "2025-03-31"}, "n": 3},

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from rftkit.jsonsafe import loads
+from rftkit._util.jsonsafe import loads
 from rftkit.protocol import FunctionSpanData, GenerationSpanData, Trace
 
 NOT_A_TOOL = "(not a tool)"

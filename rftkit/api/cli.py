@@ -19,6 +19,7 @@ import uvicorn
 
 from rftkit.api.app import create_app, new_api_key
 from rftkit.api.jobs import MAX_RUNNING_JOBS
+from rftkit.errors import ExitCode
 from rftkit.outbound import OutboundPolicy, OutboundRefused
 
 KEY_ENV = "RFTKIT_API_KEY"
@@ -51,7 +52,7 @@ def _serve(args: argparse.Namespace) -> int:
             "--allow-remote to expose it (anyone who can reach it and has the key can make it "
             "call URLs)"
         )
-        return 2
+        return ExitCode.BAD_INPUT
     key = os.environ.get(KEY_ENV)
     if not key:
         key = new_api_key()
@@ -60,7 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
         policy = OutboundPolicy.for_server(args.allow_remote, args.allow_url)
     except OutboundRefused as exc:
         print(f"--allow-url: {exc}")
-        return 2
+        return ExitCode.BAD_INPUT
     app = create_app(
         args.data_dir,
         key,
@@ -70,7 +71,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     print(f"base_url: http://{args.host}:{args.port}/v1  data: {args.data_dir}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-    return 0
+    return ExitCode.OK
 
 
 def register(commands: argparse._SubParsersAction) -> None:

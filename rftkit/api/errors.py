@@ -16,10 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rftkit.errors import RFTKitError
+
 log = logging.getLogger("rftkit.api")
 
 
-class APIError(Exception):
+class APIError(RFTKitError):
     """A refusal with the API's status, ``type``, ``param`` and ``code``."""
 
     def __init__(

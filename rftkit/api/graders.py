@@ -20,10 +20,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
 from rftkit import outbound
+from rftkit._util.urlmask import mask_urls
 from rftkit.api.errors import bad_request
 from rftkit.graders import GraderValidationError, run_grader_async, validate_grader
 from rftkit.graders.endpoint import endpoint_urls
-from rftkit.urlmask import mask_urls
 
 MASK = "**********"
 

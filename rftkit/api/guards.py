@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rftkit.api.errors import APIError
+from rftkit.errors import RFTKitError
 
 MIB = 1024 * 1024
 DEFAULT_BODY_LIMIT = 1 * MIB
@@ -172,7 +173,7 @@ def _limited(receive: Receive, limit: int) -> Receive:
     return within_limit
 
 
-class BodyTooLarge(HTTPException):
+class BodyTooLarge(HTTPException, RFTKitError):
     """Raised while a route reads a body over its limit. An HTTPException, because FastAPI turns
     any other exception met while reading a body into a 400; the error handlers answer 413."""
 

@@ -11,7 +11,7 @@ references before the task is built and their values live only in the job's in-m
 (the way a task file keeps references and the environment keeps values): nothing on disk, in a
 log or in a response holds them, and the job object echoes them masked (``**********``) as the
 service does. URLs are shown with their userinfo and secret-looking query values masked
-(``rftkit.urlmask``) in job objects, lists and events.
+(``rftkit._util.urlmask``) in job objects, lists and events.
 
 Limits, as a server others can reach needs them: hyperparameters within
 the published ranges (``rftkit.jobs.rules``) and :data:`LOCAL_CAPS` where none is published,
@@ -34,6 +34,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rftkit import outbound
+from rftkit._util.urlmask import masked
 from rftkit.api.errors import APIError, bad_request, not_found
 from rftkit.api.files import FileStore, checked, invalid_file_message
 from rftkit.api.graders import check_urls, checked_grader
@@ -42,7 +43,6 @@ from rftkit.graders.endpoint import endpoint_urls
 from rftkit.jobs.local import LocalJob
 from rftkit.jobs.rules import HYPERPARAMETER_LIMITS
 from rftkit.task import HYPERPARAMETERS, RFTTask, TaskTool
-from rftkit.urlmask import masked
 
 MASK = "**********"
 TERMINAL = ("succeeded", "failed", "cancelled")

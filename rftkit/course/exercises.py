@@ -20,16 +20,17 @@ from typing import Any
 
 import pandas as pd
 
-from rftkit.baseline import Baseline, bucket_of
 from rftkit.data import validate_records
+from rftkit.errors import RFTKitError
+from rftkit.evaluation.baseline import Baseline, bucket_of
+from rftkit.evaluation.redteam import Case, run_redteam
 from rftkit.graders import GraderValidationError, validate_grader
 from rftkit.protocol import Trace
-from rftkit.redteam import Case, run_redteam
 
 STUB_HINT = "the exercise still holds its stub; write your answer in the cell above and run it"
 
 
-class NotYet(Exception):
+class NotYet(RFTKitError):
     """A wrong or missing answer; the message is the hint the learner sees."""
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from rftkit.course.pretrain import PretrainConfig, pretrain
 from rftkit.course.rewards import REWARDS
 from rftkit.course.task import serve_course_task
+from rftkit.errors import ExitCode
 from rftkit.jobs.local import LocalJob
 from rftkit.local.checkpoint import BASE_CHECKPOINT
 
@@ -22,7 +23,7 @@ def _run_pretrain(args: argparse.Namespace) -> int:
     )
     summary = pretrain(config, args.out, resume_from=args.resume_from, done_cycles=args.done_cycles)
     print(json.dumps(summary, indent=2))
-    return 0
+    return ExitCode.OK
 
 
 def _run_grpo(args: argparse.Namespace) -> int:
@@ -48,7 +49,7 @@ def _run_grpo(args: argparse.Namespace) -> int:
             indent=2,
         )
     )
-    return 0 if job.status == "succeeded" else 1
+    return ExitCode.OK if job.status == "succeeded" else ExitCode.CHECKS_FAILED
 
 
 def register(commands: argparse._SubParsersAction) -> None:

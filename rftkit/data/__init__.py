@@ -13,7 +13,7 @@ import importlib
 import warnings
 from typing import Any
 
-from rftkit._lazy import lazy_exports
+from rftkit._util.lazy import lazy_exports
 
 # A name that is also a submodule's cannot be lazy: importing the submodule (as any caller of
 # rftkit.data.triage does) binds the module under that name, and __getattr__ is never asked.

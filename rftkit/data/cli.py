@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rftkit.course.world import STYLES
+from rftkit.errors import ExitCode
 
 
 class _CannotRun(Exception):
@@ -45,7 +46,7 @@ def _exit_status(command: Callable[[argparse.Namespace], int]) -> Callable[..., 
             return command(args)
         except (_CannotRun, OSError) as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.BAD_INPUT
 
     return run
 
@@ -67,7 +68,7 @@ def _run_validate(args: argparse.Namespace) -> int:
     for finding in report.findings:
         print(finding)
     print(report.summary())
-    return 0 if report.ok else 1
+    return ExitCode.OK if report.ok else ExitCode.CHECKS_FAILED
 
 
 def _run_build(args: argparse.Namespace) -> int:
@@ -85,11 +86,11 @@ def _run_build(args: argparse.Namespace) -> int:
             tasks = load_jsonl(args.tasks)
         except DatasetValidationError as exc:
             print(exc, file=sys.stderr)
-            return 1
+            return ExitCode.CHECKS_FAILED
         lines = build_dataset(tasks, instructions=args.instructions, tools=specs)
     write_jsonl(lines, args.out)
     print(f"wrote {len(lines)} lines to {args.out}")
-    return 0
+    return ExitCode.OK
 
 
 def _run_split(args: argparse.Namespace) -> int:
@@ -105,12 +106,12 @@ def _run_split(args: argparse.Namespace) -> int:
         lines = load_jsonl(args.file)
     except DatasetValidationError as exc:
         print(exc, file=sys.stderr)
-        return 1
+        return ExitCode.CHECKS_FAILED
     try:
         train, valid = stratified_split(lines, args.valid_fraction, args.seed, by=args.by)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.CHECKS_FAILED
     write_jsonl(train, args.train)
     write_jsonl(valid, args.valid)
     leaks = find_leakage(train, valid)
@@ -118,8 +119,8 @@ def _run_split(args: argparse.Namespace) -> int:
     if not leaks.empty:
         print(f"{len(leaks)} leakage pair(s) between the splits:")
         print(leaks.to_string(index=False))
-        return 1
-    return 0
+        return ExitCode.CHECKS_FAILED
+    return ExitCode.OK
 
 
 def register(commands: argparse._SubParsersAction) -> None:

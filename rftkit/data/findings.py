@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from rftkit.errors import RFTKitError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -42,7 +44,7 @@ class Finding:
         return f"{text} (fix: {self.hint})" if self.hint else text
 
 
-class DatasetValidationError(ValueError):
+class DatasetValidationError(ValueError, RFTKitError):
     """Raised by ``ValidationReport.raise_for_errors``; its message lists every error."""
 
     def __init__(self, findings: list[Finding]) -> None:

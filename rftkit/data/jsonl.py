@@ -8,7 +8,7 @@ it, and nothing documents that the fine-tuning upload accepts it. The finding sa
 parses once the mark is removed; if it does, the line's other checks still run on that parse, so
 removing the mark is the only fix needed.
 
-Each line is parsed by :func:`rftkit.jsonsafe.loads`, so no line can crash the reader: nesting
+Each line is parsed by :func:`rftkit._util.jsonsafe.loads`, so no line can crash the reader: nesting
 deeper than ``MAX_LINE_DEPTH`` and numbers of over 4,300 digits are errors at their line. So are
 what strict JSON forbids or leaves undefined, which Python's ``json`` accepts without a word:
 ``NaN``/``Infinity`` (not JSON, RFC 8259 §6), a key twice in one object (parsers differ on which
@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rftkit._util.jsonsafe import JSONLimitError, loads
 from rftkit.data.findings import DatasetValidationError, Finding, Severity
-from rftkit.jsonsafe import JSONLimitError, loads
+from rftkit.errors import RFTKitError
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 """The largest file the Files API takes ("Individual files can be up to 512 MB", POST /files)."""
@@ -42,7 +43,8 @@ MAX_LINE_DEPTH = 200
 """Far deeper than a dataset line needs (pydantic-core's parser stops at the same depth), and
 shallow enough that every check that walks a line recursively stays within Python's stack."""
 
-# What each refusal of rftkit.jsonsafe becomes: (finding code, hint, what to allow to read on).
+# What each refusal of rftkit._util.jsonsafe becomes: (finding code, hint, what to allow to
+# read on).
 _REFUSALS = {
     "too_deep": ("nesting_too_deep", "flatten the line; no RFT field needs this depth", None),
     "number_too_long": ("number_too_long", "write the number as a string", None),
@@ -73,7 +75,7 @@ _KINDS = (
 )
 
 
-class UnreadableFileError(OSError):
+class UnreadableFileError(OSError, RFTKitError):
     """The path is not a regular file that can be read within the size limit."""
 
 

@@ -13,8 +13,10 @@ from typing import Any
 
 import httpx
 
+from rftkit.errors import RFTKitError
 
-class ToolSpecsError(ValueError):
+
+class ToolSpecsError(ValueError, RFTKitError):
     """``GET {url}/tools`` gave no list of specs. The message holds no URL and no reply body,
     so it cannot carry a credential; the caller names the service."""
 

@@ -6,8 +6,8 @@ its advantage is zero and it only costs compute (docs/hosted-api.md §3.4). Give
 per item, ``triage`` marks each item ``always_0``, ``always_1``, ``constant`` (all rewards equal
 somewhere in between, e.g. partial credit), ``learnable``, or ``unscored`` (fewer than two rewards:
 one rollout cannot show whether the outcome varies); ``filter_learnable`` keeps the lines worth
-training on. The names match ``rftkit.baseline``'s buckets; notebook 04 feeds it real baseline
-rollouts (``Baseline.rewards_by_item()``).
+training on. The names match ``rftkit.evaluation.baseline``'s buckets; notebook 04 feeds it real
+baseline rollouts (``Baseline.rewards_by_item()``).
 """
 
 from __future__ import annotations

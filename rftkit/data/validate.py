@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, get_args
 
+from rftkit._util.jsonsafe import loads, nesting_depth
 from rftkit.data.curate import find_leakage, question_of
 from rftkit.data.findings import Finding, Severity, ValidationReport
 from rftkit.data.grader_keys import python_item_reads
@@ -56,8 +57,7 @@ from rftkit.data.jsonl import (
     read_file_bounded,
     read_lines,
 )
-from rftkit.jsonsafe import loads, nesting_depth
-from rftkit.templates import TemplateError, parse_path, resolve, variables
+from rftkit.graders.templating import TemplateError, parse_path, resolve, variables
 
 ROLES = ("developer", "user", "assistant", "tool")
 CONTENT_PART_TYPES = ("text", "input_text", "image_url", "input_image")

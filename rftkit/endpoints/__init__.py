@@ -40,7 +40,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
-from rftkit.background import BackgroundLoop
+from rftkit._util.background import BackgroundLoop
 from rftkit.endpoints.burst import Attempt, BurstResult, run_burst
 from rftkit.endpoints.contract import CheckResult, check_contract
 from rftkit.endpoints.examples import (

@@ -26,6 +26,7 @@ from rftkit.endpoints import check_endpoint
 from rftkit.endpoints.examples import SpecError, spec_name_and_schema
 from rftkit.endpoints.headers import HeaderError, parse_headers, with_token
 from rftkit.endpoints.redact import Redactor, secrets_of
+from rftkit.errors import ExitCode
 
 DEFAULT_TOKEN_ENV = "RFTKIT_TOOL_TOKEN"
 
@@ -133,7 +134,7 @@ def _run_check(args: argparse.Namespace) -> int:
         items = _items_from(args.items_from) if args.items_from else []
     except (HeaderError, _CannotRun) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     redact = Redactor(secrets_of(headers, [args.url]))
     print(f"endpoint: {redact(args.url)}")
     sources = [f"{name} (--header)" for name in given]
@@ -156,13 +157,13 @@ def _run_check(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:  # a job tool or spec that cannot be checked; names what and where
         print(f"error: {redact(str(exc))}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     print(report.text())
     if args.plot and report.burst is not None:
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         report.plot().savefig(args.plot, dpi=120)
         print(f"latency plot: {args.plot}")
-    return 0 if report.ready else 1
+    return ExitCode.OK if report.ready else ExitCode.CHECKS_FAILED
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rftkit.endpoints.target import Probe
+from rftkit.errors import RFTKitError
 
 MAX_DEPTH = 16
 _STRING_FORMATS = {
@@ -32,7 +33,7 @@ _STRING_FORMATS = {
 }
 
 
-class SpecError(ValueError):
+class SpecError(ValueError, RFTKitError):
     """A tool spec the probes cannot be built from; the message names the spec."""
 
 

@@ -16,8 +16,10 @@ import os
 from collections.abc import Iterable, Mapping
 from string import Template
 
+from rftkit.errors import RFTKitError
 
-class HeaderError(ValueError):
+
+class HeaderError(ValueError, RFTKitError):
     """A ``--header`` option that cannot be used; the message names the option or variable."""
 
 

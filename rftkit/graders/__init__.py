@@ -13,21 +13,25 @@ Public surface (see each module for the why):
 - :class:`SandboxLimits` — time, memory and disk limits for ``python`` graders.
 """
 
-from rftkit.graders.engine import (
-    run_grader,
-    run_grader_async,
-    run_grader_many,
-    run_grader_many_async,
-)
-from rftkit.graders.reference_check import check_metric_rewards_references
-from rftkit.graders.result import GraderErrors, GraderRunResult
-from rftkit.graders.sandbox import SandboxLimits
-from rftkit.graders.validate import (
-    GraderValidationError,
-    GraderValidationWarning,
-    grader_warnings,
-    validate_grader,
-)
+from rftkit._util.lazy import lazy_exports
+
+# Lazy (as rftkit.data's): the sandbox's fork server is rftkit.graders._sandbox_zygote, and
+# starting it must not import the engine, httpx and openai first.
+_EXPORTS = {
+    "run_grader": "rftkit.graders.engine",
+    "run_grader_async": "rftkit.graders.engine",
+    "run_grader_many": "rftkit.graders.engine",
+    "run_grader_many_async": "rftkit.graders.engine",
+    "check_metric_rewards_references": "rftkit.graders.reference_check",
+    "GraderErrors": "rftkit.graders.result",
+    "GraderRunResult": "rftkit.graders.result",
+    "SandboxLimits": "rftkit.graders.sandbox",
+    "GraderValidationError": "rftkit.graders.validate",
+    "GraderValidationWarning": "rftkit.graders.validate",
+    "grader_warnings": "rftkit.graders.validate",
+    "validate_grader": "rftkit.graders.validate",
+}
+"""Each public name and the submodule that defines it (imported on first use)."""
 
 __all__ = [
     "GraderErrors",
@@ -43,3 +47,4 @@ __all__ = [
     "run_grader_many_async",
     "validate_grader",
 ]
+__getattr__ = lazy_exports(__name__, _EXPORTS)

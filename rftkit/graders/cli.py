@@ -16,6 +16,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from rftkit.errors import ExitCode
+
 
 def _load_json(path: Path, what: str) -> Any:
     try:
@@ -33,7 +35,7 @@ def _run_course(args: argparse.Namespace) -> int:
     from rftkit.course.grader import course_grader, naive_grader
 
     print(json.dumps(naive_grader() if args.naive else course_grader(), indent=2))
-    return 0
+    return ExitCode.OK
 
 
 def _run_validate(args: argparse.Namespace) -> int:
@@ -51,11 +53,11 @@ def _run_validate(args: argparse.Namespace) -> int:
             validate_grader(grader, purpose=args.purpose)
     except GraderValidationError as exc:
         print(f"{args.grader}: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.CHECKS_FAILED
     for message in grader_warnings(grader):
         print(f"{args.grader}: warning: {message}", file=sys.stderr)
     print(f"{args.grader}: valid")
-    return 0
+    return ExitCode.OK
 
 
 def _run_run(args: argparse.Namespace) -> int:
@@ -67,9 +69,9 @@ def _run_run(args: argparse.Namespace) -> int:
         result = run_grader(grader, args.sample, item)
     except GraderValidationError as exc:
         print(f"{args.grader}: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.CHECKS_FAILED
     print(result.model_dump_json(indent=2))
-    return 0
+    return ExitCode.OK
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -82,7 +84,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     token = os.environ.get(args.token_env)
     if token is None and not args.no_auth:
         print(f"set {args.token_env} (or pass --no-auth for loopback development)", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     try:
         app = create_grader_app(
             _load_json(args.grader, "grader"),
@@ -91,9 +93,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         )
     except (GraderValidationError, IsolationUnavailable) as exc:
         print(f"{args.grader}: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.CHECKS_FAILED
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, **server_options())
-    return 0
+    return ExitCode.OK
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -43,15 +43,15 @@ from typing import Any
 import openai
 from pydantic import ValidationError
 
-from rftkit.background import BackgroundLoop
+from rftkit._util.background import BackgroundLoop
 from rftkit.graders.formula import Formula, FormulaError, FormulaEvaluationError
 from rftkit.graders.offload import OffLoop
 from rftkit.graders.result import GraderErrors, GraderFailure, GraderMetadata, GraderRunResult
 from rftkit.graders.sandbox import SandboxLimits, default_sandbox
 from rftkit.graders.similarity import MetricUnavailable, similarity
+from rftkit.graders.templating import TemplateError, render, variables
 from rftkit.graders.validate import GraderValidationError, check_structure, unclosed_template
 from rftkit.protocol import Sample
-from rftkit.templates import TemplateError, render, variables
 
 ModelClient = openai.OpenAI | openai.AsyncOpenAI
 """Any OpenAI-compatible endpoint: ``openai.OpenAI(base_url=..., api_key=...)``."""

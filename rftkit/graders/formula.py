@@ -29,6 +29,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from rftkit.errors import RFTKitError
+
 FUNCTIONS: dict[str, tuple[Callable[..., float], int | None]] = {
     # name: (implementation, arity; None = two or more, as Python's min/max on numbers)
     "min": (min, None),
@@ -55,7 +57,7 @@ _TOKEN = re.compile(
 )
 
 
-class FormulaError(ValueError):
+class FormulaError(ValueError, RFTKitError):
     """A formula that does not parse, or names something it may not; ``position`` is 0-based."""
 
     def __init__(self, formula: str, position: int, reason: str) -> None:
@@ -65,7 +67,7 @@ class FormulaError(ValueError):
         self.reason = reason
 
 
-class FormulaEvaluationError(ArithmeticError):
+class FormulaEvaluationError(ArithmeticError, RFTKitError):
     """A formula that parsed but cannot be computed on these scores (missing variable, 1/0)."""
 
 

@@ -5,25 +5,26 @@ unless the user opts in to running them unisolated.
 starts the grader fork server as pid 1 of its own user, PID, network, mount, IPC, UTS and cgroup
 namespaces, further user namespaces disabled, no-new-privileges set, and a default-deny seccomp
 filter installed by bubblewrap before the server's first instruction
-(:mod:`rftkit._grader_seccomp`).
+(:mod:`rftkit.graders._sandbox_seccomp`).
 
 - **Never root.** Inside, everything runs as uid 65534. bubblewrap maps that uid to the uid that
-  started it, so when the caller is root (CI, containers) :mod:`rftkit._grader_launch` first drops
-  to ``nobody`` (uid and gid 65534, no groups, no capabilities) and bubblewrap builds the namespaces
-  from there: every process of the sandbox is ``nobody`` on the host, so no file-ownership check
-  passes as root and ``/proc/sys`` is not writable (bubblewrap also mounts it read-only).
+  started it, so when the caller is root (CI, containers) :mod:`rftkit.graders._sandbox_launch`
+  first drops to ``nobody`` (uid and gid 65534, no groups, no capabilities) and bubblewrap builds
+  the namespaces from there: every process of the sandbox is ``nobody`` on the host, so no
+  file-ownership check passes as root and ``/proc/sys`` is not writable (bubblewrap also mounts it
+  read-only).
 - **What it sees.** A read-only root: the interpreter, its packages (this project's own package
   and ``tools_service`` masked when installed there) and the system libraries; a fresh ``/proc``
   showing only the sandbox's processes; a read-only minimal ``/dev``. No home directory, no
   ``/etc``, no shell, no project files, no network (not even the host's loopback), an environment
   built from nothing. The only project files inside are the fork server and its filter, bound into
-  an otherwise empty ``rftkit`` package that leaves ``sys.path`` before any grader runs; Python is
-  started with ``-I``, so neither the current directory nor ``PYTHON*`` variables reach
+  an otherwise empty ``rftkit.graders`` package that leaves ``sys.path`` before any grader runs;
+  Python is started with ``-I``, so neither the current directory nor ``PYTHON*`` variables reach
   ``sys.path``.
 - **One call, one world.** Each call's child mounts its own tmpfs on ``/tmp`` (``/scratch`` when
   the interpreter itself lives under ``/tmp``), capped at ``disk_bytes`` and
-  :data:`~rftkit._grader_zygote.MAX_INODES` files, in a mount namespace of its own: no other call
-  sees it, and the kernel frees it when the call's process ends.
+  :data:`~rftkit.graders._sandbox_zygote.MAX_INODES` files, in a mount namespace of its own: no
+  other call sees it, and the kernel frees it when the call's process ends.
 - **Limits.** Per call: address space, file size, CPU time, no new processes or threads (seccomp),
   the tmpfs caps, and the wall clock (enforced by the caller). cgroups are not used: on a machine
   where this process could create a cgroup v2 with the memory and pids controllers, a kernel-level
@@ -54,7 +55,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rftkit import _grader_launch, _grader_seccomp, _grader_zygote
+from rftkit.errors import RFTKitError
+from rftkit.graders import _sandbox_launch, _sandbox_seccomp, _sandbox_zygote
 
 NAMESPACES = "namespaces (bubblewrap)"
 IN_PROCESS = "in-process checks only (not a security boundary)"
@@ -72,7 +74,7 @@ _THREADS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _MASKED_PACKAGES = ("rftkit", "tools_service")
 
 
-class IsolationUnavailable(RuntimeError):
+class IsolationUnavailable(RuntimeError, RFTKitError):
     """Python graders need namespaces and this machine cannot provide them."""
 
 
@@ -122,13 +124,15 @@ def scratch_dir(paths: list[str]) -> str:
 
 
 def _boot_files() -> dict[str, str]:
-    """Inside path -> host path: the fork server and its filter as package ``rftkit``."""
-    package = Path(_grader_zygote.__file__).resolve().parent
+    """Inside path -> host path: the fork server and its filter as package ``rftkit.graders``
+    (both ``__init__`` files empty inside)."""
+    package = Path(_sandbox_zygote.__file__).resolve().parent
     return {
         f"{BOOT_DIR}/rftkit/__init__.py": os.devnull,
+        f"{BOOT_DIR}/rftkit/graders/__init__.py": os.devnull,
         **{
-            f"{BOOT_DIR}/rftkit/{name}.py": str(package / f"{name}.py")
-            for name in ("_grader_zygote", "_grader_seccomp")
+            f"{BOOT_DIR}/rftkit/graders/{name}.py": str(package / f"{name}.py")
+            for name in ("_sandbox_zygote", "_sandbox_seccomp")
         },
     }
 
@@ -184,7 +188,7 @@ def _blocking_dir(path: str, uid: int) -> str | None:
 
 
 def _covers(paths: list[str]) -> dict[str, list[str]]:
-    """Directory nobody cannot search -> the needed paths below it (see _grader_launch)."""
+    """Directory nobody cannot search -> the needed paths below it (see _sandbox_launch)."""
     covers: dict[str, list[str]] = {}
     for path in paths:
         blocking = _blocking_dir(path, SANDBOX_UID)
@@ -207,17 +211,17 @@ class Launch:
 
 
 def sandbox_launch(command: list[str]) -> Launch:
-    """``command`` in bubblewrap, through :mod:`rftkit._grader_launch` when this process is root."""
+    """``command`` in bubblewrap, through :mod:`rftkit.graders._sandbox_launch` when root."""
     seccomp_fd = None
-    if _grader_seccomp.available():
+    if _sandbox_seccomp.available():
         seccomp_fd = os.memfd_create("grader-seccomp")  # closed by Launch.close
-        os.write(seccomp_fd, _grader_seccomp.server_program())
+        os.write(seccomp_fd, _sandbox_seccomp.server_program())
         os.lseek(seccomp_fd, 0, os.SEEK_SET)
     argv = bwrap_command(command, seccomp_fd)
     if os.geteuid() == 0:
         needed = _read_only_paths() + list(_boot_files().values()) + [argv[0]]
         spec = {"uid": SANDBOX_UID, "gid": SANDBOX_UID, "reach": _covers(needed)}
-        launcher = os.path.realpath(_grader_launch.__file__)
+        launcher = os.path.realpath(_sandbox_launch.__file__)
         argv = [sys.executable, "-I", launcher, json.dumps(spec), "--", *argv]
     return Launch(argv, [seccomp_fd] if seccomp_fd is not None else [])
 
@@ -225,7 +229,7 @@ def sandbox_launch(command: list[str]) -> Launch:
 def zygote_command(control_fd: int) -> list[str]:
     """The fork server's command line inside the sandbox."""
     scratch = scratch_dir(_read_only_paths())
-    boot = [sys.executable, "-I", "-c", _grader_zygote.BOOT, BOOT_DIR]
+    boot = [sys.executable, "-I", "-c", _sandbox_zygote.BOOT, BOOT_DIR]
     return [*boot, str(control_fd), "--private-tmp", scratch]
 
 
@@ -275,7 +279,7 @@ def isolation_level() -> str:
     """What a python grader started now would run under, in words."""
     if namespaces_unavailable() is not None:
         return IN_PROCESS
-    return NAMESPACES + (" + seccomp" if _grader_seccomp.available() else "")
+    return NAMESPACES + (" + seccomp" if _sandbox_seccomp.available() else "")
 
 
 def isolation_details() -> list[str]:
@@ -295,7 +299,7 @@ def isolation_details() -> list[str]:
         f"host uid of every sandbox process: {SANDBOX_UID if os.geteuid() == 0 else os.geteuid()}"
         + (" (dropped from root)" if os.geteuid() == 0 else ""),
         "seccomp allow-list on every process, pid 1 included"
-        if _grader_seccomp.available()
+        if _sandbox_seccomp.available()
         else "no seccomp (libseccomp missing): no new processes is then only RLIMIT_NPROC",
         "per call: private tmpfs /tmp (bytes and inodes capped, freed with the call), "
         "address-space, file-size and CPU rlimits, wall-clock limit",

@@ -29,6 +29,7 @@ from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
+from rftkit.errors import RFTKitError
 from rftkit.graders.result import GraderFailure
 from rftkit.graders.similarity import MetricUnavailable, similarity
 
@@ -46,7 +47,7 @@ _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(_PRELOAD)  # each child starts with the scorers imported
 
 
-class ChildFailed(RuntimeError):
+class ChildFailed(RuntimeError, RFTKitError):
     """Work in a child did not finish: stopped at its deadline, out of memory, or raised. The
     message names the reason, never the inputs."""
 

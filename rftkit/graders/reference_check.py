@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from rftkit.graders.similarity import MetricUnavailable, similarity
-from rftkit.templates import TemplateError, render
+from rftkit.graders.templating import TemplateError, render
 
 MIN_EXACT_SCORE = 0.9
 """A metric must give an exact reference at least this much to count as able to reward it."""

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from rftkit.errors import RFTKitError
+
 
 class GraderErrors(BaseModel):
     """The documented error flags of ``metadata.errors`` (docs/hosted-api.md §5.5)."""
@@ -74,7 +76,7 @@ class GraderRunResult(BaseModel):
         return not self.metadata.errors.any()
 
 
-class GraderFailure(Exception):
+class GraderFailure(RFTKitError):
     """Raised inside the engine when a grader cannot produce a score; becomes a flag, never leaks.
 
     ``flag`` is a boolean field of :class:`GraderErrors`; ``details`` fills its companion string

@@ -2,8 +2,8 @@
 
 The service runs python graders in a sandbox: no network, 2 minutes, 2 GB, 1 GB of disk
 (docs/hosted-api.md §5.3). Locally every call runs in a fresh child forked from a warm fork server
-(:mod:`rftkit._grader_zygote`, with numpy and rapidfuzz already imported), so a call costs a
-fork, not an interpreter start, and no call leaves state behind for the next.
+(:mod:`rftkit.graders._sandbox_zygote`, with numpy and rapidfuzz already imported), so a call costs
+a fork, not an interpreter start, and no call leaves state behind for the next.
 
 Isolation (:func:`PythonSandbox.isolation_level` says which applies, and
 :func:`~rftkit.graders.isolation.isolation_details` what holds on this machine):
@@ -68,7 +68,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from rftkit import _grader_zygote as _zygote
+from rftkit.graders import _sandbox_zygote as _zygote
 from rftkit.graders.isolation import (
     HOW_TO_ISOLATE,
     IN_PROCESS,

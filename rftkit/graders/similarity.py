@@ -26,6 +26,8 @@ from functools import cache
 
 from rapidfuzz import fuzz
 
+from rftkit.errors import RFTKitError
+
 METRICS = (
     "cosine",
     "fuzzy_match",
@@ -43,7 +45,7 @@ EVALS_ONLY = frozenset({"cosine"})
 """Metrics OpenAI accepts in Evals but not in RFT jobs (docs/hosted-api.md §5.2)."""
 
 
-class MetricUnavailable(RuntimeError):
+class MetricUnavailable(RuntimeError, RFTKitError):
     """A metric whose data or model is not installed; the message says what to install."""
 
 

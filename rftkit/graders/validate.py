@@ -51,11 +51,12 @@ from openai.types.graders import (
 from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from rftkit.errors import RFTKitError
 from rftkit.graders import environment
 from rftkit.graders.formula import Formula, FormulaError
 from rftkit.graders.reference_check import check_metric_rewards_references
 from rftkit.graders.similarity import EVALS_ONLY
-from rftkit.templates import PLACEHOLDER, TemplateError, parse_path, variables
+from rftkit.graders.templating import PLACEHOLDER, TemplateError, parse_path, variables
 
 
 class EndpointGraderParam(TypedDict, total=False):
@@ -97,7 +98,7 @@ class GraderValidationWarning(UserWarning):
     """Accepted by the service, but likely not what was meant; the message names the field."""
 
 
-class GraderValidationError(ValueError):
+class GraderValidationError(ValueError, RFTKitError):
     """An invalid grader config; ``path`` is the field, e.g. ``graders.correct.operation``."""
 
     def __init__(self, message: str, path: str = "") -> None:

@@ -29,7 +29,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from rftkit._lazy import lazy_exports
+from rftkit._util.lazy import lazy_exports
 from rftkit.jobs.backend import BACKENDS, Backend, Job, Progress, get_backend
 
 if TYPE_CHECKING:

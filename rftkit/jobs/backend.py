@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from rftkit.errors import RFTKitError
+
 if TYPE_CHECKING:
     from rftkit.jobs.forecast import Forecast
     from rftkit.jobs.report import Report
@@ -39,7 +41,7 @@ Progress = Callable[[str], None]
 OnEvent = Callable[[dict[str, Any]], None]
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(RuntimeError, RFTKitError):
     """The backend cannot be reached from here (no credentials, say); the message says what to
     do. ``rftkit jobs`` prints it and exits 2."""
 

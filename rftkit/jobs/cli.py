@@ -33,11 +33,13 @@ from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
+from rftkit.errors import ExitCode
 from rftkit.jobs import launch
 from rftkit.jobs.backend import BACKENDS, Backend, BackendUnavailable, Job, get_backend
 from rftkit.task import RFTTask, TaskSecretError
 
-OK, CHECKS_FAILED, BAD_INPUT, PLATFORM_ERROR, PAUSED = 0, 1, 2, 3, 4
+OK, CHECKS_FAILED, BAD_INPUT = ExitCode.OK, ExitCode.CHECKS_FAILED, ExitCode.BAD_INPUT
+PLATFORM_ERROR, PAUSED = ExitCode.PLATFORM_ERROR, ExitCode.PAUSED
 # The backends this command drives (rftkit.jobs.backend.BACKENDS), every one through the
 # Backend and Job protocols. Without a Modal token, launching and reading trl-modal jobs exit 2
 # saying what to do.
@@ -78,7 +80,8 @@ def _timeout(args: argparse.Namespace) -> float:
 def _baseline(args: argparse.Namespace) -> Any:
     if args.baseline is None:
         return None
-    from rftkit.baseline import baseline_from_traces  # pandas and matplotlib: only when asked
+    # pandas and matplotlib: only when asked
+    from rftkit.evaluation.baseline import baseline_from_traces
     from rftkit.rollouts.traces import load_traces
 
     return baseline_from_traces(load_traces(args.baseline))

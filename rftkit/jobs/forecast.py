@@ -108,7 +108,7 @@ class RolloutProfile:
 
     @classmethod
     def from_baseline(cls, baseline: Any) -> RolloutProfile:
-        """The profile of a :class:`rftkit.baseline.Baseline` run."""
+        """The profile of a :class:`rftkit.evaluation.baseline.Baseline` run."""
         return cls.from_traces(baseline.traces)
 
 

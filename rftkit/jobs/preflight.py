@@ -9,8 +9,9 @@ Rows, in order (``check``, ``result``: ok / warning / error / skipped, ``detail`
   the Agent RFT and ``response_format`` fields where they mean something;
 - **grader**: validated locally (``rftkit.graders.validate_grader``) and, given a client, by the
   platform's ``graders/validate``;
-- **red team**: the grader attacked with answers that must earn nothing (``rftkit.redteam``),
-  on cases from a baseline's best rollouts or else from the task's lines;
+- **red team**: the grader attacked with answers that must earn nothing
+  (``rftkit.evaluation.redteam``), on cases from a baseline's best rollouts or else from the task's
+  lines;
 - **tools**: the task's real tool URLs, called with the task's headers, probes from the
   dataset's tool specs and its lines as items (``rftkit.endpoints.check_tools``);
 - **model** and **availability**: the model and backend support RFT / Agent RFT, and the
@@ -42,6 +43,7 @@ from pydantic import ValidationError
 from rftkit.data import validate_file
 from rftkit.data.validate import Profile
 from rftkit.endpoints import check_tools
+from rftkit.evaluation.redteam import PROBES, run_redteam
 from rftkit.graders.validate import GraderValidationError, grader_warnings, validate_grader
 from rftkit.jobs.forecast import RolloutProfile, forecast
 from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT, HostedAPI
@@ -52,7 +54,6 @@ from rftkit.jobs.platforms import CHECKED, OPENAI_WIND_DOWN, model_support
 from rftkit.jobs.redteam_cases import cases_from_lines, cases_from_traces
 from rftkit.jobs.report import Report
 from rftkit.jobs.rules import platform_rules
-from rftkit.redteam import PROBES, run_redteam
 from rftkit.task import RFTTask, TaskSecretError
 
 

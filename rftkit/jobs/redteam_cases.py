@@ -1,11 +1,11 @@
 """Red-team cases built from a task's own data, so preflight can attack the task's grader.
 
-:func:`rftkit.redteam.run_redteam` needs honest, correct rollouts to turn into bad answers. The
-best source is a baseline: its rollouts that earned the top reward, with their tool calls and
-the text the tools returned (the documents the "all numbers" probe dumps). Without one, each line
-gives a case whose honest answer is the value of the item field the grader compares against
-(``{{item.answer}}``, or a usual answer key such as ``reference_answer``) and which made no tool
-calls; the report says which was used.
+:func:`rftkit.evaluation.redteam.run_redteam` needs honest, correct rollouts to turn into bad
+answers. The best source is a baseline: its rollouts that earned the top reward, with their tool
+calls and the text the tools returned (the documents the "all numbers" probe dumps). Without one,
+each line gives a case whose honest answer is the value of the item field the grader compares
+against (``{{item.answer}}``, or a usual answer key such as ``reference_answer``) and which made no
+tool calls; the report says which was used.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rftkit.data import grader_item_variables
+from rftkit.evaluation.redteam import Case
 from rftkit.protocol import Sample, Trace
-from rftkit.redteam import Case
 from rftkit.rollouts.engine import lines_by_id
 
 ANSWER_KEYS = ("reference_answer", "answer", "ground_truth", "expected", "label")

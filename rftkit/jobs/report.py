@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from rftkit.errors import RFTKitError
 from rftkit.jobs.hosted.errors import mask
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class Report:
     text = render
 
 
-class PreflightFailed(ValueError):
+class PreflightFailed(ValueError, RFTKitError):
     """A launch refused because preflight found errors; ``report`` holds every row and the
     message is its rendering (masked). Pass ``skip_preflight=True`` to launch all the same."""
 

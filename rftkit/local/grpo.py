@@ -11,10 +11,10 @@ One step:
 5. **step** — one AdamW update per batch of rollouts (on-policy, so no ratio clipping is needed).
 
 Before training, *learnability triage* keeps the tasks whose rewards differ between rollouts of
-the base model (``rftkit.baseline.bucket_of``): a group of equal rewards has zero advantage and
-teaches nothing; when no task varies, the run stops with :class:`NothingToLearn` rather than
-train on nothing. Every ``eval_interval`` steps the policy is validated on the task's validation
-lines, a checkpoint is written, and each step emits a ``fine_tuning.job.event`` in the
+the base model (``rftkit.evaluation.baseline.bucket_of``): a group of equal rewards has zero
+advantage and teaches nothing; when no task varies, the run stops with :class:`NothingToLearn`
+rather than train on nothing. Every ``eval_interval`` steps the policy is validated on the task's
+validation lines, a checkpoint is written, and each step emits a ``fine_tuning.job.event`` in the
 RFT metrics layout (docs/hosted-api.md §6.3), so the same analysis code reads local and hosted jobs.
 """
 
@@ -35,7 +35,8 @@ import torch
 from tqdm.auto import tqdm
 
 from rftkit.analysis.patterns import pattern_summary, rollout_patterns
-from rftkit.baseline import TOLERANCE, bucket_of
+from rftkit.errors import RFTKitError
+from rftkit.evaluation.baseline import TOLERANCE, bucket_of
 from rftkit.local.batches import batch_tensors, length_buckets
 from rftkit.local.memory import tune_malloc
 from rftkit.local.model import TinyLM, masked_mean, sequence_logprobs
@@ -79,11 +80,11 @@ PATTERN_METRICS = {
 """Event names of the ``rftkit.analysis.patterns`` figures each step reports."""
 
 
-class NothingToLearn(RuntimeError):
+class NothingToLearn(RuntimeError, RFTKitError):
     """Triage found no task whose rollouts got different rewards: GRPO would have no signal."""
 
 
-class Aborted(RuntimeError):
+class Aborted(RuntimeError, RFTKitError):
     """``should_abort`` said stop: the rollouts under way were dropped, no weights changed."""
 
 

@@ -35,8 +35,8 @@ import httpx
 from pydantic import ValidationError
 from tqdm.auto import tqdm
 
-from rftkit.background import BackgroundLoop
-from rftkit.jsonsafe import well_formed
+from rftkit._util.background import BackgroundLoop
+from rftkit._util.jsonsafe import well_formed
 from rftkit.outbound import async_client
 from rftkit.protocol import (
     FunctionCall,

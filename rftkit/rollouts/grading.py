@@ -27,9 +27,9 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from rftkit._util.jsonsafe import well_formed
 from rftkit.graders import GraderErrors, GraderRunResult, run_grader_async
 from rftkit.graders.result import GraderMetadata
-from rftkit.jsonsafe import well_formed
 from rftkit.protocol import MAX_PAYLOAD_BYTES, GraderRequest, GraderResponse, Sample
 
 from .toolcalls import RETRIES, ReplyTooLarge, read_bounded

@@ -15,7 +15,7 @@ project can baseline, triage and test its grader before any model is involved:
 - ``wasteful``: every call made twice, then the same right answer (twice the calls);
 - ``hasty``: the right answer at once, without a single call (a lucky guess);
 - ``sloppy``: the solver's calls, then, in ``sloppy_rate`` of the rollouts, a plausible wrong
-  answer of the same kind (:func:`rftkit.answer_types.wrong_answer`), else the right one.
+  answer of the same kind (:func:`rftkit._util.answer_types.wrong_answer`), else the right one.
 
 Like :class:`~rftkit.course.scripted.ScriptedPolicy` it does not read the tool outputs, its
 ``name`` starts with ``scripted`` so tables say so, and the k-th rollout of a question to start
@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rftkit.answer_types import label_set, wrong_answer
+from rftkit._util.answer_types import label_set, wrong_answer
 from rftkit.data.curate import question_of
 from rftkit.protocol import Usage
 

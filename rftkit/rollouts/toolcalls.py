@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from rftkit.errors import RFTKitError
 from rftkit.protocol import (
     MAX_PAYLOAD_BYTES,
     FunctionCall,
@@ -48,7 +49,7 @@ class CallOutcome:
     discard: bool = False
 
 
-class ReplyTooLarge(Exception):
+class ReplyTooLarge(RFTKitError):
     """A reply body went over the limit while it was being read."""
 
 

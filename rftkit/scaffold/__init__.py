@@ -24,6 +24,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from string import Template
 
+from rftkit.errors import RFTKitError
+
 SUFFIX = ".tmpl"
 PACKAGE_DIR = "package"
 PROJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -32,7 +34,7 @@ RESERVED = frozenset({"rftkit", "tools_service", "docs", "data", "notebooks", "t
 """Import names a project package must not take: rftkit's own, and the project's own folders."""
 
 
-class ScaffoldError(ValueError):
+class ScaffoldError(ValueError, RFTKitError):
     """The project cannot be created as asked; the message says what to change."""
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rftkit.errors import ExitCode
 from rftkit.scaffold import ScaffoldError, create_project, next_steps
 
 
@@ -14,9 +15,9 @@ def _run(args: argparse.Namespace) -> int:
         created = create_project(args.directory, package=args.package)
     except ScaffoldError as exc:
         print(f"rftkit new: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     print(next_steps(created))
-    return 0
+    return ExitCode.OK
 
 
 def register(commands: argparse._SubParsersAction) -> None:

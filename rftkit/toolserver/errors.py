@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rftkit.errors import RFTKitError
 from rftkit.protocol import ToolError, ToolErrorDetail
 from rftkit.toolserver.guards import too_large_body
 
@@ -26,7 +27,7 @@ class ToolCrashed(Exception):
     """A tool raised something other than ToolInputError, or returned a non-string: a bug."""
 
 
-class ToolServiceError(Exception):
+class ToolServiceError(RFTKitError):
     """A refusal with its HTTP status; rendered as a ToolError body."""
 
     def __init__(

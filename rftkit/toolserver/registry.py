@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from rftkit.errors import RFTKitError
 from rftkit.protocol import JobTool
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 _ARG_LINE = re.compile(r"^\s{4,}(\w+):\s*(.+)$")
 
 
-class ToolInputError(ValueError):
+class ToolInputError(ValueError, RFTKitError):
     """A call the model can fix: the endpoint answers 4xx with this message as the body."""
 
     def __init__(self, message: str, *, param: str | None = None, code: str = "invalid_argument"):

@@ -23,6 +23,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from rftkit.errors import ExitCode
 from rftkit.task import TASK_FILE, RFTTask
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.options import add_spec_options, spec_from_options
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _spec(args)
         except ValueError as exc:
             print(f"bad option: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.BAD_INPUT
 
     if args.action == "describe":
         from rftkit.trl.describe import describe_job
@@ -88,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         report = preflight(RFTTask.load(args.task), _spec(args))
         print(report.render())
-        return 0 if report.ok else 1
+        return ExitCode.OK if report.ok else ExitCode.CHECKS_FAILED
     elif args.action == "fits":
         from rftkit.trl.describe import fit_table
 
@@ -110,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         key = os.environ.get("VLLM_API_KEY")
         if not key:
             print("set VLLM_API_KEY to the served endpoint's key", file=sys.stderr)
-            return 2
+            return ExitCode.BAD_INPUT
         if args.job:
             from rftkit.trl.backend import ModalUnavailable, TRLModalJob
 
@@ -118,13 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 base_url = TRLModalJob.attach(args.job).serve(args.checkpoint)
             except ModalUnavailable as exc:
                 print(exc, file=sys.stderr)
-                return 2
+                return ExitCode.BAD_INPUT
             model = args.job
         elif args.base_url and args.model:
             base_url, model = args.base_url, args.model
         else:
             print("give --job, or --base-url and --model", file=sys.stderr)
-            return 2
+            return ExitCode.BAD_INPUT
         result = evaluate_served(RFTTask.load(args.task), base_url, model, key, k=args.k)
         print(result.summary().to_string())
     else:
@@ -144,8 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"cancelled {job.id}")
         except ModalUnavailable as exc:
             print(exc, file=sys.stderr)
-            return 2
-    return 0
+            return ExitCode.BAD_INPUT
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ from typing import Any
 
 import httpx
 
-from rftkit.background import BackgroundLoop
+from rftkit._util.background import BackgroundLoop
 from rftkit.protocol import FunctionCall, FunctionSpec, JobTool, ToolCall
 from rftkit.rollouts.engine import new_trace_id
 from rftkit.rollouts.toolcalls import CallOutcome, ToolRouter, error_body

@@ -12,7 +12,7 @@ from typing import Literal
 
 from openai import AsyncOpenAI
 
-from rftkit.baseline import Baseline, run_baseline_sync
+from rftkit.evaluation.baseline import Baseline, run_baseline_sync
 from rftkit.rollouts.openai_policy import OpenAICompatiblePolicy
 from rftkit.task import RFTTask
 

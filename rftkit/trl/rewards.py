@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from rftkit.background import BackgroundLoop
+from rftkit._util.background import BackgroundLoop
 from rftkit.graders import run_grader_many
 from rftkit.protocol import Sample
 from rftkit.rollouts.engine import item_id_of

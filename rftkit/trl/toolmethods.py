@@ -29,6 +29,8 @@ import keyword
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from rftkit.errors import RFTKitError
+
 TOLERATED = ("additionalProperties", "default")
 """Keys the schema extractor cannot emit; they are dropped from the spec before comparing."""
 RESERVED = frozenset({"reset", "get_reward"})
@@ -37,7 +39,7 @@ RESERVED = frozenset({"reset", "get_reward"})
 _SCALARS: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool}
 
 
-class ToolSpecError(ValueError):
+class ToolSpecError(ValueError, RFTKitError):
     """A tool spec that TRL's schema extraction cannot reproduce; names the tool and the field."""
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from rftkit.agreement import AgreementReport, agreement_report
+from rftkit.evaluation.agreement import AgreementReport, agreement_report
 
 SCALE = (0.0, 0.5, 1.0)
 SCALE_NAMES = {0.0: "wrong", 0.5: "partly right", 1.0: "right"}
@@ -41,7 +41,8 @@ def _text(name: str) -> str:
 
 
 def labels_path() -> Path:
-    """Where ``labels.csv`` lives (e.g. to pre-fill a :class:`~rftkit.labelling.LabelSession`)."""
+    """Where ``labels.csv`` lives (e.g. to pre-fill a
+    :class:`~rftkit.evaluation.labelling.LabelSession`)."""
     return Path(str(resources.files(__package__).joinpath("labels.csv")))
 
 

@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from rftkit.errors import ExitCode
 from rftkit.course.world import STYLES, generate_tasks, generate_world, write_corpus
 
 
@@ -32,7 +33,7 @@ def write_world(
 def _run_write(args: argparse.Namespace) -> int:
     summary = write_world(args.directory, args.seed, args.companies, args.quarters)
     print(json.dumps(summary, indent=2))
-    return 0
+    return ExitCode.OK
 
 
 def register(commands: argparse._SubParsersAction) -> None:

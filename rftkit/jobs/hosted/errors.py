@@ -15,6 +15,8 @@ from typing import Any
 
 import openai
 
+from rftkit.errors import RFTKitError
+
 WIND_DOWN = (
     "OpenAI is winding down self-serve fine-tuning: organisations without recent fine-tuning "
     "activity cannot create jobs since 2026-07-02, and nobody can from 2027-01-06 "
@@ -58,7 +60,7 @@ KINDS = (
 )
 
 
-class HostedJobError(RuntimeError):
+class HostedJobError(RuntimeError, RFTKitError):
     """A hosted platform refused or failed a request; the message says why and what to do.
 
     ``status`` is the HTTP status (None when no answer came), ``kind`` one of :data:`KINDS`.

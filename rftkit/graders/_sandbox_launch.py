@@ -1,6 +1,6 @@
 """Start bubblewrap as an unprivileged user when the caller is root (CI, containers).
 
-Run by :class:`rftkit.graders.sandbox.PythonSandbox` as ``python -I _grader_launch.py SPEC --
+Run by :class:`rftkit.graders.sandbox.PythonSandbox` as ``python -I _sandbox_launch.py SPEC --
 BWRAP ARGS...`` when ``os.geteuid() == 0``. bubblewrap maps the sandbox's uid to the uid that
 started it, so started by root every process inside would be host root (without capabilities, but
 root for every file-ownership check, ``/proc/sys`` and the kernel's core-dump helper included).

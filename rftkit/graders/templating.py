@@ -13,12 +13,14 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from rftkit.errors import RFTKitError
+
 NAMESPACES = ("item", "sample")
 PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _STEP = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_\-]*)|\[(\d+)\]")
 
 
-class TemplateError(ValueError):
+class TemplateError(ValueError, RFTKitError):
     """A placeholder that cannot be filled; ``variable`` is the path as written."""
 
     def __init__(self, variable: str, reason: str) -> None:

@@ -19,7 +19,7 @@ Example::
     >>> loads("[" * 5000)
     Traceback (most recent call last):
     ...
-    rftkit.jsonsafe.JSONLimitError: JSON nests deeper than 64 levels
+    rftkit._util.jsonsafe.JSONLimitError: JSON nests deeper than 64 levels
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ import math
 import re
 from itertools import accumulate
 from typing import Any
+
+from rftkit.errors import RFTKitError
 
 MAX_DEPTH = 64
 """Default nesting limit: tool arguments, grader replies and dataset lines need far fewer."""
@@ -41,7 +43,7 @@ _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class JSONLimitError(ValueError):
+class JSONLimitError(ValueError, RFTKitError):
     """JSON that parses, or would, but is refused; ``code`` says why, ``path`` where if known.
 
     Codes: ``too_large``, ``too_deep``, ``not_utf8``, ``non_finite``, ``duplicate_key``,

@@ -19,8 +19,8 @@ Typical use::
 
 The default :data:`PROBES` are the course's (numeric answers and company names). For any other
 task, :data:`TASK_PROBES` picks probes by the kind of each case's answer (number, date, label,
-JSON, free text: :mod:`rftkit.answer_types`) and by its tools: the raw tool output pasted as the
-answer attacks every task, and "wasteful but right" checks that extra calls cost something. A
+JSON, free text: :mod:`rftkit._util.answer_types`) and by its tools: the raw tool output pasted as
+the answer attacks every task, and "wasteful but right" checks that extra calls cost something. A
 project's own probe is one function::
 
     @probe
@@ -43,7 +43,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from rftkit.answer_types import DATE, Kind, as_date, kind_of, label_set, wrong_answer
+from rftkit._util.answer_types import DATE, Kind, as_date, kind_of, label_set, wrong_answer
 from rftkit.graders import check_metric_rewards_references, run_grader
 from rftkit.protocol import Sample
 

@@ -3,11 +3,12 @@
 Started by :class:`rftkit.graders.sandbox.PythonSandbox` with ``python -I`` (no current directory
 or ``PYTHON*`` variable on ``sys.path``) through :data:`BOOT`, as pid 1 of bubblewrap's namespaces
 when the machine has them (else directly, with a filtered environment, only by explicit opt-in).
-Inside, this module and :mod:`rftkit._grader_seccomp` are the only project files the sandbox has:
-they are bound into an otherwise empty ``rftkit`` package, and that path leaves ``sys.path`` before
-any grader runs. Each task arrives on the control socket as a 4-byte length, two descriptors
-(``SCM_RIGHTS``: the write end of a result pipe and this task's *lease*, one end of a socket
-pair whose other end the caller keeps) and the JSON task: one grader source and its cases.
+Inside, this module and :mod:`rftkit.graders._sandbox_seccomp` are the only project files the
+sandbox has: they are bound into an otherwise empty ``rftkit.graders`` package, and that path (and
+the package's modules) leave ``sys.path`` (and ``sys.modules``) before any grader runs. Each task
+arrives on the control socket as a 4-byte length, two descriptors (``SCM_RIGHTS``: the write end of
+a result pipe and this task's *lease*, one end of a socket pair whose other end the caller keeps)
+and the JSON task: one grader source and its cases.
 
 The child gets a fresh temp dir, rlimits, a seccomp filter (an allow-list: no processes, threads,
 sockets or signals to others), the audit hook (which reports attempts), then loads the source once
@@ -51,11 +52,11 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from rftkit import _grader_seccomp
+from rftkit.graders import _sandbox_seccomp
 
 BOOT = (
     "import os, runpy, sys; sys.path[:0] = sys.argv[1].split(os.pathsep) if sys.argv[1] else []; "
-    "runpy.run_module('rftkit._grader_zygote', run_name='__main__', alter_sys=True)"
+    "runpy.run_module('rftkit.graders._sandbox_zygote', run_name='__main__', alter_sys=True)"
 )
 """``python -I -c BOOT PATHS ARGS...``: run this module as ``__main__`` from ``PATHS``
 (pathsep-joined), as ``python -m`` would without ``-I``."""
@@ -225,7 +226,7 @@ def _child(
     root: str,
     result_fd: int,
     private: bool,
-    seccomp: _grader_seccomp.ChildFilter | None,
+    seccomp: _sandbox_seccomp.ChildFilter | None,
 ) -> None:
     """Grade every case of the task in order, one result line each; never returns."""
     quiet = os.open(os.devnull, os.O_WRONLY)  # prints are captured below; raw writes go nowhere
@@ -300,7 +301,7 @@ def _start(
     task: dict[str, Any],
     fds: list[int],
     private_tmp: str | None,
-    seccomp: _grader_seccomp.ChildFilter | None,
+    seccomp: _sandbox_seccomp.ChildFilter | None,
 ) -> _Running:
     result_fd, lease_fd = fds
     lease = socket.socket(fileno=lease_fd)
@@ -334,7 +335,7 @@ def _finish(child: _Running) -> None:
 
 def serve(control: socket.socket, private_tmp: str | None = None) -> None:
     """Fork a child per task until the caller closes the socket; every child ends with its lease."""
-    seccomp = _grader_seccomp.ChildFilter() if _grader_seccomp.available() else None
+    seccomp = _sandbox_seccomp.ChildFilter() if _sandbox_seccomp.available() else None
     running: dict[int, _Running] = {}  # by pidfd
     leases: dict[int, _Running] = {}  # by lease fd
     while True:
@@ -380,6 +381,9 @@ def main(argv: list[str], boot_paths: list[str]) -> None:
     if private_tmp is not None:  # graders see the interpreter and its packages, not this package
         for path in boot_paths:
             sys.path.remove(path)
+        # The boot package (this module's parents, empty inside) would still answer an import.
+        for name in [m for m in sys.modules if m == "rftkit" or m.startswith("rftkit.")]:
+            del sys.modules[name]
     for module in PRELOADED:
         with contextlib.suppress(ImportError):
             __import__(module)
