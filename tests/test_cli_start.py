@@ -73,7 +73,7 @@ def test_the_group_is_the_first_word_that_names_one(argv, group):
     assert chosen_command(argv) == group
 
 
-@pytest.mark.parametrize("package", ["rftkit.data", "rftkit.jobs"])
+@pytest.mark.parametrize("package", ["rftkit.data", "rftkit.graders", "rftkit.jobs"])
 def test_a_lazy_export_is_the_object_itself_after_every_submodule_is_imported(package):
     """A submodule bound under an exported name (``rftkit.data.triage``) must not hide it."""
     import importlib

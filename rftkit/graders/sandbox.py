@@ -347,11 +347,11 @@ def _warn_unisolated(opted_in: bool, reason: str | None) -> None:
 @functools.cache
 def _shipped_sources() -> frozenset[str]:
     """The sources of rftkit's own python graders: each module of :mod:`rftkit.graders.sources`
-    (as :func:`~rftkit.graders.course.python_grader` sends it) and the local engine's call count."""
+    (as :func:`~rftkit.graders.course.python_grader` sends it), the call count of the local engine's
+    lessons included."""
     from rftkit.graders import sources
-    from rftkit.local.rewards import CALL_COUNT_SOURCE
 
-    found = {CALL_COUNT_SOURCE}
+    found = set()
     for module in pkgutil.iter_modules(sources.__path__, f"{sources.__name__}."):
         found.add(inspect.getsource(importlib.import_module(module.name)))
     return frozenset(found)

@@ -15,15 +15,13 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from rftkit.graders.course import course_grader, python_grader
-from rftkit.graders.sources import answer_closeness, latency_efficiency
+from rftkit.graders.sources import answer_closeness, call_count, latency_efficiency
 
-CALL_COUNT_SOURCE = '''def grade(sample, item):
-    """The number of tool calls the rollout made."""
-    return float(len(sample.get("output_tools") or []))
-'''
+CALL_COUNT_SOURCE = inspect.getsource(call_count)
 FLAT_COST = 0.1
 LATENCY_WEIGHT = 0.4
 
