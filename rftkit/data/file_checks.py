@@ -20,6 +20,7 @@ MIN_LINES = 10
 
 
 def check_size(name: str, count: int, split: str, profile: Profile) -> list[Finding]:
+    """Too many lines for the split (an error), or fewer than Azure takes (by ``profile``)."""
     limit = LINE_LIMITS[split]
     if count > limit:
         return [
@@ -92,6 +93,7 @@ def check_duplicates(name: str, lines: list[Line]) -> list[Finding]:
 def check_leakage(
     name: str, lines: list[Line], other_name: str, other_lines: list[Line]
 ) -> list[Finding]:
+    """Each line of this file that repeats a task of the other split's (its strongest match)."""
     here = [line for line in lines if line.record is not None]
     there = [line for line in other_lines if line.record is not None]
     leaks = find_leakage([ln.record for ln in there], [ln.record for ln in here])

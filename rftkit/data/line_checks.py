@@ -20,14 +20,8 @@ from rftkit.data.profile import Profile
 from rftkit.graders.templating import TemplateError, resolve
 
 ROLES = ("developer", "user", "assistant", "tool")
-
-
 CONTENT_PART_TYPES = ("text", "input_text", "image_url", "input_image")
-
-
 IMAGE_PART_TYPES = ("image_url", "input_image")
-
-
 RESERVED_KEYS = ("messages", "tools")
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_SCHEMA_DEPTH = 40
