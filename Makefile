@@ -42,6 +42,7 @@ demo: sandbox-tools $(STAMP)
 
 test: sandbox-tools chromium $(STAMP)
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports  # the layers in pyproject.toml
 	$(PY) -m pytest
 
 lab: $(STAMP)

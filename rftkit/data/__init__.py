@@ -40,8 +40,8 @@ _EXPORTS = {
     "fetch_tool_specs": "rftkit.data.toolspecs",
     "tool_names": "rftkit.data.toolspecs",
     "filter_learnable": "rftkit.data.triage",
-    "Profile": "rftkit.data.validate",
-    "grader_item_variables": "rftkit.data.validate",
+    "Profile": "rftkit.data.profile",
+    "grader_item_variables": "rftkit.data.grader_reads",
     "validate_file": "rftkit.data.validate",
     "validate_records": "rftkit.data.validate",
 }

@@ -347,10 +347,11 @@ def _warn_unisolated(opted_in: bool, reason: str | None) -> None:
 @functools.cache
 def _shipped_sources() -> frozenset[str]:
     """The sources of rftkit's own python graders: each module of :mod:`rftkit.graders.sources`
-    (as :func:`~rftkit.graders.sources.python_grader` sends it) and its call count."""
+    (as :func:`~rftkit.graders.sources.python_grader` sends it), the call count
+    included."""
     from rftkit.graders import sources
 
-    found = {sources.CALL_COUNT_SOURCE}
+    found = set()
     for module in pkgutil.iter_modules(sources.__path__, f"{sources.__name__}."):
         found.add(inspect.getsource(importlib.import_module(module.name)))
     return frozenset(found)

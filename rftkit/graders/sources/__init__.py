@@ -9,15 +9,14 @@ import inspect
 from types import ModuleType
 from typing import Any
 
+from rftkit.graders.sources import call_count
+
 
 def python_grader(name: str, module: ModuleType) -> dict[str, Any]:
     """A ``python`` grader whose source is ``module``'s file (which must define ``grade``)."""
     return {"type": "python", "name": name, "source": inspect.getsource(module)}
 
 
-CALL_COUNT_SOURCE = '''def grade(sample, item):
-    """The number of tool calls the rollout made."""
-    return float(len(sample.get("output_tools") or []))
-'''
+CALL_COUNT_SOURCE = inspect.getsource(call_count)
 """A python grader source counting the rollout's tool calls (a reward term of its own, e.g. the
 course's flat-cost reward)."""

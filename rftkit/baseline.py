@@ -1,0 +1,5 @@
+"""Moved to :mod:`rftkit.evaluation.baseline`; this path warns and goes in the next release."""
+
+from rftkit._util.moved import alias
+
+alias(__name__, "rftkit.evaluation.baseline")
