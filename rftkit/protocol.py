@@ -33,6 +33,9 @@ from rftkit.jsonsafe import MAX_BYTES, loads
 MAX_PAYLOAD_BYTES = MAX_BYTES
 """Request and response bodies above this are refused by the trainer (413 shown to the model)."""
 
+MASKED_HEADER_VALUE = "**********"
+"""How the hosted service echoes a header value in job objects and validated graders."""
+
 TraceId = Annotated[str, Field(min_length=1, max_length=256)]
 
 
@@ -236,7 +239,7 @@ class JobTool(BaseModel):
 
     def redacted(self) -> dict[str, Any]:
         """The config with header values masked, as the service echoes them back."""
-        return {**self.model_dump(), "headers": {k: "**********" for k in self.headers}}
+        return {**self.model_dump(), "headers": dict.fromkeys(self.headers, MASKED_HEADER_VALUE)}
 
 
 class Usage(BaseModel):

@@ -5,12 +5,13 @@ A tool or grader URL can carry its secret in the URL itself — ``https://user:p
 and logs all quote URLs. :func:`mask_urls` masks every URL inside a text, :func:`masked` every
 string inside a JSON-like value, so whatever quotes a URL can pass through one of them on its way
 out. Values of query parameters whose names look secret (``api_key``, ``token``, ``sig``,
-``password``, ``x-amz-signature``…) become ``***``; the other parameters stay readable.
+``password``, ``x-amz-signature``…) become :data:`rftkit.secrets.MASK`; the other parameters
+stay readable.
 
 Example::
 
     >>> mask_urls("calling https://bob:hunter2@tools.example/call?api_key=k1&top=3")
-    'calling https://***@tools.example/call?api_key=***&top=3'
+    'calling https://**********@tools.example/call?api_key=**********&top=3'
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-MASK = "***"
+from rftkit.secrets import MASK
+
 _SECRET_NAME = re.compile(
     r"key|token|secret|sig|pass|pwd|auth|credential|session|code|jwt|bearer", re.IGNORECASE
 )

@@ -41,10 +41,10 @@ from rftkit.api.pages import page
 from rftkit.graders.endpoint import endpoint_urls
 from rftkit.jobs.local import LocalJob
 from rftkit.jobs.rules import HYPERPARAMETER_LIMITS
+from rftkit.secrets import map_headers
 from rftkit.task import HYPERPARAMETERS, RFTTask, TaskTool
 from rftkit.urlmask import masked
 
-MASK = "**********"
 TERMINAL = ("succeeded", "failed", "cancelled")
 CANCEL_WAIT_S = 15.0
 """A cancel answers once the job stopped at its next safe point (well under a second while
@@ -185,20 +185,6 @@ def split_secrets(
         env[name] = value
         return f"${{{name}}}"
 
-    def walk(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {
-                key: (
-                    {k: reference(v) for k, v in item.items()}
-                    if key == "headers" and isinstance(item, dict)
-                    else walk(item)
-                )
-                for key, item in value.items()
-            }
-        if isinstance(value, list):
-            return [walk(item) for item in value]
-        return value
-
     task_tools = [
         TaskTool(
             name=tool.name,
@@ -207,7 +193,7 @@ def split_secrets(
         )
         for tool in tools
     ]
-    return task_tools, walk(grader), env
+    return task_tools, map_headers(grader, lambda _path, _name, value: reference(value)), env
 
 
 def check_hyperparameters(values: dict[str, Any]) -> None:

@@ -49,11 +49,11 @@ from rftkit.endpoints.examples import (
     example_arguments,
     spec_name_and_schema,
 )
-from rftkit.endpoints.redact import Redactor, secrets_of, strip_userinfo
 from rftkit.endpoints.report import ReadinessReport
 from rftkit.endpoints.target import CALCULATOR_PROBE, Probe, ToolTarget
 from rftkit.outbound import OutboundPolicy, OutboundRefused
 from rftkit.protocol import JobTool
+from rftkit.secrets import Redactor, secrets_of, strip_userinfo
 
 __all__ = [
     "CALCULATOR_PROBE",

@@ -1,41 +1,32 @@
 """Request headers from the command line, with secrets read from environment variables.
 
-``--header 'Authorization: Bearer $TOOL_TOKEN'`` (single quotes, so the shell leaves ``$TOOL_TOKEN``
-alone) sends the variable's value; the secret never appears in shell history or process
-listings. ``$NAME`` and ``${NAME}`` are replaced (``$$`` is a literal ``$``), by the standard
-library's :class:`string.Template`; a variable that is not set is an error naming it.
+``--header 'Authorization: Bearer ${TOOL_TOKEN}'`` (single quotes, so the shell leaves it alone)
+sends the variable's value; the secret never appears in shell history or process listings. The
+dialect is a task file's (:mod:`rftkit.secrets`): ``${NAME}`` is a reference, ``$$`` a literal
+``$``; a bare ``$NAME`` and a variable that is not set are errors naming the header.
 
 Example::
 
-    headers = parse_headers(["Authorization: Bearer $TOOL_TOKEN", "X-Team: search"])
+    headers = parse_headers(["Authorization: Bearer ${TOOL_TOKEN}", "X-Team: search"])
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from string import Template
+
+from rftkit.secrets import MissingSecretError, SecretReferenceError, resolve
 
 
 class HeaderError(ValueError):
     """A ``--header`` option that cannot be used; the message names the option or variable."""
 
 
-def resolve_env_references(value: str, environ: Mapping[str, str] | None = None) -> str:
-    """``value`` with every ``$NAME``/``${NAME}`` replaced by that environment variable."""
-    environ = os.environ if environ is None else environ
-    try:
-        return Template(value).substitute(environ)
-    except KeyError as missing:
-        raise HeaderError(f"environment variable {missing.args[0]} is not set") from None
-    except ValueError:
-        raise HeaderError("a '$' that is not a $NAME reference (write $$ for a '$')") from None
-
-
 def parse_headers(
     options: Iterable[str], environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """``["Name: value", ...]`` → ``{"Name": resolved value}``; errors name the bad option."""
+    environ = os.environ if environ is None else environ
     headers: dict[str, str] = {}
     for number, option in enumerate(options, 1):
         name, colon, value = option.partition(":")
@@ -46,9 +37,9 @@ def parse_headers(
                 "character option without a header name before ':'"
             )
         try:
-            headers[name] = resolve_env_references(value.strip(), environ)
-        except HeaderError as exc:
-            raise HeaderError(f"--header {name}: {exc}") from None
+            headers[name] = resolve(value.strip(), environ, f"--header {name}")
+        except (MissingSecretError, SecretReferenceError) as exc:
+            raise HeaderError(str(exc)) from None
     return headers
 
 

@@ -237,7 +237,8 @@ def _launch_trl(task: RFTTask, args: argparse.Namespace) -> int:
 
 
 def _run_status(args: argparse.Namespace) -> int:
-    from rftkit.jobs.hosted.errors import job_failure, mask_headers
+    from rftkit.jobs.hosted.errors import job_failure
+    from rftkit.secrets import mask_headers
 
     job = _hosted_job(args)
     record = mask_headers(job.as_job())
@@ -331,8 +332,8 @@ def _guarded(command: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         # The openai SDK (about half a CPU-second) is imported when a command runs, not for --help.
         from rftkit.jobs.hosted import HostedJobError
-        from rftkit.jobs.hosted.errors import mask
         from rftkit.jobs.hosted.request import secret_values
+        from rftkit.secrets import mask
 
         secrets: list[str] = []
         try:

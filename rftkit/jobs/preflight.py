@@ -42,7 +42,7 @@ from rftkit.data.validate import Profile
 from rftkit.graders.validate import GraderValidationError, grader_warnings, validate_grader
 from rftkit.jobs.forecast import Forecast, RolloutProfile, forecast
 from rftkit.jobs.hosted.api import DEFAULT_TIMEOUT, HostedAPI
-from rftkit.jobs.hosted.errors import HostedJobError, mask
+from rftkit.jobs.hosted.errors import HostedJobError
 from rftkit.jobs.hosted.request import secret_values, uses_agent_rft
 from rftkit.jobs.local import local_checkpoint
 from rftkit.jobs.platforms import CHECKED, OPENAI_WIND_DOWN, model_support
@@ -50,6 +50,7 @@ from rftkit.jobs.readiness import tool_readiness
 from rftkit.jobs.redteam_cases import cases_from_lines, cases_from_traces
 from rftkit.jobs.rules import platform_rules
 from rftkit.redteam import PROBES, run_redteam
+from rftkit.secrets import mask
 from rftkit.task import RFTTask, TaskSecretError
 
 RESULTS = ("ok", "warning", "error", "skipped")

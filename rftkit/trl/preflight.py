@@ -25,10 +25,10 @@ from pathlib import Path
 from rftkit.data.tokens import line_tokens
 from rftkit.data.validate import validate_file
 from rftkit.graders.validate import GraderValidationError, validate_grader
-from rftkit.jobs.hosted.errors import mask
 from rftkit.jobs.hosted.request import secret_values
 from rftkit.jobs.preflight import check_redteam
 from rftkit.jobs.rules import private_reason
+from rftkit.secrets import mask
 from rftkit.task import RFTTask, TaskSecretError
 from rftkit.trl.gpus import GPUS, MAX_GPUS, MODELS
 from rftkit.trl.jobspec import TRLJobSpec
