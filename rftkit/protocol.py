@@ -45,11 +45,29 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class FunctionCall(_Wire):
-    """One tool call as the trainer POSTs it to a tool endpoint."""
+class FunctionCallItem(_Wire):
+    """A ``function_call`` conversation item (Responses API): the model asked for a tool call.
+
+    Rollouts, the local engine and the local API keep conversations as these items' dicts
+    (:meth:`as_item`); the arguments are kept as the model wrote them, valid JSON or not. The
+    Responses API's ``status`` is kept when given, as any other added key.
+    """
 
     type: Literal["function_call"] = "function_call"
     id: str | None = None
+    call_id: str
+    name: str
+    arguments: str
+
+    def as_item(self) -> dict[str, Any]:
+        """The conversation item as a dict, unset optional keys left out."""
+        return self.model_dump(exclude_none=True)
+
+
+class FunctionCall(FunctionCallItem):
+    """One tool call as the trainer POSTs it to a tool endpoint: the item, the rollout's
+    ``trace_id`` and the dataset line."""
+
     call_id: str = Field(min_length=1, max_length=256)
     name: str = Field(min_length=1, max_length=128)
     arguments: str = Field(description="JSON object encoded as a string.")
@@ -99,6 +117,10 @@ class FunctionCallOutput(_Wire):
     def answering(cls, call: FunctionCall, output: str) -> FunctionCallOutput:
         """The reply to ``call`` with the ids echoed back."""
         return cls(call_id=call.call_id, id=call.id, output=output)
+
+    def as_item(self) -> dict[str, Any]:
+        """The conversation item as a dict, unset optional keys left out."""
+        return self.model_dump(exclude_none=True)
 
 
 class ToolErrorDetail(BaseModel):
@@ -229,17 +251,100 @@ class GraderResponse(_Wire):
 class JobTool(BaseModel):
     """One entry of ``method.reinforcement.tools``: where the trainer sends calls for ``name``.
 
-    ``headers`` usually carry a bearer token, so they are left out of the repr; ``model_dump()``
-    still returns them for the job request, and :meth:`redacted` gives a copy safe to print.
+    ``headers`` usually carry a bearer token, so they are left out of the repr and out of
+    validation errors; ``model_dump()`` still returns them for the job request, and
+    :meth:`redacted` gives a copy safe to print.
     """
 
-    name: str = Field(min_length=1)
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    name: str = Field(min_length=1, max_length=128)
     server_url: str = Field(pattern=r"^https?://")
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
 
     def redacted(self) -> dict[str, Any]:
         """The config with header values masked, as the service echoes them back."""
         return {**self.model_dump(), "headers": dict.fromkeys(self.headers, MASKED_HEADER_VALUE)}
+
+
+class ReinforcementMethod(BaseModel):
+    """``method.reinforcement`` of a create request: the SDK's ``ReinforcementMethod`` (grader,
+    hyperparameters) with the fields the RFT guides add: ``response_format`` and, for Agent RFT,
+    job-level ``tools`` and ``max_episode_steps``. Fields are in the order requests are written."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    grader: dict[str, Any]
+    response_format: dict[str, Any] | None = None
+    tools: list[JobTool] = Field(default_factory=list)
+    max_episode_steps: int | None = Field(default=None, ge=1, le=1000)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Method(BaseModel):
+    """``method`` of a create request; ``type`` names the one of the other fields that is set."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    type: str
+    reinforcement: ReinforcementMethod | None = None
+    supervised: dict[str, Any] | None = None
+    dpo: dict[str, Any] | None = None
+
+    @classmethod
+    def reinforcement_body(cls, **fields: Any) -> dict[str, Any]:
+        """``{"type": "reinforcement", "reinforcement": {...}}`` with only the given fields."""
+        method = cls(type="reinforcement", reinforcement=ReinforcementMethod(**fields))
+        return method.model_dump(exclude_unset=True)
+
+
+class JobCreateRequest(BaseModel):
+    """``POST fine_tuning/jobs``: the SDK's ``JobCreateParams`` with the Agent RFT fields in
+    ``method``, and Azure's ``trainingType`` (accepted; a local server gives it no meaning)."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    model: str
+    training_file: str
+    validation_file: str | None = None
+    method: Method | None = None
+    hyperparameters: dict[str, Any] | None = None
+    integrations: list[dict[str, Any]] | None = None
+    metadata: dict[str, str] | None = None
+    seed: int | None = Field(default=None, ge=0, le=2_147_483_647)
+    suffix: str | None = Field(default=None, max_length=64)
+    trainingType: str | None = None  # noqa: N815 (Azure's name)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        """Up to 16 pairs, keys up to 64 characters, values up to 512 (the API's limits)."""
+        if value is not None and (
+            len(value) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in value.items())
+        ):
+            raise ValueError("at most 16 pairs, keys up to 64 characters, values up to 512")
+        return value
+
+
+class JobCheckpoint(_Wire):
+    """A ``fine_tuning.job.checkpoint`` (the SDK's ``FineTuningJobCheckpoint``).
+
+    A backend's own record of a checkpoint is this object with what it knows so far (the local
+    engine and TRL fill in neither the job id nor the model name) and its own keys beside
+    (``path``: where the weights are); :meth:`record` drops the unknown ones.
+    """
+
+    id: str
+    object: Literal["fine_tuning.job.checkpoint"] = "fine_tuning.job.checkpoint"
+    created_at: int | None = None
+    fine_tuned_model_checkpoint: str | None = None
+    fine_tuning_job_id: str | None = None
+    step_number: int
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        """The checkpoint as a dict, fields not known left out."""
+        return self.model_dump(exclude_none=True)
 
 
 class Usage(BaseModel):

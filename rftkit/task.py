@@ -65,7 +65,7 @@ from pydantic import (
 )
 
 from rftkit.data.jsonl import load_jsonl
-from rftkit.protocol import JobTool
+from rftkit.protocol import JobTool, Method
 from rftkit.secrets import (
     MissingSecretError,
     check_stored_headers,
@@ -94,13 +94,10 @@ TaskSecretError = MissingSecretError
 """A header references an environment variable that is not set (:mod:`rftkit.secrets`)."""
 
 
-class TaskTool(BaseModel):
-    """One job-level tool: where the trainer sends calls for ``name``, headers as references."""
+class TaskTool(JobTool):
+    """A :class:`~rftkit.protocol.JobTool` as a task file stores it: header values are
+    references (``${NAME}``), so unlike a resolved tool's they are shown in the repr."""
 
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
-    name: str = Field(min_length=1, max_length=128)
-    server_url: str = Field(pattern=r"^https?://")
     headers: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -292,7 +289,7 @@ class RFTTask(BaseModel):
                 body["max_episode_steps"] = self.max_episode_steps
         if self.hyperparameters:
             body["hyperparameters"] = dict(self.hyperparameters)
-        return {"type": "reinforcement", "reinforcement": body}
+        return Method.reinforcement_body(**body)
 
     def content_hash(self) -> str:
         """sha256 (hex) over the data bytes and everything that shapes the job, secrets excluded."""

@@ -31,7 +31,7 @@ from local_api_fixtures import FAST_GRPO, recorded_course_task
 from benchmarks.api_hostile import free_port, repeated, status_mib, temp_bytes
 from rftkit import outbound
 from rftkit.api import serve_api
-from rftkit.api.jobs import MAX_TRIAGE_TASKS
+from rftkit.api.job_store import MAX_TRIAGE_TASKS
 from rftkit.data import build_dataset
 from rftkit.endpoints import check_tools
 from rftkit.graders.endpoint import post_for_score
