@@ -24,9 +24,17 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rftkit.jsonsafe import MAX_BYTES, loads
 
@@ -136,6 +144,53 @@ class ToolError(BaseModel):
     """Body of a tool endpoint's error reply. The trainer shows 4xx bodies to the model."""
 
     error: ToolErrorDetail
+
+
+class ToolSpecError(ValueError):
+    """A tool spec that cannot be used; the message names the tool (or the spec) and the field."""
+
+
+class FunctionTool(_Wire):
+    """A function tool as the model sees it (a dataset line's ``tools``, ``GET /tools``).
+
+    Chat completions nest it, ``{"type": "function", "function": {"name", ...}}``; the Responses
+    API writes the same keys flat beside ``type``. :meth:`parse` reads either, or a bare function.
+    A tool without ``parameters`` takes an empty object.
+    """
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    strict: bool | None = None
+
+    @classmethod
+    def parse(cls, spec: Any) -> FunctionTool:
+        """The function of ``spec``; ToolSpecError saying what is missing or wrong."""
+        function = spec.get("function", spec) if isinstance(spec, Mapping) else None
+        name = function.get("name") if isinstance(function, Mapping) else None
+        if not isinstance(name, str) or not name:
+            raise ToolSpecError(
+                "has no function name (expected {'type': 'function', 'function': "
+                "{'name': ..., 'parameters': {...}}})"
+            )
+        fields = {k: v for k, v in function.items() if k != "type" or v != "function"}
+        if not fields.get("parameters"):
+            fields.pop("parameters", None)
+        elif not isinstance(fields["parameters"], Mapping):
+            kind = type(fields["parameters"]).__name__
+            raise ToolSpecError(f"tool {name!r}: parameters is {kind}, not a JSON schema")
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ToolSpecError(f"tool {name!r}: {where} {first['msg']}") from None
+
+    def function(self) -> dict[str, Any]:
+        """The function's keys as a dict (unset optional ones left out)."""
+        return self.model_dump(exclude_none=True)
 
 
 class FunctionSpec(BaseModel):

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from rftkit.protocol import FunctionTool, ToolSpecError
+
 
 def course_tool_specs() -> list[dict[str, Any]]:
     """The course's tools (search, list_files, read_file, calculator) in chat-completions format."""
@@ -20,9 +22,9 @@ def course_tool_specs() -> list[dict[str, Any]]:
     return toolbox.specs()
 
 
-class ToolSpecsError(ValueError):
-    """``GET {url}/tools`` gave no list of specs. The message holds no URL and no reply body,
-    so it cannot carry a credential; the caller names the service."""
+ToolSpecsError = ToolSpecError
+"""``GET {url}/tools`` gave no list of specs. The message holds no URL and no reply body, so it
+cannot carry a credential; the caller names the service."""
 
 
 def fetch_tool_specs(
@@ -53,5 +55,5 @@ def fetch_tool_specs(
 
 
 def tool_names(specs: list[dict[str, Any]]) -> list[str]:
-    """The function names in a list of chat-completions tool specs."""
-    return [spec["function"]["name"] for spec in specs]
+    """The function names in a list of tool specs (ToolSpecError for a spec without one)."""
+    return [FunctionTool.parse(spec).name for spec in specs]

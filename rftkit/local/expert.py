@@ -24,6 +24,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
+from rftkit.protocol import FunctionCallItem, FunctionCallOutput
 from rftkit.world import Task, World, report_path
 from tools_service.corpus import Corpus
 from tools_service.registry import ToolContext, ToolInputError
@@ -152,17 +153,10 @@ class ScriptedExpert:
                 outputs.append(str(exc))
             arguments_text = json.dumps(arguments)
             episode.items.append(
-                {
-                    "type": "function_call",
-                    "call_id": call_id,
-                    "name": name,
-                    "arguments": arguments_text,
-                }
+                FunctionCallItem(call_id=call_id, name=name, arguments=arguments_text).as_item()
             )
         for call_id, output in zip(call_ids, outputs, strict=True):
-            episode.items.append(
-                {"type": "function_call_output", "call_id": call_id, "output": output}
-            )
+            episode.items.append(FunctionCallOutput(call_id=call_id, output=output).as_item())
         return outputs
 
     def _read_together(self, episode: Episode, ctx: ToolContext, paths: list[str]) -> None:

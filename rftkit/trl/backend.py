@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from rftkit.protocol import JobCheckpoint
 from rftkit.task import RFTTask
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.preflight import modal_credentials, preflight
@@ -147,15 +148,13 @@ class TRLModalJob:
             match = _CHECKPOINT.match(name)
             if match:
                 step = int(match.group(1))
-                found.append(
-                    {
-                        "id": f"ftckpt-trl-{self.id}-{step}",
-                        "object": "fine_tuning.job.checkpoint",
-                        "step_number": step,
-                        "path": f"{self.id}/{name}",
-                        "metrics": {"valid_reward_mean": valid.get(step), "step": step},
-                    }
+                checkpoint = JobCheckpoint(
+                    id=f"ftckpt-trl-{self.id}-{step}",
+                    step_number=step,
+                    metrics={"valid_reward_mean": valid.get(step), "step": step},
+                    path=f"{self.id}/{name}",
                 )
+                found.append(checkpoint.record())
         return sorted(found, key=lambda c: c["step_number"])
 
     def as_job(self) -> dict[str, Any]:
