@@ -381,6 +381,35 @@ class JobCreateRequest(BaseModel):
         return value
 
 
+class Job(_Wire):
+    """A ``fine_tuning.job`` (the SDK's ``FineTuningJob``) as the hosted API returns it.
+
+    ``status`` is a string: besides the SDK's values, jobs can be ``pausing``/``paused`` (Azure,
+    the local engine). The local API shows its jobs through this model; keys a platform adds
+    (``user_provided_suffix``, Azure's ``trainingType``) are kept.
+    """
+
+    id: str
+    object: Literal["fine_tuning.job"] = "fine_tuning.job"
+    model: str
+    created_at: int
+    finished_at: int | None = None
+    status: str
+    fine_tuned_model: str | None = None
+    seed: int | None = None
+    metadata: dict[str, str] | None = None
+    error: dict[str, Any] | None = None
+    method: dict[str, Any] | None = None
+    training_file: str | None = None
+    validation_file: str | None = None
+    hyperparameters: dict[str, Any] | None = None
+    organization_id: str | None = None
+    result_files: list[str] = Field(default_factory=list)
+    trained_tokens: int | None = None
+    estimated_finish: int | None = None
+    integrations: list[dict[str, Any]] | None = None
+
+
 class JobCheckpoint(_Wire):
     """A ``fine_tuning.job.checkpoint`` (the SDK's ``FineTuningJobCheckpoint``).
 

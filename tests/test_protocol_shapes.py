@@ -15,6 +15,7 @@ from rftkit.protocol import (
     FunctionCallItem,
     FunctionCallOutput,
     FunctionTool,
+    Job,
     JobCheckpoint,
     JobCreateRequest,
     JobTool,
@@ -67,7 +68,6 @@ def test_a_checkpoint_record_and_the_api_object_are_the_sdks_checkpoint():
     sdk = FineTuningJobCheckpoint.model_validate(shown.model_dump())
     assert sdk.step_number == 2 and sdk.object == "fine_tuning.job.checkpoint"
     assert sdk.metrics.step == 2
-    assert FineTuningJob.model_fields["method"]  # the SDK job still carries ``method``
 
 
 def test_conversation_items_are_the_responses_api_items():
@@ -114,3 +114,13 @@ def test_one_error_class_for_a_bad_spec_wherever_it_is_read(spec, message):
         with pytest.raises(ToolSpecError, match=message):
             read(spec)
     assert FunctionTool.parse({"name": "s"}).parameters == {"type": "object", "properties": {}}
+
+
+def test_the_job_object_reads_as_the_sdks_job_with_added_keys_kept():
+    job = Job(id="ftjob-1", model="m", created_at=1, status="running", seed=3,
+              training_file="file-1", method={"type": "reinforcement"},
+              hyperparameters={}, organization_id="org", user_provided_suffix="s")  # fmt: skip
+    shown = job.model_dump()
+    sdk = FineTuningJob.model_validate(shown)
+    assert sdk.object == "fine_tuning.job" and sdk.method.type == "reinforcement"
+    assert shown["user_provided_suffix"] == "s" and shown["result_files"] == []

@@ -38,7 +38,7 @@ from rftkit.api.graders import check_urls, checked_grader
 from rftkit.graders.endpoint import endpoint_urls
 from rftkit.jobs.local import LocalJob
 from rftkit.jobs.rules import HYPERPARAMETER_LIMITS
-from rftkit.protocol import JobCheckpoint, JobCreateRequest, JobTool, ReinforcementMethod
+from rftkit.protocol import Job, JobCheckpoint, JobCreateRequest, JobTool, ReinforcementMethod
 from rftkit.secrets import map_headers
 from rftkit.task import HYPERPARAMETERS, RFTTask, TaskTool
 from rftkit.urlmask import masked
@@ -86,7 +86,7 @@ class ServerJob:
             estimated_finish=None,
             integrations=[],
         )
-        return masked(body)
+        return masked(Job.model_validate(body).model_dump())
 
     def checkpoints(self) -> list[dict[str, Any]]:
         """Checkpoints in the API's shape, each usable as a model by its id."""
