@@ -124,3 +124,18 @@ def test_the_job_object_reads_as_the_sdks_job_with_added_keys_kept():
     sdk = FineTuningJob.model_validate(shown)
     assert sdk.object == "fine_tuning.job" and sdk.method.type == "reinforcement"
     assert shown["user_provided_suffix"] == "s" and shown["result_files"] == []
+
+
+def test_a_chat_tool_call_becomes_the_item_or_a_400_naming_it():
+    from rftkit.api.errors import APIError
+    from rftkit.api.responses import chat_items
+
+    call = {"id": "call_1", "type": "function", "function": {"name": "search", "arguments": "{}"}}
+    items = chat_items([{"role": "assistant", "content": None, "tool_calls": [call]}])
+    assert items == [FunctionCallItem(call_id="call_1", name="search", arguments="{}").as_item()]
+    no_id = {"function": {"name": "x"}}
+    asked = {"role": "assistant", "tool_calls": [call, no_id]}
+    messages = [{"role": "user", "content": "hi"}, asked]
+    with pytest.raises(APIError) as refused:
+        chat_items(messages)
+    assert refused.value.status == 400 and refused.value.param == "messages.[1].tool_calls.[1]"
