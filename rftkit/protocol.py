@@ -160,9 +160,7 @@ class FunctionTool(_Wire):
 
     name: str = Field(min_length=1)
     description: str | None = None
-    parameters: dict[str, Any] = Field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     strict: bool | None = None
 
     @classmethod

@@ -86,7 +86,9 @@ def resolve(value: str, env: Mapping[str, str], where: str) -> str:
     return _TOKEN.sub(lambda m: "$" if m.group(0) == "$$" else env[m.group(1)], value)
 
 
-def resolve_headers(headers: Mapping[str, str], env: Mapping[str, str], where: str) -> dict:
+def resolve_headers(
+    headers: Mapping[str, str], env: Mapping[str, str], where: str
+) -> dict[str, str]:
     """Every value of ``headers`` resolved (:func:`resolve`); ``where`` names the headers object."""
     return {key: resolve(value, env, f"{where}.{key}") for key, value in headers.items()}
 

@@ -41,8 +41,15 @@ def test_a_resolved_secret_never_appears_masked_redacted_or_in_a_repr(name, secr
     tool = JobTool(name="t", server_url="https://tools.example/call", headers={header: value})
     fixed = repr(JobTool(name="t", server_url="https://tools.example/call")) + MASK + "'\"{}[]"
     assume(secret not in fixed)  # a secret spelled like the fixed text cannot be told apart
-    body = {"tools": [tool.model_dump()], "grader": {"type": "multi", "graders": {
-        "g": {"type": "endpoint", "url": "https://g.example", "headers": {header: value}}}}}
+    body = {
+        "tools": [tool.model_dump()],
+        "grader": {
+            "type": "multi",
+            "graders": {
+                "g": {"type": "endpoint", "url": "https://g.example", "headers": {header: value}}
+            },
+        },
+    }
     shown = json.dumps(mask_headers(body)) + repr(tool) + json.dumps(tool.redacted())
     assert secret not in shown
     echoed = f"upstream said: {json.dumps({header: value})} and {value}"
@@ -78,8 +85,16 @@ def test_a_pasted_token_is_refused_without_being_quoted_in_the_error(tmp_path):
     with pytest.raises(ValueError, match="literal value") as error:
         TaskTool(name="t", server_url="https://t.example", headers={"Authorization": pasted})
     with pytest.raises(ValueError, match="literal value") as in_grader:
-        RFTTask(name="t", training_file=tmp_path / "x.jsonl", grader={
-            "type": "endpoint", "name": "g", "url": "https://g", "headers": {"X-Key": pasted}})
+        RFTTask(
+            name="t",
+            training_file=tmp_path / "x.jsonl",
+            grader={
+                "type": "endpoint",
+                "name": "g",
+                "url": "https://g",
+                "headers": {"X-Key": pasted},
+            },
+        )
     assert pasted not in str(error.value) + repr(error.value) + str(in_grader.value)
 
 
@@ -112,8 +127,10 @@ def test_the_one_dialect_means_the_same_in_a_task_and_on_the_command_line(tmp_pa
 
 
 def test_one_walk_finds_every_headers_object_and_one_mask_is_shown_everywhere():
-    body = {"tools": [{"name": "a", "headers": {"K": "1"}}],
-            "grader": {"type": "multi", "graders": {"j": {"headers": {"Authorization": "x"}}}}}
+    body = {
+        "tools": [{"name": "a", "headers": {"K": "1"}}],
+        "grader": {"type": "multi", "graders": {"j": {"headers": {"Authorization": "x"}}}},
+    }
     assert [path for path, _ in header_dicts(body)] == [
         "tools[0].headers",
         "grader.graders.j.headers",
