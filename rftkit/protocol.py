@@ -184,7 +184,7 @@ class FunctionTool(_Wire):
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
-            raise ToolSpecError(f"tool {name!r}: {where} {first['msg']}") from None
+            raise ToolSpecError(f"tool {name!r}: {where}: {first['msg']}") from None
 
     def function(self) -> dict[str, Any]:
         """The function's keys as a dict (unset optional ones left out)."""

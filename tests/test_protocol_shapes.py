@@ -104,7 +104,7 @@ def test_one_parser_reads_chat_responses_and_bare_function_specs(spec):
         ({"type": "function", "function": {"parameters": {}}}, "has no function name"),
         ("search", "has no function name"),
         ({"name": "s", "parameters": ["q"]}, "tool 's': parameters is list, not a JSON schema"),
-        ({"name": "s", "description": 3}, "tool 's': description Input should be a valid string"),
+        ({"name": "s", "description": 3}, "tool 's': description: Input should be a valid string"),
     ],
 )
 def test_one_error_class_for_a_bad_spec_wherever_it_is_read(spec, message):

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from rftkit.endpoints import check_tools
 from rftkit.endpoints.headers import HeaderError, parse_headers
 from rftkit.protocol import JobTool
 from rftkit.secrets import (
@@ -139,3 +140,13 @@ def test_one_walk_finds_every_headers_object_and_one_mask_is_shown_everywhere():
     assert mask_urls("https://u:pw@h/x?api_key=k1") == f"https://{MASK}@h/x?api_key={MASK}"
     assert Redactor(["tok-123456"])("a tok-123456 b") == f"a {MASK} b"
     assert mask("short abc", ["abc"]) == "short abc" and MIN_SECRET_CHARS == 4
+
+
+def test_a_tool_check_refuses_unresolved_references_and_sends_nothing():
+    stored = TaskTool(name="t", server_url="http://127.0.0.1:9/t",
+                      headers={"Authorization": "Bearer ${TOOL_TOKEN}"})  # fmt: skip
+    for tool in (stored, stored.model_dump()):
+        with pytest.raises(ValueError, match=r"header Authorization still holds the reference"):
+            check_tools([tool], rollouts=0)
+    with pytest.raises(ValueError, match=r"job tool #0: server_url: String should match"):
+        check_tools([{"name": "t", "server_url": "ftp://h/t", "headers": {"X-Key": "k-123456"}}])

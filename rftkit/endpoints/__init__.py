@@ -54,7 +54,7 @@ from rftkit.endpoints.report import ReadinessReport
 from rftkit.endpoints.target import CALCULATOR_PROBE, Probe, ToolTarget
 from rftkit.outbound import OutboundPolicy, OutboundRefused
 from rftkit.protocol import JobTool
-from rftkit.secrets import Redactor, secrets_of, strip_userinfo
+from rftkit.secrets import Redactor, references, secrets_of, strip_userinfo
 
 __all__ = [
     "CALCULATOR_PROBE",
@@ -84,7 +84,8 @@ JobToolLike = Mapping[str, Any] | JobTool
 
 def _as_job_tools(job_tools: Sequence[JobToolLike]) -> list[JobTool]:
     """Each tool as a :class:`JobTool`; ValueError naming the tool and the field otherwise (the
-    value is never quoted: it may be a header's)."""
+    value is never quoted: it may be a header's), or for a header still holding a ``${NAME}``
+    reference (a task's ``tools`` rather than its resolved ``job_tools()``)."""
     tools = []
     for index, tool in enumerate(job_tools):
         try:
@@ -93,6 +94,12 @@ def _as_job_tools(job_tools: Sequence[JobToolLike]) -> list[JobTool]:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
             raise ValueError(f"job tool #{index}: {where or 'the tool'}: {first['msg']}") from None
+        for header, value in tools[-1].headers.items():
+            if references(value):
+                raise ValueError(
+                    f"job tool {tools[-1].name!r}: header {header} still holds the reference "
+                    f"${{{references(value)[0]}}}; pass the resolved tools (task.job_tools())"
+                )
     return tools
 
 
