@@ -3,8 +3,12 @@
 The trainer POSTs each tool call as a Responses-API ``function_call`` carrying the rollout's
 ``trace_id`` and the dataset line (``item``); the tool endpoint answers a
 ``function_call_output`` whose ``output`` is a string. An endpoint grader receives
-``{sample, item, trace_id}`` and answers ``{"score": float}``. The tool service, the rollout
-engine, the graders and the tests all import these models; nobody re-declares the JSON.
+``{sample, item, trace_id}`` and answers ``{"score": float}``. Conversations hold the same
+``function_call`` items. On the job side: the function tool the model sees (:class:`FunctionTool`,
+one parser and one :class:`ToolSpecError`), the job tool ``{name, server_url, headers}``, the
+create request and its ``method.reinforcement``, the job and its checkpoints, all checked against
+the ``openai`` SDK's types. The tool service, the rollout engine, the local engine and API, the
+graders and the tests all import these models; nobody re-declares the JSON.
 Sources: OpenAI build-hours ``20-agent-rft`` and Microsoft's ``Agentic_RFT_PrivatePreview``
 samples (see ``docs/hosted-api.md`` §4).
 
