@@ -15,9 +15,9 @@ import numpy as np
 from scipy.stats import bootstrap
 from sklearn.metrics import cohen_kappa_score
 
-from rftkit.evaluation.agreement import kappa_interval
 from rftkit.course.grader import course_grader
 from rftkit.course.reference_labels import SCALE, load_reference_set
+from rftkit.evaluation.agreement import kappa_interval
 from rftkit.graders import run_grader
 
 RESAMPLES = 2000

@@ -1,16 +1,5 @@
-"""Deprecated path, re-exported for one more release; moved to
-:mod:`rftkit.course.session`."""
+"""Moved to :mod:`rftkit.course.session`; this path warns and goes in the next release."""
 
-import warnings
+from rftkit._util.moved import alias
 
-from rftkit.course.session import *  # noqa: F403
-from rftkit.course.session import (  # noqa: F401
-    CourseSession,
-    course_session,
-)
-
-warnings.warn(
-    "rftkit.course_session moved to rftkit.course.session; the old path goes in the next release",
-    DeprecationWarning,
-    stacklevel=2,
-)
+alias(__name__, "rftkit.course.session")

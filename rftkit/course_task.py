@@ -1,24 +1,5 @@
-"""Deprecated path, re-exported for one more release; moved to
-:mod:`rftkit.course.task`."""
+"""Moved to :mod:`rftkit.course.task`; this path warns and goes in the next release."""
 
-import warnings
+from rftkit._util.moved import alias
 
-from rftkit.course.task import *  # noqa: F403
-from rftkit.course.task import (  # noqa: F401
-    COURSE_HYPERPARAMETERS,
-    CourseTaskSize,
-    ServedTask,
-    ServedWorlds,
-    course_task_tools,
-    course_worlds,
-    serve_course_task,
-    serve_worlds,
-    world_lines,
-    write_course_task,
-)
-
-warnings.warn(
-    "rftkit.course_task moved to rftkit.course.task; the old path goes in the next release",
-    DeprecationWarning,
-    stacklevel=2,
-)
+alias(__name__, "rftkit.course.task")

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from rftkit.analysis.report import summary_table, write_html_report
+from rftkit.course.redteam import cases_from_reference
 from rftkit.course.rewards import latency_grader
 from rftkit.course.session import CourseSession, course_session
 from rftkit.course.task import CourseTaskSize, serve_course_task
@@ -35,7 +36,7 @@ from rftkit.course.worlds import HELDOUT_SEEDS, world_seeds
 from rftkit.data import validate_records
 from rftkit.endpoints import check_endpoint
 from rftkit.errors import ExitCode
-from rftkit.evaluation.redteam import cases_from_reference, run_redteam
+from rftkit.evaluation.redteam import run_redteam
 from rftkit.graders import validate_grader
 from rftkit.jobs import launch
 from rftkit.local.checkpoint import load_model

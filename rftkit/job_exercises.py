@@ -1,17 +1,5 @@
-"""Deprecated path, re-exported for one more release; moved to
-:mod:`rftkit.course.job_exercises`."""
+"""Moved to :mod:`rftkit.course.job_exercises`; this path warns and goes in the next release."""
 
-import warnings
+from rftkit._util.moved import alias
 
-from rftkit.course.job_exercises import *  # noqa: F403
-from rftkit.course.job_exercises import (  # noqa: F401
-    TARGET,
-    check_step_budget,
-)
-
-warnings.warn(
-    "rftkit.job_exercises moved to rftkit.course.job_exercises;"
-    " the old path goes in the next release",
-    DeprecationWarning,
-    stacklevel=2,
-)
+alias(__name__, "rftkit.course.job_exercises")

@@ -3,8 +3,12 @@
 The trainer POSTs each tool call as a Responses-API ``function_call`` carrying the rollout's
 ``trace_id`` and the dataset line (``item``); the tool endpoint answers a
 ``function_call_output`` whose ``output`` is a string. An endpoint grader receives
-``{sample, item, trace_id}`` and answers ``{"score": float}``. The tool service, the rollout
-engine, the graders and the tests all import these models; nobody re-declares the JSON.
+``{sample, item, trace_id}`` and answers ``{"score": float}``. Conversations hold the same
+``function_call`` items. On the job side: the function tool the model sees (:class:`FunctionTool`,
+one parser and one :class:`ToolSpecError`), the job tool ``{name, server_url, headers}``, the
+create request and its ``method.reinforcement``, the job and its checkpoints, all checked against
+the ``openai`` SDK's types. The tool service, the rollout engine, the local engine and API, the
+graders and the tests all import these models; nobody re-declares the JSON.
 Sources: OpenAI build-hours ``20-agent-rft`` and Microsoft's ``Agentic_RFT_PrivatePreview``
 samples (see ``docs/hosted-api.md`` §4).
 
@@ -24,14 +28,26 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rftkit._util.jsonsafe import MAX_BYTES, loads
+from rftkit.errors import RFTKitError
 
 MAX_PAYLOAD_BYTES = MAX_BYTES
 """Request and response bodies above this are refused by the trainer (413 shown to the model)."""
+
+MASKED_HEADER_VALUE = "**********"
+"""How the hosted service echoes a header value in job objects and validated graders."""
 
 TraceId = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -42,11 +58,29 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class FunctionCall(_Wire):
-    """One tool call as the trainer POSTs it to a tool endpoint."""
+class FunctionCallItem(_Wire):
+    """A ``function_call`` conversation item (Responses API): the model asked for a tool call.
+
+    Rollouts, the local engine and the local API keep conversations as these items' dicts
+    (:meth:`as_item`); the arguments are kept as the model wrote them, valid JSON or not. The
+    Responses API's ``status`` is kept when given, as any other added key.
+    """
 
     type: Literal["function_call"] = "function_call"
     id: str | None = None
+    call_id: str
+    name: str
+    arguments: str
+
+    def as_item(self) -> dict[str, Any]:
+        """The conversation item as a dict, unset optional keys left out."""
+        return self.model_dump(exclude_none=True)
+
+
+class FunctionCall(FunctionCallItem):
+    """One tool call as the trainer POSTs it to a tool endpoint: the item, the rollout's
+    ``trace_id`` and the dataset line."""
+
     call_id: str = Field(min_length=1, max_length=256)
     name: str = Field(min_length=1, max_length=128)
     arguments: str = Field(description="JSON object encoded as a string.")
@@ -97,6 +131,10 @@ class FunctionCallOutput(_Wire):
         """The reply to ``call`` with the ids echoed back."""
         return cls(call_id=call.call_id, id=call.id, output=output)
 
+    def as_item(self) -> dict[str, Any]:
+        """The conversation item as a dict, unset optional keys left out."""
+        return self.model_dump(exclude_none=True)
+
 
 class ToolErrorDetail(BaseModel):
     """Why a call was refused: for the model to act on (4xx) or the trainer to retry (5xx)."""
@@ -111,6 +149,51 @@ class ToolError(BaseModel):
     """Body of a tool endpoint's error reply. The trainer shows 4xx bodies to the model."""
 
     error: ToolErrorDetail
+
+
+class ToolSpecError(ValueError, RFTKitError):
+    """A tool spec that cannot be used; the message names the tool (or the spec) and the field."""
+
+
+class FunctionTool(_Wire):
+    """A function tool as the model sees it (a dataset line's ``tools``, ``GET /tools``).
+
+    Chat completions nest it, ``{"type": "function", "function": {"name", ...}}``; the Responses
+    API writes the same keys flat beside ``type``. :meth:`parse` reads either, or a bare function.
+    A tool without ``parameters`` takes an empty object.
+    """
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+    @classmethod
+    def parse(cls, spec: Any) -> FunctionTool:
+        """The function of ``spec``; ToolSpecError saying what is missing or wrong."""
+        function = spec.get("function", spec) if isinstance(spec, Mapping) else None
+        name = function.get("name") if isinstance(function, Mapping) else None
+        if not isinstance(name, str) or not name:
+            raise ToolSpecError(
+                "has no function name (expected {'type': 'function', 'function': "
+                "{'name': ..., 'parameters': {...}}})"
+            )
+        fields = {k: v for k, v in function.items() if k != "type" or v != "function"}
+        if not fields.get("parameters"):
+            fields.pop("parameters", None)
+        elif not isinstance(fields["parameters"], Mapping):
+            kind = type(fields["parameters"]).__name__
+            raise ToolSpecError(f"tool {name!r}: parameters is {kind}, not a JSON schema")
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ToolSpecError(f"tool {name!r}: {where}: {first['msg']}") from None
+
+    def function(self) -> dict[str, Any]:
+        """The function's keys as a dict (unset optional ones left out)."""
+        return self.model_dump(exclude_none=True)
 
 
 class FunctionSpec(BaseModel):
@@ -226,17 +309,129 @@ class GraderResponse(_Wire):
 class JobTool(BaseModel):
     """One entry of ``method.reinforcement.tools``: where the trainer sends calls for ``name``.
 
-    ``headers`` usually carry a bearer token, so they are left out of the repr; ``model_dump()``
-    still returns them for the job request, and :meth:`redacted` gives a copy safe to print.
+    ``headers`` usually carry a bearer token, so they are left out of the repr and out of
+    validation errors; ``model_dump()`` still returns them for the job request, and
+    :meth:`redacted` gives a copy safe to print.
     """
 
-    name: str = Field(min_length=1)
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    name: str = Field(min_length=1, max_length=128)
     server_url: str = Field(pattern=r"^https?://")
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
 
     def redacted(self) -> dict[str, Any]:
         """The config with header values masked, as the service echoes them back."""
-        return {**self.model_dump(), "headers": {k: "**********" for k in self.headers}}
+        return {**self.model_dump(), "headers": dict.fromkeys(self.headers, MASKED_HEADER_VALUE)}
+
+
+class ReinforcementMethod(BaseModel):
+    """``method.reinforcement`` of a create request: the SDK's ``ReinforcementMethod`` (grader,
+    hyperparameters) with the fields the RFT guides add: ``response_format`` and, for Agent RFT,
+    job-level ``tools`` and ``max_episode_steps``. Fields are in the order requests are written."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    grader: dict[str, Any]
+    response_format: dict[str, Any] | None = None
+    tools: list[JobTool] = Field(default_factory=list)
+    max_episode_steps: int | None = Field(default=None, ge=1, le=1000)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Method(BaseModel):
+    """``method`` of a create request; ``type`` names the one of the other fields that is set."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    type: str
+    reinforcement: ReinforcementMethod | None = None
+    supervised: dict[str, Any] | None = None
+    dpo: dict[str, Any] | None = None
+
+    @classmethod
+    def reinforcement_body(cls, **fields: Any) -> dict[str, Any]:
+        """``{"type": "reinforcement", "reinforcement": {...}}`` with only the given fields."""
+        method = cls(type="reinforcement", reinforcement=ReinforcementMethod(**fields))
+        return method.model_dump(exclude_unset=True)
+
+
+class JobCreateRequest(BaseModel):
+    """``POST fine_tuning/jobs``: the SDK's ``JobCreateParams`` with the Agent RFT fields in
+    ``method``, and Azure's ``trainingType`` (accepted; a local server gives it no meaning)."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    model: str
+    training_file: str
+    validation_file: str | None = None
+    method: Method | None = None
+    hyperparameters: dict[str, Any] | None = None
+    integrations: list[dict[str, Any]] | None = None
+    metadata: dict[str, str] | None = None
+    seed: int | None = Field(default=None, ge=0, le=2_147_483_647)
+    suffix: str | None = Field(default=None, max_length=64)
+    trainingType: str | None = None  # noqa: N815 (Azure's name)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        """Up to 16 pairs, keys up to 64 characters, values up to 512 (the API's limits)."""
+        if value is not None and (
+            len(value) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in value.items())
+        ):
+            raise ValueError("at most 16 pairs, keys up to 64 characters, values up to 512")
+        return value
+
+
+class Job(_Wire):
+    """A ``fine_tuning.job`` (the SDK's ``FineTuningJob``) as the hosted API returns it.
+
+    ``status`` is a string: besides the SDK's values, jobs can be ``pausing``/``paused`` (Azure,
+    the local engine). The local API shows its jobs through this model; keys a platform adds
+    (``user_provided_suffix``, Azure's ``trainingType``) are kept.
+    """
+
+    id: str
+    object: Literal["fine_tuning.job"] = "fine_tuning.job"
+    model: str
+    created_at: int
+    finished_at: int | None = None
+    status: str
+    fine_tuned_model: str | None = None
+    seed: int | None = None
+    metadata: dict[str, str] | None = None
+    error: dict[str, Any] | None = None
+    method: dict[str, Any] | None = None
+    training_file: str | None = None
+    validation_file: str | None = None
+    hyperparameters: dict[str, Any] | None = None
+    organization_id: str | None = None
+    result_files: list[str] = Field(default_factory=list)
+    trained_tokens: int | None = None
+    estimated_finish: int | None = None
+    integrations: list[dict[str, Any]] | None = None
+
+
+class JobCheckpoint(_Wire):
+    """A ``fine_tuning.job.checkpoint`` (the SDK's ``FineTuningJobCheckpoint``).
+
+    A backend's own record of a checkpoint is this object with what it knows so far (the local
+    engine and TRL fill in neither the job id nor the model name) and its own keys beside
+    (``path``: where the weights are); :meth:`record` drops the unknown ones.
+    """
+
+    id: str
+    object: Literal["fine_tuning.job.checkpoint"] = "fine_tuning.job.checkpoint"
+    created_at: int | None = None
+    fine_tuned_model_checkpoint: str | None = None
+    fine_tuning_job_id: str | None = None
+    step_number: int
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        """The checkpoint as a dict, fields not known left out."""
+        return self.model_dump(exclude_none=True)
 
 
 class Usage(BaseModel):

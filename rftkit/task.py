@@ -16,11 +16,12 @@ A task lives in one small JSON file beside the data (``task.json``), so the CLI,
 and an ``rftkit new`` project share it.
 
 Secrets never go in the file. A header value is a template that names environment variables,
-``"Bearer ${RFTKIT_TOOL_TOKEN}"``; :meth:`RFTTask.job_tools` resolves them when a request is
-actually sent, and a missing variable is named in the error (its value never is). Headers whose
-names look secret (``Authorization``, ``*key*``, ``*token*``, ``*secret*``, ``Cookie``) must use a
-reference, so a pasted token cannot be saved by accident. The same applies to the ``headers`` of an
-``endpoint`` grader.
+``"Bearer ${RFTKIT_TOOL_TOKEN}"`` (the dialect of :mod:`rftkit.secrets`: a bare ``$NAME`` is
+refused with the fix); :meth:`RFTTask.job_tools` resolves them when a request is actually sent, and
+a missing variable is named in the error (its value never is). Headers whose names look secret
+(``Authorization``, ``*key*``, ``*token*``, ``*secret*``, ``Cookie``) must use a reference, so a
+pasted token cannot be saved by accident. The same applies to the ``headers`` of an ``endpoint``
+grader.
 
 :meth:`RFTTask.content_hash` covers the data bytes, grader, tools (as written: references, never
 their values), ``max_episode_steps``, ``response_format`` (when set), model, hyperparameters,
@@ -64,8 +65,16 @@ from pydantic import (
 )
 
 from rftkit.data.jsonl import load_jsonl
-from rftkit.errors import RFTKitError
-from rftkit.protocol import JobTool
+from rftkit.protocol import JobTool, Method
+from rftkit.secrets import (
+    MissingSecretError,
+    check_stored_headers,
+    header_dicts,
+    map_headers,
+    mask_headers,
+    resolve,
+    resolve_headers,
+)
 
 TASK_FILE = "task.json"
 DEFAULT_MODEL = "o4-mini-2025-04-16"
@@ -81,69 +90,32 @@ HYPERPARAMETERS = (
 """``method.reinforcement.hyperparameters`` (docs/hosted-api.md §2.3); each may be auto."""
 REASONING_EFFORTS = ("default", "low", "medium", "high")
 
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SECRET_HEADER = re.compile(r"authorization|key|token|secret|cookie|password", re.IGNORECASE)
+TaskSecretError = MissingSecretError
+"""A header references an environment variable that is not set (:mod:`rftkit.secrets`)."""
 
 
-class TaskSecretError(LookupError, RFTKitError):
-    """A header references an environment variable that is not set; names it, never a value."""
+class TaskTool(JobTool):
+    """A :class:`~rftkit.protocol.JobTool` as a task file stores it: header values are
+    references (``${NAME}``), so unlike a resolved tool's they are shown in the repr."""
 
-
-def references(value: str) -> list[str]:
-    """The environment variables a header template names, in order."""
-    return _REFERENCE.findall(value)
-
-
-def resolve_header(value: str, env: Mapping[str, str], where: str) -> str:
-    """``value`` with each ``${NAME}`` filled in from ``env``; TaskSecretError names a gap."""
-    missing = [name for name in references(value) if not env.get(name)]
-    if missing:
-        raise TaskSecretError(
-            f"{where} needs the environment variable {', '.join(missing)}, which is not set "
-            "(export it, or pass env={...} to the call)"
-        )
-    return _REFERENCE.sub(lambda m: env[m.group(1)], value)
-
-
-def _check_headers(headers: Mapping[str, str], where: str) -> None:
-    for key, value in headers.items():
-        if not isinstance(value, str):
-            raise ValueError(f"{where}.{key} must be a string, not {type(value).__name__}")
-        if _SECRET_HEADER.search(key) and not references(value):
-            raise ValueError(
-                f"{where}.{key} holds a literal value; a task file stores only references to "
-                "environment variables, e.g. 'Bearer ${MY_TOOL_TOKEN}'"
-            )
-
-
-class TaskTool(BaseModel):
-    """One job-level tool: where the trainer sends calls for ``name``, headers as references."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=128)
-    server_url: str = Field(pattern=r"^https?://")
     headers: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _no_literal_secrets(self) -> TaskTool:
-        _check_headers(self.headers, f"tools[{self.name}].headers")
+        check_stored_headers(self.headers, f"tools[{self.name}].headers")
         return self
 
     def resolve(self, env: Mapping[str, str] | None = None) -> JobTool:
         """The :class:`JobTool` a request carries, its header values filled in from ``env``."""
         env = os.environ if env is None else env
-        headers = {
-            k: resolve_header(v, env, f"tools[{self.name}].headers.{k}")
-            for k, v in self.headers.items()
-        }
+        headers = resolve_headers(self.headers, env, f"tools[{self.name}].headers")
         return JobTool(name=self.name, server_url=self.server_url, headers=headers)
 
 
 class RFTTask(BaseModel):
     """A team's Agent RFT task; see the module docstring. Data paths are absolute in memory."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
 
     name: str = Field(min_length=1, max_length=128)
     training_file: Path
@@ -208,8 +180,8 @@ class RFTTask(BaseModel):
     @field_validator("grader")
     @classmethod
     def _grader_headers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for path, headers in _grader_headers(value, "grader"):
-            _check_headers(headers, path)
+        for path, headers in header_dicts(value, "grader"):
+            check_stored_headers(headers, path)
         return value
 
     @model_validator(mode="after")
@@ -287,11 +259,11 @@ class RFTTask(BaseModel):
     def resolved_grader(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The grader config with any endpoint grader's header references resolved."""
         env = os.environ if env is None else env
-        grader = json.loads(json.dumps(self.grader))
-        for path, headers in _grader_headers(grader, "grader"):
-            for key, value in headers.items():
-                headers[key] = resolve_header(value, env, f"{path}.{key}")
-        return grader
+
+        def resolved(path: str, key: str, value: str) -> str:
+            return resolve(value, env, f"{path}.{key}")
+
+        return map_headers(self.grader, resolved, "grader")
 
     def reinforcement_method(
         self, env: Mapping[str, str] | None = None, *, redact: bool = False
@@ -303,13 +275,8 @@ class RFTTask(BaseModel):
         for showing the request without resolving anything.
         """
         if redact:
-            grader = json.loads(json.dumps(self.grader))
-            for _, headers in _grader_headers(grader, "grader"):
-                headers.update(dict.fromkeys(headers, "**********"))
-            tools = [
-                {**t.model_dump(), "headers": dict.fromkeys(t.headers, "**********")}
-                for t in self.tools
-            ]
+            grader = mask_headers(self.grader)
+            tools = [mask_headers(t.model_dump()) for t in self.tools]
         else:
             grader = self.resolved_grader(env)
             tools = [t.model_dump() for t in self.job_tools(env)]
@@ -322,7 +289,7 @@ class RFTTask(BaseModel):
                 body["max_episode_steps"] = self.max_episode_steps
         if self.hyperparameters:
             body["hyperparameters"] = dict(self.hyperparameters)
-        return {"type": "reinforcement", "reinforcement": body}
+        return Method.reinforcement_body(**body)
 
     def content_hash(self) -> str:
         """sha256 (hex) over the data bytes and everything that shapes the job, secrets excluded."""
@@ -365,13 +332,3 @@ def check_response_format(value: Any, where: str = "response_format") -> None:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise ValueError(f"{where}: the schema is not valid JSON Schema ({exc.message})") from None
-
-
-def _grader_headers(grader: Any, path: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """Every ``headers`` dict inside a grader config (endpoint graders, nested in ``multi``)."""
-    if not isinstance(grader, dict):
-        return
-    if isinstance(grader.get("headers"), dict):
-        yield f"{path}.headers", grader["headers"]
-    for name, sub in (grader.get("graders") or {}).items() if grader.get("type") == "multi" else ():
-        yield from _grader_headers(sub, f"{path}.graders.{name}")

@@ -1,5 +1,5 @@
-"""Moved to :mod:`rftkit._util.urlmask`; this path warns and goes in the next release."""
+"""Moved to :mod:`rftkit.secrets`; this path warns and goes in the next release."""
 
 from rftkit._util.moved import alias
 
-alias(__name__, "rftkit._util.urlmask")
+alias(__name__, "rftkit.secrets")

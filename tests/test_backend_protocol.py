@@ -14,6 +14,7 @@ from fake_openai_api import FakeState, fake_openai_app
 from test_jobs_forecast import _trace
 
 from rftkit.api import serve_api
+from rftkit.hyperparameters import AUTO, NAMES, resolve
 from rftkit.jobs import launch
 from rftkit.jobs.backend import (
     BACKENDS,
@@ -22,18 +23,16 @@ from rftkit.jobs.backend import (
     HostedBackend,
     Job,
     LocalBackend,
-    TRLModalBackend,
     get_backend,
 )
 from rftkit.jobs.forecast import Forecast
 from rftkit.jobs.hosted import HostedJob
-from rftkit.jobs.hyperparameters import AUTO, NAMES, resolve
 from rftkit.jobs.local import LocalJob
 from rftkit.jobs.report import PreflightFailed, Report
 from rftkit.local.grpo import GRPOConfig
 from rftkit.serving import serve_in_background
 from rftkit.task import RFTTask, TaskTool
-from rftkit.trl.backend import LocalRunFolder, TRLModalJob
+from rftkit.trl.backend import LocalRunFolder, TRLModalBackend, TRLModalJob
 
 TOKEN = "conformance-token-5be1c9"
 LITERAL = "sk-literal-7d20aa51c3"

@@ -164,7 +164,7 @@ def test_cli_checks_it_with_specs_from_a_file_and_a_header_from_the_environment(
                 "check",
                 url,
                 "--header",
-                "Authorization: Bearer $BH_TOOL_TOKEN",
+                "Authorization: Bearer ${BH_TOOL_TOKEN}",
                 "--tools-from",
                 str(specs_file),
                 "--tool-path",

@@ -12,7 +12,7 @@ from rftkit.endpoints.examples import (
     example_arguments,
     schema_mismatch,
 )
-from rftkit.endpoints.headers import HeaderError, parse_headers, with_token
+from rftkit.secrets import HeaderError, parse_headers, with_token
 from tools_service.tools import toolbox
 
 
@@ -151,11 +151,11 @@ def test_a_fixed_probe_makes_trainer_shaped_calls():
 def test_headers_read_environment_references_and_name_what_is_missing():
     environ = {"TOKEN": "abc123", "TEAM": "search"}
     headers = parse_headers(
-        ["Authorization: Bearer $TOKEN", "X-Team: ${TEAM}-a", "X-Price: $$5"], environ
+        ["Authorization: Bearer ${TOKEN}", "X-Team: ${TEAM}-a", "X-Price: $$5"], environ
     )
     assert headers == {"Authorization": "Bearer abc123", "X-Team": "search-a", "X-Price": "$5"}
     with pytest.raises(HeaderError, match="--header Authorization: environment variable NOPE"):
-        parse_headers(["Authorization: Bearer $NOPE"], environ)
+        parse_headers(["Authorization: Bearer ${NOPE}"], environ)
     with pytest.raises(HeaderError, match="--header #1: expected 'Name: value'") as error:
         parse_headers(["Bearer literal-secret-value"], environ)
     assert "literal-secret-value" not in str(error.value)

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from rftkit.cli import main
 from rftkit.course.world import generate_world, write_corpus
 from rftkit.endpoints import check_endpoint, check_tools
-from rftkit.endpoints.redact import Redactor, secrets_of, strip_userinfo
+from rftkit.secrets import Redactor, secrets_of, strip_userinfo
 from rftkit.serving import serve_in_background
 from tools_service.app import create_app
 
@@ -78,9 +78,11 @@ def test_echoed_headers_and_url_credentials_are_masked_in_the_report(echo_url):
         rollouts=3,
         calls=2,
     )
-    echoed = report.contract_table().query("check == 'valid call'")["got"].iloc[0]
+    echoed = next(c.got for c in report.contract if c.name == "valid call")
     # The server did echo the key and the Basic credentials made from the URL; both masked.
-    assert echoed == """200, output '{"x-functions-key": "***", "authorization": "Basic ***"}'"""
+    assert echoed == (
+        """200, output '{"x-functions-key": "**********", "authorization": "Basic **********"}'"""
+    )
     for shown in (
         report.text(),
         repr(report),
@@ -96,7 +98,7 @@ def test_cli_output_has_no_secret_even_when_the_server_echoes_it(echo_url, capsy
     monkeypatch.setenv("ECHO_TOKEN", TOKEN)
     monkeypatch.setenv("ECHO_KEY", API_KEY)
     url = echo_url.replace("http://", f"http://{USER}:{PASSWORD}@")
-    both = main(["endpoints", "check", url, "--header", "Authorization: Bearer $ECHO_TOKEN"])
+    both = main(["endpoints", "check", url, "--header", "Authorization: Bearer ${ECHO_TOKEN}"])
     conflict = capsys.readouterr()
     assert both == 2 and "credentials and there is an Authorization header" in conflict.err
     assert_no_secret(conflict.out + conflict.err)
@@ -118,13 +120,13 @@ def test_cli_output_has_no_secret_even_when_the_server_echoes_it(echo_url, capsy
     captured = capsys.readouterr()
     assert status == 0, captured.out
     assert "headers: X-Functions-Key (--header)" in captured.out
-    assert "endpoint: http://***@127.0.0.1" in captured.out
+    assert "endpoint: http://**********@127.0.0.1" in captured.out
     assert_no_secret(captured.out + captured.err)
 
 
 def test_a_missing_variable_is_named_and_nothing_is_sent(capsys):
     status = main(
-        ["endpoints", "check", "http://127.0.0.1:9", "--header", "Authorization: Bearer $NOPE_X"]
+        ["endpoints", "check", "http://127.0.0.1:9", "--header", "Authorization: Bearer ${NOPE_X}"]
     )
     assert status == 2
     assert "environment variable NOPE_X is not set" in capsys.readouterr().err
@@ -147,7 +149,7 @@ def test_data_validate_fetches_tool_specs_with_the_header(tmp_path, capsys, monk
                 "--tools",
                 url,
                 "--header",
-                "Authorization: Bearer $SERVICE_TOKEN",
+                "Authorization: Bearer ${SERVICE_TOKEN}",
             ]
         )
         fetched_out = capsys.readouterr()
@@ -169,9 +171,8 @@ def test_redactor_masks_every_spelling_and_url_userinfo():
     masked = redact(text)
     assert TOKEN not in masked and basic not in masked and PASSWORD not in masked
     assert "quoted" not in masked
-    assert (
-        strip_userinfo("see https://u:p@h/x and http://h2/") == "see https://***@h/x and http://h2/"
-    )
+    shown = strip_userinfo("see https://u:p@h/x and http://h2/")
+    assert shown == "see https://**********@h/x and http://h2/"
     assert repr(redact) == "Redactor(...)"
 
 
@@ -188,7 +189,7 @@ def test_setup_findings_are_masked_in_the_repr_too():
         timeout=0.5,
     )
     assert API_KEY not in repr(report) and API_KEY not in report.text()
-    assert "the caller quoted *** by mistake" in repr(report)
+    assert "the caller quoted ********** by mistake" in repr(report)
     assert not report.ready  # nothing listens on port 9
 
 
@@ -219,7 +220,7 @@ def test_a_reply_of_the_wrong_shape_is_a_blocker_and_an_echoed_call_id_is_masked
     got = {c.target: c.got for c in report.contract if c.name == "valid call"}
     assert got["shape"] == "200: not a function_call_output (call_id: Field required)"
     assert got["html"].startswith("200: not a function_call_output (body: Input should be")
-    assert got["crossed"].startswith("200: call_id '***' is not the call's")
+    assert got["crossed"].startswith("200: call_id '**********' is not the call's")
     assert got["crossed"].endswith("(a crossed reply)")
     assert report.burst_summary()["isolation violations"] == 6
     assert not report.ready

@@ -14,13 +14,13 @@ import nbformat
 import pandas as pd
 import pytest
 
-from rftkit.evaluation.baseline import baseline_from_traces
 from rftkit.course import exercises
 from rftkit.course.dataset import course_dataset, course_tool_specs
 from rftkit.course.grader import course_grader, naive_grader
+from rftkit.course.redteam import cases_from_reference
 from rftkit.course.world import generate_tasks, generate_world
 from rftkit.data import tool_names
-from rftkit.evaluation.redteam import cases_from_reference
+from rftkit.evaluation.baseline import baseline_from_traces
 from rftkit.rollouts import load_traces, traces_frame
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,10 +4,10 @@ import inspect
 
 import pytest
 
-from rftkit.evaluation.agreement import bin_scores, launch_gate
 from rftkit.course.grader import course_grader, course_grader_draft, naive_grader
 from rftkit.course.reference_labels import SCALE, load_reference_set
 from rftkit.course.world import generate_tasks, generate_world
+from rftkit.evaluation.agreement import bin_scores, launch_gate
 from rftkit.graders import run_grader, run_grader_many, validate_grader
 from rftkit.graders.sources import answer_closeness, evidence_lookup, tool_efficiency
 from rftkit.protocol import Sample, ToolCall

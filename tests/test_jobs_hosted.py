@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from rftkit.jobs import HostedJobError, launch
 from rftkit.jobs.hosted import HostedAPI, normalise_job
 from rftkit.jobs.hosted.deploy import deploy, deployment_for
-from rftkit.jobs.hosted.errors import mask
+from rftkit.secrets import mask
 from rftkit.serving import serve_in_background
 from rftkit.task import RFTTask, TaskTool
 

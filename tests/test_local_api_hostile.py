@@ -31,7 +31,7 @@ from local_api_fixtures import FAST_GRPO, recorded_course_task
 from benchmarks.api_hostile import free_port, repeated, status_mib, temp_bytes
 from rftkit import outbound
 from rftkit.api import serve_api
-from rftkit.api.jobs import MAX_TRIAGE_TASKS
+from rftkit.api.job_store import MAX_TRIAGE_TASKS
 from rftkit.data import build_dataset
 from rftkit.endpoints import check_tools
 from rftkit.graders.endpoint import post_for_score
@@ -497,7 +497,7 @@ def test_jobs_beyond_the_cap_queue_and_their_urls_come_back_masked(tmp_path):
                 assert time.monotonic() < deadline + 120, f"{job_id} never ended"
                 time.sleep(0.5)
     assert "qsecret-1" not in shown and "hunter2" not in shown
-    assert "api_key=***&top=2" in shown and "://***@127.0.0.1" in shown
+    assert "api_key=**********&top=2" in shown and "://**********@127.0.0.1" in shown
 
 
 def test_a_resumed_job_waits_for_a_free_slot_too_and_triage_is_bounded(tmp_path):

@@ -10,7 +10,7 @@ MOVED = {
     "rftkit.jsonsafe": "rftkit._util.jsonsafe",
     "rftkit.background": "rftkit._util.background",
     "rftkit.answer_types": "rftkit._util.answer_types",
-    "rftkit.urlmask": "rftkit._util.urlmask",
+    "rftkit.urlmask": "rftkit.secrets",
     "rftkit.baseline": "rftkit.evaluation.baseline",
     "rftkit.redteam": "rftkit.evaluation.redteam",
     "rftkit.agreement": "rftkit.evaluation.agreement",

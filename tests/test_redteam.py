@@ -8,16 +8,14 @@ matplotlib.use("Agg")
 import pytest
 
 from rftkit.course.grader import course_grader, naive_grader
-from rftkit.protocol import Sample, ToolCall
+from rftkit.course.redteam import cases_from_reference
 from rftkit.evaluation.redteam import (
     CONTROLS,
     LONG_ANSWER_CHARS,
     PROBES,
     Case,
-    cases_from_reference,
     run_redteam,
 )
-from rftkit.graders.course import course_grader, naive_grader
 from rftkit.protocol import Sample, ToolCall
 
 READ = ToolCall.model_validate(

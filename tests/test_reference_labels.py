@@ -75,8 +75,8 @@ def test_trace_summary_is_the_labellers_view():
 
 
 def test_the_blind_second_pass_labels_every_item_and_its_agreement_is_computed():
-    from rftkit.evaluation.agreement import cohen_kappa
     from rftkit.course.reference_labels import SECOND_PASS, inter_rater_agreement, load_labels
+    from rftkit.evaluation.agreement import cohen_kappa
 
     second = load_labels(SECOND_PASS)
     assert list(second["item_id"]) == [f"r{n:03d}" for n in range(1, 73)]

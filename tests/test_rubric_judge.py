@@ -12,9 +12,10 @@ from fastapi import FastAPI, Request
 from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
 from pydantic import TypeAdapter
 
+from rftkit.course.redteam import cases_from_reference
 from rftkit.course.reference_labels import rubric, rubric_model_grader
+from rftkit.evaluation.redteam import CONTROLS, PROBES, run_redteam
 from rftkit.graders import run_grader
-from rftkit.evaluation.redteam import CONTROLS, PROBES, cases_from_reference, run_redteam
 from rftkit.serving import serve_in_background
 
 

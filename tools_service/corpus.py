@@ -1,18 +1,5 @@
-"""Deprecated path, re-exported for one more release; moved to
-:mod:`rftkit.toolserver.corpus` (the kit's tool-server library)."""
+"""Moved to :mod:`rftkit.toolserver.corpus`; this path warns and goes in the next release."""
 
-import warnings
+from rftkit._util.moved import alias
 
-from rftkit.toolserver.corpus import *  # noqa: F403
-from rftkit.toolserver.corpus import (  # noqa: F401
-    SUFFIXES,
-    Corpus,
-    Line,
-    words,
-)
-
-warnings.warn(
-    "tools_service.corpus moved to rftkit.toolserver.corpus; the old path goes in the next release",
-    DeprecationWarning,
-    stacklevel=2,
-)
+alias(__name__, "rftkit.toolserver.corpus")

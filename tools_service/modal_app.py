@@ -8,7 +8,7 @@ Deploy (once per change)::
 
 The URL is ``https://<workspace>--rftkit-tools.modal.run`` (``<workspace>-<env>--…`` outside the
 default environment); point the job's tools at ``<url>/tools/<name>`` (or all at ``<url>/call``)
-with the header ``Authorization: Bearer $RFTKIT_TOOL_TOKEN``. Check it with
+with the header ``Authorization: Bearer ${RFTKIT_TOOL_TOKEN}``. Check it with
 ``rftkit endpoints check <url> --rollouts 500`` before the job, and pre-warm with
 :func:`prewarm` just before it starts.
 

@@ -1,19 +1,5 @@
-"""Deprecated path, re-exported for one more release; moved to
-:mod:`rftkit.toolserver.registry` (the kit's tool-server library)."""
+"""Moved to :mod:`rftkit.toolserver.registry`; this path warns and goes in the next release."""
 
-import warnings
+from rftkit._util.moved import alias
 
-from rftkit.toolserver.registry import *  # noqa: F403
-from rftkit.toolserver.registry import (  # noqa: F401
-    Tool,
-    Toolbox,
-    ToolContext,
-    ToolInputError,
-)
-
-warnings.warn(
-    "tools_service.registry moved to rftkit.toolserver.registry;"
-    " the old path goes in the next release",
-    DeprecationWarning,
-    stacklevel=2,
-)
+alias(__name__, "rftkit.toolserver.registry")

@@ -15,7 +15,7 @@ Limits (what differs from the hosted service; everything else follows its shapes
 | jobs: method | ``reinforcement`` with ``grader``, ``tools``, ``max_episode_steps``, ``hyperparameters``, ``response_format`` (checked and echoed; the local model is not constrained by it: ``sample.output_json`` holds an answer that parses as JSON, said in a ``warn`` event) | ``supervised``, ``dpo``; top-level ``hyperparameters`` |
 | jobs: model | ``rftkit-tinylm-base``; an ``ft:`` model or checkpoint of this server (trains on from it); any hosted id (``o4-mini-…``) is trained as ``rftkit-tinylm-base``, said in a ``warn`` event | a path; an unknown ``ft:`` id |
 | jobs: data | ``validation_file`` required (as RFT needs); dataset errors (line limits, grader variables, tool names, train/valid leakage) are answered 400 at create | the service's asynchronous ``validating_files`` failure and moderation checks |
-| jobs: hyperparameters | within the documented ranges (``rftkit.api.jobs.HYPERPARAMETER_RANGES``), mapped to GRPO by the table in ``rftkit.local.hyperparameters``; ``reasoning_effort`` has no local counterpart | values out of range (400 naming the field) |
+| jobs: hyperparameters | within the documented ranges (``rftkit.jobs.rules``), mapped to GRPO by the table in ``rftkit.local.hyperparameters``; ``reasoning_effort`` has no local counterpart | values out of range (400 naming the field) |
 | jobs: concurrency | one job trains at a time (``--max-running-jobs``); the others wait ``queued`` and start in creation order | — |
 | jobs: state | in memory: jobs end with the server (files and checkpoints stay in the data dir) | ``integrations`` and Azure's ``trainingType`` (accepted, ignored); ``result_files``, ``trained_tokens`` are empty; no Evals runs |
 | events, checkpoints | real ones from the trainer, newest first, cursor pages | the hosted Evals runs per step |
@@ -27,7 +27,7 @@ Limits (what differs from the hosted service; everything else follows its shapes
 | outbound calls | tool and endpoint-grader URLs the outbound policy allows (``rftkit.outbound``): never link-local or metadata addresses; with ``--allow-remote`` no loopback or private ones unless ``--allow-url``; no redirects | refused URLs (400 ``url_not_allowed`` naming the field) |
 
 Secrets: the header values of a job's tools and endpoint grader stay in memory only (see
-``rftkit.api.jobs``); job objects and ``graders/validate`` echo them as ``**********``; URL
+``rftkit.api.job_store``); job objects and ``graders/validate`` echo them as ``**********``; URL
 credentials and secret-looking query values are masked in job objects, lists and events.
 """
 

@@ -25,7 +25,7 @@ import anyio
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from rftkit.api import files, graders, jobs, models, responses
+from rftkit.api import files, graders, job_store, jobs, models, responses
 from rftkit.api.errors import install_error_handlers
 from rftkit.api.guards import KeyAndBodyMiddleware
 from rftkit.graders.offload import OffLoop
@@ -41,7 +41,7 @@ class ServerState:
     policy, and the lanes that keep blocking work off the event loop."""
 
     files: files.FileStore
-    jobs: jobs.JobStore
+    jobs: job_store.JobStore
     models: models.ModelRegistry
     api_key: str = field(repr=False)
     outbound: OutboundPolicy
@@ -60,7 +60,7 @@ def create_app(
     *,
     grpo: dict[str, Any] | None = None,
     outbound: OutboundPolicy | None = None,
-    max_running_jobs: int = jobs.MAX_RUNNING_JOBS,
+    max_running_jobs: int = job_store.MAX_RUNNING_JOBS,
 ) -> FastAPI:
     """The app over ``data_dir`` (files and checkpoints); ``grpo`` overrides GRPO-only
     settings of every job (``triage_repeats`` and the like; ``rftkit.local.hyperparameters``).
@@ -74,15 +74,15 @@ def create_app(
     root = Path(data_dir)
     policy = outbound or OutboundPolicy()
     file_store = files.FileStore(root / "files")
-    job_store = jobs.JobStore(root / "jobs", file_store, grpo, policy, max_running_jobs)
+    jobs_kept = job_store.JobStore(root / "jobs", file_store, grpo, policy, max_running_jobs)
     state = ServerState(
-        file_store, job_store, models.ModelRegistry(job_store), api_key, outbound=policy
+        file_store, jobs_kept, models.ModelRegistry(jobs_kept), api_key, outbound=policy
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        job_store.close()
+        jobs_kept.close()
         state.off_loop.close()
 
     app = FastAPI(
@@ -113,7 +113,7 @@ def serve_api(
     api_key: str | None = None,
     grpo: dict[str, Any] | None = None,
     outbound: OutboundPolicy | None = None,
-    max_running_jobs: int = jobs.MAX_RUNNING_JOBS,
+    max_running_jobs: int = job_store.MAX_RUNNING_JOBS,
     **uvicorn_config: Any,
 ) -> Iterator[LocalAPI]:
     """Serve the local API on loopback until the block ends (a fresh key unless given)."""

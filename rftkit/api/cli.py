@@ -18,7 +18,7 @@ from pathlib import Path
 import uvicorn
 
 from rftkit.api.app import create_app, new_api_key
-from rftkit.api.jobs import MAX_RUNNING_JOBS
+from rftkit.api.job_store import MAX_RUNNING_JOBS
 from rftkit.errors import ExitCode
 from rftkit.outbound import OutboundPolicy, OutboundRefused
 

@@ -20,12 +20,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
 from rftkit import outbound
-from rftkit._util.urlmask import mask_urls
 from rftkit.api.errors import bad_request
 from rftkit.graders import GraderValidationError, run_grader_async, validate_grader
 from rftkit.graders.endpoint import endpoint_urls
-
-MASK = "**********"
+from rftkit.secrets import mask_headers, mask_urls
 
 
 class ValidateRequest(BaseModel):
@@ -65,26 +63,12 @@ def check_urls(policy: outbound.OutboundPolicy, urls: list[tuple[str, str]]) -> 
             ) from None
 
 
-def masked_headers(value: Any) -> Any:
-    """The config with every ``headers`` value shown as the service shows it."""
-    if isinstance(value, dict):
-        return {
-            key: {name: MASK for name in item}
-            if key == "headers" and isinstance(item, dict)
-            else masked_headers(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [masked_headers(item) for item in value]
-    return value
-
-
 router = APIRouter(prefix="/v1/fine_tuning/alpha/graders")
 
 
 @router.post("/validate")
 def validate(body: ValidateRequest) -> dict[str, Any]:
-    return {"grader": masked_headers(checked_grader(body.grader))}
+    return {"grader": mask_headers(checked_grader(body.grader))}
 
 
 @router.post("/run")

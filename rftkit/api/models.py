@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from rftkit.api.errors import APIError
-from rftkit.api.jobs import JobStore, checkpoint_model
+from rftkit.api.job_store import JobStore, checkpoint_model
 from rftkit.local.checkpoint import BASE_CHECKPOINT, BASE_MODEL, load_model
 from rftkit.local.policy import LocalModelPolicy
 

@@ -18,10 +18,11 @@ import uuid
 from typing import Any, NamedTuple
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rftkit.api.errors import bad_request, unsupported
 from rftkit.api.models import registry
+from rftkit.protocol import FunctionCallItem
 from rftkit.rollouts.engine import new_trace_id
 from rftkit.rollouts.policy import PolicyTurn
 
@@ -135,16 +136,22 @@ def chat_items(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
         if message.get("content"):
             items.append({"role": role, "content": message["content"]})
-        for call in message.get("tool_calls") or []:
+        for number, call in enumerate(message.get("tool_calls") or []):
             function = call.get("function", {})
-            items.append(
-                {
-                    "type": "function_call",
-                    "call_id": call.get("id"),
-                    "name": function.get("name"),
-                    "arguments": function.get("arguments", "{}"),
-                }
-            )
+            try:
+                item = FunctionCallItem(
+                    call_id=call.get("id"),
+                    name=function.get("name"),
+                    arguments=function.get("arguments", "{}"),
+                )
+            except ValidationError:
+                raise bad_request(
+                    "A tool call needs an 'id' and a 'function' with a 'name' and 'arguments' "
+                    "string.",
+                    f"messages.[{position}].tool_calls.[{number}]",
+                    "invalid_value",
+                ) from None
+            items.append(item.as_item())
     return items
 
 
@@ -163,14 +170,13 @@ async def create_response(request: Request, body: ResponsesRequest) -> dict[str,
     )
     if turn.tool_calls:
         output = [
-            {
-                "type": "function_call",
-                "id": f"fc_{uuid.uuid4().hex}",
-                "call_id": call.call_id,
-                "name": call.name,
-                "arguments": call.arguments,
-                "status": "completed",
-            }
+            FunctionCallItem(
+                id=f"fc_{uuid.uuid4().hex}",
+                call_id=call.call_id,
+                name=call.name,
+                arguments=call.arguments,
+                status="completed",
+            ).as_item()
             for call in turn.tool_calls
         ]
     else:

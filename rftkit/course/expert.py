@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from rftkit.course.world import Task, World, report_path
+from rftkit.protocol import FunctionCallItem, FunctionCallOutput
 from rftkit.toolserver.corpus import Corpus
 from rftkit.toolserver.registry import ToolContext, ToolInputError
 from tools_service.tools import toolbox
@@ -152,17 +153,10 @@ class ScriptedExpert:
                 outputs.append(str(exc))
             arguments_text = json.dumps(arguments)
             episode.items.append(
-                {
-                    "type": "function_call",
-                    "call_id": call_id,
-                    "name": name,
-                    "arguments": arguments_text,
-                }
+                FunctionCallItem(call_id=call_id, name=name, arguments=arguments_text).as_item()
             )
         for call_id, output in zip(call_ids, outputs, strict=True):
-            episode.items.append(
-                {"type": "function_call_output", "call_id": call_id, "output": output}
-            )
+            episode.items.append(FunctionCallOutput(call_id=call_id, output=output).as_item())
         return outputs
 
     def _read_together(self, episode: Episode, ctx: ToolContext, paths: list[str]) -> None:

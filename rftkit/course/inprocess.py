@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from rftkit.course.world import Task
 from rftkit.local.policy import LocalModelPolicy
+from rftkit.protocol import FunctionCallItem, FunctionCallOutput
 from rftkit.toolserver.corpus import Corpus
 from rftkit.toolserver.registry import ToolContext, ToolInputError
 from tools_service.tools import toolbox
@@ -42,21 +43,10 @@ async def _episode(
             return EpisodeResult(task, turn.text, calls)
         for call in turn.tool_calls:
             calls += 1
-            items.append(
-                {
-                    "type": "function_call",
-                    "call_id": call.call_id,
-                    "name": call.name,
-                    "arguments": call.arguments,
-                }
-            )
-            items.append(
-                {
-                    "type": "function_call_output",
-                    "call_id": call.call_id,
-                    "output": _run_tool(ctx, call.name, call.arguments),
-                }
-            )
+            item = FunctionCallItem(call_id=call.call_id, name=call.name, arguments=call.arguments)
+            output = _run_tool(ctx, call.name, call.arguments)
+            items.append(item.as_item())
+            items.append(FunctionCallOutput(call_id=call.call_id, output=output).as_item())
     policy.records.pop(trace_id, None)
     return EpisodeResult(task, "", calls)
 

@@ -27,8 +27,7 @@ def _specs(url: str | None, header_options: list[str] | None = None) -> list[dic
     if url is None:
         return None
     from rftkit.data import fetch_tool_specs
-    from rftkit.endpoints.headers import HeaderError, parse_headers, with_token
-    from rftkit.endpoints.redact import strip_userinfo
+    from rftkit.secrets import HeaderError, parse_headers, strip_userinfo, with_token
 
     try:
         headers = with_token(parse_headers(header_options or []), "RFTKIT_TOOL_TOKEN")
@@ -135,7 +134,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--header",
         action="append",
         metavar="'NAME: VALUE'",
-        help="header for --tools, e.g. 'Authorization: Bearer $TOKEN' ($NAME: env variable)",
+        help="header for --tools, e.g. 'Authorization: Bearer ${TOKEN}' (${NAME}: env variable)",
     )
     validate.add_argument("--split", choices=("train", "validation"), default="train")
     validate.add_argument("--against", type=Path, help="the other split's file (leakage check)")
@@ -159,7 +158,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--header",
         action="append",
         metavar="'NAME: VALUE'",
-        help="header for --tools, e.g. 'Authorization: Bearer $TOKEN' ($NAME: env variable)",
+        help="header for --tools, e.g. 'Authorization: Bearer ${TOKEN}' (${NAME}: env variable)",
     )
     build.set_defaults(run=_exit_status(_run_build))
 

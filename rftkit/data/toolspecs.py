@@ -13,12 +13,11 @@ from typing import Any
 
 import httpx
 
-from rftkit.errors import RFTKitError
+from rftkit.protocol import FunctionTool, ToolSpecError
 
-
-class ToolSpecsError(ValueError, RFTKitError):
-    """``GET {url}/tools`` gave no list of specs. The message holds no URL and no reply body,
-    so it cannot carry a credential; the caller names the service."""
+ToolSpecsError = ToolSpecError
+"""``GET {url}/tools`` gave no list of specs. The message holds no URL and no reply body, so it
+cannot carry a credential; the caller names the service."""
 
 
 def fetch_tool_specs(
@@ -49,5 +48,5 @@ def fetch_tool_specs(
 
 
 def tool_names(specs: list[dict[str, Any]]) -> list[str]:
-    """The function names in a list of chat-completions tool specs."""
-    return [spec["function"]["name"] for spec in specs]
+    """The function names in a list of tool specs (ToolSpecError for a spec without one)."""
+    return [FunctionTool.parse(spec).name for spec in specs]

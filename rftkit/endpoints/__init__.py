@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
+from pydantic import ValidationError
 
 from rftkit._util.background import BackgroundLoop
 from rftkit.endpoints.burst import Attempt, BurstResult, run_burst
@@ -49,11 +50,11 @@ from rftkit.endpoints.examples import (
     example_arguments,
     spec_name_and_schema,
 )
-from rftkit.endpoints.redact import Redactor, secrets_of, strip_userinfo
 from rftkit.endpoints.report import ReadinessReport
 from rftkit.endpoints.target import CALCULATOR_PROBE, Probe, ToolTarget
 from rftkit.outbound import OutboundPolicy, OutboundRefused
 from rftkit.protocol import JobTool
+from rftkit.secrets import Redactor, references, secrets_of, strip_userinfo
 
 __all__ = [
     "CALCULATOR_PROBE",
@@ -81,25 +82,32 @@ JobToolLike = Mapping[str, Any] | JobTool
 """A job tool as a dict ``{name, server_url, headers}`` or :class:`rftkit.protocol.JobTool`."""
 
 
-def _as_dicts(job_tools: Sequence[JobToolLike]) -> list[Mapping[str, Any]]:
-    return [t.model_dump() if isinstance(t, JobTool) else t for t in job_tools]
-
-
-def _targets(job_tools: Sequence[Mapping[str, Any]]) -> list[ToolTarget]:
-    targets = []
+def _as_job_tools(job_tools: Sequence[JobToolLike]) -> list[JobTool]:
+    """Each tool as a :class:`JobTool`; ValueError naming the tool and the field otherwise (the
+    value is never quoted: it may be a header's), or for a header still holding a ``${NAME}``
+    reference (a task's ``tools`` rather than its resolved ``job_tools()``)."""
+    tools = []
     for index, tool in enumerate(job_tools):
-        if not isinstance(tool, Mapping):
-            raise ValueError(f"job tool #{index} is {type(tool).__name__}, not a mapping")
-        name, url = tool.get("name"), tool.get("server_url")
-        if not isinstance(name, str) or not name or not isinstance(url, str):
-            raise ValueError(f"job tool #{index} needs a 'name' and a 'server_url' string")
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f"job tool {name!r}: server_url must start with http:// or https://")
-        headers = dict(tool.get("headers") or {})
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
-            raise ValueError(f"job tool {name!r}: headers must map strings to resolved strings")
-        url, headers = _credentials_as_header(name, url, headers)
-        targets.append(ToolTarget(name, url, headers))
+        try:
+            tools.append(tool if isinstance(tool, JobTool) else JobTool.model_validate(tool))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ValueError(f"job tool #{index}: {where or 'the tool'}: {first['msg']}") from None
+        for header, value in tools[-1].headers.items():
+            if references(value):
+                raise ValueError(
+                    f"job tool {tools[-1].name!r}: header {header} still holds the reference "
+                    f"${{{references(value)[0]}}}; pass the resolved tools (task.job_tools())"
+                )
+    return tools
+
+
+def _targets(job_tools: Sequence[JobTool]) -> list[ToolTarget]:
+    targets = []
+    for tool in job_tools:
+        url, headers = _credentials_as_header(tool.name, tool.server_url, dict(tool.headers))
+        targets.append(ToolTarget(tool.name, url, headers))
     return targets
 
 
@@ -158,14 +166,12 @@ def check_tools(
     is never called, nor is any tool while one is refused. Raises ValueError for a job tool
     without a name or an http(s) URL, or with URL credentials beside an Authorization header.
     """
-    job_tools = _as_dicts(job_tools)
+    tools = _as_job_tools(job_tools)
     secrets: set[str] = set()
-    for tool in job_tools:
-        if not isinstance(tool, Mapping):
-            continue  # _targets names it
-        secrets |= secrets_of(tool.get("headers") or {}, [str(tool.get("server_url", ""))])
+    for tool in tools:
+        secrets |= secrets_of(tool.headers, [tool.server_url])
     redact = Redactor(secrets)
-    targets = _targets(job_tools)
+    targets = _targets(tools)
     built, probe_notes = build_probes([t.name for t in targets], specs, examples, probes)
     if items:
         lines = tuple(dict(item) for item in items)

@@ -2,7 +2,7 @@
 
 Exit status 0 when ready (notes allowed), 1 when there is a blocker, 2 when the check could not
 run (a bad option, an unreadable tools file). Secrets stay out of shell history and output:
-``--header 'Authorization: Bearer $TOOL_TOKEN'`` reads the variable (single quotes keep the shell
+``--header 'Authorization: Bearer ${TOOL_TOKEN}'`` reads the variable (single quotes keep the shell
 from expanding it), ``$RFTKIT_TOOL_TOKEN`` (or ``--token-env``) is the bearer token when no
 Authorization header is given, and every value is masked in what is printed.
 
@@ -24,9 +24,8 @@ import httpx
 
 from rftkit.endpoints import check_endpoint
 from rftkit.endpoints.examples import SpecError, spec_name_and_schema
-from rftkit.endpoints.headers import HeaderError, parse_headers, with_token
-from rftkit.endpoints.redact import Redactor, secrets_of
 from rftkit.errors import ExitCode
+from rftkit.secrets import HeaderError, Redactor, parse_headers, secrets_of, with_token
 
 DEFAULT_TOKEN_ENV = "RFTKIT_TOOL_TOKEN"
 
@@ -177,7 +176,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--header",
         action="append",
         metavar="'NAME: VALUE'",
-        help="header the job sends, e.g. 'Authorization: Bearer $TOKEN' ($NAME: env variable)",
+        help="header the job sends, e.g. 'Authorization: Bearer ${TOKEN}' (${NAME}: env variable)",
     )
     check.add_argument(
         "--token-env",

@@ -36,6 +36,8 @@ Reply = httpx.Response | str
 """A response, or the name of the transport error (timeout, refused connection) that replaced it."""
 
 DISCARDED = "the trainer retries it 3 times, then discards the whole rollout"
+SHOWN_OUTPUT = 80
+"""Characters of a reply's output shown (after masking: room for two masked values)."""
 MISTAKE_200 = (
     "the model reads the reply as the tool's output (build-hours' convention: 'Error: …' text); "
     "fine when the text says what was wrong"
@@ -171,7 +173,7 @@ def _judge_valid_call(
     if expected is not None and output != expected:
         return (
             "blocker",
-            f"{status}: output {ctx.redact(output)[:60]!r} != {expected!r}",
+            f"{status}: output {ctx.redact(output)[:SHOWN_OUTPUT]!r} != {expected!r}",
             ("the answer is wrong for this call (a reply meant for another call?)"),
         )
     if len(reply.content) > MAX_PAYLOAD_BYTES:
@@ -180,7 +182,7 @@ def _judge_valid_call(
             f"{status}: {len(reply.content):,} bytes",
             ("replies over 1 MB reach the model as a 413 error instead"),
         )
-    return "pass", f"{status}, output {ctx.redact(output)[:60]!r}", ""
+    return "pass", f"{status}, output {ctx.redact(output)[:SHOWN_OUTPUT]!r}", ""
 
 
 def _judge_mistake(

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rftkit.endpoints.target import Probe
-from rftkit.errors import RFTKitError
+from rftkit.protocol import FunctionTool, ToolSpecError
 
 MAX_DEPTH = 16
 _STRING_FORMATS = {
@@ -33,23 +33,14 @@ _STRING_FORMATS = {
 }
 
 
-class SpecError(ValueError, RFTKitError):
-    """A tool spec the probes cannot be built from; the message names the spec."""
+SpecError = ToolSpecError
+"""A tool spec the probes cannot be built from (:class:`rftkit.protocol.ToolSpecError`)."""
 
 
 def spec_name_and_schema(spec: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """(name, parameters schema) of a chat-completions or Responses-API function spec."""
-    function = spec.get("function", spec) if isinstance(spec, Mapping) else None
-    name = function.get("name") if isinstance(function, Mapping) else None
-    if not isinstance(name, str) or not name:
-        raise SpecError(
-            "has no function name (expected {'type': 'function', 'function': "
-            "{'name': ..., 'parameters': {...}}})"
-        )
-    schema = function.get("parameters") or {"type": "object", "properties": {}}
-    if not isinstance(schema, Mapping):
-        raise SpecError(f"tool {name!r}: parameters is {type(schema).__name__}, not a JSON schema")
-    return name, dict(schema)
+    function = FunctionTool.parse(spec)
+    return function.name, dict(function.parameters)
 
 
 def example_arguments(schema: Mapping[str, Any]) -> dict[str, Any]:

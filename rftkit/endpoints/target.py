@@ -49,7 +49,7 @@ class ToolTarget:
         return {"Content-Type": "application/json", **chosen}
 
     def __repr__(self) -> str:
-        from rftkit.endpoints.redact import strip_userinfo
+        from rftkit.secrets import strip_userinfo
 
         return f"ToolTarget(name={self.name!r}, server_url={strip_userinfo(self.server_url)!r})"
 

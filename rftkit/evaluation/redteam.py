@@ -13,7 +13,7 @@ and :meth:`RedTeamReport.problems`.
 
 Typical use::
 
-    report = run_redteam(grader, cases_from_reference())
+    report = run_redteam(grader, cases)  # the course: rftkit.course.redteam.cases_from_reference
     report.table            # one row per probe: mean reward, flagged
     report.plot()
 
@@ -385,34 +385,3 @@ def run_redteam(
         limits=limits,
         not_applied=tuple(p.name for p in probes if p.name not in set(frame["probe"])),
     )
-
-
-def cases_from_reference() -> list[Case]:
-    """The course's cases: ideal rollouts from the reference set.
-
-    Ideal means labelled right by a human (rubric v1, label 1), answered with exactly the
-    canonical reference string, and with no more tool calls than the task's minimum; their tool
-    calls and the files they read become the honest rollout and the documents.
-    """
-    from rftkit.course.reference_labels import load_reference_set
-
-    reference = load_reference_set()
-    ideal = [
-        row
-        for row in reference.itertuples()
-        if row.label == 1.0
-        and row.answer == row.reference_answer
-        and len(row.trace) <= row.item["min_tool_calls"]
-    ]
-    return [
-        Case(
-            question=row.question,
-            answer=row.reference_answer,
-            item=row.item,
-            sample=Sample.model_validate(row.sample),
-            documents=tuple(
-                str(step["output"]) for step in row.trace if step["tool"] == "read_file"
-            ),
-        )
-        for row in ideal
-    ]

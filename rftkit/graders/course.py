@@ -1,19 +1,5 @@
-"""Deprecated path, re-exported for one more release; moved to
-:mod:`rftkit.course.grader`."""
+"""Moved to :mod:`rftkit.course.grader`; this path warns and goes in the next release."""
 
-import warnings
+from rftkit._util.moved import alias
 
-from rftkit.course.grader import *  # noqa: F403
-from rftkit.course.grader import (  # noqa: F401
-    EFFICIENCY_WEIGHT,
-    course_grader,
-    course_grader_draft,
-    naive_grader,
-    python_grader,
-)
-
-warnings.warn(
-    "rftkit.graders.course moved to rftkit.course.grader; the old path goes in the next release",
-    DeprecationWarning,
-    stacklevel=2,
-)
+alias(__name__, "rftkit.course.grader")

@@ -5,7 +5,7 @@ Request and response are :class:`rftkit.protocol.GraderRequest` / ``GraderRespon
 (``ATTEMPTS`` in all);
 if it still fails the sample scores 0 with ``unresponsive_reward_error``. A 4xx or a body that is
 not ``{"score": <finite number>}`` is ``other_error``. Error details carry the status line and
-the URL with its credentials masked (``rftkit._util.urlmask``) — never the request headers (they
+the URL with its credentials masked (``rftkit.secrets``) — never the request headers (they
 hold the bearer token) and never the body: a URL that is not a grader (an internal admin page) must
 not be readable through a grader's error. ``rate_limit`` and ``pass_threshold`` are accepted and
 not enforced locally (the service uses them).
@@ -26,10 +26,10 @@ import httpx
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
-from rftkit._util.urlmask import mask_urls
 from rftkit.graders.result import GraderFailure
 from rftkit.outbound import async_client, refusal_in
 from rftkit.protocol import GraderRequest, GraderResponse
+from rftkit.secrets import mask_urls
 
 ATTEMPTS = 3
 TIMEOUT_S = 600.0

@@ -16,7 +16,7 @@ The implementations, built by :func:`get_backend`:
                         (``rftkit.jobs.hosted``); a client with another ``base_url`` reaches
                         any server that speaks it, such as the local fine-tuning API
                         (``rftkit api serve``)
-``trl-modal``           :class:`TRLModalBackend`: TRL's GRPOTrainer on Modal GPUs
+``trl-modal``           :class:`rftkit.trl.backend.TRLModalBackend`: TRL's GRPOTrainer on Modal GPUs
                         (``rftkit.trl.backend.TRLModalJob``)
 ======================  ===============================================================
 
@@ -25,6 +25,7 @@ The implementations, built by :func:`get_backend`:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -139,7 +140,7 @@ class LocalBackend:
         from rftkit.jobs.local import LocalJob
 
         known = {k: options.pop(k) for k in ("grpo", "out_dir") if k in options}
-        _no_options("the local backend's launch", options)
+        no_options("the local backend's launch", options)
         job = LocalJob(task, env=env, **known)
         if on_progress is not None:
             job.trainer.on_event = lambda event: on_progress(str(event.get("message", "")))
@@ -227,69 +228,37 @@ class HostedBackend:
         )
 
 
-class TRLModalBackend:
-    """TRL's GRPOTrainer on Modal GPUs, laid out by ``spec`` (a ``TRLJobSpec``). Without a
-    Modal token, launching and opening jobs raise ``ModalUnavailable`` saying what to do."""
-
-    name = "trl-modal"
-
-    def __init__(self, spec: Any = None):
-        from rftkit.trl.jobspec import TRLJobSpec
-
-        self.spec = spec or TRLJobSpec()
-
-    def preflight(
-        self, task: RFTTask, *, env: Mapping[str, str] | None = None, **options: Any
-    ) -> Report:
-        from rftkit.trl.preflight import preflight
-
-        _no_options("trl-modal preflight", options)
-        return preflight(task, self.spec, env)
-
-    def forecast(self, task: RFTTask, *, baseline: Any = None, **options: Any) -> Forecast:
-        """Planned steps × seconds per step (no baseline needed), with the job table as
-        ``detail``; ``seconds_per_step`` replaces the assumed or GPU-measured step time."""
-        from dataclasses import replace
-
-        from rftkit.trl.describe import describe_job, forecast
-
-        seconds = options.pop("seconds_per_step", None)
-        _no_options("trl-modal forecast", options)
-        found = forecast(task, self.spec, seconds)
-        return replace(found, detail=describe_job(task, self.spec, seconds))
-
-    def launch(
-        self,
-        task: RFTTask,
-        *,
-        env: Mapping[str, str] | None = None,
-        on_progress: Progress | None = None,
-        **options: Any,
-    ) -> Job:
-        from rftkit.trl.backend import start_trl_modal
-
-        _no_options("trl-modal launch", options)
-        return start_trl_modal(task, self.spec, on_progress=on_progress)
-
-    def open(self, job_id: str) -> Job:
-        from rftkit.trl.backend import TRLModalJob
-
-        return TRLModalJob.attach(job_id)
-
-
-def _no_options(what: str, options: Mapping[str, Any]) -> None:
+def no_options(what: str, options: Mapping[str, Any]) -> None:
     if options:
         raise ValueError(f"{what} takes no {', '.join(sorted(options))}")
+
+
+PLUGINS = {"trl-modal": ("rftkit.trl.backend:TRLModalBackend", "rftkit.trl.options")}
+"""Backends that live with their own engine: the backend class as ``module:class`` and a light
+module of command-line options (``add_options(group)``, ``from_options(args)`` → the backend's
+keyword arguments), each imported when asked. The engine implements this module's protocols, so
+this module never imports it, the way ``rftkit.cli`` names its command groups."""
+
+
+def backend_class(name: str) -> type:
+    """The class of plugin backend ``name`` (:data:`PLUGINS`), imported now."""
+    module, _, attribute = PLUGINS[name][0].partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def backend_options(name: str) -> Any:
+    """The command-line options module of plugin backend ``name`` (:data:`PLUGINS`)."""
+    return importlib.import_module(PLUGINS[name][1])
 
 
 def get_backend(name: str, **options: Any) -> Backend:
     """The backend called ``name``: ``local``; ``openai``/``azure`` with ``client``,
     ``timeout``, ``progress``; ``trl-modal`` with ``spec``."""
     if name == "local":
-        _no_options("the local backend", options)
+        no_options("the local backend", options)
         return LocalBackend()
     if name in ("openai", "azure"):
         return HostedBackend(name, **options)
-    if name == "trl-modal":
-        return TRLModalBackend(**options)
+    if name in PLUGINS:
+        return backend_class(name)(**options)
     raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}")

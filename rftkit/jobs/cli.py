@@ -35,7 +35,14 @@ from tqdm.auto import tqdm
 
 from rftkit.errors import ExitCode
 from rftkit.jobs import launch
-from rftkit.jobs.backend import BACKENDS, Backend, BackendUnavailable, Job, get_backend
+from rftkit.jobs.backend import (
+    BACKENDS,
+    Backend,
+    BackendUnavailable,
+    Job,
+    backend_options,
+    get_backend,
+)
 from rftkit.task import RFTTask, TaskSecretError
 
 OK, CHECKS_FAILED, BAD_INPUT = ExitCode.OK, ExitCode.CHECKS_FAILED, ExitCode.BAD_INPUT
@@ -87,12 +94,6 @@ def _baseline(args: argparse.Namespace) -> Any:
     return baseline_from_traces(load_traces(args.baseline))
 
 
-def _trl_spec(args: argparse.Namespace) -> Any:
-    from rftkit.trl.options import spec_from_options
-
-    return spec_from_options(args)
-
-
 def _backend(args: argparse.Namespace) -> Backend:
     """The backend the command names, built from its options (a client for a hosted one, the
     job spec for trl-modal)."""
@@ -101,7 +102,7 @@ def _backend(args: argparse.Namespace) -> Backend:
             args.backend, client=_client(args), timeout=_timeout(args), progress=_say
         )
     if args.backend == "trl-modal":  # commands on a job id take no spec options
-        return get_backend("trl-modal", spec=_trl_spec(args) if hasattr(args, "gpu") else None)
+        return get_backend(args.backend, **backend_options(args.backend).from_options(args))
     return get_backend(args.backend)
 
 
@@ -201,7 +202,8 @@ def _run_launch(args: argparse.Namespace) -> int:
 
 
 def _run_status(args: argparse.Namespace) -> int:
-    from rftkit.jobs.hosted.errors import job_failure, mask_headers
+    from rftkit.jobs.hosted.errors import job_failure
+    from rftkit.secrets import mask_headers
 
     job = _open_job(args)
     record = mask_headers(job.as_job())
@@ -295,8 +297,8 @@ def _guarded(command: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         # The openai SDK (about half a CPU-second) is imported when a command runs, not for --help.
         from rftkit.jobs.hosted import HostedJobError
-        from rftkit.jobs.hosted.errors import mask
         from rftkit.jobs.hosted.request import secret_values
+        from rftkit.secrets import mask
 
         secrets: list[str] = []
         try:
@@ -351,9 +353,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         )
 
     def trl(parser: argparse.ArgumentParser) -> None:
-        from rftkit.trl.options import add_spec_options
-
-        add_spec_options(parser.add_argument_group("trl-modal only"))
+        backend_options("trl-modal").add_options(parser.add_argument_group("trl-modal only"))
 
     def checks(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--baseline", type=Path, help="a baseline's traces (JSONL)")

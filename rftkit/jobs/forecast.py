@@ -17,7 +17,7 @@ The arithmetic (each line a row of :meth:`Forecast.table`):
 
 Hosted hyperparameters left on ``auto`` and the rollouts per prompt are not published; the
 assumptions used are in :class:`Assumptions` (edit them; the defaults are the hosted column of
-``rftkit.jobs.hyperparameters.AUTO``) and listed in the forecast's notes. The local backend uses
+``rftkit.hyperparameters.AUTO``) and listed in the forecast's notes. The local backend uses
 its own mapping (``rftkit.local.hyperparameters``) instead.
 
 Example::
@@ -38,7 +38,7 @@ from typing import Any
 
 import pandas as pd
 
-from rftkit.jobs.hyperparameters import AUTO, resolve
+from rftkit.hyperparameters import AUTO, resolve
 from rftkit.jobs.platforms import AZURE_AUTO_PAUSE_USD, PRICES, Price, price_for
 from rftkit.protocol import Trace
 from rftkit.rollouts import traces_frame
@@ -54,7 +54,7 @@ class Assumptions:
     of OpenAI's own Agent RFT build-hour job (build-hours ``20-agent-rft``)."""
 
     auto: dict[str, float] = field(default_factory=lambda: dict(AUTO["openai"]))
-    """The hosted column of ``rftkit.jobs.hyperparameters.AUTO`` unless replaced."""
+    """The hosted column of ``rftkit.hyperparameters.AUTO`` unless replaced."""
     rollouts_per_prompt_at_1: int = 8
     """Rollouts per prompt at ``compute_multiplier=1`` (unpublished)."""
     step_overhead_s: tuple[float, float] = (30.0, 180.0)

@@ -1,15 +1,5 @@
-"""Deprecated path, re-exported for one more release; moved to
-:mod:`rftkit.course.local_cli`."""
+"""Moved to :mod:`rftkit.course.local_cli`; this path warns and goes in the next release."""
 
-import warnings
+from rftkit._util.moved import alias
 
-from rftkit.course.local_cli import *  # noqa: F403
-from rftkit.course.local_cli import (  # noqa: F401
-    register,
-)
-
-warnings.warn(
-    "rftkit.local.cli moved to rftkit.course.local_cli; the old path goes in the next release",
-    DeprecationWarning,
-    stacklevel=2,
-)
+alias(__name__, "rftkit.course.local_cli")

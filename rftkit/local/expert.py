@@ -1,25 +1,5 @@
-"""Deprecated path, re-exported for one more release; moved to
-:mod:`rftkit.course.expert`."""
+"""Moved to :mod:`rftkit.course.expert`; this path warns and goes in the next release."""
 
-import warnings
+from rftkit._util.moved import alias
 
-from rftkit.course.expert import *  # noqa: F403
-from rftkit.course.expert import (  # noqa: F401
-    BASE_HABITS,
-    FIRST_NAME,
-    LABEL_KEYS,
-    PATTERNS,
-    PERFECT,
-    SLOW_ROUTE_TYPES,
-    Episode,
-    Habits,
-    Q,
-    ScriptedExpert,
-    metric_key,
-)
-
-warnings.warn(
-    "rftkit.local.expert moved to rftkit.course.expert; the old path goes in the next release",
-    DeprecationWarning,
-    stacklevel=2,
-)
+alias(__name__, "rftkit.course.expert")

@@ -42,7 +42,7 @@ from rftkit.local.memory import tune_malloc
 from rftkit.local.model import TinyLM, masked_mean, sequence_logprobs
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.tokenizer import Rendered, Tokenizer
-from rftkit.protocol import JobTool, Trace, job_event
+from rftkit.protocol import JobCheckpoint, JobTool, Trace, job_event
 from rftkit.rollouts import run_rollouts
 from rftkit.rollouts.engine import item_id_of, lines_by_id
 from rftkit.rollouts.traces import is_correct
@@ -386,16 +386,14 @@ class GRPOTrainer:
         means = metric_means(traces, lines_by_id(self.valid_items))
         path = self.out_dir / f"step-{self.step}.pt"
         self.model.save(path, tokenizer=self.tokenizer.state_dict(), grpo=asdict(cfg))
-        self.checkpoints.append(
-            {
-                "id": f"ftckpt-local-{self.step}",
-                "object": "fine_tuning.job.checkpoint",
-                "created_at": int(time.time()),
-                "step_number": self.step,
-                "path": str(path),
-                "metrics": {"valid_reward_mean": means["reward"], "step": self.step},
-            }
+        checkpoint = JobCheckpoint(
+            id=f"ftckpt-local-{self.step}",
+            created_at=int(time.time()),
+            step_number=self.step,
+            metrics={"valid_reward_mean": means["reward"], "step": self.step},
+            path=str(path),
         )
+        self.checkpoints.append(checkpoint.record())
         return means
 
     def _emit_step(self, traces, items, stats, valid_means, times) -> None:

@@ -15,7 +15,7 @@ The mapping:
 | task ``max_episode_steps`` | ``max_episode_steps`` | the same number | 12 |
 | task ``seed`` | ``seed`` | the same number | 0 |
 
-The "auto" column is resolved by ``rftkit.jobs.hyperparameters`` (one table for every backend).
+The "auto" column is resolved by ``rftkit.hyperparameters`` (one table for every backend).
 GRPO-only settings (``kl_coef``, ``temperature``, ``triage_repeats``, ``triage_tasks``, ``threads``,
 ``batch_tokens``) keep their defaults unless given as overrides, which win over the mapping.
 """
@@ -26,8 +26,8 @@ import dataclasses
 import math
 from typing import Any
 
-from rftkit.jobs.hyperparameters import AUTO as BY_BACKEND
-from rftkit.jobs.hyperparameters import resolve
+from rftkit.hyperparameters import AUTO as BY_BACKEND
+from rftkit.hyperparameters import resolve
 from rftkit.local.grpo import GRPOConfig
 from rftkit.task import RFTTask
 
@@ -35,7 +35,7 @@ BASE_LR = GRPOConfig.lr
 BASE_GROUP = GRPOConfig.group_size
 AUTO = BY_BACKEND["local"]
 """What "auto" (or leaving a hyperparameter out) means on the local engine: the local column of
-``rftkit.jobs.hyperparameters.AUTO``, where every backend's "auto" is resolved."""
+``rftkit.hyperparameters.AUTO``, where every backend's "auto" is resolved."""
 
 
 def grpo_config(

@@ -1,17 +1,5 @@
-"""Deprecated path, re-exported for one more release; moved to
-:mod:`rftkit.course.inprocess`."""
+"""Moved to :mod:`rftkit.course.inprocess`; this path warns and goes in the next release."""
 
-import warnings
+from rftkit._util.moved import alias
 
-from rftkit.course.inprocess import *  # noqa: F403
-from rftkit.course.inprocess import (  # noqa: F401
-    EpisodeResult,
-    run_inprocess,
-)
-
-warnings.warn(
-    "rftkit.local.inprocess moved to rftkit.course.inprocess;"
-    " the old path goes in the next release",
-    DeprecationWarning,
-    stacklevel=2,
-)
+alias(__name__, "rftkit.course.inprocess")

@@ -1,20 +1,5 @@
-"""Deprecated path, re-exported for one more release; moved to
-:mod:`rftkit.course.rewards`."""
+"""Moved to :mod:`rftkit.course.rewards`; this path warns and goes in the next release."""
 
-import warnings
+from rftkit._util.moved import alias
 
-from rftkit.course.rewards import *  # noqa: F403
-from rftkit.course.rewards import (  # noqa: F401
-    CALL_COUNT_SOURCE,
-    FLAT_COST,
-    LATENCY_WEIGHT,
-    REWARDS,
-    flat_cost_grader,
-    latency_grader,
-)
-
-warnings.warn(
-    "rftkit.local.rewards moved to rftkit.course.rewards; the old path goes in the next release",
-    DeprecationWarning,
-    stacklevel=2,
-)
+alias(__name__, "rftkit.course.rewards")

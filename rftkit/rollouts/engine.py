@@ -40,6 +40,8 @@ from rftkit._util.jsonsafe import well_formed
 from rftkit.outbound import async_client
 from rftkit.protocol import (
     FunctionCall,
+    FunctionCallItem,
+    FunctionCallOutput,
     FunctionSpanData,
     FunctionSpec,
     GenerationSpanData,
@@ -108,14 +110,10 @@ class _Rollout:
 
     def record_call(self, request: ToolCallRequest) -> None:
         """The call as the model made it: in the conversation and in ``sample.output_tools``."""
-        self.conversation.append(
-            {
-                "type": "function_call",
-                "call_id": request.call_id,
-                "name": request.name,
-                "arguments": request.arguments,
-            }
+        item = FunctionCallItem(
+            call_id=request.call_id, name=request.name, arguments=request.arguments
         )
+        self.conversation.append(item.as_item())
         self.tool_calls.append(
             ToolCall(
                 id=request.call_id,
@@ -250,13 +248,8 @@ class RolloutEngine:
                 outcome = call.result()
                 if outcome.discard:
                     return "discarded", outcome.error
-                state.conversation.append(
-                    {
-                        "type": "function_call_output",
-                        "call_id": request.call_id,
-                        "output": outcome.output or "",
-                    }
-                )
+                answer = FunctionCallOutput(call_id=request.call_id, output=outcome.output or "")
+                state.conversation.append(answer.as_item())
         raise AssertionError("unreachable: the last step returns")
 
     async def _call(self, state: _Rollout, request: ToolCallRequest) -> CallOutcome:

@@ -22,7 +22,7 @@ from typing import Any
 import openai
 from openai.types.responses import Response
 
-from rftkit.protocol import Usage
+from rftkit.protocol import FunctionTool, Usage
 
 from .policy import PolicyTurn, ToolCallRequest
 
@@ -33,14 +33,14 @@ def responses_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Chat-completions function specs (a dataset line's ``tools``) as Responses function tools."""
     flat = []
     for spec in tools:
-        function = spec.get("function", spec)
+        function = FunctionTool.parse(spec)
         flat.append(
             {
                 "type": "function",
-                "name": function["name"],
-                "description": function.get("description", ""),
-                "parameters": function.get("parameters", {"type": "object", "properties": {}}),
-                "strict": bool(function.get("strict", False)),
+                "name": function.name,
+                "description": function.description or "",
+                "parameters": function.parameters,
+                "strict": bool(function.strict),
             }
         )
     return flat

@@ -22,9 +22,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from rftkit.jobs.backend import BackendUnavailable, Progress, Watching
+from rftkit.jobs.backend import BackendUnavailable, Job, Progress, Watching, no_options
+from rftkit.jobs.forecast import Forecast
 from rftkit.jobs.report import PreflightFailed as _PreflightFailed
+from rftkit.jobs.report import Report
+from rftkit.protocol import JobCheckpoint
 from rftkit.task import RFTTask
+from rftkit.trl.describe import describe_job, forecast
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.preflight import modal_credentials, preflight
 
@@ -150,15 +154,13 @@ class TRLModalJob(Watching):
             match = _CHECKPOINT.match(name)
             if match:
                 step = int(match.group(1))
-                found.append(
-                    {
-                        "id": f"ftckpt-trl-{self.id}-{step}",
-                        "object": "fine_tuning.job.checkpoint",
-                        "step_number": step,
-                        "path": f"{self.id}/{name}",
-                        "metrics": {"valid_reward_mean": valid.get(step), "step": step},
-                    }
+                checkpoint = JobCheckpoint(
+                    id=f"ftckpt-trl-{self.id}-{step}",
+                    step_number=step,
+                    metrics={"valid_reward_mean": valid.get(step), "step": step},
+                    path=f"{self.id}/{name}",
                 )
+                found.append(checkpoint.record())
         return sorted(found, key=lambda c: c["step_number"])
 
     def as_job(self) -> dict[str, Any]:
@@ -287,3 +289,43 @@ def start_trl_modal(
         ):
             upload.put_file(json_bytes(body), f"/{job_id}/{name}")
     return TRLModalJob(job_id, VolumeRunFolder(job_id), model=spec.model, call_id=call.object_id)
+
+
+class TRLModalBackend:
+    """TRL's GRPOTrainer on Modal GPUs, laid out by ``spec`` (a ``TRLJobSpec``). Without a
+    Modal token, launching and opening jobs raise ``ModalUnavailable`` saying what to do."""
+
+    name = "trl-modal"
+
+    def __init__(self, spec: TRLJobSpec | None = None):
+        self.spec = spec or TRLJobSpec()
+
+    def preflight(
+        self, task: RFTTask, *, env: Mapping[str, str] | None = None, **options: Any
+    ) -> Report:
+        no_options("trl-modal preflight", options)
+        return preflight(task, self.spec, env)
+
+    def forecast(self, task: RFTTask, *, baseline: Any = None, **options: Any) -> Forecast:
+        """Planned steps × seconds per step (no baseline needed), with the job table as
+        ``detail``; ``seconds_per_step`` replaces the assumed or GPU-measured step time."""
+        from dataclasses import replace
+
+        seconds = options.pop("seconds_per_step", None)
+        no_options("trl-modal forecast", options)
+        found = forecast(task, self.spec, seconds)
+        return replace(found, detail=describe_job(task, self.spec, seconds))
+
+    def launch(
+        self,
+        task: RFTTask,
+        *,
+        env: Mapping[str, str] | None = None,
+        on_progress: Progress | None = None,
+        **options: Any,
+    ) -> Job:
+        no_options("trl-modal launch", options)
+        return start_trl_modal(task, self.spec, on_progress=on_progress)
+
+    def open(self, job_id: str) -> Job:
+        return TRLModalJob.attach(job_id)

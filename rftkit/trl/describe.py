@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from rftkit.hyperparameters import resolve
 from rftkit.jobs.forecast import Forecast, Plan
-from rftkit.jobs.hyperparameters import resolve
 from rftkit.task import RFTTask
 from rftkit.trl.gpus import PRICE_DATE, PRICE_SOURCE, parse_gpu
 from rftkit.trl.hyperparameters import BASE_GROUP, grpo_settings

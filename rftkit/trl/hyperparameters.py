@@ -31,15 +31,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rftkit.jobs.hyperparameters import AUTO as BY_BACKEND
-from rftkit.jobs.hyperparameters import resolve
+from rftkit.hyperparameters import AUTO as BY_BACKEND
+from rftkit.hyperparameters import resolve
 from rftkit.task import RFTTask
 
 BASE_LR = 1e-6
 BASE_GROUP = 8
 AUTO = BY_BACKEND["trl-modal"]
 """What "auto" (or leaving a hyperparameter out) means on the TRL backend: the trl-modal column
-of ``rftkit.jobs.hyperparameters.AUTO``, where every backend's "auto" is resolved."""
+of ``rftkit.hyperparameters.AUTO``, where every backend's "auto" is resolved."""
 
 
 def grpo_settings(

@@ -36,3 +36,14 @@ def spec_from_options(args: argparse.Namespace) -> Any:
         max_completion_length=args.max_completion_length,
         timeout_hours=args.timeout_hours,
     )
+
+
+def add_options(group: Any) -> None:
+    """The trl-modal backend's options in ``rftkit jobs`` (the plugin hook of
+    :data:`rftkit.jobs.backend.PLUGINS`)."""
+    add_spec_options(group)
+
+
+def from_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The trl-modal backend's keyword arguments from ``rftkit jobs`` options (``spec``)."""
+    return {"spec": spec_from_options(args) if hasattr(args, "gpu") else None}

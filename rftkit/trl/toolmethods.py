@@ -29,7 +29,7 @@ import keyword
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from rftkit.errors import RFTKitError
+from rftkit.protocol import FunctionTool, ToolSpecError
 
 TOLERATED = ("additionalProperties", "default")
 """Keys the schema extractor cannot emit; they are dropped from the spec before comparing."""
@@ -39,16 +39,9 @@ RESERVED = frozenset({"reset", "get_reward"})
 _SCALARS: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool}
 
 
-class ToolSpecError(ValueError, RFTKitError):
-    """A tool spec that TRL's schema extraction cannot reproduce; names the tool and the field."""
-
-
 def spec_function(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``function`` part of a chat-completions tool spec (or a bare function spec)."""
-    function = spec.get("function", spec) if spec.get("type") == "function" else spec
-    if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
-        raise ToolSpecError(f"tool spec {str(spec)[:80]!r}: no function name")
-    return dict(function)
+    """The ``function`` part of a tool spec (:meth:`rftkit.protocol.FunctionTool.parse`)."""
+    return FunctionTool.parse(spec).function()
 
 
 def expressible(spec: Mapping[str, Any]) -> dict[str, Any]:

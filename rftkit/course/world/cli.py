@@ -7,8 +7,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from rftkit.errors import ExitCode
 from rftkit.course.world import STYLES, generate_tasks, generate_world, write_corpus
+from rftkit.errors import ExitCode
 
 
 def write_world(

@@ -34,7 +34,8 @@ from typing import Any
 
 import httpx
 
-from rftkit.jobs.hosted.errors import MASK, HostedJobError, mask
+from rftkit.jobs.hosted.errors import HostedJobError
+from rftkit.secrets import MASK, mask
 
 ARM = "https://management.azure.com"
 API_VERSION = "2024-10-01"

@@ -16,6 +16,7 @@ from typing import Any
 import openai
 
 from rftkit.errors import RFTKitError
+from rftkit.secrets import mask
 
 WIND_DOWN = (
     "OpenAI is winding down self-serve fine-tuning: organisations without recent fine-tuning "
@@ -44,8 +45,6 @@ NOT_AVAILABLE_CODES = frozenset(
 )
 """Error codes that say a feature exists but the account may not use it."""
 AGENT_RFT_PARAMS = ("tools", "max_episode_steps", "endpoint")
-MASK = "**********"
-MIN_SECRET = 4
 KINDS = (
     "refused",
     "not_available",
@@ -70,28 +69,6 @@ class HostedJobError(RuntimeError, RFTKitError):
         super().__init__(message)
         self.kind = kind
         self.status = status
-
-
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret value replaced by the mask the platforms echo. Values shorter
-    than :data:`MIN_SECRET` characters are left alone: masking every ``t`` protects nothing and
-    makes the text unreadable."""
-    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
-
-
-def mask_headers(body: Any) -> Any:
-    """A copy of ``body`` with the value of every ``headers`` entry, at any depth, masked: a
-    platform that echoes header values unmasked must not get them printed."""
-    if isinstance(body, dict):
-        return {
-            k: dict.fromkeys(v, MASK) if k == "headers" and isinstance(v, dict) else mask_headers(v)
-            for k, v in body.items()
-        }
-    if isinstance(body, list):
-        return [mask_headers(v) for v in body]
-    return body
 
 
 def job_failure(job: dict[str, Any]) -> str:

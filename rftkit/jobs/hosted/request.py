@@ -10,11 +10,12 @@ when chosen.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from rftkit.jobs.hosted.api import Platform
-from rftkit.task import RFTTask, references
+from rftkit.secrets import header_values, references
+from rftkit.task import RFTTask
 
 TASK_HASH_KEY = "rftkit_task_hash"
 TASK_NAME_KEY = "rftkit_task"
@@ -75,15 +76,3 @@ def secret_values(task: RFTTask, env: Mapping[str, str] | None) -> list[str]:
     named = [env[name] for value in raw for name in references(value) if env.get(name)]
     return sorted(set(templates + named), key=len, reverse=True)
 
-
-def header_values(body: Any) -> Iterator[str]:
-    """Every header value anywhere in a request body: what must never be shown."""
-    if isinstance(body, Mapping):
-        for key, value in body.items():
-            if key == "headers" and isinstance(value, Mapping):
-                yield from (v for v in value.values() if isinstance(v, str))
-            else:
-                yield from header_values(value)
-    elif isinstance(body, list):
-        for value in body:
-            yield from header_values(value)
