@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "preflight, forecast, launch and follow training jobs (exit codes: see docs)",
     ),
     "api": ("rftkit.api.cli", "the local OpenAI-compatible fine-tuning API"),
+    "trl": ("rftkit.trl.cli", "TRL's GRPOTrainer on Modal GPUs: describe, fits, jobs"),
 }
 """Each group's module (which has ``register(commands)``) and its one-line help."""
 

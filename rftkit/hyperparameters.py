@@ -28,14 +28,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-NAMES = (
-    "n_epochs",
-    "batch_size",
-    "compute_multiplier",
-    "eval_interval",
-    "eval_samples",
-    "learning_rate_multiplier",
-)
+from rftkit.task import HYPERPARAMETERS
+
+NAMES = tuple(name for name in HYPERPARAMETERS if name != "reasoning_effort")
 """The hyperparameters that take ``"auto"`` (``reasoning_effort`` takes ``"default"``)."""
 
 _ENGINE_AUTO: dict[str, float] = {

@@ -169,9 +169,8 @@ def test_the_same_bad_task_is_refused_by_every_backend_with_the_same_message(
                     "stores only references to environment variables, e.g. "
                     "'Bearer ${MY_TOOL_TOKEN}'")  # fmt: skip
     else:
-        expected = ("tools[search].headers.Authorization needs the environment variable "
-                    "CONF_TOKEN, which is not set (export it, or pass env={...} to the "
-                    "call)")  # fmt: skip
+        expected = ("tools[search].headers.Authorization: environment variable CONF_TOKEN "
+                    "is not set (export it, or pass env={...} to the call)")  # fmt: skip
     assert (row.result, row.detail) == ("error", expected)
     assert ("error", f"secrets: {expected}") in report.problems()
     assert LITERAL not in report.render() and LITERAL not in report.table().to_string()

@@ -19,7 +19,7 @@ ENTRY_POINTS = {
     "rftkit.data.cli": "rftkit data build writes the course dataset without --tasks",
     "rftkit.graders.cli": "rftkit graders course prints the course grader",
     "rftkit.graders.modal_app": "the example grader deployment serves the course grader",
-    "rftkit.trl.__main__": "python -m rftkit.trl course-task",
+    "rftkit.trl.cli": "rftkit trl course-task",
     "rftkit.evaluation.redteam": "the red team's default reference set is the course's labels",
 }
 """Kit modules that may import the course: commands that run it, and one default."""

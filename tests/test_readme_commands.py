@@ -81,9 +81,9 @@ def test_local_pretrain_writes_the_checkpoint_at_the_readme_relative_path(tmp_pa
 
 
 def test_trl_course_task_writes_a_task_that_describe_reads_back(tmp_path):
-    done = run_python(
+    done = run_rftkit(
         tmp_path,
-        "-m", "rftkit.trl", "course-task",
+        "trl", "course-task",
         "--tools-url", "https://ws--rftkit-tools.modal.run", "--out", "runs/course-trl",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -94,6 +94,14 @@ def test_trl_course_task_writes_a_task_that_describe_reads_back(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "modal run --detach -m rftkit.trl.modal_app" in done.stdout
+
+
+def test_rftkit_trl_and_python_m_rftkit_trl_are_one_command(tmp_path):
+    """`rftkit trl` is registered with the other groups; `python -m rftkit.trl` stays."""
+    registered = run_rftkit(tmp_path, "trl", "fits")
+    module = run_python(tmp_path, "-m", "rftkit.trl", "fits")
+    assert registered.returncode == module.returncode == 0, registered.stderr + module.stderr
+    assert "| Qwen3-8B" in registered.stdout and registered.stdout == module.stdout
 
 
 @pytest.fixture

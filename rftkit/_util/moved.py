@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 
 def alias(old: str, new: str) -> None:
@@ -20,3 +22,17 @@ def alias(old: str, new: str) -> None:
         stacklevel=3,
     )
     sys.modules[old] = importlib.import_module(new)
+
+
+def renamed(module: str, names: dict[str, tuple[Any, str]]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that gives each old name in ``names`` (old name -> (object, its
+    new name)) with a ``DeprecationWarning``, for one release."""
+
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            found, new = names[name]
+            warnings.warn(f"{module}.{name} is {new} now", DeprecationWarning, stacklevel=2)
+            return found
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__

@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import openai
 from pydantic import ValidationError
 
+from rftkit._util.moved import renamed
 from rftkit.data import validate_file
 from rftkit.data.validate import Profile
 from rftkit.endpoints import check_tools
@@ -53,21 +53,12 @@ from rftkit.jobs.local import local_checkpoint
 from rftkit.jobs.platforms import CHECKED, OPENAI_WIND_DOWN, model_support
 from rftkit.jobs.redteam_cases import cases_from_lines, cases_from_traces
 from rftkit.jobs.report import Report
-from rftkit.jobs.rules import platform_rules
+from rftkit.jobs.rules import platform_rules, private_reason
+from rftkit.secrets import mask_urls
 from rftkit.task import RFTTask, TaskSecretError
 
-
-def __getattr__(name: str) -> Any:
-    """``PreflightReport``, this module's report type before :mod:`rftkit.jobs.report`, is
-    :class:`~rftkit.jobs.report.Report` for one release."""
-    if name == "PreflightReport":
-        warnings.warn(
-            f"{__name__}.PreflightReport is rftkit.jobs.report.Report now",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return Report
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# This module's report type before rftkit.jobs.report, kept for one release.
+__getattr__ = renamed(__name__, {"PreflightReport": (Report, "rftkit.jobs.report.Report")})
 
 
 def task_secrets(
@@ -263,8 +254,18 @@ def _check_model(report: Report, task: RFTTask, backend: str, today: dt.date) ->
         report.add("model", "ok", where)
 
 
-def _check_availability(report: Report, task: RFTTask, backend: str, today: dt.date) -> None:
-    if backend == "openai":
+def _check_availability(
+    report: Report, task: RFTTask, backend: str, today: dt.date, client: Any
+) -> None:
+    url = None if client is None else str(client.base_url)
+    if backend == "openai" and url is not None and private_reason(url) is not None:
+        report.add(
+            "availability",
+            "ok",
+            f"the platform at {mask_urls(url)} is local (such as rftkit api serve), not OpenAI's "
+            "service: OpenAI's wind-down does not apply",
+        )
+    elif backend == "openai":
         final = max(OPENAI_WIND_DOWN)
         if today >= final:
             report.add(
@@ -322,7 +323,7 @@ def preflight(
         check_redteam(report, task, grader, baseline, redteam_cases)
         _check_tools(report, task, env, readiness_rollouts)
     _check_model(report, task, backend, today)
-    _check_availability(report, task, backend, today)
+    _check_availability(report, task, backend, today, client)
     if baseline is None:
         report.add("forecast", "skipped", "give a baseline to forecast time, cost and traffic")
     else:

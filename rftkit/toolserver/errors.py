@@ -23,7 +23,7 @@ ERROR_STATUSES = (400, 401, 404, 409, 413, 422, 500, 503)
 """Every status a call can be refused with; each answers a ToolError body."""
 
 
-class ToolCrashed(Exception):
+class ToolCrashed(RFTKitError):
     """A tool raised something other than ToolInputError, or returned a non-string: a bug."""
 
 

@@ -21,12 +21,11 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+from rftkit._util.moved import renamed
 from rftkit.data.tokens import line_tokens
 from rftkit.data.validate import validate_file
 from rftkit.graders.validate import GraderValidationError, validate_grader
@@ -43,17 +42,8 @@ REDTEAM_CASES = 3
 lines: no baseline on this path)."""
 
 
-def __getattr__(name: str) -> Any:
-    """``PreflightReport``, this module's report type before :mod:`rftkit.jobs.report`, is
-    :class:`~rftkit.jobs.report.Report` for one release."""
-    if name == "PreflightReport":
-        warnings.warn(
-            f"{__name__}.PreflightReport is rftkit.jobs.report.Report now",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return Report
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# This module's report type before rftkit.jobs.report, kept for one release.
+__getattr__ = renamed(__name__, {"PreflightReport": (Report, "rftkit.jobs.report.Report")})
 
 
 def preflight(
