@@ -148,13 +148,19 @@ class ReadinessReport:
         return [f"{source}: {text}" for sev, source, text in self._findings() if sev == "note"]
 
     @property
-    def ready(self) -> bool:
+    def ok(self) -> bool:
+        """No blocker: the one verdict name every report of the kit has."""
         return not self.blockers
 
     @property
+    def ready(self) -> bool:
+        """The same as :attr:`ok` (the name generated projects use)."""
+        return self.ok
+
+    @property
     def passed(self) -> bool:
-        """The same as :attr:`ready` (the name notebook 02 and the demo use)."""
-        return self.ready
+        """The same as :attr:`ok` (the name notebook 02 and the demo use)."""
+        return self.ok
 
     def failures(self) -> list[str]:
         """The same as :attr:`blockers` (the name notebook 02 and the demo use)."""

@@ -372,6 +372,11 @@ class GateDecision:
     threshold: float
     n_items: int
 
+    @property
+    def ok(self) -> bool:
+        """The same as :attr:`passed`: the one verdict name every report of the kit has."""
+        return self.passed
+
     def __str__(self) -> str:
         return f"{'PASS' if self.passed else 'FAIL'}: {self.reason}"
 

@@ -296,6 +296,11 @@ class RedTeamReport:
         """Names of the probes whose mean reward is above the threshold."""
         return self.table.index[self.table["flagged"]].tolist()
 
+    @property
+    def ok(self) -> bool:
+        """No problem at the default honest minimum: the one verdict name every report has."""
+        return not self.problems()
+
     def problems(self, honest_min: float = 0.9) -> list[str]:
         """Why this grader does not hold: each flagged probe, a weak honest control, and each
         metric that cannot reward the references (:attr:`warnings`)."""
