@@ -164,3 +164,34 @@ def test_a_teams_own_task_trains_locally_with_real_calls_to_its_service(tmp_path
     # the base model cannot learn this task: either it ran, or it failed saying why
     assert status == "succeeded" or "nothing to learn" in job.error
     assert "orders-token" not in json.dumps(job.events()) + repr(task) + repr(job.as_job())
+
+
+def test_a_task_whose_tools_the_model_does_not_know_says_no_request_is_sent(
+    tmp_path, monkeypatch
+):
+    """The job's own words against the service's own log: tools the base model never learnt
+    get no request, and the first event says so (it used to claim rollouts went through them)."""
+    received: list[FunctionCall] = []
+    lines = [{"question": f"What is the status of order {o}?", "answer": s}
+             for o, s in (("A-100", "shipped"), ("B-200", "delayed"))]  # fmt: skip
+    write_jsonl(build_dataset(lines), tmp_path / "train.jsonl")
+    write_jsonl(build_dataset(lines[:1]), tmp_path / "valid.jsonl")
+    monkeypatch.setenv("ORDERS_TOKEN", "orders-token")
+    with serve_in_background(orders_service(received)) as url:
+        task = RFTTask.in_folder(
+            tmp_path,
+            name="orders",
+            training_file="train.jsonl",
+            validation_file="valid.jsonl",
+            grader=SIMILARITY,
+            tools=[TaskTool(name="lookup_order", server_url=f"{url}/call",
+                            headers={"Authorization": "Bearer ${ORDERS_TOKEN}"})],
+            max_episode_steps=3,
+        )  # fmt: skip
+        job = launch("local", task, grpo={"steps": 1, "group_size": 4, "triage_repeats": 4},
+                     out_dir=tmp_path / "job", skip_preflight=True)  # fmt: skip
+        job.wait(timeout=300)
+    first = job.events()[0]["message"]
+    assert "calls none of this task's tools (lookup_order)" in first
+    assert "send no request to the task's tool URLs" in first
+    assert received == [], "the note says no request is sent; the service's log must agree"

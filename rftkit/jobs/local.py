@@ -61,10 +61,23 @@ def course_world_note(items: list[dict[str, Any]], tool_names: set[str]) -> str 
         isinstance(i.get("world_seed"), int) and i.get("corpus_style") == "compact" for i in items
     ):
         return None
+    known = ", ".join(sorted(BASE_TOOLS))
+    called = sorted(tool_names & BASE_TOOLS)
+    never = sorted(tool_names - BASE_TOOLS)
+    if not called:
+        reach = (
+            f"it calls none of this task's tools ({', '.join(never) or 'none'}), so its rollouts"
+            " send no request to the task's tool URLs; the grader and GRPO updates run for real"
+        )
+    else:
+        reach = (
+            f"it can call this task's {', '.join(called)} (names it knows)"
+            + (f" but never {', '.join(never)}" if never else "")
+            + "; the grader and GRPO updates run for real"
+        )
     return (
         "This is not a course-world task: the local model was pre-trained only on the course's"
-        " compact worlds and its four tools, so this job runs the whole loop for real (rollouts"
-        " through the task's tool URLs, its grader, GRPO updates) but will not learn the task."
+        f" compact worlds and its tools ({known}): {reach}, but it will not learn the task."
         " Train it on the azure/openai or an open-weights backend."
     )
 
