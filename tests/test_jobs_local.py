@@ -2,6 +2,7 @@
 cancel, a team's own task and service, and a run that cannot learn failing with its reason."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -130,29 +131,38 @@ def orders_service(received: list[FunctionCall]) -> FastAPI:
     return app
 
 
-def test_a_teams_own_task_trains_locally_with_real_calls_to_its_service(tmp_path, monkeypatch):
-    received: list[FunctionCall] = []
+def _orders_task(folder, url: str, tool: str, **fields) -> RFTTask:
+    """A team's order-status task: two lines, one tool called ``tool`` at the orders service."""
     lines = [{"question": f"What is the status of order {o}?", "answer": s}
              for o, s in (("A-100", "shipped"), ("B-200", "delayed"))]  # fmt: skip
-    write_jsonl(build_dataset(lines), tmp_path / "train.jsonl")
-    write_jsonl(build_dataset(lines[:1]), tmp_path / "valid.jsonl")
+    write_jsonl(build_dataset(lines), folder / "train.jsonl")
+    write_jsonl(build_dataset(lines[:1]), folder / "valid.jsonl")
+    return RFTTask.in_folder(
+        folder,
+        name="orders",
+        training_file="train.jsonl",
+        validation_file="valid.jsonl",
+        grader=SIMILARITY,
+        tools=[TaskTool(name=tool, server_url=f"{url}/call",
+                        headers={"Authorization": "Bearer ${ORDERS_TOKEN}"})],
+        max_episode_steps=3,
+        **fields,
+    )  # fmt: skip
+
+
+def _one_step(task: RFTTask, out: Path) -> LocalJob:
+    return launch("local", task, grpo={"steps": 1, "group_size": 4, "triage_repeats": 4},
+                  out_dir=out, skip_preflight=True)  # fmt: skip
+
+
+def test_a_teams_own_task_trains_locally_with_real_calls_to_its_service(tmp_path, monkeypatch):
+    received: list[FunctionCall] = []
     monkeypatch.setenv("ORDERS_TOKEN", "orders-token")
     with serve_in_background(orders_service(received)) as url:
-        task = RFTTask.in_folder(
-            tmp_path,
-            name="orders",
-            training_file="train.jsonl",
-            validation_file="valid.jsonl",
-            grader=SIMILARITY,
-            tools=[TaskTool(name="search", server_url=f"{url}/call",
-                            headers={"Authorization": "Bearer ${ORDERS_TOKEN}"})],
-            max_episode_steps=3,
-            model="o4-mini-2025-04-16",
-        )  # fmt: skip
+        task = _orders_task(tmp_path, url, "search", model="o4-mini-2025-04-16")
         task.save(tmp_path / "task.json")
         task = RFTTask.load(tmp_path / "task.json")
-        job = launch("local", task, grpo={"steps": 1, "group_size": 4, "triage_repeats": 4},
-                     out_dir=tmp_path / "job", skip_preflight=True)  # fmt: skip
+        job = _one_step(task, tmp_path / "job")
         status = job.wait(timeout=300)
     messages = [e["message"] for e in job.events()]
     assert "not a course-world task" in messages[0]
@@ -172,24 +182,9 @@ def test_a_task_whose_tools_the_model_does_not_know_says_no_request_is_sent(
     """The job's own words against the service's own log: tools the base model never learnt
     get no request, and the first event says so (it used to claim rollouts went through them)."""
     received: list[FunctionCall] = []
-    lines = [{"question": f"What is the status of order {o}?", "answer": s}
-             for o, s in (("A-100", "shipped"), ("B-200", "delayed"))]  # fmt: skip
-    write_jsonl(build_dataset(lines), tmp_path / "train.jsonl")
-    write_jsonl(build_dataset(lines[:1]), tmp_path / "valid.jsonl")
     monkeypatch.setenv("ORDERS_TOKEN", "orders-token")
     with serve_in_background(orders_service(received)) as url:
-        task = RFTTask.in_folder(
-            tmp_path,
-            name="orders",
-            training_file="train.jsonl",
-            validation_file="valid.jsonl",
-            grader=SIMILARITY,
-            tools=[TaskTool(name="lookup_order", server_url=f"{url}/call",
-                            headers={"Authorization": "Bearer ${ORDERS_TOKEN}"})],
-            max_episode_steps=3,
-        )  # fmt: skip
-        job = launch("local", task, grpo={"steps": 1, "group_size": 4, "triage_repeats": 4},
-                     out_dir=tmp_path / "job", skip_preflight=True)  # fmt: skip
+        job = _one_step(_orders_task(tmp_path, url, "lookup_order"), tmp_path / "job")
         job.wait(timeout=300)
     first = job.events()[0]["message"]
     assert "calls none of this task's tools (lookup_order)" in first
