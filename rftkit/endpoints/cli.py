@@ -35,7 +35,7 @@ from rftkit.task import ProbeCall, parse_scenario
 DEFAULT_TOKEN_ENV = "RFTKIT_TOOL_TOKEN"
 
 
-class _CannotRun(Exception):
+class _CannotRun(ValueError):
     """What stops the check before it starts (exit status 2)."""
 
 
@@ -111,8 +111,10 @@ def _items_from(path: Path) -> list[dict[str, Any]]:
     return items
 
 
-def _examples(options: list[str]) -> dict[str, dict[str, Any]]:
-    """``["search={\"query\": \"revenue\"}"]`` → ``{"search": {"query": "revenue"}}``."""
+def parse_probes(options: list[str]) -> dict[str, dict[str, Any]]:
+    """``["search={\"query\": \"revenue\"}"]`` → ``{"search": {"query": "revenue"}}`` (the
+    ``--probe`` options of ``endpoints check`` and ``jobs preflight/launch``); ValueError naming
+    the option otherwise."""
     examples: dict[str, dict[str, Any]] = {}
     for option in options:
         name, equals, arguments = option.partition("=")
@@ -156,7 +158,7 @@ def _run_check(args: argparse.Namespace) -> int:
         given = parse_headers(args.header or [])
         headers = with_token(given, args.token_env)
         specs = _specs_from(args.tools_from, headers, args.timeout) if args.tools_from else None
-        examples = _examples(args.probe or [])
+        examples = parse_probes(args.probe or [])
         items = _items_from(args.items_from) if args.items_from else []
         sequences = parse_sequences(args.sequence or [])
         sequences += _stored_probes(args.probes_from) if args.probes_from else []

@@ -16,7 +16,7 @@ Scenarios are chosen to cover the tools: one that adds a tool not yet covered is
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from rftkit.protocol import Trace
@@ -55,10 +55,16 @@ def probes_from_solver(
 
 
 def probes_from_traces(
-    traces: Iterable[Trace], limit: int = DEFAULT_LIMIT
+    traces: Iterable[Trace],
+    limit: int = DEFAULT_LIMIT,
+    item_ids: Collection[str] | None = None,
 ) -> list[list[ProbeCall]]:
     """Scenarios from a baseline's rollouts: each rollout's calls answered 2xx, in order (calls
-    whose arguments were not a JSON object are skipped)."""
+    whose arguments were not a JSON object are skipped). ``item_ids`` keeps only rollouts of
+    those lines: a service that reads its task from the call's item (the course's picks a world)
+    answers a call only with the item it was made for, and a check sends its own lines."""
+    if item_ids is not None:
+        traces = [t for t in traces if str(t.item_id) in item_ids]
 
     def succeeded(trace: Trace) -> list[tuple[str, dict[str, Any]]]:
         calls = []
