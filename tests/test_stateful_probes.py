@@ -310,3 +310,18 @@ def test_every_hint_names_a_flag_the_commands_accept():
     for command in commands:
         args = parser.parse_args([*command, "--sequence", values["--sequence"]])
         assert json.loads(args.sequence[0]) == SEQUENCE
+
+
+def test_jobs_preflight_takes_probe_and_sequence(tmp_path, service, monkeypatch, capsys):
+    monkeypatch.setenv("RFTKIT_TOOL_TOKEN", TOKEN)
+    bare = _task(tmp_path, service, probes=[]).save(tmp_path / "task.json")
+    base = ["jobs", "preflight", "--task", str(bare), "--rollouts", "4"]
+    single = f"compute_refund={json.dumps(SEQUENCE[1]['arguments'])}"
+    assert (
+        rftkit_main([*base, "--probe", 'lookup_order={"order_id": "A7"}', "--probe", single]) == 1
+    )
+    assert "look order 'A7' up first" in capsys.readouterr().out
+    assert rftkit_main([*base, "--sequence", json.dumps(SEQUENCE)]) == 0
+    assert "2 tool(s) passed the contract and a burst" in capsys.readouterr().out
+    assert rftkit_main([*base, "--probe", "compute_refund"]) == 2
+    assert "--probe 'compute_refund': expected NAME=" in capsys.readouterr().err
