@@ -325,3 +325,79 @@ def test_jobs_preflight_takes_probe_and_sequence(tmp_path, service, monkeypatch,
     assert "2 tool(s) passed the contract and a burst" in capsys.readouterr().out
     assert rftkit_main([*base, "--probe", "compute_refund"]) == 2
     assert "--probe 'compute_refund': expected NAME=" in capsys.readouterr().err
+
+
+STATEFUL_TOOLS = '''"""Two tools whose second needs the first earlier in the same rollout."""
+
+from rftkit.toolserver.registry import Toolbox, ToolContext, ToolInputError
+
+toolbox = Toolbox()
+
+
+@toolbox.tool
+def lookup_order(ctx: ToolContext, order_id: str) -> str:
+    """Look an order up.
+
+    Args:
+        order_id: The order's id.
+    """
+    ctx.state.setdefault("looked_up", []).append(order_id)
+    return "order " + order_id
+
+
+@toolbox.tool
+def compute_refund(ctx: ToolContext, order_id: str) -> str:
+    """The refund of an order looked up before.
+
+    Args:
+        order_id: The order's id.
+    """
+    if order_id not in ctx.state.get("looked_up", []):
+        raise ToolInputError("look order " + order_id + " up first", param="order_id")
+    return "refund 20.00"
+
+
+def load_docs():
+    return None
+
+
+def resources():
+    return {}
+'''
+
+IN_PROCESS = """
+from rftkit.toolserver.registry import ToolInputError
+from refund_desk.service import call_in_process, rollout_in_process
+
+def said(run):
+    try:
+        return run()
+    except ToolInputError as exc:
+        return "refused: " + str(exc)
+
+refund = ("compute_refund", {"order_id": "A7"})
+print("alone:", said(lambda: call_in_process(*refund)))
+print("rollout:", rollout_in_process([("lookup_order", {"order_id": "A7"}), refund]))
+call_in_process("lookup_order", {"order_id": "A7"}, trace_id="t1")
+print("same trace:", said(lambda: call_in_process(*refund, trace_id="t1")))
+print("other trace:", said(lambda: call_in_process(*refund, trace_id="t2")))
+"""
+
+
+def test_the_templates_call_in_process_keeps_state_per_rollout(tmp_path):
+    """The generated project's in-process call helper: state per trace id, as on the wire."""
+    from commands import run_python
+
+    from rftkit.scaffold import create_project
+
+    root = tmp_path / "refund-desk"
+    create_project(root)
+    (root / "refund_desk" / "tools.py").write_text(STATEFUL_TOOLS)
+    done = run_python(root, "-c", IN_PROCESS, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == [
+        "alone: refused: look order A7 up first",
+        "rollout: ('order A7', 'refund 20.00')",
+        "same trace: refund 20.00",
+        "other trace: refused: look order A7 up first",
+    ]
