@@ -363,8 +363,11 @@ class RFTTask(BaseModel):
         return digest.hexdigest()
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        # The grader dict can be long (python sources); the repr names it by type.
+        # The grader dict can be long (python sources); the repr names it by type. No probes
+        # are left out, so a task's repr reads as it did before the field.
         for key, value in super().__repr_args__():
+            if key == "probes" and not value:
+                continue
             yield (key, f"<{value.get('type')} grader>" if key == "grader" else value)
 
 

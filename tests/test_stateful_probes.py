@@ -401,3 +401,10 @@ def test_the_templates_call_in_process_keeps_state_per_rollout(tmp_path):
         "same trace: refund 20.00",
         "other trace: refused: look order A7 up first",
     ]
+
+
+def test_a_task_without_probes_prints_as_before(tmp_path, service):
+    task = _task(tmp_path, service)
+    assert "probes=[[ProbeCall(name='lookup_order'" in repr(task)
+    bare = task.model_copy(update={"probes": []})
+    assert "probes=" not in repr(bare) and repr(bare).endswith("platform=None)")

@@ -236,8 +236,8 @@ async def _check_tool(
     for step, (name, arguments) in enumerate(probe.before):
         earlier = replace(Probe.fixed(name, arguments), items=probe.items)
         steps.append(describe(earlier))
-        earlier = earlier.call(n, trace_id)
-        reply = await ctx.post(by_name[name], earlier) if name in by_name else "not a job tool"
+        sent = earlier.call(n, trace_id)
+        reply = await ctx.post(by_name[name], sent) if name in by_name else "not a job tool"
         if isinstance(reply, str) or not 200 <= reply.status_code < 300:
             ctx.record(
                 "valid call",
