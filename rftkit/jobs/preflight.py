@@ -218,8 +218,8 @@ def check_redteam(report: Report, task: RFTTask, grader: dict, baseline: Any, ca
     if task.tools and attacked.honest_tool_calls == 0:
         untried = (
             "the honest path was never tried: no case made a tool call, so what the grader "
-            "pays for the right answer after the tools is unknown; give a baseline "
-            "(--baseline) over the training lines"
+            "pays for the right answer after the tools is unknown; give preflight a "
+            "baseline over the training lines"
         )
         ids = {str(item_id) for item_id in lines_by_id(lines)}
         if baseline is not None and not any(str(t.item_id) in ids for t in baseline.traces):
