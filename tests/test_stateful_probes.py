@@ -325,6 +325,9 @@ def test_jobs_preflight_takes_probe_and_sequence(tmp_path, service, monkeypatch,
     assert "2 tool(s) passed the contract and a burst" in capsys.readouterr().out
     assert rftkit_main([*base, "--probe", "compute_refund"]) == 2
     assert "--probe 'compute_refund': expected NAME=" in capsys.readouterr().err
+    # TRL's preflight calls no tool: the options are refused rather than silently ignored.
+    assert rftkit_main([*base, "--backend", "trl-modal", "--sequence", json.dumps(SEQUENCE)]) == 2
+    assert "the trl-modal preflight does not call the tools" in capsys.readouterr().err
 
 
 STATEFUL_TOOLS = '''"""Two tools whose second needs the first earlier in the same rollout."""

@@ -147,6 +147,11 @@ def _exit_for(status: str) -> int:
 def _checks(args: argparse.Namespace) -> dict[str, Any]:
     """The preflight options a command was given, for a backend that takes them."""
     if args.backend == "trl-modal":
+        if args.probe or args.sequence:
+            raise ValueError(
+                "--probe/--sequence: the trl-modal preflight does not call the tools (the job "
+                "reaches them from Modal); check them with rftkit endpoints check URL --probe …"
+            )
         return {}
     from rftkit.endpoints.cli import parse_probes, parse_sequences
 
