@@ -23,10 +23,20 @@ a missing variable is named in the error (its value never is). Headers whose nam
 pasted token cannot be saved by accident. The same applies to the ``headers`` of an ``endpoint``
 grader.
 
+``probes`` are example calls that must succeed against the task's tools, stored so every check
+can use them (preflight's tools row, ``rftkit jobs preflight/launch``, readiness and the red
+team) instead of arguments made up from the schema, which real ID or e-mail checks reject. Each
+probe is a *scenario*: an ordered list of calls ``[{"name", "arguments"}]`` replayed under one
+trace id, as one rollout makes them, so a stateful tool (a refund that needs the order looked up
+earlier in the same rollout) is probed after the calls it needs. A one-call scenario probes a
+stateless tool. They are made from the reference solver's calls or a baseline's successful calls
+(``rftkit.rollouts.probes``), or written by hand.
+
 :meth:`RFTTask.content_hash` covers the data bytes, grader, tools (as written: references, never
 their values), ``max_episode_steps``, ``response_format`` (when set), model, hyperparameters,
 suffix and seed; a backend puts it in
-the job's metadata so launching the same task twice finds the first job.
+the job's metadata so launching the same task twice finds the first job. ``probes`` are left out:
+they are never sent to the platform, so adding or changing them does not make a new job.
 
 Example::
 
@@ -112,6 +122,34 @@ class TaskTool(JobTool):
         return JobTool(name=self.name, server_url=self.server_url, headers=headers)
 
 
+class ProbeCall(BaseModel):
+    """One call of a stored probe: a tool's name and arguments that must succeed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=128)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+def parse_scenario(value: Any, where: str = "probe") -> list[ProbeCall]:
+    """A scenario from JSON-like data (``[{"name", "arguments"}, ...]``); ValueError naming
+    ``where`` and the call at fault otherwise."""
+    if not isinstance(value, list) or not value:
+        raise ValueError(f'{where}: expected a non-empty list of {{"name", "arguments"}} calls')
+    calls = []
+    for index, call in enumerate(value):
+        if isinstance(call, ProbeCall):
+            calls.append(call)
+            continue
+        try:
+            calls.append(ProbeCall.model_validate(call))
+        except ValueError as exc:
+            first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
+            field_name = ".".join(map(str, first["loc"])) or "the call"
+            raise ValueError(f"{where}, call {index}: {field_name}: {first['msg']}") from None
+    return calls
+
+
 class RFTTask(BaseModel):
     """A team's Agent RFT task; see the module docstring. Data paths are absolute in memory."""
 
@@ -131,6 +169,9 @@ class RFTTask(BaseModel):
     """Structured output the trained model must follow (see the module docstring)."""
     platform: Literal["openai", "azure"] | None = None
     """The validation profile: platform-specific dataset rules apply as errors only when named."""
+    probes: list[list[ProbeCall]] = Field(default_factory=list)
+    """Example calls that must succeed, each a scenario replayed under one trace id (see the
+    module docstring); not part of :meth:`content_hash`."""
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -184,12 +225,26 @@ class RFTTask(BaseModel):
             check_stored_headers(headers, path)
         return value
 
+    @field_validator("probes", mode="before")
+    @classmethod
+    def _scenarios(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise ValueError("probes must be a list of scenarios (lists of calls)")
+        return [parse_scenario(s, f"probes[{i}]") for i, s in enumerate(value)]
+
     @model_validator(mode="after")
     def _unique_tools(self) -> RFTTask:
         names = [t.name for t in self.tools]
         doubled = sorted({n for n in names if names.count(n) > 1})
         if doubled:
             raise ValueError(f"tools: {', '.join(doubled)} listed more than once")
+        for index, scenario in enumerate(self.probes):
+            unknown = sorted({c.name for c in scenario} - set(names)) if names else []
+            if unknown:
+                raise ValueError(
+                    f"probes[{index}] calls {', '.join(unknown)}, not among the task's tools "
+                    f"({', '.join(names)})"
+                )
         return self
 
     # -- files --------------------------------------------------------------------------------
@@ -216,6 +271,8 @@ class RFTTask(BaseModel):
         """Write the task as JSON; data paths are stored relative to the file's folder."""
         target = Path(path).resolve()
         body = self.model_dump(mode="json", exclude_none=True)
+        if not self.probes:  # task files written before the field stay as they were
+            body.pop("probes")
         for key in ("training_file", "validation_file"):
             absolute = self.path("train" if key == "training_file" else "validation")
             if absolute is not None:
@@ -298,7 +355,7 @@ class RFTTask(BaseModel):
             file = self.path(split)
             digest.update(split.encode())
             digest.update(b"-" if file is None else hashlib.sha256(file.read_bytes()).digest())
-        left_out = {"name", "platform", "training_file", "validation_file"}
+        left_out = {"name", "platform", "training_file", "validation_file", "probes"}
         if self.response_format is None:  # so tasks written before the field keep their hash
             left_out.add("response_format")
         shape = self.model_dump(mode="json", exclude=left_out)
@@ -306,8 +363,11 @@ class RFTTask(BaseModel):
         return digest.hexdigest()
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        # The grader dict can be long (python sources); the repr names it by type.
+        # The grader dict can be long (python sources); the repr names it by type. No probes
+        # are left out, so a task's repr reads as it did before the field.
         for key, value in super().__repr_args__():
+            if key == "probes" and not value:
+                continue
             yield (key, f"<{value.get('type')} grader>" if key == "grader" else value)
 
 

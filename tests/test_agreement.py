@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import cohen_kappa_score
@@ -14,6 +15,7 @@ from rftkit.evaluation.agreement import (
     class_balance,
     cohen_kappa,
     confusion_table,
+    disagreement_table,
     kappa_batch,
     kappa_interval,
     landis_koch_band,
@@ -224,3 +226,46 @@ def test_bad_input_names_what_and_where():
         cohen_kappa([0.0, 0.5, 1.0], [0.0, 0.5, 0.7], labels=SCALE)
     with pytest.raises(ValueError, match="no items"):
         cohen_kappa([], [])
+
+
+def test_gate_lists_a_systematic_grader_bug_that_kappa_lets_pass():
+    # 44 labelled refund answers; the grader's "exactly one number" rule gives 0 to every answer
+    # that quotes the order number, right or not: a systematic bug on a few items.
+    import re
+
+    def grade(answer: str, refund: str) -> float:
+        numbers = re.findall(r"\d+(?:\.\d+)?", answer)
+        return 1.0 if numbers == [refund] else 0.0
+
+    rows = []
+    for i in range(44):
+        refund = f"{10 + i}.50"
+        right = i % 2 == 0
+        said = refund if right else f"{90 + i}.00"
+        quotes_id = i in (4, 16, 30)  # three right answers that also name the order
+        answer = f"Order {1000 + i}: refund {said}" if quotes_id else f"The refund is {said}."
+        rows.append((f"item-{i}", answer, 1.0 if right else 0.0, grade(answer, refund)))
+    ids, _, human, graded = zip(*rows, strict=True)
+    decision = launch_gate(list(human), list(graded), labels=(0.0, 1.0), items=ids, n_resamples=300)
+    assert decision.passed  # κ alone says launch
+    table = decision.disagreements
+    assert list(table["item"]) == ["item-4", "item-16", "item-30"]
+    assert set(table["direction"]) == {"grader below label"}
+    assert list(table["label"]) == [1.0] * 3 and list(table["grader"]) == [0.0] * 3
+    shown = decision.text()
+    assert shown.startswith(str(decision)) and "3 disagreement(s): 3 grader below label" in shown
+    assert "item-16" in shown
+
+
+def test_disagreements_count_both_directions_and_name_series_items():
+    human = pd.Series([0.0, 0.5, 1.0, 1.0, 0.0], index=["a", "b", "c", "d", "e"])
+    grader = [0.5, 0.5, 0.0, 1.0, 0.0]
+    table = disagreement_table(human, grader, labels=SCALE)
+    assert table.to_dict("records") == [
+        {"item": "a", "label": 0.0, "grader": 0.5, "direction": "grader above label"},
+        {"item": "c", "label": 1.0, "grader": 0.0, "direction": "grader below label"},
+    ]
+    with pytest.raises(ValueError, match="items must name every labelled item"):
+        disagreement_table(human, grader, labels=SCALE, items=["x"])
+    agreeing = launch_gate(list(SCALE) * 12, list(SCALE) * 12, labels=SCALE, n_resamples=50)
+    assert agreeing.disagreements.empty and "no item where" in agreeing.text()

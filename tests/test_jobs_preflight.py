@@ -315,3 +315,36 @@ def test_hosted_preflight_refuses_every_spelling_of_an_unreachable_tool_url(fold
         assert "cannot reach from its network" in rows[0]["detail"]
     local = preflight(task_at(unreachable[0]), "local", today=TODAY)
     assert "reachable URLs" not in {r["check"] for r in local.rows}
+
+
+def test_the_red_team_warns_when_the_honest_path_was_never_tried(folder):
+    """Issue 30: a baseline over the validation lines gave no case, the cases came from the
+    answers alone (no tool call) and the row said ok. Now it names the probes it tried and says
+    the honest path through the tools was never tried, and why."""
+    from rftkit.protocol import FunctionSpec, ToolCall
+
+    tool = TaskTool(name="calculator", server_url="http://127.0.0.1:9/call")
+    task = _task(folder, tools=[tool])
+    over_valid = [_trace(line, 1.0, 5.0) for line in _lines(10, 100)]
+    report = preflight(task, "local", baseline=baseline_from_traces(over_valid), today=TODAY,
+                       readiness_rollouts=0)  # fmt: skip
+    row = _by_check(report)["red team"]
+    assert row["result"] == "warning", row
+    assert "the honest path was never tried: no case made a tool call" in row["detail"]
+    assert "(the baseline given has no rollout of a training line)" in row["detail"]
+    assert "probes tried: empty, question echoed, all numbers listed" in row["detail"]
+    # Rollouts of training lines that called the tool: the honest path is tried, and with it
+    # the lucky guess (the right answer without the tool), which an exact match pays in full.
+    call = ToolCall(id="c0", function=FunctionSpec(name="calculator", arguments="{}"))
+    over_train = [
+        _trace(line, 1.0, 5.0).model_copy(
+            update={"sample": Sample.from_text(line["answer"], [call])}
+        )
+        for line in _lines(12)
+    ]
+    report = preflight(task, "local", baseline=baseline_from_traces(over_train), today=TODAY,
+                       readiness_rollouts=0)  # fmt: skip
+    row = _by_check(report)["red team"]
+    assert row["result"] == "error" and "from the baseline's best rollouts" in row["detail"], row
+    assert "rewarded: lucky guess: mean reward 1.000" in row["detail"]
+    assert "never tried" not in row["detail"]

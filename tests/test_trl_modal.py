@@ -118,10 +118,10 @@ def test_preflight_refuses_loopback_tools_and_passes_deployed_ones(course, publi
 
 
 def test_preflight_runs_the_hosted_red_team_and_masks_header_values(course, public_task):
-    """The task's shared checks: a grader the red team beats is an error here as on hosted."""
-    assert {c.name: c.level for c in preflight(public_task, env=course.env).checks}[
-        "red team"
-    ] == "ok"
+    """The task's shared checks: a grader the red team beats is an error here as on hosted.
+    Without a baseline the cases make no tool call: the honest path is untried, a warning."""
+    honest = next(c for c in preflight(public_task, env=course.env).checks if c.name == "red team")
+    assert honest.level == "warning" and "the honest path was never tried" in honest.message
     naive = public_task.model_copy(update={"grader": naive_grader()})
     row = next(c for c in preflight(naive, env=course.env).checks if c.name == "red team")
     assert row.level == "error" and "rewarded" in row.message

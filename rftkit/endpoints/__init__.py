@@ -51,6 +51,7 @@ from rftkit.endpoints.examples import (
     spec_name_and_schema,
 )
 from rftkit.endpoints.report import ReadinessReport
+from rftkit.endpoints.scenarios import ScenarioLike, as_scenarios, burst_scenarios
 from rftkit.endpoints.target import CALCULATOR_PROBE, Probe, ToolTarget
 from rftkit.outbound import OutboundPolicy, OutboundRefused
 from rftkit.protocol import JobTool
@@ -149,6 +150,7 @@ def check_tools(
     retry_backoff: float = 0.05,
     setup: Sequence[tuple[str, str]] = (),
     policy: OutboundPolicy | None = None,
+    sequences: Sequence[ScenarioLike] = (),
 ) -> ReadinessReport:
     """Contract check of every tool in ``job_tools``, then a burst of ``rollouts`` rollouts.
 
@@ -163,19 +165,31 @@ def check_tools(
     a 5xx, as the trainer does, after ``retry_backoff`` × 2**attempt seconds. ``setup`` adds
     ``(severity, text)`` findings made by the caller. ``policy`` (``rftkit.outbound``, e.g. the
     one a server applies with ``--allow-remote``): a tool whose URL it refuses is a blocker and
-    is never called, nor is any tool while one is refused. Raises ValueError for a job tool
-    without a name or an http(s) URL, or with URL credentials beside an Authorization header.
+    is never called, nor is any tool while one is refused. ``sequences``: scenarios for
+    stateful tools, each an ordered list of calls ``{"name", "arguments"}`` that one rollout
+    makes under one trace id (a task's ``probes``; :mod:`rftkit.endpoints.scenarios`): each tool
+    they call is probed after the calls before it, and every burst rollout replays one of them.
+    Raises ValueError for a job tool without a name or an http(s) URL, with URL credentials
+    beside an Authorization header, or a sequence that is not a list of calls or calls a tool
+    the job does not have.
     """
     tools = _as_job_tools(job_tools)
+    scenarios = as_scenarios(sequences)
+    names = {t.name for t in tools}
+    for index, scenario in enumerate(scenarios):
+        unknown = sorted({c.name for c in scenario} - names)
+        if unknown:
+            raise ValueError(f"sequence #{index} calls {', '.join(unknown)}, not a job tool")
     secrets: set[str] = set()
     for tool in tools:
         secrets |= secrets_of(tool.headers, [tool.server_url])
     redact = Redactor(secrets)
     targets = _targets(tools)
-    built, probe_notes = build_probes([t.name for t in targets], specs, examples, probes)
+    built, probe_notes = build_probes([t.name for t in targets], specs, examples, probes, scenarios)
     if items:
         lines = tuple(dict(item) for item in items)
         built = {name: replace(probe, items=lines) for name, probe in built.items()}
+    replayed = burst_scenarios(scenarios, built) if scenarios else []
     findings = [
         (severity, redact(text))
         for severity, text in [*setup, *(("note", note) for note in probe_notes)]
@@ -204,6 +218,7 @@ def check_tools(
                 retry_backoff,
                 timeout,
                 redact,
+                replayed,
             )
         return ReadinessReport(contract, burst, p99_budget_ms, findings, redact)
 
@@ -244,6 +259,7 @@ def check_endpoint(
     timeout: float = 10.0,
     max_retries: int = 3,
     retry_backoff: float = 0.05,
+    sequences: Sequence[ScenarioLike] = (),
 ) -> ReadinessReport:
     """Check the service at ``base_url``: every tool it serves (or ``tools``), at ``tool_path``.
 
@@ -252,7 +268,8 @@ def check_endpoint(
     needs ``tools``, ``examples`` or ``probes``. ``tool_path`` is each tool's URL under
     ``base_url``: ``/tools/{name}`` (the course's service), ``/{name}`` (build-hours), or a path
     without ``{name}`` for one URL that dispatches on the call's name (``/call``). ``probe`` is one
-    more probe (kept for notebook 02). The rest is as in :func:`check_tools`.
+    more probe (kept for notebook 02). The rest is as in :func:`check_tools` (``sequences``:
+    call scenarios for stateful tools).
     """
     from rftkit.data.toolspecs import fetch_tool_specs
 
@@ -266,7 +283,7 @@ def check_endpoint(
             tools = fetch_tool_specs(base_url, headers=headers, timeout=timeout)
         except (httpx.HTTPError, ValueError) as exc:
             tools = []
-            severity = "note" if given or examples else "blocker"
+            severity = "note" if given or examples or sequences else "blocker"
             setup.append(
                 (
                     severity,
@@ -281,7 +298,8 @@ def check_endpoint(
             names.append(spec_name_and_schema(spec)[0])
         except SpecError as exc:
             raise SpecError(f"tool spec #{index} {exc}") from None
-    names = list(dict.fromkeys([*names, *(p.name for p in given), *(examples or {})]))
+    called = [call.name for scenario in as_scenarios(sequences) for call in scenario]
+    names = list(dict.fromkeys([*names, *(p.name for p in given), *(examples or {}), *called]))
     root = base_url.rstrip("/")
     job_tools = [
         {"name": name, "server_url": root + tool_path.replace("{name}", name), "headers": headers}
@@ -301,6 +319,7 @@ def check_endpoint(
         max_retries=max_retries,
         retry_backoff=retry_backoff,
         setup=setup,
+        sequences=sequences,
     )
 
 

@@ -9,6 +9,10 @@ discarded. A 4xx is not retried (the model would read it): 401/403 means the job
 refused, a 4xx to a call given as valid is a fault, and a 4xx to arguments generated from a schema
 is only counted.
 
+With *scenarios* (stored probes or ``--sequence``: :mod:`rftkit.endpoints.scenarios`) each
+rollout instead replays one scenario in turn, call after call under its trace id, so a stateful
+tool gets the calls it needs earlier in the same rollout, as on the wire.
+
 Isolation is checked two ways: every reply must carry its own ``call_id`` (and, for a probe whose
 answers are known, the answer to *its* question, so a reply meant for another rollout cannot pass),
 and, where the service exposes ``GET /traces/{trace_id}``, each rollout's log on each host must
@@ -83,6 +87,27 @@ class _Plan:
     max_retries: int
     retry_backoff: float
     redact: Callable[[str], str]
+    scenarios: Sequence[Sequence[Probe]] = ()
+
+    def rollout_calls(self, rollout: int) -> list[list[tuple[int, ToolTarget, Probe, str]]]:
+        """Rollout ``rollout``'s calls grouped in steps: (call number, target, probe, call_id).
+        A scenario's calls all use the rollout's number, so they carry the same item."""
+        if self.scenarios:
+            by_name = {t.name: t for t in self.targets}
+            scenario = self.scenarios[rollout % len(self.scenarios)]
+            return [
+                [(rollout, by_name[p.name], p, f"call_{rollout}_{i}")]
+                for i, p in enumerate(scenario)
+            ]
+        steps = []
+        for step in call_steps(self.calls, self.parallel):
+            calls = []
+            for i in step:
+                n = rollout * self.calls + i
+                target = self.targets[n % len(self.targets)]
+                calls.append((n, target, self.probes[target.name], f"call_{rollout}_{n}"))
+            steps.append(calls)
+        return steps
 
 
 async def _one_call(
@@ -90,14 +115,13 @@ async def _one_call(
     plan: _Plan,
     result: BurstResult,
     rollout: int,
-    n: int,
+    call: tuple[int, ToolTarget, Probe, str],
     trace_id: str,
     t0: float,
 ) -> tuple[ToolTarget, str, str | None]:
     """Send call ``n`` with the trainer's retries; (target, call_id, discard reason or None)."""
-    target = plan.targets[n % len(plan.targets)]
-    probe = plan.probes[target.name]
-    body = probe.call(n, trace_id, call_id=f"call_{rollout}_{n}")
+    n, target, probe, call_id = call
+    body = probe.call(n, trace_id, call_id=call_id)
     content = json.dumps(body).encode()
     headers = target.request_headers()
     reason = "no attempt"
@@ -211,9 +235,11 @@ async def run_burst(
     retry_backoff: float = 0.05,
     timeout: float = 10.0,
     redact: Callable[[str], str] = str,
+    scenarios: Sequence[Sequence[Probe]] = (),
 ) -> BurstResult:
-    """Start ``rollouts`` rollouts at once and return what happened to every request."""
-    plan = _Plan(targets, probes, calls, parallel, max_retries, retry_backoff, redact)
+    """Start ``rollouts`` rollouts at once and return what happened to every request; with
+    ``scenarios``, rollout ``r`` replays ``scenarios[r % len]`` (``calls`` is then unused)."""
+    plan = _Plan(targets, probes, calls, parallel, max_retries, retry_backoff, redact, scenarios)
     connector = aiohttp.TCPConnector(limit=0)  # no client-side queue: every call goes out now
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as client:
@@ -221,20 +247,17 @@ async def run_burst(
 
 
 async def _burst(client: aiohttp.ClientSession, plan: _Plan, rollouts: int) -> BurstResult:
-    result = BurstResult(rollouts=rollouts, calls_per_rollout=plan.calls)
-    steps = call_steps(plan.calls, plan.parallel)
+    longest = max((len(s) for s in plan.scenarios), default=plan.calls)
+    result = BurstResult(rollouts=rollouts, calls_per_rollout=longest)
     sent: dict[tuple[str, str], tuple[ToolTarget, set[str]]] = {}  # (host, trace_id)
     t0 = time.perf_counter()
 
     async def rollout(r: int) -> None:
         trace_id = new_trace_id()
         mine: dict[tuple[str, str], tuple[ToolTarget, set[str]]] = {}
-        for step in steps:
+        for step in plan.rollout_calls(r):
             outcomes = await asyncio.gather(
-                *(
-                    _one_call(client, plan, result, r, r * plan.calls + i, trace_id, t0)
-                    for i in step
-                )
+                *(_one_call(client, plan, result, r, call, trace_id, t0) for call in step)
             )
             for target, call_id, _ in outcomes:
                 mine.setdefault((target.origin, trace_id), (target, set()))[1].add(call_id)

@@ -10,6 +10,10 @@ The probes come from the service's own tools: ``GET {url}/tools``, or ``--tools-
 of specs, a dataset (JSONL, the ``tools`` of its lines) or a URL serving the list; and
 ``--probe NAME='{"json": "arguments"}'`` gives a call that must succeed. ``--items-from DATASET``
 sends the dataset's lines as the calls' ``item``, for services that read their task from it.
+A stateful tool (one that needs an earlier call in the same rollout) is checked with
+``--sequence '[{"name": "lookup_order", "arguments": {...}}, {"name": "compute_refund", ...}]'``,
+calls replayed in order under one trace id, or ``--probes-from build/task.json``, the task's
+stored probes.
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from rftkit.endpoints import check_endpoint
 from rftkit.endpoints.examples import SpecError, spec_name_and_schema
 from rftkit.errors import ExitCode
 from rftkit.secrets import HeaderError, Redactor, parse_headers, secrets_of, with_token
+from rftkit.task import ProbeCall, parse_scenario
 
 DEFAULT_TOKEN_ENV = "RFTKIT_TOOL_TOKEN"
 
 
-class _CannotRun(Exception):
+class _CannotRun(ValueError):
     """What stops the check before it starts (exit status 2)."""
 
 
@@ -106,8 +111,10 @@ def _items_from(path: Path) -> list[dict[str, Any]]:
     return items
 
 
-def _examples(options: list[str]) -> dict[str, dict[str, Any]]:
-    """``["search={\"query\": \"revenue\"}"]`` → ``{"search": {"query": "revenue"}}``."""
+def parse_probes(options: list[str]) -> dict[str, dict[str, Any]]:
+    """``["search={\"query\": \"revenue\"}"]`` → ``{"search": {"query": "revenue"}}`` (the
+    ``--probe`` options of ``endpoints check`` and ``jobs preflight/launch``); ValueError naming
+    the option otherwise."""
     examples: dict[str, dict[str, Any]] = {}
     for option in options:
         name, equals, arguments = option.partition("=")
@@ -124,14 +131,38 @@ def _examples(options: list[str]) -> dict[str, dict[str, Any]]:
     return examples
 
 
+def parse_sequences(options: list[str], flag: str = "--sequence") -> list[list[ProbeCall]]:
+    """Each ``--sequence`` option, a JSON list of calls; ValueError naming the option and call."""
+    sequences = []
+    for index, option in enumerate(options):
+        try:
+            value = json.loads(option)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{flag} #{index}: not JSON ({exc.msg})") from None
+        sequences.append(parse_scenario(value, f"{flag} #{index}"))
+    return sequences
+
+
+def _stored_probes(path: Path) -> list[list[ProbeCall]]:
+    """The probes stored in a task file (``--probes-from``)."""
+    from rftkit.task import RFTTask
+
+    try:
+        return RFTTask.load(path).probes
+    except ValueError as exc:
+        raise _CannotRun(f"--probes-from: {exc}") from None
+
+
 def _run_check(args: argparse.Namespace) -> int:
     try:
         given = parse_headers(args.header or [])
         headers = with_token(given, args.token_env)
         specs = _specs_from(args.tools_from, headers, args.timeout) if args.tools_from else None
-        examples = _examples(args.probe or [])
+        examples = parse_probes(args.probe or [])
         items = _items_from(args.items_from) if args.items_from else []
-    except (HeaderError, _CannotRun) as exc:
+        sequences = parse_sequences(args.sequence or [])
+        sequences += _stored_probes(args.probes_from) if args.probes_from else []
+    except (HeaderError, _CannotRun, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     redact = Redactor(secrets_of(headers, [args.url]))
@@ -153,6 +184,7 @@ def _run_check(args: argparse.Namespace) -> int:
             parallel=args.parallel,
             p99_budget_ms=args.p99_ms,
             timeout=args.timeout,
+            sequences=sequences,
         )
     except ValueError as exc:  # a job tool or spec that cannot be checked; names what and where
         print(f"error: {redact(str(exc))}", file=sys.stderr)
@@ -193,6 +225,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="append",
         metavar="NAME='{...}'",
         help="example arguments for a tool that must succeed (instead of generated ones)",
+    )
+    check.add_argument(
+        "--sequence",
+        action="append",
+        metavar='\'[{"name": ..., "arguments": {...}}, ...]\'',
+        help="calls replayed in order under one trace id, for tools that need earlier calls",
+    )
+    check.add_argument(
+        "--probes-from",
+        type=Path,
+        metavar="TASK_JSON",
+        help="replay the probes stored in a task file (task.json) as sequences",
     )
     check.add_argument(
         "--items-from",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import httpx
@@ -225,12 +225,34 @@ def _wrong_values(headers: dict[str, str]) -> dict[str, str]:
     return wrong
 
 
-async def _check_tool(ctx: _Context, target: ToolTarget, probe: Probe, n: int) -> bool:
-    """The tool answers its probe; True when a valid reply came back (shape verified)."""
-    body = probe.call(n, new_trace_id())
+async def _check_tool(
+    ctx: _Context, target: ToolTarget, probe: Probe, n: int, by_name: dict[str, ToolTarget]
+) -> bool:
+    """The tool answers its probe; True when a valid reply came back (shape verified). The
+    calls of ``probe.before`` go first under the same trace id and item (a stateful tool's
+    scenario); one that is not answered 2xx is the finding, since the probe could not be tried."""
+    trace_id = new_trace_id()
+    steps = []
+    for step, (name, arguments) in enumerate(probe.before):
+        earlier = replace(Probe.fixed(name, arguments), items=probe.items)
+        steps.append(describe(earlier))
+        sent = earlier.call(n, trace_id)
+        reply = await ctx.post(by_name[name], sent) if name in by_name else "not a job tool"
+        if isinstance(reply, str) or not 200 <= reply.status_code < 300:
+            ctx.record(
+                "valid call",
+                target.name,
+                "blocker",
+                f"200 to the scenario's call {step} {steps[-1]}",
+                ctx.shown(reply),
+                f"the calls {probe.name} needs first in the rollout fail, so it cannot be tried",
+            )
+            return False
+    body = probe.call(n, trace_id)
     expected = probe.expected(n) if probe.expected else None
     outcome, got, why = _judge_valid_call(ctx, await ctx.post(target, body), body, probe, expected)
     shown = describe(probe, n) + (f" → {expected!r}" if expected is not None else "")
+    shown += f" after {', '.join(steps)} in the same rollout" if steps else ""
     ctx.record("valid call", target.name, outcome, f"200 function_call_output: {shown}", got, why)
     return outcome == "pass" or (outcome == "note" and got.startswith("2"))
 
@@ -247,7 +269,9 @@ async def _check_url(
     They use a tool whose probe was answered (``verified``) where there is one, so a refused
     made-up example does not show up again as a fault of every other check.
     """
-    target = next((t for t in url_tools if t.name in verified), url_tools[0])
+    # A verified tool that needs no earlier call: these checks send one call per rollout.
+    ranked = sorted(url_tools, key=lambda t: (t.name not in verified, bool(probes[t.name].before)))
+    target = ranked[0]
     probe = probes[target.name]
     label = ", ".join(t.name for t in url_tools)
 
@@ -390,8 +414,11 @@ async def check_contract(
             if ok
             else "nothing for pre-warming or a load balancer to ping; the trainer does not need it",
         )
+    by_name = {t.name: t for t in targets}
     verified = {
-        t.name for i, t in enumerate(targets) if await _check_tool(ctx, t, probes[t.name], 10 * i)
+        t.name
+        for i, t in enumerate(targets)
+        if await _check_tool(ctx, t, probes[t.name], 10 * i, by_name)
     }
     by_url: dict[str, list[ToolTarget]] = {}
     for target in targets:

@@ -19,8 +19,10 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from rftkit.endpoints.scenarios import probes_from_scenarios
 from rftkit.endpoints.target import Probe
 from rftkit.protocol import FunctionTool, ToolSpecError
+from rftkit.task import ProbeCall
 
 MAX_DEPTH = 16
 _STRING_FORMATS = {
@@ -157,15 +159,19 @@ def build_probes(
     specs: Iterable[Mapping[str, Any]] = (),
     examples: Mapping[str, Mapping[str, Any]] | None = None,
     probes: Iterable[Probe] = (),
+    scenarios: Sequence[Sequence[ProbeCall]] = (),
 ) -> tuple[dict[str, Probe], list[str]]:
     """One probe per tool in ``names``, and notes on how each was made.
 
     Precedence: a :class:`Probe` in ``probes`` (may know its answers), then explicit example
-    arguments in ``examples`` (``{"search": {"query": "revenue"}}``), then arguments generated
-    from the tool's schema in ``specs``, then ``{}`` for a tool without a spec (said in a note).
-    Specs for tools not in ``names`` are ignored: a service may serve more tools than a job uses.
+    arguments in ``examples`` (``{"search": {"query": "revenue"}}``), then the tool's first call
+    in ``scenarios`` (with the calls before it: :mod:`rftkit.endpoints.scenarios`), then
+    arguments generated from the tool's schema in ``specs``, then ``{}`` for a tool without a
+    spec (said in a note). Specs for tools not in ``names`` are ignored: a service may serve more
+    tools than a job uses.
     """
     given = {probe.name: probe for probe in probes}
+    replayed = probes_from_scenarios(names, scenarios)
     examples = dict(examples or {})
     schemas: dict[str, dict[str, Any]] = {}
     for index, spec in enumerate(specs):
@@ -186,6 +192,8 @@ def build_probes(
             built[name] = Probe.fixed(name, arguments)
             if name in schemas and (problem := schema_mismatch(schemas[name], arguments)):
                 notes.append(f"{name}: the example arguments do not match its schema ({problem})")
+        elif name in replayed:
+            built[name] = replayed[name]
         elif name in schemas:
             try:
                 arguments = example_arguments(schemas[name])

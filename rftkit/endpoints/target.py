@@ -63,6 +63,9 @@ class Probe:
     was not meaningful (a file that does not exist), so it is a note, not a blocker. ``items`` are
     dataset lines sent as the call's ``item`` in turn, as the trainer sends the rollout's line
     (a service may need it, e.g. to pick the task's world); without them ``{"id": "probe-n"}``.
+    ``before`` are the calls ``(tool, arguments)`` a stateful tool needs earlier in the same
+    rollout (a refund after its order's lookup): the tester sends them first, under the same
+    trace id and item, as one rollout of a stored scenario does.
     """
 
     name: str
@@ -70,12 +73,20 @@ class Probe:
     expected: Callable[[int], str] | None = None
     generated: bool = False
     items: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+    before: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     @classmethod
-    def fixed(cls, name: str, arguments: Mapping[str, Any], *, generated: bool = False) -> Probe:
+    def fixed(
+        cls,
+        name: str,
+        arguments: Mapping[str, Any],
+        *,
+        generated: bool = False,
+        before: tuple[tuple[str, dict[str, Any]], ...] = (),
+    ) -> Probe:
         """The same arguments for every call (the output is not known in advance)."""
         frozen = dict(arguments)
-        return cls(name, lambda n: dict(frozen), None, generated)
+        return cls(name, lambda n: dict(frozen), None, generated, before=before)
 
     def call(self, n: int, trace_id: str, call_id: str | None = None) -> dict[str, Any]:
         """The request body exactly as the trainer sends it (arguments as a JSON string)."""

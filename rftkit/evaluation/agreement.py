@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -371,6 +371,9 @@ class GateDecision:
     interval: KappaInterval | None
     threshold: float
     n_items: int
+    disagreements: pd.DataFrame = field(default_factory=lambda: disagreement_table([], []))
+    """Every item where grader and label differ (:func:`disagreement_table`): a κ that passes
+    can still hide a systematic bug on a few items, which only reading them shows."""
 
     @property
     def ok(self) -> bool:
@@ -379,6 +382,46 @@ class GateDecision:
 
     def __str__(self) -> str:
         return f"{'PASS' if self.passed else 'FAIL'}: {self.reason}"
+
+    def text(self, limit: int = 20) -> str:
+        """The verdict, then the disagreeing items (at most ``limit``), both directions counted."""
+        table = self.disagreements
+        if table.empty:
+            return f"{self}\nno item where the grader and the label differ"
+        counts = table["direction"].value_counts()
+        said = ", ".join(f"{n} {direction}" for direction, n in counts.items())
+        shown = table.head(limit).to_string(index=False)
+        more = f"\n... and {len(table) - limit} more" if len(table) > limit else ""
+        return f"{self}\n{len(table)} disagreement(s): {said}\n{shown}{more}"
+
+
+def disagreement_table(
+    human: Sequence[Label],
+    grader: Sequence[Label],
+    *,
+    labels: Sequence[Label] | None = None,
+    items: Sequence[Hashable] | None = None,
+) -> pd.DataFrame:
+    """One row per item where ``grader`` differs from ``human``: ``item``, ``label``,
+    ``grader``, ``direction`` (``grader above label`` / ``grader below label``, by position in
+    ``labels``, the ordinal scale). ``item`` is ``items[i]``, else the index of a pandas Series
+    given as ``human``, else the position."""
+    columns = ["item", "label", "grader", "direction"]
+    if len(human) == 0 and len(grader) == 0:
+        return pd.DataFrame(columns=columns)
+    first, second, _ = _codes(human, grader, labels)
+    if items is None:
+        items = list(human.index) if isinstance(human, pd.Series) else range(len(first))
+    items = list(items)
+    if len(items) != len(first):
+        raise ValueError(f"items must name every labelled item: {len(items)} vs {len(first)}")
+    said, graded = _as_array(human, "human").tolist(), _as_array(grader, "grader").tolist()
+    rows = [
+        (items[i], said[i], graded[i], "grader above label" if b > a else "grader below label")
+        for i, (a, b) in enumerate(zip(first.tolist(), second.tolist(), strict=True))
+        if a != b
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def launch_gate(
@@ -392,20 +435,24 @@ def launch_gate(
     min_items: int = MIN_GATE_ITEMS,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    items: Sequence[Hashable] | None = None,
 ) -> GateDecision:
     """Pass only if the lower CI bound of kappa reaches ``threshold`` (default 0.6).
 
     The lower bound, not the point estimate, so that a lucky small sample cannot pass. Fails
-    with the reason when there are fewer than ``min_items`` items or kappa is undefined.
+    with the reason when there are fewer than ``min_items`` items or kappa is undefined. Either
+    way the decision lists the disagreeing items (``items`` names them; see
+    :func:`disagreement_table`) and :meth:`GateDecision.text` shows them beside κ.
     """
     first, _, labels = _codes(human, grader, labels)
+    table = disagreement_table(human, grader, labels=labels, items=items)
     name = "Cohen's kappa" if weights is None else f"{weights}-weighted kappa"
     if len(first) < min_items:
         reason = f"only {len(first)} labelled items; the gate needs at least {min_items}"
-        return GateDecision(False, reason, None, threshold, len(first))
+        return GateDecision(False, reason, None, threshold, len(first), table)
     undefined = undefined_kappa_reason(human, grader)
     if undefined is not None:
-        return GateDecision(False, undefined, None, threshold, len(first))
+        return GateDecision(False, undefined, None, threshold, len(first), table)
     interval = kappa_interval(
         human,
         grader,
@@ -421,11 +468,11 @@ def launch_gate(
     )
     if not math.isfinite(interval.low):
         reason = f"{where}: the bootstrap interval is undefined, so the gate cannot be judged"
-        return GateDecision(False, reason, interval, threshold, len(first))
+        return GateDecision(False, reason, interval, threshold, len(first), table)
     passed = interval.low >= threshold
     verdict = "reaches" if passed else "is below"
     reason = f"{where}: the lower bound {verdict} the threshold {threshold:.2f}"
-    return GateDecision(passed, reason, interval, threshold, len(first))
+    return GateDecision(passed, reason, interval, threshold, len(first), table)
 
 
 def prevalence_paradox_tables() -> pd.DataFrame:

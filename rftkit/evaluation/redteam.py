@@ -290,6 +290,15 @@ class RedTeamReport:
     """Probes with their own limit instead of ``threshold`` (:attr:`Probe.max_mean`)."""
     not_applied: tuple[str, ...] = ()
     """Probes that applied to none of the cases (e.g. 'wrong scale' when no answer is a number)."""
+    honest_tool_calls: int = 0
+    """Tool calls in the cases' honest rollouts, all together: 0 means the honest path through
+    the tools was never graded (cases made from answers alone), whatever the honest control
+    earned."""
+
+    @property
+    def exercised(self) -> list[str]:
+        """The probes (not the controls) graded on at least one case, in order."""
+        return self.table.index[self.table["kind"] == "probe"].tolist()
 
     @property
     def flagged(self) -> list[str]:
@@ -389,4 +398,5 @@ def run_redteam(
         warnings=tuple(references.problems),
         limits=limits,
         not_applied=tuple(p.name for p in probes if p.name not in set(frame["probe"])),
+        honest_tool_calls=sum(len(case.sample.output_tools) for case in cases),
     )

@@ -147,11 +147,20 @@ def _exit_for(status: str) -> int:
 def _checks(args: argparse.Namespace) -> dict[str, Any]:
     """The preflight options a command was given, for a backend that takes them."""
     if args.backend == "trl-modal":
+        if args.probe or args.sequence:
+            raise ValueError(
+                "--probe/--sequence: the trl-modal preflight does not call the tools (the job "
+                "reaches them from Modal); check them with rftkit endpoints check URL --probe …"
+            )
         return {}
+    from rftkit.endpoints.cli import parse_probes, parse_sequences
+
     return {
         "baseline": _baseline(args),
         "budget_usd": args.budget,
         "readiness_rollouts": args.rollouts,
+        "probes": parse_probes(args.probe or []),
+        "sequences": parse_sequences(args.sequence or []),
     }
 
 
@@ -359,6 +368,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         parser.add_argument("--baseline", type=Path, help="a baseline's traces (JSONL)")
         parser.add_argument("--budget", type=float, help="USD; a forecast over it is an error")
         parser.add_argument("--rollouts", type=int, default=10, help="tool readiness burst size")
+        parser.add_argument(
+            "--probe",
+            action="append",
+            metavar="NAME='{...}'",
+            help="arguments for a tool that must succeed (besides the task's stored probes)",
+        )
+        parser.add_argument(
+            "--sequence",
+            action="append",
+            metavar="'[{\"name\": ..., \"arguments\": {...}}, ...]'",
+            help="calls replayed in order under one trace id, for tools that need earlier calls",
+        )
 
     pre = actions.add_parser("preflight", help="every check before a job; exit 1 on errors")
     common(pre)

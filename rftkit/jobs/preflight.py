@@ -12,8 +12,13 @@ Rows, in order (``check``, ``result``: ok / warning / error / skipped, ``detail`
 - **red team**: the grader attacked with answers that must earn nothing
   (``rftkit.evaluation.redteam``), on cases from a baseline's best rollouts or else from the task's
   lines;
-- **tools**: the task's real tool URLs, called with the task's headers, probes from the
-  dataset's tool specs and its lines as items (``rftkit.endpoints.check_tools``);
+- **tools**: the task's real tool URLs, called with the task's headers and its lines as items
+  (``rftkit.endpoints.check_tools``), with calls that must succeed: ``probes=`` (``--probe
+  NAME='{...}'``), ``sequences=`` (``--sequence``) and the task's stored ``probes`` (scenarios
+  replayed under one trace id, so a stateful tool gets the calls it needs first), and a
+  baseline's successful calls in its rollouts of training lines (the lines the check sends as
+  items) for tools none of those cover; arguments generated from the dataset's tool specs only
+  for a tool left without any;
 - **model** and **availability**: the model and backend support RFT / Agent RFT, and the
   platform still creates jobs (``rftkit.jobs.platforms``: dates and sources);
 - **forecast**: time, cost and tool traffic from a baseline, against ``budget_usd``.
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import openai
@@ -43,6 +48,7 @@ from rftkit._util.moved import renamed
 from rftkit.data import validate_file
 from rftkit.data.validate import Profile
 from rftkit.endpoints import check_tools
+from rftkit.endpoints.scenarios import as_scenarios
 from rftkit.evaluation.redteam import PROBES, run_redteam
 from rftkit.graders.validate import GraderValidationError, grader_warnings, validate_grader
 from rftkit.jobs.forecast import RolloutProfile, forecast
@@ -54,6 +60,8 @@ from rftkit.jobs.platforms import CHECKED, OPENAI_WIND_DOWN, model_support
 from rftkit.jobs.redteam_cases import cases_from_lines, cases_from_traces
 from rftkit.jobs.report import Report
 from rftkit.jobs.rules import platform_rules, private_reason
+from rftkit.rollouts.engine import lines_by_id
+from rftkit.rollouts.probes import probes_from_traces
 from rftkit.secrets import mask_urls
 from rftkit.task import RFTTask, TaskSecretError
 
@@ -172,7 +180,14 @@ def _check_grader(
 
 def check_redteam(report: Report, task: RFTTask, grader: dict, baseline: Any, cases: int) -> None:
     """The red team's row: ``grader`` (resolved) attacked on cases from a baseline's best
-    rollouts, else from the training lines. Every backend's preflight runs it (TRL's too)."""
+    rollouts of training lines, else from the training lines. Every backend's preflight runs it
+    (TRL's too).
+
+    The row names the probes tried. It is a warning, not ok, when the honest path was never
+    tried: the honest control earns less than 0.9, or the task has tools and no case's honest
+    rollout made a call (cases from the lines' answers alone), so what the grader pays for
+    honest work through the tools is unknown; a baseline whose rollouts are of no training line
+    (one over the validation lines) is named as the reason."""
     lines = task.items("train")
     built = cases_from_traces(baseline.traces, lines, task.grader, cases) if baseline else []
     source, probes = "the baseline's best rollouts", PROBES
@@ -198,23 +213,64 @@ def check_redteam(report: Report, task: RFTTask, grader: dict, baseline: Any, ca
     flagged = [p for p in problems if not p.startswith("the honest answer")]
     honest = attacked.table["mean reward"].get("control: honest answer")
     summary = f"{len(built)} case(s) from {source}; honest answer earns {honest}"
+    tried = f"; probes tried: {', '.join(attacked.exercised) or 'none'}"
+    untried = None
+    if task.tools and attacked.honest_tool_calls == 0:
+        untried = (
+            "the honest path was never tried: no case made a tool call, so what the grader "
+            "pays for the right answer after the tools is unknown; give preflight a "
+            "baseline over the training lines"
+        )
+        ids = {str(item_id) for item_id in lines_by_id(lines)}
+        if baseline is not None and not any(str(t.item_id) in ids for t in baseline.traces):
+            untried += " (the baseline given has no rollout of a training line)"
+    elif honest is not None and honest < 0.9:
+        untried = "the honest path was never rewarded as right (less than 0.9)"
     if flagged:
-        report.add("red team", "error", f"{summary}; rewarded: {'; '.join(flagged)}")
+        report.add("red team", "error", f"{summary}; rewarded: {'; '.join(flagged)}{tried}")
     elif len(flagged) < len(problems) and probes is PROBES:
-        report.add("red team", "warning", f"{summary}, less than 0.9")
+        report.add("red team", "warning", f"{summary}, less than 0.9{tried}")
+    elif untried:
+        report.add("red team", "warning", f"{summary}; {untried}{tried}")
     else:
-        report.add("red team", "ok", f"{summary}; no probe earns over {attacked.threshold}")
+        detail = f"{summary}; no probe earns over {attacked.threshold}{tried}"
+        report.add("red team", "ok", detail)
 
 
-def _check_tools(report: Report, task: RFTTask, env: Any, rollouts: int) -> None:
+def _check_tools(
+    report: Report,
+    task: RFTTask,
+    env: Any,
+    rollouts: int,
+    examples: Mapping[str, Mapping[str, Any]],
+    sequences: Sequence[Sequence[Any]],
+    baseline: Any,
+) -> None:
     if not task.tools:
         report.add("tools", "skipped", "the task has no job-level tools")
         return
     lines = task.items("train")
     specs = lines[0].get("tools") or [] if lines else []
-    # The job's tools exactly as the trainer calls them: each URL, the resolved headers, probes
-    # from the dataset's tool specs, the lines sent as each call's item.
-    verdict = check_tools(task.job_tools(env), specs, items=lines[:20], rollouts=rollouts, calls=3)
+    scenarios = [*task.probes, *as_scenarios(sequences, "--sequence")]
+    if baseline is not None:  # its successful calls, for tools nothing else covers
+        covered = {call.name for scenario in scenarios for call in scenario} | set(examples)
+        ids = {str(item_id) for item_id in lines_by_id(lines)}
+        scenarios += [
+            scenario
+            for scenario in probes_from_traces(baseline.traces, item_ids=ids)
+            if not {call.name for call in scenario} <= covered
+        ]
+    # The job's tools exactly as the trainer calls them: each URL, the resolved headers, the
+    # calls that must succeed (else probes from the dataset's tool specs), the lines as items.
+    verdict = check_tools(
+        task.job_tools(env),
+        specs,
+        examples=examples,
+        sequences=scenarios,
+        items=lines[:20],
+        rollouts=rollouts,
+        calls=3,
+    )
     for blocker in verdict.blockers:
         report.add("tools", "error", blocker)
     for note in verdict.notes:
@@ -305,8 +361,14 @@ def preflight(
     readiness_rollouts: int = 10,
     redteam_cases: int = 3,
     timeout: float = DEFAULT_TIMEOUT,
+    probes: Mapping[str, Mapping[str, Any]] | None = None,
+    sequences: Sequence[Sequence[Any]] = (),
 ) -> Report:
-    """Run every check for ``task`` on ``backend`` (``local``, ``openai``, ``azure``)."""
+    """Run every check for ``task`` on ``backend`` (``local``, ``openai``, ``azure``).
+
+    ``probes`` (``{tool: arguments}``) and ``sequences`` (lists of ``{"name", "arguments"}``
+    calls replayed under one trace id) are calls that must succeed, with the task's stored
+    ``probes``, and ``baseline``'s successful calls (see the module docstring)."""
     if backend not in ("local", "openai", "azure"):
         raise ValueError(
             f"preflight covers local, openai and azure, not {backend!r}"
@@ -321,7 +383,7 @@ def preflight(
     if grader is not None:
         _check_grader(report, task, backend, grader, client, secrets, timeout)
         check_redteam(report, task, grader, baseline, redteam_cases)
-        _check_tools(report, task, env, readiness_rollouts)
+        _check_tools(report, task, env, readiness_rollouts, probes or {}, sequences, baseline)
     _check_model(report, task, backend, today)
     _check_availability(report, task, backend, today, client)
     if baseline is None:
