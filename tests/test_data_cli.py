@@ -44,6 +44,29 @@ def test_validate_prints_each_finding_and_fails(tmp_path, capsys):
     assert out[2] == f"{data}: 100 lines, 2 error(s), 0 warning(s)"
 
 
+def test_a_warning_on_every_line_prints_once_with_every_line_it_is_on(tmp_path, capsys):
+    from rftkit.graders.sources import python_grader, tool_efficiency
+
+    lines = load_jsonl_of_course(tmp_path)[:24]
+    for line in lines:
+        line.pop("min_tool_calls", None)
+    lines[5]["min_tool_calls"] = 2  # one line has the key: it must not be listed
+    data = tmp_path / "no_min_calls.jsonl"
+    data.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    grader = tmp_path / "grader.json"
+    grader.write_text(json.dumps(python_grader("efficiency", tool_efficiency)))
+    capsys.readouterr()
+    assert main(["data", "validate", str(data), "--grader", str(grader)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    optional = [text for text in out if "grader_key_missing_optional" in text]
+    assert optional == [
+        f"{data}: lines 1-5, 7-24 (23 lines): warning [grader_key_missing_optional] "
+        "min_tool_calls: grader.source reads item['min_tool_calls'] with a default, and this "
+        "line does not have it (fix: add the field if the default is not meant)"
+    ]
+    assert out[-1].endswith("24 lines, 0 error(s), 23 warning(s)")
+
+
 def test_validate_checks_tool_names_against_a_running_service(tmp_path, capsys):
     lines = load_jsonl_of_course(tmp_path)
     lines[0]["tools"][0]["function"]["name"] = "grep"

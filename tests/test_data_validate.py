@@ -391,6 +391,38 @@ def test_leakage_between_splits(tmp_path):
     assert f"same question as line 5 of {train_path}" in report.findings[0].message
 
 
+def test_an_answer_tasks_legitimately_share_is_allowed_but_the_same_question_is_not(tmp_path):
+    def cli_task(question: str, answer: str, evidence: str) -> dict:
+        return {"question": question, "answer": answer, "evidence": [evidence]}
+
+    # Two different questions whose answer is the same flag, from the same page of the manual.
+    train = build_dataset(
+        [cli_task("Which flag skips the confirmation when deleting a project?", "--force",
+                  "cli.md")]
+        + [cli_task(f"What does {i} + {i} make?", str(2 * i), f"m{i}.md") for i in range(11)],
+        instructions="Use the calculator.", tools=SPECS,
+    )  # fmt: skip
+    valid = build_dataset(
+        [cli_task("Which flag overwrites an existing deployment without asking?", "--force",
+                  "cli.md")]
+        + [cli_task(f"What does {i} times 3 make?", str(3 * i), f"t{i}.md") for i in range(11)],
+        instructions="Use the calculator.", tools=SPECS,
+    )  # fmt: skip
+    train_path = write(tmp_path, train, "train.jsonl")
+    valid_path = write(tmp_path, valid, "valid.jsonl")
+    check = {"split": "validation", "other_split": train_path}
+    flagged = validate_file(valid_path, **check)
+    assert codes_at(flagged) == {("leakage", 1)}
+    assert "same evidence and answer as line 1" in flagged.findings[0].message
+    assert validate_file(valid_path, shared_answers=["--force"], **check).findings == []
+    # The allow-list never lets the same question through.
+    valid[1] = json.loads(json.dumps(train[0]))
+    write(tmp_path, valid, "valid.jsonl")
+    again = validate_file(valid_path, shared_answers=["--force"], **check)
+    assert codes_at(again) == {("leakage", 2)}
+    assert "same question as line 1" in again.findings[0].message
+
+
 def test_validation_loses_nothing(tmp_path):
     lines: list = good_lines()
     lines[3] = "not json"

@@ -56,6 +56,34 @@ def test_run_prints_the_result(tmp_path, capsys):
     assert result["sub_rewards"] == {"correct": 0.5, "evidence": 1.0, "tools": 1.0}
 
 
+def test_run_takes_the_tool_calls_so_the_tools_term_is_exercised(tmp_path, capsys):
+    grader, item, tools = tmp_path / "g.json", tmp_path / "item.json", tmp_path / "calls.json"
+    grader.write_text(json.dumps(course_grader()))
+    item.write_text(json.dumps({"reference_answer": "911.4", "reference_value": 911.4,
+                                "unit": "USD millions", "min_tool_calls": 2}))  # fmt: skip
+    tools.write_text(json.dumps([
+        {"name": "search", "arguments": {"query": "revenue"}},  # the short form
+        {"id": "call_9", "type": "function",  # as sample.output_tools holds it
+         "function": {"name": "read_file", "arguments": '{"path": "a.md"}'}},
+    ]))  # fmt: skip
+    command = ["graders", "run", str(grader), "--sample", "911.4", "--item", str(item)]
+    assert main(command) == 0
+    without = json.loads(capsys.readouterr().out)
+    assert main([*command, "--tools-file", str(tools)]) == 0
+    called = json.loads(capsys.readouterr().out)
+    assert without["sub_rewards"]["tools"] == 0.0 and without["reward"] < 1.0
+    assert called["sub_rewards"] == {"correct": 1.0, "evidence": 1.0, "tools": 1.0}
+    assert called["reward"] == 1.0
+    tools.write_text(json.dumps([{"name": "search"}, {"tool": "x"}]))
+    try:
+        main([*command, "--tools-file", str(tools)])
+    except SystemExit as exc:
+        assert str(exc) == f"{tools}: [1]: a tool call needs 'name' and 'arguments' " \
+            "(or a chat-completions 'function')"
+    else:
+        raise AssertionError("a malformed call must stop the command")
+
+
 def test_serve_refuses_to_start_without_a_token(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("GRADER_TOKEN", raising=False)
     grader = tmp_path / "g.json"

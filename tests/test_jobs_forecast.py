@@ -99,6 +99,49 @@ def test_local_forecast_uses_the_local_mapping(task, profile):
     assert fc.cost_usd == (0.0, 0.0)
 
 
+def _scripted(n, latency):
+    """A scripted policy's rollout: tool calls, no model, so no tokens."""
+    trace = _trace(n, latency)
+    return trace.model_copy(update={"spans": [s for s in trace.spans if s.span_id == "f"]})
+
+
+def test_a_scripted_baselines_latency_is_floored_and_the_note_says_so(task):
+    scripted = RolloutProfile.from_traces([_scripted(n, 0.01) for n in range(4)])
+    assert scripted.scripted and scripted.latency_p50_s == 0.01
+    fc = forecast(task, scripted, "azure")
+    assert fc["rollout_s"] == (10.0, 60.0) and fc["rollout_s_source"] == "floor"
+    low = (10 * (10 + 0.5 + 30) + 2 * 10) / 3600
+    assert fc.wall_hours[0] == pytest.approx(low)
+    assert any("an assumed floor: the baseline is scripted" in n for n in fc.notes)
+    assert fc.table().loc["seconds per rollout", "low"] == 10.0
+    (endpoint,) = fc.endpoints().to_dict("records")
+    assert endpoint["mean QPS over a step"] == round(64 / 10, 1)
+
+
+def test_a_measured_rollout_time_replaces_the_baselines_and_is_named(task, profile):
+    fc = forecast(task, profile, "azure", rollout_s=(4.0, 12.0))
+    assert fc["rollout_s"] == (4.0, 12.0)
+    assert fc.wall_hours[1] == pytest.approx((10 * (12 + 0.5 + 180) + 2 * 12) / 3600)
+    assert "seconds per rollout: 4-12, measured (given)" in fc.text()
+    from_baseline = forecast(task, profile, "azure")
+    assert from_baseline.figures["rollout_s_source"] == "baseline"
+    assert "seconds per rollout" not in from_baseline.text()  # the table as before: latency
+    with pytest.raises(ValueError, match="0 < p50 <= p95"):
+        forecast(task, profile, "azure", rollout_s=(5.0, 1.0))
+
+
+def test_the_local_forecast_counts_triage_before_the_first_step(task):
+    config, _ = grpo_config(task, 40)
+    scripted = RolloutProfile.from_traces([_scripted(n, 0.0) for n in range(4)])
+    fc = forecast(task, scripted, "local")
+    triage = 40 * config.triage_repeats
+    assert fc.plan.triage_rollouts == triage
+    assert fc.table().loc["triage rollouts", "low"] == triage
+    low = (triage * (0.5 + 0.5) + fc.plan.steps * (0.5 + 0.5) + fc.plan.evals * 0.5) / 3600
+    assert fc.wall_hours[0] == pytest.approx(low)
+    assert any(n.startswith("triage: ") for n in fc.notes)
+
+
 class _Job:
     """A finished job as ``compare`` reads it: its record and its events."""
 

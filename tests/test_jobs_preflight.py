@@ -237,6 +237,16 @@ def test_loopback_and_private_urls_are_blockers_for_a_hosted_platform(folder):
         reachable[0][1]
     )
     assert "endpoint grader grader.judge at http://10.1.2.3/score" in reachable[1][1]
+    assert "notebook 02" not in reachable[0][1]  # the course's notebook is no hint for a team
+    assert "`modal deploy -m <package>.modal_app`, or its Dockerfile" in reachable[0][1]
+    # In a project made by `rftkit new`, the hint names its own service.
+    (folder / "pyproject.toml").write_text("[project]\nname = 'arith'\n")
+    (folder / "arith").mkdir()
+    for name in ("service.py", "modal_app.py"):
+        (folder / "arith" / name).write_text("")
+    saved = RFTTask.load(task.save(folder / "task.json"))
+    tool_rule = [m for c, _, m in platform_rules(saved, "azure") if m.startswith("tool ")][0]
+    assert "deploy the project's tool service: `modal deploy -m arith.modal_app`" in tool_rule
     local_stand_in = platform_rules(task, "azure", "http://127.0.0.1:8765/openai/v1/")
     assert {s for c, s, _ in local_stand_in if c == "reachable URLs"} == {"warning"}
     public = _task(folder, tools=[TaskTool(name="c", server_url="https://93.184.215.14/call")])

@@ -43,12 +43,43 @@ def test_save_and_load_round_trip(tmp_path):
         session.record(label)
     path = session.save(tmp_path / "labels.csv")
     assert path.read_text().splitlines() == [
-        "item_id,label,labeller", "r00,1.0,tester", "r01,0.0,tester", "r02,0.5,tester",
+        "task_id,answer,label,labeller",
+        "r00,<b>0</b>,1.0,tester", "r01,<b>1</b>,0.0,tester", "r02,<b>2</b>,0.5,tester",
     ]  # fmt: skip
     resumed = LabelSession(_items(), SCALE)
     assert resumed.load(path) == 3
     assert resumed.progress == (3, 4) and resumed.current["id"] == "r03"
     assert resumed.undo() == "r02"
+
+
+def test_a_task_with_several_answers_saves_its_task_id_and_loads_back_by_answer(tmp_path):
+    # The κ labels of a project: several answers per task, each its own item.
+    items = [
+        {"id": "p01#0", "task_id": "p01", "answer": "49"},
+        {"id": "p01#1", "task_id": "p01", "answer": "50"},
+        {"id": "p02#0", "task_id": "p02", "answer": "Team"},
+    ]
+    session = LabelSession(items, SCALE, labeller="me")
+    for label in (1.0, 0.0, 1.0):
+        session.record(label)
+    path = session.save(tmp_path / "labels.csv")
+    assert path.read_text().splitlines() == [
+        "task_id,answer,label,labeller", "p01,49,1.0,me", "p01,50,0.0,me", "p02,Team,1.0,me",
+    ]  # fmt: skip
+    resumed = LabelSession(list(reversed(items)), SCALE)
+    assert resumed.load(path) == 3
+    assert [resumed.label_of(i) for i in ("p01#0", "p01#1", "p02#0")] == [1.0, 0.0, 1.0]
+    path.write_text("task_id,answer,label,labeller\np01,51,1.0,me\n")
+    with pytest.raises(ValueError, match=r"line 2: field 'task_id': unknown item \('p01', '51'\)"):
+        resumed.load(path)
+
+
+def test_files_saved_with_the_old_item_id_column_still_load(tmp_path):
+    path = tmp_path / "old.csv"
+    path.write_text("item_id,label,labeller\nr01,0.5,x\nr00,1.0,x\n")
+    session = LabelSession(_items(), SCALE)
+    assert session.load(path) == 2
+    assert session.label_of("r00") == 1.0 and session.label_of("r01") == 0.5
 
 
 def test_load_refuses_bad_lines_naming_file_line_field_and_loses_nothing(tmp_path):

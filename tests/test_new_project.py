@@ -4,6 +4,7 @@ project it makes passes its own tests (run in a subprocess with this interpreter
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,8 @@ def test_the_project_has_the_course_structure(project):
         "support_agent/trajectory_grader.py",
         "support_agent/checks.py",
         "support_agent/modal_app.py",
+        "Dockerfile",
+        ".dockerignore",
         "notebooks/01_tools_and_data.ipynb",
         "notebooks/02_grader_checks.ipynb",
         "tests/test_project.py",
@@ -203,6 +206,8 @@ def test_a_project_with_database_tools_and_no_documents_passes_its_whole_check_s
         "test_the_grader_ranks_the_scripted_policies",
         "test_notebook_runs_headless",
         "test_lookup_order_gives_the_record_and_refuses_unknown_orders",
+        "test_the_modal_image_holds_every_file_the_tools_read",
+        "test_the_container_image_runs_its_cmd_from_its_own_files",
     ):
         assert any(p.startswith(name) for p in passed), (name, sorted(passed))
     assert "failed" not in done.stdout
@@ -228,3 +233,59 @@ def test_the_order_projects_checks_use_its_answers_kinds_and_its_rubrics_scale(o
         assert probe in table, out
     assert "not applied ('all numbers listed', 'wrong scale')" in out
     assert "problems []" in out
+
+
+def test_the_image_checks_fail_when_the_database_is_left_out_of_the_images(order_project, tmp_path):
+    # The same project with data/ (and so data/orders.db) dropped from the Modal image and from
+    # the container image's allow-list: its tools still find the database next to the code, so
+    # only a test served from the images' own files can notice.
+    copy = tmp_path / "order-assistant"
+    shutil.copytree(order_project, copy, ignore=shutil.ignore_patterns("__pycache__", "build"))
+    modal_app = copy / "order_assistant" / "modal_app.py"
+    shipped = (
+        "    image = image.add_local_dir(DATA, remote_path=DATA_IN_IMAGE, ignore=GRADING_FILES)"
+    )
+    assert shipped in modal_app.read_text()
+    modal_app.write_text(modal_app.read_text().replace(shipped, "    pass"))
+    ignore = copy / ".dockerignore"
+    assert "\n!data\n" in ignore.read_text()
+    ignore.write_text(ignore.read_text().replace("\n!data\n", "\n"))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-k", "image"],
+        cwd=copy, env=_project_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "2 failed" in done.stdout
+    failures = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
+    assert [line.split("::")[1].split(" ")[0] for line in failures] == [
+        "test_the_modal_image_holds_every_file_the_tools_read",
+        "test_the_container_image_runs_its_cmd_from_its_own_files",
+    ]
+    assert "'lookup_order', 500" in done.stdout  # the tool failed: no orders table in the image
+
+
+def test_labels_saved_by_a_label_session_are_what_the_projects_kappa_loader_reads(
+    project, tmp_path
+):
+    done = subprocess.run(
+        [sys.executable, "-c", (
+            "import sys\n"
+            "from rftkit.evaluation.labelling import LabelSession\n"
+            "from support_agent import checks, dataset\n"
+            "lines = dataset.build_lines()[:3]\n"
+            "items = [{'id': f\"{l['task_id']}#{n}\", 'task_id': l['task_id'], 'answer': a}\n"
+            "         for l in lines for n, a in enumerate((l['reference_answer'], 'no idea'))]\n"
+            "scale = {0.0: 'wrong', 0.5: 'nearly', 1.0: 'right'}\n"
+            "session = LabelSession(items, scale, labeller='me')\n"
+            "for item in items:\n"
+            "    session.record(0.0 if item['answer'] == 'no idea' else 1.0)\n"
+            "labels = checks.load_labels(session.save(sys.argv[1]))\n"
+            "print(len(labels), list(labels['label']))\n"
+            "print(sorted(set(labels['task_id'])) == sorted(l['task_id'] for l in lines))\n"
+            "print(all(labels['item'].map(lambda line: line['task_id']) == labels['task_id']))\n"
+        ), str(tmp := tmp_path / "session_labels.csv")],
+        cwd=project, env=_project_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["6 [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]", "True", "True"]
+    assert tmp.read_text().splitlines()[0] == "task_id,answer,label,labeller"

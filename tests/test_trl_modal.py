@@ -12,7 +12,7 @@ import pytest
 from rftkit.course.grader import naive_grader
 from rftkit.course.task import CourseTaskSize, serve_course_task
 from rftkit.jobs import launch
-from rftkit.task import TaskTool
+from rftkit.task import RFTTask, TaskTool
 from rftkit.trl import describe_job
 from rftkit.trl.__main__ import main as cli
 from rftkit.trl.backend import ModalUnavailable, PreflightFailed, TRLModalJob, launch_trl_modal
@@ -115,6 +115,29 @@ def test_preflight_refuses_loopback_tools_and_passes_deployed_ones(course, publi
     missing = preflight(public_task, env={})
     assert any(c.name == "secrets" and TOKEN_ENV in c.message for c in missing.checks)
     assert course.env[TOKEN_ENV] not in missing.text()
+
+
+def test_the_unreachable_tools_hint_names_the_projects_own_service(course, tmp_path):
+    def hint(task):
+        (error,) = [c.message for c in preflight(task, env=course.env).checks
+                    if c.level == "error" and "cannot reach" in c.message][:1]  # fmt: skip
+        return error
+
+    # The course task (no project around it): both ways, the project's first.
+    assert "a project made by `rftkit new`: `modal deploy -m <package>.modal_app`" in hint(
+        course.task
+    )
+    # A team's task in its project (build/task.json): that project's package, nothing else.
+    project = tmp_path / "order-assistant"
+    (project / "order_assistant").mkdir(parents=True)
+    (project / "pyproject.toml").write_text('[project]\nname = "order-assistant"\n')
+    for name in ("service.py", "modal_app.py"):
+        (project / "order_assistant" / name).write_text("")
+    saved = course.task.save(project / "build" / "task.json")
+    message = hint(RFTTask.load(saved))
+    assert "`modal deploy -m order_assistant.modal_app`" in message
+    assert "Dockerfile on Azure Container Apps" in message
+    assert "tools_service" not in message
 
 
 def test_preflight_runs_the_hosted_red_team_and_masks_header_values(course, public_task):

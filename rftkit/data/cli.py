@@ -63,9 +63,10 @@ def _run_validate(args: argparse.Namespace) -> int:
         tool_names=tool_names(specs) if specs is not None else None,
         other_split=args.against,
         profile=Profile(args.platform, args.model),
+        shared_answers=args.shared_answer,
     )
-    for finding in report.findings:
-        print(finding)
+    for text in report.lines():
+        print(text)
     print(report.summary())
     return ExitCode.OK if report.ok else ExitCode.CHECKS_FAILED
 
@@ -113,7 +114,7 @@ def _run_split(args: argparse.Namespace) -> int:
         return ExitCode.CHECKS_FAILED
     write_jsonl(train, args.train)
     write_jsonl(valid, args.valid)
-    leaks = find_leakage(train, valid)
+    leaks = find_leakage(train, valid, shared_answers=args.shared_answer)
     print(f"wrote {len(train)} lines to {args.train} and {len(valid)} to {args.valid}")
     if not leaks.empty:
         print(f"{len(leaks)} leakage pair(s) between the splits:")
@@ -138,6 +139,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     validate.add_argument("--split", choices=("train", "validation"), default="train")
     validate.add_argument("--against", type=Path, help="the other split's file (leakage check)")
+    validate.add_argument(
+        "--shared-answer",
+        action="append",
+        default=[],
+        metavar="ANSWER",
+        help="an answer different tasks legitimately share (e.g. a flag); repeatable",
+    )
     validate.add_argument(
         "--platform",
         choices=("openai", "azure"),
@@ -170,5 +178,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     split.add_argument("--seed", type=int, default=0)
     split.add_argument(
         "--by", type=lambda text: tuple(text.split(",")), default=("task_type", "tier")
+    )
+    split.add_argument(
+        "--shared-answer",
+        action="append",
+        default=[],
+        metavar="ANSWER",
+        help="an answer different tasks legitimately share (e.g. a flag); repeatable",
     )
     split.set_defaults(run=_exit_status(_run_split))

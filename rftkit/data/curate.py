@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -112,13 +112,22 @@ def _fact_key(line: Record) -> tuple[tuple[str, ...], str] | None:
 
 
 def find_leakage(
-    train: Sequence[Record], valid: Sequence[Record], threshold: float = DEFAULT_THRESHOLD
+    train: Sequence[Record],
+    valid: Sequence[Record],
+    threshold: float = DEFAULT_THRESHOLD,
+    *,
+    shared_answers: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Validation lines that repeat a training task, one row per (validation, training) pair.
 
     Columns: ``valid_index``, ``train_index`` (0-based), their ``task_id``s, ``reason`` and
     ``score`` (question similarity). Sorted by validation line, the strongest reason first.
+
+    ``shared_answers`` are answers that different tasks legitimately share (an option or a
+    command-line flag that answers several questions): a pair whose only link is such an answer
+    (a similar question or the same evidence) is not leakage. The same question still is.
     """
+    shared = {str(answer) for answer in shared_answers}
     train_q = [question_of(line) for line in train]
     valid_q = [question_of(line) for line in valid]
     found: dict[tuple[int, int], tuple[int, str, float]] = {}
@@ -127,6 +136,7 @@ def find_leakage(
             found[v, t] = (0, "same question as", score)
         elif (
             _answer(valid[v]) is not None
+            and _answer(valid[v]) not in shared
             and _answer(valid[v]) == _answer(train[t])
             and _numbers(valid_q[v]) == _numbers(train_q[t])
         ):
@@ -134,7 +144,7 @@ def find_leakage(
     facts: dict[tuple[tuple[str, ...], str], list[int]] = {}
     for t, line in enumerate(train):
         key = _fact_key(line)
-        if key is not None:
+        if key is not None and key[1] not in shared:
             facts.setdefault(key, []).append(t)
     for v, line in enumerate(valid):
         key = _fact_key(line)

@@ -9,6 +9,7 @@ otherwise. Duplicate lines and repeated questions are warnings; a task shared by
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from rftkit.data.curate import find_leakage, question_of
 from rftkit.data.findings import Finding, Severity
@@ -91,12 +92,19 @@ def check_duplicates(name: str, lines: list[Line]) -> list[Finding]:
 
 
 def check_leakage(
-    name: str, lines: list[Line], other_name: str, other_lines: list[Line]
+    name: str,
+    lines: list[Line],
+    other_name: str,
+    other_lines: list[Line],
+    shared_answers: Iterable[str] = (),
 ) -> list[Finding]:
-    """Each line of this file that repeats a task of the other split's (its strongest match)."""
+    """Each line of this file that repeats a task of the other split's (its strongest match);
+    ``shared_answers``: answers tasks may legitimately share (see ``find_leakage``)."""
     here = [line for line in lines if line.record is not None]
     there = [line for line in other_lines if line.record is not None]
-    leaks = find_leakage([ln.record for ln in there], [ln.record for ln in here])
+    leaks = find_leakage(
+        [ln.record for ln in there], [ln.record for ln in here], shared_answers=shared_answers
+    )
     leaks = leaks.drop_duplicates("valid_index")  # one finding per line: its strongest match
     return [
         Finding(

@@ -66,12 +66,14 @@ def validate_file(
     tool_names: Iterable[str] | None = None,
     other_split: str | os.PathLike[str] | None = None,
     profile: Profile = Profile(),
+    shared_answers: Iterable[str] = (),
 ) -> ValidationReport:
     """Every finding for the JSONL file at ``path``.
 
     ``split`` picks the line limit (``train`` or ``validation``); ``grader`` (a config dict or a
     JSON file) adds the template check; ``tool_names`` (the tool service's) adds the tool-name
-    check; ``other_split`` (the other split's file) adds the train/validation leakage check;
+    check; ``other_split`` (the other split's file) adds the train/validation leakage check, in
+    which ``shared_answers`` (e.g. a CLI flag several tasks answer with) link no two tasks;
     ``profile`` makes one platform's own rules errors (see the module docstring).
     """
     lines, findings = read_lines(path)
@@ -79,7 +81,9 @@ def validate_file(
     if other_split is not None:
         other_lines, _ = read_lines(other_split)
         other = (str(other_split), other_lines)
-    findings += _check_lines(str(path), lines, split, grader, tool_names, other, profile)
+    findings += _check_lines(str(path), lines, split, grader, tool_names, profile)
+    if other is not None:
+        findings += check_leakage(str(path), lines, *other, shared_answers)
     return ValidationReport(str(path), len(lines), _in_file_order(str(path), findings))
 
 
@@ -114,7 +118,7 @@ def validate_records(
         parsed, problems = parse_line(text, name, number)
         findings += problems
         lines.append(Line(number, parsed))
-    findings += _check_lines(name, lines, split, grader, tool_names, None, profile)
+    findings += _check_lines(name, lines, split, grader, tool_names, profile)
     return ValidationReport(name, len(lines), _in_file_order(name, findings))
 
 
@@ -130,7 +134,6 @@ def _check_lines(
     split: str,
     grader: Grader | None,
     tool_names: Iterable[str] | None,
-    other: tuple[str, list[Line]] | None,
     profile: Profile,
 ) -> list[Finding]:
     if split not in LINE_LIMITS:
@@ -151,6 +154,4 @@ def _check_lines(
             findings += checker.check(line.record, grader_vars, served, python_reads)
     findings += check_size(name, len(lines), split, profile)
     findings += check_duplicates(name, lines)
-    if other is not None:
-        findings += check_leakage(name, lines, *other)
     return findings

@@ -26,7 +26,11 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-CSV_FIELDS = ("item_id", "label", "labeller")
+ID_COLUMN = "task_id"
+"""The id column of a saved file: what a project's κ loader (``checks.load_labels``) joins on."""
+LEGACY_ID_COLUMN = "item_id"
+"""What files saved before used; still read."""
+ANSWER_COLUMN = "answer"
 UNDO_KEY = "u"
 
 
@@ -113,41 +117,67 @@ class LabelSession:
         frame["label"] = pd.Series([self._given.get(i) for i in self.ids], dtype=object)
         return frame
 
+    def _row_key(self, item: Mapping[str, Any], answers: bool) -> tuple[str, ...]:
+        """How a saved row names ``item``: its task (the ``task_id`` field if the items have one,
+        else its id) and, when the items carry answers, the answer (a task may have several)."""
+        task = str(item.get(ID_COLUMN, item[self.id_field]))
+        return (task, str(item[ANSWER_COLUMN])) if answers else (task,)
+
+    @property
+    def _has_answers(self) -> bool:
+        return all(ANSWER_COLUMN in item for item in self.items)
+
     def save(self, path: str | Path) -> Path:
-        """Write the labels given so far as CSV (``item_id,label,labeller``), in labelling order."""
+        """Write the labels given so far as CSV, in labelling order: ``task_id,label,labeller``,
+        with an ``answer`` column after ``task_id`` when the items carry answers. That is the
+        format a project's ``checks.load_labels`` reads for the κ gate."""
         path = Path(path)
+        answers = self._has_answers
+        by_id = dict(zip(self.ids, self.items, strict=True))
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(CSV_FIELDS)
+            writer.writerow([ID_COLUMN, *([ANSWER_COLUMN] if answers else []), "label", "labeller"])
             for item_id in self._history:
-                writer.writerow([item_id, self._given[item_id], self.labeller])
+                key = self._row_key(by_id[item_id], answers)
+                writer.writerow([*key, self._given[item_id], self.labeller])
         return path
 
     def load(self, path: str | Path) -> int:
         """Add the labels from a CSV written by :meth:`save`; returns how many were read.
 
-        The whole file is checked before anything is recorded, so a bad line loses nothing;
-        errors name the file, line and field.
+        Rows name items by ``task_id`` (and ``answer`` when the file and the items have one), or
+        by ``item_id`` as files saved by older versions do. The whole file is checked before
+        anything is recorded, so a bad line loses nothing; errors name the file, line and field.
         """
         path = Path(path)
         by_text = {str(label): label for label in self.labels}
-        known = set(self.ids)
         rows: list[tuple[str, Any]] = []
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            missing = [f for f in CSV_FIELDS[:2] if f not in (reader.fieldnames or [])]
+            header = reader.fieldnames or []
+            column = ID_COLUMN if ID_COLUMN in header else LEGACY_ID_COLUMN
+            missing = [f for f in (column, "label") if f not in header]
             if missing:
                 raise ValueError(f"{path}: line 1: header lacks field(s) {missing}")
+            answers = column == ID_COLUMN and ANSWER_COLUMN in header and self._has_answers
+            if column == LEGACY_ID_COLUMN:
+                known = {(i,): i for i in self.ids}
+            else:
+                known = {self._row_key(item, answers): i
+                         for i, item in zip(self.ids, self.items, strict=True)}  # fmt: skip
+            columns = (column, ANSWER_COLUMN) if answers else (column,)
             for row in reader:
                 where = f"{path}: line {reader.line_num}"
-                item_id, text = row["item_id"], row["label"]
-                if item_id not in known:
-                    raise ValueError(f"{where}: field 'item_id': unknown item {item_id!r}")
+                key = tuple(row[c] for c in columns)
+                text = row["label"]
+                if key not in known:
+                    shown = key[0] if len(key) == 1 else key
+                    raise ValueError(f"{where}: field {column!r}: unknown item {shown!r}")
                 if text not in by_text:
                     raise ValueError(
                         f"{where}: field 'label': {text!r} is not one of {list(by_text)}"
                     )
-                rows.append((item_id, by_text[text]))
+                rows.append((known[key], by_text[text]))
         for item_id, label in rows:
             if item_id not in self._given:
                 self._history.append(item_id)

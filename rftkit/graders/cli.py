@@ -60,13 +60,47 @@ def _run_validate(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _tool_calls(path: Path) -> list[Any]:
+    """The calls in a ``--tools-file``: a JSON list of ``{"name", "arguments"}`` (arguments an
+    object or a JSON string) or of chat-completions ``tool_calls`` entries, as
+    ``sample.output_tools`` holds them; errors name the file and the entry."""
+    from pydantic import ValidationError
+
+    from rftkit.protocol import ToolCall
+
+    calls = _load_json(path, "tools")
+    if not isinstance(calls, list):
+        raise SystemExit(f"{path}: expected a JSON list of tool calls, got {type(calls).__name__}")
+    found = []
+    for index, call in enumerate(calls):
+        if not isinstance(call, dict) or not {"name", "function"} & set(call):
+            raise SystemExit(
+                f"{path}: [{index}]: a tool call needs 'name' and 'arguments' "
+                "(or a chat-completions 'function')"
+            )
+        if "function" not in call:
+            arguments = call.get("arguments", {})
+            text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+            call = {"id": call.get("id", f"call_{index}"), "type": "function",
+                    "function": {"name": call["name"], "arguments": text}}  # fmt: skip
+        try:
+            found.append(ToolCall.model_validate(call))
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"])
+            raise SystemExit(f"{path}: [{index}].{where}: {problem['msg']}") from None
+    return found
+
+
 def _run_run(args: argparse.Namespace) -> int:
     from rftkit.graders import GraderValidationError, run_grader
+    from rftkit.protocol import Sample
 
     grader = _load_json(args.grader, "grader")
     item = _load_json(args.item, "item") if args.item else {}
+    tools = _tool_calls(args.tools_file) if args.tools_file else []
     try:
-        result = run_grader(grader, args.sample, item)
+        result = run_grader(grader, Sample.from_text(args.sample, tools), item)
     except GraderValidationError as exc:
         print(f"{args.grader}: {exc}", file=sys.stderr)
         return ExitCode.CHECKS_FAILED
@@ -115,6 +149,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("grader", type=Path)
     run.add_argument("--sample", required=True, help="the model's output text")
     run.add_argument("--item", type=Path, help="a JSON file holding the dataset line")
+    run.add_argument(
+        "--tools-file",
+        type=Path,
+        help='JSON list of the tool calls made: [{"name": ..., "arguments": {...}}, ...] '
+        "(sample.output_tools), for graders with an efficiency or tool term",
+    )
     run.set_defaults(run=_run_run)
 
     serve = actions.add_parser("serve", help="serve a grader as an endpoint grader (POST /grade)")

@@ -9,8 +9,13 @@ The arithmetic (each line a row of :meth:`Forecast.table`):
   baseline's rollouts call may get up to one request per rollout at once (the **peak simultaneous
   requests**, compared with the 50 QPS endpoints are asked to handle, docs/hosted-api.md §4.3), and
   ``calls per rollout × rollouts per step ÷ rollout latency`` on average over the step;
-- wall time: per step the slowest rollouts (baseline p50 .. p95 latency, plus grader latency)
-  plus a per-step training overhead; the range is low .. high;
+- wall time: per step the slowest rollouts (p50 .. p95 seconds per rollout, plus grader latency)
+  plus a per-step training overhead; the range is low .. high. Seconds per rollout are, in this
+  order: ``rollout_s=`` when the caller measured them (a job's triage seconds ÷ its rollouts);
+  the baseline's latency when a model ran it; and when the baseline is scripted (no model
+  tokens: its latency is the tools' alone, about 0) :attr:`Assumptions.scripted_floor_s`. The
+  forecast's notes say which. The local backend's triage (every training line
+  ``triage_repeats`` times before the first step) is counted, one rollout after another;
 - cost: wall hours × the price table's hourly rate (``rftkit.jobs.platforms.PRICES``, editable,
   each row with its source and date); model-grader tokens are counted and priced only when
   ``grader_usd_per_million_tokens`` is given.
@@ -59,6 +64,12 @@ class Assumptions:
     """Rollouts per prompt at ``compute_multiplier=1`` (unpublished)."""
     step_overhead_s: tuple[float, float] = (30.0, 180.0)
     """Training and bookkeeping per step beyond sampling (unpublished; a wide range)."""
+    scripted_floor_s: dict[str, tuple[float, float]] = field(
+        default_factory=lambda: {"local": (0.5, 1.0), "hosted": (10.0, 60.0)}
+    )
+    """Seconds per rollout (p50, p95) when the baseline is scripted, so no model was timed: an
+    assumption, not a measurement (the local engine's small CPU model; a hosted reasoning model
+    that calls tools). Measure and pass ``forecast(..., rollout_s=...)`` when you can."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,11 @@ class RolloutProfile:
         """The profile of a :class:`rftkit.evaluation.baseline.Baseline` run."""
         return cls.from_traces(baseline.traces)
 
+    @property
+    def scripted(self) -> bool:
+        """No model tokens in any rollout: a scripted policy, whose latency is not a model's."""
+        return self.input_tokens == 0 and self.output_tokens == 0 and self.reasoning_tokens == 0
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -121,10 +137,12 @@ class Plan:
     evals: int
     eval_rollouts: int
     notes: tuple[str, ...]
+    triage_rollouts: int = 0
+    """Rollouts before the first step (the local backend's learnability triage)."""
 
     @property
     def rollouts(self) -> int:
-        return self.steps * self.rollouts_per_step + self.eval_rollouts
+        return self.steps * self.rollouts_per_step + self.eval_rollouts + self.triage_rollouts
 
 
 def plan(task: RFTTask, backend: str, assumptions: Assumptions = Assumptions()) -> Plan:
@@ -135,12 +153,14 @@ def plan(task: RFTTask, backend: str, assumptions: Assumptions = Assumptions()) 
 
         config, notes = grpo_config(task, n_train)
         evals = config.steps // config.eval_interval
+        tried = min(n_train, config.triage_tasks) if config.triage_tasks else n_train
         return Plan(
             config.steps,
             config.tasks_per_step * config.group_size,
             evals,
             evals * n_valid * config.valid_repeats,
             tuple(notes),
+            triage_rollouts=tried * config.triage_repeats,
         )
     hyper, left = resolve(task.hyperparameters, backend, {**AUTO[backend], **assumptions.auto})
     read = ("batch_size", "n_epochs", "compute_multiplier", "eval_interval", "eval_samples")
@@ -197,7 +217,7 @@ class Forecast:
             tools = sorted(n for n, u in self.tool_urls.items() if u == url)
             per_rollout = sum(self.profile.calls_by_tool.get(n, 0.0) for n in tools)
             peak = round(self.plan.rollouts_per_step * min(1.0, per_rollout))
-            step_s = max(self.profile.latency_p50_s, 1e-9)
+            step_s = max(self.figures.get("rollout_s", (self.profile.latency_p50_s,))[0], 1e-9)
             rows.append(
                 {
                     "endpoint": url,
@@ -219,8 +239,14 @@ class Forecast:
             ("steps", plan.steps, plan.steps),
             ("rollouts per step", plan.rollouts_per_step, plan.rollouts_per_step),
             ("validation runs", plan.evals, plan.evals),
-            ("rollouts (training + validation)", plan.rollouts, plan.rollouts),
         ]
+        if plan.triage_rollouts:
+            rows.append(("triage rollouts", plan.triage_rollouts, plan.triage_rollouts))
+        what = "triage + training + validation" if plan.triage_rollouts else "training + validation"
+        rows.append((f"rollouts ({what})", plan.rollouts, plan.rollouts))
+        if self.figures.get("rollout_s_source", "baseline") != "baseline":
+            low, high = self.figures["rollout_s"]
+            rows.append(("seconds per rollout", round(low, 2), round(high, 2)))
         if p is not None:
             calls = round(plan.rollouts * p.tool_calls)
             rows.append(("tool calls", calls, calls))
@@ -302,20 +328,29 @@ def forecast(
     assumptions: Assumptions = Assumptions(),
     prices: tuple[Price, ...] = PRICES,
     grader_usd_per_million_tokens: float | None = None,
+    rollout_s: tuple[float, float] | None = None,
 ) -> Forecast:
-    """The forecast for ``task`` on ``backend`` (``local``, ``openai``, ``azure``)."""
+    """The forecast for ``task`` on ``backend`` (``local``, ``openai``, ``azure``).
+
+    ``rollout_s``: seconds per rollout (p50, p95) measured on this backend, e.g. a previous
+    job's triage time ÷ its rollouts; it replaces the baseline's latency (see the module doc)."""
     shape = plan(task, backend, assumptions)
+    rollout, source, note = _rollout_seconds(profile, backend, assumptions, rollout_s)
     overhead = (0.0, 0.0) if backend == "local" else assumptions.step_overhead_s
-    per_step = (
-        profile.latency_p50_s + profile.grader_latency_s + overhead[0],
-        profile.latency_p95_s + profile.grader_latency_s + overhead[1],
-    )
-    eval_s = (profile.latency_p50_s, profile.latency_p95_s)
+    grader_s = profile.grader_latency_s
+    per_step = tuple(r + grader_s + o for r, o in zip(rollout, overhead, strict=True))
+    triage = tuple(shape.triage_rollouts * (r + grader_s) for r in rollout)
     hours = tuple(
-        (shape.steps * s + shape.evals * e) / 3600 for s, e in zip(per_step, eval_s, strict=True)
+        (t + shape.steps * s + shape.evals * e) / 3600
+        for t, s, e in zip(triage, per_step, rollout, strict=True)
     )
     grader_tokens = shape.rollouts * profile.grader_tokens
-    notes = list(shape.notes)
+    notes = [*shape.notes, *([note] if note else [])]
+    if shape.triage_rollouts:
+        notes.append(
+            f"triage: {shape.triage_rollouts} rollouts before the first step, counted one after "
+            "another"
+        )
     price = None if backend == "local" else price_for(backend, task.model, prices)
     cost = None
     if backend == "local":
@@ -352,6 +387,34 @@ def forecast(
         urls,
         grader_tokens,
         tuple(notes),
+        figures={"rollout_s": rollout, "rollout_s_source": source},
+        # rollout_s_source: "given" (rollout_s=), "baseline" (measured), "floor" (assumed)
+    )
+
+
+def _rollout_seconds(
+    profile: RolloutProfile,
+    backend: str,
+    assumptions: Assumptions,
+    measured: tuple[float, float] | None,
+) -> tuple[tuple[float, float], str, str]:
+    """Seconds per rollout (p50, p95), their source (``given``, ``baseline``, ``floor``) and a
+    note for the forecast saying so (none for the baseline's own latency, the usual case)."""
+    if measured is not None:
+        low, high = measured
+        if not 0 < low <= high:
+            raise ValueError(f"rollout_s must be 0 < p50 <= p95 seconds, got {measured!r}")
+        return (low, high), "given", f"seconds per rollout: {low:g}-{high:g}, measured (given)"
+    baseline = (profile.latency_p50_s, profile.latency_p95_s)
+    if not profile.scripted:
+        return baseline, "baseline", ""
+    floor = assumptions.scripted_floor_s["local" if backend == "local" else "hosted"]
+    used = (max(baseline[0], floor[0]), max(baseline[1], floor[1]))
+    return used, "floor", (
+        f"seconds per rollout: {used[0]:g}-{used[1]:g}, an assumed floor: the baseline is "
+        f"scripted (no model tokens), so its {baseline[0]:.2f} s per rollout times the tools, "
+        "not a model; pass rollout_s= measured on this backend (a job's triage seconds ÷ its "
+        "rollouts) to replace it"
     )
 
 

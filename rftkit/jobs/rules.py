@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 from rftkit import outbound
 from rftkit.task import RFTTask
+from rftkit.toolserver.deployment import deploy_hint
 
 SPEC = "OpenAI OpenAPI spec (FineTuneReinforcementHyperparameters)"
 AZURE_VALIDATION = "Azure OpenAI reinforcement fine-tuning how-to (learn.microsoft.com)"
@@ -179,7 +180,11 @@ def platform_rules(
                     "reachable URLs",
                     "error",
                     f"{what} at {url}: {reason}, which {platform} cannot reach from its network; "
-                    "deploy it on a public HTTPS URL (notebook 02) and put that URL in the task",
+                    + (
+                        f"{deploy_hint(task.root)}, and put its URL in the task"
+                        if what.startswith("tool ")
+                        else "deploy it on a public HTTPS URL and put that URL in the task"
+                    ),
                 )
             )
     return found

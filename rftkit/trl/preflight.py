@@ -33,6 +33,7 @@ from rftkit.jobs.preflight import check_redteam, task_secrets
 from rftkit.jobs.report import Report
 from rftkit.jobs.rules import private_reason
 from rftkit.task import RFTTask
+from rftkit.toolserver.deployment import deploy_hint
 from rftkit.trl.gpus import GPUS, MAX_GPUS, MODELS
 from rftkit.trl.jobspec import TRLJobSpec
 from rftkit.trl.toolmethods import ToolSpecError, spec_function, task_tool_specs
@@ -103,8 +104,8 @@ def _tool_checks(task: RFTTask, report: Report) -> None:
             report.add(
                 f"tool {tool.name}",
                 "error",
-                f"{tool.server_url}: {reason}, which a Modal GPU cannot reach; deploy the "
-                "tools (modal deploy -m tools_service.modal_app) and point the task at them",
+                f"{tool.server_url}: {reason}, which a Modal GPU cannot reach; "
+                f"{deploy_hint(task.root)}, and point the task at it",
             )
     try:
         specs = task_tool_specs(task.items("train") + task.items("validation"))
