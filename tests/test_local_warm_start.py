@@ -17,7 +17,6 @@ import re
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 

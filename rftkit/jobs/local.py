@@ -355,10 +355,10 @@ class LocalJob(Watching):
     def _report_requests(self) -> None:
         """The last word on traffic: requests the task's tool URLs answered, by phase."""
         phases = {p: sum(c.values()) for p, c in self.trainer.requests.items()}
-        detail = ", ".join(f"{p} {n}" for p, n in phases.items() if n) or "no phase sent any"
+        detail = ", ".join(f"{p} {n}" for p, n in phases.items() if n)
         self.trainer.emit(
             f"Tool requests that reached the task's tool URLs: {sum(phases.values())}"
-            f" ({detail})"
+            + (f" ({detail})" if detail else "")
         )
 
     def _run(self, progress: bool) -> None:
