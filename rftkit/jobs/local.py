@@ -67,6 +67,7 @@ def local_checkpoint(model: str) -> tuple[Path, str | None]:
         return Path(model), None
     return BASE_CHECKPOINT, (
         f"model {model!r} is not available on the local engine; it trains {BASE_MODEL} in its place"
+        " (with a warm start, a small model made from the task's reference solver)"
     )
 
 
