@@ -183,3 +183,40 @@ def test_a_warm_start_from_a_solver_whose_calls_fail_stops_with_the_reason(
     assert "gave no transcript the grader marked correct" in job.error
     closing = job.events()[-2]["message"]
     assert closing.startswith("Tool requests that reached the task's tool URLs: 18 (warm start 18)")
+
+
+def test_only_requests_a_tool_url_answered_are_counted():
+    """Counted where sent: each attempt the URL answered (retries too), not a call refused before
+    sending (unknown tool, bad arguments) nor one sent where nobody listens."""
+    from rollout_fakes import EndpointLog, TurnsPolicy, fake_tool_app, item, job_tools
+
+    from rftkit.rollouts import run_rollouts_sync
+
+    log = EndpointLog()
+    turns = [[("flaky", {"fail_times": 2}), ("echo", {"text": "a"}), ("nowhere", {}),
+              ("missing", {})]]  # fmt: skip
+    grader = {"type": "string_check", "name": "g", "input": "{{sample.output_text}}",
+              "reference": "x", "operation": "eq"}  # fmt: skip
+    reached: Counter[str] = Counter()
+    with serve_in_background(fake_tool_app(log)) as url:
+        tools = [*job_tools(url, names=("flaky", "echo")),
+                 {"name": "nowhere", "server_url": "http://127.0.0.1:9/call"}]  # fmt: skip
+        run_rollouts_sync([item()], TurnsPolicy(turns), tools=tools, grader=grader,
+                          retry_backoff=0.0, reached=reached, progress=False)  # fmt: skip
+    assert len(log.calls) == 4  # flaky: 2 failures + 1 success; echo: 1
+    assert reached == Counter({"flaky": 3, "echo": 1})
+
+
+def test_a_task_tokenizer_makes_every_number_a_slot_and_survives_a_checkpoint():
+    from rftkit.local.tokenizer import SlotTable, Tokenizer
+
+    tokenizer = Tokenizer.build(["order A7 is held", "order A27"], small_integers=False)
+    slots = SlotTable()
+    ids = tokenizer.encode("order A7", slots)
+    assert Tokenizer.is_slot(ids[-1]) and slots.strings == ["7"]
+    assert tokenizer.decode(ids, slots) == "order A7"
+    again = Tokenizer.from_state_dict(tokenizer.state_dict())
+    assert again.vocab == tokenizer.vocab and not again.small_integers
+    course_like = Tokenizer.build(["order A7"])
+    assert Tokenizer.from_state_dict(course_like.state_dict()).small_integers
+    assert not Tokenizer.is_slot(course_like.encode("A7", SlotTable())[-1])
