@@ -220,3 +220,14 @@ def test_a_task_tokenizer_makes_every_number_a_slot_and_survives_a_checkpoint():
     course_like = Tokenizer.build(["order A7"])
     assert Tokenizer.from_state_dict(course_like.state_dict()).small_integers
     assert not Tokenizer.is_slot(course_like.encode("A7", SlotTable())[-1])
+
+
+def test_the_cli_refuses_a_warm_start_it_cannot_use_before_any_check(order_project, capsys):
+    task_module = importlib.import_module(f"{PACKAGE}.task")
+    path = task_module.write_task(order_project / "build", "http://127.0.0.1:9")
+    base = ["jobs", "launch", "--task", str(path)]
+    assert main([*base, "--backend", "openai", "--warm-start", f"{PACKAGE}.solver:solve"]) == 2
+    assert "--warm-start is for the local backend, not openai" in capsys.readouterr().err
+    assert main([*base, "--backend", "local", "--warm-start", "no_such_project.solver:solve"]) == 2
+    err = capsys.readouterr()
+    assert "cannot import no_such_project" in err.err and "preflight" not in err.out
