@@ -111,6 +111,7 @@ def run(order_project, tmp_path_factory):
 def test_the_job_warm_starts_and_trains_against_the_teams_service(run):
     job, status, entries, _ = run
     assert status == "succeeded", job.error
+    assert job.as_job()["fine_tuned_model"].startswith("ft:rftkit-tinylm-warmstart:local:")
     messages = [e["message"] for e in job.events()]
     assert messages[0].startswith("Rehearsal of the hosted job")
     assert "warm-started from the task's reference solver in its place" in messages[1]

@@ -43,6 +43,10 @@ from rftkit.local.warmstart import (
 from rftkit.rollouts.solver import Solver
 from rftkit.task import RFTTask
 
+WARM_START_MODEL = "rftkit-tinylm-warmstart"
+"""What a warm-started job's trained model id names as its base (``ft:rftkit-tinylm-warmstart:…``):
+a model made by the job from the task's reference solver, not the committed base checkpoint."""
+
 JOB_STATUSES = (
     "validating_files",
     "queued",
@@ -190,9 +194,11 @@ class LocalJob(Watching):
 
     @property
     def model_name(self) -> str:
-        """The id the trained model gets (``ft:…``); its checkpoints add ``:ckpt-step-N``."""
+        """The id the trained model gets (``ft:…``, naming the base it started from); its
+        checkpoints add ``:ckpt-step-N``."""
         suffix = f":{self.task.suffix}" if self.task.suffix else ""
-        return f"ft:{BASE_MODEL}:local{suffix}:{self.id.removeprefix('ftjob-local-')}"
+        base = BASE_MODEL if self.solver is None else WARM_START_MODEL
+        return f"ft:{base}:local{suffix}:{self.id.removeprefix('ftjob-local-')}"
 
     @property
     def fine_tuned_model(self) -> str | None:
