@@ -67,7 +67,8 @@ def test_a_paused_job_resumes_and_finishes_with_events_and_checkpoints(
     assert messages[-1] == "The job has successfully completed"
     metrics = [e for e in streamed if e["type"] == "metrics"]
     assert [e["data"]["step"] for e in metrics] == [1, 2]
-    assert job.events(after=metrics[0]["id"]) == [metrics[1], streamed[-1]]
+    assert job.events(after=metrics[0]["id"]) == [metrics[1], *streamed[-2:]]
+    assert messages[-2].startswith("Tool requests that reached the task's tool URLs: ")
     assert [c["step_number"] for c in job.checkpoints()] == [1, 2]
     assert all((tmp_path / "checkpoints" / f"step-{n}.pt").exists() for n in (1, 2))
 
@@ -171,6 +172,8 @@ def test_a_teams_own_task_trains_locally_with_real_calls_to_its_service(tmp_path
     assert received, "no tool call reached the team's service"
     assert len({c.trace_id for c in received}) > 1  # one trace_id per rollout
     assert all(c.item.get("reference_answer") in ("shipped", "delayed") for c in received)
+    closing = next(m for m in reversed(messages) if m.startswith("Tool requests that reached"))
+    assert closing.split("URLs: ")[1].split(" ")[0] == str(len(received))  # the service's count
     # the base model cannot learn this task: either it ran, or it failed saying why
     assert status == "succeeded" or "nothing to learn" in job.error
     assert "orders-token" not in json.dumps(job.events()) + repr(task) + repr(job.as_job())
@@ -190,3 +193,4 @@ def test_a_task_whose_tools_the_model_does_not_know_says_no_request_is_sent(
     assert "calls none of this task's tools (lookup_order)" in first
     assert "send no request to the task's tool URLs" in first
     assert received == [], "the note says no request is sent; the service's log must agree"
+    assert "Tool requests that reached the task's tool URLs: 0" in job.events()[-2]["message"]

@@ -24,15 +24,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from rftkit.course.expert import BASE_HABITS, Habits, ScriptedExpert
 from rftkit.course.world.facts import SECTORS, quarter_label
 from rftkit.course.world.names import TWIN_SUFFIXES
 from rftkit.course.worlds import PRETRAIN_SEEDS, build_world, world_seeds
-from rftkit.local.batches import batch_tensors, length_buckets
-from rftkit.local.model import ModelConfig, TinyLM, cosine_lr
+from rftkit.local.batches import length_buckets
+from rftkit.local.model import ModelConfig, TinyLM
+from rftkit.local.supervised import Optimisation
+from rftkit.local.supervised import train_cycle as supervised_cycle
 from rftkit.local.tokenizer import Rendered, Tokenizer, render
 
 
@@ -160,29 +160,8 @@ def train_cycle(
     progress: bool,
     slot_weight: float = 1.0,
 ) -> list[float]:
-    """One cosine cycle with a fresh AdamW: cross-entropy on the expert's own tokens only, slot
-    tokens (copied figures and identifiers) weighted by ``slot_weight``."""
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=config.weight_decay
+    """One cosine cycle with the config's AdamW settings (``rftkit.local.supervised``)."""
+    optimisation = Optimisation(config.lr, config.warmup, config.weight_decay)
+    return supervised_cycle(
+        model, batches, rng, optimisation, steps, label, progress, slot_weight
     )
-    losses = []
-    bar = tqdm(range(steps), desc=label, disable=not progress)
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(step, steps, config.lr, config.warmup)
-        ids, _, trained = batch_tensors(rng.choice(batches))
-        logits = model(ids[:, :-1])
-        loss = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none"
-        )
-        is_slot = Tokenizer.is_slot(ids[:, 1:].reshape(-1)).float()
-        target = trained[:, 1:].reshape(-1).float() * (1 + (slot_weight - 1) * is_slot)
-        loss = (loss * target).sum() / target.sum()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.item())
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}")
-    return losses

@@ -89,7 +89,8 @@ def launch(
     run it). ``backend`` is a name (``local``, ``openai``, ``azure``, ``trl-modal``) or a
     :class:`~rftkit.jobs.backend.Backend`.
 
-    Options by backend: ``local`` takes ``grpo`` and ``out_dir``; ``openai``/``azure`` take
+    Options by backend: ``local`` takes ``grpo``, ``out_dir`` and ``warm_start`` (a team's
+    reference solver, ``module:function``: see ``rftkit.jobs.local``); ``openai``/``azure`` take
     ``client``, ``timeout`` (seconds per request), ``force`` (a new job although this task
     launched one: otherwise that job is returned) and (Azure) ``training_type``; ``trl-modal``
     takes ``spec`` (a ``TRLJobSpec``). ``on_progress`` hears what the launch is doing and waiting

@@ -135,11 +135,14 @@ class LocalBackend:
         progress: bool = False,
         **options: Any,
     ) -> Job:
-        """``options``: ``grpo`` (GRPO overrides), ``out_dir``. ``progress=True`` shows the
-        engine's step bar; ``on_progress`` hears the job's messages as they are emitted."""
+        """``options``: ``grpo`` (GRPO overrides), ``out_dir``, ``warm_start`` (the task's
+        reference solver, ``module:function``: a team's task, see ``rftkit.jobs.local``) and
+        ``warm_start_config``. ``progress=True`` shows the engine's step bar; ``on_progress``
+        hears the job's messages as they are emitted."""
         from rftkit.jobs.local import LocalJob
 
-        known = {k: options.pop(k) for k in ("grpo", "out_dir") if k in options}
+        names = ("grpo", "out_dir", "warm_start", "warm_start_config")
+        known = {k: options.pop(k) for k in names if k in options}
         no_options("the local backend's launch", options)
         job = LocalJob(task, env=env, **known)
         if on_progress is not None:

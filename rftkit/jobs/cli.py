@@ -188,13 +188,19 @@ def _run_forecast(args: argparse.Namespace) -> int:
 
 def _run_launch(args: argparse.Namespace) -> int:
     task = _task(args)
+    options: dict[str, Any] = {"force": True} if args.new else {}
+    if args.warm_start:
+        if args.backend != "local":
+            raise _Usage(f"--warm-start is for the local backend, not {args.backend}")
+        from rftkit.local.warmstart import load_solver
+
+        options["warm_start"] = load_solver(args.warm_start)  # a bad name stops us here
     backend = _backend(args)
     report = backend.preflight(task, **_checks(args))
     print(report.render())
     if not report.ok and not args.force:
         print("not launched: fix the errors above, or pass --force to launch anyway")
         return CHECKS_FAILED
-    options = {"force": True} if args.new else {}
     job = launch(backend, task, skip_preflight=True, **options)
     if args.backend == "local":  # the job lives in this process: follow it to its end
         print(f"job {job.id} (local) started")
@@ -399,6 +405,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     checks(go)
     go.add_argument("--force", action="store_true", help="launch despite preflight errors")
     go.add_argument("--new", action="store_true", help="a new job even if one was launched")
+    go.add_argument(
+        "--warm-start",
+        metavar="MODULE:FUNCTION",
+        help="local: warm-start a small model from this reference solver (e.g. "
+        "my_agent.solver:solve) by calling the task's tools, then GRPO (a rehearsal)",
+    )
     trl(go)
     go.set_defaults(run=_guarded(_run_launch))
 

@@ -9,6 +9,12 @@ after the gradient step under way; ``cancel(wait=...)`` waits for that point.
 
 Events are ``fine_tuning.job.event`` dicts, checkpoints ``fine_tuning.job.checkpoint``-like dicts
 with the validation metrics, so ``rftkit.analysis`` reads them like a hosted job's.
+
+A team's own task: the committed base model knows only the course's tools, so ``warm_start``
+(the task's reference solver, ``module:function``) first makes a small model that calls the
+team's tools (``rftkit.local.warmstart``), then GRPO trains it against the same tools and grader.
+The job's last event before it ends counts the requests that reached the task's tool URLs, by
+phase, as the rollout engine counted them where it sent them.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import contextvars
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +33,19 @@ from rftkit.local.checkpoint import BASE_CHECKPOINT, BASE_MODEL, BASE_TOOLS, loa
 from rftkit.local.grpo import Aborted, GRPOTrainer, NothingToLearn
 from rftkit.local.hyperparameters import grpo_config
 from rftkit.local.memory import release_free_memory, tune_malloc
+from rftkit.local.warmstart import (
+    WarmStartConfig,
+    held_out_accuracy,
+    load_solver,
+    solver_name,
+    warm_start,
+)
+from rftkit.rollouts.solver import Solver
 from rftkit.task import RFTTask
+
+WARM_START_MODEL = "rftkit-tinylm-warmstart"
+"""What a warm-started job's trained model id names as its base (``ft:rftkit-tinylm-warmstart:…``):
+a model made by the job from the task's reference solver, not the committed base checkpoint."""
 
 JOB_STATUSES = (
     "validating_files",
@@ -52,6 +71,19 @@ def local_checkpoint(model: str) -> tuple[Path, str | None]:
         return Path(model), None
     return BASE_CHECKPOINT, (
         f"model {model!r} is not available on the local engine; it trains {BASE_MODEL} in its place"
+        " (with a warm start, a small model made from the task's reference solver)"
+    )
+
+
+def rehearsal_note(solver: str, tool_names: set[str]) -> str:
+    """What a warm-started job is, and what it is not."""
+    tools = ", ".join(sorted(tool_names)) or "none"
+    return (
+        f"Rehearsal of the hosted job: a small local model is warm-started from the task's"
+        f" reference solver ({solver}) by calling the task's tools ({tools}) at their URLs, then"
+        " trained by GRPO against those tools with the task's grader. The traffic, the grader"
+        " and the failure semantics are the hosted job's; the model is a tiny one trained for"
+        " minutes, so its accuracy says nothing about a hosted model's."
     )
 
 
@@ -87,7 +119,10 @@ class LocalJob(Watching):
 
     ``env`` resolves the task's header references (default: the process environment); ``grpo``
     overrides GRPO settings after the hosted hyperparameters are mapped
-    (``rftkit.local.hyperparameters``).
+    (``rftkit.local.hyperparameters``). ``warm_start`` (the task's reference solver, as
+    ``module:function`` or the function) makes the starting model from the solver's transcripts
+    through the task's tools (``rftkit.local.warmstart``; settings in ``warm_start_config``)
+    instead of the committed base model, which knows only the course's tools.
     """
 
     def __init__(
@@ -97,6 +132,8 @@ class LocalJob(Watching):
         env: Mapping[str, str] | None = None,
         grpo: dict[str, Any] | None = None,
         out_dir: str | Path | None = None,
+        warm_start: str | Solver | None = None,
+        warm_start_config: WarmStartConfig | None = None,
     ):
         self.id = f"ftjob-local-{uuid.uuid4().hex[:12]}"
         self.created_at = int(time.time())
@@ -106,7 +143,15 @@ class LocalJob(Watching):
         self.metadata = {"rftkit_task_hash": task.content_hash()}
         train, valid = task.items("train"), task.items("validation")
         self.config, notes = grpo_config(task, len(train), grpo)
+        self.solver = None if warm_start is None else load_solver(warm_start)
+        self.warm_start_config = warm_start_config or WarmStartConfig(seed=self.config.seed)
+        self.warm_start: dict[str, Any] | None = None  # its summary, once made
         checkpoint, stand_in = local_checkpoint(task.model)
+        if self.solver is not None:  # the base model is replaced before the first step
+            checkpoint, stand_in = BASE_CHECKPOINT, (
+                f"model {task.model!r} is not available on the local engine; it trains a small"
+                " model warm-started from the task's reference solver in its place"
+            )
         base, tokenizer = load_model(checkpoint)
         self.out_dir = Path(out_dir or Path("runs") / self.id)
         self._stop = threading.Event()
@@ -127,7 +172,11 @@ class LocalJob(Watching):
             should_stop=self._should_stop,
             should_abort=self._abort.is_set,
         )
-        world_note = course_world_note(train + valid, {t.name for t in task.tools})
+        tool_names = {t.name for t in task.tools}
+        if warm_start is not None:
+            world_note = rehearsal_note(solver_name(warm_start), tool_names)
+        else:
+            world_note = course_world_note(train + valid, tool_names)
         format_note = None
         if task.response_format is not None:
             format_note = (
@@ -145,9 +194,11 @@ class LocalJob(Watching):
 
     @property
     def model_name(self) -> str:
-        """The id the trained model gets (``ft:…``); its checkpoints add ``:ckpt-step-N``."""
+        """The id the trained model gets (``ft:…``, naming the base it started from); its
+        checkpoints add ``:ckpt-step-N``."""
         suffix = f":{self.task.suffix}" if self.task.suffix else ""
-        return f"ft:{BASE_MODEL}:local{suffix}:{self.id.removeprefix('ftjob-local-')}"
+        base = BASE_MODEL if self.solver is None else WARM_START_MODEL
+        return f"ft:{base}:local{suffix}:{self.id.removeprefix('ftjob-local-')}"
 
     @property
     def fine_tuned_model(self) -> str | None:
@@ -262,8 +313,65 @@ class LocalJob(Watching):
         return self.status
 
     # -- the worker ------------------------------------------------------------------------
+    def _warm_start(self, progress: bool) -> None:
+        """Make the starting model from the reference solver, say what was done, and hand it to
+        the trainer; its held-out accuracy is measured through the task's tools too."""
+        trainer, config = self.trainer, self.warm_start_config
+        requests = trainer.requests.setdefault("warm start", Counter())
+        made = warm_start(
+            trainer.items,
+            self.solver,
+            trainer.tools,
+            trainer.grader,
+            config,
+            max_episode_steps=self.config.max_episode_steps,
+            reached=requests,
+            should_stop=self._abort.is_set,
+            progress=progress,
+        )
+        if self._abort.is_set():
+            raise Aborted("stopped during the warm start")
+        summary = made.summary
+        calls = ", ".join(f"{name} {n}" for name, n in sorted(requests.items())) or "none"
+        trainer.emit(
+            f"Warm start: the reference solver ran {summary['solver_rollouts']} rollouts on the"
+            f" training lines; {sum(requests.values())} requests reached the task's tool URLs"
+            f" ({calls}); {summary['transcripts']} transcripts the grader marked correct were"
+            f" kept. A model of {summary['parameters']:,} parameters (vocabulary"
+            f" {summary['vocab']}) trained {summary['steps']} supervised steps on them, loss"
+            f" {summary['first_loss']} -> {summary['final_loss']} ({summary['seconds']} s)"
+        )
+        if trainer.valid_items:
+            accuracy = held_out_accuracy(
+                made.model,
+                made.tokenizer,
+                trainer.valid_items,
+                trainer.tools,
+                trainer.grader,
+                repeats=config.valid_repeats,
+                max_episode_steps=self.config.max_episode_steps,
+                temperature=self.config.temperature,
+                seed=self.config.seed,
+                reached=trainer.requests.setdefault("warm-start validation", Counter()),
+            )
+            summary["valid_accuracy"] = accuracy
+            trainer.emit(f"Warm start: held-out accuracy {accuracy}")
+        trainer.start_from(made.model, made.tokenizer)
+        self.warm_start = summary
+
+    def _report_requests(self) -> None:
+        """The last word on traffic: requests the task's tool URLs answered, by phase."""
+        phases = {p: sum(c.values()) for p, c in self.trainer.requests.items()}
+        detail = ", ".join(f"{p} {n}" for p, n in phases.items() if n)
+        self.trainer.emit(
+            f"Tool requests that reached the task's tool URLs: {sum(phases.values())}"
+            + (f" ({detail})" if detail else "")
+        )
+
     def _run(self, progress: bool) -> None:
         try:
+            if self.solver is not None and self.warm_start is None:
+                self._warm_start(progress)
             self.trainer.run(progress=progress)
         except Aborted as exc:
             self._finish("cancelled", f"({exc})")
@@ -286,6 +394,7 @@ class LocalJob(Watching):
         self._finish("failed", f": {reason}")
 
     def _finish(self, status: str, detail: str = "") -> None:
+        self._report_requests()
         self.finished_at = int(time.time())
         messages = {
             "succeeded": "The job has successfully completed",

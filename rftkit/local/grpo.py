@@ -26,6 +26,7 @@ import math
 import statistics
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -99,8 +100,10 @@ async def rollout_items(
     grader: dict[str, Any],
     repeats: int,
     max_episode_steps: int,
+    reached: Counter[str] | None = None,
 ) -> list[Trace]:
-    """``repeats`` rollouts of each line through the task's tool URLs, graded by its grader."""
+    """``repeats`` rollouts of each line through the task's tool URLs, graded by its grader;
+    ``reached`` counts the requests the tools' URLs answered, per tool."""
     if not items:
         return []
     return await run_rollouts(
@@ -112,6 +115,7 @@ async def rollout_items(
         max_episode_steps=max_episode_steps,
         concurrency=256,
         progress=False,
+        reached=reached,
     )
 
 
@@ -218,18 +222,14 @@ class GRPOTrainer:
     ):
         if not train_items:
             raise ValueError("no training lines: GRPO needs at least one task to roll out")
-        self.config, self.model, self.tokenizer = config, model, tokenizer
-        self.reference = copy.deepcopy(model).eval()
-        for parameter in self.reference.parameters():
-            parameter.requires_grad_(False)
-        self.optimizer = torch.optim.AdamW(
-            model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=0.0
-        )
+        self.config = config
+        self.step = 0
+        self.start_from(model, tokenizer)
         self.grader, self.tools = grader, tools
         self.items, self.valid_items = train_items, valid_items
-        self.policy = LocalModelPolicy(
-            model, tokenizer, temperature=config.temperature, seed=config.seed
-        )
+        self.requests: dict[str, Counter[str]] = {}
+        """Requests the task's tool URLs answered, per phase (triage, training, validation)
+        and tool: counted where they are sent (``rftkit.rollouts.toolcalls``)."""
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.events: list[dict[str, Any]] = []
@@ -238,10 +238,29 @@ class GRPOTrainer:
         self.should_stop = should_stop
         self.should_abort = should_abort
         self._emit_lock = threading.Lock()  # a job's own thread and its API both emit
-        self.step = 0
         self.cpu_seconds = 0.0  # this process's CPU time in triage and steps (all threads)
         self._cpu_start = 0.0
         self.train_items: list[dict[str, Any]] = []  # the lines triage kept
+
+    def start_from(self, model: TinyLM, tokenizer: Tokenizer) -> None:
+        """Train ``model`` (with its ``tokenizer``) from here on, and keep it as the KL reference:
+        the base model, or one warm-started before the first step (``rftkit.local.warmstart``)."""
+        if self.step:
+            raise RuntimeError("the starting model is set before the first step, not after")
+        self.model, self.tokenizer = model, tokenizer
+        self.reference = copy.deepcopy(model).eval()
+        for parameter in self.reference.parameters():
+            parameter.requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(
+            model.parameters(), lr=self.config.lr, betas=(0.9, 0.99), weight_decay=0.0
+        )
+        self.policy = LocalModelPolicy(
+            model, tokenizer, temperature=self.config.temperature, seed=self.config.seed
+        )
+
+    def requests_reached(self) -> int:
+        """How many requests the task's tool URLs answered in this run, all phases."""
+        return sum(sum(counts.values()) for counts in self.requests.values())
 
     # events in the fine_tuning.job.event shape
     def emit(self, message: str, data: dict[str, Any] | None = None, level: str = "info") -> None:
@@ -275,14 +294,21 @@ class GRPOTrainer:
             bar.close()
         return self.events
 
-    def _rollouts(self, items: list[dict[str, Any]], repeats: int) -> list[Trace]:
+    def _rollouts(self, items: list[dict[str, Any]], repeats: int, phase: str) -> list[Trace]:
         cfg = self.config
         if self.should_abort():
             raise Aborted("stopped before the rollouts")
+        reached = self.requests.setdefault(phase, Counter())
         return asyncio.run(
             self._abortable(
                 rollout_items(
-                    self.policy, items, self.tools, self.grader, repeats, cfg.max_episode_steps
+                    self.policy,
+                    items,
+                    self.tools,
+                    self.grader,
+                    repeats,
+                    cfg.max_episode_steps,
+                    reached,
                 )
             )
         )
@@ -303,7 +329,7 @@ class GRPOTrainer:
         cfg = self.config
         tried = self.items[: cfg.triage_tasks] if cfg.triage_tasks else self.items
         started = time.perf_counter()
-        traces = self._rollouts(tried, cfg.triage_repeats)
+        traces = self._rollouts(tried, cfg.triage_repeats, "triage")
         self.policy.records.clear()
         ids = [item_id_of(item, n) for n, item in enumerate(tried)]
         rewards: dict[str, list[float]] = {i: [] for i in ids}
@@ -342,7 +368,7 @@ class GRPOTrainer:
         chosen = [self.train_items[int(i)] for i in picks]
         # 1. rollouts through the real tool services, 2. rewards from the grader config
         self.model.eval()
-        traces = self._rollouts(chosen, cfg.group_size)
+        traces = self._rollouts(chosen, cfg.group_size, "training")
         sampled = time.perf_counter()
         usable = [t for t in traces if t.reward is not None and t.trace_id in self.policy.records]
         rows = [self.policy.pop_record(t.trace_id).rendered for t in usable]
@@ -381,7 +407,7 @@ class GRPOTrainer:
         """Each validation line ``valid_repeats`` times at the rollout temperature; a checkpoint."""
         cfg = self.config
         self.model.eval()
-        traces = self._rollouts(self.valid_items, cfg.valid_repeats)
+        traces = self._rollouts(self.valid_items, cfg.valid_repeats, "validation")
         self.policy.records.clear()
         means = metric_means(traces, lines_by_id(self.valid_items))
         path = self.out_dir / f"step-{self.step}.pt"
@@ -420,6 +446,7 @@ class GRPOTrainer:
             "kl": stats["kl"],
             "loss": stats["loss"],
             "rollouts": len(traces),
+            "tool_requests_reached": self.requests_reached(),
             "scores": {
                 "train_reward_mean": train["reward"],
                 "valid_reward_mean": valid.get("reward"),

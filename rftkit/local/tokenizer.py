@@ -12,7 +12,8 @@ Other rules, all reversible (``decode(encode(text)) == text`` while slots last):
   share a slot and the model learns name -> slug as 'drop <cap>, join with -';
 - a minus sign is its own token, so a figure's sign is visible to the model;
 - quarters ('2025-Q1') and a few JSON joints ('{"', '": "') are single tokens;
-- small integers (0-20, 100) are ordinary vocabulary, so the model can write them itself.
+- small integers (0-20, 100) are ordinary vocabulary, so the model can write them itself (a
+  tokenizer built with ``small_integers=False`` makes every number a slot).
 
 A conversation renders to one token stream (see ``render``): the question, then for each turn
 either ``<call> name {json} <eoc>`` and the tool's ``<out> ... <eoo>``, or ``<answer> ... <eot>``.
@@ -105,21 +106,32 @@ class Tokenizer:
         tok.decode(ids, slots)        # 'What revenue of Norvale: 1234.5'
     """
 
-    def __init__(self, words: Iterable[str], *, turn_markers: bool = False):
+    def __init__(
+        self, words: Iterable[str], *, turn_markers: bool = False, small_integers: bool = True
+    ):
         known = sorted(set(words) - set(SPECIALS) - set(CONSTANTS) - set(TURN_MARKERS))
         self.vocab: list[str] = [*SPECIALS, *(f"<s{k}>" for k in range(N_SLOTS))]
-        self.vocab += [*CONSTANTS, *known, *(TURN_MARKERS if turn_markers else ())]
+        constants = CONSTANTS if small_integers else ()
+        self.vocab += [*constants, *known, *(TURN_MARKERS if turn_markers else ())]
         self.turn_markers = turn_markers
+        self.small_integers = small_integers
         self.index = {piece: i for i, piece in enumerate(self.vocab)}
         self.first_slot = FIRST_SLOT
 
     @classmethod
     def build(
-        cls, texts: Iterable[str], exclude: Iterable[str] = (), *, turn_markers: bool = False
+        cls,
+        texts: Iterable[str],
+        exclude: Iterable[str] = (),
+        *,
+        turn_markers: bool = False,
+        small_integers: bool = True,
     ) -> Tokenizer:
         """Vocabulary from example texts: every word and punctuation piece except figures and
         the ``exclude``d identifiers (a world's invented names must stay slots); with
-        ``turn_markers``, the reasoning and end-of-calls markers at the end."""
+        ``turn_markers``, the reasoning and end-of-calls markers at the end. Without
+        ``small_integers`` every number is a slot, so an id such as 'A7' is copied like 'A27'
+        (a team's task, whose ids are not quantities the model computes)."""
         excluded = {e.lower() for e in exclude}
         words = set(JSON_JOINTS)
         for text in texts:
@@ -128,7 +140,7 @@ class Tokenizer:
                 if _NUMBER.fullmatch(form) or form.lower() in excluded:
                     continue
                 words.add(form)
-        return cls(words, turn_markers=turn_markers)
+        return cls(words, turn_markers=turn_markers, small_integers=small_integers)
 
     def __len__(self) -> int:
         return len(self.vocab)
@@ -184,7 +196,9 @@ class Tokenizer:
     def from_state_dict(cls, state: dict[str, list[str]]) -> Tokenizer:
         vocab = state["vocab"]
         turn_markers = tuple(vocab[-len(TURN_MARKERS) :]) == TURN_MARKERS
-        tokenizer = cls(vocab[len(SPECIALS) + N_SLOTS :], turn_markers=turn_markers)
+        start = len(SPECIALS) + N_SLOTS
+        small_integers = tuple(vocab[start : start + len(CONSTANTS)]) == CONSTANTS
+        tokenizer = cls(vocab[start:], turn_markers=turn_markers, small_integers=small_integers)
         if tokenizer.vocab != vocab:
             raise ValueError("checkpoint vocabulary does not match this tokenizer's layout")
         return tokenizer

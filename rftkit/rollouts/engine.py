@@ -27,6 +27,7 @@ import asyncio
 import dataclasses
 import time
 import uuid
+from collections import Counter
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -331,10 +332,13 @@ async def run_rollouts(
     rollout_timeout: float = 600.0,
     retry_backoff: float = 0.1,
     progress: bool = True,
+    reached: Counter[str] | None = None,
 ) -> list[Trace]:
     """Run every item ``repeats`` times; return one trace per rollout, in (item, repeat) order.
 
     ``tools`` maps tool names to endpoints exactly like a job's ``method.reinforcement.tools``.
+    ``reached``, when given, counts per tool name the requests its URL answered
+    (``ToolRouter.reached``).
     At most ``concurrency`` rollouts run at once; cancelling the call cancels them all and closes
     the HTTP pool.
     """
@@ -356,7 +360,9 @@ async def run_rollouts(
     not_scored = 0
 
     async with async_client(limits=limits, timeout=call_timeout) as client:
-        router = ToolRouter(tools, client, call_timeout=call_timeout, retry_backoff=retry_backoff)
+        router = ToolRouter(
+            tools, client, call_timeout=call_timeout, retry_backoff=retry_backoff, reached=reached
+        )
         engine = RolloutEngine(
             policy,
             router,

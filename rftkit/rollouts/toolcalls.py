@@ -12,11 +12,17 @@ What the model then reads follows the Agent RFT trainer:
   stops at the limit, so an endpoint that answers gigabytes costs one megabyte.
 
 Header values (bearer tokens) go on the wire only; nothing here formats them into an error.
+
+``ToolRouter.reached`` counts, per tool name, the requests the tool's URL answered (any HTTP
+status, retries included): the calls that really got there, counted where they are sent, so a
+job can report its traffic without claiming calls that never left (an unknown tool, bad
+arguments, a connection refused).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,8 +90,10 @@ class ToolRouter:
         *,
         call_timeout: float,
         retry_backoff: float = 0.1,
+        reached: Counter[str] | None = None,
     ) -> None:
         self.tools = {t.name: t for t in map(_job_tool, range(len(tools)), tools)}
+        self.reached: Counter[str] = Counter() if reached is None else reached
         self.client = client
         self.call_timeout = call_timeout
         self.retry_backoff = retry_backoff
@@ -113,6 +121,7 @@ class ToolRouter:
                         "POST", tool.server_url, content=body, headers=headers
                     )
                     response = await self.client.send(request, stream=True)
+                    self.reached[call.name] += 1
                     try:
                         status = response.status_code
                         content = await read_bounded(response, MAX_PAYLOAD_BYTES)
