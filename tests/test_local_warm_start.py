@@ -232,3 +232,27 @@ def test_the_cli_refuses_a_warm_start_it_cannot_use_before_any_check(order_proje
     assert main([*base, "--backend", "local", "--warm-start", "no_such_project.solver:solve"]) == 2
     err = capsys.readouterr()
     assert "cannot import no_such_project" in err.err and "preflight" not in err.out
+
+
+def test_a_cancel_during_the_warm_start_stops_it_and_still_counts_the_traffic(
+    order_project, tmp_path
+):
+    task_module = importlib.import_module(f"{PACKAGE}.task")
+    service = importlib.import_module(f"{PACKAGE}.service")
+    with serve_in_background(service.create_service(token=TOKEN)) as url:
+        task_module.write_task(order_project / "build", url)
+        task = task_module.project_task(order_project / "build", url)
+        job = launch("local", task, env={"RFTKIT_TOOL_TOKEN": TOKEN}, grpo=GRPO,
+                     skip_preflight=True, warm_start=f"{PACKAGE}.solver:solve", out_dir=tmp_path,
+                     warm_start_config=WarmStartConfig(steps=100_000))  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not job.trainer.requests.get("warm start") and time.monotonic() < deadline:
+            time.sleep(0.05)  # the solver's calls are under way or done: then cancel
+        started = time.monotonic()
+        assert job.cancel(wait=60).status == "cancelled"
+        assert time.monotonic() - started < 30
+    messages = [e["message"] for e in job.events()]
+    assert messages[-1] == "Job cancelled after 0 step(s) (stopped during the warm start)"
+    assert not any(m.startswith("Warm start: the reference solver") for m in messages)
+    assert messages[-2].startswith("Tool requests that reached the task's tool URLs: ")
+    assert job.trainer.step == 0 and not job.checkpoints()

@@ -15,7 +15,7 @@ the team's tools. A warm start makes a model that does, in three steps, before G
    not the question or tool outputs) with :func:`rftkit.local.supervised.train_cycle`.
 
 This is a rehearsal of the hosted job: the traffic to the team's tools, the team's grader and the
-trainer's failure semantics are the real ones; the model is a ~0.2M-parameter toy trained for
+trainer's failure semantics are the real ones; the model is a ~0.1M-parameter toy trained for
 seconds, so its accuracy says nothing about what a hosted model will reach.
 """
 
