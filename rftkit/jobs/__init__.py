@@ -61,8 +61,12 @@ __all__ = [
     "launch",
 ]
 
-_BACKEND_OPTIONS = {"openai": ("client", "timeout"), "azure": ("client", "timeout")}
-_BACKEND_OPTIONS["trl-modal"] = ("spec",)
+_BACKEND_OPTIONS = {
+    "openai": ("client", "timeout"),
+    "azure": ("client", "timeout"),
+    "trl-modal": ("spec",),
+}
+"""The options of ``launch`` that build the backend rather than its job."""
 
 
 def _printer(line: str) -> None:

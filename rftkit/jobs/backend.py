@@ -100,7 +100,7 @@ class Watching:
         return self.status  # type: ignore[attr-defined]
 
 
-def _hosted_forecast(task: RFTTask, name: str, baseline: Any, **options: Any) -> Forecast:
+def _measured_forecast(task: RFTTask, name: str, baseline: Any, **options: Any) -> Forecast:
     from rftkit.jobs.forecast import RolloutProfile, forecast
 
     if baseline is None:
@@ -124,7 +124,7 @@ class LocalBackend:
         return preflight(task, "local", env=env, **options)
 
     def forecast(self, task: RFTTask, *, baseline: Any = None, **options: Any) -> Forecast:
-        return _hosted_forecast(task, "local", baseline, **options)
+        return _measured_forecast(task, "local", baseline, **options)
 
     def launch(
         self,
@@ -196,7 +196,7 @@ class HostedBackend:
         )
 
     def forecast(self, task: RFTTask, *, baseline: Any = None, **options: Any) -> Forecast:
-        return _hosted_forecast(task, self.name, baseline, **options)
+        return _measured_forecast(task, self.name, baseline, **options)
 
     def launch(
         self,

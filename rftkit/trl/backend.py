@@ -19,6 +19,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -309,8 +310,6 @@ class TRLModalBackend:
     def forecast(self, task: RFTTask, *, baseline: Any = None, **options: Any) -> Forecast:
         """Planned steps × seconds per step (no baseline needed), with the job table as
         ``detail``; ``seconds_per_step`` replaces the assumed or GPU-measured step time."""
-        from dataclasses import replace
-
         seconds = options.pop("seconds_per_step", None)
         no_options("trl-modal forecast", options)
         found = forecast(task, self.spec, seconds)
