@@ -1,0 +1,105 @@
+"""Every figure the course's prose quotes is printed by a ``claim(...)`` in the same notebook.
+
+How a figure is detected, and where that stops: in each markdown cell (outside inline code, code
+blocks, links and HTML comments) a *figure* is a decimal number (``0.42``, ``-135.0``) or a
+percentage (``45%``, ``45 %``). Each must appear in a line printed by
+:func:`rftkit.course.claims.claim` somewhere in the notebook's committed outputs, which nbval proves
+are what the code makes now; claims raise when their condition fails. Whole numbers without a
+``%`` are not detected (step numbers, cell numbers, sizes and counts are too often not claims about
+data); a *direction* ("rises", "falls", "fewer") is detected by the verbs in ``DIRECTIONS`` and
+must have a claim in a code cell next to its markdown cell. What the prose quotes that is not a
+claim about the data (a design constant, a price, a definition) is listed in ``NOT_DATA`` with the
+reason, so every exemption is visible here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from rftkit.course.claims import MARK
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+COURSE = sorted(NOTEBOOKS.glob("0*.ipynb"))
+SOLVED = sorted((NOTEBOOKS / "solutions").glob("0*.ipynb"))
+
+FIGURE = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.]*\w)|(?<![\w.])\d+(?:\.\d+)?\s?%")
+DIRECTIONS = re.compile(
+    r"\b(rises|rose|falls|fell|goes up|goes down|went up|went down|drops|dropped|"
+    r"improves|improved|worsens|worsened|fewer|shorter|longer)\b",
+    re.IGNORECASE,
+)
+STRIP = re.compile(r"```.*?```|`[^`]*`|<!--.*?-->|\]\([^)]*\)|https?://\S+|\$[^$]*\$", re.DOTALL)
+
+# notebook name -> {figure or sentence fragment: why it is not a claim about the data}
+NOT_DATA: dict[str, dict[str, str]] = {}
+
+
+def _prose(cell: nbformat.NotebookNode) -> str:
+    return STRIP.sub(" ", cell.source).replace("−", "-")
+
+
+def _figures(text: str) -> list[str]:
+    return [re.sub(r"\s+%", "%", match.group(0)) for match in FIGURE.finditer(text)]
+
+
+def _claim_lines(cell: nbformat.NotebookNode) -> list[str]:
+    lines = []
+    for output in cell.get("outputs", []):
+        text = "".join(output.get("text", "")) + "".join(
+            output.get("data", {}).get("text/plain", "")
+        )
+        lines += [line.replace("−", "-") for line in text.splitlines() if line.startswith(MARK)]
+    return lines
+
+
+def _quoted(figure: str, lines: list[str]) -> bool:
+    body = re.escape(figure).replace("%", r"\s?%")
+    pattern = re.compile(r"(?<![\w.])" + body + r"(?!\w|\.\d)")
+    return any(pattern.search(line) for line in lines)
+
+
+def _exempt(name: str, text: str) -> bool:
+    return any(fragment in text for fragment in NOT_DATA.get(name, {}))
+
+
+@pytest.mark.parametrize("path", COURSE + SOLVED, ids=lambda p: str(p.relative_to(NOTEBOOKS)))
+def test_every_quoted_figure_is_claimed(path: Path) -> None:
+    cells = nbformat.read(path, as_version=4).cells
+    claims = [line for cell in cells if cell.cell_type == "code" for line in _claim_lines(cell)]
+    unclaimed = []
+    for index, cell in enumerate(cells):
+        if cell.cell_type != "markdown":
+            continue
+        prose = _prose(cell)
+        for sentence in re.split(r"(?<=[.!?:])\s+(?=[A-Z*(\[])|\n\s*\n", prose):
+            if _exempt(path.name, sentence):
+                continue
+            missing = [f for f in _figures(sentence) if not _quoted(f, claims)]
+            if missing:
+                unclaimed.append(f"cell {index} ({cell.get('id')}): {missing} in {sentence!r}")
+                continue
+            if DIRECTIONS.search(sentence):
+                near = cells[max(index - 1, 0) : index + 3]
+                if not any(c.cell_type == "code" and _claim_lines(c) for c in near):
+                    unclaimed.append(f"cell {index} ({cell.get('id')}): direction {sentence!r}")
+    assert not unclaimed, "prose with no claim beside it:\n" + "\n".join(unclaimed)
+
+
+def test_claim_prints_what_it_checked_and_refuses_what_the_data_do_not_show(capsys) -> None:
+    from rftkit.course.claims import ClaimFailed, claim
+
+    claim("accuracy rises from {a:.2f} to {b:.2f}", 0.475 > 0.438, a=0.438, b=0.475)
+    assert capsys.readouterr().out == f"{MARK}accuracy rises from 0.44 to 0.47\n"
+    with pytest.raises(ClaimFailed, match="no longer show it"):
+        claim("accuracy rises from {a:.2f} to {b:.2f}", 0.40 > 0.44, a=0.44, b=0.40)
+
+
+def test_the_detector_finds_an_unclaimed_figure_and_a_bare_direction() -> None:
+    prose = _prose(nbformat.v4.new_markdown_cell("Reward rises. Accuracy 0.45 → 45 % at `lr=0.5`."))
+    assert _figures(prose) == ["0.45", "45%"]
+    assert DIRECTIONS.search(prose)
+    assert _quoted("0.45", [f"{MARK}accuracy 0.45"]) and not _quoted("0.45", [f"{MARK}0.455"])
