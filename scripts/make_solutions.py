@@ -31,6 +31,9 @@ SOLUTIONS: dict[str, dict[str, str]] = {
     # notebook -> {id of the stub cell: its solution}
     "00_welcome.ipynb": {
         "ex00-answer": 'restated_tasks = int(tasks["uses_restatement"].sum())',
+        "ex00b-answer": '''\
+spread = reward.change_se * reward.items**0.5  # the per-item changes' SD: SE × sqrt(items)
+items_for_005 = (2 * spread / 0.05) ** 2  # two SEs of spread / sqrt(items) must be 0.05''',
     },
     "01_data_curation.ipynb": {
         "af084ede": '''\

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from rftkit.analysis.paired import PairedChange
 from rftkit.data import validate_records
 from rftkit.errors import RFTKitError
 from rftkit.evaluation.baseline import Baseline, bucket_of
@@ -130,6 +131,45 @@ def check_percent_change(percent_change: Callable[[float, float], Any]) -> str:
                 "(new - old) * 100 / old, rounded to one decimal"
             )
     return f"{len(PERCENT_CHANGE_CASES)} cases right; now the readiness check serves it"
+
+
+def items_needed(change: PairedChange, target: float, standard_errors: float = 2.0) -> int:
+    """How many items put a change of ``target`` ``standard_errors`` SEs from zero, if each
+    item's change spreads as in ``change`` (the SE shrinks with the square root of the items)."""
+    spread = change.change_se * math.sqrt(change.items)  # the per-item changes' SD
+    return math.ceil((standard_errors * spread / target) ** 2)
+
+
+@exercise_check
+def check_items_needed(answer: Any, change: PairedChange, target: float = 0.05) -> str:
+    """00: how many evaluation items a paired change of ``target`` needs to be two SEs."""
+    _require_answer(answer)
+    if not isinstance(answer, numbers.Real) or isinstance(answer, bool):
+        raise NotYet(f"answer with a number of items, not {type(answer).__name__}")
+    expected = items_needed(change, target)
+    if abs(answer - expected) <= 0.1 * expected:
+        return (
+            f"about {expected} items, each rolled out as often as here; to see a change half "
+            "as big takes four times as many"
+        )
+    linear = change.items * 2 * change.change_se / target
+    if abs(answer - linear) <= 0.1 * linear:
+        raise NotYet(
+            f"{answer:g} scales the items with the standard error itself; but a standard error "
+            "is a spread divided by the square root of the items, so halving it takes four "
+            "times the items"
+        )
+    if answer <= change.items:
+        raise NotYet(
+            f"{answer:g} items: here {change.items} items give a standard error of "
+            f"{change.change_se:.3f}, and two of those are more than {target}; the evaluation "
+            "needs more items, not fewer"
+        )
+    raise NotYet(
+        f"{answer:g} is not it: a change of {target} is two standard errors when the SE is "
+        f"{target / 2}; the SE is (the per-item changes' spread) / sqrt(items), and that spread "
+        f"is {change.change_se:.3f} × sqrt({change.items})"
+    )
 
 
 @exercise_check
