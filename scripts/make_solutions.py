@@ -57,6 +57,10 @@ def percent_change(old: float, new: float) -> str:
         new: The later value, e.g. 4134.9.
     """
     return str(round((new - old) * 100 / old, 1))''',
+        "ex02b-answer": '''\
+# a call is lost when all four attempts fail (p**4); a rollout is kept when all five calls are:
+# (1 - p**4) ** 5 >= 0.99
+error_rate = (1 - 0.99 ** (1 / 5)) ** (1 / 4)''',
     },
     "03_grader_design.ipynb": {
         "171eab6c": 'my_grader = {**naive_grader(), "operation": "eq"}',

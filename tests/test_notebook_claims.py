@@ -35,7 +35,22 @@ DIRECTIONS = re.compile(
 STRIP = re.compile(r"```.*?```|`[^`]*`|<!--.*?-->|\]\([^)]*\)|https?://\S+|\$[^$]*\$", re.DOTALL)
 
 # notebook name -> {figure or sentence fragment: why it is not a claim about the data}
-NOT_DATA: dict[str, dict[str, str]] = {}
+NOT_DATA: dict[str, dict[str, str]] = {
+    "00_welcome.ipynb": {
+        "are no longer": "'no longer yours alone': who owns the parts in production, not a length",
+        "is worth knowing about": "the exercise's target change, a setting of the exercise",
+        "spreads as much as it": "the exercise's target change, a setting of the exercise",
+        "within 10%": "the exercise check's tolerance",
+    },
+    "01_data_curation.ipynb": {
+        "far fewer examples": "cited source",
+        "collected in": "cited source (section numbers of the course's notes on the hosted API)",
+    },
+    "02_tool_hosting.ipynb": {
+        "takes 1.5 s": "the delay the cell injects, a setting of the fault",
+        "can afford to lose": "the exercise's discard budget, a setting of the exercise",
+    },
+}
 
 
 def _prose(cell: nbformat.NotebookNode) -> str:

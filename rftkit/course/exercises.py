@@ -133,6 +133,56 @@ def check_percent_change(percent_change: Callable[[float, float], Any]) -> str:
     return f"{len(PERCENT_CHANGE_CASES)} cases right; now the readiness check serves it"
 
 
+def discarded_share(error_rate: float, calls: int = 5, retries: int = 3) -> float:
+    """The share of rollouts the trainer discards when each attempt fails with ``error_rate``,
+    independently: a call is lost only when all ``1 + retries`` attempts fail, and a rollout
+    when any of its ``calls`` is."""
+    return 1 - (1 - error_rate ** (1 + retries)) ** calls
+
+
+def largest_error_rate(discard_budget: float, calls: int = 5, retries: int = 3) -> float:
+    """The largest per-attempt error rate at which at most ``discard_budget`` of rollouts are
+    discarded (the inverse of :func:`discarded_share`)."""
+    return (1 - (1 - discard_budget) ** (1 / calls)) ** (1 / (1 + retries))
+
+
+@exercise_check
+def check_error_rate(answer: Any, discard_budget: float = 0.01, calls: int = 5) -> str:
+    """02: the largest share of failing attempts that keeps discarded rollouts within budget."""
+    _require_answer(answer)
+    if not isinstance(answer, numbers.Real) or isinstance(answer, bool) or not 0 <= answer <= 1:
+        raise NotYet(f"answer with a share of attempts between 0 and 1, not {answer!r}")
+    expected = largest_error_rate(discard_budget, calls)
+    if abs(answer - expected) <= 0.005:
+        return (
+            f"{expected:.3f}: at that rate {discarded_share(expected, calls):.1%} of {calls}-call "
+            "rollouts are discarded; three retries turn a fifth of attempts failing into a "
+            "percent of rollouts lost, and nothing turns a tool slower than the timeout into one "
+            "that answers"
+        )
+    lost = discarded_share(answer, calls)
+    if answer <= discard_budget * 1.01 or answer <= largest_error_rate(discard_budget, 1, 0):
+        raise NotYet(
+            f"{answer:g} leaves out the retries: a 503 is retried three times with the same "
+            "call_id, so a call is lost only when all four attempts fail"
+        )
+    if lost < discard_budget:
+        raise NotYet(
+            f"at {answer:g} only {lost:.2%} of rollouts are discarded: the service could fail "
+            "more often than that and stay within the budget; look for the largest rate"
+        )
+    if discarded_share(answer, 1) <= discard_budget:
+        raise NotYet(
+            f"{answer:g} keeps one call within the budget, but a rollout makes {calls} calls and "
+            f"is discarded when any of them is lost: at {answer:g}, {lost:.1%} of rollouts are"
+        )
+    raise NotYet(
+        f"at {answer:g}, {lost:.1%} of rollouts are discarded, over the {discard_budget:.0%} "
+        "budget: a call is lost with probability p**4 (four attempts), a rollout is kept only "
+        f"if all {calls} of its calls are"
+    )
+
+
 def items_needed(change: PairedChange, target: float, standard_errors: float = 2.0) -> int:
     """How many items put a change of ``target`` ``standard_errors`` SEs from zero, if each
     item's change spreads as in ``change`` (the SE shrinks with the square root of the items)."""
