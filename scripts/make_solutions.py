@@ -46,6 +46,11 @@ def repair(line):
         fixed["messages"].pop()  # an answer in the prompt would give the task away
     fixed["tools"] = course_tool_specs()  # tool specs come from the service, never by hand
     return fixed''',
+        "ex01b-answer": '''\
+# same evidence and answer finds one; the other is reworded (similarity under 90) and has no
+# evidence, so lower the threshold and read each pair: same company, figure, quarter and answer
+found = find_leakage(train, suspects, threshold=60)  # two pairs, each the same fact asked again
+leaks = set(found["valid_id"])''',
     },
     "02_tool_hosting.ipynb": {
         "96422fe6": '''\

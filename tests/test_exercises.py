@@ -14,12 +14,13 @@ import nbformat
 import pandas as pd
 import pytest
 
+from rftkit.analysis.paired import paired_change
 from rftkit.course import exercises
 from rftkit.course.dataset import course_dataset, course_tool_specs
 from rftkit.course.grader import course_grader, naive_grader
 from rftkit.course.redteam import cases_from_reference
 from rftkit.course.world import generate_tasks, generate_world
-from rftkit.data import tool_names
+from rftkit.data import find_leakage, stratified_split, tool_names
 from rftkit.evaluation.baseline import baseline_from_traces
 from rftkit.rollouts import load_traces, traces_frame
 
@@ -93,15 +94,57 @@ def test_00_wrong_counts_are_not_yet(capsys, tasks, answer):
     _not_yet(capsys, exercises.check_restated_tasks(answer, tasks))
 
 
-def test_00_solution_is_correct(capsys, tasks):
-    answer = _solution("00_welcome.ipynb", tasks=tasks)["restated_tasks"]
+def test_00_solution_is_correct(capsys, tasks, demo_reward):
+    answer = _solution("00_welcome.ipynb", tasks=tasks, reward=demo_reward)["restated_tasks"]
     assert exercises.check_restated_tasks(answer, tasks) is True
     assert capsys.readouterr().out.startswith("correct: 20 of 100")
     # pandas' own count (a numpy integer) is as good an answer as a Python int
     assert exercises.check_restated_tasks(tasks["uses_restatement"].sum(), tasks) is True
 
 
+@pytest.fixture(scope="module")
+def demo_reward(demo):
+    return paired_change(demo["before"][0], demo["after"][0])
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (..., "stub"),
+        ("166", "a number of items"),
+        (40, "more items, not fewer"),
+        (10, "more items, not fewer"),
+        (81, "square root"),  # the standard error scaled linearly with the items
+        (120, "per-item changes' spread"),
+        (400, "per-item changes' spread"),
+    ],
+)
+def test_00_wrong_evaluation_sizes_are_not_yet(capsys, demo_reward, answer, hint):
+    assert hint in _not_yet(capsys, exercises.check_items_needed(answer, demo_reward, 0.05))
+
+
+def test_00_evaluation_size_solution_is_correct(capsys, tasks, demo_reward):
+    answer = _solution("00_welcome.ipynb", tasks=tasks, reward=demo_reward)["items_for_005"]
+    assert exercises.check_items_needed(answer, demo_reward, target=0.05) is True
+    assert capsys.readouterr().out.startswith("correct: about 166 items")
+    # the rule behind it: the SE shrinks with sqrt(items), so 2 SE = 0.05 needs SE = 0.025
+    spread = demo_reward.change_se * demo_reward.items**0.5
+    assert 2 * spread / 166**0.5 == pytest.approx(0.05, rel=0.01)
+
+
 # 01 ------------------------------------------------------------------------------------------
+
+
+SPLIT = stratified_split(course_dataset(seed=0), valid_fraction=0.2, seed=0)  # notebook 01's
+
+
+def _solution_01():
+    train, valid = SPLIT
+    suspects = exercises.leak_suspects(train, valid)
+    return _solution(
+        "01_data_curation.ipynb", copy=copy, course_tool_specs=course_tool_specs,
+        find_leakage=find_leakage, train=train, suspects=suspects,
+    )  # fmt: skip
 
 
 def _identity(line):
@@ -113,7 +156,7 @@ def _drops_bad_lines(line):
 
 
 def _rewrites_question(line):
-    fixed = _solution("01_data_curation.ipynb", copy=copy, course_tool_specs=course_tool_specs)[
+    fixed = _solution_01()[
         "repair"
     ](line)
     fixed["messages"][-1]["content"] = "What is 2 + 2?"
@@ -147,13 +190,57 @@ def test_01_wrong_repairs_are_not_yet(capsys, broken_lines, repair, hint):
 
 def test_01_solution_is_correct_and_leaves_the_lines_alone(capsys, broken_lines):
     before = copy.deepcopy(broken_lines)
-    repair = _solution("01_data_curation.ipynb", copy=copy, course_tool_specs=course_tool_specs)[
+    repair = _solution_01()[
         "repair"
     ]
     served = tool_names(course_tool_specs())
     assert exercises.check_repair(repair, broken_lines, grader=GRADER, tool_names=served)
     assert capsys.readouterr().out.startswith("correct: ")
     assert broken_lines == before
+
+
+def test_01_the_leaks_are_two_reworded_training_lines_among_look_alikes():
+    train, valid = SPLIT
+    suspects, truth = exercises._leak_exercise(train, valid)
+    leaks = {s for s, copied in truth.items() if copied}
+    assert len(suspects) == 6 and len(leaks) == 2
+    questions = {line["task_id"]: line["messages"][-1]["content"] for line in train}
+    for suspect in suspects:
+        copied = truth[suspect["task_id"]]
+        if copied:  # the same answer as the training line, the question in other words
+            original = next(line for line in train if line["task_id"] == copied)
+            assert suspect["reference_answer"] == original["reference_answer"]
+            assert suspect["messages"][-1]["content"] not in questions.values()
+        else:  # an honest validation line, under a new id
+            assert suspect["messages"][-1]["content"] in {
+                line["messages"][-1]["content"] for line in valid
+            }
+    # the default threshold finds only one of the two: the exercise needs more than one call
+    assert len(set(find_leakage(train, suspects)["valid_id"]) & leaks) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (..., "stub"),
+        ("s5", "collection of suspect ids"),
+        ({"s7"}, "not suspects"),
+        (set(), "none of the leaks yet"),
+        ({"s1", "s2", "s3", "s4", "s5", "s6"}, "is not a leak"),
+        ({"s5"}, "one more"),  # what find_leakage finds at its default threshold
+        ({"s3", "s5", "s6"}, "s6 is not a leak"),  # a look-alike with the same answer
+    ],
+)
+def test_01_wrong_leak_sets_are_not_yet(capsys, answer, hint):
+    train, valid = SPLIT
+    assert hint in _not_yet(capsys, exercises.check_leaks(answer, train, valid))
+
+
+def test_01_leak_solution_is_correct(capsys):
+    train, valid = SPLIT
+    leaks = _solution_01()["leaks"]
+    assert exercises.check_leaks(leaks, train, valid) is True
+    assert "correct: s3 = t0004, s5 = t0001" in capsys.readouterr().out
 
 
 # 02 ------------------------------------------------------------------------------------------
@@ -178,6 +265,29 @@ def test_02_wrong_percent_changes_are_not_yet(capsys, percent_change, hint):
 def test_02_solution_is_correct(capsys):
     percent_change = _solution("02_tool_hosting.ipynb")["percent_change"]
     assert exercises.check_percent_change(percent_change) is True
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (..., "stub"),
+        (1.5, "between 0 and 1"),
+        (0.01, "leaves out the retries"),  # the budget itself, as if nothing were retried
+        (0.1, "could fail more often"),
+        (0.2, "could fail more often"),
+        (0.3, "a rollout makes 5 calls"),  # right for one call, wrong for five
+        (0.5, "over the 1% budget"),
+    ],
+)
+def test_02_wrong_error_rates_are_not_yet(capsys, answer, hint):
+    assert hint in _not_yet(capsys, exercises.check_error_rate(answer, 0.01, calls=5))
+
+
+def test_02_error_rate_solution_is_correct_and_keeps_the_budget(capsys):
+    rate = _solution("02_tool_hosting.ipynb")["error_rate"]
+    assert exercises.check_error_rate(rate, discard_budget=0.01, calls=5) is True
+    assert exercises.discarded_share(rate, calls=5) == pytest.approx(0.01)
+    assert exercises.discarded_share(rate + 0.01, calls=5) > 0.01
 
 
 # 03 ------------------------------------------------------------------------------------------

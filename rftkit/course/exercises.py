@@ -15,13 +15,15 @@ import copy
 import functools
 import math
 import numbers
+import random
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from rftkit.analysis.paired import PairedChange
-from rftkit.data import validate_records
+from rftkit.data import near_duplicates, validate_records
 from rftkit.errors import RFTKitError
 from rftkit.evaluation.baseline import Baseline, bucket_of
 from rftkit.evaluation.redteam import Case, run_redteam
@@ -131,6 +133,107 @@ def check_percent_change(percent_change: Callable[[float, float], Any]) -> str:
                 "(new - old) * 100 / old, rounded to one decimal"
             )
     return f"{len(PERCENT_CHANGE_CASES)} cases right; now the readiness check serves it"
+
+
+LOOKUP = re.compile(
+    r"What was the (?P<figure>.+) of (?P<company>.+) in (?P<quarter>\d{4}-Q\d) "
+    r"\((?P<unit>[^)]+)\)\?"
+)
+
+
+def _reworded(line: Mapping[str, Any], suspect_id: str, keep_evidence: bool) -> dict[str, Any]:
+    """A training lookup asked in other words, under a new id: the same task, hidden."""
+    copied = copy.deepcopy(dict(line))
+    question = copied["messages"][-1]["content"]
+    match = LOOKUP.fullmatch(question)
+    if match is None:
+        raise ValueError(f"not a lookup question: {question!r}")
+    copied["messages"][-1]["content"] = (
+        "In {quarter}, what {figure} did {company} report ({unit})?".format(**match.groupdict())
+    )
+    copied["task_id"] = suspect_id
+    if not keep_evidence:
+        del copied["evidence"]  # a hand-written line often has none
+    return copied
+
+
+def _leak_exercise(
+    train: Sequence[Mapping[str, Any]], valid: Sequence[Mapping[str, Any]]
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """01's suspects: two training lookups reworded (one without ``evidence``), the three
+    validation lines most like a training line (two with other answers, one with the same), one
+    more validation line; shuffled, renamed ``s1``…``s6``. Also {suspect id: the training id it
+    copies, or "" for an honest line}."""
+    valid_ids = {line["task_id"] for line in valid}
+    pairs = near_duplicates([*train, *valid], threshold=90)
+    cross = pairs[pairs["first_id"].isin(valid_ids) != pairs["second_id"].isin(valid_ids)]
+    sides = [
+        (r.first_id, r.second_id) if r.first_id in valid_ids else (r.second_id, r.first_id)
+        for r in [*cross[~cross["same_answer"]].head(2).itertuples(),
+                  *cross[cross["same_answer"]].head(1).itertuples()]
+    ]  # fmt: skip
+    honest = [v for v, _ in sides]
+    honest += [next(line["task_id"] for line in valid if line["task_id"] not in honest)]
+    lookups = [line for line in train if LOOKUP.fullmatch(line["messages"][-1]["content"])]
+    by_id = {line["task_id"]: line for line in valid}
+    order = list(range(6))
+    random.Random(0).shuffle(order)
+    ids = [f"s{n + 1}" for n in order]
+    suspects = [
+        _reworded(lookups[0], ids[0], keep_evidence=True),
+        _reworded(lookups[1], ids[1], keep_evidence=False),
+        *(
+            {**copy.deepcopy(dict(by_id[v])), "task_id": i}
+            for v, i in zip(honest, ids[2:], strict=True)
+        ),
+    ]
+    truth = {ids[0]: lookups[0]["task_id"], ids[1]: lookups[1]["task_id"]}
+    truth |= {i: "" for i in ids[2:]}
+    return sorted(suspects, key=lambda s: int(s["task_id"][1:])), truth
+
+
+def leak_suspects(
+    train: Sequence[Mapping[str, Any]], valid: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """01: six validation lines under suspicion, ids ``s1``…``s6``; some repeat a training task."""
+    return _leak_exercise(train, valid)[0]
+
+
+@exercise_check
+def check_leaks(
+    answer: Any, train: Sequence[Mapping[str, Any]], valid: Sequence[Mapping[str, Any]]
+) -> str:
+    """01: the ids of the suspects that repeat a training task, and only those."""
+    _require_answer(answer)
+    if isinstance(answer, str) or not all(isinstance(a, str) for a in answer):
+        raise NotYet("answer with a collection of suspect ids, e.g. {'s1', 's4'}")
+    suspects, truth = _leak_exercise(train, valid)
+    leaks = {s for s, copied in truth.items() if copied}
+    chosen = set(answer)
+    unknown = chosen - set(truth)
+    if unknown:
+        raise NotYet(f"{sorted(unknown)} are not suspects; the ids are s1 … s6")
+    by_id = {s["task_id"]: s for s in suspects}
+    for wrong in sorted(chosen - leaks):
+        raise NotYet(
+            f"{wrong} is not a leak: it reads much like a training question, but compare what "
+            f"it asks (which company, figure and quarter) and its answer "
+            f"{by_id[wrong]['reference_answer']!r}; a similar question, even with the same "
+            "answer, is a different task"
+        )
+    if not chosen & leaks:
+        raise NotYet(
+            "none of the leaks yet: find_leakage(train, suspects) finds what its rules cover; "
+            "start there"
+        )
+    if chosen != leaks:
+        raise NotYet(
+            "one more: a reworded question scores under find_leakage's default threshold of 90, "
+            "and a line without `evidence` cannot be matched by the reports it needs; lower the "
+            "threshold and judge each pair it finds: same company, figure and quarter, same answer?"
+        )
+    pairs = ", ".join(f"{s} = {truth[s]}" for s in sorted(leaks))
+    return f"{pairs}; the honest look-alikes stay, since they ask other facts"
 
 
 def discarded_share(error_rate: float, calls: int = 5, retries: int = 3) -> float:
