@@ -102,3 +102,14 @@ def test_a_tool_slower_than_the_timeout_discards_every_rollout_without_an_error(
 def test_bad_settings_are_refused_by_name(settings: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Faults(**settings)
+
+
+def test_a_body_over_the_limit_reaches_the_services_own_guard(corpus: Path) -> None:
+    from rftkit.protocol import MAX_PAYLOAD_BYTES
+
+    app = with_faults(create_app(corpus, token=TOKEN), error_rate=1.0)
+    huge = _call("c_big", arguments='{"expression": "' + "1+" * MAX_PAYLOAD_BYTES + '1"}')
+    with serve_in_background(app) as url:
+        reply = httpx.post(f"{url}/call", json=huge, headers=AUTH)
+    assert reply.status_code == 413  # the service's refusal, not an injected 503
+    assert app.injected == {}

@@ -9,7 +9,9 @@ Which attempt fails is decided by a hash of ``(seed, call_id, attempt number)``,
 order: the same burst against the same faults loses the same rollouts every time, however the
 requests interleave. The attempt number counts the requests seen with that ``call_id``, as a
 retry reuses it. Only ``POST`` tool calls are touched (``/healthz``, ``/tools``, trace logs
-answer as usual), and only those naming one of ``tools`` when given.
+answer as usual), and only those naming one of ``tools`` when given; a body over the wire
+format's size limit is handed on unread, so the service's own guard refuses it as before. Meant
+for tests and the course: it keeps a count per ``call_id`` it has seen, without bound.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
+
+from rftkit.protocol import MAX_PAYLOAD_BYTES
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -72,19 +76,19 @@ class FaultyApp:
             await self.app(scope, receive, send)
             return
         body, more = b"", True
-        while more:
+        while more and len(body) <= MAX_PAYLOAD_BYTES:  # beyond it, the app's own guard answers
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-        call_id, name = _call_of(body)
+        call_id, name = _call_of(body) if not more else (None, None)
         sent = False
 
         async def replay() -> Message:
             nonlocal sent
             if sent:
-                return await receive()  # after the body: the client's disconnect, if any
+                return await receive()  # the rest of a large body, or the client's disconnect
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": more}
 
         if call_id is None or (self.faults.tools and name not in self.faults.tools):
             await self.app(scope, replay, send)
