@@ -141,7 +141,8 @@ def _red_team_row(task: RFTTask, env: dict) -> dict:
 def test_a_line_a_stored_probe_fits_is_acted_out_through_the_tools(tmp_path, echo_service):
     """Before: cases from the lines' answers alone, no tool call, the row warned that the honest
     path was never tried. Now the stored scenario that is line o3's own (it looks up A3) is made
-    at the tool's URL under one trace id, and the row is ok with the honest answer after it."""
+    at the tool's URL, and the row is ok with the honest answer after it; the lines no probe
+    fits are left out, as their answers without the calls are no honest path."""
     url, log = echo_service
     task, env = _echo_task(tmp_path, url, [[{"name": "echo", "arguments": {"text": "A3"}}]])
     without = _red_team_row(task.model_copy(update={"probes": []}), env)
@@ -158,7 +159,7 @@ def test_a_line_a_stored_probe_fits_is_acted_out_through_the_tools(tmp_path, ech
     row = _red_team_row(task, env)
     detail = row["detail"]
     assert row["result"] == "ok", row
-    assert "1 with a stored probe's calls made through the tools, 2 from the answers" in detail
+    assert "1 case(s) from the training lines a stored probe fits (its calls made through" in detail
     assert "honest answer earns 1.0" in detail and "never tried" not in detail
     assert "lucky guess" not in detail  # judged on a baseline's rollouts only
 

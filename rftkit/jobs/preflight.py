@@ -190,10 +190,11 @@ def check_redteam(
 ) -> None:
     """The red team's row: ``grader`` (resolved) attacked on cases from a baseline's best
     rollouts of training lines, else from the training lines. Every backend's preflight runs it
-    (TRL's too). Given ``tools`` (the job's, resolved), a training line that one of the task's
-    stored probes fits gets its honest path through them: the scenario's calls made at the
-    tools' URLs, then the line's answer (``rftkit.jobs.redteam_cases.cases_from_probes``); the
-    other cases come from the lines' answers.
+    (TRL's too). Given ``tools`` (the job's, resolved), the training lines that one of the
+    task's stored probes fits come first: each gets its honest path through the tools, the
+    scenario's calls made at their URLs, then the line's answer
+    (``rftkit.jobs.redteam_cases.cases_from_probes``); only without any such line do the cases
+    come from the lines' answers alone.
 
     The row names the probes tried. It is a warning, not ok, when the honest path was never
     tried: the honest control earns less than 0.9, or the task has tools and no case's honest
@@ -206,17 +207,13 @@ def check_redteam(
     built = cases_from_traces(baseline.traces, lines, task.grader, cases) if baseline else []
     source, probes = "the baseline's best rollouts", PROBES
     if not built:
-        through = cases_from_probes(grader, lines, task.probes, tools, cases) if tools else []
-        rest = [line for line in lines if dict(line) not in [case.item for case in through]]
-        more = cases - len(through)
-        built = [*through, *(cases_from_lines(task.grader, rest, more) if more > 0 else [])]
+        built = cases_from_probes(grader, lines, task.probes, tools, cases) if tools else []
+        source = "the training lines a stored probe fits (its calls made through the tools)"
+        if not built:  # answers alone: padding probe cases with them would lower the honest
+            # control wherever the grader rightly pays nothing for an answer without the tools
+            built = cases_from_lines(task.grader, lines, cases)
+            source = "the training lines' answers (no tool calls)"
         # Cases from lines made no tool calls, so "lucky guess" would equal the honest answer.
-        source = "the training lines' answers (no tool calls)"
-        if through:
-            source = (
-                f"the training lines: {len(through)} with a stored probe's calls made through "
-                f"the tools, {len(built) - len(through)} from the answers alone"
-            )
         probes = tuple(p for p in PROBES if p.name != "lucky guess")
     if not built:
         report.add(
