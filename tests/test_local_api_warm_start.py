@@ -24,6 +24,7 @@ import pytest
 
 from rftkit.api import serve_api
 from rftkit.cli import main
+from rftkit.local.checkpoint import BASE_MODEL
 from rftkit.local.warmstart import WarmStartConfig
 from rftkit.rollouts import run_rollouts_sync
 from rftkit.rollouts.openai_policy import OpenAICompatiblePolicy
@@ -123,25 +124,29 @@ def rehearsal(project, api):
     seconds = time.perf_counter() - started
     during_job = log.entries[before:]
     events = client.fine_tuning.jobs.list_events(created.id, limit=1000).data
-    served_from = len(log.entries)
-    policy = OpenAICompatiblePolicy(
-        openai.AsyncOpenAI(base_url=served.base_url, api_key=served.api_key),
-        job["fine_tuned_model"] or "no model",
-    )
-    traces = run_rollouts_sync(
-        task.items("validation"), policy, tools=task.job_tools(env), grader=task.grader,
-        max_episode_steps=task.max_episode_steps, progress=False,
-    )  # fmt: skip
-    served_calls = log.entries[served_from:]
+    served_by = {}
+    for model in (BASE_MODEL, job["fine_tuned_model"] or "no model"):
+        served_from = len(log.entries)
+        policy = OpenAICompatiblePolicy(
+            openai.AsyncOpenAI(base_url=served.base_url, api_key=served.api_key), model
+        )
+        traces = run_rollouts_sync(
+            task.items("validation"), policy, tools=task.job_tools(env), grader=task.grader,
+            max_episode_steps=task.max_episode_steps, progress=False,
+        )  # fmt: skip
+        served_by[model] = (traces, log.entries[served_from:])
     oldest_first = list(reversed(events))
     print(f"\nAPI job {job['status']} in {seconds:.0f} s:")
     for event in oldest_first:
         print(f"  {event.created_at - oldest_first[0].created_at:3d} s  {event.message[:100]}")
-    return job, [e.message for e in oldest_first], during_job, traces, served_calls
+    for model, (traces, calls) in served_by.items():
+        tools = dict(Counter(e["tool"] for e in calls))
+        print(f"  {model}: {len(traces)} rollouts, tool calls {tools}")
+    return job, [e.message for e in oldest_first], during_job, served_by
 
 
 def test_a_job_created_as_on_the_hosted_api_is_warm_started_from_the_servers_solver(rehearsal):
-    job, events, _, _, _ = rehearsal
+    job, events, _, _ = rehearsal
     assert job["status"] == "succeeded", job["error"]
     assert job["fine_tuned_model"].startswith("ft:rftkit-tinylm-warmstart:local:")
     assert events[0].startswith("Rehearsal of the hosted job")
@@ -152,7 +157,7 @@ def test_a_job_created_as_on_the_hosted_api_is_warm_started_from_the_servers_sol
 
 
 def test_the_events_count_the_calls_the_teams_service_logged(rehearsal):
-    _, events, entries, _, _ = rehearsal
+    _, events, entries, _ = rehearsal
     assert Counter(e["tool"] for e in entries).keys() == {"lookup_order", "get_shipping_eta"}
     solver = entries[:26]  # the solver's 18 rollouts: one lookup each, a second call for ETAs
     per_trace = Counter(e["trace_id"] for e in solver)
@@ -166,10 +171,16 @@ def test_the_events_count_the_calls_the_teams_service_logged(rehearsal):
 
 
 def test_the_fine_tuned_model_served_by_id_calls_the_teams_tools(rehearsal):
-    _, _, _, traces, served = rehearsal
-    assert len(traces) == 12 and all(t.status == "completed" for t in traces)
-    assert Counter(e["tool"] for e in served)["lookup_order"] >= 6  # the base model calls none
-    assert len({e["trace_id"] for e in served}) <= len(traces)
+    """Through responses.create, as a team would evaluate it: the warm-started model calls the
+    order tools on the held-out lines, one trace id per rollout; the base model, which knows only
+    the course's tools, sends the service nothing."""
+    _, _, _, served_by = rehearsal
+    (base_traces, base_calls), (traces, calls) = served_by.values()
+    assert len(base_traces) == len(traces) == 12
+    assert base_calls == []
+    assert all(t.status == "completed" for t in traces)
+    assert Counter(e["tool"] for e in calls)["lookup_order"] >= 6
+    assert {e["trace_id"] for e in calls} <= {t.trace_id for t in traces}
 
 
 @pytest.fixture
