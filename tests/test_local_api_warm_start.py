@@ -213,15 +213,9 @@ def test_a_request_cannot_name_a_solver_to_import(project, api, rehearsal, attac
         with pytest.raises(openai.BadRequestError) as refused:
             client.fine_tuning.jobs.create(**base, extra_body=body)
         assert refused.value.response.json()["error"]["param"] == param
-    # metadata is free text the server only echoes: naming a module there runs nothing
-    job = client.fine_tuning.jobs.create(
-        **base, metadata={"warm_start": f"{CALLED}:solve"}, extra_body={"method": method}
-    )
-    client.fine_tuning.jobs.cancel(job.id)
-    assert _raw(client, job.id)["status"] == "cancelled"
-    events = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=100)]
+        assert "warm_start" in refused.value.response.json()["error"]["message"]
     assert not attack_module.exists() and CALLED not in sys.modules
-    assert not any(CALLED in m for m in events)
+    assert len(client.fine_tuning.jobs.list().data) == 1  # the rehearsal's job only
 
 
 def test_the_server_refuses_to_start_with_a_solver_it_cannot_load(capsys, tmp_path):
