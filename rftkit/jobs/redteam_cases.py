@@ -147,9 +147,12 @@ def cases_from_probes(
         scenario, answer = plans[solver_key(line)]
         return Solution(calls=[(c.name, dict(c.arguments)) for c in scenario], answer=answer)
 
+    def ungraded(*_: Any) -> float:  # the red team grades each case itself: no paid call here
+        return 0.0
+
     longest = max(len(scenario) for scenario, _ in plans.values())
     traces = run_rollouts_sync(
-        items, SolverPolicy(items, solve), tools=tools, grader=grader,
+        items, SolverPolicy(items, solve), tools=tools, grader=ungraded,
         max_episode_steps=longest + 1, progress=False,
     )  # fmt: skip
     by_id = lines_by_id(items)
