@@ -26,6 +26,7 @@ import importlib
 import json
 import math
 import random
+import re
 import statistics
 import time
 from collections import Counter
@@ -41,12 +42,14 @@ from rftkit.local.grpo import GRPOConfig
 from rftkit.local.model import ModelConfig, TinyLM
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.supervised import Optimisation, train_cycle
-from rftkit.local.tokenizer import _WORD, Tokenizer, base_form, pieces, render
+from rftkit.local.tokenizer import Tokenizer, base_form, pieces, render
 from rftkit.protocol import JobTool, Trace
 from rftkit.rollouts import run_rollouts
 from rftkit.rollouts.policy import PolicyTurn
 from rftkit.rollouts.solver import Solver, SolverPolicy
 from rftkit.rollouts.traces import is_correct
+
+_WORD = re.compile(r"[A-Za-z_]+")
 
 
 class WarmStartError(ValueError, RFTKitError):
@@ -76,9 +79,7 @@ class WarmStartConfig:
     n_head: int = 4
     n_embd: int = 64
     block_size: int = 512
-    grpo_lr: float = (
-        1e-4  # GRPO's peak learning rate after the warm start (× the task's multiplier)
-    )
+    grpo_lr: float = 1e-4  # GRPO's peak learning rate after it (× the task's multiplier)
     grpo_kl_coef: float = 0.2
     solver_repeats: int = 1  # solver rollouts per training line (it is deterministic)
     seed: int = 0
@@ -238,10 +239,10 @@ def task_tokenizer(
     arguments from what it read (``copied_words``).
 
     Why the copied words: a ~0.1M-parameter model trained on a few dozen transcripts cannot
-    learn to copy vocabulary words (the template's example, whose solver searches with the
-    question's own words, was memorised: its training queries came back word for word, held-out
-    ones as word salad, held-out accuracy 0). Slots are copied like figures: the question's
-    words take slots in order, and the query is those slots again.
+    learn to copy vocabulary words: the template's example, whose solver searches with the
+    question's own words, was memorised (its training queries came back word for word, held-out
+    ones as word salad). Slots are copied like figures: the question's words take slots in
+    order, and the query is those slots again; held-out queries then come back as the question.
     """
     texts = []
     copied: set[str] = set()
