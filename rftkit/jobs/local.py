@@ -384,7 +384,7 @@ class LocalJob(Watching):
         else:
             verdict = (
                 "GRPO did not raise it, so the warm start's checkpoint"
-                f" ({self.warm_start['checkpoint']}) is the better one on validation; keep that"
+                f" ({self.warm_start['checkpoint']}) is at least as good on validation; keep that"
             )
         each = accuracy.rollouts // max(1, accuracy.lines)
         self.trainer.emit(
