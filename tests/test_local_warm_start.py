@@ -22,6 +22,7 @@ import pytest
 
 from rftkit.cli import main
 from rftkit.jobs import launch
+from rftkit.local.tokenizer import Tokenizer
 from rftkit.local.warmstart import (
     WarmStartConfig,
     WarmStartError,
@@ -120,6 +121,13 @@ def test_the_job_warm_starts_and_trains_against_the_teams_service(run):
     assert "18 transcripts the grader marked correct were kept" in warm
     assert any(m.startswith("Learnability triage") for m in messages)
     assert [e["data"]["step"] for e in job.events() if e["type"] == "metrics"] == [1, 2, 3]
+    assert "GRPO after the warm start: lr 1.0e-04, KL coefficient 0.2" in messages[0]
+    assert (job.config.lr, job.config.kl_coef) == (1e-4, 0.2)  # GRPO settings not given
+    # The job compares GRPO with the warm start on validation and names the one to keep.
+    verdict = next(m for m in messages if m.startswith("Validation accuracy: warm start"))
+    assert "(12 lines, 2 rollouts each)" in verdict
+    assert "GRPO raised it" in verdict or "step-0.pt) is at least as good" in verdict
+    assert (job.out_dir / "checkpoints" / "step-0.pt").is_file()
 
 
 def test_calls_reach_the_service_one_trace_per_rollout_and_the_counts_agree(run):
@@ -208,8 +216,30 @@ def test_only_requests_a_tool_url_answered_are_counted():
     assert reached == Counter({"flaky": 3, "echo": 1})
 
 
+def test_words_the_solver_copied_into_its_calls_are_slots():
+    """A query made of the question's words and a carrier read off a record are copied, so the
+    task tokenizer makes them slots; a word the solver wrote unprompted stays vocabulary."""
+    from rftkit.local.tokenizer import SlotTable
+    from rftkit.local.warmstart import copied_words, task_tokenizer
+
+    conversation = [
+        {"role": "user", "content": "How many seats does the Business plan include?"},
+        {"type": "function_call", "name": "search_docs", "call_id": "c1",
+         "arguments": json.dumps({"query": "seats Business plan", "mode": "exact"})},
+        {"type": "function_call_output", "call_id": "c1", "output": '{"carrier": "ups"}'},
+        {"type": "function_call", "name": "track", "call_id": "c2",
+         "arguments": json.dumps({"carrier": "ups", "mode": "exact"})},
+        {"role": "assistant", "content": "50"},
+    ]  # fmt: skip
+    assert copied_words(conversation) == {"seats", "business", "plan", "ups"}
+    tokenizer = task_tokenizer([conversation], [])
+    ids = tokenizer.encode("seats mode", SlotTable())
+    assert Tokenizer.is_slot(ids[0]) and not Tokenizer.is_slot(ids[-1])
+    assert "mode" in tokenizer.vocab and "seats" not in tokenizer.vocab
+
+
 def test_a_task_tokenizer_makes_every_number_a_slot_and_survives_a_checkpoint():
-    from rftkit.local.tokenizer import SlotTable, Tokenizer
+    from rftkit.local.tokenizer import SlotTable
 
     tokenizer = Tokenizer.build(["order A7 is held", "order A27"], small_integers=False)
     slots = SlotTable()

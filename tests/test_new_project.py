@@ -3,10 +3,16 @@ project it makes passes its own tests (run in a subprocess with this interpreter
 
 from __future__ import annotations
 
+import importlib
+import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -22,6 +28,8 @@ from rftkit.scaffold import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
+ORDER_TOKEN = "order-tools-token"
+ORDER_REPEATS = 4  # rollouts per held-out line for the accuracy figures
 
 
 @pytest.fixture(scope="module")
@@ -289,3 +297,117 @@ def test_labels_saved_by_a_label_session_are_what_the_projects_kappa_loader_read
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.splitlines() == ["6 [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]", "True", "True"]
     assert tmp.read_text().splitlines()[0] == "task_id,answer,label,labeller"
+
+
+class _AccessLog(logging.Handler):
+    """The tool service's own access log lines (``rftkit.toolserver.access``), as it wrote them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.entries: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.entries.append(json.loads(record.getMessage()))
+
+
+@pytest.fixture(scope="module")
+def trained_order_job(order_project):
+    """The README's "Rehearse your own task locally" commands on the order project: its own
+    service on loopback (served here so its access log can be read), ``python -m
+    order_assistant.task --server-url …`` and ``rftkit jobs launch --backend local --warm-start
+    …`` as subprocesses; then held-out accuracy of the job's checkpoints, through the service."""
+    from rftkit.local.checkpoint import load_model
+    from rftkit.local.warmstart import WarmStartConfig, held_out_accuracy, new_model
+    from rftkit.serving import serve_in_background
+    from rftkit.task import RFTTask
+    from rftkit.toolserver.app import ACCESS_LOG
+
+    sys.path.insert(0, str(order_project))
+    log, logger = _AccessLog(), logging.getLogger(ACCESS_LOG)
+    level = logger.level
+    logger.addHandler(log)
+    logger.setLevel(logging.INFO)
+    env = {**_project_env(), "RFTKIT_TOOL_TOKEN": ORDER_TOKEN}
+    env["PYTHONPATH"] = os.pathsep.join([str(order_project), env["PYTHONPATH"]])
+    try:
+        service = importlib.import_module("order_assistant.service")
+        with serve_in_background(service.create_service(token=ORDER_TOKEN)) as url:
+            commands = (
+                ["-m", "order_assistant.task", "--server-url", url],
+                ["-m", "rftkit", "jobs", "launch", "--task", "build/task.json", "--backend",
+                 "local", "--warm-start", "order_assistant.solver:solve"],
+            )  # fmt: skip
+            started = time.perf_counter()
+            done = [
+                subprocess.run([sys.executable, *argv], cwd=order_project, env=env,
+                               capture_output=True, text=True, timeout=600)
+                for argv in commands
+            ]  # fmt: skip
+            seconds = time.perf_counter() - started
+            entries = list(log.entries)
+            for run in done:
+                assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-3000:]
+            job_id = re.search(r"job (ftjob-local-\w+) \(local\) started", done[1].stdout)[1]
+            checkpoints = order_project / "runs" / job_id / "checkpoints"
+            task = RFTTask.load(order_project / "build" / "task.json")
+            items = task.items("validation")
+            tools, grader = task.job_tools(env), task.resolved_grader(env)
+            warm, tokenizer = load_model(checkpoints / "step-0.pt")
+            last = max(checkpoints.glob("step-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
+            models = {"untrained": new_model(tokenizer, WarmStartConfig()), "warm start": warm,
+                      f"after GRPO ({last.stem})": load_model(last)[0]}  # fmt: skip
+            figures = {
+                name: held_out_accuracy(model, tokenizer, items, tools, grader,
+                                        repeats=ORDER_REPEATS, seed=1)
+                for name, model in models.items()
+            }  # fmt: skip
+    finally:
+        logger.removeHandler(log)
+        logger.setLevel(level)
+        sys.path.remove(str(order_project))
+        for name in [m for m in sys.modules if m.split(".")[0] == "order_assistant"]:
+            del sys.modules[name]
+    print(f"\nREADME commands: local job {job_id} ended in {seconds:.0f} s; held-out accuracy"
+          f" on the validation lines ({ORDER_REPEATS} rollouts a line, seed 1):")  # fmt: skip
+    for name, accuracy in figures.items():
+        print(f"  {name:>24}: {accuracy}")
+    return done[1].stdout, entries, figures
+
+
+def test_the_readme_commands_train_a_local_job_against_the_projects_own_service(
+    trained_order_job,
+):
+    out, entries, _ = trained_order_job
+    assert "preflight passed" in out  # stored probes: a stateful toolbox passes preflight
+    assert "[info] The job has successfully completed" in out
+    closing = re.search(r"Tool requests that reached the task's tool URLs: (\d+) \((.*)\)", out)
+    counted = int(closing[1])
+    phases = dict(p.rsplit(" ", 1) for p in closing[2].split(", "))
+    assert set(phases) >= {"warm start", "triage", "training", "validation"}
+    # Preflight's calls come first in the service's log; the job's are the last `counted`.
+    assert 0 < counted < len(entries)
+    job = entries[-counted:]
+    assert not {e["trace_id"] for e in job} & {e["trace_id"] for e in entries[:-counted]}
+    # The solver's 18 rollouts open the job: one trace id each, a lookup then, for an ETA line,
+    # the carrier call under the same trace id (a stateful sequence, as on the wire).
+    solver = job[: int(phases["warm start"])]
+    by_trace: dict[str, list[str]] = {}
+    for entry in solver:
+        by_trace.setdefault(entry["trace_id"], []).append(entry["tool"])
+    assert len(by_trace) == 18
+    assert {tuple(t) for t in by_trace.values()} == {
+        ("lookup_order",), ("lookup_order", "get_shipping_eta")}  # fmt: skip
+    # Every rollout has its own trace id: none holds more calls than max_episode_steps (10).
+    assert max(Counter(e["trace_id"] for e in job).values()) <= 10
+    assert all(e["status"] == 200 for e in solver)
+
+
+def test_the_readme_commands_local_job_beats_the_untrained_model_on_held_out_lines(
+    trained_order_job,
+):
+    _, _, figures = trained_order_job
+    untrained, warm, trained = figures.values()
+    assert all(a.lines == 12 and a.rollouts == 12 * ORDER_REPEATS for a in figures.values())
+    assert untrained.mean == 0.0  # an untrained model does not even make a well-formed call
+    # Measured 0.5 or more for both (SE about 0.1): above 0 by many SEs.
+    assert warm.mean > 3 * warm.se and trained.mean > 3 * trained.se

@@ -35,6 +35,7 @@ from rftkit.local.hyperparameters import grpo_config
 from rftkit.local.memory import release_free_memory, tune_malloc
 from rftkit.local.warmstart import (
     WarmStartConfig,
+    grpo_after_warm_start,
     held_out_accuracy,
     load_solver,
     solver_name,
@@ -145,13 +146,15 @@ class LocalJob(Watching):
         self.config, notes = grpo_config(task, len(train), grpo)
         self.solver = None if warm_start is None else load_solver(warm_start)
         self.warm_start_config = warm_start_config or WarmStartConfig(seed=self.config.seed)
+        if self.solver is not None:
+            self.config = grpo_after_warm_start(self.config, grpo or {}, self.warm_start_config)
         self.warm_start: dict[str, Any] | None = None  # its summary, once made
         checkpoint, stand_in = local_checkpoint(task.model)
         if self.solver is not None:  # the base model is replaced before the first step
             checkpoint, stand_in = BASE_CHECKPOINT, (
                 f"model {task.model!r} is not available on the local engine; it trains a small"
                 " model warm-started from the task's reference solver in its place"
-            )
+            )  # fmt: skip
         base, tokenizer = load_model(checkpoint)
         self.out_dir = Path(out_dir or Path("runs") / self.id)
         self._stop = threading.Event()
@@ -174,7 +177,10 @@ class LocalJob(Watching):
         )
         tool_names = {t.name for t in task.tools}
         if warm_start is not None:
-            world_note = rehearsal_note(solver_name(warm_start), tool_names)
+            world_note = rehearsal_note(solver_name(warm_start), tool_names) + (
+                f" GRPO after the warm start: lr {self.config.lr:.1e}, KL coefficient"
+                f" {self.config.kl_coef} (gentler than on the base model: see WarmStartConfig)"
+            )
         else:
             world_note = course_world_note(train + valid, tool_names)
         format_note = None
@@ -315,7 +321,8 @@ class LocalJob(Watching):
     # -- the worker ------------------------------------------------------------------------
     def _warm_start(self, progress: bool) -> None:
         """Make the starting model from the reference solver, say what was done, and hand it to
-        the trainer; its held-out accuracy is measured through the task's tools too."""
+        the trainer; its validation accuracy is measured through the task's tools (the GRPO
+        validation's repeats), and it is saved as checkpoint step-0."""
         trainer, config = self.trainer, self.warm_start_config
         requests = trainer.requests.setdefault("warm start", Counter())
         made = warm_start(
@@ -348,16 +355,43 @@ class LocalJob(Watching):
                 trainer.valid_items,
                 trainer.tools,
                 trainer.grader,
-                repeats=config.valid_repeats,
+                repeats=self.config.valid_repeats,
                 max_episode_steps=self.config.max_episode_steps,
                 temperature=self.config.temperature,
                 seed=self.config.seed,
                 reached=trainer.requests.setdefault("warm-start validation", Counter()),
             )
             summary["valid_accuracy"] = accuracy
-            trainer.emit(f"Warm start: held-out accuracy {accuracy}")
+            trainer.emit(f"Warm start: validation accuracy {accuracy}")
         trainer.start_from(made.model, made.tokenizer)
+        path = trainer.out_dir / "step-0.pt"
+        made.model.save(path, tokenizer=made.tokenizer.state_dict(), warm_start=True)
+        summary["checkpoint"] = str(path)
         self.warm_start = summary
+
+    def _against_the_warm_start(self) -> None:
+        """Say whether GRPO beat the warm start on validation, the same lines and repeats: when
+        it did not, the warm-start checkpoint is the one to keep, and the job says so."""
+        accuracy = (self.warm_start or {}).get("valid_accuracy")
+        validated = [e["data"] for e in self.trainer.events if (e.get("data") or {}).get(
+            "valid_accuracy") is not None]  # fmt: skip
+        if accuracy is None or not validated:
+            return
+        last = validated[-1]
+        after = float(last["valid_accuracy"])
+        if after > accuracy.mean:
+            verdict = f"GRPO raised it: step {last['step']}'s checkpoint is the better one"
+        else:
+            verdict = (
+                "GRPO did not raise it, so the warm start's checkpoint"
+                f" ({self.warm_start['checkpoint']}) is at least as good on validation; keep that"
+            )
+        each = accuracy.rollouts // max(1, accuracy.lines)
+        self.trainer.emit(
+            f"Validation accuracy: warm start {accuracy.mean:.2f}, after {last['step']} GRPO"
+            f" step(s) {after:.2f} ({accuracy.lines} lines, {each} rollouts each): {verdict}",
+            level="info" if after > accuracy.mean else "warn",
+        )
 
     def _report_requests(self) -> None:
         """The last word on traffic: requests the task's tool URLs answered, by phase."""
@@ -385,6 +419,7 @@ class LocalJob(Watching):
         if self._cancelled:
             self._finish("cancelled")
         elif self.trainer.step >= self.config.steps:
+            self._against_the_warm_start()
             self._finish("succeeded")
         else:
             self._set_status("paused", f"Job paused after step {self.trainer.step}")
