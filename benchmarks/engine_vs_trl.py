@@ -291,10 +291,10 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=32, help="sampled tokens per turn")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=EngineConfig().threads)
-    parser.add_argument("--quick", action="store_true", help="12 rollouts, 2 turns, 1 round")
+    parser.add_argument("--quick", action="store_true", help="12 rollouts, 2 turns of 16, 1 round")
+    if parser.parse_known_args()[0].quick:  # new defaults; options given still win
+        parser.set_defaults(sequences=12, turns=2, rounds=1, new_tokens=16)
     args = parser.parse_args()
-    if args.quick:
-        args.sequences, args.turns, args.rounds, args.new_tokens = 12, 2, 1, 16
     if args.sequences % GROUP:
         parser.error(f"--sequences must be a multiple of the group size {GROUP}")
     torch.set_num_threads(args.threads)
