@@ -108,3 +108,28 @@ def test_the_base_model_samples_the_same_rollouts_with_the_cache(scripted_world)
         finished = record.kept is None
         assert finished or record.kept.ids == record.rendered.ids[: len(record.kept.ids)]
     assert all(r.kept is None for r in plain.records.values())
+
+
+def test_a_new_rollout_and_a_continued_one_share_a_batch(tiny):
+    """A rollout on its first turn (nothing kept) batched with one on its second: each samples
+    what it samples when every prompt is re-encoded."""
+
+    def run(kept):
+        first = [1, 4, 9, 16, 25]
+        streams = [torch.Generator().manual_seed(n) for n in range(2)]
+        (turn,) = tiny.generate(
+            [first],
+            max_new_tokens=5,
+            stop_ids=set(),
+            generators=streams[:1],
+            kept=kept[:1] if kept else None,
+        )
+        prompts = [first + turn + [40, 41, 42], [1, *range(20, 32)]]
+        return tiny.generate(
+            prompts, max_new_tokens=7, stop_ids=set(), generators=streams, kept=kept
+        )
+
+    kept = [KVCache.empty(), KVCache.empty()]
+    cached = run(kept)
+    assert len(kept[0].ids) == 5 + 5 + 3 + 6 and len(kept[1].ids) == 13 + 6
+    assert cached == run(None)
