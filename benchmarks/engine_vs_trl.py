@@ -1,13 +1,15 @@
 """The local engine against TRL's GRPOTrainer on the same cores: rollout tokens/s and a GRPO step.
 
-    PYTHONPATH=$PWD python benchmarks/engine_vs_trl.py          # ~1 CPU-minute (2 min, busy cores)
+    PYTHONPATH=$PWD python benchmarks/engine_vs_trl.py          # ~1 CPU-minute (3 min, busy cores)
     PYTHONPATH=$PWD python benchmarks/engine_vs_trl.py --quick  # a smoke run, ~10 CPU-seconds
     PYTHONPATH=$PWD python benchmarks/engine_vs_trl.py --sequences 96 --turns 6 --rounds 5
 
 1. **Multi-turn generation.** ``--sequences`` rollouts (a GRPO step's 8 tasks x 6) of ``--turns``
    turns: a ``--prompt-tokens`` prompt, then per turn ``--new-tokens`` sampled tokens followed by a
    ``--tool-tokens`` tool output (the same random ids for every runner), so every runner samples
-   exactly the same number of tokens on sequences of the same lengths:
+   exactly the same number of tokens on sequences of the same lengths. The defaults are the shape
+   of the base model's course rollouts (4.9 turns and 134 sampled tokens a rollout in
+   ``benchmarks/results/local_training.json``):
    - the engine (``rftkit.local``): the committed base checkpoint's ``TinyLM.generate`` as
      ``LocalModelPolicy`` calls it (chunks of ``GENERATE_CHUNK`` rollouts, a banned-token mask and
      one random stream per rollout, temperature 1), re-encoding each turn's whole prompt (the
@@ -23,9 +25,9 @@
      speed. ``min_new_tokens`` is set to the turn's length so that an end-of-turn token sampled by
      the random model does not end a sequence early (the token counts stay equal).
    Tokens/s counts sampled tokens only. Wall and process-CPU seconds are the median of
-   ``--rounds`` runs, the runners interleaved, so a busy machine slows all of them alike; with
-   one thread, CPU seconds are what wall seconds would be on quiet cores, so the ratios are given
-   for both.
+   ``--rounds`` runs (``--step-rounds`` for the steps), the runners interleaved, so a busy
+   machine slows all of them alike; with one thread, CPU seconds are what wall seconds would be
+   on quiet cores, so the ratios are given for both.
 2. **One GRPO step on the same batch**: the engine's generated sequences (sampled tokens trained,
    prompt and tool outputs masked), the same advantages. The engine: ``rftkit.local.grpo``'s
    ``grpo_loss`` over ``length_buckets`` with the reference forward, backward, gradient clipping
@@ -285,15 +287,16 @@ def agreement(a: list[list[int]], b: list[list[int]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sequences", type=int, default=48, help="rollouts (a multiple of 6)")
-    parser.add_argument("--turns", type=int, default=3)
+    parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--prompt-tokens", type=int, default=120)
     parser.add_argument("--tool-tokens", type=int, default=60)
-    parser.add_argument("--new-tokens", type=int, default=32, help="sampled tokens per turn")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--new-tokens", type=int, default=28, help="sampled tokens per turn")
+    parser.add_argument("--rounds", type=int, default=2, help="generation runs of each runner")
+    parser.add_argument("--step-rounds", type=int, default=1, help="GRPO steps of each trainer")
     parser.add_argument("--threads", type=int, default=EngineConfig().threads)
     parser.add_argument("--quick", action="store_true", help="12 rollouts, 2 turns of 16, 1 round")
     if parser.parse_known_args()[0].quick:  # new defaults; options given still win
-        parser.set_defaults(sequences=12, turns=2, rounds=1, new_tokens=16)
+        parser.set_defaults(sequences=12, turns=2, rounds=1, new_tokens=16, step_rounds=1)
     args = parser.parse_args()
     if args.sequences % GROUP:
         parser.error(f"--sequences must be a multiple of the group size {GROUP}")
@@ -312,8 +315,8 @@ def main() -> None:
             f" ({work.sampled} tokens), prompt {args.prompt_tokens}, tool output"
             f" {args.tool_tokens} per turn, {length} tokens a rollout;"
             f" torch {torch.__version__}, {torch.get_num_threads()} thread(s),"
-            f" median of {args.rounds}; engine {engine_n:,} parameters, TRL's Qwen2"
-            f" {trl_n:,}\n"
+            f" median of {args.rounds} (steps: {args.step_rounds}); engine {engine_n:,}"
+            f" parameters, TRL's Qwen2 {trl_n:,}\n"
         )
         cached = engine_rollouts(model, work, cache=True)
         encoded = engine_rollouts(model, work, cache=False)
@@ -349,7 +352,7 @@ def main() -> None:
         steps["TRL GRPOTrainer step (gradient checkpointing, its default)"] = lambda: trl_step(
             trainer, work, rows, advantages
         )
-        step_times = medians(steps, args.rounds)
+        step_times = medians(steps, args.step_rounds)
         trainer.model.gradient_checkpointing_disable()
         step_times |= medians(
             {
@@ -357,7 +360,7 @@ def main() -> None:
                     trainer, work, rows, advantages
                 )
             },
-            args.rounds,
+            args.step_rounds,
         )
     trained = sum(sum(r.trained) for r in rows)
     best_trl = min(w for name, (w, _) in step_times.items() if name.startswith("TRL"))
