@@ -70,6 +70,7 @@ class GRPOConfig:
     seed: int = 0
     threads: int = 1
     batch_tokens: int = 8192
+    cache_across_turns: bool = False  # LocalModelPolicy's option: off, so samples stay as pinned
 
 
 PATTERN_METRICS = {
@@ -255,7 +256,11 @@ class GRPOTrainer:
             model.parameters(), lr=self.config.lr, betas=(0.9, 0.99), weight_decay=0.0
         )
         self.policy = LocalModelPolicy(
-            model, tokenizer, temperature=self.config.temperature, seed=self.config.seed
+            model,
+            tokenizer,
+            temperature=self.config.temperature,
+            seed=self.config.seed,
+            cache_across_turns=self.config.cache_across_turns,
         )
 
     def requests_reached(self) -> int:

@@ -3,7 +3,9 @@
 Pre-norm blocks of causal self-attention and an MLP; rotary position embeddings, so the model
 matches "the number after *this* key" by relative position wherever a tool output lands. About
 1M parameters with the defaults. ``generate`` samples a batch of left-padded prompts with a
-key/value cache, which is what makes GRPO rollouts on two CPU cores cheap.
+key/value cache, which is what makes GRPO rollouts on two CPU cores cheap; given each prompt's
+:class:`KVCache` from its earlier turns, it encodes only the tokens added since (tool outputs),
+never the conversation from the start.
 """
 
 from __future__ import annotations
@@ -59,6 +61,29 @@ def _cached(cache: dict, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor
     cache["v"][:, :, start:end] = v
     cache["length"] = end
     return cache["k"][:, :, :end], cache["v"][:, :, :end]
+
+
+@dataclass
+class KVCache:
+    """One sequence's keys and values, kept between ``generate`` calls (a rollout's turns).
+
+    ``ids`` are the tokens encoded so far and ``layers`` their (keys, values) per layer, each
+    (heads, len(ids), head_dim). ``generate`` reads the prefix of a prompt from here and extends
+    it with what it encoded; the tokens must match the prompt's start, or it refuses.
+
+    Keys computed one token at a time differ from a whole-prompt prefill's in the last float bits
+    (both are exact maths; the kernels round differently), so a sample drawn with a cache can in
+    principle differ from one drawn by re-encoding; see ``LocalModelPolicy``."""
+
+    ids: list[int]
+    layers: list[tuple[torch.Tensor, torch.Tensor]]
+
+    @classmethod
+    def empty(cls) -> KVCache:
+        return cls([], [])
+
+    def nbytes(self) -> int:
+        return sum(k.nbytes + v.nbytes for k, v in self.layers)
 
 
 class CausalSelfAttention(nn.Module):
@@ -177,6 +202,7 @@ class TinyLM(nn.Module):
         temperature: float = 1.0,
         banned: list[torch.Tensor] | None = None,
         generators: list[torch.Generator] | None = None,
+        kept: list[KVCache] | None = None,
     ) -> list[list[int]]:
         """Sample a continuation of each prompt until a stop token (included) or the limit.
 
@@ -184,18 +210,24 @@ class TinyLM(nn.Module):
         sampled (e.g. slots no figure has been assigned to). Temperature 0 means greedy.
         ``generators`` holds one random stream per prompt, drawn from only while that prompt is
         still generating, so a prompt's sample does not depend on what it was batched with.
+        ``kept`` holds one :class:`KVCache` per prompt: its prefix is read from there instead of
+        being encoded again, and the cache is extended with the prompt's rest and the sample
+        (all but its last token, which the next prompt's new tokens start with).
         """
         B = len(prompts)
-        width = max(len(p) for p in prompts)
-        ids = torch.zeros(B, width, dtype=torch.long)
-        padding = torch.ones(B, width, dtype=torch.bool)
-        for row, prompt in enumerate(prompts):
-            ids[row, width - len(prompt) :] = torch.tensor(prompt)
-            padding[row, width - len(prompt) :] = False
-        caches: list[dict] = [{"capacity": width + max_new_tokens} for _ in self.blocks]
-        logits = self(ids, padding, caches=caches)[:, -1]
+        if kept is not None and any(cache.ids for cache in kept):
+            caches, past_padding, logits = self._continue(prompts, kept, max_new_tokens)
+        else:
+            width = max(len(p) for p in prompts)
+            ids = torch.zeros(B, width, dtype=torch.long)
+            padding = torch.ones(B, width, dtype=torch.bool)
+            for row, prompt in enumerate(prompts):
+                ids[row, width - len(prompt) :] = torch.tensor(prompt)
+                padding[row, width - len(prompt) :] = False
+            caches = [{"capacity": width + max_new_tokens} for _ in self.blocks]
+            logits = self(ids, padding, caches=caches)[:, -1]
+            past_padding = padding
         positions = torch.tensor([len(p) for p in prompts])[:, None]
-        past_padding = padding
         outputs: list[list[int]] = [[] for _ in range(B)]
         done = torch.zeros(B, dtype=torch.bool)
         ban = torch.stack(banned) if banned is not None else None
@@ -216,7 +248,68 @@ class TinyLM(nn.Module):
             logits = self(token[:, None], step_padding, positions, caches, past_padding)[:, -1]
             past_padding = torch.cat((past_padding, step_padding), 1)
             positions = positions + 1
+        if kept is not None:
+            self._keep(prompts, outputs, caches, past_padding, kept)
         return outputs
+
+    def _continue(
+        self, prompts: list[list[int]], kept: list[KVCache], max_new_tokens: int
+    ) -> tuple[list[dict], torch.Tensor, torch.Tensor]:
+        """Load each prompt's kept keys and values, then encode only its new tokens.
+
+        Layout per row: [pad][kept prefix][pad][new tokens], left-aligned by padding on both
+        parts; pads are masked as keys, and the new tokens get their true rotary positions."""
+        B = len(prompts)
+        used = []
+        for row, (prompt, cache) in enumerate(zip(prompts, kept, strict=True)):
+            reuse = min(len(cache.ids), len(prompt) - 1)  # at least one token to encode
+            if prompt[:reuse] != cache.ids[:reuse]:
+                raise ValueError(f"prompt {row}'s start is not the tokens its cache holds")
+            used.append(reuse)
+        past = max(used)
+        width = max(len(p) - u for p, u in zip(prompts, used, strict=True))
+        ids = torch.zeros(B, width, dtype=torch.long)
+        padding = torch.ones(B, width, dtype=torch.bool)
+        past_padding = torch.ones(B, past, dtype=torch.bool)
+        H, D = self.config.n_head, self.config.n_embd // self.config.n_head
+        capacity = past + width + max_new_tokens
+        caches = [
+            {
+                "k": torch.zeros(B, H, capacity, D),
+                "v": torch.zeros(B, H, capacity, D),
+                "length": past,
+            }
+            for _ in self.blocks
+        ]
+        for row, (prompt, cache, reuse) in enumerate(zip(prompts, kept, used, strict=True)):
+            new = prompt[reuse:]
+            ids[row, width - len(new) :] = torch.tensor(new)
+            padding[row, width - len(new) :] = False
+            past_padding[row, past - reuse :] = False
+            for layer, (k, v) in zip(caches, cache.layers, strict=False):
+                layer["k"][row, :, past - reuse : past] = k[:, :reuse]
+                layer["v"][row, :, past - reuse : past] = v[:, :reuse]
+        positions = torch.tensor(used)[:, None] + (~padding).long().cumsum(1) - 1
+        logits = self(ids, padding, positions, caches, past_padding)[:, -1]
+        return caches, torch.cat((past_padding, padding), 1), logits
+
+    @staticmethod
+    def _keep(
+        prompts: list[list[int]],
+        outputs: list[list[int]],
+        caches: list[dict],
+        padding: torch.Tensor,
+        kept: list[KVCache],
+    ) -> None:
+        """Store each row's encoded tokens (prompt, then the sample but its last token)."""
+        for row, (prompt, output, cache) in enumerate(zip(prompts, outputs, kept, strict=True)):
+            fed = output[:-1]
+            columns = (~padding[row]).nonzero()[:, 0][: len(prompt) + len(fed)]
+            cache.ids = prompt + fed
+            cache.layers = [
+                (layer["k"][row][:, columns].clone(), layer["v"][row][:, columns].clone())
+                for layer in caches
+            ]
 
     @staticmethod
     def _sample(

@@ -14,6 +14,14 @@ For the trainer, the policy keeps per ``trace_id`` the exact token ids the model
 (``record(trace_id)``): re-encoding the conversation text afterwards could differ from what was
 sampled, and the policy gradient must be taken on the sampled tokens themselves.
 
+With ``cache_across_turns`` each rollout keeps its keys and values between turns
+(``rftkit.local.model.KVCache``): a turn encodes only the tool outputs that arrived since the last
+one instead of the whole conversation again. Off by default: the kept keys were computed one token
+at a time, which rounds differently in the last float bits from re-encoding the prompt at once, so
+a sample can in principle differ from the one drawn today; the course's committed figures were
+drawn by re-encoding. ``benchmarks/engine_vs_trl.py`` measures both ways and how often their
+tokens agree.
+
 A tokenizer with turn markers (``rftkit.local.tokenizer``) lets one turn hold a reasoning segment
 and several calls (read by ``rftkit.local.turns``; at most ``MAX_CALLS_PER_TURN`` run), ending at
 ``<eocalls>`` or ``<eot>``; the segment's length is the turn's ``Usage.reasoning_tokens``, where a
@@ -32,7 +40,7 @@ from typing import Any
 
 import torch
 
-from rftkit.local.model import TinyLM
+from rftkit.local.model import KVCache, TinyLM
 from rftkit.local.tokenizer import (
     N_SLOTS,
     Rendered,
@@ -49,6 +57,9 @@ MAX_TURN_TOKENS = 64
 MAX_MARKED_TURN_TOKENS = 192
 """A turn with reasoning and several calls needs room: four calls of ~20 tokens and a segment."""
 GENERATE_CHUNK = 16
+CACHED_CHUNK = 64
+"""With keys and values kept across turns a prefill encodes only the new tokens, so its attention
+scores are small and more rollouts fit one batch (fewer, fuller decoding steps)."""
 
 
 @dataclass
@@ -60,6 +71,7 @@ class TraceRecord:
     seen_items: int = 0
     own_call_ids: set[str] = field(default_factory=set)
     truncated: bool = False
+    kept: KVCache | None = None  # with cache_across_turns: the encoded tokens' keys and values
 
 
 @dataclass
@@ -68,6 +80,7 @@ class _Request:
     banned: torch.Tensor
     generator: torch.Generator
     future: asyncio.Future
+    kept: KVCache | None = None
 
 
 class LocalModelPolicy:
@@ -89,12 +102,14 @@ class LocalModelPolicy:
         name: str = "rftkit-local-tinylm",
         seed: int = 0,
         max_turn_tokens: int | None = None,
+        cache_across_turns: bool = False,
     ):
         self.model, self.tokenizer, self.temperature = model, tokenizer, temperature
         self.name = name
         default = MAX_MARKED_TURN_TOKENS if tokenizer.turn_markers else MAX_TURN_TOKENS
         self.max_turn_tokens = max_turn_tokens or default
         self.seed = seed
+        self.cache_across_turns = cache_across_turns
         self._started: Counter[str] = Counter()  # rollouts started per question
         self.records: dict[str, TraceRecord] = {}
         self._queue: list[_Request] = []
@@ -119,10 +134,13 @@ class LocalModelPolicy:
         room = self.model.config.block_size - len(prompt) - 1
         if room < 8:  # the context is full: stop the rollout with an empty answer
             record.truncated = True
+            record.kept = None
             return PolicyTurn(text="", model=self.name, usage=Usage(input_tokens=len(prompt)))
         future = asyncio.get_running_loop().create_future()
         banned = self._banned(record.rendered.slots)
-        self._queue.append(_Request(prompt, banned, record.generator, future))
+        if self.cache_across_turns and record.kept is None:
+            record.kept = KVCache.empty()
+        self._queue.append(_Request(prompt, banned, record.generator, future, record.kept))
         if self._batcher is None or self._batcher.done():
             self._batcher = asyncio.create_task(self._run_batches())
         sampled: list[int] = await future
@@ -135,6 +153,8 @@ class LocalModelPolicy:
             reasoning_tokens=parsed.reasoning_tokens,
         )
         record.seen_items = len(conversation)
+        if not parsed.calls:  # an answer ends the rollout: its keys and values are not needed
+            record.kept = None
         calls = []
         for number, (name, arguments) in enumerate(parsed.calls):
             call_id = f"call_{trace_id[-8:]}_{len(conversation)}" + (f"_{number}" if number else "")
@@ -203,11 +223,13 @@ class LocalModelPolicy:
 
     def _generate(self, batch: list[_Request]) -> list[list[int]]:
         """Generate in chunks: a padded prefill materialises (B, heads, T, T) attention scores,
-        so one chunk of ``GENERATE_CHUNK`` prompts bounds memory however many rollouts wait."""
+        so one chunk of ``GENERATE_CHUNK`` prompts (``CACHED_CHUNK`` when only the new tokens
+        are encoded) bounds memory however many rollouts wait."""
         self.model.eval()
         outputs: list[list[int]] = []
-        for start in range(0, len(batch), GENERATE_CHUNK):
-            chunk = batch[start : start + GENERATE_CHUNK]
+        size = CACHED_CHUNK if self.cache_across_turns else GENERATE_CHUNK
+        for start in range(0, len(batch), size):
+            chunk = batch[start : start + size]
             longest = max(len(r.prompt) for r in chunk)
             outputs += self.model.generate(
                 [r.prompt for r in chunk],
@@ -218,5 +240,6 @@ class LocalModelPolicy:
                 temperature=self.temperature,
                 banned=[r.banned for r in chunk],
                 generators=[r.generator for r in chunk],
+                kept=[r.kept for r in chunk] if self.cache_across_turns else None,
             )
         return outputs
