@@ -115,7 +115,7 @@ def test_the_ship_checklist_needs_every_check(flat_cost_redteam):
     assert clean.ok and not flat_cost_redteam.ok
     assert ship_decision(up, flat, clean, _gate(True)).ship
     refused = {
-        "reward within noise": ship_decision({"change": 0.05, "se": 0.03}, flat, clean, _gate(True)),
+        "reward in noise": ship_decision({"change": 0.05, "se": 0.03}, flat, clean, _gate(True)),
         "accuracy down": ship_decision(up, {"change": -0.1, "se": 0.03}, clean, _gate(True)),
         "red team": ship_decision(up, flat, flat_cost_redteam, _gate(True)),
         "gate": ship_decision(up, flat, clean, _gate(False)),
