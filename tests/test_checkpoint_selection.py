@@ -124,3 +124,31 @@ def test_the_ship_checklist_needs_every_check(flat_cost_redteam):
         assert not decision.ship, why
         assert "DO NOT SHIP" in str(decision), why
     assert "lucky guess" in str(refused["red team"])
+
+
+def test_the_supported_reward_repicks_the_lucky_tool_switch():
+    """The demo's 'tool switch' example was a right comparison named after computing with the
+    wrong figure (401.2 - 536.2); graded for support it falls to at most 0.5 and a floor of 0.5
+    picks a supported rollout instead."""
+    from rftkit.analysis.patterns import pattern_examples, rollout_patterns
+    from rftkit.course.dataset import course_dataset
+    from rftkit.course.rewards import latency_grader_supported
+    from rftkit.graders import run_grader
+
+    items = {
+        f"w{seed}-{line['task_id']}": line
+        for seed in (100, 101)
+        for line in course_dataset(seed=seed, style="compact", n=20)
+    }
+    before = load_traces(DEMO_RUN / "traces_before.jsonl")
+    after = load_traces(DEMO_RUN / "traces_after.jsonl")
+    grader = latency_grader_supported()
+    supported = {t.trace_id: run_grader(grader, t.sample, items[t.item_id]).reward for t in after}
+    patterns_before, patterns_after = (rollout_patterns(t, items) for t in (before, after))
+    old = pattern_examples(patterns_before, patterns_after).loc["tool switch", "trace_after"]
+    lucky = next(t for t in after if t.trace_id == old)
+    assert "-135" in " ".join(str(s.span_data) for s in lucky.spans)
+    assert lucky.reward > 0.5 >= supported[old]
+    regraded = patterns_after.assign(reward=patterns_after["trace_id"].map(supported))
+    new = pattern_examples(patterns_before, regraded, floor=0.5).loc["tool switch", "trace_after"]
+    assert new != old and supported[new] > 0.5
