@@ -35,7 +35,15 @@ DIRECTIONS = re.compile(
 STRIP = re.compile(r"```.*?```|`[^`]*`|<!--.*?-->|\]\([^)]*\)|https?://\S+|\$[^$]*\$", re.DOTALL)
 
 # notebook name -> {figure or sentence fragment: why it is not a claim about the data}
-NOT_DATA: dict[str, dict[str, str]] = {}
+NOT_DATA: dict[str, dict[str, str]] = {
+    "05_job_launch.ipynb": {
+        "$1.70 in Microsoft's cost-guide example": "cited source (Microsoft's Azure cost guide)",
+        "learnability triage drops such tasks": "what the trainer's triage does, by definition",
+        "0.1 a call": "flat_cost_grader's price per call, a design constant (FLAT_COST)",
+        "every call costs 0.1": "flat_cost_grader's price per call, a design constant (FLAT_COST)",
+        "Agent RFT is known for four behaviours": "cited source (the Agent RFT talk)",
+    },
+}
 
 
 def _prose(cell: nbformat.NotebookNode) -> str:
