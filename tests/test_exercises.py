@@ -338,3 +338,36 @@ def test_05_the_right_prediction_is_correct(capsys, trained_rewards_redteam):
     right = {"reward": "flat_cost", "tool_calls": "fewer"}
     assert check_predicted_hack(right, trained_rewards_redteam) is True
     assert "1.000 against 0.771" in capsys.readouterr().out
+
+
+# 06: pick a checkpoint ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def selection():
+    from rftkit.course.checkpoints import selection_table
+
+    return selection_table(pd.read_csv(DEMO_RUN / "validation.csv"))
+
+
+@pytest.mark.parametrize(
+    ("choose", "hint"),
+    [
+        (lambda table: table.index[-1], "train reward is measured"),  # the last checkpoint
+        (lambda table: table["train reward"].idxmax(), "train reward is measured"),
+        (lambda table: table["reward"].idxmax(), "not evidence of one"),  # ignores the noise
+        (
+            lambda table: table[table["gain"] > 0]["reward"].idxmax(),
+            "not evidence of one",
+        ),
+    ],
+)
+def test_06_wrong_checkpoint_choices_are_not_yet(capsys, selection, choose, hint):
+    table = selection.assign(**{"train reward": range(len(selection))})
+    assert hint in _not_yet(capsys, exercises.check_checkpoint_choice(choose, table))
+
+
+def test_06_the_checkpoint_rule_is_correct(capsys, selection):
+    choose = _solution("06_result_analysis.ipynb")["choose"]
+    assert exercises.check_checkpoint_choice(choose, selection) is True
+    assert exercises.chosen_checkpoint(selection) in capsys.readouterr().out

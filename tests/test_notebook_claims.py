@@ -43,6 +43,12 @@ NOT_DATA: dict[str, dict[str, str]] = {
         "every call costs 0.1": "flat_cost_grader's price per call, a design constant (FLAT_COST)",
         "Agent RFT is known for four behaviours": "cited source (the Agent RFT talk)",
     },
+    "06_result_analysis.ipynb": {
+        "about 50% fewer tool calls and reasoning tokens": "cited source (the Agent RFT talk)",
+        "Fewer turns usually means fewer completion tokens": "what a turn costs, in general",
+        "think longer as well as shorter": "a caution about RL in general, not this run",
+        "and the points are coloured by whether reward rose": "the plot's classes, by definition",
+    },
 }
 
 
