@@ -152,3 +152,19 @@ def test_the_supported_reward_repicks_the_lucky_tool_switch():
     regraded = patterns_after.assign(reward=patterns_after["trace_id"].map(supported))
     new = pattern_examples(patterns_before, regraded, floor=0.5).loc["tool switch", "trace_after"]
     assert new != old and supported[new] > 0.5
+
+
+def test_the_heldout_evaluation_interleaves_and_repeats_exactly():
+    from rftkit.course.checkpoints import evaluate_heldout
+
+    models = {"base": load_model(), "again": load_model()}
+    first = evaluate_heldout(models, seeds=(100,), n=2, k=1)
+    second = evaluate_heldout({"base": models["base"]}, seeds=(100,), n=2, k=1)
+    assert [t.item_id for t in first["base"]] == ["w100-t0001", "w100-t0002"]
+    # the two policies took turns: the second model's rollout of an item starts after the first's
+    for base, again in zip(first["base"], first["again"], strict=True):
+        assert base.ended_at <= again.started_at
+    # seeded and one at a time: a re-run gives the same rollouts, whoever ran beside them
+    texts = [[t.sample.output_text for t in run] for run in (first["base"], second["base"])]
+    assert texts[0] == texts[1] == [t.sample.output_text for t in first["again"]]
+    assert [t.reward for t in first["base"]] == [t.reward for t in second["base"]]

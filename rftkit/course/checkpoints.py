@@ -101,26 +101,19 @@ def evaluate_heldout(
     n: int = HELDOUT_TASKS_PER_WORLD,
     k: int = 1,
     seed: int = 0,
-    interleaved: bool = True,
 ) -> dict[str, list[Trace]]:
     """Each model (name -> (model, tokenizer)) on the held-out worlds' first ``n`` items, ``k``
-    seeded rollouts each, item ids as ``rftkit demo`` writes them.
+    seeded rollouts each, item ids as ``rftkit demo`` writes them (``w{seed}-t0001``).
 
-    ``interleaved``: one rollout at a time, the models taking turns on each item, so their
-    latencies are measured under the same load (and each rollout's tokens do not depend on
-    which other rollouts shared its batch). Otherwise every model runs concurrently.
+    One rollout at a time, the models taking turns on each item, so their latencies are measured
+    under the same load, and each rollout's tokens do not depend on which other rollouts shared
+    its batch (a re-run gives the same rollouts).
     """
     traces: dict[str, list[Trace]] = {name: [] for name in models}
     with ExitStack() as stack:
         for world in seeds:
             session = stack.enter_context(course_session(world, style="compact", n=n))
             items = [{**i, "task_id": f"w{world}-{i['task_id']}"} for i in session.items]
-            if not interleaved:
-                for name, (model, tokenizer) in models.items():
-                    traces[name] += rollouts(
-                        model, tokenizer, items, session.job_tools, k=k, seed=seed
-                    )
-                continue
             policies = {
                 name: LocalModelPolicy(model, tokenizer, temperature=1.0, seed=seed)
                 for name, (model, tokenizer) in models.items()
