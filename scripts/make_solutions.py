@@ -89,6 +89,11 @@ def no_tool_correct(frame):
     """Share of scored rollouts in `frame` that answered correctly without any tool call."""
     scored = frame[frame["reward"].notna()]
     return float((scored["correct"].astype(bool) & (scored["tool_calls"] == 0)).mean())''',
+        "ex06pick": '''\
+def choose(table):
+    """The checkpoint to evaluate on held-out items, or "base"."""
+    earned = table[table["gain"] > 2 * table["gain SE"]]  # beyond its own noise
+    return "base" if earned.empty else earned["reward"].idxmax()  # then best on validation''',
     },
 }
 

@@ -407,3 +407,77 @@ def test_the_course_notebook_ships_its_exercise_unsolved(name):
     for cell_id in make_solutions.SOLUTIONS[name]:
         stub = next(c for c in course.cells if c.get("id") == cell_id)
         assert "NotImplementedError" in stub.source or "..." in stub.source, stub.source
+
+
+# 05: predict the hack from the red team -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained_rewards_redteam():
+    from rftkit.course.rewards import flat_cost_grader, latency_grader
+    from rftkit.evaluation.redteam import run_redteam
+
+    cases = cases_from_reference()
+    return {
+        "flat_cost": run_redteam(flat_cost_grader(), cases),
+        "latency": run_redteam(latency_grader(), cases),
+    }
+
+
+@pytest.mark.parametrize(
+    ("prediction", "hint"),
+    [
+        (None, "stub"),
+        ({"reward": "flat_cost"}, "two keys"),
+        ({"reward": "course", "tool_calls": "fewer"}, "name one of the rewards"),
+        ({"reward": "latency", "tool_calls": "fewer"}, "pays a lucky guess 0.300"),
+        ({"reward": "flat_cost", "tool_calls": "more"}, "what does each call do"),
+        ({"reward": "flat_cost", "tool_calls": "sideways"}, "one of fewer, same, more"),
+    ],
+)
+def test_05_wrong_predictions_are_not_yet(capsys, trained_rewards_redteam, prediction, hint):
+    from rftkit.course.job_exercises import check_predicted_hack
+
+    assert check_predicted_hack(prediction, trained_rewards_redteam) is False
+    assert hint in capsys.readouterr().out
+
+
+def test_05_the_right_prediction_is_correct(capsys, trained_rewards_redteam):
+    from rftkit.course.job_exercises import check_predicted_hack
+
+    right = {"reward": "flat_cost", "tool_calls": "fewer"}
+    assert check_predicted_hack(right, trained_rewards_redteam) is True
+    assert "1.000 against 0.771" in capsys.readouterr().out
+
+
+# 06: pick a checkpoint ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def selection():
+    from rftkit.course.checkpoints import selection_table
+
+    return selection_table(pd.read_csv(DEMO_RUN / "validation.csv"))
+
+
+@pytest.mark.parametrize(
+    ("choose", "hint"),
+    [
+        (lambda table: table.index[-1], "train reward is measured"),  # the last checkpoint
+        (lambda table: table["train reward"].idxmax(), "train reward is measured"),
+        (lambda table: table["reward"].idxmax(), "not evidence of one"),  # ignores the noise
+        (
+            lambda table: table[table["gain"] > 0]["reward"].idxmax(),
+            "not evidence of one",
+        ),
+    ],
+)
+def test_06_wrong_checkpoint_choices_are_not_yet(capsys, selection, choose, hint):
+    table = selection.assign(**{"train reward": range(len(selection))})
+    assert hint in _not_yet(capsys, exercises.check_checkpoint_choice(choose, table))
+
+
+def test_06_the_checkpoint_rule_is_correct(capsys, selection):
+    choose = _solution("06_result_analysis.ipynb")["choose"]
+    assert exercises.check_checkpoint_choice(choose, selection) is True
+    assert exercises.chosen_checkpoint(selection) in capsys.readouterr().out

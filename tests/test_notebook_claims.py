@@ -50,6 +50,19 @@ NOT_DATA: dict[str, dict[str, str]] = {
         "takes 1.5 s": "the delay the cell injects, a setting of the fault",
         "can afford to lose": "the exercise's discard budget, a setting of the exercise",
     },
+    "05_job_launch.ipynb": {
+        "$1.70 in Microsoft's cost-guide example": "cited source (Microsoft's Azure cost guide)",
+        "learnability triage drops such tasks": "what the trainer's triage does, by definition",
+        "0.1 a call": "flat_cost_grader's price per call, a design constant (FLAT_COST)",
+        "every call costs 0.1": "flat_cost_grader's price per call, a design constant (FLAT_COST)",
+        "Agent RFT is known for four behaviours": "cited source (the Agent RFT talk)",
+    },
+    "06_result_analysis.ipynb": {
+        "about 50% fewer tool calls and reasoning tokens": "cited source (the Agent RFT talk)",
+        "Fewer turns usually means fewer completion tokens": "what a turn costs, in general",
+        "think longer as well as shorter": "a caution about RL in general, not this run",
+        "and the points are coloured by whether reward rose": "the plot's classes, by definition",
+    },
 }
 
 

@@ -178,15 +178,19 @@ PATTERN_EXAMPLES = {
 
 
 def pattern_examples(
-    before: pd.DataFrame, after: pd.DataFrame, tools: Collection[str] | None = None
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    tools: Collection[str] | None = None,
+    floor: float = 0.0,
 ) -> pd.DataFrame:
     """For each pattern, the item of both runs whose rollouts changed most in its direction.
 
     Per item, a column's mean over the item's rollouts before and after; the example is the item
     with the largest move the right way (``item_id`` empty when no item moved that way), and
     ``trace_before`` / ``trace_after`` are its rollouts that show the change best. Items and
-    rollouts whose trained rollout scored above 0 come first: speed on a wrong answer teaches
-    nothing. A tool switch
+    rollouts whose trained rollout scored above ``floor`` come first: speed on a wrong answer
+    teaches nothing (with a reward that halves an unsupported right answer, a floor of 0.5 also
+    keeps out the right answers the figures read do not support). A tool switch
     is the item whose set of tools changed most (tools dropped plus tools taken up; with ``tools``
     given, calls to other names, a garbled tool name, do not count as a switch). Read them
     side by side (``rftkit.analysis.traces.side_by_side``): one item is an illustration, the
@@ -199,7 +203,7 @@ def pattern_examples(
              "after": after.groupby("item_id")[column].mean()}
         ).dropna()  # fmt: skip
         sign = 1 if direction == "more" else -1
-        moved = _prefer_rewarded(sign * (means["after"] - means["before"]), after)
+        moved = _prefer_rewarded(sign * (means["after"] - means["before"]), after, floor)
         item = moved.idxmax() if len(moved) and moved.max() > 0 else None
         row = means.loc[item] if item is not None else None
         rows[pattern] = {
@@ -208,7 +212,7 @@ def pattern_examples(
             "before": None if row is None else round(float(row["before"]), 2),
             "after": None if row is None else round(float(row["after"]), 2),
             "trace_before": _extreme(before, item, column, -sign),
-            "trace_after": _extreme(_rewarded(after), item, column, sign)
+            "trace_after": _extreme(_rewarded(after, floor), item, column, sign)
             or _extreme(after, item, column, sign),
         }
     def used_tools(runs: pd.Series) -> set[str]:
@@ -220,7 +224,7 @@ def pattern_examples(
     }
     both = used["before"].index.intersection(used["after"].index)
     switched = pd.Series({i: len(used["before"][i] ^ used["after"][i]) for i in both}, dtype=int)
-    switched = _prefer_rewarded(switched, after)
+    switched = _prefer_rewarded(switched, after, floor)
     item = switched.idxmax() if len(switched) and switched.max() > 0 else None
     rows["tool switch"] = {
         "item_id": item,
@@ -228,18 +232,18 @@ def pattern_examples(
         "before": " ".join(sorted(used["before"][item])) if item else None,
         "after": " ".join(sorted(used["after"][item])) if item else None,
         "trace_before": _first(before, item),
-        "trace_after": _first(_rewarded(after), item) or _first(after, item),
+        "trace_after": _first(_rewarded(after, floor), item) or _first(after, item),
     }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def _rewarded(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["reward"].fillna(0) > 0]
+def _rewarded(frame: pd.DataFrame, floor: float = 0.0) -> pd.DataFrame:
+    return frame[frame["reward"].fillna(0) > floor]
 
 
-def _prefer_rewarded(moved: pd.Series, after: pd.DataFrame) -> pd.Series:
-    """``moved`` cut to the items with a rewarded trained rollout, when one of them moved."""
-    rewarded = moved[moved.index.isin(_rewarded(after)["item_id"])]
+def _prefer_rewarded(moved: pd.Series, after: pd.DataFrame, floor: float = 0.0) -> pd.Series:
+    """``moved`` cut to the items with a trained rollout above ``floor``, when one of them moved."""
+    rewarded = moved[moved.index.isin(_rewarded(after, floor)["item_id"])]
     return rewarded if len(rewarded) and rewarded.max() > 0 else moved
 
 

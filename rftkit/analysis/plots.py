@@ -140,3 +140,28 @@ def quadrant(comparison: pd.DataFrame) -> Figure:
             fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def checkpoint_curves(
+    table: pd.DataFrame,
+    steps: dict[str, int],
+    metrics: tuple[str, ...] = ("reward",),
+    parts: tuple[str, ...] = (),
+) -> Figure:
+    """Validation reward (and each of ``parts``, the sub-scores) of every checkpoint against its
+    step, with ±1 standard-error bars; ``table`` has a row per checkpoint with ``name`` and
+    ``name SE`` columns, ``steps`` maps each row to its step (the base model is step 0)."""
+    panels = 2 if parts else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.2), squeeze=False)
+    x = [steps[name] for name in table.index]
+    for ax, names, title in (
+        (axes[0, 0], metrics, "Validation reward by checkpoint"),
+        *(((axes[0, 1], parts, "Validation sub-scores"),) if parts else ()),
+    ):
+        for name in names:
+            ax.errorbar(x, table[name], yerr=table[f"{name} SE"], marker="o", capsize=3,
+                        label=name)  # fmt: skip
+        ax.set(xlabel="step (0 = base model)", ylabel="mean ± 1 SE", title=title, xticks=x)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -420,3 +420,68 @@ def check_no_tool_correct(
             raise NotYet(f"{name}: {got!r}, but the traces say {expected:.3f}")
         shares[name] = round(expected, 3)
     return ", ".join(f"{name} {share}" for name, share in shares.items())
+
+
+SELECTION_SE = 2.0
+"""A checkpoint is chosen only if its validation gain over the base is beyond this many paired
+standard errors."""
+
+
+def chosen_checkpoint(table: pd.DataFrame) -> str:
+    """06's rule: the highest validation reward among the checkpoints whose gain over the base is
+    beyond ``SELECTION_SE`` paired standard errors; the base when none is."""
+    beyond = table[table["gain"] > SELECTION_SE * table["gain SE"]]
+    return "base" if beyond.empty else str(beyond["reward"].idxmax())
+
+
+def _made_up_selection(rewards: dict[str, tuple[float, float, float, float]]) -> pd.DataFrame:
+    """A selection table: name -> (train reward, validation reward, gain, gain SE)."""
+    return pd.DataFrame(
+        [
+            {"checkpoint": name, "train reward": train, "reward": valid, "reward SE": 0.03,
+             "gain": gain, "gain SE": se}
+            for name, (train, valid, gain, se) in rewards.items()
+        ]
+    ).set_index("checkpoint")  # fmt: skip
+
+
+SELECTION_CASES = {
+    "the last step trains best and validates worst": _made_up_selection(
+        {"base": (0.0, 0.30, 0.0, 0.0), "step-8": (0.50, 0.40, 0.10, 0.03),
+         "step-16": (0.55, 0.50, 0.20, 0.04), "step-24": (0.70, 0.42, 0.12, 0.04)}
+    ),
+    "no checkpoint beats the base beyond its noise": _made_up_selection(
+        {"base": (0.0, 0.40, 0.0, 0.0), "step-8": (0.45, 0.44, 0.04, 0.03),
+         "step-16": (0.50, 0.47, 0.07, 0.05)}
+    ),
+    "the best mean is within noise, a lower one is not": _made_up_selection(
+        {"base": (0.0, 0.30, 0.0, 0.0), "step-8": (0.40, 0.39, 0.09, 0.03),
+         "step-16": (0.45, 0.42, 0.12, 0.08)}
+    ),
+}  # fmt: skip
+
+
+@exercise_check
+def check_checkpoint_choice(choose: Callable[[pd.DataFrame], str], table: pd.DataFrame) -> str:
+    """06: ``choose(table)`` names the checkpoint to evaluate on held-out items, from a selection
+    table (validation reward with its gain over the base and the gain's paired SE)."""
+    _require_answer(choose)
+    for case, made_up in SELECTION_CASES.items():
+        got, want = choose(made_up.copy()), chosen_checkpoint(made_up)
+        if got is None:
+            raise NotYet(STUB_HINT)
+        if got == want:
+            continue
+        hints = {
+            "the last step trains best and validates worst": "train reward is measured on "
+            "batches the model just trained on; choose on validation",
+            "no checkpoint beats the base beyond its noise": "a gain smaller than two of its "
+            "standard errors is not evidence of one: then keep the base",
+            "the best mean is within noise, a lower one is not": "compare each gain with its "
+            "own standard error, not only the means",
+        }
+        raise NotYet(f"on a made-up table ({case}) you chose {got!r}, not {want!r}: {hints[case]}")
+    got, want = choose(table.copy()), chosen_checkpoint(table)
+    if got != want:
+        raise NotYet(f"on this run you chose {got!r}; the rule gives {want!r}")
+    return f"{want}: validation reward {table.loc[want, 'reward']:.3f}"

@@ -1,4 +1,5 @@
-"""The self-check of notebook 05's exercise: hosted hyperparameters for a given GRPO budget.
+"""The self-checks of notebook 05's exercises: hosted hyperparameters for a given GRPO budget, and
+the hack a reward's red team predicts before training.
 
 Built on the course's exercise convention (``rftkit.course.exercises.exercise_check``): it prints
 "not yet: <hint>" or "correct" and returns a bool, never raising, so the notebook runs top to
@@ -7,9 +8,11 @@ bottom with the exercise unsolved, and the solved copy in ``notebooks/solutions/
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rftkit.course.exercises import STUB_HINT, NotYet, exercise_check
+from rftkit.evaluation.redteam import RedTeamReport
 from rftkit.local.hyperparameters import grpo_config
 from rftkit.task import RFTTask
 
@@ -41,3 +44,39 @@ def check_step_budget(hyperparameters: Any, task: RFTTask) -> None:
             "; ".join(wrong) + " (read the mapping table: steps = ceil(n_epochs x lines / "
             "batch_size), rollouts per task = max(2, round(6 x compute_multiplier)))"
         )
+
+
+HONEST, GUESS = "control: honest answer", "lucky guess"
+TOOL_CALL_DIRECTIONS = ("fewer", "same", "more")
+
+
+@exercise_check
+def check_predicted_hack(prediction: Any, redteam: Mapping[str, RedTeamReport]) -> str:
+    """05: from the red teams of the trained rewards alone (name -> report), which reward a
+    policy can game by skipping tools, and which way training on it will push tool calls."""
+    if prediction is None or prediction is Ellipsis:
+        raise NotYet(STUB_HINT)
+    if not isinstance(prediction, dict) or set(prediction) != {"reward", "tool_calls"}:
+        raise NotYet('give a dict with two keys: {"reward": ..., "tool_calls": ...}')
+    pays = {name: report.table["mean reward"] for name, report in redteam.items()}
+    gamed = [name for name, paid in pays.items() if paid[GUESS] > paid[HONEST]]
+    reward, direction = prediction["reward"], prediction["tool_calls"]
+    if reward not in pays:
+        raise NotYet(f"name one of the rewards red-teamed: {', '.join(pays)}")
+    if reward not in gamed:
+        raise NotYet(
+            f"{reward} pays a lucky guess {pays[reward][GUESS]:.3f} and the honest answer "
+            f"{pays[reward][HONEST]:.3f}: which reward pays the answer with no calls more than "
+            "the answer after the calls?"
+        )
+    if direction not in TOOL_CALL_DIRECTIONS:
+        raise NotYet(f"tool_calls is one of {', '.join(TOOL_CALL_DIRECTIONS)}")
+    if direction != "fewer":
+        raise NotYet(
+            f"under {reward} the same right answer earns more with no calls than with the "
+            "task's calls: what does each call do to the reward, whether or not it helps?"
+        )
+    return (
+        f"{reward} pays a lucky guess {pays[reward][GUESS]:.3f} against "
+        f"{pays[reward][HONEST]:.3f} for the honest work: training on it should cut calls"
+    )

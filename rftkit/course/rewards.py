@@ -21,6 +21,7 @@ from rftkit.course.grader import course_grader
 from rftkit.graders.sources import (
     CALL_COUNT_SOURCE,
     answer_closeness,
+    answer_support,
     latency_efficiency,
     python_grader,
 )
@@ -55,6 +56,25 @@ def latency_grader(weight: float = LATENCY_WEIGHT) -> dict[str, Any]:
             "latency": python_grader("latency_efficiency", latency_efficiency),
         },
         "calculate_output": f"correct * evidence * ({1 - weight:g} + {weight:g} * latency)",
+    }
+
+
+def latency_grader_supported(weight: float = LATENCY_WEIGHT) -> dict[str, Any]:
+    """:func:`latency_grader` with ``evidence`` replaced by ``support`` (``answer_support``, as in
+    ``course_grader_supported``): a right answer the figures read do not support (a comparison
+    named after a calculation with the wrong figure) earns at most half, below the slowest
+    supported right answer (``1 - weight``). Kept beside :func:`latency_grader`, whose rewards the
+    demo and the committed runs were made with."""
+    graders = latency_grader(weight)["graders"]
+    return {
+        "type": "multi",
+        "name": "latency_grader_supported",
+        "graders": {
+            "correct": graders["correct"],
+            "support": python_grader("answer_support", answer_support),
+            "latency": graders["latency"],
+        },
+        "calculate_output": f"correct * support * ({1 - weight:g} + {weight:g} * latency)",
     }
 
 
