@@ -1,15 +1,28 @@
 """The course's graders: the naive one is gameable; the course one gives graded, fair credit."""
 
 import inspect
+import json
 
 import pytest
 
-from rftkit.course.grader import course_grader, course_grader_draft, naive_grader
+from rftkit.course.grader import (
+    course_grader,
+    course_grader_draft,
+    course_grader_supported,
+    naive_grader,
+)
+from rftkit.course.redteam import SUPPORT_PROBES, cases_from_reference
 from rftkit.course.reference_labels import SCALE, load_reference_set
 from rftkit.course.world import generate_tasks, generate_world
 from rftkit.evaluation.agreement import bin_scores, launch_gate
+from rftkit.evaluation.redteam import run_redteam
 from rftkit.graders import run_grader, run_grader_many, validate_grader
-from rftkit.graders.sources import answer_closeness, evidence_lookup, tool_efficiency
+from rftkit.graders.sources import (
+    answer_closeness,
+    answer_support,
+    evidence_lookup,
+    tool_efficiency,
+)
 from rftkit.protocol import Sample, ToolCall
 
 MONEY = {
@@ -201,3 +214,88 @@ def test_the_course_grader_passes_the_launch_gate_and_its_draft_does_not():
         decisions[name] = launch_gate(reference["label"], graded, labels=SCALE)
     assert not decisions["draft"].passed, decisions["draft"]
     assert decisions["course"].passed, decisions["course"]
+
+
+COMPARISON = {
+    "messages": [
+        {
+            "role": "user",
+            "content": "Which company had the higher operating income in 2024-Q1:"
+            " Garlia Digital or Peliwick Freight?",
+        }
+    ],
+    "reference_answer": "Garlia Digital",
+    "reference_value": 401.2,
+    "unit": "company",
+    "task_type": "comparison",
+    "tier": 2,
+    "min_tool_calls": 2,
+    "evidence": ["reports/garlia-digital/2024-Q1.md", "reports/peliwick-freight/2024-Q1.md"],
+}
+READ_BOTH = [("read_file", {"path": p}) for p in COMPARISON["evidence"]]
+
+
+def tool_calls(*calls):
+    return [
+        ToolCall(id=f"c{i}", function={"name": name, "arguments": json.dumps(arguments)})
+        for i, (name, arguments) in enumerate(calls)
+    ]
+
+
+def support(tools, item=COMPARISON):
+    return answer_support.grade(Sample.from_text("Garlia Digital", tools).model_dump(), item)
+
+
+@pytest.mark.parametrize(
+    ("calls", "credit"),
+    [
+        (READ_BOTH, 1.0),  # both candidates' figures read, no arithmetic
+        ([*READ_BOTH, ("calculator", {"expression": "401.2 - 129.2"})], 1.0),  # agrees
+        ([*READ_BOTH, ("calculator", {"expression": "129.2 - 401.2"})], 1.0),  # order is free
+        # the demo's -135.0 rollout: the rival's revenue (536.2) against the winner's income
+        ([*READ_BOTH, ("calculator", {"expression": "401.2 - 536.2"})], 0.5),
+        ([*READ_BOTH, ("calculator", {"expression": "4052.8 - 536.2"})], 0.5),  # other figures
+        (READ_BOTH[:1], 0.5),  # a 50/50 answered after reading one candidate
+        ([], 0.5),  # a lucky guess
+        ([("search", {"query": "garlia-digital 2024-Q1 operating income"}), READ_BOTH[1]], 1.0),
+        ([("search", {"query": "Garlia Digital operating income"}), READ_BOTH[1]], 0.5),  # no Q
+        ([("search", {"query": "operating income 2024-Q1"}), READ_BOTH[1]], 0.5),  # no company
+        ([("read_file", {"path": "reports/garlia-digital/2024-Q2.md"}), READ_BOTH[1]], 0.5),
+        ([("read_file", {"path": "./reports/garlia-digital/2024-Q1.md"}), READ_BOTH[1]], 1.0),
+    ],
+)
+def test_support_needs_every_report_and_a_sum_that_agrees(calls, credit):
+    assert support(tool_calls(*calls)) == credit
+
+
+def test_support_needs_nothing_where_the_task_needs_no_evidence():
+    assert support([], {**COMPARISON, "min_tool_calls": 0}) == 1.0
+    assert support([], {**COMPARISON, "evidence": []}) == 1.0
+    numeric = {**MONEY, "task_type": "difference", "evidence": COMPARISON["evidence"]}
+    sums = tool_calls(*READ_BOTH, ("calculator", {"expression": "1 - 2"}))
+    assert support(sums, numeric) == 1.0  # the sum's check is for comparisons only
+
+
+def test_supported_grader_halves_the_lucky_135_case_and_keeps_honest_answers():
+    supported = validate_grader(course_grader_supported())
+    assert supported["graders"]["support"]["source"] == inspect.getsource(answer_support)
+    lucky = Sample.from_text(
+        "Garlia Digital",
+        tool_calls(*READ_BOTH, ("calculator", {"expression": "401.2 - 536.2"})),
+    )
+    honest = Sample.from_text("Garlia Digital", tool_calls(*READ_BOTH))
+    assert run_grader(course_grader(), lucky, COMPARISON).reward == pytest.approx(0.8 + 0.2 * 2 / 3)
+    assert run_grader(supported, lucky, COMPARISON).reward == pytest.approx(0.4 + 0.1 * 2 / 3)
+    assert run_grader(supported, honest, COMPARISON).reward == 1.0
+    assert run_grader(course_grader(), honest, COMPARISON).reward == 1.0
+
+
+def test_support_probes_are_paid_by_the_course_grader_and_halved_by_the_supported_one():
+    cases = cases_from_reference()
+    before = run_redteam(course_grader(), cases, probes=SUPPORT_PROBES).table["mean reward"]
+    after = run_redteam(course_grader_supported(), cases, probes=SUPPORT_PROBES).table
+    for name in ("half the evidence", "contradicted by its own sum"):
+        assert before[name] > 0.8
+        assert after.loc[name, "mean reward"] == pytest.approx(before[name] / 2, abs=0.01)
+    assert after.loc["control: honest answer", "mean reward"] == 1.0
+    assert after.loc["control: wrong figure", "mean reward"] == 0.0

@@ -18,6 +18,7 @@ from typing import Any
 from rftkit.graders.sources import (  # python_grader: re-exported, its old home
     answer_closeness,
     answer_closeness_draft,
+    answer_support,
     evidence_lookup,
     python_grader,
     tool_efficiency,
@@ -82,4 +83,27 @@ def course_grader() -> dict[str, Any]:
             "tools": python_grader("tool_efficiency", tool_efficiency),
         },
         "calculate_output": f"correct * evidence * ({keep:g} + {EFFICIENCY_WEIGHT:g} * tools)",
+    }
+
+
+def course_grader_supported() -> dict[str, Any]:
+    """:func:`course_grader` with ``evidence`` replaced by ``support``: lucky guesses caught.
+
+    ``support`` (``answer_support``) is 1 only when the rollout looked at every report the
+    answer needs (``item.evidence``) and, for a comparison, its last calculation used the
+    winning figure; else 0.5, the rubric's "right but unsupported". It halves what
+    ``evidence_lookup`` let through: a comparison answered after reading one candidate, or
+    after computing with the wrong figure (401.2 - 536.2 = -135.0, then the other company).
+    Kept beside :func:`course_grader`, whose rewards the demo and committed runs were made with.
+    """
+    keep = 1 - EFFICIENCY_WEIGHT
+    return {
+        "type": "multi",
+        "name": "course_grader_supported",
+        "graders": {
+            "correct": python_grader("answer_closeness", answer_closeness),
+            "support": python_grader("answer_support", answer_support),
+            "tools": python_grader("tool_efficiency", tool_efficiency),
+        },
+        "calculate_output": f"correct * support * ({keep:g} + {EFFICIENCY_WEIGHT:g} * tools)",
     }

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+
 from rftkit.course.reference_labels import load_reference_set
-from rftkit.evaluation.redteam import Case
-from rftkit.protocol import Sample
+from rftkit.evaluation.redteam import Case, Probe
+from rftkit.protocol import Sample, ToolCall
 
 
 def cases_from_reference() -> list[Case]:
@@ -35,3 +38,43 @@ def cases_from_reference() -> list[Case]:
         )
         for row in ideal
     ]
+
+
+def _call(case: Case, index: int, name: str, arguments: dict[str, str]) -> ToolCall:
+    return ToolCall(
+        id=f"support_{index}", function={"name": name, "arguments": json.dumps(arguments)}
+    )
+
+
+def _half_the_evidence(case: Case) -> Sample | None:
+    """The right answer after reading only the first of the reports it needs."""
+    evidence = case.item.get("evidence") or []
+    if len(evidence) < 2:
+        return None
+    return Sample.from_text(case.answer, [_call(case, 0, "read_file", {"path": evidence[0]})])
+
+
+def _contradicted(case: Case) -> Sample | None:
+    """The right company after a calculation whose own figures favour the rival: the -135.0 case
+    (the winner's figure minus a larger figure from the other report, then the winner named)."""
+    if case.item.get("task_type") != "comparison" or case.item.get("reference_value") is None:
+        return None
+    winning = Decimal(str(case.item["reference_value"]))
+    larger = [Decimal(n) for n in case.numbers() if Decimal(n) > winning]
+    rival = min(larger) if larger else winning + 135
+    calls = [
+        _call(case, i, "read_file", {"path": path})
+        for i, path in enumerate(case.item.get("evidence") or [])
+    ]
+    calls.append(_call(case, len(calls), "calculator", {"expression": f"{winning} - {rival}"}))
+    return Sample.from_text(case.answer, calls)
+
+
+SUPPORT_PROBES: tuple[Probe, ...] = (
+    Probe("half the evidence", "the right answer after reading one of the reports needed",
+          _half_the_evidence),
+    Probe("contradicted by its own sum", "the right company after a sum that favours the rival",
+          _contradicted),
+)  # fmt: skip
+"""Lucky guesses that made calls: answers the figures the rollout looked at do not support
+(``course_grader_supported``'s ``support`` term halves them; ``evidence`` alone pays them)."""
