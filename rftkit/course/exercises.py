@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
@@ -20,11 +21,13 @@ from typing import Any
 
 import pandas as pd
 
+from rftkit.course.reference_labels import ROLLOUT_LABELS, ROLLOUTS, load_reference_set
 from rftkit.data import validate_records
 from rftkit.errors import RFTKitError
 from rftkit.evaluation.baseline import Baseline, bucket_of
 from rftkit.evaluation.redteam import Case, run_redteam
 from rftkit.graders import GraderValidationError, validate_grader
+from rftkit.graders.sources import answer_closeness
 from rftkit.protocol import Trace
 
 STUB_HINT = "the exercise still holds its stub; write your answer in the cell above and run it"
@@ -227,3 +230,69 @@ def check_no_tool_correct(
             raise NotYet(f"{name}: {got!r}, but the traces say {expected:.3f}")
         shares[name] = round(expected, 3)
     return ", ".join(f"{name} {share}" for name, share in shares.items())
+
+
+def _support_cases() -> list[tuple[str, list[tuple[str, dict[str, Any]]], dict[str, Any], bool]]:
+    """(where, calls, item, supported?) for made-up rollouts and every labelled real rollout
+    whose answer is right (the label then says supported (1) or not (0.5))."""
+    rollouts = load_reference_set(ROLLOUTS, ROLLOUT_LABELS)
+    right = [
+        row
+        for row in rollouts.itertuples()
+        if answer_closeness.grade(row.sample, row.item) == 1.0 and row.label > 0
+    ]
+    comparison = next(row.item for row in right if row.item["task_type"] == "comparison")
+    reads = [("read_file", {"path": path}) for path in comparison["evidence"]]
+    cases = [
+        ("a made-up comparison answered with no call", [], comparison, False),
+        ("a made-up comparison answered after reading one report", reads[:1], comparison, False),
+        ("a made-up comparison answered after reading both reports", reads, comparison, True),
+    ]
+    for row in right:
+        calls = [
+            (call["function"]["name"], json.loads(call["function"]["arguments"] or "{}"))
+            for call in row.sample["output_tools"]
+        ]
+        cases.append((f"rollout {row.id} ({row.answer!r})", calls, row.item, row.label == 1.0))
+    return cases
+
+
+def _support_hint(calls: list[tuple[str, dict[str, Any]]], item: dict[str, Any], said: bool) -> str:
+    sums = [arguments.get("expression") for tool, arguments in calls if tool == "calculator"]
+    if not said:
+        return (
+            "it looked at every report in item['evidence'] (read_file, or a search naming the "
+            "company and quarter); a sum that does not hold the winning figure "
+            f"(item['reference_value'] = {item.get('reference_value')}) shows nothing either way"
+        )
+    if sums and item.get("task_type") == "comparison":
+        return (
+            f"its last sum was {sums[-1]!r}: which figure in it is the winner's "
+            f"(item['reference_value'] = {item['reference_value']}), and which company does the "
+            "sum say is higher?"
+        )
+    return (
+        "which report in item['evidence'] did it never open, or search for by company and "
+        "quarter?"
+    )
+
+
+@exercise_check
+def check_supported(supported: Callable[[list[tuple[str, dict[str, Any]]], dict], Any]) -> str:
+    """03: ``supported(calls, item)`` says, as the labels do, whether a right answer rests on
+    what the rollout looked at."""
+    _require_answer(supported)
+    if not callable(supported):
+        raise NotYet("write a function: def supported(calls, item) -> bool")
+    cases = _support_cases()
+    for where, calls, item, expected in cases:
+        got = supported(copy.deepcopy(calls), copy.deepcopy(item))
+        if not isinstance(got, bool):
+            raise NotYet(f"{where}: supported(...) returned {got!r}; return True or False")
+        if got != expected:
+            label = "supported (1)" if expected else "right but unsupported (0.5)"
+            raise NotYet(
+                f"{where}: you said {got}, the label says {label}. Hint: "
+                + _support_hint(calls, item, got)
+            )
+    return f"{len(cases)} right answers judged as the labels judge them"
