@@ -51,6 +51,11 @@ NOT_DATA: dict[str, dict[str, str]] = {
         "a right answer earns between 0.8 and 1": "follows from the formula 0.8 + 0.2 × tools",
         "lower bound below the gate's 0.6": "the gate's threshold (a design constant)",
     },
+    "04_baseline_and_triage.ipynb": {
+        "right 75 % of the time": "the scripted policy's GUESS_RATE (design constants)",
+        "made without any read or search only 0.4": "the course grader's design (03 computes it)",
+        "(fewer than two)": "the exercise's definition of 'unscored', not a direction in data",
+    },
 }
 
 
