@@ -88,6 +88,10 @@ def bucket(rewards):
     if max(rewards) - min(rewards) < 1e-9:  # equal up to float rounding
         return "constant"
     return "learnable"''',
+        "ex04b-answer": '''\
+def keep(rows):
+    scored = rows.dropna(subset=["reward"])  # a discarded rollout says nothing about answers
+    return len(scored) >= 2 and scored["correct"].astype(bool).nunique() > 1''',
     },
     "06_result_analysis.ipynb": {
         "8e2d53c3": '''\

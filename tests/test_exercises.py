@@ -280,6 +280,34 @@ def test_04_solution_is_correct(capsys, baseline):
     assert exercises.check_bucket(bucket, baseline) is True
 
 
+def _rewards_differ(rows):
+    scored = rows.dropna(subset=["reward"])
+    return len(scored) >= 2 and scored["reward"].nunique() > 1
+
+
+def _any_right(rows):
+    return bool(rows["correct"].fillna(False).astype(bool).any())
+
+
+@pytest.mark.parametrize(
+    ("keep", "hint"),
+    [
+        (..., "stub"),
+        (_rewards_differ, "what made its rewards differ"),  # the triage's own reading
+        (_any_right, "you kept it, but its answers never differ"),
+        (lambda rows: False, "you dropped it"),
+        (lambda rows: 1, "return True or False"),
+    ],
+)
+def test_04_wrong_answer_signals_are_not_yet(capsys, baseline, keep, hint):
+    assert hint in _not_yet(capsys, exercises.check_teaches_answer(keep, baseline))
+
+
+def test_04_answer_signal_solution_is_correct(capsys, baseline):
+    keep = _solution("04_baseline_and_triage.ipynb")["keep"]
+    assert exercises.check_teaches_answer(keep, baseline) is True
+
+
 # 06 ------------------------------------------------------------------------------------------
 
 

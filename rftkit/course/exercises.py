@@ -296,3 +296,35 @@ def check_supported(supported: Callable[[list[tuple[str, dict[str, Any]]], dict]
                 + _support_hint(calls, item, got)
             )
     return f"{len(cases)} right answers judged as the labels judge them"
+
+
+@exercise_check
+def check_teaches_answer(keep: Callable[[pd.DataFrame], Any], baseline: Baseline) -> str:
+    """04: ``keep(rows)`` is True for an item whose rollouts disagree on the *answer*: the items
+    where RL can teach the answer, not only economy (``Baseline.answer_spread``)."""
+    _require_answer(keep)
+    if not callable(keep):
+        raise NotYet("write a function: def keep(rows) -> bool, rows being one item's rollouts")
+    spread = baseline.answer_spread().set_index("item_id")
+    expected = (spread["bucket"] == "learnable") & ~spread["only_process"]
+    kept = 0
+    for item_id, rows in baseline.rollouts.groupby("item_id", sort=False):
+        got = keep(rows.copy())
+        if not isinstance(got, bool):
+            raise NotYet(f"keep(...) returned {got!r} for {item_id}; return True or False")
+        scored = rows.dropna(subset=["reward"])
+        rewards = [round(r, 3) for r in scored["reward"]]
+        shown = f"rewards {rewards}, right {scored['correct'].tolist()}"
+        if got and not expected[item_id]:
+            raise NotYet(
+                f"{item_id} ({shown}): you kept it, but its answers never differ. Hint: what "
+                "made its rewards differ, if not the answer?"
+            )
+        if expected[item_id] and not got:
+            raise NotYet(
+                f"{item_id} ({shown}): you dropped it, but some rollouts answered right and some "
+                "wrong: the one place RL can teach the answer. Hint: read the `correct` column"
+            )
+        kept += got
+    learnable = int((spread["bucket"] == "learnable").sum())
+    return f"{kept} of {len(spread)} items teach the answer; the triage calls {learnable} learnable"
