@@ -69,6 +69,24 @@ error_rate = (1 - 0.99 ** (1 / 5)) ** (1 / 4)''',
     },
     "03_grader_design.ipynb": {
         "171eab6c": 'my_grader = {**naive_grader(), "operation": "eq"}',
+        "ex03s-answer": '''\
+import re
+
+
+def supported(calls, item):
+    read = {arguments.get("path") for tool, arguments in calls if tool == "read_file"}
+    searched = " ".join(a.get("query", "") for tool, a in calls if tool == "search").lower()
+    for path in item["evidence"]:
+        company, quarter = path.split("/")[-2], path.split("/")[-1].removesuffix(".md").lower()
+        if path not in read and not (company in searched and quarter in searched):
+            return False  # a figure the answer needs was never looked at
+    sums = [a.get("expression", "") for tool, a in calls if tool == "calculator"]
+    if item["task_type"] == "comparison" and sums:
+        figures = [float(x) for x in re.findall(r"-?\\d+(?:\\.\\d+)?", sums[-1])]
+        winning = float(item["reference_value"])
+        if winning in figures and max(figures) > winning:
+            return False  # its own sum says the rival is higher
+    return True''',
     },
     "04_baseline_and_triage.ipynb": {
         "ex04-answer": '''\
@@ -82,6 +100,10 @@ def bucket(rewards):
     if max(rewards) - min(rewards) < 1e-9:  # equal up to float rounding
         return "constant"
     return "learnable"''',
+        "ex04b-answer": '''\
+def keep(rows):
+    scored = rows.dropna(subset=["reward"])  # a discarded rollout says nothing about answers
+    return len(scored) >= 2 and scored["correct"].astype(bool).nunique() > 1''',
     },
     "06_result_analysis.ipynb": {
         "8e2d53c3": '''\

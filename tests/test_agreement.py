@@ -143,6 +143,23 @@ def test_perfect_agreement_gives_a_degenerate_but_defined_interval():
     assert interval.method.startswith("percentile")
 
 
+def test_a_degenerate_interval_is_warned_about_wherever_it_is_shown():
+    labels = list(SCALE) * 12
+    warning = "degenerate interval: all 100 resamples gave kappa 1.000"
+    interval = kappa_interval(labels, labels, labels=SCALE, n_resamples=100)
+    assert interval.degenerate and warning in str(interval)
+    report = agreement_report(labels, labels, labels=SCALE, n_resamples=100)
+    assert warning in report.summary()["value"]["kappa CI note"]
+    gate = launch_gate(labels, labels, labels=SCALE, n_resamples=100)
+    assert gate.passed and warning in str(gate)
+    rng = np.random.default_rng(3)
+    human = rng.choice(SCALE, size=60)
+    noisy = kappa_interval(human, _noisy_copy(rng, human, flip=0.3), labels=SCALE, n_resamples=100)
+    assert not noisy.degenerate and noisy.warning is None and "degenerate" not in str(noisy)
+    summary = agreement_report(human, human[::-1], labels=SCALE, n_resamples=100).summary()
+    assert "kappa CI note" not in summary.index
+
+
 def test_launch_gate_passes_and_fails_with_reasons():
     rng = np.random.default_rng(11)
     human = rng.choice(SCALE, size=80)

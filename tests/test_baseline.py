@@ -189,3 +189,26 @@ def test_outlook_follows_the_task_selection_rules(baseline):
     assert always.outlook().startswith("Little headroom")
     flat = baseline_from_traces([_trace(i, r, 0.5) for i in "AB" for r in range(3)])
     assert flat.outlook().startswith("Too few items vary")
+
+
+def test_accuracy_counts_right_answers_that_pass_at_1_misses():
+    traces = [_trace("A", r, o) for r, o in enumerate([1, 0, 1, 1])]
+    outcomes = [(1.0, 1.0), (0.0, 0.0), (1.0, 0.9), (1.0, 0.85)]
+    for trace, (correct, reward) in zip(traces, outcomes, strict=True):
+        trace.reward = reward
+        trace.grader_result = {"reward": reward, "sub_rewards": {"correct": correct}}
+    baseline = baseline_from_traces(traces)
+    assert baseline.accuracy() == 0.75
+    assert baseline.summary(timings=False)["value"]["pass@1"] == 0.25
+    spread = baseline.answer_spread()
+    assert spread["right"].tolist() == [0.75] and not spread["only_process"].any()
+    always_right = baseline_from_traces(traces[2:] + traces[:1])  # right every time
+    only = always_right.answer_spread()
+    assert only["bucket"].tolist() == ["learnable"] and only["only_process"].tolist() == [True]
+
+
+def test_latency_splits_tool_time_from_the_rest(baseline):
+    table = baseline.latency()
+    assert table.loc["rollout", "p50 (s)"] == 2.0
+    assert table.loc["tool calls", "p95 (s)"] == 0.5
+    assert table.loc["model and waiting", "p50 (s)"] == 1.5

@@ -8,6 +8,7 @@ notebooks, so the two cannot drift apart.
 
 import copy
 import importlib.util
+import re
 from pathlib import Path
 
 import nbformat
@@ -320,6 +321,44 @@ def test_03_solution_is_correct(capsys, redteam_cases):
     assert exercises.check_string_grader(my_grader, redteam_cases) is True
 
 
+def _reads_everything(calls, item):
+    looked = {a.get("path") for tool, a in calls if tool == "read_file"}
+    return set(item["evidence"]) <= looked
+
+
+def _sum_must_hold_the_winner(calls, item):
+    """Too strict: a comparison's sum must hold the winning figure, and nothing larger."""
+    sums = [a.get("expression", "") for tool, a in calls if tool == "calculator"]
+    if item["task_type"] == "comparison" and sums:
+        figures = [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", sums[-1])]
+        winning = float(item["reference_value"])
+        if winning not in figures or max(figures) > winning:
+            return False
+    return _reads_everything(calls, item)
+
+
+@pytest.mark.parametrize(
+    ("supported", "hint"),
+    [
+        (..., "stub"),
+        ("yes", "write a function"),
+        (lambda calls, item: True, "answered with no call: you said True"),
+        (lambda calls, item: bool(calls), "after reading one report: you said True"),
+        (lambda calls, item: 1, "return True or False"),
+        (_reads_everything, "which figure in it is the winner's"),  # the -135.0 rollouts
+        (_sum_must_hold_the_winner, "shows nothing either way"),  # too strict: a16's sum
+    ],
+)
+def test_03_wrong_support_rules_are_not_yet(capsys, supported, hint):
+    assert hint in _not_yet(capsys, exercises.check_supported(supported))
+
+
+def test_03_support_solution_is_correct(capsys):
+    supported = _solution("03_grader_design.ipynb", naive_grader=naive_grader)["supported"]
+    assert exercises.check_supported(supported) is True
+    assert "right answers judged as the labels judge them" in capsys.readouterr().out
+
+
 # 04 ------------------------------------------------------------------------------------------
 
 
@@ -349,6 +388,34 @@ def test_04_wrong_buckets_are_not_yet(capsys, baseline, bucket):
 def test_04_solution_is_correct(capsys, baseline):
     bucket = _solution("04_baseline_and_triage.ipynb")["bucket"]
     assert exercises.check_bucket(bucket, baseline) is True
+
+
+def _rewards_differ(rows):
+    scored = rows.dropna(subset=["reward"])
+    return len(scored) >= 2 and scored["reward"].nunique() > 1
+
+
+def _any_right(rows):
+    return bool(rows["correct"].fillna(False).astype(bool).any())
+
+
+@pytest.mark.parametrize(
+    ("keep", "hint"),
+    [
+        (..., "stub"),
+        (_rewards_differ, "what made its rewards differ"),  # the triage's own reading
+        (_any_right, "you kept it, but its answers never differ"),
+        (lambda rows: False, "you dropped it"),
+        (lambda rows: 1, "return True or False"),
+    ],
+)
+def test_04_wrong_answer_signals_are_not_yet(capsys, baseline, keep, hint):
+    assert hint in _not_yet(capsys, exercises.check_teaches_answer(keep, baseline))
+
+
+def test_04_answer_signal_solution_is_correct(capsys, baseline):
+    keep = _solution("04_baseline_and_triage.ipynb")["keep"]
+    assert exercises.check_teaches_answer(keep, baseline) is True
 
 
 # 06 ------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from rftkit.course.grader import (
     naive_grader,
 )
 from rftkit.course.redteam import SUPPORT_PROBES, cases_from_reference
-from rftkit.course.reference_labels import SCALE, load_reference_set
+from rftkit.course.reference_labels import ROLLOUT_LABELS, ROLLOUTS, SCALE, load_reference_set
 from rftkit.course.world import generate_tasks, generate_world
 from rftkit.evaluation.agreement import bin_scores, launch_gate
 from rftkit.evaluation.redteam import run_redteam
@@ -255,6 +255,8 @@ def support(tools, item=COMPARISON):
         # the demo's -135.0 rollout: the rival's revenue (536.2) against the winner's income
         ([*READ_BOTH, ("calculator", {"expression": "401.2 - 536.2"})], 0.5),
         ([*READ_BOTH, ("calculator", {"expression": "4052.8 - 536.2"})], 0.5),  # other figures
+        ([*READ_BOTH, ("calculator", {"expression": "536.2 + 401.2"})], 0.5),  # any operator
+        ([*READ_BOTH, ("calculator", {"expression": "4052.8 - 536.2"})], 1.0),  # shows nothing
         (READ_BOTH[:1], 0.5),  # a 50/50 answered after reading one candidate
         ([], 0.5),  # a lucky guess
         ([("search", {"query": "garlia-digital 2024-Q1 operating income"}), READ_BOTH[1]], 1.0),
@@ -299,3 +301,21 @@ def test_support_probes_are_paid_by_the_course_grader_and_halved_by_the_supporte
         assert after.loc[name, "mean reward"] == pytest.approx(before[name] / 2, abs=0.01)
     assert after.loc["control: honest answer", "mean reward"] == 1.0
     assert after.loc["control: wrong figure", "mean reward"] == 0.0
+
+
+def test_on_labelled_real_rollouts_only_the_supported_grader_passes_the_gate():
+    rollouts = load_reference_set(ROLLOUTS, ROLLOUT_LABELS)
+    assert len(rollouts) == 43 and (rollouts["chosen"] == "random").sum() == 30
+    cases = [(row.sample, row.item) for row in rollouts.itertuples()]
+    gates = {}
+    for grader in (course_grader(), course_grader_supported()):
+        rewards = [r.reward for r in run_grader_many(grader, cases)]
+        binned = bin_scores(rewards, SCALE).tolist()
+        gates[grader["name"]] = launch_gate(
+            rollouts["label"], binned, labels=SCALE, items=rollouts["id"]
+        )
+    assert not gates["course_grader"].passed  # it pays the -135.0 rollout (a18) in full
+    assert gates["course_grader_supported"].passed
+    missed = {name: set(gate.disagreements["item"]) for name, gate in gates.items()}
+    assert missed["course_grader"] == {"b13", "b16", "b20", "a18", "a20"}
+    assert missed["course_grader_supported"] == {"b13"}  # 'Vordex 100 Robotics': no ticker rule

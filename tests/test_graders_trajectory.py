@@ -260,3 +260,24 @@ def test_a_body_over_the_limit_is_refused_before_the_scorer_runs(trajectory_endp
     response = httpx.post(trajectory_endpoint["url"], content=body,
                           headers=trajectory_endpoint["headers"])  # fmt: skip
     assert response.status_code == 413
+
+
+def test_support_judges_the_logged_calls_as_the_supported_dict_grader_does():
+    item = {
+        "messages": [{"role": "user", "content": "Which company had the higher operating income"
+                      " in 2024-Q1: Garlia Digital or Peliwick Freight?"}],
+        "reference_answer": "Garlia Digital", "reference_value": 401.2, "unit": "company",
+        "task_type": "comparison", "min_tool_calls": 2,
+        "evidence": ["reports/garlia-digital/2024-Q1.md", "reports/peliwick-freight/2024-Q1.md"],
+    }  # fmt: skip
+    reads = [
+        {"tool": "read_file", "arguments": {"path": path}, "status": 200}
+        for path in item["evidence"]
+    ]
+    lucky = [*reads, {"tool": "calculator", "arguments": {"expression": "401.2 - 536.2"},
+                      "status": 200}]  # fmt: skip
+    failed = [reads[0], {**reads[1], "status": 404}]  # the rival's report never opened
+    sample = Sample.from_text("Garlia Digital", [])  # the hosted sample may hold no call at all
+    for calls, plain, supported in ((reads, 1.0, 1.0), (lucky, 1.0, 0.5), (failed, 1.0, 0.5)):
+        assert score_trajectory(calls, sample, item).evidence == plain
+        assert score_trajectory(calls, sample, item, support=True).evidence == supported

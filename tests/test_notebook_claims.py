@@ -63,6 +63,26 @@ NOT_DATA: dict[str, dict[str, str]] = {
         "think longer as well as shorter": "a caution about RL in general, not this run",
         "and the points are coloured by whether reward rose": "the plot's classes, by definition",
     },
+    "03_grader_design.ipynb": {
+        "above the threshold (0.2)": "the red team's threshold, a design constant",
+        "0.5 within 1 %, 0.25 for the right digits": "the draft's credits (its code)",
+        "labelled 0 / 0.5 / 1": "the rubric's label scale (a definition)",
+        "cuts at\n0.25 and 0.75": "bin_scores' cut points (a definition)",
+        "Weighted kappa counts": "what weighted kappa is (a definition)",
+        "Train against a grader only if": "the launch gate's rule (a design constant)",
+        "**The draft does not pass the gate**": "0.6: the gate's threshold",
+        "is exactly 2975.4 USD millions": "examples of reference items (fixed data shown above)",
+        "The draft ignores\n  scale words": "examples of reference items and the draft's credits",
+        "precision earns 0.5 (no": "the rubric's partial credit (a definition)",
+        "the efficiency weight drops to 0.2": "a design constant of course_grader()",
+        "a right answer earns between 0.8 and 1": "follows from the formula 0.8 + 0.2 × tools",
+        "lower bound below the gate's 0.6": "the gate's threshold (a design constant)",
+    },
+    "04_baseline_and_triage.ipynb": {
+        "right 75 % of the time": "the scripted policy's GUESS_RATE (design constants)",
+        "made without any read or search only 0.4": "the course grader's design (03 computes it)",
+        "(fewer than two)": "the exercise's definition of 'unscored', not a direction in data",
+    },
 }
 
 

@@ -51,10 +51,11 @@ def test_00_quotes_the_models_parameter_count():
 
 def test_03_quotes_its_kappas_and_the_graders_mean_rewards():
     name = "03_grader_design.ipynb"
-    side_by_side = _output(name, "irr0code")
-    passes = re.search(r"^Cohen's kappa\s+(\S+)\s+(\S+)\s*$", side_by_side, re.MULTILINE)
-    assert passes, side_by_side
-    inter_rater, grader = (f"{float(v):.3f}" for v in passes.groups())
+    side_by_side = _output(name, "irr0code")  # the table wraps (a long CI note): read the claims
+    inter_rater = re.search(r"inter-rater κ (\d\.\d{3})", side_by_side)
+    grader = re.search(r"the grader's κ (\d\.\d{3})", side_by_side)
+    assert inter_rater and grader, side_by_side
+    inter_rater, grader = inter_rater.group(1), grader.group(1)
     assert _table_value(_output(name, "20c86517"), "Cohen's kappa") == grader
     prose = _cell(name, "irr0md2").source
     assert f"inter-rater κ {inter_rater}" in prose and f"grader's κ {grader}" in prose
@@ -80,9 +81,9 @@ def test_04_quotes_the_local_models_learnable_items():
 def test_04_quotes_the_wasteful_policys_constant_reward():
     table = _output("04_baseline_and_triage.ipynb", "ffea9985")
     wasteful = re.search(r"^mean reward\s+\S+\s+\S+\s+(\S+)\s*$", table, re.MULTILINE).group(1)
-    assert (
-        f"same* reward every time ({wasteful}:"
-        in _cell("04_baseline_and_triage.ipynb", "c168fea1").source
+    assert (  # constant per item, not across items: the mean is what the prose quotes
+        f"reward on every rollout of an item ({wasteful} on average:"
+        in _cell("04_baseline_and_triage.ipynb", "c168fea1").source.replace("\n", " ")
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import math
 import numbers
 import random
@@ -23,11 +24,13 @@ from typing import Any
 import pandas as pd
 
 from rftkit.analysis.paired import PairedChange
+from rftkit.course.reference_labels import ROLLOUT_LABELS, ROLLOUTS, load_reference_set
 from rftkit.data import near_duplicates, validate_records
 from rftkit.errors import RFTKitError
 from rftkit.evaluation.baseline import Baseline, bucket_of
 from rftkit.evaluation.redteam import Case, run_redteam
 from rftkit.graders import GraderValidationError, validate_grader
+from rftkit.graders.sources import answer_closeness
 from rftkit.protocol import Trace
 
 STUB_HINT = "the exercise still holds its stub; write your answer in the cell above and run it"
@@ -485,3 +488,100 @@ def check_checkpoint_choice(choose: Callable[[pd.DataFrame], str], table: pd.Dat
     if got != want:
         raise NotYet(f"on this run you chose {got!r}; the rule gives {want!r}")
     return f"{want}: validation reward {table.loc[want, 'reward']:.3f}"
+
+
+def _support_cases() -> list[tuple[str, list[tuple[str, dict[str, Any]]], dict[str, Any], bool]]:
+    """(where, calls, item, supported?) for made-up rollouts and every labelled real rollout
+    whose answer is right (the label then says supported (1) or not (0.5))."""
+    rollouts = load_reference_set(ROLLOUTS, ROLLOUT_LABELS)
+    right = [
+        row
+        for row in rollouts.itertuples()
+        if answer_closeness.grade(row.sample, row.item) == 1.0 and row.label > 0
+    ]
+    comparison = next(row.item for row in right if row.item["task_type"] == "comparison")
+    reads = [("read_file", {"path": path}) for path in comparison["evidence"]]
+    cases = [
+        ("a made-up comparison answered with no call", [], comparison, False),
+        ("a made-up comparison answered after reading one report", reads[:1], comparison, False),
+        ("a made-up comparison answered after reading both reports", reads, comparison, True),
+    ]
+    for row in right:
+        calls = [
+            (call["function"]["name"], json.loads(call["function"]["arguments"] or "{}"))
+            for call in row.sample["output_tools"]
+        ]
+        cases.append((f"rollout {row.id} ({row.answer!r})", calls, row.item, row.label == 1.0))
+    return cases
+
+
+def _support_hint(calls: list[tuple[str, dict[str, Any]]], item: dict[str, Any], said: bool) -> str:
+    sums = [arguments.get("expression") for tool, arguments in calls if tool == "calculator"]
+    if not said:
+        return (
+            "it looked at every report in item['evidence'] (read_file, or a search naming the "
+            "company and quarter); a sum that does not hold the winning figure "
+            f"(item['reference_value'] = {item.get('reference_value')}) shows nothing either way"
+        )
+    if sums and item.get("task_type") == "comparison":
+        return (
+            f"its last sum was {sums[-1]!r}: which figure in it is the winner's "
+            f"(item['reference_value'] = {item['reference_value']}), and which company does the "
+            "sum say is higher?"
+        )
+    return (
+        "which report in item['evidence'] did it never open, or search for by company and quarter?"
+    )
+
+
+@exercise_check
+def check_supported(supported: Callable[[list[tuple[str, dict[str, Any]]], dict], Any]) -> str:
+    """03: ``supported(calls, item)`` says, as the labels do, whether a right answer rests on
+    what the rollout looked at."""
+    _require_answer(supported)
+    if not callable(supported):
+        raise NotYet("write a function: def supported(calls, item) -> bool")
+    cases = _support_cases()
+    for where, calls, item, expected in cases:
+        got = supported(copy.deepcopy(calls), copy.deepcopy(item))
+        if not isinstance(got, bool):
+            raise NotYet(f"{where}: supported(...) returned {got!r}; return True or False")
+        if got != expected:
+            label = "supported (1)" if expected else "right but unsupported (0.5)"
+            raise NotYet(
+                f"{where}: you said {got}, the label says {label}. Hint: "
+                + _support_hint(calls, item, got)
+            )
+    return f"{len(cases)} right answers judged as the labels judge them"
+
+
+@exercise_check
+def check_teaches_answer(keep: Callable[[pd.DataFrame], Any], baseline: Baseline) -> str:
+    """04: ``keep(rows)`` is True for an item whose rollouts disagree on the *answer*: the items
+    where RL can teach the answer, not only economy (``Baseline.answer_spread``)."""
+    _require_answer(keep)
+    if not callable(keep):
+        raise NotYet("write a function: def keep(rows) -> bool, rows being one item's rollouts")
+    spread = baseline.answer_spread().set_index("item_id")
+    expected = (spread["bucket"] == "learnable") & ~spread["only_process"]
+    kept = 0
+    for item_id, rows in baseline.rollouts.groupby("item_id", sort=False):
+        got = keep(rows.copy())
+        if not isinstance(got, bool):
+            raise NotYet(f"keep(...) returned {got!r} for {item_id}; return True or False")
+        scored = rows.dropna(subset=["reward"])
+        rewards = [round(r, 3) for r in scored["reward"]]
+        shown = f"rewards {rewards}, right {scored['correct'].tolist()}"
+        if got and not expected[item_id]:
+            raise NotYet(
+                f"{item_id} ({shown}): you kept it, but its answers never differ. Hint: what "
+                "made its rewards differ, if not the answer?"
+            )
+        if expected[item_id] and not got:
+            raise NotYet(
+                f"{item_id} ({shown}): you dropped it, but some rollouts answered right and some "
+                "wrong: the one place RL can teach the answer. Hint: read the `correct` column"
+            )
+        kept += got
+    learnable = int((spread["bucket"] == "learnable").sum())
+    return f"{kept} of {len(spread)} items teach the answer; the triage calls {learnable} learnable"

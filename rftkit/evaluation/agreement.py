@@ -160,11 +160,28 @@ class KappaInterval:
     n_resamples: int
     seed: int
 
-    def __str__(self) -> str:
+    @property
+    def degenerate(self) -> bool:
+        """Every resample gave the same kappa, so the interval has no width."""
+        return math.isfinite(self.low) and self.low == self.high
+
+    @property
+    def warning(self) -> str | None:
+        """What a degenerate interval does not mean (None when the interval has a width)."""
+        if not self.degenerate:
+            return None
         return (
+            f"degenerate interval: all {self.n_resamples} resamples gave kappa {self.low:.3f},"
+            " because resampling items that (nearly) all agree cannot vary; it shows no"
+            " uncertainty, not certainty: a few more items could lower kappa. Label more items"
+        )
+
+    def __str__(self) -> str:
+        shown = (
             f"{self.kappa:.3f} [{self.low:.3f}, {self.high:.3f}]"
             f" ({self.confidence:.0%} CI, {self.method}, {self.n_resamples} resamples)"
         )
+        return f"{shown} ({self.warning})" if self.warning else shown
 
 
 def kappa_interval(
@@ -330,6 +347,8 @@ class AgreementReport:
             "quadratic-weighted kappa": self.kappa_quadratic,
             "Landis-Koch band": self.band,
         }
+        if self.kappa.warning:  # wherever a degenerate interval is shown, say what it means
+            rows["kappa CI note"] = self.kappa.warning
         shown = {k: round(v, 3) if isinstance(v, float) else v for k, v in rows.items()}
         return pd.DataFrame({"value": pd.Series(shown, dtype=object)})
 
@@ -472,6 +491,8 @@ def launch_gate(
     passed = interval.low >= threshold
     verdict = "reaches" if passed else "is below"
     reason = f"{where}: the lower bound {verdict} the threshold {threshold:.2f}"
+    if interval.warning:
+        reason = f"{reason} ({interval.warning})"
     return GateDecision(passed, reason, interval, threshold, len(first), table)
 
 

@@ -27,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from math import comb
@@ -154,6 +155,43 @@ class Baseline:
         if missing:
             raise ValueError(f"{len(missing)} line(s) not in this baseline, e.g. {missing[0]!r}")
         return [line for line, i in zip(items, ids, strict=True) if verdicts[i] in buckets]
+
+    def accuracy(self) -> float:
+        """Share of scored rollouts whose answer is right (the grader's ``correct`` sub-reward,
+        else reward 1). Read it beside pass@1: with a process term in the reward, a pass needs
+        the right answer *and* the process the grader pays in full."""
+        scored = self.rollouts.dropna(subset=["reward"])
+        return float(scored["correct"].astype(bool).mean()) if len(scored) else math.nan
+
+    def answer_spread(self) -> pd.DataFrame:
+        """Per item: ``bucket``, ``right`` (share of scored rollouts answered right) and
+        ``only_process``: a learnable item whose answers were all right or all wrong, so its
+        rewards differ only by the process terms (efficiency, evidence), never by the answer."""
+        scored = self.rollouts.dropna(subset=["reward"])
+        right = scored.groupby("item_id", sort=False)["correct"].apply(
+            lambda c: float(c.astype(bool).mean())
+        )
+        frame = self.per_item[["item_id", "bucket"]].copy()
+        frame["right"] = frame["item_id"].map(right)
+        learnable = frame["bucket"] == "learnable"
+        frame["only_process"] = learnable & frame["right"].isin((0.0, 1.0))
+        return frame
+
+    def latency(self) -> pd.DataFrame:
+        """Median and 95th percentile (s) over every rollout of its wall time, the time its tool
+        calls took, and the rest: the model's turns and any wait between them (queueing)."""
+        r = self.rollouts
+        parts = {
+            "rollout": r["latency_s"],
+            "tool calls": r["tool_latency_s"],
+            "model and waiting": r["latency_s"] - r["tool_latency_s"],
+        }
+        return pd.DataFrame(
+            {
+                name: {"p50 (s)": part.median(), "p95 (s)": part.quantile(0.95)}
+                for name, part in parts.items()
+            }
+        ).T
 
     def summary(self, timings: bool = True) -> pd.DataFrame:
         """The run in one table (``metric``, ``value``): rewards, buckets, calls, tokens and, with

@@ -11,7 +11,11 @@ score the process itself:
 - **evidence** — 1 when a lookup call *succeeded* before the answer (a call that failed with 4xx
   read nothing), 0.5 for an answer resting on no evidence (rubric rule 10). Which tools look up
   evidence is ``lookups=`` (the course's ``read_file`` and ``search`` by default; a project's
-  document search, for instance);
+  document search, for instance). With ``support=True`` (course tasks) it is the course's
+  stricter ``answer_support`` over the calls that succeeded: every report in ``item.evidence``
+  looked at, and a comparison's last sum not contradicting the answer — what
+  ``course_grader_supported()`` checks, from every call even when the sample holds the last
+  turn's only;
 - **efficiency** — ``min_tool_calls / calls`` over every logged call (1 at the minimum; fewer
   calls than the minimum fall linearly to 0, as the course grader's ``tool_efficiency``);
 - **loops** — calls that repeat an earlier call exactly (same tool, same arguments): each halves
@@ -45,7 +49,7 @@ import httpx
 from fastapi import FastAPI
 
 from rftkit.graders.server import create_grader_app
-from rftkit.graders.sources import answer_closeness
+from rftkit.graders.sources import answer_closeness, answer_support
 from rftkit.outbound import async_client
 from rftkit.protocol import GraderRequest, Sample, Trace
 
@@ -89,6 +93,22 @@ def calls_from_sample(sample: Sample) -> list[dict[str, Any]]:
     return calls
 
 
+def _as_tool_calls(calls: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The log's answered calls in ``sample.output_tools``' shape, for a python grader source."""
+    return [
+        {
+            "function": {
+                "name": call.get("tool"),
+                "arguments": json.dumps(arguments)
+                if isinstance(arguments := call.get("arguments"), dict)
+                else str(arguments or ""),
+            }
+        }
+        for call in calls
+        if call.get("status") == 200
+    ]
+
+
 def last_turn_sample(trace: Trace) -> Sample:
     """The rollout's sample as the hosted service may send it: ``output_tools`` cut to the calls
     of the last turn that made any (which calls the service sends is undocumented,
@@ -114,11 +134,13 @@ def score_trajectory(
     *,
     lookups: Collection[str] = LOOKUPS,
     correct: Correctness = answer_closeness.grade,
+    support: bool = False,
 ) -> TrajectoryScore:
     """Score a rollout from its call log (``[{tool, arguments, status}, ...]`` in order).
 
     ``lookups`` are the tools whose successful call counts as reading evidence; ``correct``
-    gives the answer's credit (clamped to [0, 1]; a credit it cannot give is 0).
+    gives the answer's credit (clamped to [0, 1]; a credit it cannot give is 0); ``support``
+    judges evidence with ``answer_support`` over the successful calls instead.
     """
     needed = int(item.get("min_tool_calls", 1) or 0)
     try:
@@ -132,6 +154,8 @@ def score_trajectory(
         for c in calls
     )
     evidence = 1.0 if needed <= 0 or looked else 0.5
+    if support and evidence == 1.0:
+        evidence = answer_support.grade({"output_tools": _as_tool_calls(calls)}, dict(item))
     made = len(calls)
     if needed <= 0:
         efficiency = 1.0 / (1 + made)
@@ -160,8 +184,10 @@ class TrajectoryGrader:
         timeout: float = 10.0,
         lookups: Collection[str] = LOOKUPS,
         correct: Correctness = answer_closeness.grade,
+        support: bool = False,
     ):
         self.tools_url = tools_url.rstrip("/")
+        self.support = support
         self._headers = dict(headers)
         self.timeout = timeout
         self.lookups = frozenset(lookups)
@@ -193,7 +219,13 @@ class TrajectoryGrader:
         if calls is None:
             calls, source = calls_from_sample(request.sample), "sample"
         return score_trajectory(
-            calls, request.sample, request.item, source, lookups=self.lookups, correct=self.correct
+            calls,
+            request.sample,
+            request.item,
+            source,
+            lookups=self.lookups,
+            correct=self.correct,
+            support=self.support,
         )
 
     async def reward(self, request: GraderRequest) -> float:
@@ -208,6 +240,7 @@ def create_trajectory_grader_app(
     token: str | None,
     lookups: Collection[str] = LOOKUPS,
     correct: Correctness = answer_closeness.grade,
+    support: bool = False,
     **limits: Any,
 ) -> FastAPI:
     """The trajectory grader as an ``endpoint`` grader: ``POST /grade`` behind bearer ``token``.
@@ -216,5 +249,7 @@ def create_trajectory_grader_app(
     ``limits`` go to :func:`~rftkit.graders.server.create_grader_app` (``deadline_s``,
     ``max_concurrent``, ``max_queued``).
     """
-    grader = TrajectoryGrader(tools_url, tool_headers, lookups=lookups, correct=correct)
+    grader = TrajectoryGrader(
+        tools_url, tool_headers, lookups=lookups, correct=correct, support=support
+    )
     return create_grader_app(scorer=grader.reward, token=token, **limits)

@@ -34,6 +34,9 @@ FIRST_PASS = "labels.csv"
 """By the engineer who wrote the rubric and the course grader: the labels the gate reads."""
 SECOND_PASS = "labels_pass2.csv"
 """An independent pass, blind to grader scores and to the first pass: for inter-rater kappa."""
+ROLLOUTS, ROLLOUT_LABELS = "rollouts.jsonl", "rollout_labels.csv"
+"""43 real rollouts of the committed demo run (``scripts/make_rollout_sample.py``) and their
+labels, typed rollout by rollout under ``rubric.md`` by an AI assistant (README.md says who)."""
 
 
 def _text(name: str) -> str:
@@ -59,14 +62,15 @@ def rubric_version() -> str:
     return found.group(1)
 
 
-def load_items() -> list[dict[str, Any]]:
-    """The candidate answers (``id``, ``question``, ``answer``, ``trace``, ``item``, ``sample``)."""
+def load_items(file: str = "items.jsonl") -> list[dict[str, Any]]:
+    """The candidate answers (``id``, ``question``, ``answer``, ``trace``, ``item``, ``sample``);
+    ``file=ROLLOUTS`` gives the real rollouts in the same shape."""
     items = []
-    for number, line in enumerate(_text("items.jsonl").splitlines(), start=1):
+    for number, line in enumerate(_text(file).splitlines(), start=1):
         try:
             items.append(json.loads(line))
         except json.JSONDecodeError as exc:
-            raise ValueError(f"items.jsonl: line {number}: {exc.msg}") from None
+            raise ValueError(f"{file}: line {number}: {exc.msg}") from None
     return items
 
 
@@ -102,18 +106,21 @@ def inter_rater_agreement() -> AgreementReport:
     return agreement_report(list(first["label"]), list(second["label"]), labels=SCALE)
 
 
-def load_reference_set() -> pd.DataFrame:
-    """Items joined with their labels, in item order; checks every item has exactly one label."""
-    items = pd.DataFrame(load_items())
-    labels = load_labels()
+def load_reference_set(
+    items_file: str = "items.jsonl", labels_file: str = FIRST_PASS
+) -> pd.DataFrame:
+    """Items joined with their labels, in item order; checks every item has exactly one label.
+    ``load_reference_set(ROLLOUTS, ROLLOUT_LABELS)`` is the labelled real rollouts."""
+    items = pd.DataFrame(load_items(items_file))
+    labels = load_labels(labels_file)
     if labels["item_id"].duplicated().any():
         repeated = sorted(labels.loc[labels["item_id"].duplicated(), "item_id"])
-        raise ValueError(f"labels.csv labels these items more than once: {repeated}")
+        raise ValueError(f"{labels_file} labels these items more than once: {repeated}")
     missing = sorted(set(items["id"]) - set(labels["item_id"]))
     extra = sorted(set(labels["item_id"]) - set(items["id"]))
     if missing or extra:
         raise ValueError(
-            f"labels.csv does not match items.jsonl: unlabelled {missing}, unknown {extra}"
+            f"{labels_file} does not match {items_file}: unlabelled {missing}, unknown {extra}"
         )
     merged = items.merge(labels, left_on="id", right_on="item_id", how="left")
     return merged.drop(columns="item_id")

@@ -11,11 +11,12 @@ what was asked for:
 - **every evidence report was looked at**: opened with ``read_file``, or named by a ``search``
   query (the company's words and the quarter, e.g. "garlia-digital 2024-Q1 revenue"). A 50/50
   comparison answered after reading one candidate's report is a guess about the other;
-- **a comparison's arithmetic says what the answer says**: when the rollout calculated, its
-  last ``calculator`` expression holds the winning figure (``reference_value``) and only
-  smaller ones beside it. A rollout that reads both reports, computes ``401.2 - 536.2`` (the
-  winner's operating income against the rival's *revenue*), gets -135.0 and still names the
-  winner is right by luck: its own figures said the rival was higher.
+- **a comparison's arithmetic does not contradict the answer**: when the last ``calculator``
+  expression holds the winning figure (``reference_value``), no figure beside it is larger. A
+  rollout that reads both reports, computes ``401.2 - 536.2`` (the winner's operating income
+  against the rival's *revenue*), gets -135.0 and still names the winner is right by luck: its
+  own figures said the rival was higher. A sum without the winning figure shows nothing either
+  way (``4195.3 - 822.2``, two lines of one report) and is not judged.
 
 What it cannot see: whether a search's hits held the figure (a search naming both candidates and
 the quarter counts as looking at both), nor which figure a rollout compared in its head. A task
@@ -67,13 +68,13 @@ def looked_at(report, calls):
 
 
 def calculation_agrees(calls, winning):
-    """The last calculator expression (if any) holds the winning figure, and no larger one."""
+    """No larger figure beside the winning one in the last calculator expression (if any)."""
     expressions = [str(a.get("expression", "")) for n, a in calls if n == "calculator"]
     if not expressions:
         return True
     figures = [float(n) for n in NUMBER.findall(expressions[-1])]
     winning = float(winning)
-    return winning in figures and all(f <= winning for f in figures)
+    return winning not in figures or all(f <= winning for f in figures)
 
 
 def grade(sample, item):
