@@ -254,7 +254,6 @@ def support(tools, item=COMPARISON):
         ([*READ_BOTH, ("calculator", {"expression": "129.2 - 401.2"})], 1.0),  # order is free
         # the demo's -135.0 rollout: the rival's revenue (536.2) against the winner's income
         ([*READ_BOTH, ("calculator", {"expression": "401.2 - 536.2"})], 0.5),
-        ([*READ_BOTH, ("calculator", {"expression": "4052.8 - 536.2"})], 0.5),  # other figures
         ([*READ_BOTH, ("calculator", {"expression": "536.2 + 401.2"})], 0.5),  # any operator
         ([*READ_BOTH, ("calculator", {"expression": "4052.8 - 536.2"})], 1.0),  # shows nothing
         (READ_BOTH[:1], 0.5),  # a 50/50 answered after reading one candidate
