@@ -1,11 +1,14 @@
 """Every command the README shows, run as its reader runs it: a subprocess in a fresh, empty working
 directory, with the README's relative paths. (``make demo``'s command is in test_demo.py and
 ``rftkit new``'s in test_new_project.py; the ``modal`` commands need Modal and are tested offline
-in test_modal_app.py and test_trl_modal.py.)"""
+in test_modal_app.py and test_trl_modal.py; "Rehearse your own task locally" runs on a project
+made by ``rftkit new``, here.)"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -50,7 +53,7 @@ def test_tools_serve_then_endpoints_check_with_a_relative_plot_path(tmp_path):
                     break
             except httpx.TransportError:
                 pass
-            assert server.poll() is None, server.stdout.read()
+            assert server.poll() is None, f"the tool service exited with {server.returncode}"
             assert time.monotonic() < deadline, "the tool service did not start in 120 s"
             time.sleep(0.2)
         done = run_rftkit(
@@ -155,3 +158,66 @@ def test_the_jobs_commands_from_preflight_to_cancel_with_a_task_beside_the_data(
         assert jobs(action, job_id).returncode in (0, 3), action  # 3: the platform refused
     creates = [r for r in state.requests if r["method"] == "POST" and r["path"].endswith("/jobs")]
     assert len(creates) == 1
+
+
+def test_rehearse_your_own_task_locally_with_a_warm_start(tmp_path):
+    """README "Rehearse your own task locally": the five commands in a fresh, empty folder, with
+    the README's relative paths and the job's default settings (about a minute and a half on two
+    busy cores). Two stand-ins: ``pip install -e . --no-deps`` is the project folder on
+    ``PYTHONPATH`` (what the editable install gives; this test must not install into the shared
+    environment), and the service takes a free port instead of 8000, which another process may
+    hold; ``--server-url`` names the same port."""
+    done = run_rftkit(tmp_path, "new", "support-agent")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    project = tmp_path / "support-agent"
+    env = {"RFTKIT_TOOL_TOKEN": "dev-token"}
+    installed = command_env(env)
+    installed["PYTHONPATH"] = f"{installed['PYTHONPATH']}{os.pathsep}{project}"
+    port = _free_port()
+    log = (tmp_path / "service.log").open("w")  # a file, not a pipe nobody reads while it runs
+    service = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "support_agent.service:create_service",
+         "--port", str(port)],
+        cwd=project, env=installed, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait_healthy(service, port)
+        url = f"http://127.0.0.1:{port}"
+        wrote = subprocess.run(
+            [sys.executable, "-m", "support_agent.task", "--server-url", url],
+            cwd=project, env=installed, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert wrote.returncode == 0, wrote.stdout[-3000:] + wrote.stderr[-3000:]
+        assert (project / "build" / "task.json").is_file()
+        launched = subprocess.run(
+            [sys.executable, "-m", "rftkit", "jobs", "launch", "--task", "build/task.json",
+             "--backend", "local", "--warm-start", "support_agent.solver:solve"],
+            cwd=project, env=installed, capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+        log.close()
+    served = (tmp_path / "service.log").read_text()
+    out = launched.stdout
+    assert launched.returncode == 0, out[-4000:] + launched.stderr[-3000:]
+    assert "preflight passed: READY TO LAUNCH" in out
+    assert "(support_agent.solver:solve) by calling the task's tools (search_docs)" in out
+    assert "Warm start: the reference solver ran 14 rollouts on the training lines" in out
+    assert "The job has successfully completed" in out
+    reached = int(re.search(r"Tool requests that reached the task's tool URLs: (\d+)", out)[1])
+    # The service's own access log holds the job's calls and the preflight's before them.
+    assert 0 < reached <= served.count('"POST /call HTTP/1.1"')
+
+
+def _wait_healthy(server: subprocess.Popen, port: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, f"the tool service exited with {server.returncode}"
+        assert time.monotonic() < deadline, f"the tool service did not start in {timeout:.0f} s"
+        time.sleep(0.2)

@@ -29,7 +29,9 @@ from rftkit.api import files, graders, job_store, jobs, models, responses
 from rftkit.api.errors import install_error_handlers
 from rftkit.api.guards import KeyAndBodyMiddleware
 from rftkit.graders.offload import OffLoop
+from rftkit.local.warmstart import WarmStartConfig, load_solver
 from rftkit.outbound import OutboundPolicy
+from rftkit.rollouts.solver import Solver
 from rftkit.serving import serve_in_background
 
 KEY_PREFIX = "rftkit-local-"
@@ -61,6 +63,8 @@ def create_app(
     grpo: dict[str, Any] | None = None,
     outbound: OutboundPolicy | None = None,
     max_running_jobs: int = job_store.MAX_RUNNING_JOBS,
+    warm_start: str | Solver | None = None,
+    warm_start_config: WarmStartConfig | None = None,
 ) -> FastAPI:
     """The app over ``data_dir`` (files and checkpoints); ``grpo`` overrides GRPO-only
     settings of every job (``triage_repeats`` and the like; ``rftkit.local.hyperparameters``).
@@ -68,13 +72,19 @@ def create_app(
     ``outbound`` says which tool and grader URLs the server calls (default: a loopback
     rehearsal's, ``OutboundPolicy()``: anything but link-local and metadata addresses; see
     ``rftkit.outbound``). At most ``max_running_jobs`` jobs train at once; the rest queue.
+    ``warm_start`` (a team's reference solver, ``module:function``, loaded here so a bad name
+    stops the server from starting) warm-starts every job's model from it; why it is the
+    server's setting and not the request's: ``rftkit.api.job_store``.
     """
     if not api_key:
         raise ValueError("the local API needs a key: pass api_key= (rftkit.api.app.new_api_key())")
     root = Path(data_dir)
     policy = outbound or OutboundPolicy()
     file_store = files.FileStore(root / "files")
-    jobs_kept = job_store.JobStore(root / "jobs", file_store, grpo, policy, max_running_jobs)
+    solver = None if warm_start is None else load_solver(warm_start)
+    jobs_kept = job_store.JobStore(
+        root / "jobs", file_store, grpo, policy, max_running_jobs, solver, warm_start_config
+    )
     state = ServerState(
         file_store, jobs_kept, models.ModelRegistry(jobs_kept), api_key, outbound=policy
     )
@@ -114,12 +124,18 @@ def serve_api(
     grpo: dict[str, Any] | None = None,
     outbound: OutboundPolicy | None = None,
     max_running_jobs: int = job_store.MAX_RUNNING_JOBS,
+    warm_start: str | Solver | None = None,
+    warm_start_config: WarmStartConfig | None = None,
     **uvicorn_config: Any,
 ) -> Iterator[LocalAPI]:
-    """Serve the local API on loopback until the block ends (a fresh key unless given)."""
+    """Serve the local API on loopback until the block ends (a fresh key unless given);
+    the options are :func:`create_app`'s."""
     with ExitStack() as stack:
         root = Path(data_dir or stack.enter_context(tempfile.TemporaryDirectory()))
         key = api_key or new_api_key()
-        app = create_app(root, key, grpo=grpo, outbound=outbound, max_running_jobs=max_running_jobs)
+        app = create_app(
+            root, key, grpo=grpo, outbound=outbound, max_running_jobs=max_running_jobs,
+            warm_start=warm_start, warm_start_config=warm_start_config,
+        )  # fmt: skip
         url = stack.enter_context(serve_in_background(app, **uvicorn_config))
         yield LocalAPI(f"{url}/v1", key, root, app)

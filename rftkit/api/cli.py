@@ -5,6 +5,12 @@ loopback needs ``--allow-remote``: the server trains on and calls whatever URLs 
 it is a tool for one machine, not a service to expose. With ``--allow-remote`` (whatever the bind
 address) it also stops calling loopback and private addresses, except the origins given with
 ``--allow-url`` (``rftkit.outbound``); link-local and metadata addresses are never called.
+
+``--warm-start MODULE:FUNCTION`` names a team's reference solver: every job the server trains
+starts from a small model warm-started from it through the job's tools (``rftkit.local.warmstart``),
+so a team rehearsing its own task through the ``openai`` client gets a model that calls its
+tools. It is a server option, not a job field: a module named in a request would be code run for
+whoever can reach the API (``rftkit.api.job_store``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import uvicorn
 from rftkit.api.app import create_app, new_api_key
 from rftkit.api.job_store import MAX_RUNNING_JOBS
 from rftkit.errors import ExitCode
+from rftkit.local.warmstart import WarmStartError
 from rftkit.outbound import OutboundPolicy, OutboundRefused
 
 KEY_ENV = "RFTKIT_API_KEY"
@@ -62,13 +69,18 @@ def _serve(args: argparse.Namespace) -> int:
     except OutboundRefused as exc:
         print(f"--allow-url: {exc}")
         return ExitCode.BAD_INPUT
-    app = create_app(
-        args.data_dir,
-        key,
-        grpo=_grpo_overrides(args.grpo),
-        outbound=policy,
-        max_running_jobs=args.max_running_jobs,
-    )
+    try:
+        app = create_app(
+            args.data_dir,
+            key,
+            grpo=_grpo_overrides(args.grpo),
+            outbound=policy,
+            max_running_jobs=args.max_running_jobs,
+            warm_start=args.warm_start,
+        )
+    except WarmStartError as exc:
+        print(exc)
+        return ExitCode.BAD_INPUT
     print(f"base_url: http://{args.host}:{args.port}/v1  data: {args.data_dir}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return ExitCode.OK
@@ -97,6 +109,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--grpo", action="append", default=[], metavar="KEY=VALUE",
         help="a GRPO-only setting for every job, e.g. triage_repeats=2",
+    )  # fmt: skip
+    serve.add_argument(
+        "--warm-start", metavar="MODULE:FUNCTION",
+        help="a team's reference solver (e.g. my_agent.solver:solve): every job warm-starts a "
+        "small model from it through the job's tools, then GRPO (a rehearsal)",
     )  # fmt: skip
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_serve)

@@ -18,6 +18,18 @@ the published ranges (``rftkit.jobs.rules``) and :data:`LOCAL_CAPS` where none i
 tool and endpoint-grader URLs allowed by the server's outbound policy (``rftkit.outbound``;
 checked at create and again on every connection), and at most ``max_running`` jobs training at
 once — the rest wait ``queued`` and start in creation order, as the hosted service queues them.
+
+A team's own task: the committed base model knows only the course's tools, so a server started
+with a reference solver (``rftkit api serve --warm-start MODULE:FUNCTION``, ``serve_api(warm_start=
+...)``) warm-starts every job's model from it (``rftkit.local.warmstart``) before GRPO, as
+``launch("local", task, warm_start=...)`` does; a job on an ``ft:`` model of this server trains on
+from that model instead. The solver is the server's setting, never the request's: naming a module
+to import is running its code, and a job request comes from whoever can reach the API with its
+key, over HTTP. A per-job name would hand them the server's interpreter (``os:system`` is a
+``module:function`` too) unless checked against an allow-list the server holds anyway, so the
+server names the one solver it trusts, loaded when it starts, and a request body cannot name
+another (an unknown field is a 400, as every other one; ``metadata`` is never read as code). The
+create call stays the hosted one: only the base URL and key differ.
 """
 
 from __future__ import annotations
@@ -38,7 +50,9 @@ from rftkit.api.graders import check_urls, checked_grader
 from rftkit.graders.endpoint import endpoint_urls
 from rftkit.jobs.local import LocalJob
 from rftkit.jobs.rules import HYPERPARAMETER_LIMITS
+from rftkit.local.warmstart import WarmStartConfig
 from rftkit.protocol import Job, JobCheckpoint, JobCreateRequest, JobTool, ReinforcementMethod
+from rftkit.rollouts.solver import Solver
 from rftkit.secrets import map_headers, masked
 from rftkit.task import HYPERPARAMETERS, RFTTask, TaskTool
 
@@ -148,7 +162,9 @@ def check_hyperparameters(values: dict[str, Any]) -> None:
 
 class JobStore:
     """The server's jobs, in memory; their checkpoints under ``root``. At most ``max_running``
-    train at once; a scheduler thread starts queued ones in creation order."""
+    train at once; a scheduler thread starts queued ones in creation order. ``warm_start`` (the
+    server's reference solver, loaded) warm-starts every job not on an ``ft:`` model, with
+    ``warm_start_config`` (default: the local backend's, seeded by the job)."""
 
     def __init__(
         self,
@@ -157,6 +173,8 @@ class JobStore:
         grpo: dict[str, Any] | None = None,
         policy: outbound.OutboundPolicy | None = None,
         max_running: int = MAX_RUNNING_JOBS,
+        warm_start: Solver | None = None,
+        warm_start_config: WarmStartConfig | None = None,
     ) -> None:
         if max_running < 1:
             raise ValueError(f"max_running must be at least 1, not {max_running}")
@@ -165,6 +183,8 @@ class JobStore:
         self.grpo = dict(grpo or {})
         self.outbound = policy or outbound.OutboundPolicy()
         self.max_running = max_running
+        self.warm_start = warm_start
+        self.warm_start_config = warm_start_config
         self.jobs: dict[str, ServerJob] = {}
         self._lock = threading.Lock()
         self._queue: list[LocalJob] = []
@@ -280,7 +300,12 @@ class JobStore:
         self._check_data(task, request, grader)
         try:
             grpo = {"triage_tasks": MAX_TRIAGE_TASKS, **self.grpo}
-            job = LocalJob(task, env=env, grpo=grpo, out_dir=self.root / uuid.uuid4().hex)
+            trains_on = request.model.startswith("ft:")  # that model knows the task's tools
+            job = LocalJob(
+                task, env=env, grpo=grpo, out_dir=self.root / uuid.uuid4().hex,
+                warm_start=None if trains_on else self.warm_start,
+                warm_start_config=self.warm_start_config,
+            )  # fmt: skip
         except ValueError as exc:
             raise bad_request(f"The job cannot start: {exc}", None, "invalid_job") from None
         job.metadata = dict(request.metadata or {})

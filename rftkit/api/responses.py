@@ -6,7 +6,8 @@ fine-tuned model answers here exactly as it did in its rollouts: either a final 
 function call. Stateless, like ``OpenAICompatiblePolicy`` uses the API: each request carries the
 whole conversation (``store`` is ignored; ``previous_response_id`` and streaming are refused). A
 conversation that fills the model's context gets an empty answer marked ``incomplete``.
-``tools`` are echoed but do not constrain the model, which knows the course's four tools.
+``tools`` are echoed but do not constrain the model, which knows the tools it was trained on
+(the base model the course's four, a warm-started one its task's).
 """
 
 from __future__ import annotations

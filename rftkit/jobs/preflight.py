@@ -11,7 +11,8 @@ Rows, in order (``check``, ``result``: ok / warning / error / skipped, ``detail`
   platform's ``graders/validate``;
 - **red team**: the grader attacked with answers that must earn nothing
   (``rftkit.evaluation.redteam``), on cases from a baseline's best rollouts or else from the task's
-  lines;
+  lines, a line that one of the task's stored ``probes`` fits acted out through the tools first
+  (``rftkit.jobs.redteam_cases``);
 - **tools**: the task's real tool URLs, called with the task's headers and its lines as items
   (``rftkit.endpoints.check_tools``), with calls that must succeed: ``probes=`` (``--probe
   NAME='{...}'``), ``sequences=`` (``--sequence``) and the task's stored ``probes`` (scenarios
@@ -57,9 +58,10 @@ from rftkit.jobs.hosted.errors import HostedJobError
 from rftkit.jobs.hosted.request import secret_values, uses_agent_rft
 from rftkit.jobs.local import local_checkpoint
 from rftkit.jobs.platforms import CHECKED, OPENAI_WIND_DOWN, model_support
-from rftkit.jobs.redteam_cases import cases_from_lines, cases_from_traces
+from rftkit.jobs.redteam_cases import cases_from_lines, cases_from_probes, cases_from_traces
 from rftkit.jobs.report import Report
 from rftkit.jobs.rules import platform_rules, private_reason
+from rftkit.protocol import JobTool
 from rftkit.rollouts.engine import lines_by_id
 from rftkit.rollouts.probes import probes_from_traces
 from rftkit.secrets import mask_urls
@@ -178,23 +180,40 @@ def _check_grader(
         report.add("grader: platform", "error", str(exc))
 
 
-def check_redteam(report: Report, task: RFTTask, grader: dict, baseline: Any, cases: int) -> None:
+def check_redteam(
+    report: Report,
+    task: RFTTask,
+    grader: dict,
+    baseline: Any,
+    cases: int,
+    tools: Sequence[JobTool] = (),
+) -> None:
     """The red team's row: ``grader`` (resolved) attacked on cases from a baseline's best
     rollouts of training lines, else from the training lines. Every backend's preflight runs it
-    (TRL's too).
+    (TRL's too). Given ``tools`` (the job's, resolved), the training lines that one of the
+    task's stored probes fits come first: each gets its honest path through the tools, the
+    scenario's calls made at their URLs, then the line's answer
+    (``rftkit.jobs.redteam_cases.cases_from_probes``); only without any such line do the cases
+    come from the lines' answers alone.
 
     The row names the probes tried. It is a warning, not ok, when the honest path was never
     tried: the honest control earns less than 0.9, or the task has tools and no case's honest
     rollout made a call (cases from the lines' answers alone), so what the grader pays for
     honest work through the tools is unknown; a baseline whose rollouts are of no training line
-    (one over the validation lines) is named as the reason."""
+    (one over the validation lines) is named as the reason. The "lucky guess" (the right answer
+    without the calls) is judged on a baseline's rollouts only: the stored probes say which
+    calls work, not that the task cannot be answered without them."""
     lines = task.items("train")
     built = cases_from_traces(baseline.traces, lines, task.grader, cases) if baseline else []
     source, probes = "the baseline's best rollouts", PROBES
     if not built:
-        built = cases_from_lines(task.grader, lines, cases)
+        built = cases_from_probes(grader, lines, task.probes, tools, cases) if tools else []
+        source = "the training lines a stored probe fits (its calls made through the tools)"
+        if not built:  # answers alone: padding probe cases with them would lower the honest
+            # control wherever the grader rightly pays nothing for an answer without the tools
+            built = cases_from_lines(task.grader, lines, cases)
+            source = "the training lines' answers (no tool calls)"
         # Cases from lines made no tool calls, so "lucky guess" would equal the honest answer.
-        source = "the training lines' answers (no tool calls)"
         probes = tuple(p for p in PROBES if p.name != "lucky guess")
     if not built:
         report.add(
@@ -382,7 +401,8 @@ def preflight(
     _check_rules(report, task, backend, client)
     if grader is not None:
         _check_grader(report, task, backend, grader, client, secrets, timeout)
-        check_redteam(report, task, grader, baseline, redteam_cases)
+        tools = task.job_tools(env) if task.probes else []  # resolved: grader is not None
+        check_redteam(report, task, grader, baseline, redteam_cases, tools)
         _check_tools(report, task, env, readiness_rollouts, probes or {}, sequences, baseline)
     _check_model(report, task, backend, today)
     _check_availability(report, task, backend, today, client)

@@ -6,6 +6,14 @@ calls and the text the tools returned (the documents the "all numbers" probe dum
 each line gives a case whose honest answer is the value of the item field the grader compares
 against (``{{item.answer}}``, or a usual answer key such as ``reference_answer``) and which made no
 tool calls; the report says which was used.
+
+Between the two, the task's stored probes (``RFTTask.probes``: scenarios of calls that succeed,
+the reference solver's calls for some training lines, ``rftkit.rollouts.probes``) give a line its
+honest path through the tools when one scenario is that line's own: every argument it sends is
+one of the line's values (its ``order_id``, its question as a search query). The scenario is
+acted out on the line through the task's tool URLs (real calls, one trace id, as the trainer
+makes them) and the line's answer given after them; a rollout whose calls all succeeded becomes
+a case with those calls and the tools' outputs, as a baseline's would.
 """
 
 from __future__ import annotations
@@ -14,9 +22,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rftkit.data import grader_item_variables
+from rftkit.data.curate import question_of as solver_key
 from rftkit.evaluation.redteam import Case
-from rftkit.protocol import Sample, Trace
-from rftkit.rollouts.engine import lines_by_id
+from rftkit.protocol import JobTool, Sample, Trace
+from rftkit.rollouts.engine import lines_by_id, run_rollouts_sync
+from rftkit.rollouts.solver import Solution, SolverPolicy
+from rftkit.task import ProbeCall
 
 ANSWER_KEYS = ("reference_answer", "answer", "ground_truth", "expected", "label")
 """Where lines usually keep the answer, for graders that read it in code, not in a template."""
@@ -82,4 +93,77 @@ def cases_from_traces(
         cases.append(Case(question_of(line), str(line[key]), dict(line), trace.sample, documents))
         if len(cases) == limit:
             break
+    return cases
+
+
+def _values(node: Any) -> list[str]:
+    """Every scalar in ``node`` (nested dicts and lists), as text."""
+    if isinstance(node, Mapping):
+        return [v for child in node.values() for v in _values(child)]
+    if isinstance(node, list | tuple):
+        return [v for child in node for v in _values(child)]
+    if isinstance(node, str | int | float) and not isinstance(node, bool):
+        return [str(node)]
+    return []
+
+
+def fitting_scenario(
+    line: Mapping[str, Any], scenarios: Sequence[Sequence[ProbeCall]]
+) -> list[ProbeCall] | None:
+    """The first stored scenario that is ``line``'s own: it sends at least one argument, and
+    every argument it sends is one of the line's values (None if no scenario is)."""
+    own = set(_values(line))
+    for scenario in scenarios:
+        sent = [v for call in scenario for v in _values(call.arguments)]
+        if sent and all(v in own for v in sent):
+            return list(scenario)
+    return None
+
+
+def cases_from_probes(
+    grader: Mapping[str, Any],
+    lines: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[Sequence[ProbeCall]],
+    tools: Sequence[JobTool],
+    limit: int = 3,
+) -> list[Case]:
+    """Up to ``limit`` cases from lines a stored scenario fits, acted out through ``tools``
+    (see the module docstring); a rollout with a failed call gives no case."""
+    plans: dict[str, tuple[list[ProbeCall], str]] = {}
+    items = []
+    for line in lines:
+        key = answer_field(grader, line)
+        scenario = None if key is None else fitting_scenario(line, scenarios)
+        if scenario is None or solver_key(dict(line)) in plans:
+            continue
+        plans[solver_key(dict(line))] = (scenario, str(line[key]))
+        items.append(dict(line))
+        if len(items) == limit:
+            break
+    if not items:
+        return []
+
+    def solve(line: dict[str, Any]) -> Solution:
+        scenario, answer = plans[solver_key(line)]
+        return Solution(calls=[(c.name, dict(c.arguments)) for c in scenario], answer=answer)
+
+    def ungraded(*_: Any) -> float:  # the red team grades each case itself: no paid call here
+        return 0.0
+
+    longest = max(len(scenario) for scenario, _ in plans.values())
+    traces = run_rollouts_sync(
+        items, SolverPolicy(items, solve), tools=tools, grader=ungraded,
+        max_episode_steps=longest + 1, progress=False,
+    )  # fmt: skip
+    by_id = lines_by_id(items)
+    cases = []
+    for trace in traces:
+        line = by_id[trace.item_id]
+        spans = trace.function_spans
+        made = [s for s in spans if 200 <= (s.span_data.status_code or 0) < 300]
+        if trace.status != "completed" or trace.sample is None or len(made) != len(spans):
+            continue
+        documents = tuple(str(s.span_data.output) for s in spans)
+        answer = plans[solver_key(line)][1]
+        cases.append(Case(question_of(line), answer, dict(line), trace.sample, documents))
     return cases
