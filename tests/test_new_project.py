@@ -430,15 +430,14 @@ def test_the_readme_commands_local_job_beats_the_untrained_model_on_held_out_lin
 
 
 def test_the_readme_commands_learn_the_templates_own_example(trained_template_job):
-    """The template's example (a figure or plan name read out of the top documentation search
-    hit) is learned by the local rehearsal: held-out accuracy well above the untrained model's."""
+    """The template's example (a key-word search of the documentation, the answer read out of
+    the top hit) is learned by the local rehearsal: held-out accuracy well above the untrained
+    model's (by more than 3 SEs)."""
     out, _, figures = trained_template_job
     assert "[info] The job has successfully completed" in out
     untrained, warm, trained = figures.values()
     assert all(a.lines == 10 and a.rollouts == 10 * ORDER_REPEATS for a in figures.values())
     assert untrained.mean == 0.0
-    # Measured (seeded): warm start 0.38 (SE 0.13), after GRPO 0.45 (SE 0.13); before the
-    # example was reshaped to one fact a line, the warm start scored 0.00. The job's final
-    # checkpoint is above 0 by more than 3 SEs, the warm start by more than 2.
-    assert trained.mean > 3 * trained.se
-    assert warm.mean > 2 * warm.se
+    # Measured (seeded): warm start 0.57 (SE 0.16), after GRPO 0.55 (SE 0.16); before the
+    # example was reshaped (one fact a line, a key-word search), the warm start scored 0.00.
+    assert warm.mean > 3 * warm.se and trained.mean > 3 * trained.se
