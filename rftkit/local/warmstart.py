@@ -10,7 +10,8 @@ the team's tools. A warm start makes a model that does, in three steps, before G
    outputs, answer) is kept when the task's grader marks it correct;
 2. **tokenizer** — a vocabulary from those transcripts and the lines' tool specs, with every
    number a slot (``small_integers=False``): ids and dates are copied from the question or a tool
-   output, never written from memory;
+   output, never written from memory (but a constant the solver passes unread, ``top_k: 5``,
+   is a word; see :func:`task_tokenizer`);
 3. **supervised phase** — a fresh TinyLM trained on the solver's own tokens (calls and answers,
    not the question or tool outputs) with :func:`rftkit.local.supervised.train_cycle`.
 
