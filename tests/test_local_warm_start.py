@@ -256,8 +256,9 @@ def test_a_number_the_solver_passes_unread_is_vocabulary_and_a_copied_one_a_slot
     tokenizer = task_tokenizer([conversation], [])
     assert "5" in tokenizer.vocab and "7" not in tokenizer.vocab and "12" not in tokenizer.vocab
     slots = SlotTable()
-    ids = tokenizer.encode('{"top_k": 5} A7 12', slots)
-    assert slots.strings == ["A", "7", "12"] and tokenizer.decode(ids, slots) == '{"top_k": 5} A7 12'
+    text = '{"top_k": 5} A7 12'
+    ids = tokenizer.encode(text, slots)
+    assert slots.strings == ["A", "7", "12"] and tokenizer.decode(ids, slots) == text
     again = Tokenizer.from_state_dict(tokenizer.state_dict())
     assert again.vocab == tokenizer.vocab and not again.small_integers
 
