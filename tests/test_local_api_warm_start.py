@@ -35,7 +35,7 @@ PACKAGE = "order_rehearsal"  # not test_local_warm_start's package: both may sha
 TOKEN = "order-rehearsal-token"
 GRPO = {"steps": 2, "tasks_per_step": 6, "group_size": 4, "triage_repeats": 2,
         "eval_interval": 2, "valid_repeats": 1}  # fmt: skip
-WARM = WarmStartConfig(steps=150)  # validation repeats are the GRPO settings' (valid_repeats above)
+WARM = WarmStartConfig(steps=150)
 CALLED = "rftkit_api_attack_marker"
 """A module an attacker names in a request: importing it would write a marker file."""
 

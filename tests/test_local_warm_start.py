@@ -238,6 +238,31 @@ def test_words_the_solver_copied_into_its_calls_are_slots():
     assert "mode" in tokenizer.vocab and "seats" not in tokenizer.vocab
 
 
+def test_a_number_the_solver_passes_unread_is_vocabulary_and_a_copied_one_a_slot():
+    """``top_k: 5`` (never read, so nothing to copy it from) becomes a word the model can write;
+    order 'A7', read off the question and passed on, stays a slot; so does a figure in an output.
+    """
+    from rftkit.local.tokenizer import SlotTable
+    from rftkit.local.warmstart import call_numbers, task_tokenizer
+
+    conversation = [
+        {"role": "user", "content": "Where is order A7?"},
+        {"type": "function_call", "name": "lookup", "call_id": "c1",
+         "arguments": json.dumps({"order_id": "A7", "top_k": 5})},
+        {"type": "function_call_output", "call_id": "c1", "output": "A7: 12 items"},
+        {"role": "assistant", "content": "12"},
+    ]  # fmt: skip
+    assert call_numbers(conversation) == ({"5"}, {"7"})
+    tokenizer = task_tokenizer([conversation], [])
+    assert "5" in tokenizer.vocab and "7" not in tokenizer.vocab and "12" not in tokenizer.vocab
+    slots = SlotTable()
+    text = '{"top_k": 5} A7 12'
+    ids = tokenizer.encode(text, slots)
+    assert slots.strings == ["A", "7", "12"] and tokenizer.decode(ids, slots) == text
+    again = Tokenizer.from_state_dict(tokenizer.state_dict())
+    assert again.vocab == tokenizer.vocab and not again.small_integers
+
+
 def test_a_task_tokenizer_makes_every_number_a_slot_and_survives_a_checkpoint():
     from rftkit.local.tokenizer import SlotTable
 

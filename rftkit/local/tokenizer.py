@@ -109,7 +109,8 @@ class Tokenizer:
     def __init__(
         self, words: Iterable[str], *, turn_markers: bool = False, small_integers: bool = True
     ):
-        known = sorted(set(words) - set(SPECIALS) - set(CONSTANTS) - set(TURN_MARKERS))
+        constants = set(CONSTANTS) if small_integers else set()
+        known = sorted(set(words) - set(SPECIALS) - constants - set(TURN_MARKERS))
         self.vocab: list[str] = [*SPECIALS, *(f"<s{k}>" for k in range(N_SLOTS))]
         constants = CONSTANTS if small_integers else ()
         self.vocab += [*constants, *known, *(TURN_MARKERS if turn_markers else ())]
@@ -126,14 +127,17 @@ class Tokenizer:
         *,
         turn_markers: bool = False,
         small_integers: bool = True,
+        numbers: Iterable[str] = (),
     ) -> Tokenizer:
         """Vocabulary from example texts: every word and punctuation piece except figures and
         the ``exclude``d identifiers (a world's invented names must stay slots); with
         ``turn_markers``, the reasoning and end-of-calls markers at the end. Without
         ``small_integers`` every number is a slot, so an id such as 'A7' is copied like 'A27'
-        (a team's task, whose ids are not quantities the model computes)."""
+        (a team's task, whose ids are not quantities the model computes), except the
+        ``numbers`` named here, which are vocabulary (a fixed argument such as ``top_k: 5``
+        that the model must write, having nothing to copy it from)."""
         excluded = {e.lower() for e in exclude}
-        words = set(JSON_JOINTS)
+        words = set(JSON_JOINTS) | {n for n in numbers if _NUMBER.fullmatch(n)}
         for text in texts:
             for piece in pieces(text):
                 form = base_form(piece)

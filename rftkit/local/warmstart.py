@@ -10,7 +10,8 @@ the team's tools. A warm start makes a model that does, in three steps, before G
    outputs, answer) is kept when the task's grader marks it correct;
 2. **tokenizer** — a vocabulary from those transcripts and the lines' tool specs, with every
    number a slot (``small_integers=False``): ids and dates are copied from the question or a tool
-   output, never written from memory;
+   output, never written from memory (but a constant the solver passes unread, ``top_k: 5``,
+   is a word; see :func:`task_tokenizer`);
 3. **supervised phase** — a fresh TinyLM trained on the solver's own tokens (calls and answers,
    not the question or tool outputs) with :func:`rftkit.local.supervised.train_cycle`.
 
@@ -50,6 +51,7 @@ from rftkit.rollouts.solver import Solver, SolverPolicy
 from rftkit.rollouts.traces import is_correct
 
 _WORD = re.compile(r"[A-Za-z_]+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 class WarmStartError(ValueError, RFTKitError):
@@ -221,6 +223,26 @@ def copied_words(conversation: list[dict[str, Any]]) -> set[str]:
     return copied
 
 
+def call_numbers(conversation: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    """Numbers in the solver's call arguments: those it had not read (in the question or a tool
+    output) before the call, constants of its own such as ``top_k: 5``; and those it had read,
+    copied like an order id."""
+    read: set[str] = set()
+    fixed: set[str] = set()
+    copied: set[str] = set()
+    for item in conversation:
+        if item.get("type") == "function_call":
+            numbers = {p for p in pieces(item.get("arguments") or "") if _NUMBER.fullmatch(p)}
+            fixed |= numbers - read
+            copied |= numbers & read
+        text = item.get("output") if item.get("type") == "function_call_output" else None
+        if item.get("role") == "user":
+            text = item.get("content")
+        if text is not None:
+            read |= {p for p in pieces(str(text)) if _NUMBER.fullmatch(p)}
+    return fixed, copied
+
+
 def _string_values(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -243,16 +265,28 @@ def task_tokenizer(
     question's own words, was memorised (its training queries came back word for word, held-out
     ones as word salad). Slots are copied like figures: the question's words take slots in
     order, and the query is those slots again; held-out queries then come back as the question.
+
+    The exception to "every number is a slot": a number the solver passes without having read
+    it (``top_k: 5``) and never copies is vocabulary, so the model can write it (a slot it could
+    only copy, from nowhere). The cost: the same figure in a tool output is then a word, not a
+    slot, and an answer of that figure is written, not copied.
     """
     texts = []
     copied: set[str] = set()
+    fixed: set[str] = set()
+    copied_numbers: set[str] = set()
     for conversation in conversations:
         copied |= copied_words(conversation)
+        unread, read = call_numbers(conversation)
+        fixed |= unread
+        copied_numbers |= read
         for item in conversation:
             texts += [str(item.get(k, "")) for k in ("content", "name", "arguments", "output")]
     for item in items:
         texts += [json.dumps(spec) for spec in item.get("tools") or []]
-    return Tokenizer.build(texts, exclude=copied, small_integers=False)
+    return Tokenizer.build(
+        texts, exclude=copied, small_integers=False, numbers=fixed - copied_numbers
+    )
 
 
 def new_model(tokenizer: Tokenizer, config: WarmStartConfig) -> TinyLM:
