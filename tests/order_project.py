@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 import shutil
 import sqlite3
@@ -275,3 +276,15 @@ def swap_in_order_task(root: Path, package: str) -> None:
         writer.writeheader()
         writer.writerows(_labels(tasks))
     (root / "tests" / "test_example.py").write_text(EXAMPLE_TESTS.format(package=package))
+
+
+class AccessLog(logging.Handler):
+    """The tool service's own access log lines (``rftkit.toolserver.access``), as it wrote them:
+    what the tests count calls against, never the job's own report."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.entries: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.entries.append(json.loads(record.getMessage()))

@@ -12,7 +12,6 @@ naming a module in the create request is refused and never imported."""
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import re
 import sys
@@ -21,6 +20,7 @@ from collections import Counter
 
 import openai
 import pytest
+from order_project import AccessLog
 
 from rftkit.api import serve_api
 from rftkit.cli import main
@@ -40,16 +40,6 @@ CALLED = "rftkit_api_attack_marker"
 """A module an attacker names in a request: importing it would write a marker file."""
 
 
-class _Log(logging.Handler):
-    """The service's access log lines, as the service wrote them."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.entries: list[dict] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.entries.append(json.loads(record.getMessage()))
-
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
@@ -61,7 +51,7 @@ def project(tmp_path_factory):
     assert main(["new", str(root)]) == 0
     swap_in_order_task(root, PACKAGE)
     sys.path.insert(0, str(root))
-    log, logger = _Log(), logging.getLogger(ACCESS_LOG)
+    log, logger = AccessLog(), logging.getLogger(ACCESS_LOG)
     level = logger.level
     logger.addHandler(log)
     logger.setLevel(logging.INFO)

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 
 import pytest
+from order_project import AccessLog
 
 from rftkit.cli import main
 from rftkit.jobs import launch
@@ -39,16 +40,6 @@ GRPO = {"steps": 3, "tasks_per_step": 6, "group_size": 4, "triage_repeats": 3,
         "eval_interval": 3, "valid_repeats": 2}  # fmt: skip
 REPEATS = 4  # rollouts per validation line for the before/after figures
 
-
-class _Log(logging.Handler):
-    """The service's access log lines, as the service wrote them."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.entries: list[dict] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.entries.append(json.loads(record.getMessage()))
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +64,7 @@ def run(order_project, tmp_path_factory):
     """Serve the project's tools, launch the warm-started local job, then measure."""
     task_module = importlib.import_module(f"{PACKAGE}.task")
     service = importlib.import_module(f"{PACKAGE}.service")
-    log, logger = _Log(), logging.getLogger(ACCESS_LOG)
+    log, logger = AccessLog(), logging.getLogger(ACCESS_LOG)
     logger.addHandler(log)
     level = logger.level
     logger.setLevel(logging.INFO)

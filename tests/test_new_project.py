@@ -4,7 +4,6 @@ project it makes passes its own tests (run in a subprocess with this interpreter
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import os
 import re
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from commands import run_rftkit
+from order_project import AccessLog
 
 from rftkit.cli import main
 from rftkit.scaffold import (
@@ -299,16 +299,6 @@ def test_labels_saved_by_a_label_session_are_what_the_projects_kappa_loader_read
     assert tmp.read_text().splitlines()[0] == "task_id,answer,label,labeller"
 
 
-class _AccessLog(logging.Handler):
-    """The tool service's own access log lines (``rftkit.toolserver.access``), as it wrote them."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.entries: list[dict] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.entries.append(json.loads(record.getMessage()))
-
 
 def _rehearse(root: Path, package: str, token: str) -> tuple[str, list[dict], dict]:
     """The README's "Rehearse your own task locally" commands on the project at ``root``: its own
@@ -323,7 +313,7 @@ def _rehearse(root: Path, package: str, token: str) -> tuple[str, list[dict], di
     from rftkit.toolserver.app import ACCESS_LOG
 
     sys.path.insert(0, str(root))
-    log, logger = _AccessLog(), logging.getLogger(ACCESS_LOG)
+    log, logger = AccessLog(), logging.getLogger(ACCESS_LOG)
     level = logger.level
     logger.addHandler(log)
     logger.setLevel(logging.INFO)

@@ -13,6 +13,7 @@ only the final turn's calls, and an endpoint grader that reads the tool service'
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from rftkit.graders.sources import (  # python_grader: re-exported, its old home
@@ -73,17 +74,7 @@ def course_grader() -> dict[str, Any]:
     calls. ``correct * evidence * (0.8 + 0.2 * tools)`` leaves a wrong answer at 0 however it was
     reached; the rubric does not judge efficiency, so the term only ranks answers within a label.
     """
-    keep = 1 - EFFICIENCY_WEIGHT
-    return {
-        "type": "multi",
-        "name": "course_grader",
-        "graders": {
-            "correct": python_grader("answer_closeness", answer_closeness),
-            "evidence": python_grader("evidence_lookup", evidence_lookup),
-            "tools": python_grader("tool_efficiency", tool_efficiency),
-        },
-        "calculate_output": f"correct * evidence * ({keep:g} + {EFFICIENCY_WEIGHT:g} * tools)",
-    }
+    return _rubric_times_efficiency("course_grader", "evidence", evidence_lookup)
 
 
 def course_grader_supported() -> dict[str, Any]:
@@ -96,14 +87,21 @@ def course_grader_supported() -> dict[str, Any]:
     after computing with the wrong figure (401.2 - 536.2 = -135.0, then the other company).
     Kept beside :func:`course_grader`, whose rewards the demo and committed runs were made with.
     """
+    return _rubric_times_efficiency("course_grader_supported", "support", answer_support)
+
+
+def _rubric_times_efficiency(
+    name: str, term: str, evidence: ModuleType
+) -> dict[str, Any]:
+    """``correct * <term> * (0.8 + 0.2 * tools)``, the shape both kept graders share."""
     keep = 1 - EFFICIENCY_WEIGHT
     return {
         "type": "multi",
-        "name": "course_grader_supported",
+        "name": name,
         "graders": {
             "correct": python_grader("answer_closeness", answer_closeness),
-            "support": python_grader("answer_support", answer_support),
+            term: python_grader(evidence.__name__.rpartition(".")[2], evidence),
             "tools": python_grader("tool_efficiency", tool_efficiency),
         },
-        "calculate_output": f"correct * support * ({keep:g} + {EFFICIENCY_WEIGHT:g} * tools)",
+        "calculate_output": f"correct * {term} * ({keep:g} + {EFFICIENCY_WEIGHT:g} * tools)",
     }
