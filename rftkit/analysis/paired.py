@@ -56,7 +56,8 @@ def _per_item(frame: pd.DataFrame, column: str) -> pd.Series:
     return scored.groupby("item_id")[column].mean().astype(float)
 
 
-def _mean_se(values: pd.Series) -> tuple[float, float]:
+def mean_se(values: pd.Series) -> tuple[float, float]:
+    """The mean of per-item values and its standard error over items (NaN below two items)."""
     n = len(values)
     if n == 0:
         return math.nan, math.nan
@@ -77,7 +78,7 @@ def paired_change(
     if common.empty:
         raise ValueError(f"{column}: the before and after frames share no scored item")
     b, a = b.loc[common], a.loc[common]
-    (mb, sb), (ma, sa), (md, sd) = _mean_se(b), _mean_se(a), _mean_se(a - b)
+    (mb, sb), (ma, sa), (md, sd) = mean_se(b), mean_se(a), mean_se(a - b)
     return PairedChange(ROWS.get(column, column), mb, sb, ma, sa, md, sd, len(common))
 
 

@@ -26,6 +26,8 @@ from typing import Any
 import pandas as pd
 import torch
 
+from rftkit.analysis import paired
+from rftkit.analysis.paired import mean_se
 from rftkit.course.rewards import latency_grader
 from rftkit.course.session import course_session
 from rftkit.course.task import serve_course_task
@@ -133,12 +135,6 @@ def evaluate_heldout(
     return traces
 
 
-def _mean_se(per_line: pd.Series) -> tuple[float, float]:
-    n = len(per_line)
-    se = float(per_line.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-    return float(per_line.mean()), se
-
-
 def selection_table(rows: pd.DataFrame, base: str = "base") -> pd.DataFrame:
     """Per checkpoint (``checkpoint`` column, in order of appearance): mean reward, accuracy and
     each sub-score over validation lines, with standard errors over lines (each line's ``k``
@@ -155,10 +151,10 @@ def selection_table(rows: pd.DataFrame, base: str = "base") -> pd.DataFrame:
         row: dict[str, float] = {}
         for column in ["reward", "correct", *subs]:
             label = "accuracy" if column == "correct" else column.removeprefix("score/")
-            row[label], row[f"{label} SE"] = _mean_se(per_line[column])
+            row[label], row[f"{label} SE"] = mean_se(per_line[column])
         if base in lines:
             ours, theirs = per_line["reward"].align(lines[base]["reward"], join="inner")
-            row["gain"], row["gain SE"] = _mean_se(ours - theirs)
+            row["gain"], row["gain SE"] = mean_se(ours - theirs)
         row["tool calls"] = float(rows.loc[rows["checkpoint"] == name, "tool_calls"].mean())
         row["lines"] = len(per_line)
         out[name] = row
@@ -184,20 +180,11 @@ def selection_rows(traces: Mapping[str, Sequence[Trace]]) -> pd.DataFrame:
 def paired_change(
     before: pd.DataFrame, after: pd.DataFrame, column: str = "reward"
 ) -> dict[str, float]:
-    """Mean of ``column`` before and after on the items both ran, and the change with its paired
-    standard error (per-item means differenced, so item difficulty cancels)."""
-    a = before[before["reward"].notna()].groupby("item_id")[column].mean().astype(float)
-    b = after[after["reward"].notna()].groupby("item_id")[column].mean().astype(float)
-    a, b = a.align(b, join="inner")
-    diff = b - a
-    _, se = _mean_se(diff)
-    return {
-        "before": float(a.mean()),
-        "after": float(b.mean()),
-        "change": float(diff.mean()),
-        "se": se,
-        "items": len(diff),
-    }
+    """:func:`rftkit.analysis.paired.paired_change` as the plain dict :func:`ship_decision` and
+    notebook 05 read: ``before``, ``after``, ``change``, its paired ``se`` and ``items``."""
+    c = paired.paired_change(before, after, column)
+    return {"before": c.before, "after": c.after, "change": c.change, "se": c.change_se,
+            "items": c.items}  # fmt: skip
 
 
 def _covered(intervals: list[tuple[float, float]]) -> float:
