@@ -6,7 +6,8 @@ Seven stages, in the order a team runs them before and during a real job:
 2. serve each world's tools over HTTP on loopback (the real tool service, a bearer token each);
 3. check the grader (schema, red team) and the endpoints (contract + a burst, as the trainer would);
 4. baseline the committed base model: k rollouts per item over HTTP, graded by the latency reward
-   (the course grader's correctness and evidence terms, then speed as the trainer sees it);
+   with the support term notebook 03 recommends (right, and supported by the figures read, then
+   fast as the trainer sees it: ``rftkit.course.rewards.latency_grader_supported``);
 5. train it with GRPO on the local jobs backend (its own training worlds, through real tool calls);
 6. evaluate the trained model on the same items with the same rollouts;
 7. write traces, events, a before/after table and a self-contained HTML report.
@@ -29,7 +30,7 @@ import pandas as pd
 
 from rftkit.analysis.report import summary_table, write_html_report
 from rftkit.course.redteam import cases_from_reference
-from rftkit.course.rewards import latency_grader
+from rftkit.course.rewards import latency_grader_supported
 from rftkit.course.session import CourseSession, course_session
 from rftkit.course.task import CourseTaskSize, serve_course_task
 from rftkit.course.worlds import HELDOUT_SEEDS, world_seeds
@@ -125,7 +126,7 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     temperature = GRPOConfig(**config.grpo).temperature
-    grader = latency_grader()
+    grader = latency_grader_supported()
     with ExitStack() as stack:
         with _stage("1/7 dataset: held-out worlds, validated", timings):
             seeds = world_seeds(HELDOUT_SEEDS, config.eval_worlds)

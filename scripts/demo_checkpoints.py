@@ -1,11 +1,12 @@
 """Keep a demo run's checkpoints for notebook 06, and evaluate each on the job's validation lines.
 
 ``rftkit demo --out RUN`` leaves the job's checkpoints in ``RUN/job/checkpoints/step-N.pt`` (one
-per validation: steps 8, 16 and 24 by default). This script writes each in float16 to
-``OUT/checkpoints/`` (half the bytes; the notebook loads and evaluates exactly these files), then
-rolls out the base model and every kept checkpoint ``k`` times on each of the course task's
-validation lines (the lines the job validated on, never the held-out items the notebook measures
-the chosen checkpoint on), seeded, graded by the latency reward, and writes one row per rollout to
+per validation: steps 8, 16 and 24 by default, and step 0, the base model, which is not copied).
+This script writes each in float16 to ``OUT/checkpoints/`` (half the bytes; the notebook loads and
+evaluates exactly these files), then rolls out the base model and every kept checkpoint ``k``
+times on each of the course task's validation lines (the lines the job validated on, never the
+held-out items the notebook measures the chosen checkpoint on), seeded, graded by the demo's
+reward (the latency reward with the support term), and writes one row per rollout to
 ``OUT/validation.csv``. Notebook 06 chooses a checkpoint from that file.
 
 Run from the repository root (about five minutes on two cores):
@@ -30,7 +31,7 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=2, help="rollouts per validation line")
     args = parser.parse_args()
     found = sorted(
-        (args.run / "job").rglob("step-*.pt"),
+        (p for p in (args.run / "job").rglob("step-*.pt") if p.stem != "step-0"),  # the base
         key=lambda p: int(re.findall(r"\d+", p.stem)[0]),
     )
     if not found:

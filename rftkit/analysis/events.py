@@ -19,6 +19,9 @@ STEP_COLUMNS = {
     "train_reward_mean": ("scores.train_reward_mean", "train_mean_reward"),
     "valid_reward_mean": ("scores.valid_reward_mean", "full_valid_mean_reward"),
 }
+SE_COLUMNS = {"train_reward_se": "train_reward_se", "valid_reward_se": "full_valid_reward_se"}
+"""Standard errors over lines, which only the local engine reports (hosted events carry means):
+column -> the event's key. Absent from the frame when no event has them."""
 
 
 def load_events(source: str | Path | Iterable[Any]) -> list[dict[str, Any]]:
@@ -51,23 +54,30 @@ def metrics_frame(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     for name, spellings in STEP_COLUMNS.items():
         present = [s for s in spellings if s in frame.columns]
         frame[name] = frame[present].bfill(axis=1).iloc[:, 0] if present else float("nan")
+    for name, key in SE_COLUMNS.items():
+        if key in frame.columns and name != key:
+            frame[name] = frame[key]
     return frame.set_index("step", drop=False).rename_axis(None)
 
 
 def grader_frame(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Per-grader rewards, long format: step, grader, split ('train'/'valid'), reward_mean."""
+    """Per-grader rewards, long format: step, grader, split ('train'/'valid'), reward_mean, and
+    reward_se (the standard error over lines; NaN where the backend reports none)."""
     records = []
     for data in _metrics_data(events):
         for grader in (data.get("scores") or {}).get("graders", []) or []:
             for split in ("train", "valid"):
                 value = grader.get(f"{split}_reward_mean")
                 if value is not None:
+                    se = grader.get(f"{split}_reward_se")
                     records.append(
                         {
                             "step": data.get("step"),
                             "grader": grader.get("name"),
                             "split": split,
                             "reward_mean": value,
+                            "reward_se": float("nan") if se is None else se,
                         }
                     )
-    return pd.DataFrame.from_records(records, columns=["step", "grader", "split", "reward_mean"])
+    columns = ["step", "grader", "split", "reward_mean", "reward_se"]
+    return pd.DataFrame.from_records(records, columns=columns)

@@ -15,29 +15,45 @@ BEFORE, AFTER = "#8c8c8c", "#1f77b4"
 
 
 def reward_curves(metrics: pd.DataFrame, graders: pd.DataFrame | None = None) -> Figure:
-    """Train and validation reward per step; per-grader validation reward beside it if given."""
+    """Train and validation reward per step; per-grader validation reward beside it if given.
+
+    Where the events carry standard errors over lines (the local engine's do; hosted events carry
+    means only), validation points get ±1 SE bars and the train curve a ±1 SE band; a step-0
+    validation (the starting model) is the base point every later one is read against."""
     panels = 2 if graders is not None and not graders.empty else 1
     fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.2), squeeze=False)
     ax = axes[0, 0]
+    train = metrics.dropna(subset=["train_reward_mean"])
     ax.plot(
-        metrics["step"],
-        metrics["train_reward_mean"],
+        train["step"],
+        train["train_reward_mean"],
         label="train (noisy: new batch per step)",
         color="#ff7f0e",
         alpha=0.8,
     )
+    if "train_reward_se" in train.columns:
+        low = train["train_reward_mean"] - train["train_reward_se"]
+        high = train["train_reward_mean"] + train["train_reward_se"]
+        ax.fill_between(train["step"], low, high, color="#ff7f0e", alpha=0.15, linewidth=0)
     valid = metrics.dropna(subset=["valid_reward_mean"])
-    ax.plot(valid["step"], valid["valid_reward_mean"], "o-", label="validation", color=AFTER)
-    ax.set(xlabel="step", ylabel="mean reward", title="Reward")
+    errors = valid.get("valid_reward_se")
+    _points(ax, valid["step"], valid["valid_reward_mean"], errors, label="validation", color=AFTER)
+    ax.set(xlabel="step", ylabel="mean reward", title="Reward (bars: ±1 SE over lines)")
     ax.legend(fontsize=8)
     if panels == 2:
         ax = axes[0, 1]
         for name, rows in graders[graders["split"] == "valid"].groupby("grader"):
-            ax.plot(rows["step"], rows["reward_mean"], "o-", label=name)
+            _points(ax, rows["step"], rows["reward_mean"], rows.get("reward_se"), label=name)
         ax.set(xlabel="step", ylabel="mean reward", title="Validation reward per grader")
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _points(ax, steps, means, errors, **style) -> None:
+    """A validation curve: error bars where standard errors are known, plain points elsewhere."""
+    known = errors is not None and bool(errors.notna().any())
+    ax.errorbar(steps, means, yerr=errors if known else None, fmt="o-", capsize=3, **style)
 
 
 def tool_calls(
@@ -136,8 +152,9 @@ def quadrant(comparison: pd.DataFrame) -> Figure:
     )
     ax.legend(fontsize=8, loc="lower left")
     ax.text(0.02, 0.97, "better & cheaper", transform=ax.transAxes, va="top", fontsize=8)
-    ax.text(0.98, 0.97, "better, more calls", transform=ax.transAxes, va="top", ha="right",
-            fontsize=8)
+    ax.text(
+        0.98, 0.97, "better, more calls", transform=ax.transAxes, va="top", ha="right", fontsize=8
+    )
     fig.tight_layout()
     return fig
 

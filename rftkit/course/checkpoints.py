@@ -28,7 +28,7 @@ import torch
 
 from rftkit.analysis import paired
 from rftkit.analysis.paired import mean_se
-from rftkit.course.rewards import latency_grader
+from rftkit.course.rewards import latency_grader_supported
 from rftkit.course.session import course_session
 from rftkit.course.task import serve_course_task
 from rftkit.evaluation.agreement import GateDecision
@@ -73,7 +73,7 @@ def rollouts(
         items,
         policy,
         tools=tools,
-        grader=dict(grader or latency_grader()),
+        grader=dict(grader or latency_grader_supported()),
         repeats=k,
         concurrency=concurrency,
         max_episode_steps=MAX_EPISODE_STEPS,
@@ -87,7 +87,7 @@ def validation_rows(
     """Each checkpoint (name -> file) on the course task's validation lines (the ones the job
     validated on), ``k`` seeded rollouts per line: :func:`selection_rows` of them all."""
     traces = {}
-    with serve_course_task(grader=latency_grader()) as course:
+    with serve_course_task(grader=latency_grader_supported()) as course:
         items = course.task.items("validation")
         tools = course.task.job_tools(course.env)
         for name, path in checkpoints.items():
@@ -127,7 +127,7 @@ def evaluate_heldout(
                             [item],
                             policy,
                             tools=session.job_tools,
-                            grader=latency_grader(),
+                            grader=latency_grader_supported(),
                             concurrency=1,
                             max_episode_steps=MAX_EPISODE_STEPS,
                             progress=False,

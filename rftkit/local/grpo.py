@@ -13,7 +13,8 @@ One step:
 Before training, *learnability triage* keeps the tasks whose rewards differ between rollouts of
 the base model (``rftkit.evaluation.baseline.bucket_of``): a group of equal rewards has zero
 advantage and teaches nothing; when no task varies, the run stops with :class:`NothingToLearn`
-rather than train on nothing. Every ``eval_interval`` steps the policy is validated on the task's
+rather than train on nothing. The starting model is validated as step 0 (the base point of every
+curve), then every ``eval_interval`` steps the policy is validated on the task's
 validation lines, a checkpoint is written, and each step emits a ``fine_tuning.job.event`` in the
 RFT metrics layout (docs/hosted-api.md §6.3), so the same analysis code reads local and hosted jobs.
 """
@@ -71,6 +72,7 @@ class GRPOConfig:
     threads: int = 1
     batch_tokens: int = 8192
     cache_across_turns: bool = False  # LocalModelPolicy's option: off, so samples stay as pinned
+    validate_base: bool = True  # validate the starting model as step 0: every curve's base point
 
 
 PATTERN_METRICS = {
@@ -180,11 +182,34 @@ def metric_means(traces: list[Trace], items: dict[str, dict[str, Any]]) -> dict[
         "completion_tokens": statistics.fmean(_output_tokens(t) for t in scored),
         **{name: float(patterns[label]) for name, label in PATTERN_METRICS.items()},
     }
+    errors = {
+        "reward": item_standard_error(scored, lambda t: t.reward),
+        "accuracy": item_standard_error(scored, lambda t: float(is_correct(t))),
+    }
     for name in (scored[0].grader_result or {}).get("sub_rewards", {}):
-        means[f"grader/{name}"] = statistics.fmean(
-            float(t.grader_result["sub_rewards"][name]) for t in scored
-        )
+        score = _sub_reward(name)
+        means[f"grader/{name}"] = statistics.fmean(score(t) for t in scored)
+        errors[f"grader/{name}"] = item_standard_error(scored, score)
+    means.update({f"se/{name}": value for name, value in errors.items()})
     return means
+
+
+def _sub_reward(name: str) -> Callable[[Trace], float]:
+    return lambda t: float(t.grader_result["sub_rewards"][name])
+
+
+def item_standard_error(traces: list[Trace], value: Callable[[Trace], float]) -> float | None:
+    """The standard error of a mean over rollouts, with the item as the unit: each item's mean
+    over its rollouts, then their standard deviation over the square root of the item count
+    (rollouts of one item share its difficulty, so they are not independent draws). None below
+    two items."""
+    per_item: dict[str, list[float]] = {}
+    for trace in traces:
+        per_item.setdefault(trace.item_id, []).append(value(trace))
+    if len(per_item) < 2:
+        return None
+    means = [statistics.fmean(v) for v in per_item.values()]
+    return statistics.stdev(means) / math.sqrt(len(means))
 
 
 def _output_tokens(trace: Trace) -> int:
@@ -288,6 +313,8 @@ class GRPOTrainer:
         self._cpu_start = time.process_time() - self.cpu_seconds
         if not self.train_items:  # a resumed run keeps its tasks
             self.triage()
+        if self.step == 0 and cfg.validate_base and self.valid_items:
+            self.validate_start()
         bar = tqdm(total=cfg.steps, initial=self.step, desc="grpo", disable=not progress)
         try:
             while self.step < cfg.steps and not self.should_stop():
@@ -408,15 +435,27 @@ class GRPOTrainer:
         times = (started, sampled, trained, done)
         self._emit_step(traces, lines_by_id(chosen), stats, valid_means, times)
 
+    def validate_start(self) -> None:
+        """Validate the starting model as step 0 and emit it as a metrics event with no training
+        figures: the base point every validation curve is read against."""
+        started = time.perf_counter()
+        valid = self.validate()
+        done = time.perf_counter()
+        self.cpu_seconds = time.process_time() - self._cpu_start
+        times = (started, started, started, done)
+        self._emit_step([], {}, {"kl": None, "loss": None}, valid, times)
+
     def validate(self) -> dict[str, float]:
-        """Each validation line ``valid_repeats`` times at the rollout temperature; a checkpoint."""
+        """Each validation line ``valid_repeats`` times at the rollout temperature; a checkpoint
+        (step 0's is the starting model: a warm start's own ``step-0.pt`` is kept as written)."""
         cfg = self.config
         self.model.eval()
         traces = self._rollouts(self.valid_items, cfg.valid_repeats, "validation")
         self.policy.records.clear()
         means = metric_means(traces, lines_by_id(self.valid_items))
         path = self.out_dir / f"step-{self.step}.pt"
-        self.model.save(path, tokenizer=self.tokenizer.state_dict(), grpo=asdict(cfg))
+        if self.step or not path.exists():
+            self.model.save(path, tokenizer=self.tokenizer.state_dict(), grpo=asdict(cfg))
         checkpoint = JobCheckpoint(
             id=f"ftckpt-local-{self.step}",
             created_at=int(time.time()),
@@ -428,22 +467,27 @@ class GRPOTrainer:
         return means
 
     def _emit_step(self, traces, items, stats, valid_means, times) -> None:
+        """One metrics event; step 0 (the starting model, validated) has no training figures."""
         cfg = self.config
-        train = metric_means(traces, items)
+        train = metric_means(traces, items) if traces else {}
         started, sampled, trained, done = times
-        grader_names = [k.removeprefix("grader/") for k in train if k.startswith("grader/")]
-        types = {n: g.get("type") for n, g in self.grader.get("graders", {}).items()}
         valid = valid_means or {}
+        names = train or valid
+        grader_names = [k.removeprefix("grader/") for k in names if k.startswith("grader/")]
+        types = {n: g.get("type") for n, g in self.grader.get("graders", {}).items()}
         data = {
             "step": self.step,
             "total_steps": cfg.steps,
-            "train_mean_reward": train["reward"],
+            "train_mean_reward": train.get("reward"),
+            "train_reward_se": train.get("se/reward"),
             "full_valid_mean_reward": valid.get("reward"),
+            "full_valid_reward_se": valid.get("se/reward"),
             "completion_tokens_mean": train.get("completion_tokens"),
-            "tool_calls_per_rollout": train["tool_calls"],
+            "tool_calls_per_rollout": train.get("tool_calls"),
             "valid_tool_calls_per_rollout": valid.get("tool_calls"),
-            "train_accuracy": train["accuracy"],
+            "train_accuracy": train.get("accuracy"),
             "valid_accuracy": valid.get("accuracy"),
+            "valid_accuracy_se": valid.get("se/accuracy"),
             **{f"{name}_per_rollout": train.get(name) for name in ("turns", "reasoning_tokens")},
             "parallel_turn_share": train.get("parallel_turn_share"),
             "calls_after_evidence": train.get("calls_after_evidence"),
@@ -453,14 +497,15 @@ class GRPOTrainer:
             "rollouts": len(traces),
             "tool_requests_reached": self.requests_reached(),
             "scores": {
-                "train_reward_mean": train["reward"],
+                "train_reward_mean": train.get("reward"),
                 "valid_reward_mean": valid.get("reward"),
                 "graders": [
                     {
                         "name": name,
                         "type": types.get(name),
-                        "train_reward_mean": train[f"grader/{name}"],
+                        "train_reward_mean": train.get(f"grader/{name}"),
                         "valid_reward_mean": valid.get(f"grader/{name}"),
+                        "valid_reward_se": valid.get(f"se/grader/{name}"),
                     }
                     for name in grader_names
                 ],
@@ -475,7 +520,10 @@ class GRPOTrainer:
             },
             "cpu_seconds": self.cpu_seconds,
         }
-        message = f"Step {self.step}/{cfg.steps} , train mean reward={train['reward']:.2f}"
+        if train:
+            message = f"Step {self.step}/{cfg.steps} , train mean reward={train['reward']:.2f}"
+        else:
+            message = f"Step {self.step}/{cfg.steps} (the starting model, before training)"
         if valid_means is not None:
             message += f", full validation mean reward={valid['reward']:.2f}"
         self.emit(message, data)
