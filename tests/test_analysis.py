@@ -244,10 +244,12 @@ def test_events_are_read_from_either_spelling(tmp_path):
     assert list(metrics["train_reward_mean"]) == [0.25, 0.5]
     assert metrics["valid_reward_mean"].iloc[1] == 0.6
     graders = grader_frame(events)
-    assert graders.to_dict("records") == [
+    assert graders.drop(columns="reward_se").to_dict("records") == [
         {"step": 1, "grader": "correct", "split": "train", "reward_mean": 0.3},
         {"step": 1, "grader": "correct", "split": "valid", "reward_mean": 0.4},
     ]
+    assert graders["reward_se"].isna().all()  # hosted events carry means only: none invented
+    assert "valid_reward_se" not in metrics.columns
     assert plots.reward_curves(metrics, graders).axes[1].has_data()
 
 

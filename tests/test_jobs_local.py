@@ -63,11 +63,13 @@ def test_a_paused_job_resumes_and_finishes_with_events_and_checkpoints(
     pause = "Pause requested: the job pauses after the current step"
     assert messages[2:4] == ["Job started", pause]
     assert messages[4].startswith("Learnability triage")
-    assert messages[5:7] == ["Job paused after step 0", "Job resumed"]
+    assert messages[5].startswith("Step 0/2 (the starting model, before training)")
+    assert messages[6:8] == ["Job paused after step 0", "Job resumed"]
+    assert sum(m.startswith("Step 0/") for m in messages) == 1  # not validated again on resume
     assert messages[-1] == "The job has successfully completed"
     metrics = [e for e in streamed if e["type"] == "metrics"]
-    assert [e["data"]["step"] for e in metrics] == [1, 2]
-    assert job.events(after=metrics[0]["id"]) == [metrics[1], *streamed[-2:]]
+    assert [e["data"]["step"] for e in metrics] == [0, 1, 2]
+    assert job.events(after=metrics[1]["id"]) == [metrics[2], *streamed[-2:]]
     assert messages[-2].startswith("Tool requests that reached the task's tool URLs: ")
     assert [c["step_number"] for c in job.checkpoints()] == [1, 2]
     assert all((tmp_path / "checkpoints" / f"step-{n}.pt").exists() for n in (1, 2))

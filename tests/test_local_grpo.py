@@ -109,7 +109,11 @@ def test_a_few_grpo_steps_over_http_change_weights_and_emit_events(
     trainer.policy.max_turn_tokens = 12
     trainer.run(progress=False)
     metrics = [e for e in events if e["type"] == "metrics"]
-    assert [e["data"]["step"] for e in metrics] == [1, 2]
+    assert [e["data"]["step"] for e in metrics] == [0, 1, 2]
+    start = metrics[0]["data"]  # the starting model, validated before any step: no train figures
+    assert start["train_mean_reward"] is None and start["rollouts"] == 0 and start["kl"] is None
+    assert start["full_valid_mean_reward"] is not None and (tmp_path / "step-0.pt").exists()
+    assert [c["step_number"] for c in trainer.checkpoints] == [2]  # trained ones, as hosted
     assert all(e["object"] == "fine_tuning.job.event" for e in events)
     last = metrics[-1]["data"]
     assert last["full_valid_mean_reward"] is not None and last["rollouts"] == 6
@@ -141,6 +145,17 @@ def _rollout(item_id: str, calls_per_turn: list[int], reasoning: int, reward: fl
              for n, d in enumerate(datas)]  # fmt: skip
     return Trace(trace_id=item_id, item_id=item_id, policy="hand", status="completed",
                  started_at=0, ended_at=len(spans), spans=spans, reward=reward)  # fmt: skip
+
+
+def test_step_metrics_carry_standard_errors_over_items_not_rollouts():
+    # two items, each rolled out twice: the unit is the item (its mean), never the rollout
+    traces = [_rollout("a", [1], 0, 1.0), _rollout("a", [1], 0, 0.0),
+              _rollout("b", [1], 0, 0.0), _rollout("b", [1], 0, 0.0)]  # fmt: skip
+    means = metric_means(traces, {i: {"task_type": "lookup"} for i in "ab"})
+    assert means["reward"] == 0.25
+    assert means["se/reward"] == pytest.approx(0.25)  # item means 0.5 and 0: sd 0.354 / sqrt(2)
+    one_item = metric_means(traces[:2], {"a": {"task_type": "lookup"}})
+    assert one_item["se/reward"] is None  # one item: no standard error, rather than a made-up 0
 
 
 def test_step_metrics_carry_the_tool_use_patterns():

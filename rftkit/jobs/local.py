@@ -25,6 +25,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -364,6 +365,8 @@ class LocalJob(Watching):
             summary["valid_accuracy"] = accuracy
             trainer.emit(f"Warm start: validation accuracy {accuracy}")
         trainer.start_from(made.model, made.tokenizer)
+        # the starting model's validation is the one just emitted: not measured a second time
+        trainer.config = replace(trainer.config, validate_base=False)
         path = trainer.out_dir / "step-0.pt"
         made.model.save(path, tokenizer=made.tokenizer.state_dict(), warm_start=True)
         summary["checkpoint"] = str(path)

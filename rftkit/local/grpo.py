@@ -313,7 +313,8 @@ class GRPOTrainer:
         self._cpu_start = time.process_time() - self.cpu_seconds
         if not self.train_items:  # a resumed run keeps its tasks
             self.triage()
-        if self.step == 0 and cfg.validate_base and self.valid_items:
+        validated = any(e["data"].get("step") == 0 for e in self.events if e["type"] == "metrics")
+        if self.step == 0 and cfg.validate_base and self.valid_items and not validated:
             self.validate_start()
         bar = tqdm(total=cfg.steps, initial=self.step, desc="grpo", disable=not progress)
         try:
@@ -439,23 +440,27 @@ class GRPOTrainer:
         """Validate the starting model as step 0 and emit it as a metrics event with no training
         figures: the base point every validation curve is read against."""
         started = time.perf_counter()
-        valid = self.validate()
+        valid = self.validate(checkpoint=False)
         done = time.perf_counter()
         self.cpu_seconds = time.process_time() - self._cpu_start
         times = (started, started, started, done)
         self._emit_step([], {}, {"kl": None, "loss": None}, valid, times)
 
-    def validate(self) -> dict[str, float]:
+    def validate(self, checkpoint: bool = True) -> dict[str, float]:
         """Each validation line ``valid_repeats`` times at the rollout temperature; a checkpoint
-        (step 0's is the starting model: a warm start's own ``step-0.pt`` is kept as written)."""
+        saved and listed, or (``checkpoint=False``, the starting model) only saved as
+        ``step-0.pt`` unless a warm start wrote that file already: the jobs API lists trained
+        checkpoints, as a hosted one does."""
         cfg = self.config
         self.model.eval()
         traces = self._rollouts(self.valid_items, cfg.valid_repeats, "validation")
         self.policy.records.clear()
         means = metric_means(traces, lines_by_id(self.valid_items))
         path = self.out_dir / f"step-{self.step}.pt"
-        if self.step or not path.exists():
+        if checkpoint or not path.exists():
             self.model.save(path, tokenizer=self.tokenizer.state_dict(), grpo=asdict(cfg))
+        if not checkpoint:
+            return means
         checkpoint = JobCheckpoint(
             id=f"ftckpt-local-{self.step}",
             created_at=int(time.time()),
