@@ -60,11 +60,16 @@ def test_training_events_follow_the_rft_metrics_layout(demo):
     events = load_events(out / "events.jsonl")
     assert all(e["object"] == "fine_tuning.job.event" for e in events)
     metrics = metrics_frame(events)
-    assert list(metrics["step"]) == [1, 2]
-    assert metrics["train_reward_mean"].notna().all()
-    assert metrics["valid_reward_mean"].notna().any()
-    fig = plots.reward_curves(metrics, grader_frame(events))
+    assert list(metrics["step"]) == [0, 1, 2]  # step 0: the base model, validated
+    assert metrics["train_reward_mean"].isna().tolist() == [True, False, False]
+    assert metrics["valid_reward_mean"].notna().all()  # eval_interval=1 in the quick config
+    assert (metrics["valid_reward_se"] > 0).all()  # over lines: the quick config's are not equal
+    graders = grader_frame(events)
+    assert graders.query("split == 'valid'")["reward_se"].notna().all()
+    fig = plots.reward_curves(metrics, graders)
     assert fig.axes[0].has_data()
+    bars = [c for c in fig.axes[0].containers if c.has_yerr]
+    assert bars and len(bars[0].lines[2][0].get_segments()) == 3  # an error bar at each step
     json.dumps(events)  # the file round-trips as plain JSON
 
 
@@ -72,7 +77,7 @@ def test_local_validation_curves_plot_the_demo_run(demo):
     out, _ = demo
     events = load_events(out / "events.jsonl")
     curves = validation_curves(events)
-    assert curves["step"] == [1, 2]  # eval_interval=1 in the quick config
+    assert curves["step"] == [0, 1, 2]  # the base, then eval_interval=1 in the quick config
     fig = plot_runs({"demo": events})
     assert all(ax.has_data() for ax in fig.axes)
     patterns = validation_curves(events, PATTERN_PANELS)

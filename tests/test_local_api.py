@@ -128,7 +128,7 @@ def test_a_job_goes_from_upload_to_succeeded_with_events_and_checkpoints(trained
     # events: newest first, real metrics from the trainer; auto-pagination walks them all
     events = trained["events"]
     metrics = [e for e in events if e.type == "metrics"]
-    assert [e.data["step"] for e in metrics] == [2, 1]
+    assert [e.data["step"] for e in metrics] == [2, 1, 0]  # step 0: the base model, validated
     assert events[-1].created_at <= events[0].created_at
     assert any(e.message.startswith("Learnability triage") for e in events)
     assert all(0 <= e.data["full_valid_mean_reward"] <= 1 for e in metrics)

@@ -29,7 +29,7 @@ def test_the_hosted_backend_trains_a_task_on_the_local_api(hosted):
     assert job.wait(timeout=300, poll=1) == "succeeded", job.as_job()["error"]
     events = job.events()
     steps = [e["data"]["step"] for e in events if e["type"] == "metrics"]
-    assert steps == [1, 2]
+    assert steps == [0, 1, 2]  # step 0: the base model, validated before training
     checkpoints = job.checkpoints()
     assert [c["step_number"] for c in checkpoints] == [2, 1]
     assert job.refresh()["fine_tuned_model"].startswith("ft:rftkit-tinylm-base:local:")
