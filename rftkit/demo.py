@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from rftkit.analysis.report import summary_table, write_html_report
-from rftkit.course.redteam import cases_from_reference
+from rftkit.course.redteam import cases_from_reference, course_probes
 from rftkit.course.rewards import latency_grader_supported
 from rftkit.course.session import CourseSession, course_session
 from rftkit.course.task import CourseTaskSize, serve_course_task
@@ -152,7 +152,7 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
                 print(f"  {w.base_url}  ({len(toolbox)} tools, bearer token)")
         with _stage("3/7 checks: grader and endpoints", timings):
             validate_grader(grader)
-            redteam = run_redteam(grader, cases_from_reference())
+            redteam = run_redteam(grader, cases_from_reference(), probes=course_probes())
             print(
                 f"  red team: {len(redteam.flagged)} probe(s) paid above the threshold"
                 f" ({', '.join(redteam.flagged) or 'none'})"

@@ -10,11 +10,18 @@ random (``random``), then every other comparison the model answered right by the
 writes no label: labels are typed by a labeller reading each rollout under ``rubric.md``
 (``rollout_labels.csv``).
 
+The committed ``rollouts.jsonl`` was sampled from the demo run committed until 2026-12-07; the run
+in ``notebooks/data/demo_run`` now is a later one. So the script writes to ``--out`` and refuses
+to overwrite the labelled file: a new sample is labelled before it replaces the old one.
+
+    PYTHONPATH=$PWD python scripts/make_rollout_sample.py --out /tmp/rollouts.jsonl
+
     python scripts/make_rollout_sample.py
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 from pathlib import Path
@@ -44,12 +51,21 @@ def trace_steps(trace: dict) -> list[dict]:
     return [
         {
             "tool": span["span_data"]["name"],
-            "arguments": json.loads(span["span_data"]["input"] or "{}"),
+            "arguments": _arguments(span["span_data"]["input"]),
             "output": span["span_data"]["output"],
         }
         for span in trace["spans"]
         if span["span_data"]["type"] == "function"
     ]
+
+
+def _arguments(text: str | None) -> dict | str:
+    """A call's arguments as the model wrote them: parsed JSON, or the raw text when the model
+    wrote JSON that does not parse (a labeller reads that too)."""
+    try:
+        return json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return text
 
 
 def right_comparison(trace: dict, item: dict) -> bool:
@@ -74,6 +90,11 @@ def row(trace: dict, item: dict, model: str, number: int, chosen: str) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="where to write the sample")
+    out = parser.parse_args().out.resolve()
+    if out == OUT.resolve():
+        raise SystemExit(f"{OUT.relative_to(ROOT)} holds the labelled sample: write elsewhere")
     items, rng, rows = lines(), random.Random(SEED), []
     for model in ("before", "after"):
         traces = [json.loads(t) for t in (RUN / f"traces_{model}.jsonl").read_text().splitlines()]
@@ -85,8 +106,8 @@ def main() -> None:
         chosen = [(t, "random") for t in drawn] + [(t, "right comparison") for t in extra]
         for number, (trace, why) in enumerate(chosen, start=1):
             rows.append(row(trace, items[trace["item_id"]], model, number, why))
-    OUT.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    print(f"{len(rows)} rollouts written to {OUT.relative_to(ROOT)}")
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    print(f"{len(rows)} rollouts written to {out}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from rftkit.course.checkpoints import (
 from rftkit.course.redteam import cases_from_reference
 from rftkit.course.rewards import flat_cost_grader
 from rftkit.evaluation.agreement import GateDecision
-from rftkit.evaluation.redteam import RedTeamReport, run_redteam
+from rftkit.evaluation.redteam import PROBES, RedTeamReport, run_redteam
 from rftkit.local.checkpoint import BASE_CHECKPOINT, load_model
 from rftkit.rollouts import load_traces
 
@@ -126,10 +126,11 @@ def test_the_ship_checklist_needs_every_check(flat_cost_redteam):
     assert "lucky guess" in str(refused["red team"])
 
 
-def test_the_supported_reward_repicks_the_lucky_tool_switch():
-    """The demo's 'tool switch' example was a right comparison named after computing with the
-    wrong figure (401.2 - 536.2); graded for support it falls to at most 0.5 and a floor of 0.5
-    picks a supported rollout instead."""
+def test_the_demo_run_is_graded_by_the_supported_reward_and_its_examples_are_supported():
+    """The demo trains and evaluates on ``latency_grader_supported`` (03's recommendation), so a
+    right comparison named after computing with the wrong figure (the old run's 401.2 - 536.2
+    'tool switch') cannot earn more than half; 06's examples, picked with a floor of 0.5, are
+    rollouts whose answer the figures read support."""
     from rftkit.analysis.patterns import pattern_examples, rollout_patterns
     from rftkit.course.dataset import course_dataset
     from rftkit.course.rewards import latency_grader_supported
@@ -143,15 +144,14 @@ def test_the_supported_reward_repicks_the_lucky_tool_switch():
     before = load_traces(DEMO_RUN / "traces_before.jsonl")
     after = load_traces(DEMO_RUN / "traces_after.jsonl")
     grader = latency_grader_supported()
-    supported = {t.trace_id: run_grader(grader, t.sample, items[t.item_id]).reward for t in after}
+    graded = {t.trace_id: run_grader(grader, t.sample, items[t.item_id]) for t in after}
+    assert all(graded[t.trace_id].reward == pytest.approx(t.reward) for t in after if t.reward)
     patterns_before, patterns_after = (rollout_patterns(t, items) for t in (before, after))
-    old = pattern_examples(patterns_before, patterns_after).loc["tool switch", "trace_after"]
-    lucky = next(t for t in after if t.trace_id == old)
-    assert "-135" in " ".join(str(s.span_data) for s in lucky.spans)
-    assert lucky.reward > 0.5 >= supported[old]
-    regraded = patterns_after.assign(reward=patterns_after["trace_id"].map(supported))
-    new = pattern_examples(patterns_before, regraded, floor=0.5).loc["tool switch", "trace_after"]
-    assert new != old and supported[new] > 0.5
+    examples = pattern_examples(patterns_before, patterns_after, floor=0.5)
+    picked = [trace for trace in examples["trace_after"] if isinstance(trace, str)]
+    assert picked
+    for trace in picked:
+        assert graded[trace].reward > 0.5 and graded[trace].sub_rewards["support"] == 1.0
 
 
 def test_the_heldout_evaluation_interleaves_and_repeats_exactly():
@@ -168,3 +168,19 @@ def test_the_heldout_evaluation_interleaves_and_repeats_exactly():
     texts = [[t.sample.output_text for t in run] for run in (first["base"], second["base"])]
     assert texts[0] == texts[1] == [t.sample.output_text for t in first["again"]]
     assert [t.reward for t in first["base"]] == [t.reward for t in second["base"]]
+
+
+def test_the_course_probes_write_notebook_03s_lucky_guess_decision_in():
+    """03 keeps the rubric's 0.4 for a right answer with no tools; the course's red team flags a
+    lucky guess only above that, and still flags a reward that pays a guess more."""
+    from rftkit.course.redteam import LUCKY_GUESS_LIMIT, course_probes
+    from rftkit.course.rewards import latency_grader_supported
+
+    cases = cases_from_reference()
+    supported = latency_grader_supported()
+    default, course = (run_redteam(supported, cases, probes=p) for p in (PROBES, course_probes()))
+    assert default.flagged == ["lucky guess"] and course.ok  # it pays a guess 0.3: within 0.4
+    assert default.table.loc["lucky guess", "mean reward"] == pytest.approx(0.3)
+    assert LUCKY_GUESS_LIMIT == 0.4
+    flat_cost = run_redteam(flat_cost_grader(), cases, probes=course_probes())
+    assert "lucky guess" in flat_cost.flagged  # a guess paid 1.0 is over any limit

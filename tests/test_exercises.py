@@ -115,8 +115,8 @@ def demo_reward(demo):
         ("166", "a number of items"),
         (40, "more items, not fewer"),
         (10, "more items, not fewer"),
-        (81, "square root"),  # the standard error scaled linearly with the items
-        (120, "per-item changes' spread"),
+        (72, "square root"),  # the standard error scaled linearly with the items
+        (100, "per-item changes' spread"),
         (400, "per-item changes' spread"),
     ],
 )
@@ -127,10 +127,10 @@ def test_00_wrong_evaluation_sizes_are_not_yet(capsys, demo_reward, answer, hint
 def test_00_evaluation_size_solution_is_correct(capsys, tasks, demo_reward):
     answer = _solution("00_welcome.ipynb", tasks=tasks, reward=demo_reward)["items_for_005"]
     assert exercises.check_items_needed(answer, demo_reward, target=0.05) is True
-    assert capsys.readouterr().out.startswith("correct: about 166 items")
+    assert capsys.readouterr().out.startswith("correct: about 132 items")
     # the rule behind it: the SE shrinks with sqrt(items), so 2 SE = 0.05 needs SE = 0.025
     spread = demo_reward.change_se * demo_reward.items**0.5
-    assert 2 * spread / 166**0.5 == pytest.approx(0.05, rel=0.01)
+    assert 2 * spread / 132**0.5 == pytest.approx(0.05, rel=0.01)
 
 
 # 01 ------------------------------------------------------------------------------------------

@@ -62,6 +62,8 @@ NOT_DATA: dict[str, dict[str, str]] = {
         "Fewer turns usually means fewer completion tokens": "what a turn costs, in general",
         "think longer as well as shorter": "a caution about RL in general, not this run",
         "and the points are coloured by whether reward rose": "the plot's classes, by definition",
+        "rollouts above 0.5 are shown": "the examples' floor (a design constant)",
+        "default threshold of 0.2": "the red team's threshold, a design constant",
     },
     "03_grader_design.ipynb": {
         "above the threshold (0.2)": "the red team's threshold, a design constant",

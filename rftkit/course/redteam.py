@@ -4,11 +4,26 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 from rftkit.course.reference_labels import load_reference_set
-from rftkit.evaluation.redteam import Case, Probe
+from rftkit.evaluation.redteam import PROBES, Case, Probe
 from rftkit.protocol import Sample, ToolCall
+
+LUCKY_GUESS_LIMIT = 0.4
+"""What a right answer given without tools may earn: the rubric's partial credit, which notebook 03
+keeps after computing what guessing earns in expectation (0.2 on a two-way comparison, 0 on a
+figure, against 1.00 for the work; section 5b)."""
+
+
+def course_probes() -> tuple[Probe, ...]:
+    """The red team's probes with notebook 03's decision written in: the lucky guess is flagged
+    above :data:`LUCKY_GUESS_LIMIT` instead of the default threshold. The demo and notebook 06
+    red-team the rewards they train with against these."""
+    return tuple(
+        replace(p, max_mean=LUCKY_GUESS_LIMIT) if p.name == "lucky guess" else p for p in PROBES
+    )
 
 
 def cases_from_reference() -> list[Case]:
