@@ -99,6 +99,18 @@ def test_local_forecast_uses_the_local_mapping(task, profile):
     assert fc.cost_usd == (0.0, 0.0)
 
 
+def test_the_local_forecast_counts_the_validations_the_trainer_runs(task, profile):
+    """GRPOTrainer validates the starting model (step 0), every eval_interval steps and at the
+    last step: 10 steps at interval 4 validate at 0, 4, 8 and 10."""
+    task = task.model_copy(update={"hyperparameters": {**task.hyperparameters, "eval_interval": 4}})
+    config, _ = grpo_config(task, 40)
+    assert (config.steps, config.eval_interval, config.validate_base) == (10, 4, True)
+    validated = [0] + [s for s in range(1, 11) if s % 4 == 0 or s == 10]
+    fc = forecast(task, profile, "local")
+    assert fc.plan.evals == len(validated) == 4
+    assert fc.plan.eval_rollouts == 4 * 10 * config.valid_repeats
+
+
 def _scripted(n, latency):
     """A scripted policy's rollout: tool calls, no model, so no tokens."""
     trace = _trace(n, latency)

@@ -152,7 +152,8 @@ def plan(task: RFTTask, backend: str, assumptions: Assumptions = Assumptions()) 
         from rftkit.local.hyperparameters import grpo_config
 
         config, notes = grpo_config(task, n_train)
-        evals = config.steps // config.eval_interval
+        # every eval_interval steps and at the last step, plus the starting model as step 0
+        evals = math.ceil(config.steps / config.eval_interval) + int(config.validate_base)
         tried = min(n_train, config.triage_tasks) if config.triage_tasks else n_train
         return Plan(
             config.steps,
