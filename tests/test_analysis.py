@@ -258,3 +258,28 @@ def test_a_broken_events_file_names_the_line(tmp_path):
     path.write_text('{"type": "metrics", "data": {"step": 1}}\n{not json\n')
     with pytest.raises(ValueError, match=r"events.jsonl:2"):
         load_events(path)
+
+
+def test_local_events_with_a_step_0_plot_when_read_through_the_sdk():
+    """The local engine's step 0 has no training figures (None), and the SDK hands events over as
+    objects: the frame turns the Nones into NaN, so the curves draw the base point and the bars."""
+    from openai.types.fine_tuning import FineTuningJobEvent
+
+    def event(n, data):
+        return FineTuningJobEvent(id=f"e{n}", object="fine_tuning.job.event", created_at=n,
+                                  level="info", message="m", type="metrics", data=data)  # fmt: skip
+
+    events = [
+        event(0, {"step": 0, "train_mean_reward": None, "train_reward_se": None,
+                  "full_valid_mean_reward": 0.3, "full_valid_reward_se": 0.05}),
+        event(1, {"step": 1, "train_mean_reward": 0.4, "train_reward_se": 0.06,
+                  "full_valid_mean_reward": None, "full_valid_reward_se": None}),
+        event(2, {"step": 2, "train_mean_reward": 0.5, "train_reward_se": 0.07,
+                  "full_valid_mean_reward": 0.45, "full_valid_reward_se": 0.05}),
+    ]  # fmt: skip
+    metrics = metrics_frame(load_events(events))
+    assert metrics["train_reward_se"].dtype == float and metrics["train_reward_se"].isna()[0]
+    assert metrics["valid_reward_se"].tolist()[::2] == [0.05, 0.05]
+    fig = plots.reward_curves(metrics)
+    bars = [c for c in fig.axes[0].containers if c.has_yerr]
+    assert len(bars[0].lines[2][0].get_segments()) == 2  # steps 0 and 2

@@ -53,10 +53,11 @@ def metrics_frame(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     frame = pd.json_normalize(rows, sep=".")
     for name, spellings in STEP_COLUMNS.items():
         present = [s for s in spellings if s in frame.columns]
-        frame[name] = frame[present].bfill(axis=1).iloc[:, 0] if present else float("nan")
+        values = frame[present].bfill(axis=1).iloc[:, 0] if present else float("nan")
+        frame[name] = pd.to_numeric(values, errors="coerce")  # None (a step without it) -> NaN
     for name, key in SE_COLUMNS.items():
-        if key in frame.columns and name != key:
-            frame[name] = frame[key]
+        if key in frame.columns:
+            frame[name] = pd.to_numeric(frame[key], errors="coerce")
     return frame.set_index("step", drop=False).rename_axis(None)
 
 
