@@ -4,6 +4,7 @@ import functools
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -158,8 +159,38 @@ def test_compare_gives_the_change():
     before = rollout_patterns([_trace("a", [[SEARCH], [SEARCH], [_read("r/x.md")]])], ITEMS)
     after = rollout_patterns([_trace("a", [[SEARCH, _read("r/x.md")]])], ITEMS)
     table = compare_patterns(before, after)
-    assert table.loc["turns per rollout"].tolist() == [4.0, 2.0, -2.0]
-    assert table.loc["share of tool turns with 2+ calls"].tolist() == [0.0, 1.0, 1.0]
+    change = table[["before", "after", "change"]]
+    assert change.loc["turns per rollout"].tolist() == [4.0, 2.0, -2.0]
+    assert change.loc["share of tool turns with 2+ calls"].tolist() == [0.0, 1.0, 1.0]
+    assert table["change SE"].isna().all()  # one item: no spread to measure
+
+
+def _runs_of_turns(turns_before: list[int], turns_after: list[int]) -> tuple:
+    """Two runs with one rollout per item, rollout i taking the given number of search turns."""
+    def run(turns: list[int]) -> pd.DataFrame:
+        rows = [_trace("a", [[SEARCH]] * n, trace_id=f"t{i}") for i, n in enumerate(turns)]
+        patterns = rollout_patterns(rows, ITEMS)
+        return patterns.assign(item_id=[f"i{i}" for i in range(len(turns))])
+    return run(turns_before), run(turns_after)
+
+
+def test_the_change_se_is_a_paired_bootstrap_over_items():
+    rng = np.random.default_rng(1)
+    before = rng.integers(1, 8, size=60).tolist()
+    after = [max(1, t - int(rng.integers(0, 3))) for t in before]
+    b, a = _runs_of_turns(before, after)
+    table = compare_patterns(b, a)
+    # one rollout per item: the paired SE of a mean is the spread of the differences / sqrt(n)
+    diff = np.array(after) - np.array(before)
+    closed_form = diff.std(ddof=1) / np.sqrt(len(diff))
+    assert table.loc["turns per rollout", "change SE"] == pytest.approx(closed_form, rel=0.1)
+    assert table.loc["turns per rollout", "change"] == pytest.approx(diff.mean())
+    assert compare_patterns(b, a).equals(table)  # seeded: the same table again
+    assert not compare_patterns(b, a, seed=1).equals(table)
+    # pairing matters: the same rollouts unpaired (items shuffled) give a wider spread
+    shuffled = a.assign(item_id=a["item_id"].sample(frac=1, random_state=0).to_numpy())
+    unpaired = compare_patterns(b, shuffled).loc["turns per rollout", "change SE"]
+    assert unpaired > 1.5 * table.loc["turns per rollout", "change SE"]
 
 
 def test_tool_choice_per_task_type_folds_unknown_names():
@@ -276,7 +307,8 @@ def test_the_demo_run():
         assert patterns[name]["turns"].tolist() == frame["turns"].tolist()
         # calls asked for; a rollout cut off at max_episode_steps never runs its last ones
         assert (patterns[name]["tool_calls"] >= frame["tool_calls"]).all()
-    table = compare_patterns(patterns["before"], patterns["after"])
+    full = compare_patterns(patterns["before"], patterns["after"])
+    table = full[["before", "after", "change"]]
     # the base model reads together sometimes; after training on the latency reward, more often
     parallel = table.loc["share of tool turns with 2+ calls"].round(3).tolist()
     assert parallel == [0.103, 0.266, 0.163]

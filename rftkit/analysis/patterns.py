@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rftkit._util.jsonsafe import loads
@@ -136,11 +137,64 @@ def pattern_summary(patterns: pd.DataFrame) -> pd.Series:
     )
 
 
-def compare_patterns(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """``pattern_summary`` of two runs side by side, with the change."""
+def compare_patterns(
+    before: pd.DataFrame, after: pd.DataFrame, *, resamples: int = 2000, seed: int = 0
+) -> pd.DataFrame:
+    """``pattern_summary`` of two runs side by side, the change, and the change's standard error.
+
+    The standard error is a paired bootstrap over the items both runs rolled out: draw items with
+    replacement, recompute both runs' figures on the same draw, take the spread of the change.
+    Items, not rollouts, because one item's rollouts share its difficulty; a bootstrap because
+    the pooled ratios (calls per tool turn) have no simple paired formula. Seeded: the table
+    repeats. Hand-written rather than ``scipy.stats.bootstrap``, which resamples arrays, not the
+    grouped sums these figures are ratios of."""
     table = pd.DataFrame({"before": pattern_summary(before), "after": pattern_summary(after)})
     table["change"] = table["after"] - table["before"]
+    table["change SE"] = _paired_bootstrap_se(before, after, resamples, seed)
     return table
+
+
+_SUMS = ["rollouts", "turns", "tool_turns", "tool_calls", "parallel_turns", "evidence_read",
+         "after_sum", "reasoning_tokens"]  # fmt: skip
+_RATIOS = {  # pattern_summary's rows as (numerator, denominator) of per-item sums
+    "turns per rollout": ("turns", "rollouts"),
+    "calls per tool turn": ("tool_calls", "tool_turns"),
+    "share of tool turns with 2+ calls": ("parallel_turns", "tool_turns"),
+    "share of rollouts that read the evidence": ("evidence_read", "rollouts"),
+    "calls after the evidence was read": ("after_sum", "evidence_read"),
+    "reasoning tokens per rollout": ("reasoning_tokens", "rollouts"),
+}
+
+
+def _item_sums(patterns: pd.DataFrame) -> pd.DataFrame:
+    frame = patterns.assign(
+        rollouts=1,
+        evidence_read=patterns["evidence_read"].astype(int),
+        after_sum=patterns["calls_after_evidence"].fillna(0.0),
+    )
+    return frame.groupby("item_id")[_SUMS].sum().astype(float)
+
+
+def _paired_bootstrap_se(
+    before: pd.DataFrame, after: pd.DataFrame, resamples: int, seed: int
+) -> pd.Series:
+    b, a = _item_sums(before), _item_sums(after)
+    items = b.index.intersection(a.index)
+    if len(items) < 2:
+        return pd.Series(np.nan, index=["rollouts", *_RATIOS])
+    b, a = b.loc[items].to_numpy(), a.loc[items].to_numpy()
+    draws = np.random.default_rng(seed).multinomial(
+        len(items), np.full(len(items), 1 / len(items)), size=resamples
+    )  # each row: how often each item was drawn
+    sb, sa = draws @ b, draws @ a  # resamples x sums
+    column = {name: n for n, name in enumerate(_SUMS)}
+    errors = {"rollouts": np.nan}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for row, (num, den) in _RATIOS.items():
+            i, j = column[num], column[den]
+            change = sa[:, i] / sa[:, j] - sb[:, i] / sb[:, j]
+            errors[row] = float(np.nanstd(change, ddof=1))
+    return pd.Series(errors)
 
 
 def tool_choice(
