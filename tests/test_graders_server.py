@@ -183,8 +183,11 @@ def test_cpu_bound_scoring_stops_at_the_deadline_and_never_blocks_the_loop():
 
     async def scenario(base_url: str):
         async with httpx.AsyncClient(base_url=base_url, headers=AUTH, timeout=60) as client:
-            warm = await client.post("/grade", json=_request({"reference": "x"}))
-            assert warm.json().get("score") == 1.0, warm.text  # a worker is up: not timed
+            for _ in range(5):  # a worker is up: not timed (a loaded machine may need >2 s)
+                warm = await client.post("/grade", json=_request({"reference": "x"}))
+                if warm.json().get("score") == 1.0:
+                    break
+            assert warm.json().get("score") == 1.0, warm.text
             started = asyncio.get_running_loop().time()
             slow = asyncio.create_task(
                 client.post("/grade", json=_request({"reference": words[:60_000]}) | {
