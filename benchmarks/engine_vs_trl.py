@@ -150,27 +150,17 @@ def trl_trainer(args, vocab: int, directory: str):
     """TRL's GRPOTrainer on a random Qwen2 of the engine's shape, built offline (saved to a local
     folder first: with a KL term TRL loads its reference model from the policy's path)."""
     from datasets import Dataset
-    from transformers import Qwen2Config, Qwen2ForCausalLM
     from trl import GRPOConfig, GRPOTrainer
 
-    from rftkit.trl.tiny import tiny_tokenizer
+    from rftkit.trl.tiny import tiny_qwen2, tiny_tokenizer
 
     tokenizer = tiny_tokenizer(["What was the revenue of Norvale in 2025-Q1?"] * 4)
     torch.manual_seed(0)
-    config = Qwen2Config(
-        vocab_size=vocab,
-        hidden_size=128,
-        intermediate_size=341,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=4096,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
+    model = tiny_qwen2(
+        tokenizer, vocab_size=vocab, hidden_size=128, intermediate_size=341, layers=4, kv_heads=4
     )
     saved = f"{directory}/model"  # with a KL term TRL loads its reference model from a path
-    Qwen2ForCausalLM(config).save_pretrained(saved)
+    model.save_pretrained(saved)
     length = args.turns * (args.new_tokens + args.tool_tokens)
     settings = GRPOConfig(
         output_dir=directory,

@@ -46,16 +46,7 @@ def test_tools_serve_then_endpoints_check_with_a_relative_plot_path(tmp_path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, f"the tool service exited with {server.returncode}"
-            assert time.monotonic() < deadline, "the tool service did not start in 120 s"
-            time.sleep(0.2)
+        _wait_healthy(server, port)
         done = run_rftkit(
             tmp_path,
             "endpoints", "check", f"http://127.0.0.1:{port}",

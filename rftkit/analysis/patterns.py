@@ -116,25 +116,36 @@ def rollout_patterns(
     return frame.astype({"calls_after_evidence": "float64"})
 
 
-def pattern_summary(patterns: pd.DataFrame) -> pd.Series:
-    """A run's patterns as figures: ratios pooled over all its turns, means over its rollouts."""
-    tool_turns = patterns["tool_turns"].sum()
-    read = patterns[patterns["evidence_read"]]
-    return pd.Series(
-        {
-            "rollouts": len(patterns),
-            "turns per rollout": patterns["turns"].mean(),
-            "calls per tool turn": patterns["tool_calls"].sum() / tool_turns
-            if tool_turns
-            else float("nan"),
-            "share of tool turns with 2+ calls": patterns["parallel_turns"].sum() / tool_turns
-            if tool_turns
-            else float("nan"),
-            "share of rollouts that read the evidence": patterns["evidence_read"].mean(),
-            "calls after the evidence was read": read["calls_after_evidence"].mean(),
-            "reasoning tokens per rollout": patterns["reasoning_tokens"].mean(),
-        }
+_SUMS = ["rollouts", "turns", "tool_turns", "tool_calls", "parallel_turns", "evidence_read",
+         "after_sum", "reasoning_tokens"]  # fmt: skip
+_RATIOS = {  # each figure as (numerator, denominator) of sums over rollouts
+    "turns per rollout": ("turns", "rollouts"),
+    "calls per tool turn": ("tool_calls", "tool_turns"),
+    "share of tool turns with 2+ calls": ("parallel_turns", "tool_turns"),
+    "share of rollouts that read the evidence": ("evidence_read", "rollouts"),
+    "calls after the evidence was read": ("after_sum", "evidence_read"),
+    "reasoning tokens per rollout": ("reasoning_tokens", "rollouts"),
+}
+
+
+def _item_sums(patterns: pd.DataFrame) -> pd.DataFrame:
+    """Per item, the sums every figure is a ratio of (``after_sum``: calls after the evidence,
+    over the rollouts that read it)."""
+    frame = patterns.assign(
+        rollouts=1,
+        evidence_read=patterns["evidence_read"].astype(int),
+        after_sum=patterns["calls_after_evidence"].fillna(0.0),
     )
+    return frame.groupby("item_id")[_SUMS].sum().astype(float)
+
+
+def pattern_summary(patterns: pd.DataFrame) -> pd.Series:
+    """A run's patterns as figures: ratios pooled over all its turns, means over its rollouts
+    (NaN where a figure has nothing to count, e.g. calls per tool turn with no tool turn)."""
+    sums = _item_sums(patterns).sum()
+    figures = {row: sums[num] / sums[den] if sums[den] else np.nan
+               for row, (num, den) in _RATIOS.items()}  # fmt: skip
+    return pd.Series({"rollouts": len(patterns), **figures})
 
 
 def compare_patterns(
@@ -152,27 +163,6 @@ def compare_patterns(
     table["change"] = table["after"] - table["before"]
     table["change SE"] = _paired_bootstrap_se(before, after, resamples, seed)
     return table
-
-
-_SUMS = ["rollouts", "turns", "tool_turns", "tool_calls", "parallel_turns", "evidence_read",
-         "after_sum", "reasoning_tokens"]  # fmt: skip
-_RATIOS = {  # pattern_summary's rows as (numerator, denominator) of per-item sums
-    "turns per rollout": ("turns", "rollouts"),
-    "calls per tool turn": ("tool_calls", "tool_turns"),
-    "share of tool turns with 2+ calls": ("parallel_turns", "tool_turns"),
-    "share of rollouts that read the evidence": ("evidence_read", "rollouts"),
-    "calls after the evidence was read": ("after_sum", "evidence_read"),
-    "reasoning tokens per rollout": ("reasoning_tokens", "rollouts"),
-}
-
-
-def _item_sums(patterns: pd.DataFrame) -> pd.DataFrame:
-    frame = patterns.assign(
-        rollouts=1,
-        evidence_read=patterns["evidence_read"].astype(int),
-        after_sum=patterns["calls_after_evidence"].fillna(0.0),
-    )
-    return frame.groupby("item_id")[_SUMS].sum().astype(float)
 
 
 def _paired_bootstrap_se(

@@ -57,23 +57,20 @@ def save_half_precision(source: str | Path, target: str | Path) -> Path:
 
 
 def rollouts(
-    model: Any,
-    tokenizer: Any,
+    policy: LocalModelPolicy,
     items: Sequence[dict[str, Any]],
     tools: Sequence[Any],
     *,
     k: int = 1,
-    seed: int = 0,
     concurrency: int = 32,
-    grader: Mapping[str, Any] | None = None,
 ) -> list[Trace]:
-    """``k`` seeded rollouts of every item, graded by the latency reward unless ``grader``."""
-    policy = LocalModelPolicy(model, tokenizer, temperature=1.0, seed=seed)
+    """``k`` rollouts of every item by ``policy`` (its seeded streams), graded by the demo's
+    reward (the latency reward with the support term)."""
     return run_rollouts_sync(
         items,
         policy,
         tools=tools,
-        grader=dict(grader or latency_grader_supported()),
+        grader=latency_grader_supported(),
         repeats=k,
         concurrency=concurrency,
         max_episode_steps=MAX_EPISODE_STEPS,
@@ -91,8 +88,8 @@ def validation_rows(
         items = course.task.items("validation")
         tools = course.task.job_tools(course.env)
         for name, path in checkpoints.items():
-            model, tokenizer = load_model(path)
-            traces[name] = rollouts(model, tokenizer, items, tools, k=k, seed=seed)
+            policy = LocalModelPolicy(*load_model(path), temperature=1.0, seed=seed)
+            traces[name] = rollouts(policy, items, tools, k=k)
     return selection_rows(traces)
 
 
@@ -123,15 +120,7 @@ def evaluate_heldout(
             for item in items:
                 for _ in range(k):
                     for name, policy in policies.items():
-                        traces[name] += run_rollouts_sync(
-                            [item],
-                            policy,
-                            tools=session.job_tools,
-                            grader=latency_grader_supported(),
-                            concurrency=1,
-                            max_episode_steps=MAX_EPISODE_STEPS,
-                            progress=False,
-                        )
+                        traces[name] += rollouts(policy, [item], session.job_tools, concurrency=1)
     return traces
 
 

@@ -33,9 +33,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from rftkit.analysis.paired import mean_se
 from rftkit.analysis.patterns import pattern_summary, rollout_patterns
 from rftkit.errors import RFTKitError
 from rftkit.evaluation.baseline import TOLERANCE, bucket_of
@@ -199,17 +201,12 @@ def _sub_reward(name: str) -> Callable[[Trace], float]:
 
 
 def item_standard_error(traces: list[Trace], value: Callable[[Trace], float]) -> float | None:
-    """The standard error of a mean over rollouts, with the item as the unit: each item's mean
-    over its rollouts, then their standard deviation over the square root of the item count
-    (rollouts of one item share its difficulty, so they are not independent draws). None below
-    two items."""
-    per_item: dict[str, list[float]] = {}
-    for trace in traces:
-        per_item.setdefault(trace.item_id, []).append(value(trace))
-    if len(per_item) < 2:
-        return None
-    means = [statistics.fmean(v) for v in per_item.values()]
-    return statistics.stdev(means) / math.sqrt(len(means))
+    """The standard error of a mean over rollouts with the item as the unit (``mean_se`` of the
+    items' means: rollouts of one item share its difficulty, so they are not independent draws);
+    None below two items, so the event says "unknown" rather than NaN."""
+    values = pd.Series([value(t) for t in traces], dtype=float)
+    _, se = mean_se(values.groupby([t.item_id for t in traces]).mean())
+    return None if math.isnan(se) else se
 
 
 def _output_tokens(trace: Trace) -> int:
@@ -457,10 +454,11 @@ class GRPOTrainer:
         self.policy.records.clear()
         means = metric_means(traces, lines_by_id(self.valid_items))
         path = self.out_dir / f"step-{self.step}.pt"
-        if checkpoint or not path.exists():
-            self.model.save(path, tokenizer=self.tokenizer.state_dict(), grpo=asdict(cfg))
-        if not checkpoint:
+        if not checkpoint:  # the starting model: step-0.pt, unless a warm start wrote it already
+            if not path.exists():
+                self.model.save(path, tokenizer=self.tokenizer.state_dict(), grpo=asdict(cfg))
             return means
+        self.model.save(path, tokenizer=self.tokenizer.state_dict(), grpo=asdict(cfg))
         checkpoint = JobCheckpoint(
             id=f"ftckpt-local-{self.step}",
             created_at=int(time.time()),

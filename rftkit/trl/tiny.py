@@ -57,6 +57,33 @@ def tiny_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
     return tokenizer
 
 
+def tiny_qwen2(
+    tokenizer: PreTrainedTokenizerFast,
+    *,
+    vocab_size: int | None = None,
+    hidden_size: int = 64,
+    intermediate_size: int = 128,
+    layers: int = 2,
+    kv_heads: int = 2,
+) -> Qwen2ForCausalLM:
+    """A randomly initialised Qwen2 small enough for a CPU, with ``tokenizer``'s pad and end
+    tokens and tied embeddings (the wiring test's model, and the benchmark's at the engine's
+    shape); its weights come from torch's global seed."""
+    config = Qwen2Config(
+        vocab_size=vocab_size or len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=4096,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    return Qwen2ForCausalLM(config)
+
+
 def tiny_model_that_opens_with_a_call(task, env, steps: int = 60):
     """A random 2-layer Qwen2 fitted to open every rollout with ``OPENING_CALL``, on the prompts
     exactly as TRL renders them: the environment's tool methods, in TRL's order."""
@@ -81,19 +108,7 @@ def tiny_model_that_opens_with_a_call(task, env, steps: int = 60):
         for r, t in zip(rows, tools, strict=True)
     ]
     tokenizer = tiny_tokenizer(texts)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-    )
-    model = Qwen2ForCausalLM(config)
+    model = tiny_qwen2(tokenizer)
     batch = tokenizer(texts, return_tensors="pt", padding=True)
     labels = batch.input_ids.clone()
     for n, (row, spec) in enumerate(zip(rows, tools, strict=True)):
