@@ -12,9 +12,9 @@
    ``benchmarks/results/local_training.json``):
    - the engine (``rftkit.local``): the committed base checkpoint's ``TinyLM.generate`` as
      ``LocalModelPolicy`` calls it (chunks of ``GENERATE_CHUNK`` rollouts, a banned-token mask and
-     one random stream per rollout, temperature 1), re-encoding each turn's whole prompt (the
-     default) and with ``cache_across_turns`` (only the tool output is encoded, chunks of
-     ``CACHED_CHUNK``);
+     one random stream per rollout, temperature 1), with ``cache_across_turns`` (the default: only
+     the tool output is encoded, chunks of ``CACHED_CHUNK``) and re-encoding each turn's whole
+     prompt (chunks of ``GENERATE_CHUNK``);
    - TRL: ``GRPOTrainer._generate_single_turn`` itself, TRL 1.16's path without vLLM (left-padded
      ids into ``model.generate`` with the trainer's own ``GenerationConfig``: sampling at
      temperature 1, top-p 1, top-k 0), turn after turn on prompt + completion + tool ids
@@ -312,10 +312,10 @@ def main() -> None:
         encoded = engine_rollouts(model, work, cache=False)
         results = medians(
             {
-                "engine, re-encoding each turn (default)": lambda: engine_rollouts(
-                    model, work, cache=False
+                "engine, re-encoding each turn": lambda: engine_rollouts(model, work, cache=False),
+                "engine, cache across turns (default)": lambda: engine_rollouts(
+                    model, work, cache=True
                 ),
-                "engine, cache across turns": lambda: engine_rollouts(model, work, cache=True),
                 "TRL GRPOTrainer, transformers generate": lambda: trl_rollouts(trainer, work),
             },
             args.rounds,
@@ -364,15 +364,13 @@ def main() -> None:
         print(
             f"| {name} | {wall:.2f} | {cpu:.2f} | {best_trl / wall:.2f}x, {best_cpu / cpu:.2f}x |"
         )
-    default = results["engine, re-encoding each turn (default)"][0]
-    cache = results["engine, cache across turns"][0]
-    default_cpu = results["engine, re-encoding each turn (default)"][1]
-    cache_cpu = results["engine, cache across turns"][1]
+    cache, cache_cpu = results["engine, cache across turns (default)"]
+    encode, encode_cpu = results["engine, re-encoding each turn"]
     engine_step_wall, engine_step_cpu = step_times["engine GRPO step"]
     print(
-        f"\nratio engine / TRL tokens/s: {trl_wall / default:.2f}x wall,"
-        f" {trl_cpu / default_cpu:.2f}x CPU (default); {trl_wall / cache:.2f}x wall,"
-        f" {trl_cpu / cache_cpu:.2f}x CPU (cache across turns). GRPO step TRL / engine:"
+        f"\nratio engine / TRL tokens/s: {trl_wall / cache:.2f}x wall,"
+        f" {trl_cpu / cache_cpu:.2f}x CPU (default, cache across turns); {trl_wall / encode:.2f}x"
+        f" wall, {trl_cpu / encode_cpu:.2f}x CPU (re-encoding). GRPO step TRL / engine:"
         f" {best_trl / engine_step_wall:.2f}x wall,"
         f" {best_cpu / engine_step_cpu:.2f}x CPU"
     )

@@ -5,7 +5,7 @@
 
 The local jobs backend runs triage and ``--steps`` GRPO steps of the committed base checkpoint on
 a shrunk course task (its tools over HTTP on loopback, the course grader), once with
-``cache_across_turns`` off (the default: each turn re-encodes the conversation) and once on (each
+``cache_across_turns`` off (each turn re-encodes the conversation) and once on (the default: each
 turn encodes only the tool outputs since the last). Each run is a fresh process, so its peak RSS is
 its own. The two runs share the seed, so their per-step figures (rewards, tool calls, sampled
 tokens, KL) are equal exactly when both sampled the same tokens.
@@ -76,7 +76,10 @@ def main() -> None:
     print(f"\nper step ({', '.join(STEP_FIGURES)}):")
     for mode, run in runs.items():
         print(f"  {mode}: {run['steps']}")
-    same = off["steps"] == on["steps"] and off["triage"].split("(")[0] == on["triage"].split("(")[0]
+    untimed = {mode: run["triage"].rsplit(" (", 1)[0] for mode, run in runs.items()}
+    if untimed["on"] != untimed["off"]:
+        print(f"triage with the cache: {on['triage']}\n")
+    same = off["steps"] == on["steps"] and untimed["on"] == untimed["off"]
     print(
         f"\nratio off / on CPU-s: {off['cpu_seconds'] / on['cpu_seconds']:.2f}x;"
         f" the same samples' figures at every step and in triage: {'yes' if same else 'NO'}"

@@ -31,8 +31,8 @@ def test_the_smallest_run_prints_both_tables_and_the_ratios():
     out = done.stdout
     assert "6 rollouts x 2 turns x 16 sampled tokens (192 tokens)" in out
     for runner in (
-        "engine, re-encoding each turn (default)",
-        "engine, cache across turns",
+        "engine, re-encoding each turn",
+        "engine, cache across turns (default)",
         "TRL GRPOTrainer, transformers generate",
         "engine GRPO step",
         "TRL GRPOTrainer step (no gradient checkpointing)",

@@ -71,6 +71,68 @@ def test_tool_outputs_and_the_question_never_get_gradient(tiny):
     assert (per_position[predicts_trained] > 0).all()
 
 
+SIMILARITY = {  # a graded config with variance even for an untrained model's text
+    "type": "text_similarity",
+    "name": "similarity",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.reference_answer}}",
+    "evaluation_metric": "fuzzy_match",
+}
+
+
+def test_triage_keeps_what_three_rollouts_each_keep_for_fewer_rollouts(
+    tiny, tiny_course_task, tmp_path
+):
+    model, tokenizer, _ = tiny
+    task, env = tiny_course_task.task, tiny_course_task.env
+    items = task.items("train")
+    constant = items[0]["task_id"]
+    grader = {  # the first line's rewards always tie, so it gets a third rollout and is dropped
+        "type": "python",
+        "name": "ties",
+        "source": "def grade(sample, item):\n"
+        f"    if item['task_id'] == {constant!r}:\n        return 0.5\n"
+        "    return len(sample['output_text']) % 5 / 4\n",
+    }
+
+    def trainer(name):
+        config = GRPOConfig(triage_repeats=3, max_episode_steps=2, seed=7)
+        made = GRPOTrainer(
+            config,
+            model,
+            tokenizer,
+            tmp_path / name,
+            train_items=items,
+            valid_items=[],
+            tools=task.job_tools(env),
+            grader=grader,
+        )
+        made.policy.max_turn_tokens = 12
+        return made
+
+    sequential = trainer("sequential")
+    ran = []
+    rollouts = sequential._rollouts
+    sequential._rollouts = lambda lines, repeats, phase: (
+        ran.append(len(lines) * repeats) or (rollouts(lines, repeats, phase))
+    )
+    sequential.triage()
+
+    full = trainer("full")  # the same model and seed, every line three times at once
+    traces = full._rollouts(items, 3, "triage")
+    rewards = {}
+    for trace in traces:
+        rewards.setdefault(trace.item_id, []).append(trace.reward)
+    kept = [item for item in items if group_varies(rewards[item["task_id"]])]
+
+    assert sequential.train_items == kept and 0 < len(kept) < len(items)
+    assert ran[0] == 2 * len(items) and sum(ran) < 3 * len(items)  # the saved rollouts
+    assert sequential.policy._started == full.policy._started  # later streams are the same
+    message = next(e["message"] for e in sequential.events if "triage" in e["message"])
+    assert f"{len(kept)} of {len(items)} tasks kept" in message
+    assert f"of {sum(ran)} rollouts were scored" in message
+
+
 def test_a_few_grpo_steps_over_http_change_weights_and_emit_events(
     tiny, tiny_course_task, tmp_path
 ):
@@ -86,14 +148,7 @@ def test_a_few_grpo_steps_over_http_change_weights_and_emit_events(
         eval_interval=2,
     )
     task, env = tiny_course_task.task, tiny_course_task.env
-    # A graded config with variance even for an untrained model's text (the real engine runs it).
-    grader = {
-        "type": "text_similarity",
-        "name": "similarity",
-        "input": "{{sample.output_text}}",
-        "reference": "{{item.reference_answer}}",
-        "evaluation_metric": "fuzzy_match",
-    }
+    grader = SIMILARITY
     events = []
     trainer = GRPOTrainer(
         config,

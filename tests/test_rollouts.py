@@ -56,6 +56,18 @@ def test_parallel_calls_of_one_turn_reach_the_endpoint_together_and_are_all_reco
     assert all(c.item["task_id"] == "t1" for c in log.calls)
 
 
+def test_a_turns_call_spans_are_in_the_order_asked_not_the_order_answered(endpoint):
+    base_url, _ = endpoint
+    turn = [("sleep", {"seconds": 0.3}), ("echo", {"text": "first to answer"})]
+    [trace] = run_rollouts_sync(
+        [item()], TurnsPolicy([turn]), tools=job_tools(base_url), grader=reward_if_echo, **FAST
+    )
+    calls = [s for s in trace.spans if s.span_data.type == "function"]
+    assert [s.span_data.name for s in calls] == ["sleep", "echo"]
+    assert calls[1].ended_at < calls[0].ended_at  # the echo did answer first
+    assert [s.span_id for s in trace.spans] == [f"span_{n:03d}" for n in range(4)]
+
+
 def test_each_item_and_repeat_gets_a_fresh_trace_id(endpoint):
     base_url, log = endpoint
     policy = TurnsPolicy([[("echo", {"text": "a"})], [("echo", {"text": "b"})]])

@@ -14,8 +14,9 @@ The arithmetic (each line a row of :meth:`Forecast.table`):
   order: ``rollout_s=`` when the caller measured them (a job's triage seconds ÷ its rollouts);
   the baseline's latency when a model ran it; and when the baseline is scripted (no model
   tokens: its latency is the tools' alone, about 0) :attr:`Assumptions.scripted_floor_s`. The
-  forecast's notes say which. The local backend's triage (every training line
-  ``triage_repeats`` times before the first step) is counted, one rollout after another;
+  forecast's notes say which. The local backend's triage (at most ``triage_repeats``
+  rollouts of every training line before the first step; a line whose first two rewards differ
+  gets no third) is counted at that most, one rollout after another;
 - cost: wall hours × the price table's hourly rate (``rftkit.jobs.platforms.PRICES``, editable,
   each row with its source and date); model-grader tokens are counted and priced only when
   ``grader_usd_per_million_tokens`` is given.
@@ -138,7 +139,7 @@ class Plan:
     eval_rollouts: int
     notes: tuple[str, ...]
     triage_rollouts: int = 0
-    """Rollouts before the first step (the local backend's learnability triage)."""
+    """Rollouts before the first step, at most (the local backend's learnability triage)."""
 
     @property
     def rollouts(self) -> int:
@@ -349,8 +350,8 @@ def forecast(
     notes = [*shape.notes, *([note] if note else [])]
     if shape.triage_rollouts:
         notes.append(
-            f"triage: {shape.triage_rollouts} rollouts before the first step, counted one after "
-            "another"
+            f"triage: at most {shape.triage_rollouts} rollouts before the first step, counted one"
+            " after another"
         )
     price = None if backend == "local" else price_for(backend, task.model, prices)
     cost = None

@@ -73,7 +73,7 @@ class GRPOConfig:
     seed: int = 0
     threads: int = 1
     batch_tokens: int = 8192
-    cache_across_turns: bool = False  # LocalModelPolicy's option: off, so samples stay as pinned
+    cache_across_turns: bool = True  # keep keys and values between turns (LocalModelPolicy)
     validate_base: bool = True  # validate the starting model as step 0: every curve's base point
 
 
@@ -355,17 +355,28 @@ class GRPOTrainer:
         return task.result()
 
     def triage(self) -> None:
-        """Keep the tasks whose base-model rewards differ between rollouts (learnable)."""
+        """Keep the tasks whose base-model rewards differ between rollouts (learnable).
+
+        Two rollouts of every task first; only the tasks whose two rewards were equal get the
+        rest of ``triage_repeats``. A task whose first two rewards differ is kept whatever a third
+        says, so this keeps exactly the tasks that ``triage_repeats`` rollouts of each would, for
+        fewer rollouts. The streams those saved rollouts would have drawn are skipped, so every
+        later rollout samples exactly as after a full triage."""
         cfg = self.config
         tried = self.items[: cfg.triage_tasks] if cfg.triage_tasks else self.items
         started = time.perf_counter()
-        traces = self._rollouts(tried, cfg.triage_repeats, "triage")
-        self.policy.records.clear()
         ids = [item_id_of(item, n) for n, item in enumerate(tried)]
-        rewards: dict[str, list[float]] = {i: [] for i in ids}
-        for trace in traces:
-            if trace.reward is not None:
-                rewards[trace.item_id].append(trace.reward)
+        first = min(2, cfg.triage_repeats)
+        rewards = self._triage_rewards(tried, ids, first)
+        tied = [n for n, i in enumerate(ids) if not group_varies(rewards[i])]
+        rest = cfg.triage_repeats - first
+        if rest and tied:
+            more = self._triage_rewards([tried[n] for n in tied], [ids[n] for n in tied], rest)
+            for i, extra in more.items():
+                rewards[i] += extra
+        if rest:
+            untried = set(range(len(tried))) - set(tied)
+            self.policy.skip_streams([tried[n] for n in sorted(untried)], rest)
         # A group teaches GRPO something when its rewards differ. For a [0, 1] reward that is the
         # "learnable" bucket; a reward that can go negative (the flat per-call cost) also varies
         # on tasks the model always gets wrong, which bucket_of counts as "always_0".
@@ -375,11 +386,16 @@ class GRPOTrainer:
         counts = {b: dropped.count(b) for b in sorted(set(dropped))}
         scored = sum(len(r) for r in rewards.values())
         detail = ", ".join(f"{b} {n}" for b, n in counts.items()) or "none"
+        rolled = len(tried) * first + len(tied) * rest
         self.emit(
             f"Learnability triage: {len(self.train_items)} of {len(tried)} tasks kept, those whose"
-            f" {cfg.triage_repeats} rollouts got different rewards; {scored} of {len(traces)}"
-            f" rollouts were scored; not kept: {detail}"
-            f" ({time.perf_counter() - started:.1f} s)"
+            f" rollouts got different rewards ({first} each, {rest} more for the {len(tied)} whose"
+            f" first {first} were equal); {scored} of {rolled} rollouts were scored; not kept:"
+            f" {detail} ({time.perf_counter() - started:.1f} s)"
+            if rest
+            else f"Learnability triage: {len(self.train_items)} of {len(tried)} tasks kept, those"
+            f" whose {first} rollouts got different rewards; {scored} of {rolled} rollouts were"
+            f" scored; not kept: {detail} ({time.perf_counter() - started:.1f} s)"
         )
         if not self.train_items:
             reason = (
@@ -389,6 +405,21 @@ class GRPOTrainer:
                 else f"every task's rollouts got equal rewards ({detail}), so every advantage is 0"
             )
             raise NothingToLearn(f"nothing to learn: {reason}")
+
+    def _triage_rewards(
+        self, items: list[dict[str, Any]], ids: list[str | None], repeats: int
+    ) -> dict[str | None, list[float]]:
+        """The scored rewards of ``repeats`` rollouts of each item, by the item's id."""
+        traces = self._rollouts(items, repeats, "triage")
+        self.policy.records.clear()
+        # a line without a task_id is named by its position in this call, not in the task
+        local_ids = [item_id_of(item, n) for n, item in enumerate(items)]
+        rename = dict(zip(local_ids, ids, strict=True))
+        rewards: dict[str | None, list[float]] = {i: [] for i in ids}
+        for trace in traces:
+            if trace.reward is not None:
+                rewards[rename[trace.item_id]].append(trace.reward)
+        return rewards
 
     def train_step(self) -> None:
         cfg = self.config

@@ -14,13 +14,14 @@ For the trainer, the policy keeps per ``trace_id`` the exact token ids the model
 (``record(trace_id)``): re-encoding the conversation text afterwards could differ from what was
 sampled, and the policy gradient must be taken on the sampled tokens themselves.
 
-With ``cache_across_turns`` each rollout keeps its keys and values between turns
-(``rftkit.local.model.KVCache``): a turn encodes only the tool outputs that arrived since the last
-one instead of the whole conversation again. Off by default: the kept keys were computed one token
-at a time, which rounds differently in the last float bits from re-encoding the prompt at once, so
-a sample can in principle differ from the one drawn today; the course's committed figures were
-drawn by re-encoding. ``benchmarks/engine_vs_trl.py`` measures both ways and how often their
-tokens agree.
+Each rollout keeps its keys and values between turns (``cache_across_turns``, on by default;
+``rftkit.local.model.KVCache``): a turn encodes only the tool outputs that arrived since the last
+one instead of the whole conversation again. The kept keys were computed a few tokens at a time,
+which rounds differently in the last float bits from re-encoding the prompt at once, so a sample
+could in principle differ from one drawn by re-encoding; in every comparison so far none has
+(``benchmarks/kv_cache.py``, ``benchmarks/engine_vs_trl.py`` and the demo's 24-step run, whose
+figures came out exactly as the committed re-encoded run's). ``cache_across_turns=False``
+re-encodes each turn.
 
 A tokenizer with turn markers (``rftkit.local.tokenizer``) lets one turn hold a reasoning segment
 and several calls (read by ``rftkit.local.turns``; at most ``MAX_CALLS_PER_TURN`` run), ending at
@@ -51,6 +52,7 @@ from rftkit.local.tokenizer import (
 )
 from rftkit.local.turns import ParsedTurn, parse_marked_turn
 from rftkit.protocol import Usage
+from rftkit.rollouts.engine import initial_conversation
 from rftkit.rollouts.policy import PolicyTurn, ToolCallRequest
 
 MAX_TURN_TOKENS = 64
@@ -102,7 +104,7 @@ class LocalModelPolicy:
         name: str = "rftkit-local-tinylm",
         seed: int = 0,
         max_turn_tokens: int | None = None,
-        cache_across_turns: bool = False,
+        cache_across_turns: bool = True,
     ):
         self.model, self.tokenizer, self.temperature = model, tokenizer, temperature
         self.name = name
@@ -186,6 +188,12 @@ class LocalModelPolicy:
         append_items(self.tokenizer, record.rendered, arrived, where="new conversation item")
         record.seen_items = len(conversation)
         return record
+
+    def skip_streams(self, items: list[dict[str, Any]], count: int) -> None:
+        """Count ``count`` more rollouts of each line as started, without running them: the
+        streams they would have drawn are skipped, so later rollouts draw what they would have."""
+        for item in items:
+            self._started[repr(initial_conversation(item))] += count
 
     def _new_stream(self, conversation: list[dict[str, Any]]) -> torch.Generator:
         """The random stream of a new rollout: (policy seed, prompt, n-th rollout of it)."""

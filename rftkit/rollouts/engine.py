@@ -133,14 +133,19 @@ class _Rollout:
         }
         return Sample.from_text(self.final_text, self.tool_calls, trajectory=trajectory)
 
-    def span(self, started: float, data: GenerationSpanData | FunctionSpanData) -> None:
+    def span(
+        self,
+        started: float,
+        data: GenerationSpanData | FunctionSpanData,
+        ended: float | None = None,
+    ) -> None:
         span_id = f"span_{len(self.spans):03d}"
         self.spans.append(
             Span(
                 trace_id=self.trace_id,
                 span_id=span_id,
                 started_at=started,
-                ended_at=time.time(),
+                ended_at=time.time() if ended is None else ended,
                 span_data=data,
             )
         )
@@ -245,16 +250,23 @@ class RolloutEngine:
                 state.record_call(request)
             async with asyncio.TaskGroup() as group:
                 calls = [group.create_task(self._call(state, c)) for c in turn.tool_calls]
-            for request, call in zip(turn.tool_calls, calls, strict=True):
-                outcome = call.result()
+            # spans in the order the model asked for the calls, not the order they answered in,
+            # so the same samples give the same trace (and patterns) however the calls race
+            outcomes = [call.result() for call in calls]
+            for outcome, started, ended, data in outcomes:
+                state.span(started, data, ended)
+            for request, (outcome, *_) in zip(turn.tool_calls, outcomes, strict=True):
                 if outcome.discard:
                     return "discarded", outcome.error
                 answer = FunctionCallOutput(call_id=request.call_id, output=outcome.output or "")
                 state.conversation.append(answer.as_item())
         raise AssertionError("unreachable: the last step returns")
 
-    async def _call(self, state: _Rollout, request: ToolCallRequest) -> CallOutcome:
-        """POST one call and record its span; arguments that are not JSON go back to the model.
+    async def _call(
+        self, state: _Rollout, request: ToolCallRequest
+    ) -> tuple[CallOutcome, float, float, FunctionSpanData]:
+        """POST one call; its outcome, start, end and span data. Arguments that are not JSON go
+        back to the model.
 
         Never raises: anything unexpected discards the rollout (like a tool that keeps failing)
         instead of cancelling its sibling calls and escaping the batch.
@@ -265,19 +277,16 @@ class RolloutEngine:
         except Exception as exc:
             message = f"{request.name}: call failed in the engine: {describe(exc)}"
             outcome = CallOutcome(None, None, 0, message, discard=True)
-        state.span(
-            started,
-            FunctionSpanData(
-                name=request.name,
-                call_id=request.call_id,
-                input=request.arguments,
-                output=outcome.output,
-                status_code=outcome.status_code,
-                attempts=outcome.attempts,
-                error=outcome.error,
-            ),
+        data = FunctionSpanData(
+            name=request.name,
+            call_id=request.call_id,
+            input=request.arguments,
+            output=outcome.output,
+            status_code=outcome.status_code,
+            attempts=outcome.attempts,
+            error=outcome.error,
         )
-        return outcome
+        return outcome, started, time.time(), data
 
     async def _outcome(self, state: _Rollout, request: ToolCallRequest) -> CallOutcome:
         try:
