@@ -253,7 +253,7 @@ class RolloutEngine:
             # spans in the order the model asked for the calls, not the order they answered in,
             # so the same samples give the same trace (and patterns) however the calls race
             outcomes = [call.result() for call in calls]
-            for outcome, started, ended, data in outcomes:
+            for _, started, ended, data in outcomes:
                 state.span(started, data, ended)
             for request, (outcome, *_) in zip(turn.tool_calls, outcomes, strict=True):
                 if outcome.discard:
