@@ -55,9 +55,10 @@ from rftkit.rollouts.traces import is_correct
 @dataclass
 class GRPOConfig:
     """The local engine's settings. The defaults were chosen on tuning worlds (seeds 2500+), never
-    on the held-out ones: 24 steps fit the 5-CPU-minute budget, and temperature 1 samples the
-    model's own distribution. A task's hosted hyperparameters map onto these in
-    ``rftkit.local.hyperparameters``; the rest (KL, temperature, triage) are GRPO-only."""
+    on the held-out ones: 24 steps take 4.6-5.7 CPU-minutes (``benchmarks/local_training.py``),
+    and temperature 1 samples the model's own distribution. A task's hosted hyperparameters map
+    onto these in ``rftkit.local.hyperparameters``; the rest (KL, temperature, triage) are
+    GRPO-only."""
 
     steps: int = 24
     tasks_per_step: int = 8
