@@ -376,8 +376,7 @@ class GRPOTrainer:
             for i, extra in more.items():
                 rewards[i] += extra
         if rest:
-            untried = set(range(len(tried))) - set(tied)
-            self.policy.skip_streams([tried[n] for n in sorted(untried)], rest)
+            self.policy.skip_streams([item for n, item in enumerate(tried) if n not in tied], rest)
         # A group teaches GRPO something when its rewards differ. For a [0, 1] reward that is the
         # "learnable" bucket; a reward that can go negative (the flat per-call cost) also varies
         # on tasks the model always gets wrong, which bucket_of counts as "always_0".
@@ -388,15 +387,16 @@ class GRPOTrainer:
         scored = sum(len(r) for r in rewards.values())
         detail = ", ".join(f"{b} {n}" for b, n in counts.items()) or "none"
         rolled = len(tried) * first + len(tied) * rest
+        which = (
+            f"rollouts got different rewards ({first} each, {rest} more for the {len(tied)} whose"
+            f" first {first} were equal)"
+            if rest
+            else f"{first} rollouts got different rewards"
+        )
         self.emit(
             f"Learnability triage: {len(self.train_items)} of {len(tried)} tasks kept, those whose"
-            f" rollouts got different rewards ({first} each, {rest} more for the {len(tied)} whose"
-            f" first {first} were equal); {scored} of {rolled} rollouts were scored; not kept:"
-            f" {detail} ({time.perf_counter() - started:.1f} s)"
-            if rest
-            else f"Learnability triage: {len(self.train_items)} of {len(tried)} tasks kept, those"
-            f" whose {first} rollouts got different rewards; {scored} of {rolled} rollouts were"
-            f" scored; not kept: {detail} ({time.perf_counter() - started:.1f} s)"
+            f" {which}; {scored} of {rolled} rollouts were scored; not kept: {detail}"
+            f" ({time.perf_counter() - started:.1f} s)"
         )
         if not self.train_items:
             reason = (

@@ -193,11 +193,11 @@ class LocalModelPolicy:
         """Count ``count`` more rollouts of each line as started, without running them: the
         streams they would have drawn are skipped, so later rollouts draw what they would have."""
         for item in items:
-            self._started[repr(initial_conversation(item))] += count
+            self._started[_question(initial_conversation(item))] += count
 
     def _new_stream(self, conversation: list[dict[str, Any]]) -> torch.Generator:
         """The random stream of a new rollout: (policy seed, prompt, n-th rollout of it)."""
-        question = repr(conversation)  # a rollout's first turn: the item's messages
+        question = _question(conversation)  # a rollout's first turn: the item's messages
         key = f"{self.seed}|{self._started[question]}|{question}".encode()
         self._started[question] += 1
         seed = int.from_bytes(hashlib.sha256(key).digest()[:8], "little") >> 1
@@ -251,3 +251,8 @@ class LocalModelPolicy:
                 kept=[r.kept for r in chunk] if self.cache_across_turns else None,
             )
         return outputs
+
+
+def _question(conversation: list[dict[str, Any]]) -> str:
+    """What a rollout's random stream is keyed on: its first turn's conversation."""
+    return repr(conversation)
