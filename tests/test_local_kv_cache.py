@@ -1,6 +1,7 @@
 """Keys and values kept across a rollout's turns: only new tokens are encoded, samples unchanged."""
 
 import asyncio
+import threading
 
 import pytest
 import torch
@@ -133,3 +134,22 @@ def test_a_new_rollout_and_a_continued_one_share_a_batch(tiny):
     cached = run(kept)
     assert len(kept[0].ids) == 5 + 5 + 3 + 6 and len(kept[1].ids) == 13 + 6
     assert cached == run(None)
+
+
+def test_two_workers_sample_what_one_does(scripted_world):
+    """The committed checkpoint, multi-turn rollouts whose batches are split between two
+    generation threads (and started while the other still decodes): the same tokens as one."""
+    model, tokenizer = load_model()
+    _, conversations = scripted_world
+    picked = conversations[:8]
+    one = LocalModelPolicy(model, tokenizer, seed=0, workers=1)
+    two = LocalModelPolicy(model, tokenizer, seed=0, workers=2)
+    threads = set()
+    generate = two._generate
+    two._generate = lambda batch: threads.add(threading.current_thread().name) or generate(batch)
+    expected, _ = asyncio.run(rollouts(one, picked))
+    got, _ = asyncio.run(rollouts(two, picked))
+    assert got == expected
+    assert len(threads) == 2  # both workers generated
+    with pytest.raises(ValueError, match="workers must be 1 or more"):
+        LocalModelPolicy(model, tokenizer, workers=0)

@@ -29,6 +29,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,8 @@ class GRPOConfig:
     eval_interval: int = 8
     valid_repeats: int = 1  # rollouts per validation line: the counterpart of eval_samples
     seed: int = 0
-    threads: int = 1
+    threads: int = 1  # torch's intra-op threads per worker
+    workers: int = 2  # threads that generate batches and take loss buckets side by side
     batch_tokens: int = 8192
     cache_across_turns: bool = True  # keep keys and values between turns (LocalModelPolicy)
     validate_base: bool = True  # validate the starting model as step 0: every curve's base point
@@ -264,6 +266,8 @@ class GRPOTrainer:
         self._emit_lock = threading.Lock()  # a job's own thread and its API both emit
         self.cpu_seconds = 0.0  # this process's CPU time in triage and steps (all threads)
         self._cpu_start = 0.0
+        # long-lived, like the policy's generation threads (each new thread's malloc arena)
+        self._loss_threads = ThreadPoolExecutor(config.workers, thread_name_prefix="grpo-loss")
         self.train_items: list[dict[str, Any]] = []  # the lines triage kept
 
     def start_from(self, model: TinyLM, tokenizer: Tokenizer) -> None:
@@ -284,6 +288,7 @@ class GRPOTrainer:
             temperature=self.config.temperature,
             seed=self.config.seed,
             cache_across_turns=self.config.cache_across_turns,
+            workers=self.config.workers,
         )
 
     def requests_reached(self) -> int:
@@ -440,18 +445,7 @@ class GRPOTrainer:
         # 4. token-level policy gradient + KL, in length buckets; 5. one optimizer step
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        total_tokens = sum(sum(r.trained) for r in rows) or 1
-        stats = {"kl": 0.0, "loss": 0.0}
-        index = {id(r): n for n, r in enumerate(rows)}
-        for bucket in length_buckets(rows, cfg.batch_tokens):
-            picked = torch.tensor([index[id(r)] for r in bucket], dtype=torch.long)
-            loss, info = grpo_loss(
-                self.model, self.reference, bucket, advantages[picked], cfg.kl_coef, cfg.temperature
-            )
-            weight = info["tokens"] / total_tokens  # token-level mean over the whole batch
-            (loss * weight).backward()
-            stats["kl"] += info["kl"] * weight
-            stats["loss"] += loss.item() * weight
+        stats = self._accumulate_gradients(rows, advantages)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         if rows:
             self.optimizer.step()
@@ -464,6 +458,38 @@ class GRPOTrainer:
         self.cpu_seconds = time.process_time() - self._cpu_start
         times = (started, sampled, trained, done)
         self._emit_step(traces, lines_by_id(chosen), stats, valid_means, times)
+
+    def _accumulate_gradients(self, rows: list[Rendered], advantages: torch.Tensor) -> dict:
+        """Each length bucket's gradient of the token-level loss, taken on the workers side by
+        side and added to the parameters' ``.grad`` in bucket order: bit for bit the sum that
+        ``backward()`` bucket after bucket makes (``tests/test_local_grpo.py``), on two cores."""
+        cfg = self.config
+        total_tokens = sum(sum(r.trained) for r in rows) or 1
+        index = {id(r): n for n, r in enumerate(rows)}
+        parameters = [p for p in self.model.parameters() if p.requires_grad]
+
+        def bucket_gradient(bucket: list[Rendered]) -> tuple[tuple, float, float]:
+            picked = torch.tensor([index[id(r)] for r in bucket], dtype=torch.long)
+            loss, info = grpo_loss(
+                self.model, self.reference, bucket, advantages[picked], cfg.kl_coef, cfg.temperature
+            )
+            weight = info["tokens"] / total_tokens  # token-level mean over the whole batch
+            grads = torch.autograd.grad(loss * weight, parameters, allow_unused=True)
+            return grads, info["kl"] * weight, loss.item() * weight
+
+        stats = {"kl": 0.0, "loss": 0.0}
+        buckets = length_buckets(rows, cfg.batch_tokens)
+        for grads, kl, loss in self._loss_threads.map(bucket_gradient, buckets):
+            for parameter, grad in zip(parameters, grads, strict=True):
+                if grad is None:
+                    continue
+                if parameter.grad is None:
+                    parameter.grad = grad
+                else:
+                    parameter.grad += grad
+            stats["kl"] += kl
+            stats["loss"] += loss
+        return stats
 
     def validate_start(self) -> None:
         """Validate the starting model as step 0 and emit it as a metrics event with no training

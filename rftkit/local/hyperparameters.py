@@ -17,7 +17,8 @@ The mapping:
 
 The "auto" column is resolved by ``rftkit.hyperparameters`` (one table for every backend).
 GRPO-only settings (``kl_coef``, ``temperature``, ``triage_repeats``, ``triage_tasks``, ``threads``,
-``batch_tokens``) keep their defaults unless given as overrides, which win over the mapping.
+``workers``, ``batch_tokens``) keep their defaults unless given as overrides, which win over the
+mapping.
 """
 
 from __future__ import annotations

@@ -23,6 +23,12 @@ could in principle differ from one drawn by re-encoding; in every comparison so 
 figures came out exactly as the committed re-encoded run's). ``cache_across_turns=False``
 re-encodes each turn.
 
+Batches run on ``workers`` threads side by side (two by default: the two cores the course
+targets; each thread uses torch's intra-op thread count, one in GRPO). What waits when a thread
+comes free is split between the free threads, and a thread starts a new batch while another is
+still decoding a long turn. Since a row's sample does not depend on its batch, one worker and two
+draw the same tokens (``tests/test_local_kv_cache.py``); two roughly halve generation's wall time.
+
 A tokenizer with turn markers (``rftkit.local.tokenizer``) lets one turn hold a reasoning segment
 and several calls (read by ``rftkit.local.turns``; at most ``MAX_CALLS_PER_TURN`` run), ending at
 ``<eocalls>`` or ``<eot>``; the segment's length is the turn's ``Usage.reasoning_tokens``, where a
@@ -105,7 +111,10 @@ class LocalModelPolicy:
         seed: int = 0,
         max_turn_tokens: int | None = None,
         cache_across_turns: bool = True,
+        workers: int = 2,
     ):
+        if workers < 1:
+            raise ValueError(f"workers must be 1 or more, not {workers}")
         self.model, self.tokenizer, self.temperature = model, tokenizer, temperature
         self.name = name
         default = MAX_MARKED_TURN_TOKENS if tokenizer.turn_markers else MAX_TURN_TOKENS
@@ -115,9 +124,11 @@ class LocalModelPolicy:
         self._started: Counter[str] = Counter()  # rollouts started per question
         self.records: dict[str, TraceRecord] = {}
         self._queue: list[_Request] = []
-        # One long-lived generation thread: each new thread gets its own malloc arena, and a
-        # fresh thread per event loop (asyncio.to_thread) fragmented memory to ~1.8 GB in GRPO.
-        self._generation_thread = ThreadPoolExecutor(1, thread_name_prefix="tinylm-generate")
+        self._arrived: asyncio.Event | None = None  # set when a request joins the queue
+        # Long-lived generation threads: each new thread gets its own malloc arena, and a fresh
+        # thread per event loop (asyncio.to_thread) fragmented memory to ~1.8 GB in GRPO.
+        self.workers = workers
+        self._generation_threads = ThreadPoolExecutor(workers, thread_name_prefix="tinylm-generate")
         self._batcher: asyncio.Task | None = None
         end_of_calls = "<eocalls>" if tokenizer.turn_markers else "<eoc>"
         self._stop_ids = {tokenizer.id(end_of_calls), tokenizer.id("<eot>")}
@@ -144,7 +155,10 @@ class LocalModelPolicy:
             record.kept = KVCache.empty()
         self._queue.append(_Request(prompt, banned, record.generator, future, record.kept))
         if self._batcher is None or self._batcher.done():
+            self._arrived = asyncio.Event()
             self._batcher = asyncio.create_task(self._run_batches())
+        else:
+            self._arrived.set()
         sampled: list[int] = await future
         record.rendered.ids += sampled
         record.rendered.trained += [True] * len(sampled)
@@ -213,20 +227,41 @@ class LocalModelPolicy:
         return banned
 
     async def _run_batches(self) -> None:
-        """Drain the queue: let concurrent rollouts enqueue, then generate for all of them."""
-        while self._queue:
-            await asyncio.sleep(0)  # other rollouts reach next_turn in this tick
-            await asyncio.sleep(0.002)
-            batch, self._queue = self._queue, []
-            try:
-                outputs = await asyncio.get_running_loop().run_in_executor(
-                    self._generation_thread, self._generate, batch
-                )
-            except Exception as exc:  # hand the failure to every waiting rollout
-                for request in batch:
-                    request.future.set_exception(exc)
+        """Drain the queue: let concurrent rollouts enqueue, then split what waits between the
+        free workers; wake when a worker finishes or a request arrives for a free one."""
+        running: set[asyncio.Task] = set()
+        while self._queue or running:
+            if self._queue and len(running) < self.workers:
+                await asyncio.sleep(0)  # other rollouts reach next_turn in this tick
+                await asyncio.sleep(0.002)
+                batch, self._queue = self._queue, []
+                for part in _split(batch, self.workers - len(running)):
+                    running.add(asyncio.create_task(self._run_part(part)))
                 continue
-            for request, output in zip(batch, outputs, strict=True):
+            self._arrived.clear()
+            waits: set[asyncio.Future] = set(running)
+            arrival = None
+            if len(running) < self.workers:
+                arrival = asyncio.ensure_future(self._arrived.wait())
+                waits.add(arrival)
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if arrival is not None:
+                arrival.cancel()
+            running -= done
+
+    async def _run_part(self, part: list[_Request]) -> None:
+        """Generate for ``part`` on a worker and hand each rollout its tokens (or the failure)."""
+        try:
+            outputs = await asyncio.get_running_loop().run_in_executor(
+                self._generation_threads, self._generate, part
+            )
+        except Exception as exc:  # hand the failure to every waiting rollout
+            for request in part:
+                if not request.future.done():  # an aborted rollout's future is cancelled
+                    request.future.set_exception(exc)
+            return
+        for request, output in zip(part, outputs, strict=True):
+            if not request.future.done():
                 request.future.set_result(output)
 
     def _generate(self, batch: list[_Request]) -> list[list[int]]:
@@ -251,6 +286,14 @@ class LocalModelPolicy:
                 kept=[r.kept for r in chunk] if self.cache_across_turns else None,
             )
         return outputs
+
+
+def _split(batch: list[_Request], parts: int) -> list[list[_Request]]:
+    """``batch`` in at most ``parts`` contiguous, non-empty parts of near-equal size."""
+    parts = max(1, min(parts, len(batch)))
+    size, extra = divmod(len(batch), parts)
+    bounds = [n * size + min(n, extra) for n in range(parts + 1)]
+    return [batch[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def _question(conversation: list[dict[str, Any]]) -> str:
