@@ -74,7 +74,6 @@ def test_tool_outputs_and_the_question_never_get_gradient(tiny):
     assert (per_position[predicts_trained] > 0).all()
 
 
-
 def test_bucket_gradients_on_two_workers_are_the_sequential_sum_bit_for_bit(
     tiny, tiny_course_task, tmp_path
 ):
@@ -120,6 +119,7 @@ def test_bucket_gradients_on_two_workers_are_the_sequential_sum_bit_for_bit(
     assert stats == expected
     assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), sequential, strict=True))
     assert any(g.abs().sum() > 0 for g in sequential)
+
 
 SIMILARITY = {  # a graded config with variance even for an untrained model's text
     "type": "text_similarity",
