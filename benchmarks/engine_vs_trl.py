@@ -14,7 +14,8 @@
      ``LocalModelPolicy`` calls it (chunks of ``GENERATE_CHUNK`` rollouts, a banned-token mask and
      one random stream per rollout, temperature 1), with ``cache_across_turns`` (the default: only
      the tool output is encoded, chunks of ``CACHED_CHUNK``) and re-encoding each turn's whole
-     prompt (chunks of ``GENERATE_CHUNK``);
+     prompt (chunks of ``GENERATE_CHUNK``), on one thread as TRL's runs (the policy's default
+     two workers split a batch between two threads: a two-core figure, not compared here);
    - TRL: ``GRPOTrainer._generate_single_turn`` itself, TRL 1.16's path without vLLM (left-padded
      ids into ``model.generate`` with the trainer's own ``GenerationConfig``: sampling at
      temperature 1, top-p 1, top-k 0), turn after turn on prompt + completion + tool ids
@@ -30,8 +31,9 @@
    on quiet cores, so the ratios are given for both.
 2. **One GRPO step on the same batch**: the engine's generated sequences (sampled tokens trained,
    prompt and tool outputs masked), the same advantages. The engine: ``rftkit.local.grpo``'s
-   ``grpo_loss`` over ``length_buckets`` with the reference forward, backward, gradient clipping
-   and one AdamW step, as ``GRPOTrainer.train_step`` does. TRL: the reference model's per-token
+   ``accumulate_gradients`` (``grpo_loss`` over length buckets with the reference forward and
+   backward) on one worker thread, gradient clipping and one AdamW step, as
+   ``GRPOTrainer.train_step`` does with ``workers=1``. TRL: the reference model's per-token
    log-probabilities (``_get_per_token_logps_and_entropies``, as ``_generate_and_score_completions``
    computes them), ``GRPOTrainer.compute_loss`` (TRL's default ``dapo`` loss, KL coefficient set to
    the engine's 0.04 so both run a reference forward), ``accelerator.backward``, clipping at TRL's
@@ -53,6 +55,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -61,10 +64,9 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 import torch  # noqa: E402
 
-from rftkit.local.batches import length_buckets  # noqa: E402
 from rftkit.local.checkpoint import load_model  # noqa: E402
 from rftkit.local.grpo import GRPOConfig as EngineConfig  # noqa: E402
-from rftkit.local.grpo import grpo_loss  # noqa: E402
+from rftkit.local.grpo import accumulate_gradients  # noqa: E402
 from rftkit.local.model import KVCache, TinyLM  # noqa: E402
 from rftkit.local.policy import CACHED_CHUNK, GENERATE_CHUNK  # noqa: E402
 from rftkit.local.tokenizer import Rendered, SlotTable  # noqa: E402
@@ -127,19 +129,14 @@ def engine_rollouts(model: TinyLM, work: Workload, *, cache: bool) -> list[list[
 
 
 def engine_step(model: TinyLM, reference: TinyLM, rows: list[Rendered], advantages) -> None:
-    """One optimizer step as ``rftkit.local.grpo.GRPOTrainer.train_step`` takes it."""
+    """One optimizer step as ``rftkit.local.grpo.GRPOTrainer.train_step`` takes it, on one worker
+    thread (the trainer's default two take two buckets at a time on two cores; TRL here has one)."""
     config = EngineConfig()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.99))
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    total = sum(sum(r.trained) for r in rows)
-    index = {id(r): n for n, r in enumerate(rows)}
-    for bucket in length_buckets(rows, config.batch_tokens):
-        picked = torch.tensor([index[id(r)] for r in bucket], dtype=torch.long)
-        loss, info = grpo_loss(
-            model, reference, bucket, advantages[picked], config.kl_coef, config.temperature
-        )
-        (loss * info["tokens"] / total).backward()
+    with ThreadPoolExecutor(1) as one:
+        accumulate_gradients(model, reference, rows, advantages, config, one)
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
     model.eval()

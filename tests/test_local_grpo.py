@@ -1,6 +1,7 @@
 """GRPO maths and a few real steps against the tool service under uvicorn (tiny model)."""
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from rftkit.local.batches import length_buckets
 from rftkit.local.grpo import (
     GRPOConfig,
     GRPOTrainer,
+    accumulate_gradients,
     group_advantages,
     group_varies,
     grpo_loss,
@@ -74,48 +76,46 @@ def test_tool_outputs_and_the_question_never_get_gradient(tiny):
     assert (per_position[predicts_trained] > 0).all()
 
 
-def test_bucket_gradients_on_two_workers_are_the_sequential_sum_bit_for_bit(
-    tiny, tiny_course_task, tmp_path
-):
+def test_bucket_gradients_on_two_workers_are_the_sequential_sum_bit_for_bit(tiny):
     """The loss step's buckets run on two threads; the gradient and figures must be exactly
     what ``backward()`` bucket after bucket gives, or a run would change with the thread count."""
     base, tokenizer, conversations = tiny
-    model = copy.deepcopy(base)
-    task, env = tiny_course_task.task, tiny_course_task.env
-    config = GRPOConfig(batch_tokens=1200, workers=2)
-    trainer = GRPOTrainer(
-        config,
-        model,
-        tokenizer,
-        tmp_path,
-        train_items=task.items("train"),
-        valid_items=[],
-        tools=task.job_tools(env),
-        grader=SIMILARITY,
-    )
+    reference, model = copy.deepcopy(base).eval(), copy.deepcopy(base)
     with torch.no_grad():  # move away from the reference, so the KL term has a gradient too
         for parameter in model.parameters():
             parameter.add_(0.01 * torch.randn_like(parameter))
+    config = GRPOConfig(batch_tokens=1200)
     rows = [render(tokenizer, c) for c in conversations[:16]]
     advantages = torch.linspace(-1.5, 1.5, len(rows))
     buckets = length_buckets(rows, config.batch_tokens)
     assert len(buckets) >= 4
 
-    model.zero_grad(set_to_none=True)
     total = sum(sum(r.trained) for r in rows)
     index = {id(r): n for n, r in enumerate(rows)}
     expected = {"kl": 0.0, "loss": 0.0}
-    for bucket in buckets:  # the sequential step, as it was written before the workers
-        picked = torch.tensor([index[id(r)] for r in bucket])
-        loss, info = grpo_loss(model, trainer.reference, bucket, advantages[picked], 0.04, 1.0)
-        weight = info["tokens"] / total
-        (loss * weight).backward()
-        expected["kl"] += info["kl"] * weight
-        expected["loss"] += loss.item() * weight
-    sequential = [p.grad.clone() for p in model.parameters()]
 
-    model.zero_grad(set_to_none=True)
-    stats = trainer._accumulate_gradients(rows, advantages)
+    def step_before_the_workers() -> None:  # the loss step as it was written before
+        for bucket in buckets:
+            picked = torch.tensor([index[id(r)] for r in bucket])
+            loss, info = grpo_loss(model, reference, bucket, advantages[picked], 0.04, 1.0)
+            weight = info["tokens"] / total
+            (loss * weight).backward()
+            expected["kl"] += info["kl"] * weight
+            expected["loss"] += loss.item() * weight
+
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(config.threads)  # as the trainer does, for every thread started later
+    try:
+        # on a new thread, like the workers: a thread keeps the intra-op thread count it first
+        # saw, and another test may have left this one with another count
+        with ThreadPoolExecutor(1) as one:
+            one.submit(step_before_the_workers).result()
+        sequential = [p.grad.clone() for p in model.parameters()]
+        model.zero_grad(set_to_none=True)
+        with ThreadPoolExecutor(2) as threads:
+            stats = accumulate_gradients(model, reference, rows, advantages, config, threads)
+    finally:
+        torch.set_num_threads(threads_before)
     assert stats == expected
     assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), sequential, strict=True))
     assert any(g.abs().sum() > 0 for g in sequential)
