@@ -12,7 +12,8 @@ def run(gain, calls_after, reasoning_after):
                       "reasoning_tokens_mean": reasoning_after}  # fmt: skip
     return {"reward": "latency", "base": base, "trained": trained, "reward_gain": gain,
             "reward_gain_se": 0.02, "grpo_cpu_seconds": 270.0, "peak_rss_gb": 2.1,
-            "parallel_turn_share_independent": {"base": 0.1, "trained": 0.25}}  # fmt: skip
+            "parallel_turn_share_independent": {"base": 0.1, "trained": 0.25},
+            "events": {"main": [{"created_at": t} for t in (1000, 1030, 1153)]}}  # fmt: skip
 
 
 def test_each_seeds_file_is_one_row(tmp_path):
@@ -26,6 +27,7 @@ def test_each_seeds_file_is_one_row(tmp_path):
     assert table.loc[2, "reasoning tokens / rollout"] == "40.00 -> 30.00 (-25%)"
     assert table.loc[2, "parallel share (independent types)"] == "10.0% -> 25.0%"
     assert table.loc[2, "GRPO CPU-min"] == "4.50"
+    assert table.loc[2, "GRPO wall-min"] == "2.55"  # first event to last: 153 s
     lines = markdown(table).splitlines()
     assert lines[0].startswith("| GRPO seed | reward |") and len(lines) == 4
     assert lines[2].startswith("| 0 | latency | +4.0 SE |")

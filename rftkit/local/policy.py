@@ -66,6 +66,8 @@ from rftkit.rollouts.policy import PolicyTurn, ToolCallRequest
 MAX_TURN_TOKENS = 64
 MAX_MARKED_TURN_TOKENS = 192
 """A turn with reasoning and several calls needs room: four calls of ~20 tokens and a segment."""
+BATCH_WAIT_S = 0.002
+"""How long the batcher lets concurrent rollouts join a batch (and polls while a worker is free)."""
 GENERATE_CHUNK = 16
 CACHED_CHUNK = 64
 """With keys and values kept across turns a prefill encodes only the new tokens, so its attention
@@ -126,7 +128,6 @@ class LocalModelPolicy:
         self._started: Counter[str] = Counter()  # rollouts started per question
         self.records: dict[str, TraceRecord] = {}
         self._queue: list[_Request] = []
-        self._arrived: asyncio.Event | None = None  # set when a request joins the queue
         # Long-lived generation threads: each new thread gets its own malloc arena, and a fresh
         # thread per event loop (asyncio.to_thread) fragmented memory to ~1.8 GB in GRPO.
         self.workers = workers
@@ -157,10 +158,7 @@ class LocalModelPolicy:
             record.kept = KVCache.empty()
         self._queue.append(_Request(prompt, banned, record.generator, future, record.kept))
         if self._batcher is None or self._batcher.done():
-            self._arrived = asyncio.Event()
             self._batcher = asyncio.create_task(self._run_batches())
-        else:
-            self._arrived.set()
         sampled: list[int] = await future
         record.rendered.ids += sampled
         record.rendered.trained += [True] * len(sampled)
@@ -230,26 +228,30 @@ class LocalModelPolicy:
 
     async def _run_batches(self) -> None:
         """Drain the queue: let concurrent rollouts enqueue, then split what waits between the
-        free workers; wake when a worker finishes or a request arrives for a free one."""
+        free workers. While a worker is free it looks at the queue every ``BATCH_WAIT_S``, as
+        the one-worker loop always did (a timer, not an event: nothing has to wake it)."""
         running: set[asyncio.Task] = set()
-        while self._queue or running:
-            if self._queue and len(running) < self.workers:
-                await asyncio.sleep(0)  # other rollouts reach next_turn in this tick
-                await asyncio.sleep(0.002)
-                batch, self._queue = self._queue, []
-                for part in _split(batch, self.workers - len(running)):
-                    running.add(asyncio.create_task(self._run_part(part)))
-                continue
-            self._arrived.clear()
-            waits: set[asyncio.Future] = set(running)
-            arrival = None
-            if len(running) < self.workers:
-                arrival = asyncio.ensure_future(self._arrived.wait())
-                waits.add(arrival)
-            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            if arrival is not None:
-                arrival.cancel()
-            running -= done
+        try:
+            while self._queue or running:
+                if self._queue and len(running) < self.workers:
+                    await asyncio.sleep(0)  # other rollouts reach next_turn in this tick
+                    await asyncio.sleep(BATCH_WAIT_S)
+                    batch, self._queue = self._queue, []
+                    for part in _split(batch, self.workers - len(running)):
+                        running.add(asyncio.create_task(self._run_part(part)))
+                    continue
+                free = len(running) < self.workers
+                done, _ = await asyncio.wait(
+                    running,
+                    timeout=BATCH_WAIT_S if free else None,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                running -= done
+        finally:  # cancelled or failed: no queued rollout may wait for a batch that never runs
+            waiting, self._queue = self._queue, []
+            for request in waiting:
+                if not request.future.done():
+                    request.future.set_exception(RuntimeError("the generation batcher stopped"))
 
     async def _run_part(self, part: list[_Request]) -> None:
         """Generate for ``part`` on a worker and hand each rollout its tokens (or the failure)."""

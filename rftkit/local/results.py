@@ -59,6 +59,13 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+def job_minutes(events: list[dict[str, Any]]) -> float:
+    """Wall minutes of a local job, from its first event to its last (``created_at`` is whole
+    seconds): triage, the step-0 validation and every step."""
+    stamps = [event["created_at"] for event in events]
+    return (max(stamps) - min(stamps)) / 60
+
+
 def seeds_table(runs: dict[int, dict[str, Any]]) -> pd.DataFrame:
     """One row per GRPO seed: the reward it trained on, the course-reward gain on held-out tasks
     in paired standard errors, accuracy, the Agent RFT patterns before -> after, cost."""
@@ -79,6 +86,7 @@ def seeds_table(runs: dict[int, dict[str, Any]]) -> pd.DataFrame:
             ),
             "multi-hop accuracy": f"{_percent(hops[0])} -> {_percent(hops[1])}",
             "GRPO CPU-min": f"{run['grpo_cpu_seconds'] / 60:.2f}",
+            "GRPO wall-min": f"{job_minutes(run['events']['main']):.2f}",
             "peak RSS": f"{run['peak_rss_gb']:.2f} GB",
         }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("GRPO seed")
