@@ -11,11 +11,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_one_worker_and_two_give_the_same_gradient_in_separate_processes():
+def test_one_worker_and_two_give_the_same_gradient_in_separate_processes(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "benchmarks/loss_workers.py", "--rollouts", "12", "--steps", "1"]
-    done = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    script = ROOT / "benchmarks" / "loss_workers.py"
+    command = [sys.executable, str(script), "--rollouts", "12", "--steps", "1"]
+    done = subprocess.run(  # from an empty folder, as a user in another checkout would
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
     )
     assert done.returncode == 0, done.stderr[-3000:]
     for workers in (1, 2):
