@@ -43,7 +43,7 @@ from rftkit.analysis.patterns import pattern_summary, rollout_patterns
 from rftkit.errors import RFTKitError
 from rftkit.evaluation.baseline import TOLERANCE, bucket_of
 from rftkit.local.batches import batch_tensors, length_buckets
-from rftkit.local.memory import tune_malloc
+from rftkit.local.memory import release_free_memory, tune_malloc
 from rftkit.local.model import TinyLM, masked_mean, sequence_logprobs
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.tokenizer import Rendered, Tokenizer
@@ -480,6 +480,7 @@ class GRPOTrainer:
         usable = [t for t in traces if t.reward is not None and t.trace_id in self.policy.records]
         rows = [self.policy.pop_record(t.trace_id).rendered for t in usable]
         self.policy.records.clear()
+        release_free_memory()  # the rollouts' keys and values (rftkit.local.memory)
         # 3. group-normalised advantages
         advantages = group_advantages([t.reward for t in usable], [t.item_id for t in usable])
         # 4. token-level policy gradient + KL, in length buckets; 5. one optimizer step
@@ -491,6 +492,7 @@ class GRPOTrainer:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         if rows:
             self.optimizer.step()
+        release_free_memory()  # the loss step's activations
         self.step += 1
         trained = time.perf_counter()
         valid_means = None
