@@ -46,9 +46,11 @@ def one_run(args) -> dict:
         if job.start(progress=False).wait() != "succeeded":
             raise SystemExit(f"GRPO job {job.status}: {job.error}")
     steps = [e["data"] for e in job.trainer.events if e.get("type") == "metrics"]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "cpu_seconds": job.trainer.cpu_seconds,
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+        "minor_faults": usage.ru_minflt,
+        "peak_rss_gb": usage.ru_maxrss / 1024**2,
         "steps": [[step.get(name) for name in STEP_FIGURES] for step in steps],
     }
 
@@ -71,13 +73,16 @@ def main() -> None:
     kept, released = runs["kept"], runs["released"]
     print(f"{args.steps} GRPO steps, seed {args.seed}, each run in its own process\n")
     print(
-        "| free memory around each loss step | GRPO CPU-s (triage + steps) | peak RSS"
-        " | peak ÷ kept |"
+        "| free memory around each loss step | GRPO CPU-s (triage + steps) | minor page faults"
+        " | peak RSS | peak ÷ kept |"
     )
-    print("| --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- |")
     for mode, run in runs.items():
         ratio = run["peak_rss_gb"] / kept["peak_rss_gb"]
-        print(f"| {mode} | {run['cpu_seconds']:.1f} | {run['peak_rss_gb']:.2f} GB | {ratio:.2f}x |")
+        print(
+            f"| {mode} | {run['cpu_seconds']:.1f} | {run['minor_faults'] / 1e6:.1f} million"
+            f" | {run['peak_rss_gb']:.2f} GB | {ratio:.2f}x |"
+        )
     same = kept["steps"] == released["steps"]
     print(
         f"\nCPU released / kept: {released['cpu_seconds'] / kept['cpu_seconds']:.2f}x;"

@@ -20,5 +20,6 @@ def test_handing_memory_back_leaves_every_step_the_same(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     for mode in ("kept", "released"):
-        assert re.search(rf"^\| {mode} \| [\d.]+ \| [\d.]+ GB \| [\d.]+x \|", done.stdout, re.M)
+        row = rf"^\| {mode} \| [\d.]+ \| [\d.]+ million \| [\d.]+ GB \| [\d.]+x \|"
+        assert re.search(row, done.stdout, re.M)
     assert "the same figures at every step: yes" in done.stdout
