@@ -1,6 +1,10 @@
 """Fixtures shared by the local engine's tests."""
 
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +29,21 @@ def tiny_course_task(tmp_path_factory):
     size = CourseTaskSize(train_worlds=1, train_per_world=3, valid_worlds=1, valid_per_world=2)
     with serve_course_task(tmp_path_factory.mktemp("course-task"), size) as served:
         yield served
+
+
+@pytest.fixture
+def run_benchmark(tmp_path):
+    """Run ``benchmarks/<script>`` as a user in another checkout would: from an empty folder, the
+    repository on ``PYTHONPATH``. Returns its stdout; a failure shows its stderr."""
+    root = Path(__file__).resolve().parents[1]
+
+    def run(script: str, *args: str) -> str:
+        command = [sys.executable, str(root / "benchmarks" / script), *args]
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        done = subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    return run
