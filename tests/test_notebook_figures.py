@@ -193,4 +193,5 @@ def test_05_quotes_the_three_seeds_results():
     base_hops = {run["base"]["accuracy_by_type"]["multi_hop"] for run in runs.values()}
     assert base_hops == {0.0} and "the base model solves none of them" in prose
     solved = [seed for seed, hop in zip(runs, hops, strict=True) if hop]
-    assert solved == [2] and f"seed 2 solves {hops[2]:.1%}" in prose
+    assert all(f"seed {seed} solves {hops[seed]:.1%}" in prose for seed in solved)
+    assert solved or "no seed's trained model solves any" in " ".join(prose.split())
