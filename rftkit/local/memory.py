@@ -18,9 +18,9 @@ Three glibc behaviours:
   of many sizes under the threshold) stays in the arenas, fragmented, and the process grows
   through the job while what is in use stays flat (``mallinfo2``'s in-use and free bytes). The
   trainer hands free pages back with ``malloc_trim`` before and after each loss step. Ten steps
-  (``python benchmarks/step_memory.py``): peak 1.54 GB instead of 2.09, the same figures at every
-  step, at the price of page faults when the pages are used again (6.2 million instead of 3.1)
-  and up to ~8% more CPU.
+  (``python benchmarks/step_memory.py``): peak 1.50 GB instead of 1.99, at the price of page
+  faults when the pages are used again (7.0 million instead of 3.3) and CPU (+8% and +20% in two
+  runs, -5% in a third).
 
 ``mallopt`` is called through ctypes because Python has no binding; elsewhere than glibc it is a
 no-op.
