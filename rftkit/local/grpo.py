@@ -56,8 +56,8 @@ from rftkit.rollouts.traces import is_correct
 @dataclass
 class GRPOConfig:
     """The local engine's settings. The defaults were chosen on tuning worlds (seeds 2500+), never
-    on the held-out ones: 24 steps take 4.3-4.8 CPU-minutes, 2.8-3.1 minutes of wall time on two
-    workers (``benchmarks/local_training.py``), and temperature 1 samples the model's own
+    on the held-out ones: 24 steps take 4.35-5.15 CPU-minutes, 2.80-3.35 minutes of wall time on
+    two workers (``benchmarks/local_training.py``), and temperature 1 samples the model's own
     distribution. A task's hosted hyperparameters map onto these in
     ``rftkit.local.hyperparameters``; the rest (KL, temperature, triage) are GRPO-only."""
 
