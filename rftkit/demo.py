@@ -94,11 +94,14 @@ def _evaluate(
     tokenizer: Any,
     worlds: list[CourseSession],
     config: DemoConfig,
-    temperature: float,
+    sampling: GRPOConfig,
     grader: dict[str, Any],
 ) -> list[Trace]:
-    """k rollouts of every item, all worlds at once so the local policy batches its generation."""
-    policy = LocalModelPolicy(model, tokenizer, temperature=temperature, seed=config.seed)
+    """k rollouts of every item, all worlds at once so the local policy batches its generation;
+    sampled as the job's rollouts are (``sampling``'s temperature and top-p)."""
+    policy = LocalModelPolicy(
+        model, tokenizer, temperature=sampling.temperature, top_p=sampling.top_p, seed=config.seed
+    )
 
     async def run() -> list[Trace]:
         import asyncio
@@ -110,7 +113,7 @@ def _evaluate(
                 tools=w.job_tools,
                 grader=grader,
                 repeats=config.k,
-                max_episode_steps=GRPOConfig().max_episode_steps,
+                max_episode_steps=sampling.max_episode_steps,
                 progress=False,
             )
             for w in worlds
@@ -125,7 +128,7 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
     config = config or DemoConfig()
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-    temperature = GRPOConfig(**config.grpo).temperature
+    sampling = GRPOConfig(**config.grpo)
     grader = latency_grader_supported()
     with ExitStack() as stack:
         with _stage("1/7 dataset: held-out worlds, validated", timings):
@@ -166,7 +169,7 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
                 raise RuntimeError(f"the tool endpoint is not ready: {readiness.failures()}")
         model, tokenizer = load_model()
         with _stage(f"4/7 baseline: base model, {config.k} rollouts per item", timings):
-            before = _evaluate(model, tokenizer, worlds, config, temperature, grader)
+            before = _evaluate(model, tokenizer, worlds, config, sampling, grader)
         with _stage("5/7 training: GRPO on the local backend, the course task", timings):
             course = stack.enter_context(
                 serve_course_task(out_dir / "task", config.course, grader=grader)
@@ -185,7 +188,7 @@ def run_demo(out_dir: Path, config: DemoConfig | None = None) -> DemoResult:
             if status != "succeeded":
                 raise RuntimeError(f"training job {job.id} ended {status}: {job.error}")
         with _stage("6/7 evaluation: trained model, same items and rollouts", timings):
-            after = _evaluate(job.trainer.model, tokenizer, worlds, config, temperature, grader)
+            after = _evaluate(job.trainer.model, tokenizer, worlds, config, sampling, grader)
     with _stage("7/7 report", timings):
         save_traces(before, out_dir / "traces_before.jsonl")
         save_traces(after, out_dir / "traces_after.jsonl")

@@ -44,6 +44,7 @@ def evaluate(
     *,
     tasks_per_world: int = 20,
     temperature: float = 1.0,
+    top_p: float = 1.0,
     reward: str = "course",
     max_episode_steps: int = 12,
     seed: int = 0,
@@ -51,7 +52,7 @@ def evaluate(
     """One rollout per task; a row per task with reward, correctness, tool calls and the tool-use
     patterns of ``rftkit.analysis.patterns`` (turns, parallel turns, reasoning tokens)."""
     tune_malloc()
-    policy = LocalModelPolicy(model, tokenizer, temperature=temperature, seed=seed)
+    policy = LocalModelPolicy(model, tokenizer, temperature=temperature, top_p=top_p, seed=seed)
     grader = REWARDS[reward]()
     model.eval()
     with tempfile.TemporaryDirectory() as directory:

@@ -359,6 +359,7 @@ class LocalJob(Watching):
                 repeats=self.config.valid_repeats,
                 max_episode_steps=self.config.max_episode_steps,
                 temperature=self.config.temperature,
+                top_p=self.config.top_p,
                 seed=self.config.seed,
                 reached=trainer.requests.setdefault("warm-start validation", Counter()),
             )

@@ -67,6 +67,10 @@ class GRPOConfig:
     lr: float = 3e-4
     kl_coef: float = 0.04
     temperature: float = 1.0
+    # Below 1, rollouts sample each token from its nucleus (``rftkit.local.model.nucleus``); the
+    # loss still differentiates the whole distribution at ``temperature``, as TRL's GRPOTrainer
+    # does with its own ``top_p``.
+    top_p: float = 1.0
     max_episode_steps: int = 12
     triage_tasks: int | None = None  # how many training lines triage tries (None: all)
     triage_repeats: int = 3
@@ -78,6 +82,10 @@ class GRPOConfig:
     batch_tokens: int = 8192
     cache_across_turns: bool = True  # keep keys and values between turns (LocalModelPolicy)
     validate_base: bool = True  # validate the starting model as step 0: every curve's base point
+
+    def __post_init__(self) -> None:
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"GRPO settings: top_p must be in (0, 1], not {self.top_p}")
 
 
 PATTERN_METRICS = {
@@ -326,6 +334,7 @@ class GRPOTrainer:
             model,
             tokenizer,
             temperature=self.config.temperature,
+            top_p=self.config.top_p,
             seed=self.config.seed,
             cache_across_turns=self.config.cache_across_turns,
             workers=self.config.workers,

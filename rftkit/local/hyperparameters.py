@@ -16,9 +16,9 @@ The mapping:
 | task ``seed`` | ``seed`` | the same number | 0 |
 
 The "auto" column is resolved by ``rftkit.hyperparameters`` (one table for every backend).
-GRPO-only settings (``kl_coef``, ``temperature``, ``triage_repeats``, ``triage_tasks``, ``threads``,
-``workers``, ``batch_tokens``) keep their defaults unless given as overrides, which win over the
-mapping.
+GRPO-only settings (``kl_coef``, ``temperature``, ``top_p``, ``triage_repeats``, ``triage_tasks``,
+``threads``, ``workers``, ``batch_tokens``) keep their defaults unless given as overrides, which
+win over the mapping.
 """
 
 from __future__ import annotations

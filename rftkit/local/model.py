@@ -42,6 +42,21 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return rotated.flatten(-2)
 
 
+def nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """``probs`` (B, V) restricted to each row's nucleus and renormalised: the most likely tokens
+    whose probabilities, in decreasing order, first reach ``top_p`` (the top token always stays).
+    Top-p sampling as in Holtzman et al. 2019 and TRL's ``GRPOConfig.top_p``; ``top_p`` 1 is the
+    whole distribution, returned as it is."""
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], not {top_p}")
+    if top_p == 1:
+        return probs
+    ordered, order = probs.sort(-1, descending=True)
+    before = ordered.cumsum(-1) - ordered  # mass of the more likely tokens
+    kept = torch.zeros_like(probs).scatter(-1, order, ordered * (before < top_p))
+    return kept / kept.sum(-1, keepdim=True)
+
+
 def _cached(cache: dict, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Append ``k``/``v`` (B, H, T, D) to a layer's cache and return all keys and values so far.
 
@@ -207,6 +222,7 @@ class TinyLM(nn.Module):
         max_new_tokens: int,
         stop_ids: set[int],
         temperature: float = 1.0,
+        top_p: float = 1.0,
         banned: list[torch.Tensor] | None = None,
         generators: list[torch.Generator] | None = None,
         kept: list[KVCache] | None = None,
@@ -214,7 +230,8 @@ class TinyLM(nn.Module):
         """Sample a continuation of each prompt until a stop token (included) or the limit.
 
         ``banned`` holds, per prompt, a boolean mask over the vocabulary of tokens that may not be
-        sampled (e.g. slots no figure has been assigned to). Temperature 0 means greedy.
+        sampled (e.g. slots no figure has been assigned to). Temperature 0 means greedy;
+        ``top_p`` below 1 samples from each step's nucleus (:func:`nucleus`).
         ``generators`` holds one random stream per prompt, drawn from only while that prompt is
         still generating, so a prompt's sample does not depend on what it was batched with.
         ``kept`` holds one :class:`KVCache` per prompt: its prefix is read from there instead of
@@ -248,7 +265,8 @@ class TinyLM(nn.Module):
             if temperature <= 0:
                 token = logits.argmax(-1)
             else:
-                token = self._sample(F.softmax(logits / temperature, dim=-1), done, generators)
+                probs = nucleus(F.softmax(logits / temperature, dim=-1), top_p)
+                token = self._sample(probs, done, generators)
             for row, value in enumerate(token.tolist()):
                 if not done[row]:
                     outputs[row].append(value)

@@ -96,7 +96,8 @@ class _Request:
 
 
 class LocalModelPolicy:
-    """``Policy`` for a ``TinyLM``: temperature sampling; per turn, tool calls or an answer.
+    """``Policy`` for a ``TinyLM``: temperature (and top-p) sampling; per turn, tool calls or an
+    answer.
 
     Example::
 
@@ -111,6 +112,7 @@ class LocalModelPolicy:
         tokenizer: Tokenizer,
         *,
         temperature: float = 1.0,
+        top_p: float = 1.0,
         name: str = "rftkit-local-tinylm",
         seed: int = 0,
         max_turn_tokens: int | None = None,
@@ -119,7 +121,10 @@ class LocalModelPolicy:
     ):
         if workers < 1:
             raise ValueError(f"workers must be 1 or more, not {workers}")
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], not {top_p}")
         self.model, self.tokenizer, self.temperature = model, tokenizer, temperature
+        self.top_p = top_p
         self.name = name
         default = MAX_MARKED_TURN_TOKENS if tokenizer.turn_markers else MAX_TURN_TOKENS
         self.max_turn_tokens = max_turn_tokens or default
@@ -285,6 +290,7 @@ class LocalModelPolicy:
                 ),
                 stop_ids=self._stop_ids,
                 temperature=self.temperature,
+                top_p=self.top_p,
                 banned=[r.banned for r in chunk],
                 generators=[r.generator for r in chunk],
                 kept=[r.kept for r in chunk] if self.cache_across_turns else None,

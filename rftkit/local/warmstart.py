@@ -309,11 +309,12 @@ def held_out_accuracy(
     repeats: int = 2,
     max_episode_steps: int = 10,
     temperature: float = 1.0,
+    top_p: float = 1.0,
     seed: int = 0,
     reached: Counter[str] | None = None,
 ) -> Accuracy:
     """``repeats`` rollouts of each line by ``model`` through the tools' URLs, graded."""
-    policy = LocalModelPolicy(model, tokenizer, temperature=temperature, seed=seed)
+    policy = LocalModelPolicy(model, tokenizer, temperature=temperature, top_p=top_p, seed=seed)
     model.eval()
     traces = asyncio.run(
         run_rollouts(
