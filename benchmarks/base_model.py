@@ -1,10 +1,12 @@
 """What the committed base model can do, on validation worlds (prints tables; not a test).
 
     PYTHONPATH=$PWD python benchmarks/base_model.py [--checkpoint PATH]      # about 2 minutes
+    PYTHONPATH=$PWD python benchmarks/base_model.py --temperatures 1 --top-p 0.9   # a sampler
 
 1. teacher-forced accuracy on the scripted expert's transcripts, by kind of token: where a base
    model's mistakes are (writing calls, or copying the right figure into its answer);
-2. accuracy and tool calls per task type over HTTP at several temperatures: the room RL has.
+2. accuracy and tool calls per task type over HTTP at several temperatures (and a top-p): the
+   room RL has, since GRPO can only reinforce what its rollouts sample.
 Validation worlds (seeds 300 and up) only: the held-out worlds are for the training benchmark.
 """
 
@@ -24,6 +26,7 @@ def main() -> None:
     parser.add_argument("--worlds", type=int, default=3)
     parser.add_argument("--tasks-per-world", type=int, default=50)
     parser.add_argument("--temperatures", type=float, nargs="+", default=[0.0, 0.5, 1.0])
+    parser.add_argument("--top-p", type=float, default=1.0, help="sample from each nucleus")
     args = parser.parse_args()
     model, tokenizer = load_model(args.checkpoint)
     seeds = world_seeds(VALID_SEEDS, args.worlds)
@@ -32,13 +35,19 @@ def main() -> None:
     print(teacher_forced_accuracy(model, tokenizer, seeds[:2]).to_string(index=False))
     for temperature in args.temperatures:
         frame = evaluate(
-            model, tokenizer, seeds, tasks_per_world=args.tasks_per_world, temperature=temperature
+            model,
+            tokenizer,
+            seeds,
+            tasks_per_world=args.tasks_per_world,
+            temperature=temperature,
+            top_p=args.top_p,
         )
         summary = summarise(frame)
         print(
-            f"\nTemperature {temperature:g}: accuracy {summary['accuracy']:.1%} on "
-            f"{summary['tasks']} tasks, tool calls {summary['tool_calls_mean']:.2f} "
-            f"({summary['tool_calls_ratio']:.2f}x the task minimum), turns"
+            f"\nTemperature {temperature:g}, top-p {args.top_p:g}: accuracy"
+            f" {summary['accuracy']:.1%} on {summary['tasks']} tasks, tool calls"
+            f" {summary['tool_calls_mean']:.2f} ({summary['tool_calls_ratio']:.2f}x the task"
+            " minimum), turns"
             f" {summary['turns_mean']:.2f}, parallel turns {summary['parallel_turn_share']:.1%},"
             f" reasoning tokens {summary['reasoning_tokens_mean']:.1f} per rollout"
         )

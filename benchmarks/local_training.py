@@ -2,9 +2,10 @@
 
     PYTHONPATH=$PWD python benchmarks/local_training.py --seed 0   # full run, ~15-30 min, 2 cores
     PYTHONPATH=$PWD python benchmarks/local_training.py --worlds tuning   # while choosing settings
+    PYTHONPATH=$PWD python benchmarks/local_training.py --worlds tuning --top-p 0.9  # a sampler
 
 1. the committed base model on held-out tasks from unseen worlds (seeds 100+), one rollout per
-   task at the rollout temperature, over HTTP, graded by the course grader;
+   task at the rollout temperature (and ``--top-p``), over HTTP, graded by the course grader;
 2. GRPO on the course task (``rftkit.course.task``) through the local jobs backend, trained on the
    latency reward (``rftkit.course.rewards``) with the task's hosted hyperparameters mapped to GRPO
    settings; its CPU time and peak memory;
@@ -45,12 +46,17 @@ could read together (two quarters, two companies, a year's quarters, the first h
 
 
 def train(
-    reward: str, steps: int | None, seed: int, directory: str, model: Path = BASE_CHECKPOINT
+    reward: str,
+    steps: int | None,
+    seed: int,
+    directory: str,
+    model: Path = BASE_CHECKPOINT,
+    top_p: float = GRPOConfig.top_p,
 ) -> GRPOTrainer:
     """The course task (the demo's) on the local jobs backend, graded by ``reward``."""
     with serve_course_task(directory + "/task", grader=REWARDS[reward]()) as course:
         task = course.task.model_copy(update={"seed": seed, "model": str(model)})
-        grpo = {"steps": steps} if steps else {}
+        grpo = ({"steps": steps} if steps else {}) | ({"top_p": top_p} if top_p < 1 else {})
         job = LocalJob(task, env=course.env, grpo=grpo, out_dir=directory + "/job")
         if job.start(progress=True).wait() != "succeeded":
             raise SystemExit(f"GRPO job {job.status}: {job.error}")
@@ -131,11 +137,14 @@ def main() -> None:
     parser.add_argument("--reward", choices=tuple(REWARDS), default="latency")
     parser.add_argument("--worlds", choices=tuple(EVALUATION_WORLDS), default="heldout")
     parser.add_argument("--model", type=Path, default=BASE_CHECKPOINT, help="the base checkpoint")
+    parser.add_argument(
+        "--top-p", type=float, default=GRPOConfig.top_p, help="rollouts' and evaluations' top-p"
+    )
     args = parser.parse_args()
     base, tokenizer = load_model(args.model)
     seeds = world_seeds(EVALUATION_WORLDS[args.worlds], args.heldout_worlds)
-    options = {"tasks_per_world": args.tasks_per_world}
     temperature = GRPOConfig().temperature
+    options = {"tasks_per_world": args.tasks_per_world, "top_p": args.top_p}
 
     started = time.perf_counter()
     before = evaluate(base, tokenizer, seeds, temperature=temperature, **options)
@@ -143,12 +152,14 @@ def main() -> None:
     print(f"base ({args.worlds}):", base_summary, f"[{time.perf_counter() - started:.0f} s]")
 
     with tempfile.TemporaryDirectory() as directory:
-        trainer = train(args.reward, args.steps, args.seed, directory, args.model)
+        trainer = train(args.reward, args.steps, args.seed, directory, args.model, args.top_p)
         after = evaluate(trainer.model, tokenizer, seeds, temperature=temperature, **options)
         hacked = (
             None
             if args.skip_hacking
-            else train("flat_cost", args.steps, args.seed, directory + "/flat", args.model)
+            else train(
+                "flat_cost", args.steps, args.seed, directory + "/flat", args.model, args.top_p
+            )
         )
         hacked_after = (
             None
@@ -166,7 +177,7 @@ def main() -> None:
 
     rows = [
         (
-            f"base accuracy at T={temperature:g}",
+            f"base accuracy at T={temperature:g}, top-p {args.top_p:g}",
             f"{acc_before:.1%}",
             "20%-80%",
             0.2 <= acc_before <= 0.8,
@@ -248,7 +259,9 @@ def main() -> None:
         "grpo_config": asdict(trainer.config),
         "events": {"main": trainer.events, "flat_cost": hacked.events if hacked else []},
     }
-    name = "local_training.json" if args.seed == 0 else f"local_training_seed{args.seed}.json"
+    sampler = f"_top_p{args.top_p:g}" if args.top_p < 1 else ""
+    seed = f"_seed{args.seed}" if args.seed else ""
+    name = f"local_training{seed}{sampler}.json"
     out = RESULTS if args.worlds == "heldout" else RESULTS / args.worlds
     out.mkdir(parents=True, exist_ok=True)
     (out / name).write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")

@@ -2,7 +2,7 @@
 
 import json
 
-from rftkit.local.results import RESULTS, load_results, markdown, seed_of, seeds_table
+from rftkit.local.results import RESULTS, load_results, markdown, run_of, seeds_table
 
 
 def run(gain, calls_after, reasoning_after):
@@ -33,12 +33,33 @@ def test_each_seeds_file_is_one_row(tmp_path):
     assert lines[2].startswith("| 0 | latency | +4.0 SE |")
 
 
-def test_file_names_give_the_seed():
-    assert [seed_of(RESULTS / n) for n in ("local_training.json", "local_training_seed12.json",
-            "local_training_seedx.json", "other.json")] == [0, 12, None, None]  # fmt: skip
+def test_file_names_give_the_seed_and_the_top_p():
+    names = ("local_training.json", "local_training_seed12.json", "local_training_top_p0.9.json",
+             "local_training_seed2_top_p0.75.json", "local_training_seedx.json",
+             "local_training_top_p1.5.json", "other.json")  # fmt: skip
+    assert [run_of(RESULTS / n) for n in names] == [
+        (0, 1.0),
+        (12, 1.0),
+        (0, 0.9),
+        (2, 0.75),
+        None,
+        None,
+        None,
+    ]
+
+
+def test_a_sampler_reads_only_its_own_files(tmp_path):
+    (tmp_path / "local_training.json").write_text(json.dumps(run(0.08, 3.0, 10.0)))
+    (tmp_path / "local_training_top_p0.9.json").write_text(json.dumps(run(0.06, 2.0, 5.0)))
+    (tmp_path / "local_training_seed1_top_p0.9.json").write_text(json.dumps(run(0.04, 2.0, 5.0)))
+    assert seeds_table(load_results(tmp_path)).loc[0, "course-reward gain"] == "+4.0 SE"
+    nucleus = seeds_table(load_results(tmp_path, top_p=0.9))
+    assert nucleus.index.tolist() == [0, 1]
+    assert nucleus["course-reward gain"].tolist() == ["+3.0 SE", "+2.0 SE"]
 
 
 def test_the_committed_results_all_read():
     runs = load_results()
     assert set(runs) >= {0, 1, 2}
     assert len(seeds_table(runs)) == len(runs)
+

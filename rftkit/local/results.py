@@ -1,8 +1,10 @@
 """The local training benchmark's committed results, read back: one row per GRPO seed.
 
 ``benchmarks/local_training.py --seed N`` writes ``benchmarks/results/local_training.json`` (seed
-0) and ``local_training_seed<N>.json``. Notebook 05 and ``benchmarks/local_training_seeds.py``
-read them through here, so both show the same figures; nothing is re-run.
+0) and ``local_training_seed<N>.json``; ``--top-p P`` adds ``_top_p<P>`` to the name, and
+``--worlds tuning`` writes under ``results/tuning/``. Notebook 05 and
+``benchmarks/local_training_seeds.py`` read them through here, so both show the same figures;
+nothing is re-run.
 
 They are the checkout's, not the package's: an installed wheel has no ``benchmarks/``, so there
 ``load_results`` needs the folder (``directory=``) and says so.
@@ -22,15 +24,17 @@ RESULTS = Path(__file__).parents[2] / "benchmarks" / "results"
 benchmarks: there this path is outside the package and is never read)."""
 
 
-def seed_of(path: Path) -> int | None:
-    """The GRPO seed of a results file's name, or None for another file."""
-    match = re.fullmatch(r"local_training(?:_seed(\d+))?\.json", path.name)
-    return int(match.group(1) or 0) if match else None
+def run_of(path: Path) -> tuple[int, float] | None:
+    """The GRPO seed and top-p of a results file's name, or None for another file."""
+    match = re.fullmatch(r"local_training(?:_seed(\d+))?(?:_top_p(0\.\d+))?\.json", path.name)
+    return (int(match.group(1) or 0), float(match.group(2) or 1)) if match else None
 
 
-def load_results(directory: str | Path | None = None) -> dict[int, dict[str, Any]]:
-    """Every seed's results in ``directory`` (default: the checkout's ``benchmarks/results``),
-    by seed."""
+def load_results(
+    directory: str | Path | None = None, top_p: float = 1.0
+) -> dict[int, dict[str, Any]]:
+    """Every seed's results in ``directory`` (default: the checkout's ``benchmarks/results``)
+    sampled at ``top_p``, by seed."""
     if directory is None:
         if not (RESULTS.parents[1] / "pyproject.toml").is_file():
             raise FileNotFoundError(
@@ -40,9 +44,9 @@ def load_results(directory: str | Path | None = None) -> dict[int, dict[str, Any
         directory = RESULTS
     runs = {}
     for path in Path(directory).glob("local_training*.json"):
-        seed = seed_of(path)
-        if seed is not None:
-            runs[seed] = json.loads(path.read_text(encoding="utf-8"))
+        run = run_of(path)
+        if run is not None and run[1] == top_p:
+            runs[run[0]] = json.loads(path.read_text(encoding="utf-8"))
     return dict(sorted(runs.items()))
 
 
