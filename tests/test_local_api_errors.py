@@ -286,3 +286,43 @@ def test_a_conversation_beyond_the_context_ends_like_a_training_rollout(client):
         model=BASE_MODEL, messages=[{"role": "user", "content": long}]
     )
     assert chat.choices[0].finish_reason == "length"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code", "expected"),
+    [
+        ("top_p", 1.5, "decimal_above_max_value", "Expected a value <= 1, but got 1.5 instead."),
+        ("top_p", -0.1, "decimal_below_min_value", "Expected a value >= 0, but got -0.1 instead."),
+        ("temperature", 2.5, "decimal_above_max_value", "Expected a value <= 2, but got 2.5"),
+        ("temperature", -1, "decimal_below_min_value", "Expected a value >= 0, but got -1"),
+    ],
+)
+def test_a_sampling_number_out_of_range_is_refused_as_the_api_does(
+    client, field, value, code, expected
+):
+    for create, conversation in (
+        (client.responses.create, {"input": QUESTION}),
+        (client.chat.completions.create, {"messages": [{"role": "user", "content": QUESTION}]}),
+    ):
+        with pytest.raises(openai.BadRequestError) as raised:
+            create(model=BASE_MODEL, **conversation, **{field: value})
+        error = error_of(raised.value)
+        assert (error["param"], error["code"]) == (field, code)
+        assert error["message"].startswith(f"Invalid '{field}': decimal")
+        assert expected in error["message"]
+
+
+def test_top_p_is_honoured_and_echoed(client):
+    """top_p 0 keeps only the likeliest token: at temperature 1 the turn is the greedy one."""
+    turns = {}
+    for name, sampling in (("greedy", {"temperature": 0}), ("top", {"top_p": 0})):
+        response = client.responses.with_raw_response.create(
+            model=BASE_MODEL, input=[{"role": "user", "content": QUESTION}], **sampling
+        ).http_response.json()
+        parsed = Response.model_validate(response)
+        assert (parsed.temperature, parsed.top_p) == (
+            sampling.get("temperature", 1.0),
+            sampling.get("top_p", 1.0),
+        )
+        turns[name] = [item.model_dump(exclude={"id", "call_id"}) for item in parsed.output]
+    assert turns["top"] == turns["greedy"]

@@ -3,8 +3,8 @@
 ``rftkit-tinylm-base`` is the committed base checkpoint; ``ft:rftkit-tinylm-base:local:…`` is a
 succeeded job's last checkpoint and ``…:ckpt-step-N`` any checkpoint a job wrote (usable while
 the job still runs, as the service's checkpoints are). Each model answers through one
-long-lived :class:`~rftkit.local.policy.LocalModelPolicy` per (model, temperature), the same
-class the trainer samples rollouts with, so a served turn is exactly a rollout's turn.
+long-lived :class:`~rftkit.local.policy.LocalModelPolicy` per (model, temperature, top-p), the
+same class the trainer samples rollouts with, so a served turn is exactly a rollout's turn.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class ModelRegistry:
 
     def __init__(self, jobs: JobStore) -> None:
         self.jobs = jobs
-        self._policies: OrderedDict[tuple[str, float], LocalModelPolicy] = OrderedDict()
+        self._policies: OrderedDict[tuple[str, float, float], LocalModelPolicy] = OrderedDict()
         self._lock = threading.Lock()
 
     def checkpoint(self, model: str) -> Path:
@@ -49,16 +49,20 @@ class ModelRegistry:
             raise model_not_found(model)
         return path
 
-    def policy(self, model: str, temperature: float) -> LocalModelPolicy:
-        """The policy answering for ``model`` at ``temperature`` (loaded on first use)."""
-        key = (model, temperature)
+    def policy(self, model: str, sampling: tuple[float, float]) -> LocalModelPolicy:
+        """The policy answering for ``model`` at ``sampling``'s temperature and top-p (loaded on
+        first use)."""
+        temperature, top_p = sampling
+        key = (model, temperature, top_p)
         path = self.checkpoint(model)
         with self._lock:
             if key in self._policies:
                 self._policies.move_to_end(key)
                 return self._policies[key]
         weights, tokenizer = load_model(path)
-        policy = LocalModelPolicy(weights, tokenizer, temperature=temperature, name=model)
+        policy = LocalModelPolicy(
+            weights, tokenizer, temperature=temperature, top_p=top_p, name=model
+        )
         with self._lock:
             self._policies[key] = policy
             while len(self._policies) > CACHED_POLICIES:

@@ -42,6 +42,7 @@ class ResponsesRequest(BaseModel):
     tool_choice: Any = None
     parallel_tool_calls: bool | None = None
     temperature: float | None = None
+    top_p: float | None = None
     stream: bool | None = None
     previous_response_id: str | None = None
     text: dict[str, Any] | None = None
@@ -57,26 +58,48 @@ class ChatRequest(BaseModel):
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None
     temperature: float | None = None
+    top_p: float | None = None
     stream: bool | None = None
     n: int | None = None
     response_format: dict[str, Any] | None = None
 
 
-def refuse_unservable(stream: bool | None, tool_choice: Any, temperature: float | None) -> float:
-    """400 for what the local model cannot do; the sampling temperature otherwise."""
+class Sampling(NamedTuple):
+    """How a turn is sampled: the request's ``temperature`` and ``top_p``, defaults filled in."""
+
+    temperature: float
+    top_p: float
+
+
+def refuse_unservable(
+    stream: bool | None, tool_choice: Any, temperature: float | None, top_p: float | None
+) -> Sampling:
+    """400 for what the local model cannot do; how to sample otherwise."""
     if stream:
         raise unsupported("stream", "is not supported: answers come whole")
     if tool_choice not in (None, "auto"):
         raise unsupported("tool_choice", "supports only 'auto': the model decides its calls")
-    temperature = 1.0 if temperature is None else temperature
-    if not 0 <= temperature <= 2:
+    return Sampling(_in_range("temperature", temperature, 2), _in_range("top_p", top_p, 1))
+
+
+def _in_range(name: str, value: float | None, highest: float) -> float:
+    """``value`` (1 when not given), or the API's 400 for a number outside 0 to ``highest``."""
+    value = 1.0 if value is None else value
+    if value > highest:
         raise bad_request(
-            f"Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got "
-            f"{temperature} instead.",
-            "temperature",
-            "decimal_above_max_value" if temperature > 2 else "decimal_below_min_value",
+            f"Invalid '{name}': decimal above maximum value. Expected a value <= {highest}, but"
+            f" got {value} instead.",
+            name,
+            "decimal_above_max_value",
         )
-    return temperature
+    if not value >= 0:  # NaN too
+        raise bad_request(
+            f"Invalid '{name}': decimal below minimum value. Expected a value >= 0, but got"
+            f" {value} instead.",
+            name,
+            "decimal_below_min_value",
+        )
+    return value
 
 
 class ModelTurn(NamedTuple):
@@ -86,7 +109,7 @@ class ModelTurn(NamedTuple):
 
 
 async def model_turn(
-    request: Request, model: str, items: list[dict], temperature: float
+    request: Request, model: str, items: list[dict], sampling: Sampling
 ) -> ModelTurn:
     """One turn of ``model`` on ``items`` (Responses input items), as a rollout samples it, and
     whether the conversation filled the model's context (then the turn is an empty answer, as
@@ -94,7 +117,7 @@ async def model_turn(
     rollout evaluated through the API is then scored as it would be in training)."""
     if len(json.dumps(items)) > MAX_INPUT_BYTES:
         raise bad_request("The input is larger than 1 MB.", "input", "string_above_max_length")
-    policy = await asyncio.to_thread(registry(request).policy, model, temperature)
+    policy = await asyncio.to_thread(registry(request).policy, model, sampling)
     trace_id = new_trace_id()
     try:
         turn = await policy.next_turn(items, [], trace_id=trace_id)
@@ -161,14 +184,12 @@ router = APIRouter(prefix="/v1")
 
 @router.post("/responses")
 async def create_response(request: Request, body: ResponsesRequest) -> dict[str, Any]:
-    temperature = refuse_unservable(body.stream, body.tool_choice, body.temperature)
+    sampling = refuse_unservable(body.stream, body.tool_choice, body.temperature, body.top_p)
     if body.previous_response_id:
         raise unsupported("previous_response_id", "is not supported: responses are not stored")
     if body.text and (body.text.get("format") or {}).get("type", "text") != "text":
         raise unsupported("text.format", "supports only plain text")
-    turn, truncated, max_tokens = await model_turn(
-        request, body.model, input_items(body), temperature
-    )
+    turn, truncated, max_tokens = await model_turn(request, body.model, input_items(body), sampling)
     if turn.tool_calls:
         output = [
             FunctionCallItem(
@@ -201,8 +222,8 @@ async def create_response(request: Request, body: ResponsesRequest) -> dict[str,
         "parallel_tool_calls": body.parallel_tool_calls is not False,
         "tool_choice": "auto",
         "tools": body.tools or [],
-        "temperature": temperature,
-        "top_p": 1.0,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
         "max_output_tokens": max_tokens,
         "instructions": body.instructions,
         "metadata": {},
@@ -221,14 +242,12 @@ async def create_response(request: Request, body: ResponsesRequest) -> dict[str,
 
 @router.post("/chat/completions")
 async def create_chat_completion(request: Request, body: ChatRequest) -> dict[str, Any]:
-    temperature = refuse_unservable(body.stream, body.tool_choice, body.temperature)
+    sampling = refuse_unservable(body.stream, body.tool_choice, body.temperature, body.top_p)
     if body.n not in (None, 1):
         raise unsupported("n", "supports only 1")
     if body.response_format and body.response_format.get("type") != "text":
         raise unsupported("response_format", "supports only plain text")
-    turn, truncated, _ = await model_turn(
-        request, body.model, chat_items(body.messages), temperature
-    )
+    turn, truncated, _ = await model_turn(request, body.model, chat_items(body.messages), sampling)
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
     if turn.tool_calls:
         message["tool_calls"] = [

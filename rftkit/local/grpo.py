@@ -84,8 +84,8 @@ class GRPOConfig:
     validate_base: bool = True  # validate the starting model as step 0: every curve's base point
 
     def __post_init__(self) -> None:
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"GRPO settings: top_p must be in (0, 1], not {self.top_p}")
+        if not 0 <= self.top_p <= 1:
+            raise ValueError(f"GRPO settings: top_p must be between 0 and 1, not {self.top_p}")
 
 
 PATTERN_METRICS = {

@@ -44,16 +44,18 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
 def nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     """``probs`` (B, V) restricted to each row's nucleus and renormalised: the most likely tokens
-    whose probabilities, in decreasing order, first reach ``top_p`` (the top token always stays).
-    Top-p sampling as in Holtzman et al. 2019 and TRL's ``GRPOConfig.top_p``; ``top_p`` 1 is the
-    whole distribution, returned as it is."""
-    if not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], not {top_p}")
+    whose probabilities, in decreasing order, first reach ``top_p`` (the top token always stays,
+    so 0 keeps only it). Top-p sampling as in Holtzman et al. 2019, TRL's ``GRPOConfig.top_p``
+    and OpenAI's ``top_p`` (0 to 1); ``top_p`` 1 is the whole distribution, returned as it is."""
+    if not 0 <= top_p <= 1:
+        raise ValueError(f"top_p must be between 0 and 1, not {top_p}")
     if top_p == 1:
         return probs
     ordered, order = probs.sort(-1, descending=True)
     before = ordered.cumsum(-1) - ordered  # mass of the more likely tokens
-    kept = torch.zeros_like(probs).scatter(-1, order, ordered * (before < top_p))
+    inside = before < top_p
+    inside[..., 0] = True
+    kept = torch.zeros_like(probs).scatter(-1, order, ordered * inside)
     return kept / kept.sum(-1, keepdim=True)
 
 

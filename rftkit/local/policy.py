@@ -121,8 +121,8 @@ class LocalModelPolicy:
     ):
         if workers < 1:
             raise ValueError(f"workers must be 1 or more, not {workers}")
-        if not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], not {top_p}")
+        if not 0 <= top_p <= 1:
+            raise ValueError(f"top_p must be between 0 and 1, not {top_p}")
         self.model, self.tokenizer, self.temperature = model, tokenizer, temperature
         self.top_p = top_p
         self.name = name
