@@ -63,3 +63,66 @@ def test_the_committed_results_all_read():
     assert set(runs) >= {0, 1, 2}
     assert len(seeds_table(runs)) == len(runs)
 
+
+def test_the_readme_shows_the_committed_results_as_the_seeds_script_prints_them():
+    readme = (RESULTS.parents[1] / "README.md").read_text(encoding="utf-8")
+    for directory, top_p in ((RESULTS, 1.0), (RESULTS / "tuning", 1.0), (RESULTS / "tuning", 0.9)):
+        table = markdown(seeds_table(load_results(directory, top_p)))
+        assert table in readme, f"README lacks the table of {directory.name}, top-p {top_p}"
+
+
+def test_the_readmes_top_p_sentences_are_what_the_tuning_runs_measured():
+    readme = " ".join((RESULTS.parents[1] / "README.md").read_text(encoding="utf-8").split())
+    full, nucleus = (load_results(RESULTS / "tuning", top_p) for top_p in (1.0, 0.9))
+    assert set(full) == set(nucleus) == {0, 1, 2}
+
+    def listed(runs, figure):
+        return f"{figure(runs[0])}, {figure(runs[1])} and {figure(runs[2])}"
+
+    def gain(run):
+        return f"{run['reward_gain'] / run['reward_gain_se']:+.1f}"
+
+    def call_cut(run):
+        return f"-{run['tool_call_cut']:.1%}"
+
+    def cpu(run):
+        return run["grpo_cpu_seconds"] / 60
+
+    def hops(run):
+        return [run[when]["accuracy_by_type"]["multi_hop"] for when in ("base", "trained")]
+
+    gains = f"gained more course reward ({listed(nucleus, gain)} SE against {listed(full, gain)})"
+    cuts = f"cut more tool calls ({listed(nucleus, call_cut)} against {listed(full, call_cut)})"
+    assert gains in readme and cuts in readme
+    for seed in (0, 1, 2):  # "on every seed"
+        a, b = nucleus[seed], full[seed]
+        assert a["reward_gain"] / a["reward_gain_se"] > b["reward_gain"] / b["reward_gain_se"]
+        assert a["tool_call_cut"] > b["tool_call_cut"] and cpu(a) < cpu(b)
+        assert a["reasoning_token_cut"] > 0.9  # "drop almost all their reasoning tokens"
+    spans = [sorted(cpu(run) for run in runs.values()) for runs in (nucleus, full)]
+    lows_highs = (spans[0][0], spans[0][-1], spans[1][0], spans[1][-1])
+    assert "less CPU ({:.2f} to {:.2f} minutes against {:.2f} to {:.2f})".format(*lows_highs) in (
+        readme
+    )
+    bases = [
+        {f"{run['base']['accuracy']:.1%}" for run in runs.values()} for runs in (nucleus, full)
+    ]
+    assert bases == [{"56.0%"}, {"46.5%"}]
+    assert "right more often when its unlikely tokens are cut off (56.0% against 46.5%)" in readme
+    runs = {
+        (top_p, seed): run for top_p, r in ((1.0, full), (0.9, nucleus)) for seed, run in r.items()
+    }
+    assert all(hops(run)[0] == 0 for run in runs.values())
+    solved = {key: f"{hops(run)[1]:.1%}" for key, run in runs.items() if hops(run)[1]}
+    assert solved == {(0.9, 0): "2.5%"}
+    assert "after it 2.5% on seed 0 with top-p 0.9 and 0% everywhere else" in readme
+    # the same training as the held-out table's, on another day's machine
+    heldout = load_results()
+    for seed in (0, 1):
+        rewards = [
+            [event["data"].get("train_mean_reward") for event in run["events"]["main"]]
+            for run in (heldout[seed], full[seed])
+        ]
+        assert rewards[0] == rewards[1]
+    then = f"{cpu(full[0]):.2f} and {cpu(full[1]):.2f} CPU-minutes against"
+    assert f"{then} {cpu(heldout[0]):.2f} and {cpu(heldout[1]):.2f}" in readme
