@@ -56,7 +56,7 @@ def train(
     """The course task (the demo's) on the local jobs backend, graded by ``reward``."""
     with serve_course_task(directory + "/task", grader=REWARDS[reward]()) as course:
         task = course.task.model_copy(update={"seed": seed, "model": str(model)})
-        grpo = ({"steps": steps} if steps else {}) | ({"top_p": top_p} if top_p < 1 else {})
+        grpo = {"top_p": top_p} | ({"steps": steps} if steps else {})
         job = LocalJob(task, env=course.env, grpo=grpo, out_dir=directory + "/job")
         if job.start(progress=True).wait() != "succeeded":
             raise SystemExit(f"GRPO job {job.status}: {job.error}")

@@ -443,6 +443,7 @@ FIELDS = st.fixed_dictionaries({}, optional={
         ["string_check", "text_similarity", "multi", "endpoint", "python"])}) | JSON,
     "model_sample": st.text(max_size=30) | JSON, "item": JSON, "method": JSON,
     "training_file": JSON, "input": JSON, "messages": JSON, "temperature": JSON,
+    "top_p": JSON,
 })  # fmt: skip
 
 

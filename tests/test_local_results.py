@@ -126,3 +126,10 @@ def test_the_readmes_top_p_sentences_are_what_the_tuning_runs_measured():
         assert rewards[0] == rewards[1]
     then = f"{cpu(full[0]):.2f} and {cpu(full[1]):.2f} CPU-minutes against"
     assert f"{then} {cpu(heldout[0]):.2f} and {cpu(heldout[1]):.2f}" in readme
+
+
+def test_the_seeds_script_prints_the_tuning_tables_from_an_empty_folder(run_benchmark):
+    readme = (RESULTS.parents[1] / "README.md").read_text(encoding="utf-8")
+    for top_p in ("1", "0.9"):
+        out = run_benchmark("local_training_seeds.py", "--worlds", "tuning", "--top-p", top_p)
+        assert out.strip() in readme and out.startswith("| GRPO seed |")

@@ -6,7 +6,7 @@ paths)."""
 import re
 
 
-def test_handing_memory_back_leaves_every_step_the_same(run_benchmark):
+def test_both_runs_finish_and_print_their_table(run_benchmark):
     out = run_benchmark("step_memory.py", "--steps", "2", "--train-lines", "16")
     for mode in ("kept", "released"):
         row = rf"^\| {mode} \| [\d.]+ \| [\d.]+ million \| [\d.]+ GB \| [\d.]+x \|"

@@ -44,7 +44,7 @@ from rftkit.errors import RFTKitError
 from rftkit.evaluation.baseline import TOLERANCE, bucket_of
 from rftkit.local.batches import batch_tensors, length_buckets
 from rftkit.local.memory import release_free_memory, tune_malloc
-from rftkit.local.model import TinyLM, masked_mean, sequence_logprobs
+from rftkit.local.model import TinyLM, checked_top_p, masked_mean, sequence_logprobs
 from rftkit.local.policy import LocalModelPolicy
 from rftkit.local.tokenizer import Rendered, Tokenizer
 from rftkit.protocol import JobCheckpoint, JobTool, Trace, job_event
@@ -84,8 +84,7 @@ class GRPOConfig:
     validate_base: bool = True  # validate the starting model as step 0: every curve's base point
 
     def __post_init__(self) -> None:
-        if not 0 <= self.top_p <= 1:
-            raise ValueError(f"GRPO settings: top_p must be between 0 and 1, not {self.top_p}")
+        checked_top_p(self.top_p, "GRPO settings: top_p")
 
 
 PATTERN_METRICS = {

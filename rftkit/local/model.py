@@ -42,14 +42,19 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return rotated.flatten(-2)
 
 
+def checked_top_p(top_p: float, setting: str = "top_p") -> float:
+    """``top_p`` if it is between 0 and 1 (NaN is not); a ValueError naming ``setting`` if not."""
+    if not 0 <= top_p <= 1:
+        raise ValueError(f"{setting} must be between 0 and 1, not {top_p}")
+    return top_p
+
+
 def nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     """``probs`` (B, V) restricted to each row's nucleus and renormalised: the most likely tokens
     whose probabilities, in decreasing order, first reach ``top_p`` (the top token always stays,
     so 0 keeps only it). Top-p sampling as in Holtzman et al. 2019, TRL's ``GRPOConfig.top_p``
     and OpenAI's ``top_p`` (0 to 1); ``top_p`` 1 is the whole distribution, returned as it is."""
-    if not 0 <= top_p <= 1:
-        raise ValueError(f"top_p must be between 0 and 1, not {top_p}")
-    if top_p == 1:
+    if checked_top_p(top_p) == 1:
         return probs
     ordered, order = probs.sort(-1, descending=True)
     before = ordered.cumsum(-1) - ordered  # mass of the more likely tokens

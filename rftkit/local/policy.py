@@ -49,7 +49,7 @@ from typing import Any
 
 import torch
 
-from rftkit.local.model import KVCache, TinyLM
+from rftkit.local.model import KVCache, TinyLM, checked_top_p
 from rftkit.local.tokenizer import (
     N_SLOTS,
     Rendered,
@@ -121,10 +121,8 @@ class LocalModelPolicy:
     ):
         if workers < 1:
             raise ValueError(f"workers must be 1 or more, not {workers}")
-        if not 0 <= top_p <= 1:
-            raise ValueError(f"top_p must be between 0 and 1, not {top_p}")
         self.model, self.tokenizer, self.temperature = model, tokenizer, temperature
-        self.top_p = top_p
+        self.top_p = checked_top_p(top_p)
         self.name = name
         default = MAX_MARKED_TURN_TOKENS if tokenizer.turn_markers else MAX_TURN_TOKENS
         self.max_turn_tokens = max_turn_tokens or default
